@@ -1,0 +1,130 @@
+"""Helpers shared by the ``astrograd`` sub-commands: JSON output, error handling, progress bars."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from astrograd._errors import InputError, SimulationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy/JAX scalars and arrays (recursively) into plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        a = np.asarray(obj)
+        return a.item() if a.ndim == 0 else a.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on one line (the last line of stdout for ``--json``)."""
+    print(json.dumps(to_jsonable(obj)), flush=True)
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` to stderr and exit with status 2 (no traceback)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def handle_errors(fn: F) -> F:
+    """Decorator for CLI commands: InputError/SimulationError become one-line errors, exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, SimulationError) as err:
+            fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        except FileNotFoundError as err:
+            fail(f"file not found: {err.filename or err}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress(iterable: Iterable, total: int | None = None, description: str = "", enabled: bool = True):
+    """Iterate with a rich progress bar on stderr (transient); plain iteration if disabled."""
+    if not enabled:
+        yield from iterable
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.console import Console
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, status="")
+        for item in iterable:
+            yield item
+            bar.advance(task)
+
+
+class ProgressBar:
+    """A manually advanced progress bar with a status text (e.g. the current loss)."""
+
+    def __init__(self, total: int, description: str = "", enabled: bool = True):
+        self.enabled = enabled
+        self._bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._bar.add_task(description, total=total, status="")
+
+    def __enter__(self):
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def advance(self, n: int = 1, status: str | None = None) -> None:
+        if self._bar is not None:
+            kw = {"status": status} if status is not None else {}
+            self._bar.update(self._task, advance=n, **kw)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+        return False

@@ -1,0 +1,91 @@
+"""Input validation shared by every simulator: one-line errors naming the value and what is allowed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = [
+    "InputError",
+    "SimulationError",
+    "check_choice",
+    "check_finite_array",
+    "check_in_range",
+    "check_positive",
+]
+
+
+class InputError(ValueError):
+    """Bad user input. The message is one line: the offending value and what is allowed.
+
+    The CLI turns it into ``error: <message>`` on stderr and exit status 2.
+    """
+
+
+class SimulationError(RuntimeError):
+    """A run that went unphysical (negative density, non-finite values, step cap hit).
+
+    The message names the time and place where it happened. The CLI exits with status 2.
+    """
+
+
+def _fmt(value) -> str:
+    try:
+        return f"{float(value):.6g}"
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+    """Return ``float(value)`` if it is finite and > 0 (>= 0 with ``allow_zero``), else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a number; it must be a positive number") from None
+    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise InputError(f"{name} = {_fmt(value)} is not allowed; it must be {allowed}")
+    return v
+
+
+def check_in_range(
+    name: str,
+    value,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``float(value)`` if it lies in the interval, else raise naming the interval."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a number") from None
+    lo_ok = v > low if low_open else v >= low
+    hi_ok = v < high if high_open else v <= high
+    if not (math.isfinite(v) and lo_ok and hi_ok):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise InputError(f"{name} = {_fmt(value)} is outside the allowed range {interval}")
+    return v
+
+
+def check_choice(name: str, value, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise listing the choices."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def check_finite_array(name: str, array) -> np.ndarray:
+    """Raise naming the first non-finite entry (flat C-order index) of a concrete array."""
+    a = np.asarray(array)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape) if a.ndim else ()
+        raise InputError(f"{name} has a non-finite value {a[idx]!r} at index {tuple(int(i) for i in idx)}")
+    return a

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from astrograd._errors import InputError
+
+
+def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[str, Any] | None) -> None:
+    for name, value in content.items():
+        if isinstance(value, Mapping):
+            sub = group.require_group(name)
+            sub_attrs = value.get("attrs") if isinstance(value.get("attrs"), Mapping) else None
+            _write_group(sub, {k: v for k, v in value.items() if k != "attrs"}, sub_attrs)
+        else:
+            group.create_dataset(name, data=np.asarray(value))
+    for name, value in (attrs or {}).items():
+        group.attrs[name] = value if isinstance(value, str) else np.asarray(value)
+
+
+def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
+    """Write arrays (and nested groups: a mapping value becomes a group, its ``"attrs"`` key
+    that group's attributes) to ``path``, overwriting it. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        _write_group(f, datasets, attrs)
+    return path
+
+
+def read_h5(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read the top-level datasets and attributes of ``path``.
+
+    Raises InputError if the file cannot be opened or a ``required`` dataset is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {str(path)!r} does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"cannot read {str(path)!r} as HDF5 ({err})") from None
+    with f:
+        data = {k: np.asarray(v) for k, v in f.items() if isinstance(v, h5py.Dataset)}
+        attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise InputError(f"{str(path)!r} lacks dataset(s) {', '.join(missing)}; required: {', '.join(required)}")
+    return data, attrs

@@ -1,0 +1,25 @@
+"""Shared test fixtures. float64 is switched on inside tests only, never at import."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax
+import pytest
+
+
+@pytest.fixture
+def x64():
+    """Run the test with float64 enabled; restores the previous setting afterwards."""
+    previous = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def key():
+    """An explicit PRNG key (tests are reproducible)."""
+    return jax.random.key(0)
