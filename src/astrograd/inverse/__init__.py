@@ -1,0 +1,20 @@
+"""Fitting and sensitivities: ``fit`` (optax, history, save/resume), Jacobians, JVPs, Fisher."""
+
+from astrograd.inverse._fisher import fisher
+from astrograd.inverse._fit import FitResult, fit
+from astrograd.inverse._sensitivity import (
+    FiniteDifferenceLimit,
+    directional_derivative,
+    finite_difference_limit,
+    sensitivity,
+)
+
+__all__ = [
+    "FiniteDifferenceLimit",
+    "FitResult",
+    "directional_derivative",
+    "finite_difference_limit",
+    "fisher",
+    "fit",
+    "sensitivity",
+]

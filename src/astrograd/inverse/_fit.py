@@ -1,0 +1,285 @@
+"""Gradient-based fitting driver: optax optimisers, history, best parameters, save and resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from astrograd._cli_util import ProgressBar
+from astrograd._errors import InputError, SimulationError
+
+__all__ = ["FitResult", "fit"]
+
+_OPTIMIZERS = ("adam", "lbfgs", "sgd")
+_CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    params: the parameters after the last update (same pytree structure as the input).
+    best_params / best_loss: the evaluated parameters with the lowest loss (the final ones
+      when ``history=False``).
+    losses: ``(steps + 1,)`` array; ``losses[i]`` is the loss at ``params_history[i]``
+      (index 0: the initial guess, last index: the final parameters).
+    params_history: pytree like ``params`` whose array leaves have a leading axis of
+      length ``steps + 1`` (None when ``history=False``).
+    steps: number of optimiser updates applied (smaller than requested if ``tol`` was met).
+    converged: True if the gradient norm fell to ``tol`` or below.
+    grad_norm: global gradient norm at the final parameters.
+    resumed_from: the step read from the checkpoint (0 for a fresh run).
+    """
+
+    params: Any
+    best_params: Any
+    best_loss: float
+    losses: np.ndarray
+    params_history: Any
+    steps: int
+    converged: bool
+    grad_norm: float
+    resumed_from: int = 0
+
+
+def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformationExtraArgs, str]:
+    if isinstance(optimizer, optax.GradientTransformation):
+        return optax.with_extra_args_support(optimizer), "custom"
+    if not isinstance(optimizer, str):
+        raise InputError(
+            f"optimizer = {optimizer!r} is not allowed; use one of {', '.join(_OPTIMIZERS)} "
+            "or an optax.GradientTransformation"
+        )
+    if optimizer not in _OPTIMIZERS:
+        raise InputError(
+            f"unknown optimizer {optimizer!r}; choose one of: {', '.join(_OPTIMIZERS)} "
+            "(or pass an optax.GradientTransformation)"
+        )
+    if learning_rate is not None:
+        lr = float(learning_rate)
+        if not (math.isfinite(lr) and lr > 0):
+            raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
+    if optimizer == "adam":
+        return optax.with_extra_args_support(optax.adam(1e-2 if learning_rate is None else learning_rate)), "adam"
+    if optimizer == "sgd":
+        return optax.with_extra_args_support(optax.sgd(1e-2 if learning_rate is None else learning_rate)), "sgd"
+    # L-BFGS: a zoom line search by default; a fixed learning rate if one is given.
+    return optax.lbfgs(learning_rate=learning_rate), "lbfgs"
+
+
+def _fingerprint(name, learning_rate, tol, leaves, state_leaves) -> dict:
+    return {
+        "version": _CHECKPOINT_VERSION,
+        "optimizer": name,
+        "learning_rate": None if learning_rate is None else float(learning_rate),
+        "tol": None if tol is None else float(tol),
+        "params": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in leaves],
+        "state": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in state_leaves],
+    }
+
+
+def _save_checkpoint(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Atomic write: a temporary file in the same folder, flushed to disk, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"checkpoint {str(path)!r} cannot be read as a fit checkpoint ({err})") from None
+    return meta, arrays
+
+
+def fit(
+    loss: Callable[[Any], jax.Array],
+    params: Any,
+    *,
+    optimizer: str | optax.GradientTransformation = "adam",
+    learning_rate: float | None = None,
+    steps: int = 1000,
+    tol: float | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 100,
+    progress: bool = True,
+    history: bool = True,
+    description: str = "fit",
+) -> FitResult:
+    """Minimise ``loss(params)`` with an optax optimiser.
+
+    loss: scalar function of ``params`` (a pytree; only its inexact-array leaves are optimised,
+      other leaves such as activation functions are passed through unchanged).
+    optimizer: ``"adam"`` (default learning rate 1e-2), ``"sgd"``, ``"lbfgs"`` (optax.lbfgs with
+      a zoom line search unless ``learning_rate`` is given), or any optax.GradientTransformation.
+    steps: maximum number of updates (> 0). tol: stop when the global gradient norm is <= tol.
+    checkpoint: file path; the optimiser state, step, parameters and history are written there
+      every ``checkpoint_every`` steps and at the end (atomically). Calling ``fit`` again with the
+      same loss, optimiser and learning rate resumes from it (a larger ``steps`` continues it) and
+      ends with exactly the parameters of an uninterrupted run.
+    progress: show a progress bar with the current loss on stderr.
+
+    Each update is one ``jax.jit``-compiled function (compiled once). A non-finite loss or
+    gradient raises SimulationError naming the step.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps <= 0:
+        raise InputError(f"steps = {steps!r} is not allowed; it must be an integer > 0")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int | np.integer) or checkpoint_every <= 0:
+        raise InputError(f"checkpoint_every = {checkpoint_every!r} is not allowed; it must be an integer > 0")
+    if tol is not None:
+        t = float(tol)
+        if not (math.isfinite(t) and t >= 0):
+            raise InputError(f"tol = {tol!r} is not allowed; it must be a finite number >= 0 or None")
+    opt, name = _make_optimizer(optimizer, learning_rate)
+
+    diff0, static = eqx.partition(params, eqx.is_inexact_array)
+    leaves0, treedef = jax.tree.flatten(diff0)
+    if not leaves0:
+        raise InputError("params has no floating-point array leaves to optimise")
+    for i, leaf in enumerate(leaves0):
+        if not np.all(np.isfinite(np.asarray(leaf))):
+            raise InputError(f"params leaf {i} (shape {tuple(np.shape(leaf))}) has non-finite values")
+
+    def loss_of(diff):
+        value = loss(eqx.combine(diff, static))
+        return jnp.asarray(value)
+
+    value0 = jax.eval_shape(loss_of, diff0)
+    if value0.shape != ():
+        raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
+
+    value_and_grad = (
+        optax.value_and_grad_from_state(loss_of) if name == "lbfgs" else jax.value_and_grad(loss_of)
+    )
+
+    @jax.jit
+    def update(diff, opt_state):
+        if name == "lbfgs":
+            value, grad = value_and_grad(diff, state=opt_state)
+        else:
+            value, grad = value_and_grad(diff)
+        updates, new_state = opt.update(grad, opt_state, diff, value=value, grad=grad, value_fn=loss_of)
+        new_diff = optax.apply_updates(diff, updates)
+        return new_diff, new_state, value, optax.tree_utils.tree_norm(grad)
+
+    @jax.jit
+    def evaluate(diff):
+        value, grad = jax.value_and_grad(loss_of)(diff)
+        return value, optax.tree_utils.tree_norm(grad)
+
+    opt_state = opt.init(diff0)
+    state_leaves0, state_def = jax.tree.flatten(opt_state)
+    fingerprint = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0)
+
+    diff = diff0
+    start = 0
+    losses: list[float] = []
+    hist: list[list[np.ndarray]] = [[np.asarray(x) for x in leaves0]] if history else []
+    converged = False
+    path = Path(checkpoint) if checkpoint is not None else None
+
+    if path is not None and path.exists():
+        meta, arrays = _load_checkpoint(path)
+        if meta.get("fingerprint") != fingerprint:
+            raise InputError(
+                f"checkpoint {str(path)!r} was written by a different fit (optimizer, learning rate, "
+                "tol or parameter shapes differ); delete it or pass another path"
+            )
+        start = int(meta["step"])
+        if start > steps:
+            raise InputError(f"steps = {steps} is smaller than the {start} steps already in checkpoint {str(path)!r}")
+        converged = bool(meta["converged"])
+        diff = jax.tree.unflatten(
+            treedef, [jnp.asarray(arrays[f"p{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(leaves0)]
+        )
+        opt_state = jax.tree.unflatten(
+            state_def,
+            [jnp.asarray(arrays[f"s{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(state_leaves0)],
+        )
+        losses = [float(v) for v in arrays["losses"]]
+        if history and meta["history"]:
+            hist = [[arrays[f"h{j}"][k] for j in range(len(leaves0))] for k in range(start + 1)]
+        elif history:
+            history = False
+            hist = []
+
+    def save(step: int) -> None:
+        if path is None:
+            return
+        arrays = {f"p{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(diff))}
+        arrays.update({f"s{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
+        arrays["losses"] = np.asarray(losses, dtype=np.float64)
+        if history:
+            arrays.update({f"h{j}": np.stack([h[j] for h in hist]) for j in range(len(leaves0))})
+        meta = {"fingerprint": fingerprint, "step": step, "converged": converged, "history": history}
+        _save_checkpoint(path, meta, arrays)
+
+    step = start
+    with ProgressBar(steps, description=description, enabled=progress) as bar:
+        bar.advance(start)
+        while step < steps and not converged:
+            new_diff, new_state, value, gnorm = update(diff, opt_state)
+            value, gnorm = float(value), float(gnorm)
+            if not (math.isfinite(value) and math.isfinite(gnorm)):
+                raise SimulationError(
+                    f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
+                )
+            losses.append(value)
+            if tol is not None and gnorm <= tol:
+                converged = True
+                losses.pop()
+                break
+            diff, opt_state = new_diff, new_state
+            step += 1
+            if history:
+                hist.append([np.asarray(x) for x in jax.tree.leaves(diff)])
+            bar.advance(1, status=f"loss {value:.4g}")
+            if step % checkpoint_every == 0 and step < steps:
+                save(step)
+        save(step)
+
+    final_value, final_gnorm = evaluate(diff)
+    final_value, final_gnorm = float(final_value), float(final_gnorm)
+    if not math.isfinite(final_value):
+        raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")
+    all_losses = np.asarray([*losses, final_value])
+    best = int(np.argmin(all_losses))
+    final_params = eqx.combine(diff, static)
+    if history:
+        stacked = [np.stack([h[j] for h in hist]) for j in range(len(leaves0))]
+        params_history = eqx.combine(jax.tree.unflatten(treedef, stacked), static)
+        best_diff = jax.tree.unflatten(treedef, [jnp.asarray(s[best]) for s in stacked])
+        best_params = eqx.combine(best_diff, static)
+    else:
+        params_history = None
+        best_params = final_params
+        best = len(all_losses) - 1
+    return FitResult(
+        params=final_params,
+        best_params=best_params,
+        best_loss=float(all_losses[best]),
+        losses=all_losses,
+        params_history=params_history,
+        steps=step,
+        converged=converged,
+        grad_norm=final_gnorm,
+        resumed_from=start,
+    )

@@ -1,0 +1,120 @@
+"""Sensitivities of a simulation output to its parameters: Jacobians, JVPs, finite differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float
+
+from astrograd._errors import InputError, check_choice
+
+__all__ = ["FiniteDifferenceLimit", "directional_derivative", "finite_difference_limit", "sensitivity"]
+
+
+def _flat_function(f: Callable, theta: Any):
+    """``f`` as a map from the flat parameter vector (p,) to the flat output vector (n,)."""
+    theta_flat, unravel_theta = ravel_pytree(theta)
+    if theta_flat.size == 0:
+        raise InputError("theta has no array entries to differentiate with respect to")
+
+    def flat_f(x):
+        out_flat, _ = ravel_pytree(f(unravel_theta(x)))
+        return out_flat
+
+    return flat_f, theta_flat
+
+
+def sensitivity(
+    f: Callable[[Any], Any], theta: Any, mode: str = "auto"
+) -> Float[Array, "n p"]:
+    """The Jacobian ``s = ∂u/∂θ`` of ``u = f(theta)``, as an ``(n, p)`` matrix.
+
+    theta and the output may be pytrees; both are flattened (``jax.flatten_util.ravel_pytree``
+    order), so ``n`` is the total number of output entries and ``p`` of parameter entries.
+    Units: those of u divided by those of θ, entry by entry.
+    mode: ``"forward"`` (p JVPs, cheap when p ≪ n), ``"reverse"`` (n VJPs), or ``"auto"``
+    (forward if p <= n, else reverse).
+    """
+    check_choice("sensitivity mode", mode, ("auto", "forward", "reverse"))
+    flat_f, x = _flat_function(f, theta)
+    n = jax.eval_shape(flat_f, x).shape[0]
+    p = x.shape[0]
+    if mode == "auto":
+        mode = "forward" if p <= n else "reverse"
+    jac = jax.jacfwd(flat_f) if mode == "forward" else jax.jacrev(flat_f)
+    return jac(x).reshape(n, p)
+
+
+def directional_derivative(f: Callable[[Any], Any], theta: Any, v: Any) -> Any:
+    """The directional derivative ``(∂u/∂θ) · v`` (one forward-mode JVP), shaped like ``f(theta)``.
+
+    v: a tangent with the same structure and shapes as ``theta`` (units of θ).
+    """
+    _check_same_structure(theta, v)
+    _, tangent_out = jax.jvp(f, (theta,), (v,))
+    return tangent_out
+
+
+def _check_same_structure(theta, v) -> None:
+    t_leaves, t_def = jax.tree.flatten(theta)
+    v_leaves, v_def = jax.tree.flatten(v)
+    if t_def != v_def or any(np.shape(a) != np.shape(b) for a, b in zip(t_leaves, v_leaves, strict=True)):
+        raise InputError(
+            f"direction v must have the structure and shapes of theta; got {jax.tree.map(np.shape, v)} "
+            f"for theta {jax.tree.map(np.shape, theta)}"
+        )
+
+
+@dataclass
+class FiniteDifferenceLimit:
+    """Finite-difference quotients converging to the JVP.
+
+    hs: (m,) step sizes. quotients: (m, n) one-sided quotients (u(θ + h v) − u(θ)) / h (flat).
+    jvp: (n,) the directional derivative from forward mode (flat).
+    errors: (m,) relative errors ‖quotient − jvp‖₂ / ‖jvp‖₂.
+    """
+
+    hs: np.ndarray
+    quotients: np.ndarray
+    jvp: np.ndarray
+    errors: np.ndarray
+
+    def table(self) -> str:
+        """A two-column text table of h and the relative error."""
+        lines = [f"{'h':>10}  {'relative error':>14}"]
+        lines += [f"{h:10.1e}  {e:14.3e}" for h, e in zip(self.hs, self.errors, strict=True)]
+        return "\n".join(lines)
+
+
+def finite_difference_limit(
+    f: Callable[[Any], Any], theta: Any, v: Any, hs: Sequence[float] | None = None
+) -> FiniteDifferenceLimit:
+    """Compare one-sided finite differences ``(u(θ + h v) − u(θ)) / h`` with the JVP for each h.
+
+    The error first falls ∝ h (truncation) and then rises ∝ ε/h (round-off, ε the machine
+    precision of the dtype), so it is smallest near h ≈ √ε. hs default: 10⁻¹ … 10⁻¹⁵ (float64)
+    or 10⁻¹ … 10⁻⁷ (float32).
+    """
+    _check_same_structure(theta, v)
+    flat_f, x = _flat_function(f, theta)
+    v_flat, _ = ravel_pytree(v)
+    v_flat = v_flat.astype(x.dtype)
+    if hs is None:
+        last = 15 if x.dtype == jnp.float64 else 7
+        hs = [10.0 ** (-k) for k in range(1, last + 1)]
+    hs_arr = np.asarray(hs, dtype=np.float64)
+    if hs_arr.ndim != 1 or hs_arr.size == 0 or not np.all(np.isfinite(hs_arr)) or np.any(hs_arr <= 0):
+        raise InputError(f"hs = {hs!r} is not allowed; it must be a non-empty list of finite numbers > 0")
+    jvp = np.asarray(jax.jvp(flat_f, (x,), (v_flat,))[1])
+    evaluate = jax.jit(flat_f)
+    u0 = np.asarray(evaluate(x))
+    quotients = np.stack([(np.asarray(evaluate(x + h * v_flat)) - u0) / h for h in hs_arr])
+    norm = np.linalg.norm(jvp)
+    errors = np.linalg.norm(quotients - jvp[None, :], axis=1) / (norm if norm > 0 else 1.0)
+    return FiniteDifferenceLimit(hs=hs_arr, quotients=quotients, jvp=jvp, errors=errors)

@@ -1,0 +1,162 @@
+"""fit: convergence to known minima, history bookkeeping, tolerance, bad input, save/resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from astrograd._errors import InputError, SimulationError
+from astrograd.inverse import fit
+
+WORKER = Path(__file__).with_name("fit_worker.py")
+
+
+def quadratic(p):
+    # minimum at a = (1, -2, 3), b = 0.5, value 0
+    return jnp.sum((p["a"] - jnp.array([1.0, -2.0, 3.0])) ** 2) + 4.0 * (p["b"] - 0.5) ** 2
+
+
+def rosenbrock(p):
+    x = p["x"]
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def test_adam_reaches_known_minimum_and_history_is_consistent(x64):
+    p0 = {"a": jnp.zeros(3), "b": jnp.array(0.0)}
+    res = fit(quadratic, p0, learning_rate=0.05, steps=400, progress=False)
+    np.testing.assert_allclose(res.params["a"], [1.0, -2.0, 3.0], atol=1e-4)
+    np.testing.assert_allclose(res.params["b"], 0.5, atol=1e-4)
+    assert res.steps == 400 and res.losses.shape == (401,)
+    assert res.params_history["a"].shape == (401, 3)
+    # losses[i] is the loss at params_history[i], recomputed independently here
+    for i in (0, 1, 17, 200, 400):
+        pi = jax.tree.map(lambda h, i=i: h[i], res.params_history)
+        assert res.losses[i] == pytest.approx(float(quadratic(pi)), rel=1e-12, abs=1e-300)
+    np.testing.assert_array_equal(res.params_history["a"][-1], res.params["a"])
+    assert res.best_loss == res.losses.min()
+    assert float(quadratic(res.best_params)) == pytest.approx(res.best_loss, rel=1e-12, abs=1e-300)
+
+
+def test_lbfgs_rosenbrock_and_tolerance(x64):
+    res = fit(rosenbrock, {"x": jnp.array([-1.2, 1.0])}, optimizer="lbfgs", steps=200, tol=1e-9,
+              progress=False)
+    np.testing.assert_allclose(res.params["x"], [1.0, 1.0], atol=1e-8)
+    assert res.converged and res.steps < 200 and res.grad_norm <= 1e-9
+    assert res.losses.shape == (res.steps + 1,)
+
+
+def test_custom_optax_transformation_and_equinox_static_leaves(x64):
+    import equinox as eqx
+
+    class Line(eqx.Module):
+        w: jax.Array
+        act: object = eqx.field(static=True)
+
+    xs = jnp.linspace(-1, 1, 20)
+    ys = 3.0 * xs
+    res = fit(lambda m: jnp.mean((m.act(m.w * xs) - ys) ** 2), Line(jnp.array(0.1), lambda z: z),
+              optimizer=optax.sgd(0.3), steps=200, progress=False)
+    assert float(res.params.w) == pytest.approx(3.0, rel=1e-8)
+
+
+def test_non_finite_loss_is_reported_with_the_step(x64):
+    with pytest.raises(SimulationError, match="step 0"):
+        fit(lambda p: jnp.log(p["x"] - 5.0), {"x": jnp.array(1.0)}, steps=3, progress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"steps": 0}, "steps = 0"),
+        ({"steps": -5}, "steps = -5"),
+        ({"steps": 2.5}, "steps = 2.5"),
+        ({"optimizer": "adamw"}, "unknown optimizer 'adamw'"),
+        ({"optimizer": 3}, "optimizer = 3"),
+        ({"learning_rate": -1.0}, "learning_rate = -1.0"),
+        ({"checkpoint_every": 0}, "checkpoint_every = 0"),
+        ({"tol": float("nan")}, "tol = nan"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        fit(quadratic, {"a": jnp.zeros(3), "b": jnp.array(0.0)}, progress=False, **kwargs)
+
+
+def test_bad_params_and_loss():
+    with pytest.raises(InputError, match="non-finite"):
+        fit(quadratic, {"a": jnp.array([0.0, jnp.nan, 0.0]), "b": jnp.array(0.0)}, progress=False)
+    with pytest.raises(InputError, match="scalar"):
+        fit(lambda p: p["a"], {"a": jnp.zeros(3)}, steps=2, progress=False)
+
+
+def test_lbfgs_resume_in_process_is_bit_identical(x64, tmp_path):
+    ckpt = tmp_path / "lbfgs.npz"
+    p0 = {"x": jnp.array([-1.2, 1.0])}
+    full = fit(rosenbrock, p0, optimizer="lbfgs", steps=15, progress=False)
+    first = fit(rosenbrock, p0, optimizer="lbfgs", steps=6, checkpoint=ckpt, checkpoint_every=4,
+                progress=False)
+    assert first.steps == 6
+    resumed = fit(rosenbrock, p0, optimizer="lbfgs", steps=15, checkpoint=ckpt, checkpoint_every=4,
+                  progress=False)
+    assert resumed.resumed_from == 6
+    np.testing.assert_array_equal(resumed.params["x"], full.params["x"])
+    np.testing.assert_array_equal(resumed.losses, full.losses)
+    np.testing.assert_array_equal(resumed.params_history["x"], full.params_history["x"])
+    # a checkpoint from a different optimiser is refused, not silently reused
+    with pytest.raises(InputError, match="different fit"):
+        fit(rosenbrock, p0, optimizer="adam", steps=15, checkpoint=ckpt, progress=False)
+    with pytest.raises(InputError, match="smaller than"):
+        fit(rosenbrock, p0, optimizer="lbfgs", steps=3, checkpoint=ckpt, progress=False)
+
+
+def _read_step(ckpt: Path) -> int:
+    with np.load(ckpt) as z:
+        return json.loads(str(z["__meta__"]))["step"]
+
+
+def test_sigkill_mid_run_then_resume_matches_uninterrupted_run(tmp_path):
+    steps = 1500
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    ckpt = tmp_path / "fit.npz"
+    killed_out = tmp_path / "killed.npz"
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), str(killed_out), str(steps)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while not ckpt.exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint written within 240 s"
+            time.sleep(0.002)
+        time.sleep(0.05)  # let the run go on past the checkpoint: killed somewhere inside a step
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not killed_out.exists()
+    step_at_kill = _read_step(ckpt)
+    assert 0 < step_at_kill < steps
+
+    resumed_out = tmp_path / "resumed.npz"
+    full_out = tmp_path / "full.npz"
+    for args in ([str(ckpt), str(resumed_out)], ["none", str(full_out)]):
+        run = subprocess.run([sys.executable, str(WORKER), *args, str(steps)], env=env,
+                             capture_output=True, timeout=600)
+        assert run.returncode == 0, run.stderr.decode()
+    with np.load(resumed_out) as r, np.load(full_out) as f:
+        assert int(r["resumed_from"]) == step_at_kill and int(f["resumed_from"]) == 0
+        assert r["losses"].shape == (steps + 1,)
+        for name in ("omega", "gamma", "amp", "losses", "hist_omega", "hist_gamma", "hist_amp"):
+            np.testing.assert_array_equal(r[name], f[name], err_msg=name)
+        # and the fit did move: the frequency is recovered
+        assert abs(float(f["omega"]) - 2.0) < abs(1.5 - 2.0) / 10
