@@ -1,0 +1,91 @@
+"""sensitivity, directional_derivative, finite_difference_limit against hand-derived derivatives."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.inverse import directional_derivative, finite_difference_limit, sensitivity
+
+T = np.linspace(0.0, 2.0, 7)  # numpy float64: converted inside the x64 tests
+
+
+def decay(theta):
+    # u_i = A exp(-k t_i): dA -> exp(-k t), dk -> -A t exp(-k t)
+    return theta["A"] * jnp.exp(-theta["k"] * T)
+
+
+def decay_jacobian(A, k):
+    e = np.exp(-k * np.asarray(T))
+    return np.stack([e, -A * np.asarray(T) * e], axis=1)
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_jacobian_matches_analytic(x64, mode):
+    theta = {"A": jnp.array(1.7), "k": jnp.array(0.4)}
+    S = sensitivity(decay, theta, mode=mode)
+    assert S.shape == (7, 2)
+    np.testing.assert_allclose(S, decay_jacobian(1.7, 0.4), rtol=1e-13)
+
+
+def test_linear_model_jacobian_is_its_matrix(x64, key):
+    A = jax.random.normal(key, (4, 9))
+    S = sensitivity(lambda th: A @ th, jnp.ones(9))
+    np.testing.assert_array_equal(S, A)
+
+
+def test_auto_picks_forward_when_p_le_n_and_reverse_otherwise(x64):
+    # a while_loop has no reverse mode; a custom_vjp function has no forward mode
+    def forward_only(th):
+        return jax.lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * 2.0),
+                                  (0, jnp.tile(th, 3)))[1]
+
+    @jax.custom_vjp
+    def reverse_only(th):
+        return jnp.sum(th**2, keepdims=True)
+
+    reverse_only.defvjp(lambda th: (reverse_only(th), th), lambda th, g: (2 * th * g,))
+
+    th = jnp.array([1.0, 2.0])
+    np.testing.assert_allclose(sensitivity(forward_only, th), 8.0 * np.tile(np.eye(2), (3, 1)))
+    with pytest.raises(Exception):
+        sensitivity(forward_only, th, mode="reverse")
+    th5 = jnp.arange(5.0)
+    np.testing.assert_allclose(sensitivity(reverse_only, th5), 2 * np.arange(5.0)[None, :])
+    with pytest.raises(Exception):
+        sensitivity(reverse_only, th5, mode="forward")
+
+
+def test_directional_derivative_is_jacobian_times_v(x64):
+    theta = {"A": jnp.array(1.7), "k": jnp.array(0.4)}
+    v = {"A": jnp.array(0.3), "k": jnp.array(-2.0)}
+    dd = directional_derivative(decay, theta, v)
+    np.testing.assert_allclose(dd, decay_jacobian(1.7, 0.4) @ np.array([0.3, -2.0]), rtol=1e-13)
+
+
+def test_finite_difference_error_falls_like_h_then_rises_from_round_off(x64):
+    theta = {"A": jnp.array(1.7), "k": jnp.array(0.4)}
+    v = {"A": jnp.array(1.0), "k": jnp.array(1.0)}
+    res = finite_difference_limit(decay, theta, v)
+    assert res.hs.shape == (15,) and res.quotients.shape == (15, 7)
+    np.testing.assert_allclose(res.jvp, decay_jacobian(1.7, 0.4) @ np.ones(2), rtol=1e-13)
+    # truncation regime: log-log slope 1 (one-sided difference is first order)
+    big = res.hs >= 1e-5
+    slope = np.polyfit(np.log10(res.hs[big]), np.log10(res.errors[big]), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.05)
+    # the best h is near sqrt(eps) ~ 1e-8, and round-off makes the tiniest h much worse
+    best = int(np.argmin(res.errors))
+    assert 1e-10 <= res.hs[best] <= 1e-6
+    assert res.errors[-1] > 100 * res.errors[best]
+    assert "relative error" in res.table()
+
+
+def test_bad_input():
+    theta = jnp.array([1.0, 2.0])
+    with pytest.raises(InputError, match="sideways"):
+        sensitivity(lambda t: t, theta, mode="sideways")
+    with pytest.raises(InputError, match="structure and shapes"):
+        directional_derivative(lambda t: t, theta, jnp.ones(3))
+    with pytest.raises(InputError, match="hs ="):
+        finite_difference_limit(lambda t: t, theta, jnp.ones(2), hs=[1e-3, -1e-4])
