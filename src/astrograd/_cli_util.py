@@ -60,6 +60,7 @@ def progress(iterable: Iterable, total: int | None = None, description: str = ""
     if not enabled:
         yield from iterable
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -68,7 +69,6 @@ def progress(iterable: Iterable, total: int | None = None, description: str = ""
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
-    from rich.console import Console
 
     columns = (
         TextColumn("[bold]{task.description}"),

@@ -1,0 +1,270 @@
+"""Adaptive-step loops: dt from the state each step, exact landing on output and end times.
+
+Reverse mode at bounded memory: the forward pass of :func:`_checkpointed_interval` stores the
+loop state every ``segment`` steps in a buffer of ``checkpoints`` slots; the backward pass walks
+the segments from last to first, re-running each one from its stored start under ``jax.vjp``
+(so only one segment's intermediate states are alive at a time). Memory is
+O(checkpoints + segment) states, fixed by ``max_steps`` and independent of the steps taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from astrograd._errors import InputError, check_choice
+
+ADJOINTS = ("checkpointed", "forward", "direct")
+
+PyTree = Any
+
+
+class AdaptiveResult(eqx.Module):
+    """Result of :func:`adaptive_loop`.
+
+    final: state at ``t`` (``t1`` unless the run failed). saved: states at the save times,
+    stacked on a leading axis (None if none requested). t: time reached. num_steps: total steps
+    taken (int32). failed: ``fail_fn`` became true and the loop stopped there.
+    """
+
+    final: PyTree
+    saved: PyTree | None
+    t: jax.Array
+    num_steps: jax.Array
+    failed: jax.Array
+
+
+def _is_diff(x) -> bool:
+    return eqx.is_inexact_array(x)
+
+
+def _cotangent_like(diff_cot, full):
+    """Full-structure cotangent: ``diff_cot`` for inexact leaves, None (a symbolic zero) elsewhere."""
+    return jax.tree.map(
+        lambda c, x: c if _is_diff(x) else None,
+        diff_cot,
+        full,
+        is_leaf=lambda v: v is None,
+    )
+
+
+def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
+    """Build the three ways to run one interval [t, t_end] of the adaptive loop.
+
+    Each runner is called as ``runner(fn_arrays, carry, t_end)`` where
+    ``eqx.combine(fn_arrays, fn_static)`` is the closure-converted one-step function
+    ``(carry, t_end) -> carry`` and carry = (state, t, n, failed). Passing the closed-over
+    arrays explicitly lets the custom_vjp return their cotangents.
+    """
+
+    def keep_going(carry, t_end):
+        _, t, n, failed = carry
+        return (t < t_end) & jnp.logical_not(failed) & (n < max_steps)
+
+    def run_forward(fn_arrays, carry, t_end):
+        fn = eqx.combine(fn_arrays, fn_static)
+        return lax.while_loop(lambda c: keep_going(c, t_end), lambda c: fn(c, t_end), carry)
+
+    def run_direct(fn_arrays, carry, t_end):
+        fn = eqx.combine(fn_arrays, fn_static)
+
+        def body(c, _):
+            return lax.cond(keep_going(c, t_end), lambda c: fn(c, t_end), lambda c: c, c), None
+
+        return lax.scan(body, carry, None, length=max_steps)[0]
+
+    segment = -(-max_steps // checkpoints)
+
+    def run_segment(fn_arrays, carry, t_end, n_valid):
+        fn = eqx.combine(fn_arrays, fn_static)
+
+        def body(c, j):
+            return lax.cond(j < n_valid, lambda c: fn(c, t_end), lambda c: c, c), None
+
+        return lax.scan(body, carry, jnp.arange(segment))[0]
+
+    @jax.custom_vjp
+    def run_checkpointed(fn_arrays, carry, t_end):
+        return run_forward(fn_arrays, carry, t_end)
+
+    def fwd(fn_arrays, carry, t_end):
+        fn = eqx.combine(fn_arrays, fn_static)
+        buffer = jax.tree.map(lambda x: jnp.zeros((checkpoints, *jnp.shape(x)), jnp.result_type(x)), carry)
+
+        def body(loop):
+            c, buf, k = loop
+            buf = lax.cond(
+                k % segment == 0,
+                lambda b: jax.tree.map(lambda bx, cx: bx.at[k // segment].set(cx), b, c),
+                lambda b: b,
+                buf,
+            )
+            return fn(c, t_end), buf, k + 1
+
+        final, buffer, k = lax.while_loop(
+            lambda loop: keep_going(loop[0], t_end), body, (carry, buffer, jnp.zeros((), jnp.int32))
+        )
+        return final, (fn_arrays, carry, t_end, buffer, k)
+
+    def bwd(residuals, g_final):
+        fn_arrays, carry0, t_end, buffer, k = residuals
+        fn_diff, fn_nondiff = eqx.partition(fn_arrays, _is_diff)
+        carry_diff = eqx.filter(carry0, _is_diff)
+        # Cotangent of the differentiable part of the final carry (None elsewhere).
+        g_c = jax.tree.map(
+            lambda x, g: None if x is None else g, carry_diff, g_final, is_leaf=lambda v: v is None
+        )
+        g_f = jax.tree.map(jnp.zeros_like, fn_diff)
+        g_te = jnp.zeros_like(t_end)
+        n_segments = (k + segment - 1) // segment
+
+        def seg_body(loop):
+            i, g_c, g_f, g_te = loop
+            start = jax.tree.map(lambda b: b[i], buffer)
+            start_diff, start_static = eqx.partition(start, _is_diff)
+            n_valid = jnp.minimum(segment, k - i * segment)
+
+            def run(f_d, c_d, te):
+                out = run_segment(eqx.combine(f_d, fn_nondiff), eqx.combine(c_d, start_static), te, n_valid)
+                return eqx.filter(out, _is_diff)
+
+            _, vjp = jax.vjp(run, fn_diff, start_diff, t_end)
+            d_f, d_c, d_te = vjp(g_c)
+            return i - 1, d_c, jax.tree.map(jnp.add, g_f, d_f), g_te + d_te
+
+        _, g_c, g_f, g_te = lax.while_loop(lambda loop: loop[0] >= 0, seg_body, (n_segments - 1, g_c, g_f, g_te))
+        return _cotangent_like(g_f, fn_arrays), _cotangent_like(g_c, carry0), g_te
+
+    run_checkpointed.defvjp(fwd, bwd)
+    return {"forward": run_forward, "direct": run_direct, "checkpointed": run_checkpointed}
+
+
+def adaptive_loop(
+    step: Callable[[PyTree, jax.Array, jax.Array, PyTree], PyTree],
+    dt_fn: Callable[[PyTree, jax.Array, PyTree], jax.Array],
+    state: PyTree,
+    t0: float | jax.Array,
+    t1: float | jax.Array,
+    args: PyTree = None,
+    *,
+    save_times: Sequence[float] | jax.Array | None = None,
+    max_steps: int = 100_000,
+    adjoint: str = "checkpointed",
+    checkpoints: int | None = None,
+    fail_fn: Callable[[PyTree], jax.Array] | None = None,
+) -> AdaptiveResult:
+    """Integrate from ``t0`` to ``t1`` with steps proposed by ``dt_fn``.
+
+    Args:
+        step: ``step(state, t, dt, args) -> state``.
+        dt_fn: ``dt_fn(state, t, args) -> dt`` (scalar > 0), e.g. a CFL condition. The loop
+            takes ``min(dt_fn(...), next_stop - t)``: it lands exactly on every save time and t1.
+        state: initial state (pytree of arrays).
+        t0, t1: start and end time (t1 > t0).
+        args: parameters (pytree); gradients flow to them and to ``state``.
+        save_times: increasing times in (t0, t1] at which the state is returned.
+        max_steps: cap on the number of steps between two consecutive stops; reaching it
+            raises an error at run time.
+        adjoint: ``"checkpointed"`` (reverse mode at bounded memory), ``"forward"``
+            (``lax.while_loop``: ``jvp``/``jacfwd``), ``"direct"`` (masked ``lax.scan`` of
+            ``max_steps`` steps: reverse mode storing every step; a reference).
+        checkpoints: states stored by the checkpointed adjoint (default ⌈√max_steps⌉).
+        fail_fn: ``fail_fn(state) -> bool``; when true the loop stops (``result.failed``).
+
+    Returns:
+        :class:`AdaptiveResult`.
+    """
+    check_choice("adjoint", adjoint, ADJOINTS)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise InputError(f"max_steps = {max_steps!r} is not allowed; it must be an integer >= 1")
+    if checkpoints is None:
+        checkpoints = max(1, math.isqrt(max_steps - 1) + 1)
+    if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
+        raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
+
+    dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
+    _check_times(t0, t1, save_times)
+    if save_times is not None:
+        save_times = jnp.asarray(save_times, dtype)
+    # jit inside: closures over values traced by an outer transformation are then handled by
+    # jit's own closure conversion before eqx.filter_closure_convert sees them.
+    return _adaptive_jit(
+        step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
+        save_times, max_steps, adjoint, checkpoints,
+    )
+
+
+@eqx.filter_jit
+def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints):
+    dtype = t0.dtype
+
+    def one_step(carry, t_end, args):
+        s, t, n, failed = carry
+        proposed = jnp.asarray(dt_fn(s, t, args), dtype)
+        remaining = t_end - t
+        last = proposed >= remaining
+        dt = jnp.where(last, remaining, proposed)
+        s_new = step(s, t, dt, args)
+        t_new = jnp.where(last, t_end, t + dt)
+        failed = jnp.asarray(fail_fn(s_new), bool) if fail_fn is not None else failed
+        return (s_new, t_new, n + 1, failed)
+
+    state = jax.tree.map(jnp.asarray, state)
+    carry0 = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    fn = eqx.filter_closure_convert(lambda c, te: one_step(c, te, args), carry0, t1)
+    fn_arrays, fn_static = eqx.partition(fn, eqx.is_array)
+    runner = _make_interval_runners(fn_static, max_steps, checkpoints)[adjoint]
+
+    def interval(carry, t_end):
+        s, t, total, failed = carry
+        out = runner(fn_arrays, (s, t, jnp.zeros((), jnp.int32), failed), t_end)
+        s_end, t_reached, n, failed = out
+        stuck = (t_reached < t_end) & jnp.logical_not(failed)
+        s_end = eqx.error_if(
+            s_end,
+            stuck,
+            f"adaptive_loop reached max_steps={max_steps} before the next output/end time; "
+            "increase max_steps or check the step size",
+        )
+        return (s_end, t_reached, total + n, failed)
+
+    carry = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    saved = None
+    if save_times is not None:
+        stops = save_times
+
+        def scan_body(c, t_stop):
+            c = interval(c, t_stop)
+            return c, c[0]
+
+        carry, saved = lax.scan(scan_body, carry, stops)
+    carry = interval(carry, t1)
+    final, t_reached, total, failed = carry
+    return AdaptiveResult(final=final, saved=saved, t=t_reached, num_steps=total, failed=failed)
+
+
+def _check_times(t0, t1, save_times) -> None:
+    """Validate concrete times (skipped for traced values)."""
+    try:
+        t0c, t1c = float(t0), float(t1)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return
+    if not (math.isfinite(t0c) and math.isfinite(t1c) and t1c > t0c):
+        raise InputError(f"t1 = {t1c:g} is not allowed; it must be finite and greater than t0 = {t0c:g}")
+    if save_times is None:
+        return
+    try:
+        ts = np.asarray(save_times, dtype=float)
+    except (TypeError, jax.errors.TracerArrayConversionError):
+        return
+    if ts.ndim != 1 or ts.size == 0:
+        raise InputError("save_times must be a non-empty 1D sequence of times")
+    if np.any(ts <= t0c) or np.any(ts > t1c) or np.any(np.diff(ts) <= 0):
+        raise InputError(f"save_times must increase strictly and lie in ({t0c:g}, {t1c:g}]")

@@ -1,0 +1,157 @@
+"""Gradient checks: reverse mode vs forward mode vs central finite differences."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._errors import InputError
+
+MODES = ("reverse", "forward", "fd")
+
+PyTree = Any
+
+
+@dataclass
+class GradCheckReport:
+    """Directional derivatives ⟨u, J v⟩ per mode and direction, and their relative errors.
+
+    values: mode -> array (num_directions,). rel_errors: "a-b" -> array (num_directions,),
+    |a-b| / max(|a|, |b|, floor), floor = 1e-12 × the largest |value| seen (guards zero
+    derivatives). max_rel_error: the largest of them.
+    """
+
+    values: dict[str, np.ndarray]
+    rel_errors: dict[str, np.ndarray] = field(default_factory=dict)
+    eps: float = 0.0
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((float(np.max(e)) for e in self.rel_errors.values()), default=0.0)
+
+    def summary(self) -> str:
+        parts = [f"{name}: {float(np.max(err)):.2e}" for name, err in self.rel_errors.items()]
+        vals = "; ".join(f"{m}={np.array2string(v, precision=10)}" for m, v in self.values.items())
+        return f"max relative errors {', '.join(parts)} (fd eps={self.eps:.1e}); values {vals}"
+
+    def assert_close(self, rtol: float = 1e-6, pairs: Sequence[str] | None = None) -> None:
+        """Raise AssertionError if any compared pair (default: all) differs by more than rtol."""
+        names = pairs if pairs is not None else list(self.rel_errors)
+        worst = {n: float(np.max(self.rel_errors[n])) for n in names}
+        if any(v > rtol for v in worst.values()):
+            raise AssertionError(f"gradient check failed at rtol={rtol:g}: {self.summary()}")
+
+
+def _random_like(key, tree, diff_mask):
+    leaves, treedef = jax.tree.flatten(tree)
+    keys = jax.random.split(key, max(1, len(leaves)))
+    out = [
+        jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) if d else None
+        for k, x, d in zip(keys, leaves, diff_mask, strict=True)
+    ]
+    return out, treedef
+
+
+def check_grad(
+    f: Callable[[PyTree], jax.Array | PyTree],
+    x: PyTree,
+    *,
+    num_directions: int = 3,
+    key: jax.Array | None = None,
+    eps: float | None = None,
+    modes: Sequence[str] = MODES,
+) -> GradCheckReport:
+    """Compare derivatives of ``f`` at ``x`` from reverse mode, forward mode and finite differences.
+
+    For each of ``num_directions`` random unit directions v over the inexact leaves of ``x`` (and a
+    random cotangent u of the output), computes ⟨u, J v⟩ by ``jax.vjp`` ("reverse"), ``jax.jvp``
+    ("forward") and the central difference (g(x + eps v) − g(x − eps v)) / (2 eps) with
+    g = ⟨u, f⟩ ("fd"). Requires float64 (``jax_enable_x64``).
+
+    Args:
+        f: function of a pytree returning a scalar, an array or a pytree of arrays.
+        x: point of evaluation (pytree; its inexact leaves are perturbed).
+        num_directions: number of random directions.
+        key: PRNG key (default ``jax.random.key(0)``).
+        eps: finite-difference step along the unit direction (default 1e-6 × max(1, ‖x‖∞)).
+        modes: subset of ("reverse", "forward", "fd") to compare (at least two).
+
+    Returns:
+        :class:`GradCheckReport`.
+    """
+    if not jax.config.read("jax_enable_x64"):
+        raise InputError("check_grad needs float64: enable jax_enable_x64 (tests: the x64 fixture)")
+    modes = tuple(modes)
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or len(modes) < 2:
+        raise InputError(f"modes = {modes!r}; choose at least two of {', '.join(MODES)}")
+    if num_directions < 1:
+        raise InputError(f"num_directions = {num_directions!r}; it must be >= 1")
+    key = jax.random.key(0) if key is None else key
+
+    x = jax.tree.map(lambda v: jnp.asarray(v) if isinstance(v, float | int | np.ndarray) else v, x)
+    leaves, treedef = jax.tree.flatten(x)
+    diff_mask = [eqx.is_inexact_array(v) for v in leaves]
+    if not any(diff_mask):
+        raise InputError("check_grad: x has no floating-point leaves to differentiate")
+    if any(d and jnp.result_type(v) != jnp.float64 for d, v in zip(diff_mask, leaves, strict=True)):
+        raise InputError("check_grad: the floating-point leaves of x must be float64")
+    scale = max(float(jnp.max(jnp.abs(v))) for d, v in zip(diff_mask, leaves, strict=True) if d)
+    eps = 1e-6 * max(1.0, scale) if eps is None else float(eps)
+
+    y0, vjp_fn = jax.vjp(f, x)
+    values = {m: [] for m in modes}
+    for key_v, key_u in jax.random.split(key, (num_directions, 2)):
+        v_leaves, _ = _random_like(key_v, x, diff_mask)
+        norm = jnp.sqrt(sum(jnp.sum(v**2) for v in v_leaves if v is not None))
+        v_leaves = [
+            (v / norm) if v is not None else np.zeros(np.shape(x_), jax.dtypes.float0)
+            for v, x_ in zip(v_leaves, leaves, strict=True)
+        ]
+        v = jax.tree.unflatten(treedef, v_leaves)
+        u = jax.tree.map(lambda y, k: jax.random.normal(k, jnp.shape(y), jnp.result_type(y)), y0,
+                         _split_like(key_u, y0))
+
+        def inner(a, b):
+            return sum(jnp.vdot(p, q) for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+        if "reverse" in modes:
+            (g,) = vjp_fn(u)
+            values["reverse"].append(float(inner(_diff_only(g, diff_mask), _diff_only(v, diff_mask))))
+        if "forward" in modes:
+            _, jv = jax.jvp(f, (x,), (v,))
+            values["forward"].append(float(inner(u, jv)))
+        if "fd" in modes:
+            def shifted(h, v=v):
+                return jax.tree.map(
+                    lambda xi, vi, d: xi + h * vi if d else xi, x, v,
+                    jax.tree.unflatten(treedef, diff_mask),
+                )
+
+            up, down = f(shifted(eps)), f(shifted(-eps))
+            values["fd"].append(float((inner(u, up) - inner(u, down)) / (2 * eps)))
+
+    values = {m: np.asarray(vs) for m, vs in values.items()}
+    floor = 1e-12 * max(float(np.max(np.abs(vs))) for vs in values.values()) + 1e-300
+    errors = {}
+    for a, b in itertools.combinations(modes, 2):
+        va, vb = values[a], values[b]
+        errors[f"{a}-{b}"] = np.abs(va - vb) / np.maximum(np.maximum(np.abs(va), np.abs(vb)), floor)
+    return GradCheckReport(values=values, rel_errors=errors, eps=eps)
+
+
+def _diff_only(tree, diff_mask):
+    leaves, _ = jax.tree.flatten(tree)
+    return [leaf for leaf, d in zip(leaves, diff_mask, strict=True) if d]
+
+
+def _split_like(key, tree):
+    leaves, treedef = jax.tree.flatten(tree)
+    return jax.tree.unflatten(treedef, list(jax.random.split(key, max(1, len(leaves)))[: len(leaves)]))

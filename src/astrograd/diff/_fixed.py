@@ -1,0 +1,117 @@
+"""Fixed-step loops: one ``lax.scan`` with optional rematerialisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from astrograd._errors import InputError, check_choice
+
+CHECKPOINTS = ("none", "step", "nested")
+
+PyTree = Any
+
+
+def _run(step: Callable, state: PyTree, args: PyTree, start: int, length: int, checkpoint: str) -> PyTree:
+    """Advance ``state`` by ``length`` steps with indices start, start+1, … (start may be traced)."""
+    if length == 0:
+        return state
+
+    def body(carry, i):
+        return step(carry, i, args), None
+
+    if checkpoint == "step":
+        body = jax.checkpoint(body)
+    if checkpoint in ("none", "step"):
+        final, _ = lax.scan(body, state, start + jnp.arange(length, dtype=jnp.int32))
+        return final
+
+    # Nested: ~sqrt(N) segments, each re-run from its stored start in the backward pass.
+    seg = max(1, math.isqrt(length - 1) + 1) if length > 1 else 1
+    n_outer, rem = divmod(length, seg)
+
+    @jax.checkpoint
+    def segment(carry, seg_start):
+        carry, _ = lax.scan(body, carry, seg_start + jnp.arange(seg, dtype=jnp.int32))
+        return carry, None
+
+    starts = start + seg * jnp.arange(n_outer, dtype=jnp.int32)
+    carry, _ = lax.scan(segment, state, starts)
+    if rem:
+        carry, _ = lax.scan(body, carry, start + n_outer * seg + jnp.arange(rem, dtype=jnp.int32))
+    return carry
+
+
+def fixed_loop(
+    step: Callable[[PyTree, jax.Array, PyTree], PyTree],
+    state: PyTree,
+    num_steps: int,
+    args: PyTree = None,
+    *,
+    save_steps: Sequence[int] | None = None,
+    save_every: int | None = None,
+    checkpoint: str = "none",
+) -> tuple[PyTree, PyTree | None]:
+    """Run ``num_steps`` steps of ``step(state, i, args) -> state``.
+
+    Args:
+        step: one step; ``i`` is the int32 step index, 0 … num_steps-1.
+        state: initial state (a pytree of arrays).
+        num_steps: number of steps (static Python int ≥ 0).
+        args: parameters passed to every step (differentiable).
+        save_steps: step counts in [0, num_steps] after which the state is returned
+            (0 = the initial state).
+        save_every: alternatively, save the initial state and every ``save_every`` steps
+            (one nested scan: compile time does not grow with the number of saves).
+        checkpoint: ``"none"``, ``"step"`` (rematerialise each step) or ``"nested"`` (√N
+            segments; reverse-mode memory O(√N) states).
+
+    Returns:
+        ``(final_state, saved)``; ``saved`` stacks the requested states on a new leading axis,
+        or is None when none were requested.
+    """
+    check_choice("checkpoint", checkpoint, CHECKPOINTS)
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
+        raise InputError(f"num_steps = {num_steps!r} is not allowed; it must be an integer >= 0")
+    if save_steps is not None and save_every is not None:
+        raise InputError("give save_steps or save_every, not both")
+
+    if save_every is not None:
+        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+            raise InputError(f"save_every = {save_every!r} is not allowed; it must be an integer >= 1")
+        n_chunks, rem = divmod(num_steps, save_every)
+
+        def chunk(carry, chunk_index):
+            carry = _run(step, carry, args, chunk_index * save_every, save_every, checkpoint)
+            return carry, carry
+
+        final, saved = lax.scan(chunk, state, jnp.arange(n_chunks, dtype=jnp.int32))
+        saved = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), state, saved)
+        final = _run(step, final, args, n_chunks * save_every, rem, checkpoint)
+        return final, saved
+
+    if save_steps is None:
+        return _run(step, state, args, 0, num_steps, checkpoint), None
+
+    marks = [int(s) for s in save_steps]
+    bad = [s for s in marks if not 0 <= s <= num_steps]
+    if bad:
+        raise InputError(f"save_steps contains {bad[0]}; each must lie in [0, {num_steps}]")
+    if marks != sorted(marks):
+        raise InputError("save_steps must be in increasing order")
+    saved_states = []
+    done = 0
+    current = state
+    for mark in marks:
+        current = _run(step, current, args, done, mark - done, checkpoint)
+        done = mark
+        saved_states.append(current)
+    final = _run(step, current, args, done, num_steps - done, checkpoint)
+    saved = jax.tree.map(lambda *xs: jnp.stack(xs), *saved_states) if saved_states else None
+    return final, saved
+

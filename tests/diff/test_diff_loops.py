@@ -1,0 +1,214 @@
+"""astrograd.diff: fixed and adaptive loops against plain loops, plain autodiff and finite differences."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.diff import adaptive_loop, check_grad, fixed_loop
+
+
+# --- a damped, driven pendulum as the test system (state: a pytree; nonlinear, so reverse mode
+# must store something per step) -------------------------------------------------------------
+def osc_step(state, i, args):
+    x, v = state["x"], state["v"]
+    omega, damping, dt = args["omega"], args["damping"], 0.01
+    a = -(omega**2) * jnp.sin(x) - damping * v + 0.1 * jnp.sin(0.01 * i)  # damped driven pendulum
+    v = v + dt * a
+    return {"x": x + dt * v, "v": v}
+
+
+def osc_args(dtype=jnp.float64):
+    return {"omega": jnp.asarray(2.0, dtype), "damping": jnp.asarray(0.3, dtype)}
+
+
+def osc_state(n=3, dtype=jnp.float64):
+    return {"x": jnp.linspace(0.5, 1.5, n, dtype=dtype), "v": jnp.zeros(n, dtype)}
+
+
+def python_loop(state, args, n):
+    for i in range(n):
+        state = osc_step(state, jnp.int32(i), args)
+    return state
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "step", "nested"])
+def test_fixed_loop_matches_python_loop_and_saves(x64, checkpoint):
+    s0, args = osc_state(), osc_args()
+    final, saved = fixed_loop(osc_step, s0, 37, args, save_steps=[0, 5, 37], checkpoint=checkpoint)
+    ref = python_loop(s0, args, 37)
+    np.testing.assert_allclose(final["x"], ref["x"], rtol=1e-13)
+    np.testing.assert_allclose(saved["x"][0], s0["x"])
+    np.testing.assert_allclose(saved["x"][1], python_loop(s0, args, 5)["x"], rtol=1e-13)
+    np.testing.assert_allclose(saved["x"][2], ref["x"], rtol=1e-13)
+
+
+def test_fixed_loop_save_every_includes_initial_state(x64):
+    s0, args = osc_state(), osc_args()
+    final, saved = fixed_loop(osc_step, s0, 23, args, save_every=10, checkpoint="nested")
+    assert saved["x"].shape == (3, 3)  # steps 0, 10, 20
+    np.testing.assert_allclose(saved["x"][2], python_loop(s0, args, 20)["x"], rtol=1e-13)
+    np.testing.assert_allclose(final["x"], python_loop(s0, args, 23)["x"], rtol=1e-13)
+
+
+def _fixed_loss(checkpoint, n=64):
+    def loss(params):
+        final, _ = fixed_loop(osc_step, params["s0"], n, params["args"], checkpoint=checkpoint)
+        return jnp.sum(final["x"] ** 2) + jnp.sum(final["v"])
+
+    return loss
+
+
+def test_fixed_loop_gradients_equal_plain_autodiff_and_fd(x64):
+    params = {"s0": osc_state(), "args": osc_args()}
+    g_plain = jax.grad(_fixed_loss("none"))(params)
+    for checkpoint in ("step", "nested"):
+        g = jax.grad(_fixed_loss(checkpoint))(params)
+        for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_plain), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    check_grad(_fixed_loss("nested"), params, num_directions=2).assert_close(rtol=1e-7)
+
+
+def _temp_bytes(fn, *args) -> int:
+    return jax.jit(fn).lower(*args).compile().memory_analysis().temp_size_in_bytes
+
+
+def test_nested_checkpoint_memory_grows_sublinearly(x64):
+    s0, args = osc_state(2000), osc_args()
+
+    def grad_bytes(checkpoint, n):
+        def loss(s):
+            return jnp.sum(fixed_loop(osc_step, s, n, args, checkpoint=checkpoint)[0]["x"])
+
+        return _temp_bytes(jax.grad(loss), s0)
+
+    plain = grad_bytes("none", 4096) / grad_bytes("none", 256)
+    nested = grad_bytes("nested", 4096) / grad_bytes("nested", 256)
+    assert plain > 8, plain  # plain reverse mode stores every step (16x more steps)
+    assert nested < 6, nested  # sqrt(16) = 4 in theory
+
+
+# --- adaptive loop: y' = -k y with a state-dependent step ----------------------------------
+def decay_step(y, t, dt, k):
+    return y - dt * k * y
+
+
+def decay_dt(y, t, k):
+    return 0.05 / (k * (1.0 + jnp.mean(y) ** 2))
+
+
+def adaptive_loss(adjoint, max_steps=400, checkpoints=None):
+    def loss(params):
+        res = adaptive_loop(
+            decay_step, decay_dt, params["y0"], 0.0, 1.0, params["k"], save_times=[0.25, 0.6],
+            max_steps=max_steps, adjoint=adjoint, checkpoints=checkpoints,
+        )
+        return jnp.sum(res.final) + jnp.sum(res.saved**2)
+
+    return loss
+
+
+def test_adaptive_lands_exactly_on_output_and_end_times(x64):
+    # y' = 1 integrates time itself: y at each stop must equal the stop time.
+    res = adaptive_loop(lambda y, t, dt, a: y + dt, lambda y, t, a: 0.07, jnp.zeros(()), 0.0, 1.0,
+                        save_times=[0.1, 0.5, 0.95], adjoint="forward")
+    assert float(res.t) == 1.0
+    np.testing.assert_allclose(res.saved, [0.1, 0.5, 0.95], rtol=1e-14)
+    np.testing.assert_allclose(res.final, 1.0, rtol=1e-14)
+    # 0.1 -> 2 steps, 0.4 -> 6, 0.45 -> 7, 0.05 -> 1
+    assert int(res.num_steps) == 16
+
+
+def test_adaptive_adjoints_agree_with_plain_autodiff(x64):
+    params = {"y0": jnp.array([2.0, 1.0]), "k": jnp.array(1.5)}
+    g_direct = jax.grad(adaptive_loss("direct"))(params)
+    for checkpoints in (None, 3):
+        g_ckpt = jax.grad(adaptive_loss("checkpointed", checkpoints=checkpoints))(params)
+        for a, b in zip(jax.tree.leaves(g_ckpt), jax.tree.leaves(g_direct), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    g_fwd = jax.jacfwd(adaptive_loss("forward"))(params)
+    for a, b in zip(jax.tree.leaves(g_fwd), jax.tree.leaves(g_direct), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_adaptive_gradients_match_finite_differences(x64):
+    params = {"y0": jnp.array([2.0, 1.0]), "k": jnp.array(1.5)}
+    # The step count is piecewise constant in the parameters; the FD step stays within one piece.
+    check_grad(adaptive_loss("checkpointed"), params, modes=("reverse", "fd"), eps=1e-7).assert_close(rtol=1e-6)
+    check_grad(adaptive_loss("forward"), params, modes=("forward", "fd"), eps=1e-7).assert_close(rtol=1e-6)
+
+
+def test_adaptive_checkpointed_closure_and_vmap(x64):
+    def final(k):  # the step closes over k instead of receiving it as args
+        return adaptive_loop(lambda y, t, dt, a: y - dt * k * y, lambda y, t, a: 0.01 / k,
+                             jnp.array(1.0), 0.0, 1.0).final
+
+    g = jax.grad(final)(2.0)
+    g_direct = jax.grad(lambda k: adaptive_loop(lambda y, t, dt, a: y - dt * k * y, lambda y, t, a: 0.01 / k,
+                                                jnp.array(1.0), 0.0, 1.0, adjoint="direct",
+                                                max_steps=400).final)(2.0)
+    np.testing.assert_allclose(g, g_direct, rtol=1e-12)
+    ks = jnp.array([1.0, 2.0, 3.0])
+    gs = jax.vmap(jax.grad(final))(ks)
+    np.testing.assert_allclose(gs[1], g, rtol=1e-12)
+
+
+def test_adaptive_checkpointed_memory_does_not_grow_linearly(x64):
+    y0 = jnp.linspace(1.0, 2.0, 4000)
+
+    def grad_bytes(adjoint, max_steps):
+        def loss(y):
+            return jnp.sum(adaptive_loop(decay_step, decay_dt, y, 0.0, 1.0, jnp.array(1.0),
+                                         max_steps=max_steps, adjoint=adjoint).final)
+
+        return _temp_bytes(jax.grad(loss), y0)
+
+    direct = grad_bytes("direct", 4096) / grad_bytes("direct", 256)
+    ckpt = grad_bytes("checkpointed", 4096) / grad_bytes("checkpointed", 256)
+    assert direct > 8, direct
+    assert ckpt < 6, ckpt
+
+
+def test_adaptive_step_cap_raises():
+    with pytest.raises(Exception, match="max_steps=5"):
+        res = adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), max_steps=5)
+        jax.block_until_ready(res.final)
+
+
+def test_adaptive_fail_fn_stops_the_run():
+    res = adaptive_loop(lambda y, t, dt, a: y - dt, lambda y, t, a: 0.1, jnp.array(0.35), 0.0, 1.0,
+                        fail_fn=lambda y: y < 0)
+    assert bool(res.failed)
+    np.testing.assert_allclose(float(res.t), 0.4, rtol=1e-6)
+    assert int(res.num_steps) == 4
+
+
+def test_check_grad_detects_a_wrong_gradient(x64):
+    @jax.custom_vjp
+    def wrong_square(x):
+        return x**2
+
+    wrong_square.defvjp(lambda x: (x**2, x), lambda x, g: (3.0 * x * g,))
+    report = check_grad(lambda x: jnp.sum(wrong_square(x)), jnp.array([1.0, 2.0]), modes=("reverse", "fd"))
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        report.assert_close(rtol=1e-6)
+    check_grad(lambda x: jnp.sum(x**2), jnp.array([1.0, 2.0])).assert_close(rtol=1e-8)
+
+
+def test_bad_input_is_one_line_error(x64):
+    with pytest.raises(InputError, match="checkpoint"):
+        fixed_loop(osc_step, osc_state(), 3, osc_args(), checkpoint="binomial")
+    with pytest.raises(InputError, match="num_steps"):
+        fixed_loop(osc_step, osc_state(), -1, osc_args())
+    with pytest.raises(InputError, match="t1"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 1.0, 0.5, jnp.array(1.0))
+    with pytest.raises(InputError, match="save_times"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5, 0.2])
+    with pytest.raises(InputError, match="adjoint"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), adjoint="magic")
+
+
+def test_check_grad_refuses_float32():
+    with pytest.raises(InputError, match="float64"):
+        check_grad(lambda x: x**2, jnp.float32(1.0))
