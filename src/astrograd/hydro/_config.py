@@ -1,0 +1,198 @@
+"""Static configuration (shapes, scheme names, geometry) and differentiable parameters."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from astrograd._errors import InputError, check_choice
+
+GEOMETRIES = ("cartesian", "cylindrical", "spherical")
+RIEMANN_SOLVERS = ("hll", "hllc")
+LIMITERS = ("first_order", "minmod", "mc", "van_leer", "superbee")
+INTEGRATORS = ("muscl_hancock", "ssp_rk2")
+BOUNDARIES = ("reflective", "open", "periodic", "inflow")
+
+__all__ = [
+    "BOUNDARIES",
+    "GEOMETRIES",
+    "INTEGRATORS",
+    "LIMITERS",
+    "RIEMANN_SOLVERS",
+    "Grid",
+    "HydroConfig",
+    "HydroParams",
+]
+
+
+class HydroConfig(eqx.Module):
+    """Everything that fixes shapes or program structure (static under ``jit``).
+
+    num_cells: number of cells (>= 4). geometry: cartesian | cylindrical | spherical (the
+    coordinate is x or the radius r). r_min, r_max: domain edges in code length (r_min >= 0 for
+    curvilinear geometry). riemann: hll | hllc. limiter: first_order | minmod | mc | van_leer
+    (slopes of the primitive variables). integrator: muscl_hancock | ssp_rk2.
+    left_boundary, right_boundary: reflective | open | periodic | inflow (a fixed state taken
+    from ``HydroParams.inflow_left/right``). wind_cells: number of innermost cells receiving the
+    stellar-wind mass and energy (0: no wind).
+    """
+
+    num_cells: int = eqx.field(static=True)
+    geometry: str = eqx.field(static=True, default="cartesian")
+    r_min: float = eqx.field(static=True, default=0.0)
+    r_max: float = eqx.field(static=True, default=1.0)
+    riemann: str = eqx.field(static=True, default="hllc")
+    limiter: str = eqx.field(static=True, default="mc")
+    integrator: str = eqx.field(static=True, default="muscl_hancock")
+    left_boundary: str = eqx.field(static=True, default="reflective")
+    right_boundary: str = eqx.field(static=True, default="open")
+    wind_cells: int = eqx.field(static=True, default=0)
+
+    def __check_init__(self):
+        if isinstance(self.num_cells, bool) or not isinstance(self.num_cells, int | np.integer) or self.num_cells < 4:
+            raise InputError(f"number of cells = {self.num_cells!r} is not allowed; it must be an integer >= 4")
+        check_choice("geometry", self.geometry, GEOMETRIES)
+        check_choice("Riemann solver", self.riemann, RIEMANN_SOLVERS)
+        check_choice("limiter", self.limiter, LIMITERS)
+        check_choice("integrator", self.integrator, INTEGRATORS)
+        check_choice("left boundary", self.left_boundary, BOUNDARIES)
+        check_choice("right boundary", self.right_boundary, BOUNDARIES)
+        if (self.left_boundary == "periodic") != (self.right_boundary == "periodic"):
+            raise InputError("periodic boundaries must be used on both sides (left and right)")
+        lo, hi = float(self.r_min), float(self.r_max)
+        if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+            raise InputError(f"domain [{lo:g}, {hi:g}] is not allowed; it needs finite r_min < r_max")
+        if self.geometry != "cartesian" and lo < 0:
+            raise InputError(f"r_min = {lo:g} is not allowed in {self.geometry} geometry; it must be >= 0")
+        if self.geometry != "cartesian" and self.left_boundary == "periodic":
+            raise InputError(f"periodic boundaries are not allowed in {self.geometry} geometry")
+        if not isinstance(self.wind_cells, int | np.integer) or not 0 <= self.wind_cells <= self.num_cells:
+            raise InputError(
+                f"wind cells = {self.wind_cells!r} is not allowed; it must be an integer in [0, {self.num_cells}]"
+            )
+
+    @property
+    def grid(self) -> Grid:
+        """Cell faces, centres, face areas and cell volumes (numpy, float64)."""
+        return Grid.build(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """Geometry of a uniform radial grid (numpy arrays, code units).
+
+    faces: (n+1,) face coordinates; centres: (n,) cell centres; dx: cell width;
+    areas: (n+1,) face areas (1 cartesian, 2πr cylindrical per unit length, 4πr² spherical);
+    volumes: (n,) cell volumes, the exact integrals of the area over each cell.
+    """
+
+    faces: np.ndarray
+    centres: np.ndarray
+    dx: float
+    areas: np.ndarray
+    volumes: np.ndarray
+    alpha: int
+
+    @staticmethod
+    def build(config: HydroConfig) -> Grid:
+        n = config.num_cells
+        faces = np.linspace(config.r_min, config.r_max, n + 1)
+        centres = 0.5 * (faces[1:] + faces[:-1])
+        dx = (config.r_max - config.r_min) / n
+        alpha = GEOMETRIES.index(config.geometry)
+        if alpha == 0:
+            areas = np.ones(n + 1)
+            volumes = np.full(n, dx)
+        elif alpha == 1:
+            areas = 2.0 * np.pi * faces
+            volumes = np.pi * (faces[1:] ** 2 - faces[:-1] ** 2)
+        else:
+            areas = 4.0 * np.pi * faces**2
+            volumes = 4.0 / 3.0 * np.pi * (faces[1:] ** 3 - faces[:-1] ** 3)
+        return Grid(faces=faces, centres=centres, dx=dx, areas=areas, volumes=volumes, alpha=alpha)
+
+
+def _scalar(name, value, check):
+    if isinstance(value, jax.core.Tracer):
+        return value
+    a = jnp.asarray(value)
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        a = a.astype(float)
+    if a.ndim != 0:
+        raise InputError(f"{name} must be a scalar, got shape {a.shape}")
+    check(name, float(a))
+    return a
+
+
+def _gamma_ok(name, v):
+    if not (math.isfinite(v) and v > 1.0):
+        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number > 1")
+
+
+def _cfl_ok(name, v):
+    if not (math.isfinite(v) and 0.0 < v <= 1.0):
+        raise InputError(f"{name} = {v:.6g} is outside the allowed range (0, 1]")
+
+
+def _positive_or_inf(name, v):
+    if not v > 0:
+        raise InputError(f"{name} = {v:.6g} is not allowed; it must be > 0 (inf for no limit)")
+
+
+def _non_negative(name, v):
+    if not (math.isfinite(v) and v >= 0):
+        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number >= 0")
+
+
+def _state3(name, value):
+    if isinstance(value, jax.core.Tracer):
+        return value
+    a = jnp.asarray(value, dtype=float)
+    if a.shape != (3,):
+        raise InputError(f"{name} must be (density, velocity, pressure), got shape {a.shape}")
+    rho, vel, p = (float(v) for v in a)
+    if not (rho > 0 and p > 0 and math.isfinite(rho) and math.isfinite(p) and math.isfinite(vel)):
+        raise InputError(f"{name} = ({rho:g}, {vel:g}, {p:g}) is not allowed; density and pressure must be > 0")
+    return a
+
+
+class HydroParams(eqx.Module):
+    """Differentiable parameters (scalars unless stated; code units).
+
+    gamma: adiabatic index (> 1). cfl: Courant number in (0, 1]. dt_max: largest time step
+    (inf: no limit). wind_mass_loss_rate: Ṁ (mass / time). wind_velocity: terminal velocity v∞.
+    inflow_left, inflow_right: (3,) primitive states (density, velocity, pressure) imposed by
+    ``inflow`` boundaries.
+    """
+
+    gamma: Float[Array, ""]
+    cfl: Float[Array, ""]
+    dt_max: Float[Array, ""]
+    wind_mass_loss_rate: Float[Array, ""]
+    wind_velocity: Float[Array, ""]
+    inflow_left: Float[Array, "3"]
+    inflow_right: Float[Array, "3"]
+
+    def __init__(
+        self,
+        gamma=5.0 / 3.0,
+        cfl=0.8,
+        dt_max=float("inf"),
+        wind_mass_loss_rate=0.0,
+        wind_velocity=0.0,
+        inflow_left=(1.0, 0.0, 1.0),
+        inflow_right=(1.0, 0.0, 1.0),
+    ):
+        self.gamma = _scalar("gamma", gamma, _gamma_ok)
+        self.cfl = _scalar("CFL number", cfl, _cfl_ok)
+        self.dt_max = _scalar("dt_max", dt_max, _positive_or_inf)
+        self.wind_mass_loss_rate = _scalar("wind mass-loss rate", wind_mass_loss_rate, _non_negative)
+        self.wind_velocity = _scalar("wind velocity", wind_velocity, _non_negative)
+        self.inflow_left = _state3("inflow_left", inflow_left)
+        self.inflow_right = _state3("inflow_right", inflow_right)

@@ -1,0 +1,133 @@
+"""Exact solution of the Riemann problem for the 1D Euler equations of an ideal gas
+(Toro 2009, ch. 4): Newton iteration for the star pressure, then sampling of the wave pattern.
+
+Plain numpy: it is a reference for tests and benchmarks, not part of the differentiable solver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from astrograd._errors import InputError, SimulationError, check_positive
+
+__all__ = ["exact_riemann", "riemann_star_state"]
+
+
+def _pressure_function(p, rho_k, p_k, c_k, gamma):
+    """f_K(p) and its derivative (Toro eq. 4.6, 4.7, 4.37)."""
+    if p > p_k:  # shock
+        a_k = 2.0 / ((gamma + 1.0) * rho_k)
+        b_k = (gamma - 1.0) / (gamma + 1.0) * p_k
+        root = np.sqrt(a_k / (p + b_k))
+        f = (p - p_k) * root
+        df = root * (1.0 - 0.5 * (p - p_k) / (b_k + p))
+    else:  # rarefaction
+        ratio = p / p_k
+        f = 2.0 * c_k / (gamma - 1.0) * (ratio ** ((gamma - 1.0) / (2.0 * gamma)) - 1.0)
+        df = 1.0 / (rho_k * c_k) * ratio ** (-(gamma + 1.0) / (2.0 * gamma))
+    return f, df
+
+
+def _check_state(name, state):
+    rho, u, p = (float(v) for v in state)
+    check_positive(f"{name} density", rho)
+    check_positive(f"{name} pressure", p)
+    if not np.isfinite(u):
+        raise InputError(f"{name} velocity = {u!r} is not allowed; it must be finite")
+    return rho, u, p
+
+
+def riemann_star_state(left, right, gamma: float, *, tol: float = 1e-14) -> tuple[float, float]:
+    """Pressure and velocity of the star region, (p*, u*).
+
+    left, right: (density, velocity, pressure) of the two states; gamma: adiabatic index.
+    Raises SimulationError if the data generate vacuum (Toro eq. 4.40).
+    """
+    gamma = check_positive("gamma", gamma)
+    rho_l, u_l, p_l = _check_state("left", left)
+    rho_r, u_r, p_r = _check_state("right", right)
+    c_l = np.sqrt(gamma * p_l / rho_l)
+    c_r = np.sqrt(gamma * p_r / rho_r)
+    if 2.0 / (gamma - 1.0) * (c_l + c_r) <= u_r - u_l:
+        raise SimulationError("the Riemann data generate vacuum (pressure positivity condition violated)")
+    # two-rarefaction guess (Toro eq. 4.46), robust for every case
+    z = (gamma - 1.0) / (2.0 * gamma)
+    p = ((c_l + c_r - 0.5 * (gamma - 1.0) * (u_r - u_l)) / (c_l / p_l**z + c_r / p_r**z)) ** (1.0 / z)
+    p = max(p, tol)
+    for _ in range(100):
+        f_l, df_l = _pressure_function(p, rho_l, p_l, c_l, gamma)
+        f_r, df_r = _pressure_function(p, rho_r, p_r, c_r, gamma)
+        p_new = p - (f_l + f_r + u_r - u_l) / (df_l + df_r)
+        p_new = max(p_new, tol)
+        change = 2.0 * abs(p_new - p) / (p_new + p)
+        p = p_new
+        if change < tol:
+            break
+    f_l, _ = _pressure_function(p, rho_l, p_l, c_l, gamma)
+    f_r, _ = _pressure_function(p, rho_r, p_r, c_r, gamma)
+    u = 0.5 * (u_l + u_r) + 0.5 * (f_r - f_l)
+    return float(p), float(u)
+
+
+def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
+    """Sample the exact solution at positions ``x`` and time ``t`` > 0 (Toro §4.5).
+
+    left, right: (density, velocity, pressure); x: positions, shape (n,); x0: initial
+    discontinuity. Returns (rho, u, p), each of shape (n,), in the units of the inputs.
+    """
+    t = check_positive("t", t)
+    gamma = float(gamma)
+    rho_l, u_l, p_l = _check_state("left", left)
+    rho_r, u_r, p_r = _check_state("right", right)
+    p_s, u_s = riemann_star_state(left, right, gamma)
+    c_l = np.sqrt(gamma * p_l / rho_l)
+    c_r = np.sqrt(gamma * p_r / rho_r)
+    g1 = (gamma - 1.0) / (gamma + 1.0)
+    g2 = (gamma - 1.0) / (2.0 * gamma)
+    s = (np.asarray(x, dtype=float) - x0) / t
+    rho = np.empty_like(s)
+    vel = np.empty_like(s)
+    prs = np.empty_like(s)
+    for i, si in enumerate(s):
+        if si <= u_s:  # left of the contact
+            if p_s > p_l:  # left shock
+                rho_s = rho_l * (p_s / p_l + g1) / (g1 * p_s / p_l + 1.0)
+                speed = u_l - c_l * np.sqrt((gamma + 1.0) / (2.0 * gamma) * p_s / p_l + g2)
+                state = (rho_l, u_l, p_l) if si <= speed else (rho_s, u_s, p_s)
+            else:  # left rarefaction
+                rho_s = rho_l * (p_s / p_l) ** (1.0 / gamma)
+                c_s = c_l * (p_s / p_l) ** g2
+                head, tail = u_l - c_l, u_s - c_s
+                if si <= head:
+                    state = (rho_l, u_l, p_l)
+                elif si >= tail:
+                    state = (rho_s, u_s, p_s)
+                else:
+                    base = 2.0 / (gamma + 1.0) + g1 / c_l * (u_l - si)
+                    state = (
+                        rho_l * base ** (2.0 / (gamma - 1.0)),
+                        2.0 / (gamma + 1.0) * (c_l + 0.5 * (gamma - 1.0) * u_l + si),
+                        p_l * base ** (1.0 / g2),
+                    )
+        else:  # right of the contact
+            if p_s > p_r:  # right shock
+                rho_s = rho_r * (p_s / p_r + g1) / (g1 * p_s / p_r + 1.0)
+                speed = u_r + c_r * np.sqrt((gamma + 1.0) / (2.0 * gamma) * p_s / p_r + g2)
+                state = (rho_r, u_r, p_r) if si >= speed else (rho_s, u_s, p_s)
+            else:  # right rarefaction
+                rho_s = rho_r * (p_s / p_r) ** (1.0 / gamma)
+                c_s = c_r * (p_s / p_r) ** g2
+                head, tail = u_r + c_r, u_s + c_s
+                if si >= head:
+                    state = (rho_r, u_r, p_r)
+                elif si <= tail:
+                    state = (rho_s, u_s, p_s)
+                else:
+                    base = 2.0 / (gamma + 1.0) - g1 / c_r * (u_r - si)
+                    state = (
+                        rho_r * base ** (2.0 / (gamma - 1.0)),
+                        2.0 / (gamma + 1.0) * (-c_r + 0.5 * (gamma - 1.0) * u_r + si),
+                        p_r * base ** (1.0 / g2),
+                    )
+        rho[i], vel[i], prs[i] = state
+    return rho, vel, prs

@@ -1,0 +1,134 @@
+"""Initial conditions of the worked examples: Sod shock tube, Sedov blast, stellar-wind bubble."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import astropy.constants as const
+import astropy.units as u
+import numpy as np
+
+from astrograd._errors import check_positive
+from astrograd.hydro._config import HydroConfig, HydroParams
+from astrograd.units import CodeUnits
+
+__all__ = ["Problem", "sedov_problem", "sod_problem", "wind_problem", "WindSetup"]
+
+
+@dataclass
+class Problem:
+    """A ready-to-run problem: config, params, primitive initial state (3, n), end time, and the
+    code units when it is posed in physical units (None otherwise)."""
+
+    name: str
+    config: HydroConfig
+    params: HydroParams
+    initial: np.ndarray
+    t_end: float
+    units: CodeUnits | None = None
+    info: dict = field(default_factory=dict)
+
+
+SOD_LEFT = (1.0, 0.0, 1.0)
+SOD_RIGHT = (0.125, 0.0, 0.1)
+
+
+def sod_problem(num_cells: int = 400, geometry: str = "cartesian", gamma: float = 1.4, **config_kw) -> Problem:
+    """Sod (1978) shock tube on [0, 1]: (ρ, u, p) = (1, 0, 1) left of 0.5, (0.125, 0, 0.1) right;
+    t_end = 0.2. Cartesian: open boundaries; curvilinear: reflective centre, open outside."""
+    kw = {"left_boundary": "open" if geometry == "cartesian" else "reflective", "right_boundary": "open"}
+    kw.update(config_kw)
+    config = HydroConfig(num_cells=num_cells, geometry=geometry, **kw)
+    x = config.grid.centres
+    left = x < 0.5
+    w = np.stack([np.where(left, SOD_LEFT[i], SOD_RIGHT[i]) for i in range(3)])
+    return Problem("sod", config, HydroParams(gamma=gamma), w, 0.2, info={"x0": 0.5})
+
+
+def sedov_problem(
+    num_cells: int = 200,
+    gamma: float = 5.0 / 3.0,
+    energy: float = 1.0,
+    density: float = 1.0,
+    ambient_pressure: float = 1e-5,
+    t_end: float = 0.05,
+    energy_cells: int = 2,
+    **config_kw,
+) -> Problem:
+    """Spherical point blast: ``energy`` deposited as heat in the ``energy_cells`` innermost cells
+    of a uniform cold gas on [0, 1] (reflective centre, open outside)."""
+    kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical"}
+    kw.update(config_kw)
+    config = HydroConfig(num_cells=num_cells, **kw)
+    vol = config.grid.volumes
+    p = np.full(num_cells, ambient_pressure)
+    p[:energy_cells] = (gamma - 1.0) * energy / vol[:energy_cells].sum()
+    w = np.stack([np.full(num_cells, density), np.zeros(num_cells), p])
+    info = {"energy": energy, "density": density}
+    return Problem("sedov", config, HydroParams(gamma=gamma), w, t_end, info=info)
+
+
+@dataclass(frozen=True)
+class WindSetup:
+    """Physical set-up of the wind bubble (jf1uids' example, Storcks & Buck 2024).
+
+    Defaults: 40 M☉ star, v∞ = 2000 km/s, Ṁ = 2.965e-3 M☉/Myr × M/M☉, ambient 2 m_p/cm³ and
+    p/k = 3e4 K/cm³, t = 2.5e4 yr, 3 pc box; code units 3 pc, 1e-4 M☉, 1 km/s.
+    """
+
+    star_mass_msun: float = 40.0
+    v_inf_km_s: float = 2000.0
+    mdot_per_msun: float = 2.965e-3  # M☉/Myr per M☉ of star mass
+    ambient_density_mp_cm3: float = 2.0
+    ambient_pressure_k_cm3: float = 3e4
+    t_end_yr: float = 2.5e4
+    box_pc: float = 3.0
+
+    @property
+    def mdot_msun_per_myr(self) -> float:
+        return self.mdot_per_msun * self.star_mass_msun
+
+    @property
+    def units(self) -> CodeUnits:
+        return CodeUnits(self.box_pc * u.pc, 1e-4 * u.Msun, 1.0 * u.km / u.s)
+
+    def code_values(self) -> dict[str, float]:
+        """Wind and ambient parameters in code units."""
+        cu = self.units
+        return {
+            "mdot": cu.to_code(self.mdot_msun_per_myr * u.Msun / u.Myr),
+            "v_inf": cu.to_code(self.v_inf_km_s * u.km / u.s),
+            "rho": cu.to_code(self.ambient_density_mp_cm3 * const.m_p / u.cm**3),
+            "p": cu.to_code(self.ambient_pressure_k_cm3 * const.k_B * u.K / u.cm**3),
+            "t_end": cu.to_code(self.t_end_yr * u.yr),
+            "r_max": cu.to_code(self.box_pc * u.pc),
+        }
+
+
+def mdot_code(star_mass_msun, setup: WindSetup):
+    """Ṁ in code units for a star of the given mass (the set-up's Ṁ ∝ M scaling)."""
+    return setup.units.to_code(setup.mdot_per_msun * u.Msun / u.Myr) * star_mass_msun
+
+
+def wind_problem(
+    num_cells: int = 401,
+    setup: WindSetup | None = None,
+    wind_cells: int | None = None,
+    gamma: float = 5.0 / 3.0,
+    cfl: float = 0.8,
+    **config_kw,
+) -> Problem:
+    """Stellar-wind bubble in spherical geometry (reflective centre, open outer edge).
+    ``wind_cells`` defaults to the cells inside 1 % of the box (at least 2)."""
+    setup = setup or WindSetup()
+    check_positive("star mass", setup.star_mass_msun)
+    check_positive("v_inf", setup.v_inf_km_s)
+    cv = setup.code_values()
+    if wind_cells is None:
+        wind_cells = max(2, int(round(0.01 * num_cells)))
+    kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical"}
+    kw.update(config_kw)
+    config = HydroConfig(num_cells=num_cells, r_max=cv["r_max"], wind_cells=wind_cells, **kw)
+    params = HydroParams(gamma=gamma, cfl=cfl, wind_mass_loss_rate=cv["mdot"], wind_velocity=cv["v_inf"])
+    w = np.stack([np.full(num_cells, cv["rho"]), np.zeros(num_cells), np.full(num_cells, cv["p"])])
+    return Problem("wind", config, params, w, cv["t_end"], units=setup.units, info={"setup": setup, **cv})

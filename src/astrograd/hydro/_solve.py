@@ -1,0 +1,190 @@
+"""The time loop: adaptive CFL steps (``astrograd.diff.adaptive_loop``) or fixed steps
+(``astrograd.diff.fixed_loop``), failure detection and checked entry points."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from astrograd._errors import InputError, SimulationError
+from astrograd.diff import adaptive_loop, fixed_loop
+from astrograd.hydro._config import HydroConfig, HydroParams
+from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
+from astrograd.hydro._step import cfl_time_step, step, unphysical
+
+__all__ = [
+    "HydroSolution",
+    "check_initial_state",
+    "raise_if_failed",
+    "run",
+    "simulate",
+    "simulate_fixed",
+]
+
+
+class HydroSolution(eqx.Module):
+    """Result of :func:`simulate`.
+
+    state: conserved variables (ρ, ρu, E) at ``t``, shape (3, n). saved: states at the save
+    times, shape (k, 3, n), or None. t: time reached (t_end unless the run failed).
+    num_steps: steps taken. failed: density or pressure became non-positive or non-finite;
+    the loop stopped at ``t`` with the offending state in ``state``.
+    """
+
+    state: Float[Array, "3 n"]
+    saved: Float[Array, "k 3 n"] | None
+    t: Float[Array, ""]
+    num_steps: Array
+    failed: Array
+
+    def primitive(self, gamma) -> Float[Array, "3 n"]:
+        """(ρ, u, p) of the final state, shape (3, n)."""
+        return conserved_to_primitive(self.state, gamma)
+
+
+def simulate(
+    state: Float[Array, "3 n"],
+    params: HydroParams,
+    config: HydroConfig,
+    t_end,
+    *,
+    t_start=0.0,
+    save_times=None,
+    adjoint: str = "checkpointed",
+    max_steps: int = 100_000,
+    checkpoints: int | None = None,
+    differentiate_dt: bool = True,
+) -> HydroSolution:
+    """Integrate the conserved state (3, n) from ``t_start`` to ``t_end`` (code time) with
+    adaptive CFL steps landing exactly on ``save_times`` and ``t_end``.
+
+    Differentiable: ``adjoint="checkpointed"`` for reverse mode (grad, vjp) at memory bounded by
+    ``max_steps``, ``"forward"`` for jvp/jacfwd. The time step is differentiated (it depends on
+    the state and on γ and the CFL number) unless ``differentiate_dt=False``. Jit-compatible: a
+    failure is reported in ``failed``; call :func:`raise_if_failed` outside ``jit``.
+    """
+
+    def dt_fn(q, t, p):
+        dt = cfl_time_step(q, p, config)
+        return dt if differentiate_dt else jax.lax.stop_gradient(dt)
+
+    def step_fn(q, t, dt, p):
+        return step(q, dt, p, config)
+
+    res = adaptive_loop(
+        step_fn,
+        dt_fn,
+        state,
+        t_start,
+        t_end,
+        params,
+        save_times=save_times,
+        max_steps=max_steps,
+        adjoint=adjoint,
+        checkpoints=checkpoints,
+        fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)),
+    )
+    return HydroSolution(state=res.final, saved=res.saved, t=res.t, num_steps=res.num_steps, failed=res.failed)
+
+
+def simulate_fixed(
+    state: Float[Array, "3 n"],
+    params: HydroParams,
+    config: HydroConfig,
+    dt,
+    num_steps: int,
+    *,
+    checkpoint: str = "none",
+) -> HydroSolution:
+    """Fixed-step mode: ``num_steps`` (static int) steps of size ``dt`` (code time). No CFL
+    check is made: choose dt below the CFL limit. ``failed`` is set if the final state is
+    unphysical."""
+
+    def step_fn(q, i, p):
+        return step(q, dt, p, config)
+
+    final, _ = fixed_loop(step_fn, state, num_steps, params, checkpoint=checkpoint)
+    failed = jnp.any(unphysical(final, params.gamma))
+    return HydroSolution(
+        state=final,
+        saved=None,
+        t=jnp.asarray(dt * num_steps, final.dtype),
+        num_steps=jnp.asarray(num_steps, jnp.int32),
+        failed=failed,
+    )
+
+
+def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray:
+    """Validate a primitive initial state; returns it stacked as a numpy array (3, n).
+
+    Raises a one-line InputError naming the first cell with a non-finite or non-positive
+    density or pressure (or non-finite velocity), or arrays of the wrong length.
+    """
+    arrays = [np.asarray(a, dtype=float).reshape(-1) for a in (rho, vel, p)]
+    n = arrays[0].size
+    for name, a in zip(("rho", "u", "p"), arrays, strict=True):
+        if a.size != n or (num_cells is not None and a.size != num_cells):
+            want = num_cells if num_cells is not None else n
+            raise InputError(f"{name} has {a.size} values; expected {want} (one per cell)")
+    if n < 4:
+        raise InputError(f"number of cells = {n} is not allowed; it must be an integer >= 4")
+    for name, a, positive in (("density", arrays[0], True), ("velocity", arrays[1], False), ("pressure", arrays[2], True)):
+        bad = ~np.isfinite(a) | ((a <= 0) if positive else False)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            allowed = "finite and > 0" if positive else "finite"
+            raise InputError(f"initial {name} = {a[i]:.6g} in cell {i} is not allowed; it must be {allowed}")
+    return np.stack(arrays)
+
+
+def raise_if_failed(solution: HydroSolution, params: HydroParams, config: HydroConfig) -> None:
+    """Raise SimulationError naming the time and the first bad cell if the run went unphysical
+    (call outside ``jit``)."""
+    bad = np.asarray(unphysical(solution.state, params.gamma))
+    if not (bool(solution.failed) or bad.any()):
+        return
+    i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+    w = np.asarray(conserved_to_primitive(solution.state, params.gamma))
+    x = config.grid.centres[i]
+    raise SimulationError(
+        f"unphysical state at t = {float(solution.t):.6g} in cell {i} (x = {x:.6g}): "
+        f"density = {w[0, i]:.6g}, pressure = {w[2, i]:.6g}; try a smaller CFL number or more diffusive limiter"
+    )
+
+
+@eqx.filter_jit
+def _simulate_jit(q0, params, config, t_end, save_times, max_steps):
+    return simulate(q0, params, config, t_end, save_times=save_times, adjoint="forward", max_steps=max_steps)
+
+
+def run(
+    rho,
+    vel,
+    p,
+    params: HydroParams,
+    config: HydroConfig,
+    t_end: float,
+    *,
+    save_times=None,
+    max_steps: int = 1_000_000,
+) -> tuple[np.ndarray, HydroSolution]:
+    """Checked, compiled forward run from primitive arrays (each (n,), code units).
+
+    Validates the initial state (InputError naming the first bad cell) and t_end, runs, and
+    raises SimulationError with time and cell if the run goes unphysical.
+    Returns the final primitive state (3, n) as numpy and the :class:`HydroSolution`.
+    """
+    w0 = check_initial_state(rho, vel, p, config.num_cells)
+    if not (math.isfinite(float(t_end)) and float(t_end) > 0):
+        raise InputError(f"t_end = {float(t_end):.6g} is not allowed; it must be a finite number > 0")
+    dtype = jnp.result_type(float)
+    q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
+    st = None if save_times is None else jnp.asarray(save_times, dtype)
+    sol = _simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps)
+    raise_if_failed(sol, params, config)
+    return np.asarray(sol.primitive(params.gamma)), sol

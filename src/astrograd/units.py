@@ -1,0 +1,115 @@
+"""Code units from a length, a mass and a velocity unit; astropy is used at the edges only.
+
+A simulation works with plain floats in code units. ``CodeUnits`` converts astropy quantities into
+those floats (``to_code``) and back (``from_code``) for any unit built from length, mass and time;
+the time unit is length / velocity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import astropy.units as u
+
+from astrograd._errors import InputError
+
+__all__ = ["CodeUnits"]
+
+
+def _as_quantity(name: str, value, physical_type: str) -> u.Quantity:
+    try:
+        q = u.Quantity(value)
+    except TypeError:
+        raise InputError(f"{name} = {value!r} is not a quantity; give an astropy {physical_type}") from None
+    if q.unit.physical_type != physical_type:
+        raise InputError(
+            f"{name} = {value!r} has physical type {q.unit.physical_type!r}; it must be a {physical_type}"
+        )
+    if not (q.isscalar and q.value > 0 and bool(u.Quantity(q.value).value < float("inf"))):
+        raise InputError(f"{name} = {value!r} is not allowed; it must be a finite scalar > 0")
+    return q
+
+
+@dataclass(frozen=True)
+class CodeUnits:
+    """Code units defined by a length, a mass and a velocity (astropy quantities).
+
+    Example: ``CodeUnits(3 * u.pc, 1e-4 * u.Msun, 1 * u.km / u.s)``; the time unit is
+    length / velocity (here 2.93 Myr), the density unit mass / length³, the pressure unit
+    density × velocity².
+    """
+
+    length: u.Quantity
+    mass: u.Quantity
+    velocity: u.Quantity
+
+    def __post_init__(self):
+        object.__setattr__(self, "length", _as_quantity("length unit", self.length, "length"))
+        object.__setattr__(self, "mass", _as_quantity("mass unit", self.mass, "mass"))
+        object.__setattr__(self, "velocity", _as_quantity("velocity unit", self.velocity, "speed"))
+
+    @property
+    def time(self) -> u.Quantity:
+        """Time unit = length / velocity."""
+        return (self.length / self.velocity).to(u.s)
+
+    @property
+    def density(self) -> u.Quantity:
+        """Density unit = mass / length³ (g/cm³)."""
+        return (self.mass / self.length**3).to(u.g / u.cm**3)
+
+    @property
+    def pressure(self) -> u.Quantity:
+        """Pressure unit = density × velocity² (dyn/cm²)."""
+        return (self.density * self.velocity**2).to(u.dyn / u.cm**2)
+
+    def _scale(self, unit: u.UnitBase) -> float:
+        """Value in cgs of the code unit with the dimensions of ``unit``."""
+        cgs = unit.decompose(bases=[u.cm, u.g, u.s])
+        powers = dict(zip(cgs.bases, cgs.powers, strict=True))
+        length_cm = self.length.to_value(u.cm)
+        mass_g = self.mass.to_value(u.g)
+        time_s = self.time.to_value(u.s)
+        return (
+            length_cm ** float(powers.get(u.cm, 0))
+            * mass_g ** float(powers.get(u.g, 0))
+            * time_s ** float(powers.get(u.s, 0))
+        )
+
+    def to_code(self, quantity) -> float:
+        """The value of an astropy quantity (any unit built from length, mass and time) in code
+        units. Temperatures and other non-mechanical units raise InputError."""
+        try:
+            q = u.Quantity(quantity)
+            cgs = q.unit.decompose(bases=[u.cm, u.g, u.s])
+        except (TypeError, u.UnitsError):
+            raise InputError(
+                f"cannot convert {quantity!r} to code units; it must be a quantity built from length, mass and time"
+            ) from None
+        return float(q.value * cgs.scale / self._scale(q.unit))
+
+    def from_code(self, value, unit) -> u.Quantity:
+        """A code-unit value (float or array) as an astropy quantity in ``unit``."""
+        unit = u.Unit(unit)
+        try:
+            cgs = unit.decompose(bases=[u.cm, u.g, u.s])
+        except u.UnitsError:
+            raise InputError(f"unit {unit!s} is not built from length, mass and time") from None
+        return (value * self._scale(unit) / cgs.scale) * unit
+
+    def cgs_attributes(self) -> dict[str, float]:
+        """The three defining units in cgs, as stored in snapshot attributes."""
+        return {
+            "unit_length_cm": float(self.length.to_value(u.cm)),
+            "unit_mass_g": float(self.mass.to_value(u.g)),
+            "unit_velocity_cm_s": float(self.velocity.to_value(u.cm / u.s)),
+        }
+
+    @classmethod
+    def from_cgs_attributes(cls, attrs) -> CodeUnits:
+        """Rebuild from ``unit_length_cm``, ``unit_mass_g``, ``unit_velocity_cm_s``."""
+        return cls(
+            float(attrs["unit_length_cm"]) * u.cm,
+            float(attrs["unit_mass_g"]) * u.g,
+            float(attrs["unit_velocity_cm_s"]) * u.cm / u.s,
+        )
