@@ -1,0 +1,76 @@
+"""The ``astrograd`` command: one sub-command group per simulator, plus ``tour``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+import typer
+
+from astrograd import __version__
+from astrograd._cli_util import handle_errors
+
+AREAS = {
+    "orbit": "The ballistic throw: fit gravity, best angle, learn a drag force.",
+    "hydro": "Radial compressible fluid solver: shock tubes, Sedov, stellar-wind bubbles, wind fits.",
+    "pm": "Particle-mesh cosmological N-body: runs, snapshots, initial conditions that draw an image.",
+    "flow": "2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits through the solver.",
+    "learn": "Networks trained with the solver in the loop.",
+}
+
+app = typer.Typer(
+    name="astrograd",
+    help="Differentiable simulators for astrophysics on JAX. Run `astrograd tour` for every worked example.",
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _mount_areas() -> None:
+    for area, help_text in AREAS.items():
+        module = f"astrograd.{area}.cli"
+        if importlib.util.find_spec(f"astrograd.{area}") is None or importlib.util.find_spec(module) is None:
+            continue
+        sub = importlib.import_module(module).app
+        app.add_typer(sub, name=area, help=help_text)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+@app.command()
+@handle_errors
+def tour(
+    out: Path = typer.Option(Path("outputs/tour"), "--out", help="Directory for index.html and figures."),
+    only: str = typer.Option("", "--only", help="Comma-separated areas to run (default: all available)."),
+    full: bool = typer.Option(False, "--full", help="Larger, slower versions of the examples."),
+) -> None:
+    """Run every worked example at laptop size and write OUT/index.html with figures and numbers."""
+    from astrograd.tour import available_areas, run_tour
+
+    areas = [a.strip() for a in only.split(",") if a.strip()] or available_areas()
+    index = run_tour(out, areas, quick=not full)
+    typer.echo(f"tour written to {index}")
+
+
+def main() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    _mount_areas()
+    app()
+
+
+if __name__ == "__main__":
+    main()
