@@ -1,0 +1,93 @@
+"""The staggered (MAC) grid and the boundary specification of a rectangular 2D domain.
+
+Arrays are indexed ``[j, i]`` (row = y, column = x). Cell (j, i) spans
+``[i dx, (i+1) dx] × [j dy, (j+1) dy]``; ``vx`` lives on x-faces (shape ``(ny, nx+1)``, node
+``(i dx, (j+½) dy)``), ``vy`` on y-faces (``(ny+1, nx)``, node ``((i+½) dx, j dy)``), scalars at
+cell centres (``(ny, nx)``). On a periodic axis the last face duplicates the first.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._errors import InputError, check_choice, check_positive
+
+SIDE_KINDS = ("no-slip", "free-slip", "inflow", "outflow", "periodic")
+
+
+class Grid(eqx.Module):
+    """Cell counts ``nx, ny`` and domain size ``lx, ly`` (length units). Static."""
+
+    nx: int = eqx.field(static=True)
+    ny: int = eqx.field(static=True)
+    lx: float = eqx.field(static=True)
+    ly: float = eqx.field(static=True)
+
+    def __check_init__(self):
+        for name, n in (("nx", self.nx), ("ny", self.ny)):
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+                raise InputError(f"resolution {name} = {n!r} is not allowed; it must be an integer >= 2")
+        check_positive("domain size lx", self.lx)
+        check_positive("domain size ly", self.ly)
+
+    @property
+    def dx(self) -> float:
+        return self.lx / self.nx
+
+    @property
+    def dy(self) -> float:
+        return self.ly / self.ny
+
+    def cell_centres(self):
+        """``(x, y)``, each ``(ny, nx)``: coordinates of the cell centres (length units)."""
+        x = (jnp.arange(self.nx) + 0.5) * self.dx
+        y = (jnp.arange(self.ny) + 0.5) * self.dy
+        return jnp.meshgrid(x, y, indexing="xy")
+
+    def x_faces(self):
+        """``(x, y)``, each ``(ny, nx+1)``: positions of the ``vx`` nodes."""
+        x = jnp.arange(self.nx + 1) * self.dx
+        y = (jnp.arange(self.ny) + 0.5) * self.dy
+        return jnp.meshgrid(x, y, indexing="xy")
+
+    def y_faces(self):
+        """``(x, y)``, each ``(ny+1, nx)``: positions of the ``vy`` nodes."""
+        x = (jnp.arange(self.nx) + 0.5) * self.dx
+        y = jnp.arange(self.ny + 1) * self.dy
+        return jnp.meshgrid(x, y, indexing="xy")
+
+
+class Boundaries(eqx.Module):
+    """Kind of each side: ``no-slip``, ``free-slip`` (walls), ``inflow`` (normal velocity
+    prescribed by ``FlowParams.inflow_speed``, into the domain), ``outflow`` (open: pressure 0,
+    zero normal gradient of velocity) or ``periodic`` (both sides of an axis). Static."""
+
+    left: str = eqx.field(static=True, default="no-slip")
+    right: str = eqx.field(static=True, default="no-slip")
+    bottom: str = eqx.field(static=True, default="no-slip")
+    top: str = eqx.field(static=True, default="no-slip")
+
+    def __check_init__(self):
+        for name in ("left", "right", "bottom", "top"):
+            check_choice(f"{name} boundary", getattr(self, name), SIDE_KINDS)
+        if (self.left == "periodic") != (self.right == "periodic"):
+            raise InputError("left/right boundaries: periodic must be set on both sides or neither")
+        if (self.bottom == "periodic") != (self.top == "periodic"):
+            raise InputError("bottom/top boundaries: periodic must be set on both sides or neither")
+
+    @property
+    def periodic_x(self) -> bool:
+        return self.left == "periodic"
+
+    @property
+    def periodic_y(self) -> bool:
+        return self.bottom == "periodic"
+
+    @property
+    def has_outflow(self) -> bool:
+        return "outflow" in (self.left, self.right, self.bottom, self.top)
+
+
+PERIODIC = Boundaries("periodic", "periodic", "periodic", "periodic")

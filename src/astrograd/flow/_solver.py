@@ -1,0 +1,368 @@
+"""The incompressible Navier–Stokes step (Chorin splitting on the MAC grid) and the time loop.
+
+Static ``FlowConfig`` (grid, boundaries, dt, schemes), differentiable ``FlowParams``
+(viscosity, inflow speed, buoyancy, masks) and ``FlowState`` (fields + run status);
+``step(state, params, config)`` is a pure function, ``simulate`` owns the loop.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
+
+from astrograd._errors import InputError, SimulationError, check_choice, check_finite_array, check_in_range, check_positive
+from astrograd.diff import fixed_loop
+from astrograd.flow._advect import ADVECTION_SCHEMES, advect
+from astrograd.flow._grid import Boundaries, Grid
+from astrograd.flow._ops import cells_to_xfaces, cells_to_yfaces, complete, divergence, laplacian, unique
+from astrograd.flow._pressure import face_weights, project, solve_pressure_cg, solve_pressure_fft
+
+VISCOSITY_SCHEMES = ("explicit", "implicit", "none")
+PRESSURE_SOLVERS = ("cg", "fft")
+
+#: ``FlowState.status`` bits.
+STATUS_SOLVE_FAILED = 1
+STATUS_NON_FINITE = 2
+
+
+class FlowConfig(eqx.Module):
+    """Everything that fixes shapes and program structure (static; changing it recompiles).
+
+    grid, boundaries: see ``Grid`` and ``Boundaries``. dt: time step (time units).
+    advection: ``semi-lagrangian`` or ``maccormack``. viscosity_scheme: ``explicit`` (forward
+    Euler; requires ν dt (2/dx² + 2/dy²) ≤ 1), ``implicit`` (backward Euler, CG) or ``none``.
+    pressure_solver: ``cg`` (any geometry) or ``fft`` (doubly periodic, no obstacles).
+    tol: relative tolerance of the linear solves. max_cg_steps: CG iteration cap; reaching it
+    sets ``STATUS_SOLVE_FAILED``. forcing_direction: unit vector of the velocity imposed in
+    ``FlowParams.forcing`` cells (speed ``inflow_speed``). warm_start: start CG from the
+    previous pressure.
+    """
+
+    grid: Grid
+    boundaries: Boundaries
+    dt: float = eqx.field(static=True)
+    advection: str = eqx.field(static=True, default="semi-lagrangian")
+    viscosity_scheme: str = eqx.field(static=True, default="explicit")
+    pressure_solver: str = eqx.field(static=True, default="cg")
+    tol: float = eqx.field(static=True, default=1e-5)
+    max_cg_steps: int = eqx.field(static=True, default=5000)
+    forcing_direction: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
+    warm_start: bool = eqx.field(static=True, default=True)
+
+    def __check_init__(self):
+        check_positive("dt", self.dt)
+        check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
+        check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
+        check_choice("pressure solver", self.pressure_solver, PRESSURE_SOLVERS)
+        check_in_range("tol", self.tol, 0.0, 1.0, low_open=True, high_open=True)
+        if isinstance(self.max_cg_steps, bool) or not isinstance(self.max_cg_steps, int) or self.max_cg_steps < 1:
+            raise InputError(f"max_cg_steps = {self.max_cg_steps!r} is not allowed; it must be an integer >= 1")
+        if self.pressure_solver == "fft" and not (self.boundaries.periodic_x and self.boundaries.periodic_y):
+            raise InputError("pressure solver 'fft' needs periodic boundaries on all sides; use 'cg'")
+
+
+class FlowParams(eqx.Module):
+    """Differentiable parameters.
+
+    viscosity: kinematic viscosity ν (length²/time). inflow_speed: speed through ``inflow``
+    sides and in ``forcing`` cells (length/time). buoyancy: upward acceleration per unit marker
+    (length/time²). solid: ``(ny, nx)`` 1 in obstacle cells, 0 in fluid. forcing: ``(ny, nx)``
+    1 where the velocity is set to ``inflow_speed × forcing_direction`` every step.
+    marker_source: ``(ny, nx)`` marker added per unit time.
+    """
+
+    viscosity: Float[Array, ""]
+    inflow_speed: Float[Array, ""]
+    buoyancy: Float[Array, ""]
+    solid: Float[Array, "ny nx"]
+    forcing: Float[Array, "ny nx"]
+    marker_source: Float[Array, "ny nx"]
+
+
+class FlowState(eqx.Module):
+    """Fields and run status.
+
+    vx ``(ny, nx+1)``, vy ``(ny+1, nx)``: face velocities (length/time). marker ``(ny, nx)``:
+    passive scalar. pressure ``(ny, nx)``: kinematic pressure p/ρ (length²/time²), 0 on open
+    sides (gauge: zero mean over the fluid in closed domains). time: (time units).
+    status: 0, or the OR of ``STATUS_SOLVE_FAILED`` / ``STATUS_NON_FINITE`` since the start.
+    fail_time, fail_cell: time of the first failure and flat index ``j*nx+i`` of the cell where
+    it was seen (−1 if none). cg_steps: largest number of CG iterations of any pressure solve.
+    """
+
+    vx: Float[Array, "ny nxp1"]
+    vy: Float[Array, "nyp1 nx"]
+    marker: Float[Array, "ny nx"]
+    pressure: Float[Array, "ny nx"]
+    time: Float[Array, ""]
+    status: Int[Array, ""]
+    fail_time: Float[Array, ""]
+    fail_cell: Int[Array, ""]
+    cg_steps: Int[Array, ""]
+
+
+def make_params(config: FlowConfig, viscosity, *, inflow_speed=0.0, buoyancy=0.0, solid=None, forcing=None, marker_source=None, dtype=None) -> FlowParams:
+    """Build ``FlowParams``; masks default to zeros. Values are checked when concrete."""
+    g = config.grid
+    dtype = dtype or jnp.result_type(float)
+    zeros = jnp.zeros((g.ny, g.nx), dtype)
+
+    def field(name, a):
+        if a is None:
+            return zeros
+        a = jnp.asarray(a, dtype)
+        if a.shape != (g.ny, g.nx):
+            raise InputError(f"{name} has shape {a.shape}; it must be (ny, nx) = {(g.ny, g.nx)}")
+        return a
+
+    params = FlowParams(
+        viscosity=jnp.asarray(viscosity, dtype),
+        inflow_speed=jnp.asarray(inflow_speed, dtype),
+        buoyancy=jnp.asarray(buoyancy, dtype),
+        solid=field("solid", solid),
+        forcing=field("forcing", forcing),
+        marker_source=field("marker_source", marker_source),
+    )
+    check_params(params, config)
+    return params
+
+
+def make_state(config: FlowConfig, vx=None, vy=None, marker=None, *, time=0.0, dtype=None) -> FlowState:
+    """Initial ``FlowState`` (zero fields by default; pressure 0, status 0)."""
+    g = config.grid
+    dtype = dtype or jnp.result_type(float)
+
+    def field(name, a, shape):
+        if a is None:
+            return jnp.zeros(shape, dtype)
+        a = jnp.asarray(a, dtype)
+        if a.shape != shape:
+            raise InputError(f"{name} has shape {a.shape}; it must be {shape}")
+        return a
+
+    state = FlowState(
+        vx=field("vx", vx, (g.ny, g.nx + 1)),
+        vy=field("vy", vy, (g.ny + 1, g.nx)),
+        marker=field("marker", marker, (g.ny, g.nx)),
+        pressure=jnp.zeros((g.ny, g.nx), dtype),
+        time=jnp.asarray(time, dtype),
+        status=jnp.asarray(0, jnp.int32),
+        fail_time=jnp.asarray(jnp.inf, dtype),
+        fail_cell=jnp.asarray(-1, jnp.int32),
+        cg_steps=jnp.asarray(0, jnp.int32),
+    )
+    check_state_input(state)
+    return state
+
+
+def _concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_state_input(state: FlowState) -> None:
+    """Raise InputError on non-finite input fields (skipped when traced)."""
+    for name in ("vx", "vy", "marker"):
+        a = getattr(state, name)
+        if _concrete(a):
+            check_finite_array(name, a)
+
+
+def diffusion_number(config: FlowConfig, viscosity: float) -> float:
+    """ν dt (2/dx² + 2/dy²): explicit viscosity is stable for values ≤ 1."""
+    g = config.grid
+    return float(viscosity) * config.dt * (2 / g.dx**2 + 2 / g.dy**2)
+
+
+def check_params(params: FlowParams, config: FlowConfig) -> None:
+    """Raise InputError on bad concrete parameters (skipped for traced values)."""
+    if _concrete(params.viscosity):
+        if config.viscosity_scheme == "none":
+            check_positive("viscosity", params.viscosity, allow_zero=True)
+        else:
+            check_positive("viscosity", params.viscosity)
+        if config.viscosity_scheme == "explicit":
+            d = diffusion_number(config, params.viscosity)
+            if d > 1.0:
+                raise InputError(
+                    f"diffusion number nu*dt*(2/dx^2+2/dy^2) = {d:.4g} is above the explicit "
+                    "viscosity limit 1; use the implicit viscosity scheme or a smaller dt"
+                )
+    for name in ("inflow_speed", "buoyancy"):
+        a = getattr(params, name)
+        if _concrete(a) and not np.isfinite(np.asarray(a)).all():
+            raise InputError(f"{name} = {np.asarray(a)!r} is not allowed; it must be finite")
+    for name in ("solid", "forcing", "marker_source"):
+        a = getattr(params, name)
+        if _concrete(a):
+            check_finite_array(name, a)
+    if _concrete(params.solid) and config.pressure_solver == "fft" and np.any(np.asarray(params.solid) != 0):
+        raise InputError("pressure solver 'fft' does not support obstacles; use 'cg'")
+
+
+def _implicit_diffuse(q, kind, nu_dt, config: FlowConfig):
+    """Backward Euler: solve (I − ν dt ∇²) q_new = q by CG. Returns (q_new, converged)."""
+    g, bc = config.grid, config.boundaries
+    qu = unique(q, kind, bc)
+
+    def matvec(v):
+        return v - nu_dt * unique(laplacian(complete(v, kind, bc), kind, g, bc), kind, bc)
+
+    structure = jax.ShapeDtypeStruct(qu.shape, qu.dtype)
+    op = lx.FunctionLinearOperator(matvec, structure, tags=(lx.symmetric_tag, lx.positive_semidefinite_tag))
+    atol = config.tol * jax.lax.stop_gradient(jnp.max(jnp.abs(qu))) + jnp.finfo(qu.dtype).tiny
+    solver = lx.CG(rtol=config.tol, atol=atol, max_steps=config.max_cg_steps)
+    sol = lx.linear_solve(op, qu, solver, options={"y0": jax.lax.stop_gradient(qu)}, throw=False)
+    return complete(sol.value, kind, bc), sol.result == lx.RESULTS.successful
+
+
+def enforce_boundaries(vx, vy, params: FlowParams, config: FlowConfig):
+    """Impose wall/inflow normal velocities, zero velocity on faces touching obstacles and the
+    forced velocity in ``params.forcing`` cells. Outflow and periodic faces are left free."""
+    bc = config.boundaries
+    u_in = params.inflow_speed.astype(vx.dtype)
+    side_value = {"no-slip": 0.0, "free-slip": 0.0, "inflow": 1.0}
+    if bc.left in side_value:
+        vx = vx.at[:, 0].set(side_value[bc.left] * u_in)
+    if bc.right in side_value:
+        vx = vx.at[:, -1].set(-side_value[bc.right] * u_in)
+    if bc.bottom in side_value:
+        vy = vy.at[0, :].set(side_value[bc.bottom] * u_in)
+    if bc.top in side_value:
+        vy = vy.at[-1, :].set(-side_value[bc.top] * u_in)
+    if bc.periodic_x:
+        vx = vx.at[:, -1].set(vx[:, 0])
+    if bc.periodic_y:
+        vy = vy.at[-1, :].set(vy[0, :])
+    vx = vx * (1 - cells_to_xfaces(params.solid, bc))
+    vy = vy * (1 - cells_to_yfaces(params.solid, bc))
+    fx = cells_to_xfaces(params.forcing, bc)
+    fy = cells_to_yfaces(params.forcing, bc)
+    ex, ey = config.forcing_direction
+    vx = vx * (1 - fx) + fx * ex * u_in
+    vy = vy * (1 - fy) + fy * ey * u_in
+    return vx, vy
+
+
+def step(state: FlowState, params: FlowParams, config: FlowConfig) -> FlowState:
+    """One time step: viscosity, marker and velocity advection, buoyancy, boundary conditions,
+    pressure projection, status update. Pure; differentiable with respect to state and params
+    (the pressure solve by the implicit function theorem)."""
+    g, bc, dt = config.grid, config.boundaries, config.dt
+    vx, vy = state.vx, state.vy
+    ok = jnp.asarray(True)
+    if config.viscosity_scheme == "explicit":
+        vx = vx + dt * params.viscosity * laplacian(vx, "x", g, bc)
+        vy = vy + dt * params.viscosity * laplacian(vy, "y", g, bc)
+    elif config.viscosity_scheme == "implicit":
+        vx, okx = _implicit_diffuse(vx, "x", dt * params.viscosity, config)
+        vy, oky = _implicit_diffuse(vy, "y", dt * params.viscosity, config)
+        ok = okx & oky
+    marker = advect(state.marker + dt * params.marker_source, "c", vx, vy, dt, g, bc, config.advection)
+    vx, vy = (
+        advect(vx, "x", vx, vy, dt, g, bc, config.advection),
+        advect(vy, "y", vx, vy, dt, g, bc, config.advection),
+    )
+    if not bc.periodic_y:
+        buoy = jnp.concatenate([marker[:1], 0.5 * (marker[1:] + marker[:-1]), marker[-1:]], axis=0)
+    else:
+        buoy = complete(0.5 * (marker + jnp.roll(marker, 1, axis=0)), "y", bc)
+    vy = vy + dt * params.buoyancy * buoy
+    vx, vy = enforce_boundaries(vx, vy, params, config)
+
+    if config.pressure_solver == "fft":
+        phi = solve_pressure_fft(vx, vy, g)
+        weights = face_weights(params.solid, bc)
+        cg_steps = jnp.asarray(0, jnp.int32)
+    else:
+        phi0 = state.pressure * dt if config.warm_start else None
+        phi, converged, cg_steps, weights = solve_pressure_cg(
+            vx, vy, params.solid, g, bc, config.tol, config.max_cg_steps, phi0
+        )
+        ok = ok & converged
+    vx, vy = project(vx, vy, phi, weights, g, bc)
+    if bc.periodic_x:
+        vx = vx.at[:, -1].set(vx[:, 0])
+    if bc.periodic_y:
+        vy = vy.at[-1, :].set(vy[0, :])
+    pressure = phi / dt
+    time = state.time + dt
+
+    ux = vx[:, 1:] + vx[:, :-1]
+    uy = vy[1:] + vy[:-1]
+    bad_cells = ~jnp.isfinite(ux * ux + uy * uy + marker + pressure)
+    finite = ~jnp.any(bad_cells)
+    fluid = 1.0 - params.solid
+    div = jnp.where(fluid > 0, jnp.abs(divergence(vx, vy, g)), 0.0)
+    flags = jnp.where(ok, 0, STATUS_SOLVE_FAILED) | jnp.where(finite, 0, STATUS_NON_FINITE)
+    first = (state.status == 0) & (flags != 0)
+    where_bad = jnp.where(finite, jnp.argmax(div.ravel()), jnp.argmax(bad_cells.ravel())).astype(jnp.int32)
+    return FlowState(
+        vx=vx,
+        vy=vy,
+        marker=marker,
+        pressure=pressure,
+        time=time,
+        status=(state.status | flags).astype(jnp.int32),
+        fail_time=jnp.where(first, time, state.fail_time),
+        fail_cell=jnp.where(first, where_bad, state.fail_cell),
+        cg_steps=jnp.maximum(state.cg_steps, jnp.asarray(cg_steps, jnp.int32)),
+    )
+
+
+@eqx.filter_jit
+def _run(state, params, config, num_steps, save_every, checkpoint):
+    def body(s, i, p):
+        return step(s, p, config)
+
+    return fixed_loop(body, state, num_steps, params, save_every=save_every, checkpoint=checkpoint)
+
+
+def simulate(
+    state: FlowState,
+    params: FlowParams,
+    config: FlowConfig,
+    num_steps: int,
+    *,
+    save_every: int | None = None,
+    checkpoint: str = "none",
+    check: bool = True,
+) -> tuple[FlowState, FlowState | None]:
+    """Run ``num_steps`` steps (one compiled ``lax.scan``).
+
+    save_every: also return the initial state and every ``save_every``-th state, stacked on a
+    leading axis. checkpoint: ``"none"``, ``"step"`` or ``"nested"`` (reverse mode at
+    O(√num_steps) memory), see ``astrograd.diff.fixed_loop``. check: when the result is
+    concrete, raise ``SimulationError`` if a pressure solve failed or a field became non-finite
+    (under ``jit``/``grad`` inspect ``state.status`` instead).
+    Returns ``(final_state, saved_states_or_None)``.
+    """
+    check_state_input(state)
+    check_params(params, config)
+    final, saved = _run(state, params, config, num_steps, save_every, checkpoint)
+    if check and _concrete(final.status):
+        raise_on_failure(final, config)
+    return final, saved
+
+
+def raise_on_failure(state: FlowState, config: FlowConfig) -> None:
+    """Raise ``SimulationError`` naming the time and place of the first failure, if any."""
+    status = int(state.status)
+    if status == 0:
+        return
+    g = config.grid
+    j, i = divmod(int(state.fail_cell), g.nx)
+    where = f"t = {float(state.fail_time):.6g}, cell (i={i}, j={j}) at (x, y) = ({(i + 0.5) * g.dx:.4g}, {(j + 0.5) * g.dy:.4g})"
+    if status & STATUS_NON_FINITE and not status & STATUS_SOLVE_FAILED:
+        raise SimulationError(f"non-finite velocity, marker or pressure at {where}")
+    raise SimulationError(
+        f"linear solve did not converge (tol {config.tol:g}, max {config.max_cg_steps} CG steps) at {where}"
+    )
+
+
+def is_ok(state: FlowState) -> Bool[Array, ""]:
+    """True when no solve failed and all fields stayed finite (usable under jit)."""
+    return state.status == 0
