@@ -1,0 +1,125 @@
+"""The cosmological parameters (a differentiable equinox module) and the background expansion."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from astrograd._errors import InputError, check_choice, check_in_range, check_positive
+
+TRANSFER_CHOICES = ("eisenstein_hu", "eisenstein_hu_nowiggle")
+
+#: c / H0 in Mpc/h (H0 = 100 h km/s/Mpc).
+HUBBLE_DISTANCE_MPC_H = 2997.92458
+
+
+class Cosmology(eqx.Module):
+    """ΛCDM with optional curvature and w0–wa (CPL) dark energy; radiation is neglected.
+
+    Every float field is a traced scalar (differentiable); ``transfer`` and ``t_cmb`` are static.
+    Exactly one of ``sigma8`` and ``A_s`` normalises the linear power spectrum.
+
+    omega_m: total matter density today Ω_m (cold dark matter + baryons).
+    omega_b: baryon density today Ω_b.  h: H0 / (100 km/s/Mpc).  n_s: primordial spectral index.
+    sigma8: rms linear density contrast in spheres of 8 Mpc/h at a = 1 (or None).
+    A_s: primordial curvature power at k = 0.05 / Mpc (or None).
+    omega_k: curvature density Ω_k (Ω_Λ = 1 − Ω_m − Ω_k).  w0, wa: w(a) = w0 + wa (1 − a).
+    """
+
+    omega_m: Float[Array, ""]
+    omega_b: Float[Array, ""]
+    h: Float[Array, ""]
+    n_s: Float[Array, ""]
+    sigma8: Float[Array, ""] | None
+    A_s: Float[Array, ""] | None
+    omega_k: Float[Array, ""]
+    w0: Float[Array, ""]
+    wa: Float[Array, ""]
+    transfer: str = eqx.field(static=True, default="eisenstein_hu")
+    t_cmb: float = eqx.field(static=True, default=2.7255)
+
+    def __init__(
+        self,
+        omega_m: ArrayLike = 0.3,
+        omega_b: ArrayLike = 0.05,
+        h: ArrayLike = 0.7,
+        n_s: ArrayLike = 0.96,
+        sigma8: ArrayLike | None = 0.8,
+        A_s: ArrayLike | None = None,
+        omega_k: ArrayLike = 0.0,
+        w0: ArrayLike = -1.0,
+        wa: ArrayLike = 0.0,
+        transfer: str = "eisenstein_hu",
+        t_cmb: float = 2.7255,
+    ):
+        concrete = _all_concrete(omega_m, omega_b, h, sigma8, A_s)
+        if concrete:
+            check_positive("omega_m", omega_m)
+            check_in_range("omega_b", omega_b, 0.0, float(omega_m), low_open=True, high_open=True)
+            check_positive("h", h)
+            if sigma8 is not None:
+                check_positive("sigma8", sigma8)
+            if A_s is not None:
+                check_positive("A_s", A_s)
+        if (sigma8 is None) == (A_s is None):
+            raise InputError("give exactly one of sigma8 and A_s to normalise the power spectrum")
+        check_choice("transfer", transfer, TRANSFER_CHOICES)
+        self.omega_m = jnp.asarray(omega_m, dtype=float)
+        self.omega_b = jnp.asarray(omega_b, dtype=float)
+        self.h = jnp.asarray(h, dtype=float)
+        self.n_s = jnp.asarray(n_s, dtype=float)
+        self.sigma8 = None if sigma8 is None else jnp.asarray(sigma8, dtype=float)
+        self.A_s = None if A_s is None else jnp.asarray(A_s, dtype=float)
+        self.omega_k = jnp.asarray(omega_k, dtype=float)
+        self.w0 = jnp.asarray(w0, dtype=float)
+        self.wa = jnp.asarray(wa, dtype=float)
+        self.transfer = transfer
+        self.t_cmb = float(t_cmb)
+
+    @property
+    def omega_de(self) -> Float[Array, ""]:
+        """Dark-energy density today Ω_DE = 1 − Ω_m − Ω_k."""
+        return 1.0 - self.omega_m - self.omega_k
+
+    @property
+    def omega_c(self) -> Float[Array, ""]:
+        """Cold-dark-matter density today Ω_c = Ω_m − Ω_b."""
+        return self.omega_m - self.omega_b
+
+
+def _all_concrete(*values) -> bool:
+    import jax
+
+    return not any(isinstance(v, jax.core.Tracer) for v in values if v is not None)
+
+
+def _de_density(cosmo: Cosmology, a):
+    """ρ_DE(a) / ρ_DE(1) for w(a) = w0 + wa (1 − a)."""
+    return a ** (-3.0 * (1.0 + cosmo.w0 + cosmo.wa)) * jnp.exp(-3.0 * cosmo.wa * (1.0 - a))
+
+
+def E2(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
+    """(H(a) / H0)² at scale factor ``a`` (any shape)."""
+    a = jnp.asarray(a)
+    return cosmo.omega_m * a**-3 + cosmo.omega_k * a**-2 + cosmo.omega_de * _de_density(cosmo, a)
+
+
+def E(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
+    """H(a) / H0 at scale factor ``a`` (any shape)."""
+    return jnp.sqrt(E2(cosmo, a))
+
+
+def dlnE_dlna(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
+    """d ln H / d ln a at scale factor ``a`` (any shape)."""
+    a = jnp.asarray(a)
+    de = cosmo.omega_de * _de_density(cosmo, a)
+    w = cosmo.w0 + cosmo.wa * (1.0 - a)
+    d_e2 = -3.0 * cosmo.omega_m * a**-3 - 2.0 * cosmo.omega_k * a**-2 - 3.0 * (1.0 + w) * de
+    return 0.5 * d_e2 / E2(cosmo, a)
+
+
+def omega_m_of_a(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
+    """Matter density parameter Ω_m(a) = Ω_m a⁻³ / E²(a)."""
+    a = jnp.asarray(a)
+    return cosmo.omega_m * a**-3 / E2(cosmo, a)
