@@ -83,9 +83,12 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
     segment = -(-max_steps // checkpoints)
 
     def run_segment(fn_arrays, carry, t_end, n_valid):
+        """``segment`` steps; with ``n_valid`` given, steps past it are skipped (last segment)."""
         fn = eqx.combine(fn_arrays, fn_static)
 
         def body(c, j):
+            if n_valid is None:
+                return fn(c, t_end), None
             return lax.cond(j < n_valid, lambda c: fn(c, t_end), lambda c: c, c), None
 
         return lax.scan(body, carry, jnp.arange(segment))[0]
@@ -100,11 +103,12 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
 
         def body(loop):
             c, buf, k = loop
-            buf = lax.cond(
-                k % segment == 0,
-                lambda b: jax.tree.map(lambda bx, cx: bx.at[k // segment].set(cx), b, c),
-                lambda b: b,
-                buf,
+            # Row k // segment holds the state at the segment's first step. Writing one row
+            # unconditionally (the old value when not at a segment start) keeps the update
+            # in place; a cond returning the whole buffer would copy it every step.
+            row, at_start = k // segment, k % segment == 0
+            buf = jax.tree.map(
+                lambda bx, cx: bx.at[row].set(jnp.where(at_start, cx, bx[row])), buf, c
             )
             return fn(c, t_end), buf, k + 1
 
@@ -125,11 +129,10 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
         g_te = jnp.zeros_like(t_end)
         n_segments = (k + segment - 1) // segment
 
-        def seg_body(loop):
-            i, g_c, g_f, g_te = loop
+        def segment_vjp(i, g_c, g_f, g_te, masked):
             start = jax.tree.map(lambda b: b[i], buffer)
             start_diff, start_static = eqx.partition(start, _is_diff)
-            n_valid = jnp.minimum(segment, k - i * segment)
+            n_valid = jnp.minimum(segment, k - i * segment) if masked else None
 
             def run(f_d, c_d, te):
                 out = run_segment(eqx.combine(f_d, fn_nondiff), eqx.combine(c_d, start_static), te, n_valid)
@@ -137,9 +140,21 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
 
             _, vjp = jax.vjp(run, fn_diff, start_diff, t_end)
             d_f, d_c, d_te = vjp(g_c)
-            return i - 1, d_c, jax.tree.map(jnp.add, g_f, d_f), g_te + d_te
+            return d_c, jax.tree.map(jnp.add, g_f, d_f), g_te + d_te
 
-        _, g_c, g_f, g_te = lax.while_loop(lambda loop: loop[0] >= 0, seg_body, (n_segments - 1, g_c, g_f, g_te))
+        # The last segment may be partial (masked steps); all earlier ones are full.
+        last = n_segments - 1
+        g_c, g_f, g_te = lax.cond(
+            last >= 0,
+            lambda: segment_vjp(jnp.maximum(last, 0), g_c, g_f, g_te, masked=True),
+            lambda: (g_c, g_f, g_te),
+        )
+
+        def seg_body(loop):
+            i, g_c, g_f, g_te = loop
+            return (i - 1, *segment_vjp(i, g_c, g_f, g_te, masked=False))
+
+        _, g_c, g_f, g_te = lax.while_loop(lambda loop: loop[0] >= 0, seg_body, (last - 1, g_c, g_f, g_te))
         return _cotangent_like(g_f, fn_arrays), _cotangent_like(g_c, carry0), g_te
 
     run_checkpointed.defvjp(fwd, bwd)
