@@ -59,15 +59,15 @@ def main() -> None:
     for t_end, max_steps in [(0.05, 256), (0.2, 1024), (0.8, 4096)]:
         row = {"bench": "adaptive_loop", "t_end": t_end, "max_steps": max_steps, **meta}
         for adjoint in ("checkpointed", "direct"):
-            def loss(u, adjoint=adjoint):
+            def loss(u, adjoint=adjoint, t_end=t_end, max_steps=max_steps):
                 res = adaptive_loop(flux_step, cfl_dt, u, 0.0, t_end, dx, max_steps=max_steps, adjoint=adjoint)
                 return jnp.sum(res.final**2)
 
             grad = jax.jit(jax.grad(loss))
             row[f"grad_{adjoint}_s"], row[f"grad_{adjoint}_first_call_s"] = timed(grad, u0, repeat=opts.repeat)
             row[f"grad_{adjoint}_temp_MB"] = grad.lower(u0).compile().memory_analysis().temp_size_in_bytes / 1e6
-        fwd = jax.jit(lambda u: adaptive_loop(flux_step, cfl_dt, u, 0.0, t_end, dx, max_steps=max_steps,
-                                              adjoint="forward"))
+        fwd = jax.jit(lambda u, t_end=t_end, max_steps=max_steps: adaptive_loop(
+            flux_step, cfl_dt, u, 0.0, t_end, dx, max_steps=max_steps, adjoint="forward"))
         row["forward_s"], _ = timed(fwd, u0, repeat=opts.repeat)
         row["steps"] = int(fwd(u0).num_steps)
         row["grad_over_forward"] = row["grad_checkpointed_s"] / row["forward_s"]
@@ -76,7 +76,7 @@ def main() -> None:
     for num_steps in (256, 4096):
         row = {"bench": "fixed_loop", "num_steps": num_steps, **meta}
         for checkpoint in ("none", "nested"):
-            def loss(u, checkpoint=checkpoint):
+            def loss(u, checkpoint=checkpoint, num_steps=num_steps):
                 final, _ = fixed_loop(lambda u, i, dx: flux_step(u, 0.0, 2e-4, dx), u, num_steps, dx,
                                       checkpoint=checkpoint)
                 return jnp.sum(final**2)
