@@ -77,6 +77,18 @@ def _face_states(wp, slope, w_mid):
     return hi[:, :-1], lo[:, 1:]
 
 
+def _walls(wl, wr, config: HydroConfig):
+    """At a reflective boundary the outer face state is the mirror image of the inner one, so the
+    mass and energy fluxes through the wall vanish (in curvilinear geometry the ghost cells'
+    predicted states are not mirror images of the interior ones)."""
+    mirror = jnp.array([1.0, -1.0, 1.0], dtype=wl.dtype)
+    if config.left_boundary == "reflective":
+        wl = wl.at[:, 0].set(wr[:, 0] * mirror)
+    if config.right_boundary == "reflective":
+        wr = wr.at[:, -1].set(wl[:, -1] * mirror)
+    return wl, wr
+
+
 def _update(q, flux, p_cell, dt, grid: Grid, extra=None):
     """q + dt/V (A_L F_L - A_R F_R) with the pressure source folded into the momentum faces."""
     areas = jnp.asarray(grid.areas, q.dtype)
@@ -126,7 +138,7 @@ def muscl_hancock_step(q, dt, params: HydroParams, config: HydroConfig, grid: Gr
     change = jnp.stack([vel * drho + rho * dvel, vel * dvel + dp / rho, vel * dp + gamma * p * dvel])
     r = jnp.asarray(_padded_centres(grid)[1:-1], q.dtype)
     w_half = w - (0.5 * dt / grid.dx) * change + 0.5 * dt * _geometric_rate(w, r, grid.alpha, gamma)
-    wl, wr = _face_states(w, slope, w_half)
+    wl, wr = _walls(*_face_states(w, slope, w_half), config)
     flux = _riemann(config)(wl, wr, gamma)
     p_cell = w_half[2, 1:-1]
     return _update(q, flux, p_cell, dt, grid, _rhs_sources(q, params, config, grid))
@@ -139,7 +151,7 @@ def _rate_step(q, dt, params, config, grid):
     d = jnp.diff(wp, axis=1)
     slope = limited_slope(d[:, :-1], d[:, 1:], config.limiter)
     w = wp[:, 1:-1]
-    wl, wr = _face_states(w, slope, w)
+    wl, wr = _walls(*_face_states(w, slope, w), config)
     flux = _riemann(config)(wl, wr, gamma)
     return _update(q, flux, w[2, 1:-1], dt, grid, _rhs_sources(q, params, config, grid))
 
