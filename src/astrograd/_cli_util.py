@@ -57,38 +57,18 @@ def handle_errors(fn: F) -> F:
 
 def progress(iterable: Iterable, total: int | None = None, description: str = "", enabled: bool = True):
     """Iterate with a rich progress bar on stderr (transient); plain iteration if disabled."""
-    if not enabled:
-        yield from iterable
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total, status="")
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    with ProgressBar(total, description, enabled) as bar:
         for item in iterable:
             yield item
-            bar.advance(task)
+            bar.advance()
 
 
 class ProgressBar:
     """A manually advanced progress bar with a status text (e.g. the current loss)."""
 
-    def __init__(self, total: int, description: str = "", enabled: bool = True):
+    def __init__(self, total: int | None, description: str = "", enabled: bool = True):
         self.enabled = enabled
         self._bar = None
         if enabled:
