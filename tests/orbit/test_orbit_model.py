@@ -1,0 +1,180 @@
+"""Ballistic throw: analytic solutions, convergence orders, an independent ODE solver, gradients."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from astrograd._errors import InputError, SimulationError
+from astrograd.diff import check_grad
+from astrograd.orbit import (
+    Ballistics,
+    ThrowConfig,
+    apex,
+    check_trajectory,
+    initial_velocity,
+    landing,
+    require_landed,
+    simulate,
+    steps_for_flight,
+    throw,
+)
+
+G = 9.81
+
+
+def analytic(speed, angle_deg, g):
+    th = math.radians(angle_deg)
+    return {
+        "range": speed**2 * math.sin(2 * th) / g,
+        "time": 2 * speed * math.sin(th) / g,
+        "height": (speed * math.sin(th)) ** 2 / (2 * g),
+        "apex_time": speed * math.sin(th) / g,
+    }
+
+
+@pytest.mark.parametrize("integrator", ["leapfrog", "rk4"])
+@pytest.mark.parametrize("angle", [12.0, 45.0, 71.0])
+def test_drag_free_range_apex_time_match_formulas(x64, integrator, angle):
+    # both schemes integrate constant acceleration exactly, and the cubic Hermite interpolant
+    # reproduces the parabola, so the formulas hold to round-off at a coarse step
+    speed, dt = 17.0, 0.037
+    tr = throw(speed, angle, Ballistics(G), ThrowConfig(dt, steps_for_flight(speed, angle, G, dt), integrator))
+    land, top, ref = landing(tr), apex(tr), analytic(speed, angle, G)
+    assert bool(land.landed) and bool(top.found)
+    assert float(land.distance) == pytest.approx(ref["range"], rel=1e-12)
+    assert float(land.time) == pytest.approx(ref["time"], rel=1e-12)
+    assert float(top.height) == pytest.approx(ref["height"], rel=1e-12)
+    assert float(top.time) == pytest.approx(ref["apex_time"], rel=1e-12)
+    assert float(top.distance) == pytest.approx(ref["range"] / 2, rel=1e-12)
+
+
+def test_euler_range_error_is_first_order_in_dt(x64):
+    speed, angle = 20.0, 35.0
+    ref = analytic(speed, angle, G)["range"]
+    errors = []
+    dts = [0.02, 0.01, 0.005, 0.0025]
+    for dt in dts:
+        tr = throw(speed, angle, Ballistics(G), ThrowConfig(dt, steps_for_flight(speed, angle, G, dt), "euler"))
+        errors.append(abs(float(landing(tr).distance) - ref))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    np.testing.assert_allclose(orders, 1.0, atol=0.05)
+
+
+def _falling_with_drag(k, g, t):
+    """Drop from rest with quadratic drag: v = −v_t tanh(g t / v_t), y = −(v_t²/g) ln cosh(g t/v_t)."""
+    vt = math.sqrt(g / k)
+    return -vt**2 / g * np.log(np.cosh(g * t / vt)), -vt * np.tanh(g * t / vt)
+
+
+@pytest.mark.parametrize("integrator, order", [("euler", 1), ("leapfrog", 2), ("rk4", 4)])
+def test_convergence_order_with_drag_against_exact_fall(x64, integrator, order):
+    k, t_end = 0.05, 2.0
+    y_exact, v_exact = _falling_with_drag(k, G, t_end)
+    errors = []
+    for n in (40, 80, 160):
+        tr = simulate(jnp.zeros(2), jnp.zeros(2), Ballistics(G, k), ThrowConfig(t_end / n, n, integrator))
+        errors.append(abs(float(tr.position[-1, 1]) - y_exact) + abs(float(tr.velocity[-1, 1]) - v_exact))
+    measured = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    np.testing.assert_allclose(measured, order, atol=0.15)
+
+
+def test_range_with_drag_matches_scipy(x64):
+    """An independent integrator (scipy's DOP853 with a ground event) for the drag range."""
+    speed, angle, k = 25.0, 38.0, 0.03
+
+    def rhs(t, s):
+        vx, vy = s[2], s[3]
+        sp = math.hypot(vx, vy)
+        return [vx, vy, -k * sp * vx, -G - k * sp * vy]
+
+    ground = lambda t, s: s[1]  # noqa: E731
+    ground.terminal, ground.direction = True, -1
+    v0 = speed * np.array([math.cos(math.radians(angle)), math.sin(math.radians(angle))])
+    sol = solve_ivp(rhs, (0, 10), [0, 0, *v0], method="DOP853", rtol=1e-12, atol=1e-12, events=ground)
+    t_ref, x_ref = sol.t_events[0][0], sol.y_events[0][0][0]
+    dt = 0.01
+    tr = throw(speed, angle, Ballistics(G, k), ThrowConfig(dt, steps_for_flight(speed, angle, G, dt), "rk4"))
+    land = landing(tr)
+    assert float(land.time) == pytest.approx(t_ref, rel=1e-7)
+    assert float(land.distance) == pytest.approx(x_ref, rel=1e-7)
+
+
+def _range_fn(config, integrator_params=None):
+    def f(p):
+        v0 = p["speed"] * jnp.stack([jnp.cos(p["angle"]), jnp.sin(p["angle"])])
+        return landing(simulate(jnp.zeros(2), v0, Ballistics(p["g"], p["drag"]), config)).distance
+
+    return f
+
+
+@pytest.mark.parametrize("integrator", ["euler", "rk4"])
+def test_gradient_checks_range_and_trajectory(x64, integrator):
+    config = ThrowConfig(0.02, 250, integrator)
+    p = {"speed": jnp.array(18.0), "angle": jnp.array(0.7), "g": jnp.array(G), "drag": jnp.array(0.02)}
+    check_grad(jax.jit(_range_fn(config)), p, key=jax.random.key(1)).assert_close(rtol=1e-6)
+
+    def positions(p):
+        v0 = p["speed"] * jnp.stack([jnp.cos(p["angle"]), jnp.sin(p["angle"])])
+        return simulate(jnp.zeros(2), v0, Ballistics(p["g"], p["drag"]), config).position[::25]
+
+    check_grad(jax.jit(positions), p, key=jax.random.key(2)).assert_close(rtol=1e-6)
+
+
+def test_range_gradient_matches_analytic_derivatives(x64):
+    # R = v² sin 2θ / g: ∂R/∂v = 2R/v, ∂R/∂θ = 2 v² cos 2θ / g, ∂R/∂g = −R/g
+    speed, theta = 18.0, 0.6
+    config = ThrowConfig(0.02, steps_for_flight(speed, 90.0, G, 0.02), "leapfrog")
+    p = {"speed": jnp.array(speed), "angle": jnp.array(theta), "g": jnp.array(G), "drag": jnp.array(0.0)}
+    grad = jax.grad(_range_fn(config))(p)
+    R = speed**2 * math.sin(2 * theta) / G
+    assert float(grad["speed"]) == pytest.approx(2 * R / speed, rel=1e-10)
+    assert float(grad["angle"]) == pytest.approx(2 * speed**2 * math.cos(2 * theta) / G, rel=1e-10)
+    assert float(grad["g"]) == pytest.approx(-R / G, rel=1e-10)
+
+
+def test_jit_and_vmap_agree_with_plain_calls(x64):
+    config = ThrowConfig(0.02, 200, "rk4")
+    angles = jnp.array([20.0, 40.0, 60.0])
+    f = lambda a: landing(throw(15.0, a, Ballistics(G, 0.01), config)).distance  # noqa: E731
+    looped = np.array([float(f(a)) for a in angles])
+    np.testing.assert_allclose(jax.vmap(f)(angles), looped, rtol=1e-13)
+    np.testing.assert_allclose(jax.jit(jax.vmap(f))(angles), looped, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: ThrowConfig(0.0, 10), "dt = 0"),
+        (lambda: ThrowConfig(-0.1, 10), "dt = -0.1"),
+        (lambda: ThrowConfig(float("nan"), 10), "dt = nan"),
+        (lambda: ThrowConfig(0.1, 0), "num_steps = 0"),
+        (lambda: ThrowConfig(0.1, 10, "verlet"), "unknown integrator 'verlet'"),
+        (lambda: Ballistics(-9.81), "g = -9.81"),
+        (lambda: Ballistics(float("inf")), "g = inf"),
+        (lambda: Ballistics(9.81, -0.1), "drag = -0.1"),
+        (lambda: initial_velocity(0.0, 45.0), "speed = 0"),
+        (lambda: initial_velocity(float("nan"), 45.0), "speed = nan"),
+        (lambda: initial_velocity(10.0, 0.0), r"angle = 0 is outside the allowed range \(0, 90\)"),
+        (lambda: initial_velocity(10.0, 90.0), "angle = 90"),
+        (lambda: initial_velocity(10.0, -5.0), "angle = -5"),
+        (lambda: initial_velocity(10.0, float("nan")), "angle = nan"),
+    ],
+)
+def test_bad_input_is_one_line_input_error(make, match):
+    with pytest.raises(InputError, match=match) as err:
+        make()
+    assert "\n" not in str(err.value)
+
+
+def test_not_landed_and_blow_up_are_reported_with_time(x64):
+    tr = throw(20.0, 60.0, Ballistics(G), ThrowConfig(0.01, 100, "rk4"))  # 1 s of a 3.5 s flight
+    with pytest.raises(SimulationError, match=r"had not landed by t = 1 s"):
+        require_landed(landing(tr), tr)
+    # explicit Euler is unstable for stiff drag (k |v| dt >> 1): the solution overflows
+    tr = simulate(jnp.zeros(2), jnp.array([30.0, 30.0]), Ballistics(G, 50.0), ThrowConfig(0.1, 50, "euler"))
+    with pytest.raises(SimulationError, match=r"non-finite position or velocity at t = "):
+        check_trajectory(tr)
