@@ -59,7 +59,9 @@ def sample(q, kind: str, x, y, grid: Grid, bc: Boundaries, with_bounds: bool = F
     q = q[:nyu, :nxu]
     i0, i1, tx = _axis_weights((x - x0) / grid.dx, nxu, bc.periodic_x)
     j0, j1, ty = _axis_weights((y - y0) / grid.dy, nyu, bc.periodic_y)
-    q00, q01, q10, q11 = q[j0, i0], q[j0, i1], q[j1, i0], q[j1, i1]
+    # One flat gather of the four corners (compiles and runs faster than four 2D gathers).
+    flat = jnp.stack([j0 * nxu + i0, j0 * nxu + i1, j1 * nxu + i0, j1 * nxu + i1])
+    q00, q01, q10, q11 = jnp.take(q.ravel(), flat, mode="clip")
     value = (1 - ty) * ((1 - tx) * q00 + tx * q01) + ty * ((1 - tx) * q10 + tx * q11)
     if not with_bounds:
         return value

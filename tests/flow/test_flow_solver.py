@@ -1,0 +1,142 @@
+"""Physics validation of the 2D incompressible solver (small grids; long runs are `slow`)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError, SimulationError
+from astrograd import flow
+from astrograd.flow._pressure import solve_pressure_cg, solve_pressure_fft
+
+
+def _tg_energy_error(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implicit"):
+    """Relative error of E(t_end)/E(0) against the exact exp(-4 nu k^2 t) (k = 1)."""
+    state, params, config = flow.taylor_green(n, nu, advection=advection)
+    steps = int(round(t_end / config.dt))
+    config = flow.FlowConfig(config.grid, config.boundaries, t_end / steps, advection=advection,
+                             viscosity_scheme=viscosity_scheme, pressure_solver="fft", tol=1e-10)
+    final, _ = flow.simulate(state, params, config, steps)
+    ratio = float(flow.kinetic_energy(final, config) / flow.kinetic_energy(state, config))
+    exact = np.exp(-4 * nu * t_end)
+    div = float(jnp.max(jnp.abs(flow.divergence(final.vx, final.vy, config.grid))))
+    return abs(ratio - exact) / exact, div
+
+
+def test_taylor_green_decay_first_order(x64):
+    """Energy decay vs E0 exp(-4 nu t): the scheme (Chorin splitting, backward-Euler viscosity,
+    dt proportional to dx; forward-Euler viscosity here) is first order, so the error must halve under refinement."""
+    (e1, d1), (e2, d2) = (_tg_energy_error(n, "maccormack", viscosity_scheme="explicit") for n in (16, 32))
+    assert e2 < 0.05
+    assert 0.7 < np.log2(e1 / e2) < 1.4, (e1, e2)
+    assert max(d1, d2) < 1e-12  # FFT projection is exact for the discrete operator
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("advection", ["semi-lagrangian", "maccormack"])
+def test_taylor_green_decay_order_slow(x64, advection):
+    errors, _ = zip(*(_tg_energy_error(n, advection) for n in (16, 32, 64, 128)))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(orders > 0.75) and np.all(orders < 1.4), (errors, orders)
+
+
+def test_cg_and_fft_pressure_agree(x64):
+    """The CG solve on a periodic grid matches the FFT (eigen-decomposition) solve."""
+    g = flow.Grid(24, 16, 3.0, 2.0)
+    key1, key2 = jax.random.split(jax.random.key(1))
+    vx = jax.random.normal(key1, (16, 25))
+    vy = jax.random.normal(key2, (17, 24))
+    vx = vx.at[:, -1].set(vx[:, 0])
+    vy = vy.at[-1].set(vy[0])
+    phi_cg, ok, steps, _ = solve_pressure_cg(vx, vy, jnp.zeros((16, 24)), g, flow.PERIODIC, 1e-12, 2000)
+    phi_fft = solve_pressure_fft(vx, vy, g)
+    assert bool(ok)
+    phi_cg = phi_cg - phi_cg.mean()
+    np.testing.assert_allclose(phi_cg, phi_fft, atol=1e-9 * float(jnp.abs(phi_fft).max()))
+
+
+def _divergence_after_one_projection(state, params, config):
+    from astrograd.flow._pressure import project
+
+    vx, vy = flow.enforce_boundaries(state.vx, state.vy, params, config)
+    g, bc = config.grid, config.boundaries
+    phi, ok, _, w = solve_pressure_cg(vx, vy, params.solid, g, bc, config.tol, config.max_cg_steps)
+    before = jnp.abs(flow.divergence(vx, vy, g)) * (1 - params.solid)
+    vx, vy = project(vx, vy, phi, w, g, bc)
+    after = jnp.abs(flow.divergence(vx, vy, g)) * (1 - params.solid)
+    return bool(ok), float(before.max()), float(after.max()), vx, vy
+
+
+@pytest.mark.parametrize("obstacle", [False, True])
+def test_divergence_after_projection_below_tolerance(obstacle):
+    """Random velocity in a closed box (all Neumann, gauge fixed) with/without a box obstacle:
+    the divergence left is the CG residual, below tol*(max|b| + |b_i|) <= 2 tol max|div v*|."""
+    g = flow.Grid(24, 20, 1.2, 1.0)
+    bc = flow.Boundaries("no-slip", "free-slip", "no-slip", "free-slip")
+    tol = 1e-4
+    config = flow.FlowConfig(g, bc, 0.01, tol=tol)
+    solid = flow.box_mask(g, (0.4, 0.3), (0.7, 0.6)) if obstacle else None
+    params = flow.make_params(config, 1e-3, solid=solid)
+    kx, ky = jax.random.split(jax.random.key(2))
+    state = flow.make_state(config, jax.random.normal(kx, (20, 25)), jax.random.normal(ky, (21, 24)))
+    ok, before, after, vx, vy = _divergence_after_one_projection(state, params, config)
+    assert ok
+    assert after <= 2 * tol * before
+    assert before > 1.0  # the random field was far from solenoidal
+    if obstacle:  # no flow through the obstacle walls
+        solid_x = flow._ops.cells_to_xfaces(params.solid, bc)
+        assert float(jnp.abs(vx * solid_x).max()) == 0.0
+
+
+def test_karman_runs_divergence_free_and_sheds_mass_through_outflow():
+    """Book geometry at 16 x 32 cells: after 20 steps the flow is divergence-free to the solver
+    tolerance in fluid cells, and the outflow flux equals the inflow flux (mass conservation)."""
+    state, params, config = flow.karman(16, 32, reynolds=100, tol=1e-4)
+    final, _ = flow.simulate(state, params, config, 20)
+    g = config.grid
+    div = jnp.abs(flow.divergence(final.vx, final.vy, g)) * (1 - params.solid)
+    assert float(div.max()) < 2e-4 * 1.0 / g.dy * 10
+    inflow = float(jnp.sum(final.vy[0])) * g.dx
+    outflow = float(jnp.sum(final.vy[-1])) * g.dx
+    assert inflow == pytest.approx(100.0, rel=1e-6)
+    assert outflow == pytest.approx(inflow, rel=1e-2)
+    assert int(final.status) == 0
+
+
+def test_pressure_non_convergence_is_reported():
+    state, params, config = flow.karman(16, 32, reynolds=100, max_cg_steps=2)
+    with pytest.raises(SimulationError, match=r"did not converge .* at t = 1,"):
+        flow.simulate(state, params, config, 3)
+    final, _ = flow.simulate(state, params, config, 3, check=False)
+    assert int(final.status) & flow.STATUS_SOLVE_FAILED
+    assert not bool(flow.is_ok(final))
+
+
+def test_non_finite_fields_are_reported():
+    import equinox as eqx
+
+    state, params, config = flow.karman(16, 32, reynolds=100, tol=1e-4)
+    bad = eqx.tree_at(lambda s: s.marker, state, state.marker.at[7, 3].set(jnp.inf))
+    with pytest.raises(InputError, match="marker has a non-finite value"):
+        flow.simulate(bad, params, config, 20)
+    final, _ = flow.simulate(state, params, config, 20, check=False)  # compiled above
+    run = flow._solver._run(bad, params, config, 20, None, "none")[0]
+    assert int(run.status) & flow.STATUS_NON_FINITE
+    with pytest.raises(SimulationError, match=r"non-finite .* at t = 1,"):
+        flow.raise_on_failure(run, config)
+
+
+def test_bad_input_messages():
+    with pytest.raises(InputError, match="resolution nx = 0"):
+        flow.Grid(0, 8, 1.0, 1.0)
+    with pytest.raises(InputError, match="dt = -1"):
+        flow.karman(16, 32, dt=-1.0)
+    with pytest.raises(InputError, match="cylinder centre"):
+        flow.karman(16, 32, centre=(95.0, 50.0))
+    with pytest.raises(InputError, match="viscosity = 0"):
+        state, params, config = flow.taylor_green(8, 0.1)
+        flow.make_params(config, 0.0)
+    with pytest.raises(InputError, match="above the explicit viscosity limit"):
+        flow.karman(128, 256, reynolds=10.0, viscosity_scheme="explicit")
+    with pytest.raises(InputError, match="periodic"):
+        flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), 0.1, pressure_solver="fft")
