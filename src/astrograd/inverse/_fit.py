@@ -180,11 +180,6 @@ def fit(
         new_diff = optax.apply_updates(diff, updates)
         return new_diff, new_state, value, optax.tree_utils.tree_norm(grad)
 
-    @jax.jit
-    def evaluate(diff):
-        value, grad = jax.value_and_grad(loss_of)(diff)
-        return value, optax.tree_utils.tree_norm(grad)
-
     opt_state = opt.init(diff0)
     state_leaves0, state_def = jax.tree.flatten(opt_state)
     fingerprint = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0)
@@ -256,7 +251,8 @@ def fit(
                 save(step)
         save(step)
 
-    final_value, final_gnorm = evaluate(diff)
+    # the loss and gradient at the final parameters, from the already compiled update
+    _, _, final_value, final_gnorm = update(diff, opt_state)
     final_value, final_gnorm = float(final_value), float(final_gnorm)
     if not math.isfinite(final_value):
         raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")

@@ -357,8 +357,8 @@ class DragLearning:
       training throws, divided by the RMS of |f_true(v)| there.
     train_position_rms / test_position_rms: RMS position error (m) of the trained model on the
       training throws and on a held-out throw; *_no_drag: the same for the drag-free model.
-    losses: training loss history (m²). speeds: (m,) speeds (m/s) along the held-out direction
-      with learned_drag / true_drag magnitudes (m/s²) there, for plotting.
+    losses: training loss history (m²). speeds: (m,) speeds (m/s) of the velocities visited by
+      the training throws, with learned_drag / true_drag: |f(v)| (m/s²) there, for plotting.
     """
 
     model: DragNet
@@ -387,7 +387,7 @@ def learn_drag(
     *,
     drag: float = 0.02,
     g: float = 9.81,
-    dt: float = 0.02,
+    dt: float = 0.05,
     integrator: str = "rk4",
     train_throws: tuple[tuple[float, float], ...] = ((20.0, 30.0), (20.0, 60.0), (14.0, 45.0)),
     test_throw: tuple[float, float] = (18.0, 50.0),
@@ -469,10 +469,6 @@ def learn_drag(
     denom = float(jnp.sqrt(jnp.mean(jnp.sum(true_f**2, axis=-1))))
     drag_err = float(jnp.sqrt(jnp.mean(jnp.sum((learned_f - true_f) ** 2, axis=-1)))) / (denom if denom > 0 else 1.0)
 
-    # along the held-out launch direction, for a figure
-    direction = v0s[-1] / jnp.linalg.norm(v0s[-1])
-    speeds = jnp.linspace(0.0, 1.2 * max(s for s, _ in all_throws), 61)
-    vs = speeds[:, None] * direction[None, :]
     return DragLearning(
         model=net,
         drag_relative_error=drag_err,
@@ -487,7 +483,7 @@ def learn_drag(
         observed=_split(observed_all),
         learned=_split(learned_all),
         no_drag=_split(no_drag_all),
-        speeds=np.asarray(speeds),
-        learned_drag=np.asarray(jnp.linalg.norm(jax.vmap(net)(vs), axis=-1)),
-        true_drag=np.asarray(drag * speeds**2),
+        speeds=np.asarray(jnp.linalg.norm(visited, axis=-1)),
+        learned_drag=np.asarray(jnp.linalg.norm(learned_f, axis=-1)),
+        true_drag=np.asarray(jnp.linalg.norm(true_f, axis=-1)),
     )

@@ -1,0 +1,173 @@
+"""``astrograd orbit ...``: the ballistic-throw worked example from the command line."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import jax
+import typer
+
+from astrograd._cli_util import handle_errors, print_json
+from astrograd._errors import InputError
+
+app = typer.Typer(
+    help="Ballistic throw: recover g from a trajectory, find the angle of maximum range, "
+    "learn an unknown drag force with a network inside the integrator.",
+    no_args_is_help=True,
+)
+
+PLOT = typer.Option(None, "--plot", help="write a PNG figure to this file")
+JSON = typer.Option(False, "--json", help="print one JSON object as the last line of stdout")
+INTEGRATOR = typer.Option("rk4", "--integrator", help="euler, leapfrog or rk4")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
+
+
+@contextlib.contextmanager
+def float64():
+    """Run a command in float64 and restore the previous setting (never changed at import)."""
+    previous = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+def _check_plot(path: Path | None) -> None:
+    if path is not None and path.suffix.lower() != ".png":
+        raise InputError(f"--plot {str(path)!r} must be a file name ending in .png")
+
+
+@app.command("fit-gravity")
+@handle_errors
+def fit_gravity_cmd(
+    g_true: float = typer.Option(2.5, help="gravity that made the observed trajectory (m/s²)"),
+    g_init: float = typer.Option(15.0, help="starting guess for g (m/s²)"),
+    speed: float = typer.Option(10.0, help="launch speed (m/s)"),
+    angle: float = typer.Option(60.0, help="launch angle (degrees, in (0, 90))"),
+    dt: float = typer.Option(0.05, help="time step (s)"),
+    integrator: str = INTEGRATOR,
+    noise: float = typer.Option(0.0, help="Gaussian noise on the observed positions (m)"),
+    seed: int = typer.Option(0, help="PRNG seed for the noise"),
+    joint: bool = typer.Option(False, "--joint", help="also fit the launch velocity vector"),
+    optimizer: str = typer.Option("adam", help="adam or lbfgs"),
+    learning_rate: float = typer.Option(0.1, help="Adam learning rate (m/s² per step)"),
+    steps: int = typer.Option(2000, help="maximum number of optimiser steps"),
+    tol: float = typer.Option(1e-7, help="stop when the gradient norm is below this"),
+    checkpoint: Path = typer.Option(None, help="save/resume the fit from this file"),
+    plot: Path = PLOT,
+    json_out: bool = JSON,
+    progress: bool = PROGRESS,
+):
+    """Recover g (and with --joint the launch velocity) from an observed trajectory."""
+    from astrograd.orbit._problems import fit_gravity
+
+    _check_plot(plot)
+    with float64():
+        r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
+                        integrator=integrator, noise=noise, key=jax.random.key(seed), joint=joint,
+                        optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
+                        checkpoint=checkpoint, progress=progress)
+        print(f"fit-gravity ({integrator}, dt = {dt:g} s, {optimizer}): g = {r.g:.6f} m/s² "
+              f"(true {r.g_true:g}, relative error {r.relative_error:.2e})")
+        print(f"  {r.iterations} iterations; within 1e-3 of the truth from iteration "
+              f"{r.iterations_to_1e3}; final loss {r.losses[-1]:.3e} m²")
+        if joint:
+            print(f"  launch velocity ({r.velocity0[0]:.5f}, {r.velocity0[1]:.5f}) m/s, true "
+                  f"({r.velocity0_true[0]:.5f}, {r.velocity0_true[1]:.5f})")
+        if plot is not None:
+            from astrograd.orbit._plot import plot_gravity_fit
+
+            print(f"  figure: {plot_gravity_fit(r, plot)}")
+        if json_out:
+            out = {"g": r.g, "g_true": r.g_true, "relative_error": r.relative_error,
+                   "iterations": r.iterations, "iterations_to_1e-3": r.iterations_to_1e3,
+                   "final_loss": float(r.losses[-1])}
+            if joint:
+                out["v0"] = r.velocity0.tolist()
+                out["v0_true"] = r.velocity0_true.tolist()
+            print_json(out)
+
+
+@app.command("best-angle")
+@handle_errors
+def best_angle_cmd(
+    speed: float = typer.Option(20.0, help="launch speed (m/s)"),
+    drag: float = typer.Option(0.0, "--drag", help="quadratic drag coefficient k (1/m), >= 0"),
+    g: float = typer.Option(9.81, "--g", help="gravity (m/s²)"),
+    dt: float = typer.Option(0.02, help="time step (s)"),
+    integrator: str = INTEGRATOR,
+    angle_init: float = typer.Option(30.0, help="starting angle (degrees, in (0, 90))"),
+    learning_rate: float = typer.Option(0.15, help="gradient-ascent step (radians per unit of range/(v²/g) slope)"),
+    steps: int = typer.Option(500, help="maximum number of ascent steps"),
+    plot: Path = PLOT,
+    json_out: bool = JSON,
+    progress: bool = PROGRESS,
+):
+    """Throw angle of maximum range by gradient ascent, checked by a brute-force scan."""
+    from astrograd.orbit._problems import best_angle
+
+    _check_plot(plot)
+    with float64():
+        r = best_angle(speed=speed, drag=drag, g=g, dt=dt, integrator=integrator,
+                       angle_init_deg=angle_init, learning_rate=learning_rate, steps=steps,
+                       progress=progress)
+        print(f"best-angle (v = {speed:g} m/s, k = {drag:g} /m, {integrator}): {r.angle_deg:.4f}° "
+              f"after {r.iterations} ascent steps, range {r.range_m:.4f} m")
+        print(f"  brute-force scan: {r.scan_angle_deg:.3f}° (grid {r.scan_resolution_deg:g}°), "
+              f"range {r.scan_range_m:.4f} m")
+        if r.analytic_angle_deg is not None:
+            print(f"  drag-free theory: 45°, range v²/g = {r.analytic_range_m:.4f} m")
+        if plot is not None:
+            from astrograd.orbit._plot import plot_best_angle
+
+            print(f"  figure: {plot_best_angle(r, plot)}")
+        if json_out:
+            print_json({"angle_deg": r.angle_deg, "range_m": r.range_m, "iterations": r.iterations,
+                        "scan_angle_deg": r.scan_angle_deg, "scan_range_m": r.scan_range_m,
+                        "drag": r.drag, "speed": r.speed, "g": r.g})
+
+
+@app.command("learn-drag")
+@handle_errors
+def learn_drag_cmd(
+    drag: float = typer.Option(0.02, "--drag", help="true quadratic drag coefficient k (1/m) of the data"),
+    g: float = typer.Option(9.81, "--g", help="gravity (m/s²), known to the model"),
+    dt: float = typer.Option(0.05, help="time step (s)"),
+    integrator: str = INTEGRATOR,
+    steps: int = typer.Option(1500, help="Adam steps"),
+    width: int = typer.Option(32, help="hidden width of the MLP"),
+    depth: int = typer.Option(2, help="hidden layers of the MLP"),
+    learning_rate: float = typer.Option(3e-3, help="Adam learning rate"),
+    seed: int = typer.Option(0, help="PRNG seed for the network weights"),
+    plot: Path = PLOT,
+    json_out: bool = JSON,
+    progress: bool = PROGRESS,
+):
+    """Learn an unknown drag force f(v) with an MLP trained through the unrolled trajectories."""
+    from astrograd.orbit._problems import learn_drag
+
+    _check_plot(plot)
+    with float64():
+        r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
+                       depth=depth, learning_rate=learning_rate, key=jax.random.key(seed),
+                       progress=progress)
+        print(f"learn-drag (k = {drag:g} /m, MLP {depth}x{width}, {r.iterations} Adam steps): "
+              f"loss {r.losses[0]:.3e} -> {r.losses[-1]:.3e} m²")
+        print(f"  drag law relative error on the visited velocities: {r.drag_relative_error:.3%}")
+        print(f"  position RMS, training throws: {r.train_position_rms:.4f} m "
+              f"(no-drag model {r.train_position_rms_no_drag:.4f} m)")
+        print(f"  position RMS, held-out throw {r.test_throw}: {r.test_position_rms:.4f} m "
+              f"(no-drag model {r.test_position_rms_no_drag:.4f} m)")
+        if plot is not None:
+            from astrograd.orbit._plot import plot_learned_drag
+
+            print(f"  figure: {plot_learned_drag(r, plot)}")
+        if json_out:
+            print_json({"drag_relative_error": r.drag_relative_error,
+                        "train_position_rms_m": r.train_position_rms,
+                        "train_position_rms_no_drag_m": r.train_position_rms_no_drag,
+                        "test_position_rms_m": r.test_position_rms,
+                        "test_position_rms_no_drag_m": r.test_position_rms_no_drag,
+                        "iterations": r.iterations, "final_loss": float(r.losses[-1])})

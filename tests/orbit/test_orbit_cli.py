@@ -1,0 +1,70 @@
+"""`astrograd orbit ...` through typer's CliRunner: summaries, JSON last line, PNGs, exit status 2."""
+
+import json
+
+import jax
+import pytest
+from typer.testing import CliRunner
+
+from astrograd.orbit.cli import app
+
+runner = CliRunner()
+
+
+def _last_json(output: str) -> dict:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_fit_gravity_json_and_plot(tmp_path):
+    png = tmp_path / "g.png"
+    r = runner.invoke(app, ["fit-gravity", "--dt", "0.1", "--json", "--plot", str(png), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    out = _last_json(r.stdout)
+    assert abs(out["g"] - 2.5) / 2.5 < 1e-3 and out["iterations"] > 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "g = 2.5" in r.stdout
+    assert not jax.config.read("jax_enable_x64")  # the command restored the precision
+
+
+def test_best_angle_json(tmp_path):
+    png = tmp_path / "a.png"
+    r = runner.invoke(app, ["best-angle", "--dt", "0.05", "--json", "--plot", str(png), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    out = _last_json(r.stdout)
+    assert abs(out["angle_deg"] - 45.0) < 0.05
+    assert png.stat().st_size > 1000
+
+
+def test_learn_drag_runs_and_reports(tmp_path):
+    r = runner.invoke(app, ["learn-drag", "--steps", "30", "--width", "8", "--json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    out = _last_json(r.stdout)
+    assert out["iterations"] == 30
+    assert out["test_position_rms_m"] < out["test_position_rms_no_drag_m"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["best-angle", "--speed", "-3"], "speed = -3"),
+        (["best-angle", "--speed", "nan"], "speed = nan"),
+        (["best-angle", "--dt", "0"], "dt = 0"),
+        (["best-angle", "--drag", "-1"], "drag = -1"),
+        (["best-angle", "--integrator", "verlet"], "unknown integrator 'verlet'"),
+        (["best-angle", "--angle-init", "95"], "angle = 95"),
+        (["fit-gravity", "--angle", "0"], "angle = 0"),
+        (["fit-gravity", "--angle", "90"], "angle = 90"),
+        (["fit-gravity", "--g-init", "inf"], "g_init = inf"),
+        (["fit-gravity", "--steps", "0"], "steps = 0"),
+        (["fit-gravity", "--optimizer", "newton"], "unknown optimizer 'newton'"),
+        (["fit-gravity", "--plot", "fig.pdf"], "must be a file name ending in .png"),
+        (["learn-drag", "--dt", "-0.1"], "dt = -0.1"),
+        (["learn-drag", "--width", "0"], "width = 0"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    r = runner.invoke(app, [*args, "--no-progress"])
+    assert r.exit_code == 2
+    assert message in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error: ")
+    assert "Traceback" not in r.output

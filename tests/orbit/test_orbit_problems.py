@@ -1,0 +1,82 @@
+"""The three inverse problems: recover g, best angle (45° and the drag optimum), learned drag."""
+
+import jax
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.orbit import best_angle, fit_gravity, learn_drag
+
+
+def test_recover_g_from_15_with_adam(x64):
+    r = fit_gravity(g_true=2.5, g_init=15.0)
+    assert r.relative_error < 1e-3
+    assert r.g_history[0] == 15.0
+    assert r.iterations_to_1e3 is not None and r.iterations_to_1e3 <= r.iterations
+    assert r.losses[-1] < 1e-6 * r.losses[0]
+
+
+def test_recover_g_from_noisy_data_within_statistical_error(x64):
+    # with noise sigma the least-squares error of g is ~ sigma / sqrt(sum (t²/2)²) (t = sample
+    # times, x is independent of g): a few of those, not the noise-free 1e-10
+    r = fit_gravity(noise=0.05, key=jax.random.key(3))
+    t = np.asarray(r.observed.time)[np.asarray(r.observed.position[:, 1]) >= 0]
+    sigma_g = 0.05 / np.sqrt(np.sum((t**2 / 2) ** 2))
+    assert abs(r.g - 2.5) < 4 * sigma_g
+
+
+def test_joint_fit_of_g_and_launch_velocity(x64):
+    r = fit_gravity(joint=True, learning_rate=0.3, steps=3000, dt=0.1)
+    assert r.relative_error < 1e-3
+    np.testing.assert_allclose(r.velocity0, r.velocity0_true, rtol=1e-3)
+    assert np.linalg.norm(np.asarray(r.initial.velocity[0]) - r.velocity0_true) > 1.0  # it did move
+
+
+def test_best_angle_without_drag_is_45_degrees(x64):
+    r = best_angle(speed=20.0, drag=0.0, dt=0.05, angle_init_deg=20.0)
+    assert abs(r.angle_deg - 45.0) < 0.05
+    assert r.range_m == pytest.approx(20.0**2 / 9.81, rel=1e-9)
+    assert abs(r.scan_angle_deg - 45.0) <= r.scan_resolution_deg
+
+
+def test_best_angle_with_drag_is_lower_and_matches_brute_force(x64):
+    r = best_angle(speed=20.0, drag=0.02, dt=0.05)
+    assert r.angle_deg < 44.0
+    assert abs(r.angle_deg - r.scan_angle_deg) <= r.scan_resolution_deg
+    assert r.range_m >= r.scan_range_m * (1 - 1e-9)
+
+
+def test_learned_drag_beats_no_drag_on_held_out_throw(x64):
+    r = learn_drag(steps=250, width=16, key=jax.random.key(0))
+    assert r.losses[-1] < 1e-2 * r.losses[0]
+    assert r.test_position_rms < 0.15 * r.test_position_rms_no_drag
+    assert r.train_position_rms < 0.1 * r.train_position_rms_no_drag
+    assert r.drag_relative_error < 0.5
+
+
+@pytest.mark.slow
+def test_learned_drag_long_training(x64):
+    r = learn_drag(steps=1500, key=jax.random.key(0))
+    assert r.drag_relative_error < 0.25
+    assert r.test_position_rms < 0.06 * r.test_position_rms_no_drag
+    assert r.train_position_rms < 0.02 * r.train_position_rms_no_drag
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: fit_gravity(g_init=-1.0), "g_init = -1"),
+        (lambda: fit_gravity(angle_deg=90.0), "angle = 90"),
+        (lambda: fit_gravity(noise=0.1), "explicit PRNG key"),
+        (lambda: fit_gravity(steps=0), "steps = 0"),
+        (lambda: fit_gravity(integrator="midpoint"), "unknown integrator 'midpoint'"),
+        (lambda: best_angle(speed=0.0), "speed = 0"),
+        (lambda: best_angle(drag=float("nan")), "drag = nan"),
+        (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),
+        (lambda: learn_drag(train_throws=((10.0, 95.0),)), "angle = 95"),
+        (lambda: learn_drag(dt=-0.01), "dt = -0.01"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
