@@ -118,8 +118,17 @@ class Grid:
         return Grid(faces=faces, centres=centres, dx=dx, areas=areas, volumes=volumes, alpha=alpha)
 
 
+def _is_traced(value) -> bool:
+    """True for abstract values (under jit/grad/vmap), which cannot be validated."""
+    try:
+        np.asarray(jnp.asarray(value), dtype=float)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError, TypeError):
+        return True
+    return False
+
+
 def _scalar(name, value, check):
-    if isinstance(value, jax.core.Tracer):
+    if _is_traced(value):
         return value
     a = jnp.asarray(value)
     if not jnp.issubdtype(a.dtype, jnp.floating):
@@ -151,7 +160,7 @@ def _non_negative(name, v):
 
 
 def _state3(name, value):
-    if isinstance(value, jax.core.Tracer):
+    if _is_traced(value):
         return value
     a = jnp.asarray(value, dtype=float)
     if a.shape != (3,):

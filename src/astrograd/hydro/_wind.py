@@ -1,0 +1,215 @@
+"""Stellar-wind bubble: differentiable forward model of (v∞, Ṁ), sensitivity profiles,
+outer-shock radius, parameter recovery by Adam and the loss landscape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import astropy.units as u
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._errors import InputError, check_choice
+from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
+from astrograd.hydro._problems import Problem
+from astrograd.hydro._solve import simulate
+
+__all__ = [
+    "LOSSES",
+    "WindFit",
+    "fit_wind",
+    "outer_shock_radius",
+    "wind_loss",
+    "wind_loss_map",
+    "wind_model",
+    "wind_sensitivity",
+]
+
+LOSSES = ("density", "profile")
+
+#: Scales of the fitted parameters: θ = (log(v∞ / V_SCALE), log(Ṁ / MDOT_SCALE)).
+V_SCALE = 1000.0 * u.km / u.s
+MDOT_SCALE = 0.1 * u.Msun / u.Myr
+
+
+def outer_shock_radius(x, pressure, ambient_pressure, level: float = 1.5) -> float:
+    """Radius of the outermost cell whose pressure exceeds ``level`` × the ambient pressure
+    (numpy; x and pressure of shape (n,)). Raises InputError if no cell does."""
+    above = np.flatnonzero(np.asarray(pressure) > level * ambient_pressure)
+    if above.size == 0:
+        raise InputError("no shock found: the pressure nowhere exceeds 1.5 × the ambient pressure")
+    return float(np.asarray(x)[above[-1]])
+
+
+def wind_model(problem: Problem, *, adjoint: str = "checkpointed", max_steps: int = 200_000) -> Callable:
+    """``f(v_inf, mdot) -> (3, n)`` final primitive state (ρ, u, p) of the wind problem, in code
+    units, differentiable in both arguments (reverse mode with ``adjoint="checkpointed"``,
+    forward mode with ``"forward"``). Jit it yourself; it is vmap-compatible."""
+    config = problem.config
+    base = problem.params
+    w0 = jnp.asarray(problem.initial)
+
+    def f(v_inf, mdot):
+        params = eqx.tree_at(lambda p: (p.wind_velocity, p.wind_mass_loss_rate), base, (v_inf, mdot))
+        q0 = primitive_to_conserved(w0.astype(jnp.result_type(v_inf)), params.gamma)
+        sol = simulate(q0, params, config, problem.t_end, adjoint=adjoint, max_steps=max_steps)
+        return conserved_to_primitive(sol.state, params.gamma)
+
+    return f
+
+
+def wind_sensitivity(problem: Problem):
+    """Forward-mode sensitivity profiles of the final state with respect to v∞.
+
+    Returns (w, dw) with w = (ρ, u, p) (3, n) and dw = ∂(ρ, u, p)/∂v∞ (3, n), code units
+    (per code velocity). One jvp through the adaptive loop (the time step is differentiated).
+    """
+    f = wind_model(problem, adjoint="forward")
+    v, m = problem.params.wind_velocity, problem.params.wind_mass_loss_rate
+    w, dw = jax.jit(lambda v, m: jax.jvp(lambda vv: f(vv, m), (v,), (jnp.ones_like(v),)))(v, m)
+    return np.asarray(w), np.asarray(dw)
+
+
+def theta_from_physical(v_inf_km_s, mdot_msun_per_myr):
+    """Fit coordinates θ = (log(v∞/1000 km/s), log(Ṁ/(0.1 M☉/Myr)))."""
+    return np.log([v_inf_km_s / V_SCALE.to_value(u.km / u.s), mdot_msun_per_myr / MDOT_SCALE.to_value(u.Msun / u.Myr)])
+
+
+def physical_from_theta(theta):
+    """Inverse of :func:`theta_from_physical`: (v∞ km/s, Ṁ M☉/Myr)."""
+    theta = np.asarray(theta)
+    return (
+        np.exp(theta[..., 0]) * V_SCALE.to_value(u.km / u.s),
+        np.exp(theta[..., 1]) * MDOT_SCALE.to_value(u.Msun / u.Myr),
+    )
+
+
+def wind_loss(problem: Problem, target, loss: str = "density", *, adjoint: str = "checkpointed") -> Callable:
+    """``L(θ)`` (θ of shape (2,) as in :func:`theta_from_physical`) comparing the final state
+    with ``target`` (3, n) primitive: ``density``: mean((ρ-ρ*)²)/mean(ρ*²); ``profile``: the
+    same for ρ, u, p, each normalised by its target's mean square, summed."""
+    check_choice("loss", loss, LOSSES)
+    cu = problem.units
+    v_scale = cu.to_code(V_SCALE)
+    m_scale = cu.to_code(MDOT_SCALE)
+    f = wind_model(problem, adjoint=adjoint)
+    target = jnp.asarray(target)
+    rows = [0] if loss == "density" else [0, 1, 2]
+
+    def loss_fn(theta):
+        w = f(v_scale * jnp.exp(theta[0]), m_scale * jnp.exp(theta[1]))
+        terms = [jnp.mean((w[k] - target[k]) ** 2) / jnp.mean(target[k] ** 2) for k in rows]
+        return sum(terms)
+
+    return loss_fn
+
+
+@dataclass
+class WindFit:
+    """Result of :func:`fit_wind`: true and recovered (v∞ km/s, Ṁ M☉/Myr) per start, relative
+    errors, loss histories (starts, iterations+1) and θ paths (starts, iterations+1, 2)."""
+
+    true: tuple[float, float]
+    starts: np.ndarray
+    recovered: np.ndarray
+    relative_error: np.ndarray
+    losses: np.ndarray
+    paths: np.ndarray
+    loss: str
+
+
+def fit_wind(
+    problem: Problem,
+    starts,
+    *,
+    loss: str = "density",
+    iterations: int = 200,
+    learning_rate: float = 0.05,
+    checkpoint=None,
+    progress: bool = True,
+) -> WindFit:
+    """Recover (v∞, Ṁ) of ``problem`` from its own final state by Adam, from several starts.
+
+    starts: (k, 2) initial guesses (v∞ km/s, Ṁ M☉/Myr). The k fits run together as one vmapped
+    loss (Adam acts per coordinate, so each start follows its own independent trajectory).
+    checkpoint: file for save/resume (``astrograd.inverse.fit``).
+    """
+    from astrograd.inverse import fit
+
+    check_choice("loss", loss, LOSSES)
+    setup = problem.info["setup"]
+    truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
+    starts = np.atleast_2d(np.asarray(starts, dtype=float))
+    if starts.shape[1] != 2 or np.any(starts <= 0) or not np.all(np.isfinite(starts)):
+        raise InputError("starts must be positive (v_inf km/s, mdot Msun/Myr) pairs")
+    cu = problem.units
+    target = jax.jit(wind_model(problem, adjoint="forward"))(
+        jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
+        jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
+    )
+    single = wind_loss(problem, target, loss)
+    batched = jax.vmap(single)
+    theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
+    result = fit(
+        lambda th: jnp.sum(batched(th)),
+        theta0,
+        optimizer="adam",
+        learning_rate=learning_rate,
+        steps=iterations,
+        checkpoint=checkpoint,
+        progress=progress,
+        description=f"fit-wind ({loss})",
+    )
+    paths = np.asarray(result.params_history)  # (iterations+1, k, 2)
+    final = np.asarray(result.params)
+    v_rec, m_rec = physical_from_theta(final)
+    recovered = np.stack([v_rec, m_rec], axis=1)
+    rel = np.abs(recovered / np.asarray(truth)[None, :] - 1.0)
+    return WindFit(
+        true=truth,
+        starts=starts,
+        recovered=recovered,
+        relative_error=rel,
+        losses=np.asarray(result.losses),
+        paths=np.transpose(paths, (1, 0, 2)),
+        loss=loss,
+    )
+
+
+def wind_loss_map(
+    problem: Problem,
+    v_inf_km_s,
+    star_mass_msun,
+    *,
+    loss: str = "density",
+    batch: int = 40,
+    progress: bool = True,
+) -> np.ndarray:
+    """Loss over a grid of (v∞, star mass), with Ṁ = (Ṁ per M☉) × mass as in the set-up.
+
+    v_inf_km_s: (a,), star_mass_msun: (b,). Returns (b, a) losses; evaluated in vmapped batches
+    of ``batch`` forward runs (the forward loop; no gradients).
+    """
+    from astrograd._cli_util import progress as progress_iter
+
+    setup = problem.info["setup"]
+    cu = problem.units
+    target = jax.jit(wind_model(problem, adjoint="forward"))(
+        jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
+        jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
+    )
+    single = jax.jit(jax.vmap(wind_loss(problem, target, loss, adjoint="forward")))
+    vv, mm = np.meshgrid(np.asarray(v_inf_km_s, float), np.asarray(star_mass_msun, float))
+    thetas = np.stack([theta_from_physical(v, m * setup.mdot_per_msun) for v, m in zip(vv.ravel(), mm.ravel(), strict=True)])
+    out = np.empty(len(thetas))
+    chunks = range(0, len(thetas), batch)
+    for start in progress_iter(chunks, total=len(chunks), description="loss map", enabled=progress):
+        chunk = thetas[start : start + batch]
+        pad = batch - len(chunk)
+        padded = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)]) if pad else chunk
+        out[start : start + len(chunk)] = np.asarray(single(jnp.asarray(padded)))[: len(chunk)]
+    return out.reshape(vv.shape)
+
