@@ -1,0 +1,127 @@
+"""The worked examples as functions returning numbers and arrays (used by the CLI and the tour)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import astropy.units as u
+import numpy as np
+
+from astrograd._errors import InputError, check_choice
+from astrograd.hydro._config import HydroConfig, HydroParams
+from astrograd.hydro._exact import sedov_shock_radius, weaver_radius, wind_luminosity
+from astrograd.hydro._exact_riemann import exact_riemann
+from astrograd.hydro._problems import SOD_LEFT, SOD_RIGHT, Problem, sedov_problem, sod_problem, wind_problem
+from astrograd.hydro._solve import run
+from astrograd.hydro._wind import outer_shock_radius
+
+PROBLEMS = ("sod", "sedov", "wind", "custom")
+
+
+def exact_sod_density(config: HydroConfig, gamma: float, t: float, cell_average: bool = True) -> np.ndarray:
+    """Exact Sod density as cell averages (16-point midpoint rule) or at cell centres, (n,)."""
+    grid = config.grid
+    if not cell_average:
+        return exact_riemann(SOD_LEFT, SOD_RIGHT, gamma, grid.centres, t)[0]
+    xs = (grid.faces[:-1, None] + (np.arange(16) + 0.5) / 16 * grid.dx).ravel()
+    return exact_riemann(SOD_LEFT, SOD_RIGHT, gamma, xs, t)[0].reshape(config.num_cells, 16).mean(1)
+
+
+def sod_l1_error(w, config: HydroConfig, gamma: float, t: float, cell_average: bool = True) -> float:
+    """L1 density error ∫|ρ - ρ_exact| dx / length over the domain."""
+    return float(np.mean(np.abs(np.asarray(w)[0] - exact_sod_density(config, gamma, t, cell_average))))
+
+
+def override(problem: Problem, *, config_kw: dict, params_kw: dict, t_end: float | None) -> Problem:
+    """Copy of ``problem`` with config fields, param fields and t_end replaced (None: kept)."""
+    cfg = {k: v for k, v in config_kw.items() if v is not None}
+    prm = {k: v for k, v in params_kw.items() if v is not None}
+    config = replace_config(problem.config, **cfg) if cfg else problem.config
+    params = problem.params
+    if prm:
+        fields = {
+            "gamma": params.gamma, "cfl": params.cfl, "dt_max": params.dt_max,
+            "wind_mass_loss_rate": params.wind_mass_loss_rate, "wind_velocity": params.wind_velocity,
+            "inflow_left": params.inflow_left, "inflow_right": params.inflow_right,
+        }
+        fields.update(prm)
+        params = HydroParams(**fields)
+    return replace(problem, config=config, params=params, t_end=problem.t_end if t_end is None else t_end)
+
+
+def replace_config(config: HydroConfig, **kw) -> HydroConfig:
+    fields = {f: getattr(config, f) for f in (
+        "num_cells", "geometry", "r_min", "r_max", "riemann", "limiter", "integrator",
+        "left_boundary", "right_boundary", "wind_cells")}
+    fields.update(kw)
+    return HydroConfig(**fields)
+
+
+def build_problem(name: str, cells: int | None, geometry: str | None, init=None) -> Problem:
+    """The named problem with its default cell count when ``cells`` is None."""
+    check_choice("problem", name, PROBLEMS)
+    if name != "custom" and init is not None:
+        raise InputError("--init is only allowed with the problem 'custom'")
+    if name == "sod":
+        return sod_problem(cells or 400, geometry or "cartesian")
+    if name == "sedov":
+        if geometry not in (None, "spherical"):
+            raise InputError(f"geometry {geometry!r} is not allowed for sedov; it is spherical")
+        return sedov_problem(cells or 200)
+    if name == "wind":
+        if geometry not in (None, "spherical"):
+            raise InputError(f"geometry {geometry!r} is not allowed for wind; it is spherical")
+        return wind_problem(cells or 401)
+    if init is None:
+        raise InputError("problem 'custom' needs --init FILE.h5 (datasets rho, u, p; optional x)")
+    from astrograd.hydro._snapshot import read_snapshot
+
+    x, w, attrs = read_snapshot(init, cells)
+    n = w.shape[1]
+    geometry = geometry or str(attrs.get("geometry", "cartesian"))
+    if x is not None and n > 1:
+        dx = np.diff(x)
+        if np.any(dx <= 0) or np.ptp(dx) > 1e-6 * abs(dx.mean()):
+            raise InputError("dataset 'x' must hold the centres of a uniform grid (increasing, equal spacing)")
+        r_min, r_max = float(x[0] - dx[0] / 2), float(x[-1] + dx[0] / 2)
+    else:
+        r_min, r_max = 0.0, 1.0
+    config = HydroConfig(num_cells=n, geometry=geometry, r_min=r_min, r_max=r_max,
+                         left_boundary="reflective" if geometry != "cartesian" else "open", right_boundary="open")
+    units = None
+    if all(k in attrs for k in ("unit_length_cm", "unit_mass_g", "unit_velocity_cm_s")):
+        from astrograd.units import CodeUnits
+
+        units = CodeUnits.from_cgs_attributes(attrs)
+    gamma = float(attrs.get("gamma", 5.0 / 3.0))
+    t_end = float(attrs.get("t_end", 0.1))
+    return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)})
+
+
+def run_problem(problem: Problem) -> dict:
+    """Run and validate against the problem's reference. Returns a dict with the arrays (x, w)
+    and the numbers (steps, seconds, errors/radii)."""
+    start = time.perf_counter()
+    w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end)
+    seconds = time.perf_counter() - start
+    config, gamma = problem.config, float(problem.params.gamma)
+    out = {"x": config.grid.centres, "w": w, "steps": int(sol.num_steps), "seconds": seconds, "numbers": {}}
+    nums = out["numbers"]
+    if problem.name == "sod" and config.geometry == "cartesian":
+        out["reference"] = exact_riemann(SOD_LEFT, SOD_RIGHT, gamma, np.linspace(config.r_min, config.r_max, 2001),
+                                         problem.t_end, x0=0.5)
+        out["reference_x"] = np.linspace(config.r_min, config.r_max, 2001)
+        nums["l1_density_error"] = sod_l1_error(w, config, gamma, problem.t_end)
+        nums["l1_density_error_centres"] = sod_l1_error(w, config, gamma, problem.t_end, cell_average=False)
+    if problem.name == "sedov":
+        radius = outer_shock_radius(config.grid.centres, w[0], problem.initial[0, -1])
+        exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
+        nums.update(shock_radius=radius, sedov_radius=exact, relative_error=radius / exact - 1.0)
+    if problem.name == "wind":
+        info = problem.info
+        radius = outer_shock_radius(config.grid.centres, w[2], info["p"])
+        exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end)
+        pc = problem.units.from_code(1.0, u.pc).value
+        nums.update(shock_radius_pc=radius * pc, weaver_radius_pc=exact * pc, relative_error=radius / exact - 1.0)
+    return out

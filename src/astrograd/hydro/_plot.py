@@ -1,0 +1,66 @@
+"""Figures of the hydro examples (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_profiles(path, x, w, *, reference=None, title="", xlabel="x", labels=("density", "velocity", "pressure"),
+                  vlines=()) -> Path:
+    """Three panels (ρ, u, p) against x; ``reference`` (x_ref, (3, m)) drawn as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for k, ax in enumerate(axes):
+        if reference is not None:
+            ax.plot(reference[0], reference[1][k], "k-", lw=1, label="exact")
+        ax.plot(x, w[k], ".", ms=3, label="astrograd")
+        for v, lab in vlines:
+            ax.axvline(v, color="r", ls="--", lw=1, label=lab)
+        ax.set_xlabel(xlabel)
+        ax.set_title(labels[k])
+        if k == 2 and np.all(np.asarray(w[k]) > 0) and np.ptp(np.log10(np.asarray(w[k]))) > 2:
+            ax.set_yscale("log")
+        if k == 0 and np.all(np.asarray(w[k]) > 0) and np.ptp(np.log10(np.asarray(w[k]))) > 2:
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_loss_map(path, v_grid, m_grid, losses, paths=None, truth=None, title="") -> Path:
+    """Loss landscape over (v∞, star mass) with optimisation paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 5))
+    mesh = ax.pcolormesh(v_grid, m_grid, np.log10(np.maximum(losses, 1e-300)), shading="auto", cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label="log10 loss")
+    for i, p in enumerate(paths or []):
+        ax.plot(p[:, 0], p[:, 1], "-", color="w", lw=1.2)
+        ax.plot(p[0, 0], p[0, 1], "o", color="w", ms=4)
+        ax.plot(p[-1, 0], p[-1, 1], "x", color="r", ms=6, label="recovered" if i == 0 else None)
+    if truth is not None:
+        ax.plot(*truth, "*", color="orange", ms=12, label="truth")
+    ax.set_xlabel("v∞ [km/s]")
+    ax.set_ylabel("star mass [M☉]")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

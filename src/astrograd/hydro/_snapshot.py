@@ -1,0 +1,59 @@
+"""HDF5 snapshots: datasets x, rho, u, p (code units); attributes time, gamma, geometry and, for
+runs in physical units, unit_length_cm, unit_mass_g, unit_velocity_cm_s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from astrograd._errors import InputError
+from astrograd.io import read_h5, write_h5
+from astrograd.units import CodeUnits
+
+__all__ = ["read_snapshot", "write_snapshot"]
+
+
+def write_snapshot(
+    path,
+    x,
+    primitive,
+    *,
+    time: float,
+    gamma: float,
+    geometry: str,
+    units: CodeUnits | None = None,
+    attrs: dict | None = None,
+) -> Path:
+    """Write a snapshot. x: (n,) cell centres; primitive: (3, n) = (ρ, u, p), code units."""
+    w = np.asarray(primitive, dtype=float)
+    meta = {"time": float(time), "gamma": float(gamma), "geometry": str(geometry)}
+    if units is not None:
+        meta.update(units.cgs_attributes())
+    meta.update(attrs or {})
+    return write_h5(path, {"x": np.asarray(x, float), "rho": w[0], "u": w[1], "p": w[2]}, meta)
+
+
+def read_snapshot(path, num_cells: int | None = None):
+    """Read an initial state. Returns (x or None, (3, n) primitive, attrs).
+
+    ``rho``, ``u`` and ``p`` are required and must have equal lengths (and ``num_cells`` if
+    given); ``x`` is optional and must then have the same length.
+    """
+    data, attrs = read_h5(path, required=("rho", "u", "p"))
+    arrays = [np.asarray(data[k], dtype=float).reshape(-1) if data[k].ndim <= 1 else data[k] for k in ("rho", "u", "p")]
+    for name, a in zip(("rho", "u", "p"), arrays, strict=True):
+        if a.ndim != 1:
+            raise InputError(f"dataset {name!r} in {str(path)!r} has shape {a.shape}; it must be 1D")
+    n = arrays[0].size
+    for name, a in zip(("u", "p"), arrays[1:], strict=True):
+        if a.size != n:
+            raise InputError(f"dataset {name!r} in {str(path)!r} has {a.size} values but 'rho' has {n}")
+    if num_cells is not None and n != num_cells:
+        raise InputError(f"{str(path)!r} has {n} cells but --cells is {num_cells}")
+    x = None
+    if "x" in data:
+        x = np.asarray(data["x"], dtype=float).reshape(-1)
+        if x.size != n:
+            raise InputError(f"dataset 'x' in {str(path)!r} has {x.size} values but 'rho' has {n}")
+    return x, np.stack(arrays), attrs

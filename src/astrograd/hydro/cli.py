@@ -1,0 +1,201 @@
+"""``astrograd hydro ...``: run a problem, recover wind parameters, map the loss landscape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from astrograd._cli_util import handle_errors, print_json
+
+app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, stellar-wind bubbles.",
+                  no_args_is_help=True)
+
+
+def _x64():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(
+    problem: str = typer.Argument(..., help="sod | sedov | wind | custom (custom needs --init)"),
+    cells: int = typer.Option(None, "--cells", help="number of cells (default: sod 400, sedov 200, wind 401)"),
+    geometry: str = typer.Option(None, "--geometry", help="cartesian | cylindrical | spherical"),
+    t_end: float = typer.Option(None, "--t-end", help="end time in code units (default: the problem's)"),
+    gamma: float = typer.Option(None, "--gamma", help="adiabatic index > 1"),
+    riemann: str = typer.Option(None, "--riemann", help="hll | hllc (default hllc)"),
+    limiter: str = typer.Option(None, "--limiter", help="first_order | minmod | mc | van_leer | superbee (default mc)"),
+    integrator: str = typer.Option(None, "--integrator", help="muscl_hancock | ssp_rk2"),
+    cfl: float = typer.Option(None, "--cfl", help="Courant number in (0, 1] (default 0.8)"),
+    left_boundary: str = typer.Option(None, "--left-boundary", help="reflective | open | periodic | inflow"),
+    right_boundary: str = typer.Option(None, "--right-boundary", help="reflective | open | periodic | inflow"),
+    init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x) for 'custom'"),
+    out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5)"),
+    plot: Path = typer.Option(None, "--plot", help="write a PNG of the final profiles here"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+):
+    """Run PROBLEM to --t-end and compare with its exact reference."""
+    _x64()
+    from astrograd.hydro._examples import build_problem, override, run_problem
+    from astrograd.hydro._snapshot import write_snapshot
+
+    if cells is not None and cells < 4:
+        from astrograd._errors import InputError
+
+        raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 4")
+    pr = build_problem(problem, cells, geometry, init)
+    pr = override(
+        pr,
+        config_kw={"riemann": riemann, "limiter": limiter, "integrator": integrator,
+                   "left_boundary": left_boundary, "right_boundary": right_boundary},
+        params_kw={"gamma": gamma, "cfl": cfl},
+        t_end=t_end,
+    )
+    result = run_problem(pr)
+    cfg = pr.config
+    if out is not None:
+        write_snapshot(out, result["x"], result["w"], time=pr.t_end, gamma=float(pr.params.gamma),
+                       geometry=cfg.geometry, units=pr.units, attrs={"problem": pr.name})
+    if plot is not None:
+        from astrograd.hydro._plot import plot_profiles
+
+        ref = None
+        if "reference" in result:
+            ref = (result["reference_x"], result["reference"])
+        plot_profiles(plot, result["x"], result["w"], reference=ref,
+                      title=f"{pr.name}, {cfg.geometry}, {cfg.num_cells} cells, t = {pr.t_end:.4g}")
+    summary = {
+        "problem": pr.name, "cells": cfg.num_cells, "geometry": cfg.geometry, "t_end": pr.t_end,
+        "gamma": float(pr.params.gamma), "riemann": cfg.riemann, "limiter": cfg.limiter,
+        "steps": result["steps"], "seconds": round(result["seconds"], 3), **result["numbers"],
+        "out": str(out) if out else None, "plot": str(plot) if plot else None,
+    }
+    for k, v in summary.items():
+        if v is not None:
+            typer.echo(f"{k:>26}: {v:.6g}" if isinstance(v, float) else f"{k:>26}: {v}")
+    if json_out:
+        print_json(summary)
+
+
+def _starts(spec: str):
+    import numpy as np
+
+    from astrograd._errors import InputError
+
+    try:
+        pairs = [tuple(float(v) for v in item.split(",")) for item in spec.split(";") if item.strip()]
+    except ValueError:
+        raise InputError(f"--starts {spec!r} is not allowed; give 'v1,m1;v2,m2;...' (km/s, Msun/Myr)") from None
+    if not pairs or any(len(p) != 2 or p[0] <= 0 or p[1] <= 0 for p in pairs):
+        raise InputError(f"--starts {spec!r} is not allowed; give positive 'v,mdot' pairs separated by ';'")
+    return np.asarray(pairs)
+
+
+DEFAULT_STARTS = "1200,0.16;3000,0.07;1500,0.06"
+
+
+@app.command("fit-wind")
+@handle_errors
+def fit_wind_cmd(
+    cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
+    iterations: int = typer.Option(150, "--iterations", help="Adam iterations (>= 1)"),
+    loss: str = typer.Option("density", "--loss", help="density | profile (rho, u and p)"),
+    learning_rate: float = typer.Option(0.05, "--learning-rate", help="Adam step in log-parameter space"),
+    starts: str = typer.Option(DEFAULT_STARTS, "--starts", help="initial guesses 'v_km_s,mdot_msun_myr;...'"),
+    out: Path = typer.Option(Path("outputs/hydro/fit-wind"), "--out", help="output directory"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+):
+    """Recover (v∞, Ṁ) of the wind bubble from its final state by Adam from several starts.
+    Interrupt and rerun with the same options to resume from OUT/checkpoint.npz."""
+    _x64()
+    import numpy as np
+
+    from astrograd._errors import InputError, check_choice
+    from astrograd.hydro._problems import wind_problem
+    from astrograd.hydro._wind import fit_wind
+
+    check_choice("loss", loss, ("density", "profile"))
+    if cells < 16:
+        raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
+    if iterations < 1:
+        raise InputError(f"--iterations = {iterations} is not allowed; it must be >= 1")
+    start_pairs = _starts(starts)
+    out.mkdir(parents=True, exist_ok=True)
+    pr = wind_problem(cells)
+    res = fit_wind(pr, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
+                   checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
+    from astrograd.io import write_h5
+
+    write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
+                              "losses": res.losses, "paths_theta": res.paths},
+             {"v_inf_true_km_s": res.true[0], "mdot_true_msun_per_myr": res.true[1], "loss": loss, "cells": cells})
+    summary = {
+        "loss": loss, "cells": cells, "iterations": iterations,
+        "true": {"v_inf_km_s": res.true[0], "mdot_msun_per_myr": res.true[1]},
+        "recovered": [{"v_inf_km_s": float(v), "mdot_msun_per_myr": float(m)} for v, m in res.recovered],
+        "relative_error": [{"v_inf_km_s": float(v), "mdot_msun_per_myr": float(m)} for v, m in res.relative_error],
+        "max_relative_error": float(np.max(res.relative_error)),
+        "final_loss": float(res.losses[-1]),
+        "out": str(out / "fit.h5"),
+    }
+    for (v0, m0), (v, m), (ev, em) in zip(res.starts, res.recovered, res.relative_error, strict=True):
+        typer.echo(f"start ({v0:7.1f} km/s, {m0:.4f} Msun/Myr) -> ({v:8.2f} km/s, {m:.5f} Msun/Myr)"
+                   f"  errors {ev:.2e}, {em:.2e}")
+    typer.echo(f"truth ({res.true[0]:.1f} km/s, {res.true[1]:.5f} Msun/Myr); results in {out / 'fit.h5'}")
+    if json_out:
+        print_json(summary)
+
+
+@app.command("loss-map")
+@handle_errors
+def loss_map_cmd(
+    cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
+    grid: int = typer.Option(40, "--grid", help="points per axis (v∞ 200–4000 km/s, star mass 15–70 Msun)"),
+    loss: str = typer.Option("density", "--loss", help="density | profile"),
+    batch: int = typer.Option(40, "--batch", help="forward runs per vmapped batch"),
+    fit_file: Path = typer.Option(None, "--fit", help="fit.h5 from fit-wind: draw its paths"),
+    out: Path = typer.Option(Path("outputs/hydro/loss-map"), "--out", help="output directory"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+):
+    """Loss landscape over (v∞, star mass) computed in vmapped batches; PNG and HDF5."""
+    _x64()
+    import numpy as np
+
+    from astrograd._errors import InputError, check_choice
+    from astrograd.hydro._plot import plot_loss_map
+    from astrograd.hydro._problems import wind_problem
+    from astrograd.hydro._wind import physical_from_theta, wind_loss_map
+    from astrograd.io import read_h5, write_h5
+
+    check_choice("loss", loss, ("density", "profile"))
+    if cells < 16:
+        raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
+    if grid < 2:
+        raise InputError(f"--grid = {grid} is not allowed; it must be an integer >= 2")
+    if batch < 1:
+        raise InputError(f"--batch = {batch} is not allowed; it must be an integer >= 1")
+    pr = wind_problem(cells)
+    setup = pr.info["setup"]
+    v = np.linspace(200.0, 4000.0, grid)
+    m = np.linspace(15.0, 70.0, grid)
+    losses = wind_loss_map(pr, v, m, loss=loss, batch=batch)
+    paths = None
+    if fit_file is not None:
+        data, _ = read_h5(fit_file, required=("paths_theta",))
+        vv, mdot = physical_from_theta(data["paths_theta"])
+        paths = [np.stack([vv[i], mdot[i] / setup.mdot_per_msun], axis=1) for i in range(vv.shape[0])]
+    out.mkdir(parents=True, exist_ok=True)
+    write_h5(out / "loss_map.h5", {"v_inf_km_s": v, "star_mass_msun": m, "loss": losses},
+             {"loss_kind": loss, "cells": cells})
+    png = plot_loss_map(out / "loss_map.png", v, m, losses, paths=paths,
+                        truth=(setup.v_inf_km_s, setup.star_mass_msun), title=f"{loss} loss, {cells} cells")
+    i, j = np.unravel_index(np.argmin(losses), losses.shape)
+    summary = {"cells": cells, "grid": grid, "loss": loss, "min_loss": float(losses[i, j]),
+               "argmin": {"v_inf_km_s": float(v[j]), "star_mass_msun": float(m[i])},
+               "out": str(out / "loss_map.h5"), "plot": str(png)}
+    typer.echo(f"minimum {losses[i, j]:.3g} at v = {v[j]:.0f} km/s, M = {m[i]:.1f} Msun; {png}")
+    if json_out:
+        print_json(summary)
