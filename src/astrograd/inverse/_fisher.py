@@ -47,7 +47,9 @@ def fisher(
         return J.T @ W
     if C.ndim == 2:
         if C.shape != (n, n):
-            raise InputError(f"noise_covariance has shape {tuple(C.shape)}; it must be ({n}, {n}) to match the jacobian")
+            raise InputError(
+                f"noise_covariance has shape {tuple(C.shape)}; it must be ({n}, {n}) to match the jacobian"
+            )
         if not isinstance(noise_covariance, core.Tracer):
             a = np.asarray(noise_covariance, dtype=np.float64)
             if not np.all(np.isfinite(a)) or not np.allclose(a, a.T, rtol=1e-10, atol=0):
@@ -57,4 +59,6 @@ def fisher(
         L = jnp.linalg.cholesky(C)
         W = jsl.solve_triangular(L, J, lower=True)
         return W.T @ W
-    raise InputError(f"noise_covariance must be a scalar, an (n,) vector or an (n, n) matrix; got shape {tuple(C.shape)}")
+    raise InputError(
+        f"noise_covariance must be a scalar, an (n,) vector or an (n, n) matrix; got shape {tuple(C.shape)}"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,47 @@ def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformat
     return optax.lbfgs(learning_rate=learning_rate), "lbfgs"
 
 
+_UPDATE_CACHE: OrderedDict = OrderedDict()
+_UPDATE_CACHE_SIZE = 16
+
+
+def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
+    """The jitted update step for this loss and optimiser, reused by later calls with the same
+    ones (a resumed fit does not compile again)."""
+    static_leaves, static_def = jax.tree.flatten(static)
+    key = (loss, name, learning_rate if name != "custom" else optimizer, static_def, tuple(static_leaves))
+    try:
+        cached = _UPDATE_CACHE.get(key)
+    except TypeError:  # unhashable static leaves: no caching
+        key, cached = None, None
+    if cached is not None:
+        _UPDATE_CACHE.move_to_end(key)
+        return cached
+
+    def loss_of(diff):
+        return jnp.asarray(loss(eqx.combine(diff, static)))
+
+    value_and_grad = (
+        optax.value_and_grad_from_state(loss_of) if name == "lbfgs" else jax.value_and_grad(loss_of)
+    )
+
+    @jax.jit
+    def update(diff, opt_state):
+        if name == "lbfgs":
+            value, grad = value_and_grad(diff, state=opt_state)
+        else:
+            value, grad = value_and_grad(diff)
+        updates, new_state = opt.update(grad, opt_state, diff, value=value, grad=grad, value_fn=loss_of)
+        new_diff = optax.apply_updates(diff, updates)
+        return new_diff, new_state, value, optax.tree_utils.tree_norm(grad)
+
+    if key is not None:
+        _UPDATE_CACHE[key] = (update, loss_of)
+        if len(_UPDATE_CACHE) > _UPDATE_CACHE_SIZE:
+            _UPDATE_CACHE.popitem(last=False)
+    return update, loss_of
+
+
 def _fingerprint(name, learning_rate, tol, leaves, state_leaves) -> dict:
     return {
         "version": _CHECKPOINT_VERSION,
@@ -140,10 +182,9 @@ def fit(
     Each update is one ``jax.jit``-compiled function (compiled once). A non-finite loss or
     gradient raises SimulationError naming the step.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps <= 0:
-        raise InputError(f"steps = {steps!r} is not allowed; it must be an integer > 0")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int | np.integer) or checkpoint_every <= 0:
-        raise InputError(f"checkpoint_every = {checkpoint_every!r} is not allowed; it must be an integer > 0")
+    for name, value in (("steps", steps), ("checkpoint_every", checkpoint_every)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+            raise InputError(f"{name} = {value!r} is not allowed; it must be an integer > 0")
     if tol is not None:
         t = float(tol)
         if not (math.isfinite(t) and t >= 0):
@@ -158,27 +199,10 @@ def fit(
         if not np.all(np.isfinite(np.asarray(leaf))):
             raise InputError(f"params leaf {i} (shape {tuple(np.shape(leaf))}) has non-finite values")
 
-    def loss_of(diff):
-        value = loss(eqx.combine(diff, static))
-        return jnp.asarray(value)
-
+    update, loss_of = _compiled_update(loss, static, opt, name, optimizer, learning_rate)
     value0 = jax.eval_shape(loss_of, diff0)
     if value0.shape != ():
         raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
-
-    value_and_grad = (
-        optax.value_and_grad_from_state(loss_of) if name == "lbfgs" else jax.value_and_grad(loss_of)
-    )
-
-    @jax.jit
-    def update(diff, opt_state):
-        if name == "lbfgs":
-            value, grad = value_and_grad(diff, state=opt_state)
-        else:
-            value, grad = value_and_grad(diff)
-        updates, new_state = opt.update(grad, opt_state, diff, value=value, grad=grad, value_fn=loss_of)
-        new_diff = optax.apply_updates(diff, updates)
-        return new_diff, new_state, value, optax.tree_utils.tree_norm(grad)
 
     opt_state = opt.init(diff0)
     state_leaves0, state_def = jax.tree.flatten(opt_state)

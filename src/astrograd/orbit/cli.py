@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import jax
@@ -10,6 +9,7 @@ import typer
 
 from astrograd._cli_util import handle_errors, print_json
 from astrograd._errors import InputError
+from astrograd.orbit._precision import float64
 
 app = typer.Typer(
     help="Ballistic throw: recover g from a trajectory, find the angle of maximum range, "
@@ -21,17 +21,6 @@ PLOT = typer.Option(None, "--plot", help="write a PNG figure to this file")
 JSON = typer.Option(False, "--json", help="print one JSON object as the last line of stdout")
 INTEGRATOR = typer.Option("rk4", "--integrator", help="euler, leapfrog or rk4")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
-
-
-@contextlib.contextmanager
-def float64():
-    """Run a command in float64 and restore the previous setting (never changed at import)."""
-    previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def _check_plot(path: Path | None) -> None:

@@ -1,0 +1,18 @@
+"""float64 for the duration of a command or a tour section (never switched on at import)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import jax
+
+
+@contextlib.contextmanager
+def float64():
+    """Enable ``jax_enable_x64`` inside the block and restore the previous setting afterwards."""
+    previous = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
