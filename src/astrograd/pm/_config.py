@@ -1,0 +1,139 @@
+"""Static configuration of a particle-mesh simulation (shapes, box, time steps, schemes)."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._errors import InputError, check_choice, check_in_range, check_positive
+
+GRADIENTS = ("spectral", "fd")
+DTYPES = ("float32", "float64")
+
+
+def _triple(name: str, value, kind):
+    if np.ndim(value) == 0:
+        value = (value,) * 3
+    value = tuple(value)
+    if len(value) != 3:
+        raise InputError(f"{name} = {value!r} must have 3 entries (one per axis)")
+    return tuple(kind(v) for v in value)
+
+
+class PMConfig(eqx.Module):
+    """Everything that fixes shapes and program structure; hashable and static under ``jit``.
+
+    ptcl_grid: particles per axis (Lagrangian grid), e.g. (16, 27, 16).
+    mesh_shape: force-mesh cells per axis, an integer multiple of ``ptcl_grid`` on each axis.
+    box_size: periodic box side lengths in Mpc/h (non-cubic allowed).
+    a_start, a_stop: scale factors of the initial conditions and of the end of the run.
+    num_steps: number of kick-drift-kick steps, uniform in a.
+    lpt_order: 1 (Zel'dovich) or 2 for the initial displacements.
+    gradient: "fd" (default; central difference i sin(kΔ)/Δ, as FastPM) or "spectral" (i k). With
+      a mesh an even multiple of the particle grid, "spectral" amplifies near-Nyquist aliases of
+      the particle lattice and biases the large-scale force high (docs/pm.md).
+    compensate_cic: divide the density by the CIC window twice (paint and read-out).
+    dtype: "float32" (default) or "float64" (requires jax_enable_x64).
+    """
+
+    ptcl_grid: tuple[int, int, int] = eqx.field(static=True)
+    mesh_shape: tuple[int, int, int] = eqx.field(static=True)
+    box_size: tuple[float, float, float] = eqx.field(static=True)
+    a_start: float = eqx.field(static=True)
+    a_stop: float = eqx.field(static=True)
+    num_steps: int = eqx.field(static=True)
+    lpt_order: int = eqx.field(static=True)
+    gradient: str = eqx.field(static=True)
+    compensate_cic: bool = eqx.field(static=True)
+    dtype: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        ptcl_grid=(16, 16, 16),
+        mesh_shape=None,
+        box_size=(100.0, 100.0, 100.0),
+        a_start: float = 1.0 / 64.0,
+        a_stop: float = 1.0,
+        num_steps: int = 63,
+        lpt_order: int = 2,
+        gradient: str = "fd",
+        compensate_cic: bool = False,
+        dtype: str = "float32",
+    ):
+        ptcl_grid = _triple("ptcl_grid", ptcl_grid, int)
+        mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else _triple("mesh_shape", mesh_shape, int)
+        box_size = _triple("box_size", box_size, float)
+        for n in ptcl_grid:
+            if n < 2:
+                raise InputError(f"ptcl_grid = {ptcl_grid} is not allowed; each entry must be >= 2")
+        for n, m in zip(ptcl_grid, mesh_shape, strict=True):
+            if m < n or m % n:
+                raise InputError(
+                    f"mesh_shape = {mesh_shape} is not allowed; each entry must be a positive integer "
+                    f"multiple of ptcl_grid = {ptcl_grid}"
+                )
+        for side in box_size:
+            check_positive("box_size", side)
+        check_in_range("a_start", a_start, 0.0, 10.0, low_open=True)
+        check_in_range("a_stop", a_stop, 0.0, 10.0, low_open=True)
+        if not a_start < a_stop:
+            raise InputError(f"a_start = {a_start:g} is not allowed; it must be smaller than a_stop = {a_stop:g}")
+        if int(num_steps) < 1:
+            raise InputError(f"num_steps = {num_steps} is not allowed; it must be an integer >= 1")
+        if lpt_order not in (1, 2):
+            raise InputError(f"lpt_order = {lpt_order!r} is not allowed; choose 1 or 2")
+        check_choice("gradient", gradient, GRADIENTS)
+        check_choice("dtype", dtype, DTYPES)
+        self.ptcl_grid = ptcl_grid
+        self.mesh_shape = mesh_shape
+        self.box_size = box_size
+        self.a_start = float(a_start)
+        self.a_stop = float(a_stop)
+        self.num_steps = int(num_steps)
+        self.lpt_order = int(lpt_order)
+        self.gradient = gradient
+        self.compensate_cic = bool(compensate_cic)
+        self.dtype = dtype
+
+    @property
+    def num_ptcl(self) -> int:
+        return math.prod(self.ptcl_grid)
+
+    @property
+    def ptcl_spacing(self) -> tuple[float, float, float]:
+        """Lagrangian particle spacing per axis, Mpc/h."""
+        return tuple(b / n for b, n in zip(self.box_size, self.ptcl_grid, strict=True))
+
+    @property
+    def cell_size(self) -> tuple[float, float, float]:
+        """Force-mesh cell size per axis, Mpc/h."""
+        return tuple(b / n for b, n in zip(self.box_size, self.mesh_shape, strict=True))
+
+    @property
+    def volume(self) -> float:
+        return math.prod(self.box_size)
+
+    @property
+    def a_steps(self) -> np.ndarray:
+        """The num_steps + 1 scale factors of the time steps (uniform in a)."""
+        return np.linspace(self.a_start, self.a_stop, self.num_steps + 1)
+
+    @property
+    def float_dtype(self):
+        return jnp.dtype(self.dtype)
+
+    def lagrangian_positions(self):
+        """Unperturbed particle positions q (N, 3) in Mpc/h, C order of the particle grid.
+
+        q = i × spacing + cell_size / 2: half a mesh cell off the mesh nodes, so that the CIC
+        weights of an unperturbed particle are smooth functions of its displacement.
+        """
+        axes = [
+            jnp.arange(n, dtype=self.float_dtype) * s + 0.5 * c
+            for n, s, c in zip(self.ptcl_grid, self.ptcl_spacing, self.cell_size, strict=True)
+        ]
+        q = jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=-1)
+        return q.reshape(-1, 3)

@@ -1,0 +1,87 @@
+"""Observables: density meshes, 2D projections, power spectra (with CIC deconvolution)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from astrograd._errors import InputError, check_positive
+from astrograd.pm._mesh import cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
+
+
+def density_mesh(
+    positions: Float[Array, "n 3"], mesh_shape: tuple[int, int, int], box_size
+) -> Float[Array, "nx ny nz"]:
+    """ρ/ρ̄ (mean 1) of particles at ``positions`` (Mpc/h) on a CIC mesh of ``mesh_shape`` cells."""
+    mesh_shape = tuple(int(n) for n in mesh_shape)
+    cell = tuple(float(b) / n for b, n in zip(box_size, mesh_shape, strict=True))
+    counts = cic_paint(positions, mesh_shape, cell)
+    return counts * (np.prod(mesh_shape) / positions.shape[0])
+
+
+def projection(
+    positions: Float[Array, "n 3"], box_size, axis: int, pixel_size: float | None = None, shape=None
+) -> Float[Array, "h w"]:
+    """Particles per pixel, CIC-painted along the two axes other than ``axis`` (in increasing
+    order) — the same as painting a 3D mesh and summing it along ``axis``. Give ``pixel_size``
+    (Mpc/h; the box side must be a multiple of it) or the image ``shape``."""
+    if axis not in (0, 1, 2):
+        raise InputError(f"axis = {axis!r} is not allowed; choose 0, 1 or 2")
+    keep = [i for i in range(3) if i != axis]
+    sides = [float(box_size[i]) for i in keep]
+    if shape is None:
+        if pixel_size is None:
+            raise InputError("give pixel_size or shape for the projection")
+        check_positive("pixel_size", pixel_size)
+        shape = tuple(int(round(s / pixel_size)) for s in sides)
+        if any(abs(n * pixel_size - s) > 1e-6 * s for n, s in zip(shape, sides, strict=True)):
+            raise InputError(f"pixel_size = {pixel_size:g} does not divide the box sides {sides}")
+    shape = tuple(int(n) for n in shape)
+    pix = tuple(s / n for s, n in zip(sides, shape, strict=True))
+    return cic_paint_2d(positions[:, keep], shape, pix)
+
+
+def power_spectrum(
+    delta: Float[Array, "nx ny nz"],
+    box_size,
+    num_bins: int | None = None,
+    deconvolve_cic: bool = True,
+    k_max: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spherically averaged power spectrum of a density contrast mesh.
+
+    Returns (k (h/Mpc, mean of the modes in each bin), P(k) ((Mpc/h)³), number of modes),
+    bins linear in k of width the fundamental frequency of the largest box side, up to the
+    smallest Nyquist frequency (or ``k_max``). ``deconvolve_cic`` divides by the CIC window.
+    """
+    shape = delta.shape
+    cell = tuple(float(b) / n for b, n in zip(box_size, shape, strict=True))
+    volume = float(np.prod(box_size))
+    dk = jnp.fft.rfftn(delta)
+    if deconvolve_cic:
+        dk = dk / cic_window(shape, cell, delta.dtype)
+    p = jnp.abs(dk) ** 2 * volume / float(np.prod(shape)) ** 2
+    ks = rfft_wavevectors(shape, cell, delta.dtype)
+    kmag = jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2)
+    # modes on the kz = 0 and Nyquist planes appear once in rfft, others stand for two
+    nz = shape[2]
+    weight = np.full(kmag.shape[2], 2.0)
+    weight[0] = 1.0
+    if nz % 2 == 0:
+        weight[-1] = 1.0
+    weight = jnp.broadcast_to(jnp.asarray(weight, dtype=delta.dtype), kmag.shape)
+    k_fund = 2.0 * np.pi / max(float(b) for b in box_size)
+    k_nyq = min(np.pi / c for c in cell)
+    k_top = k_nyq if k_max is None else float(k_max)
+    if num_bins is None:
+        num_bins = max(1, int(k_top / k_fund))
+    edges = np.linspace(0.5 * k_fund, k_top, num_bins + 1)
+    idx = np.digitize(np.asarray(kmag).ravel(), edges) - 1
+    ok = (idx >= 0) & (idx < num_bins)
+    w = np.asarray(weight).ravel()[ok]
+    counts = np.bincount(idx[ok], weights=w, minlength=num_bins)
+    ksum = np.bincount(idx[ok], weights=w * np.asarray(kmag).ravel()[ok], minlength=num_bins)
+    psum = np.bincount(idx[ok], weights=w * np.asarray(p).ravel()[ok], minlength=num_bins)
+    good = counts > 0
+    return ksum[good] / counts[good], psum[good] / counts[good], counts[good]

@@ -1,0 +1,21 @@
+"""White noise → linear modes → LPT → N-body: the whole forward model in one function."""
+
+from __future__ import annotations
+
+from jaxtyping import Array, Float
+
+from astrograd.cosmo import Cosmology, growth_table
+from astrograd.pm._config import PMConfig
+from astrograd.pm._lpt import linear_modes, lpt
+from astrograd.pm._nbody import kdk_factors, nbody
+
+
+def simulate(
+    noise: Float[Array, "px py pz"], cosmo: Cosmology, config: PMConfig, adjoint: str = "reverse_time"
+) -> tuple[Float[Array, "n 3"], Float[Array, "n 3"]]:
+    """Displacements (N, 3, Mpc/h) and momenta (N, 3) at ``config.a_stop`` from white noise on
+    the particle grid; differentiable with respect to ``noise`` and every parameter of ``cosmo``."""
+    table = growth_table(cosmo)
+    modes = linear_modes(noise, cosmo, config, table)
+    disp, mom = lpt(modes, cosmo, config, table)
+    return nbody(disp, mom, kdk_factors(cosmo, config, table), config, adjoint=adjoint)
