@@ -1,0 +1,195 @@
+"""Kármán-street data for solver-in-the-loop training: reference runs at ``factor`` × the coarse
+resolution, down-sampled to the coarse staggered grid, stored in HDF5; generation is resumable.
+
+HDF5 layout (one file):
+  /                attrs: nx, ny (coarse cells), factor, dt, warmup, frames, width, height,
+                   radius, perturbation, seed, version
+  /runs/<name>     attrs: reynolds, split ("train" or "test"), frames_done
+    vx             (frames, ny, nx+1)  down-sampled x-face velocity (length/time)
+    vy             (frames, ny+1, nx)  down-sampled y-face velocity
+    resume/        the fine FlowState after the last stored frame (to continue the run)
+Frame 0 is the state after ``warmup`` fine steps; frame k is k steps of ``dt`` later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._cli_util import ProgressBar
+from astrograd._errors import InputError, check_positive
+from astrograd.flow import FlowState, karman, raise_on_failure, simulate
+
+TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
+TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
+_VERSION = 1
+
+
+def coarse_scene(nx: int, ny: int, reynolds: float, dt: float = 1.0):
+    """The coarse solver of the book: Kármán geometry on ``nx × ny`` cells, semi-Lagrangian
+    advection, explicit viscosity, CG pressure (tol 1e-3). Returns ``(state, params, config)``."""
+    return karman(nx, ny, reynolds, dt, viscosity_scheme="explicit", tol=1e-3)
+
+
+def fine_scene(nx: int, ny: int, reynolds: float, dt: float, factor: int, perturbation: float, key):
+    """The reference solver: ``factor`` × finer grid, implicit viscosity (stable at any Re),
+    CG tolerance 1e-4, small random cross-stream perturbation to trigger shedding."""
+    kw = {"perturbation": perturbation, "key": key} if perturbation > 0 else {}
+    return karman(factor * nx, factor * ny, reynolds, dt, viscosity_scheme="implicit", tol=1e-4, **kw)
+
+
+def downsample(vx, vy, factor: int):
+    """Average fine staggered velocities onto the coarse faces that coincide with fine faces:
+    ``vx (F ny, F nx+1) -> (ny, nx+1)`` (mean over the F fine faces inside each coarse face),
+    ``vy (F ny+1, F nx) -> (ny+1, nx)``. Conserves the flux through every coarse face."""
+    fy, fx1 = vx.shape[-2:]
+    ny, nx = fy // factor, (fx1 - 1) // factor
+    cx = vx[..., :, ::factor].reshape(*vx.shape[:-2], ny, factor, nx + 1).mean(axis=-2)
+    cy = vy[..., ::factor, :].reshape(*vy.shape[:-2], ny + 1, nx, factor).mean(axis=-1)
+    return cx, cy
+
+
+def run_name(reynolds: float) -> str:
+    return f"re_{reynolds:g}"
+
+
+def generate_karman_data(
+    path: str | Path,
+    *,
+    train_reynolds=TRAIN_REYNOLDS,
+    test_reynolds=TEST_REYNOLDS,
+    nx: int = 32,
+    ny: int = 64,
+    factor: int = 4,
+    dt: float = 1.0,
+    frames: int = 200,
+    warmup: int = 100,
+    chunk: int = 25,
+    perturbation: float = 0.01,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Generate (or continue) the reference runs into ``path``; see the module docstring.
+
+    Re-running with the same settings continues an interrupted file where it stopped (each
+    ``chunk`` of frames is flushed with the fine state needed to continue); a file written with
+    different settings is refused. Returns the path.
+    """
+    for name, v, low in (("nx", nx, 2), ("ny", ny, 2), ("factor", factor, 1), ("frames", frames, 2),
+                         ("warmup", warmup, 0), ("chunk", chunk, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
+    dt = check_positive("dt", dt)
+    runs = [(float(r), "train") for r in train_reynolds] + [(float(r), "test") for r in test_reynolds]
+    if not runs:
+        raise InputError("no Reynolds numbers given; pass at least one training or test Reynolds number")
+    for r, _ in runs:
+        check_positive("Reynolds number", r)
+    attrs = {"nx": nx, "ny": ny, "factor": factor, "dt": dt, "warmup": warmup, "frames": frames,
+             "width": 100.0, "height": 200.0, "radius": 10.0, "perturbation": float(perturbation),
+             "seed": seed, "version": _VERSION}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = jax.random.key(seed)
+    total = len(runs) * (warmup + frames - 1)
+    with h5py.File(path, "a") as f:
+        if "nx" in f.attrs:
+            for k, v in attrs.items():
+                if k not in f.attrs or not np.all(np.asarray(f.attrs[k]) == np.asarray(v)):
+                    raise InputError(
+                        f"{str(path)!r} holds data with {k} = {f.attrs.get(k)!r}, not {v!r}; use another --out or delete it"
+                    )
+        else:
+            f.attrs.update(attrs)
+        runs_group = f.require_group("runs")
+        with ProgressBar(total, description="karman-data", enabled=progress) as bar:
+            for index, (reynolds, split) in enumerate(runs):
+                _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar)
+    return path
+
+
+def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
+    nx, ny, factor, dt = attrs["nx"], attrs["ny"], attrs["factor"], attrs["dt"]
+    frames, warmup = attrs["frames"], attrs["warmup"]
+    g = runs_group.require_group(run_name(reynolds))
+    if "frames_done" not in g.attrs:
+        g.attrs.update({"reynolds": reynolds, "split": split, "frames_done": 0})
+        g.create_dataset("vx", (frames, ny, nx + 1), dtype="f4")
+        g.create_dataset("vy", (frames, ny + 1, nx), dtype="f4")
+    done = int(g.attrs["frames_done"])
+    if done >= frames:
+        bar.advance(warmup + frames - 1)
+        return
+    state, params, config = fine_scene(nx, ny, reynolds, dt, factor, attrs["perturbation"], jax.random.fold_in(key, index))
+    if done == 0:
+        if warmup:
+            state, _ = simulate(state, params, config, warmup)
+        bar.advance(warmup, status=f"Re {reynolds:g} warm-up")
+        cx, cy = downsample(state.vx, state.vy, factor)
+        g["vx"][0], g["vy"][0] = np.asarray(cx), np.asarray(cy)
+        done = 1
+        _store_state(g, state, done)
+    else:
+        state = _load_state(g, state)
+        bar.advance(warmup + done - 1)
+    while done < frames:
+        n = min(chunk, frames - done)
+        state, saved = simulate(state, params, config, n, save_every=1)
+        cx, cy = downsample(saved.vx[1:], saved.vy[1:], factor)
+        g["vx"][done:done + n], g["vy"][done:done + n] = np.asarray(cx), np.asarray(cy)
+        done += n
+        _store_state(g, state, done)
+        bar.advance(n, status=f"Re {reynolds:g}")
+    del g["resume"]
+    g.file.flush()
+
+
+def _store_state(g, state: FlowState, done: int) -> None:
+    r = g.require_group("resume")
+    for field in dataclasses.fields(state):
+        a = np.asarray(getattr(state, field.name))
+        if field.name in r:
+            r[field.name][...] = a
+        else:
+            r.create_dataset(field.name, data=a)
+    g.file.flush()
+    g.attrs["frames_done"] = done
+    g.file.flush()
+
+
+def _load_state(g, template: FlowState) -> FlowState:
+    r = g["resume"]
+    return FlowState(**{f.name: jnp.asarray(r[f.name][()], dtype=getattr(template, f.name).dtype)
+                        for f in dataclasses.fields(template)})
+
+
+def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, list[dict]]:
+    """Read a data file: ``(attrs, runs)`` where each run is a dict with ``reynolds``, ``split``,
+    ``vx (frames, ny, nx+1)``, ``vy (frames, ny+1, nx)`` (complete runs only; optionally only
+    one split)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file {str(path)!r} does not exist; create it with `astrograd learn karman-data`")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"cannot read {str(path)!r} as HDF5 ({err})") from None
+    with f:
+        if "runs" not in f or "nx" not in f.attrs:
+            raise InputError(f"{str(path)!r} is not a karman-data file (no /runs group)")
+        attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+        runs = []
+        for g in f["runs"].values():
+            if int(g.attrs["frames_done"]) < attrs["frames"]:
+                continue
+            if split is not None and g.attrs["split"] != split:
+                continue
+            runs.append({"reynolds": float(g.attrs["reynolds"]), "split": str(g.attrs["split"]),
+                         "vx": np.asarray(g["vx"]), "vy": np.asarray(g["vy"])})
+    runs.sort(key=lambda r: r["reynolds"])
+    return attrs, runs

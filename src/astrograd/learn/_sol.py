@@ -1,0 +1,275 @@
+"""Solver-in-the-loop: a coarse Kármán solver corrected by a network after every step.
+
+Modes: ``none`` (the coarse solver alone), ``supervised`` (the network learns, from precomputed
+pairs, to map one coarse step of a reference frame to the next reference frame: no gradients
+through the solver) and ``loop`` (``unroll`` solver + network steps from a reference frame, the
+loss on every step, gradients through the differentiable solver).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from astrograd._errors import InputError, check_choice, check_positive
+from astrograd.flow import FlowState, enforce_boundaries, make_state, step
+from astrograd.learn._karman import coarse_scene, load_karman_data
+from astrograd.learn._nets import CorrectorResNet, count_parameters
+from astrograd.learn._train import load_weights, read_model_meta, save_model, train
+
+SOL_MODES = ("none", "supervised", "loop")
+
+
+def corrected_step(model, state: FlowState, params, config, reynolds) -> FlowState:
+    """One coarse solver step followed by the additive network correction (``model`` None: the
+    plain solver). The corrected velocity gets the boundary values re-imposed."""
+    s = step(state, params, config)
+    if model is None:
+        return s
+    dvx, dvy = model(s.vx, s.vy, reynolds)
+    vx, vy = enforce_boundaries(s.vx + dvx, s.vy + dvy, params, config)
+    return eqx.tree_at(lambda t: (t.vx, t.vy), s, (vx, vy))
+
+
+class SolProblem(eqx.Module):
+    """The coarse solver set up for every run of a data file: ``config`` (static), stacked
+    ``params`` (leading axis: run), ``reynolds (runs,)``, reference ``vx (runs, frames, ny, nx+1)``,
+    ``vy (runs, frames, ny+1, nx)``."""
+
+    config: object = eqx.field(static=True)
+    params: object
+    reynolds: jax.Array
+    vx: jax.Array
+    vy: jax.Array
+    template: FlowState
+
+    def state(self, vx, vy, template=None) -> FlowState:
+        t = self.template
+        return FlowState(vx=vx, vy=vy, marker=t.marker, pressure=t.pressure, time=t.time, status=t.status,
+                         fail_time=t.fail_time, fail_cell=t.fail_cell, cg_steps=t.cg_steps)
+
+
+def make_problem(path, split: str, dtype=None) -> tuple[SolProblem, dict]:
+    """Load the ``split`` (``train`` or ``test``) runs of a karman-data file."""
+    attrs, runs = load_karman_data(path, split)
+    if not runs:
+        raise InputError(f"{str(path)!r} has no complete {split} runs; generate them with `astrograd learn karman-data`")
+    dtype = dtype or jnp.result_type(float)
+    nx, ny, dt = int(attrs["nx"]), int(attrs["ny"]), float(attrs["dt"])
+    scenes = [coarse_scene(nx, ny, r["reynolds"], dt) for r in runs]
+    config = scenes[0][2]
+    params = jax.tree.map(lambda *a: jnp.stack(a).astype(a[0].dtype if jnp.issubdtype(a[0].dtype, jnp.integer) else dtype),
+                          *[s[1] for s in scenes])
+    template = jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, scenes[0][0])
+    problem = SolProblem(config, params, jnp.asarray([r["reynolds"] for r in runs], dtype),
+                         jnp.asarray(np.stack([r["vx"] for r in runs]), dtype),
+                         jnp.asarray(np.stack([r["vy"] for r in runs]), dtype), template)
+    return problem, attrs
+
+
+def _params_of(problem: SolProblem, run):
+    return jax.tree.map(lambda a: a[run], problem.params)
+
+
+def rollout(model, problem: SolProblem, run: int, start: int, num_steps: int):
+    """Run the (corrected) coarse solver ``num_steps`` steps from reference frame ``start`` of
+    run ``run``. Returns ``(vx (num_steps+1, ny, nx+1), vy (num_steps+1, ny+1, nx), status)``."""
+    return _rollout(model, problem, run, start, num_steps)
+
+
+@eqx.filter_jit
+def _rollout(model, problem, run, start, num_steps):
+    params = _params_of(problem, run)
+    s0 = problem.state(problem.vx[run, start], problem.vy[run, start])
+    re = problem.reynolds[run]
+
+    def body(s, _):
+        s = corrected_step(model, s, params, problem.config, re)
+        return s, (s.vx, s.vy)
+
+    final, (vx, vy) = jax.lax.scan(body, s0, None, length=num_steps)
+    vx = jnp.concatenate([s0.vx[None], vx])
+    vy = jnp.concatenate([s0.vy[None], vy])
+    return vx, vy, final.status
+
+
+def relative_l1(vx, vy, ref_vx, ref_vy):
+    """Per-frame relative L1 error ``Σ|v − v_ref| / Σ|v_ref|`` over both face components."""
+    num = jnp.abs(vx - ref_vx).sum(axis=(-2, -1)) + jnp.abs(vy - ref_vy).sum(axis=(-2, -1))
+    den = jnp.abs(ref_vx).sum(axis=(-2, -1)) + jnp.abs(ref_vy).sum(axis=(-2, -1))
+    return num / den
+
+
+def unrolled_loss(model, problem: SolProblem, run, start, unroll: int):
+    """Mean over the ``unroll`` steps of the mean squared velocity error of the corrected
+    coarse solver started from reference frame ``start`` of run ``run`` (traceable)."""
+    params = _params_of(problem, run)
+    re = problem.reynolds[run]
+    s0 = problem.state(problem.vx[run, start], problem.vy[run, start])
+
+    def body(s, k):
+        s = corrected_step(model, s, params, problem.config, re)
+        rx = problem.vx[run, start + k]
+        ry = problem.vy[run, start + k]
+        err = jnp.mean((s.vx - rx) ** 2) + jnp.mean((s.vy - ry) ** 2)
+        return s, err
+
+    _, errs = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(1, unroll + 1))
+    return jnp.mean(errs)
+
+
+@eqx.filter_jit
+def precompute_solver_step(problem: SolProblem):
+    """One plain coarse step from every reference frame (but the last) of every run:
+    ``(vx (runs, frames-1, ny, nx+1), vy (runs, frames-1, ny+1, nx))``."""
+
+    def one(run):
+        params = _params_of(problem, run)
+
+        def f(vx, vy):
+            s = step(problem.state(vx, vy), params, problem.config)
+            return s.vx, s.vy
+
+        return jax.lax.map(lambda a: f(*a), (problem.vx[run, :-1], problem.vy[run, :-1]))
+
+    return jax.lax.map(one, jnp.arange(problem.vx.shape[0]))
+
+
+def supervised_loss(model, inputs, targets, reynolds):
+    """Mean squared error of ``input + model(input)`` against the next reference frame."""
+    (ix, iy), (tx, ty) = inputs, targets
+
+    def one(vx, vy, rx, ry, re):
+        dvx, dvy = model(vx, vy, re)
+        return jnp.mean((vx + dvx - rx) ** 2) + jnp.mean((vy + dvy - ry) ** 2)
+
+    return jnp.mean(jax.vmap(one)(ix, iy, tx, ty, reynolds))
+
+
+def make_corrector(hyper: dict, key) -> CorrectorResNet:
+    return CorrectorResNet(blocks=hyper["blocks"], channels=hyper["channels"], kernel=hyper["kernel"],
+                           reynolds_scale=hyper["reynolds_scale"], key=key)
+
+
+def train_sol(
+    data: str | Path,
+    out: str | Path,
+    *,
+    mode: str = "loop",
+    unroll: int = 4,
+    steps: int = 1000,
+    batch: int = 4,
+    learning_rate: float = 1e-3,
+    blocks: int = 3,
+    channels: int = 32,
+    kernel: int = 3,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 25,
+    progress: bool = True,
+) -> dict:
+    """Train a corrector on the training runs of ``data`` and write the model file ``out``.
+
+    mode: ``none`` (writes a model file meaning "no correction"), ``supervised`` or ``loop``
+    (``unroll`` steps). batch: samples (run, start frame) per update, drawn from the key of
+    each update. Returns a summary dict (losses, parameters, seconds).
+    """
+    check_choice("mode", mode, SOL_MODES)
+    for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
+    check_positive("learning rate", learning_rate)
+    problem, attrs = make_problem(data, "train")
+    frames = problem.vx.shape[1]
+    if mode == "loop" and unroll >= frames:
+        raise InputError(f"unroll = {unroll} is not allowed; it must be smaller than the {frames} frames per run")
+    hyper = {"blocks": blocks, "channels": channels, "kernel": kernel, "reynolds_scale": 1000.0}
+    meta = {"kind": "sol", "mode": mode, "unroll": unroll if mode == "loop" else (1 if mode == "supervised" else 0),
+            "hyper": hyper, "nx": int(attrs["nx"]), "ny": int(attrs["ny"])}
+    t0 = time.perf_counter()
+    if mode == "none":
+        save_model(out, eqx.nn.Identity(), meta)
+        return {"mode": mode, "out": str(out), "parameters": 0, "seconds": time.perf_counter() - t0}
+    key = jax.random.key(seed)
+    model = make_corrector(hyper, jax.random.fold_in(key, 1))
+    runs = problem.vx.shape[0]
+    span = unroll if mode == "loop" else 1
+
+    def draw(k):
+        kr, kt = jax.random.split(k)
+        return (jax.random.randint(kr, (batch,), 0, runs), jax.random.randint(kt, (batch,), 0, frames - span))
+
+    if mode == "loop":
+        def loss_fn(m, b):
+            run, start = b
+            return jnp.mean(jax.vmap(lambda r, s: unrolled_loss(m, problem, r, s, unroll))(run, start))
+    else:
+        inputs = precompute_solver_step(problem)
+
+        def loss_fn(m, b):
+            run, start = b
+            src = (inputs[0][run, start], inputs[1][run, start])
+            tgt = (problem.vx[run, start + 1], problem.vy[run, start + 1])
+            return supervised_loss(m, src, tgt, problem.reynolds[run])
+
+    result = train(loss_fn, model, draw, steps=steps, key=jax.random.fold_in(key, 2), learning_rate=learning_rate,
+                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
+                   description=f"sol-train {mode}", fingerprint={"mode": mode, "unroll": unroll, "batch": batch,
+                                                                 "seed": seed, "data": str(data)})
+    meta["losses_first_last"] = [float(result.losses[0]), float(result.losses[-1])] if len(result.losses) else []
+    save_model(out, result.model, meta)
+    return {"mode": mode, "unroll": meta["unroll"], "out": str(out), "parameters": count_parameters(result.model),
+            "steps": result.steps, "resumed_from": result.resumed_from,
+            "loss_first": float(result.losses[0]) if len(result.losses) else None,
+            "loss_last": float(result.losses[-1]) if len(result.losses) else None,
+            "seconds": time.perf_counter() - t0}
+
+
+def load_corrector(path: str | Path):
+    """``(model or None, meta)`` from a sol-train model file."""
+    meta = read_model_meta(path)
+    if meta.get("kind") != "sol":
+        raise InputError(f"{str(path)!r} is not a sol-train model file (kind {meta.get('kind')!r})")
+    if meta["mode"] == "none":
+        return None, meta
+    return load_weights(path, make_corrector(meta["hyper"], jax.random.key(0))), meta
+
+
+def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int = 100, start: int = 0) -> dict:
+    """Roll out each model (label -> model file; ``none`` is always included) ``steps`` steps on
+    every test run of ``data`` from frame ``start``. Returns ``{"reynolds": [...], "errors":
+    {label: (runs, steps+1) relative L1 errors}, "mean": {label: [per run mean over steps 1..]},
+    "vorticity": ...}``."""
+    problem, attrs = make_problem(data, "test")
+    frames = problem.vx.shape[1]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or start < 0 or start + steps > frames - 1:
+        raise InputError(f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
+                             f"(at most {frames - 1 - start} steps)")
+    loaded = {"none": None}
+    for label, p in models.items():
+        model, meta = load_corrector(p)
+        if (meta["nx"], meta["ny"]) != (int(attrs["nx"]), int(attrs["ny"])):
+            raise InputError(f"model {str(p)!r} was trained on {meta['nx']}x{meta['ny']} cells; the data has "
+                             f"{attrs['nx']}x{attrs['ny']}")
+        loaded[label] = model
+    errors, finals = {}, {}
+    for label, model in loaded.items():
+        per_run, last = [], []
+        for run in range(problem.vx.shape[0]):
+            vx, vy, status = rollout(model, problem, run, start, steps)
+            err = relative_l1(vx, vy, problem.vx[run, start:start + steps + 1], problem.vy[run, start:start + steps + 1])
+            per_run.append(np.asarray(err))
+            last.append((np.asarray(vx[-1]), np.asarray(vy[-1]), int(status)))
+        errors[label] = np.stack(per_run)
+        finals[label] = last
+    reynolds = [float(r) for r in np.asarray(problem.reynolds)]
+    ref_final = [(np.asarray(problem.vx[r, start + steps]), np.asarray(problem.vy[r, start + steps])) for r in range(len(reynolds))]
+    return {"reynolds": reynolds, "errors": errors,
+            "mean": {k: v[:, 1:].mean(axis=1).tolist() for k, v in errors.items()},
+            "finals": finals, "reference_final": ref_final, "steps": steps, "start": start,
+            "grid": (int(attrs["nx"]), int(attrs["ny"])), "dt": float(attrs["dt"])}

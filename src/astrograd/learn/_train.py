@@ -1,0 +1,200 @@
+"""Resumable training driver: Adam (optax), mini-batches drawn from an explicit key, atomic
+checkpoints, progress with the loss; and model files (hyper-parameters + weights)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from astrograd._cli_util import ProgressBar
+from astrograd._errors import InputError, SimulationError
+
+_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    """model: trained model. losses: ``(steps,)`` training loss of each update (all updates,
+    including those before a resume). steps: updates done. resumed_from: step read from the
+    checkpoint (0 for a fresh run)."""
+
+    model: Any
+    losses: np.ndarray
+    steps: int
+    resumed_from: int
+
+
+def atomic_savez(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` and a JSON ``meta`` to ``path`` (npz) via a temporary file + os.replace,
+    so that a kill at any moment leaves either the old or the new file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_npz(path: Path, what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read a file written by :func:`atomic_savez`; InputError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"{what} {str(path)!r} cannot be read ({err})") from None
+    return meta, arrays
+
+
+def _leaves(tree) -> list:
+    return jax.tree.leaves(eqx.filter(tree, eqx.is_inexact_array))
+
+
+def _replace_leaves(tree, arrays: list):
+    diff, static = eqx.partition(tree, eqx.is_inexact_array)
+    leaves, treedef = jax.tree.flatten(diff)
+    if len(leaves) != len(arrays):
+        raise InputError(f"stored weights have {len(arrays)} arrays; the model has {len(leaves)}")
+    new = []
+    for i, (old, a) in enumerate(zip(leaves, arrays, strict=True)):
+        if tuple(old.shape) != tuple(a.shape):
+            raise InputError(f"stored weight {i} has shape {tuple(a.shape)}; the model expects {tuple(old.shape)}")
+        new.append(jnp.asarray(a, dtype=old.dtype))
+    return eqx.combine(jax.tree.unflatten(treedef, new), static)
+
+
+def train(
+    loss_fn: Callable[[Any, Any], jax.Array],
+    model: Any,
+    batch_fn: Callable[[jax.Array], Any],
+    *,
+    steps: int,
+    key: jax.Array,
+    learning_rate: float = 1e-3,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 25,
+    progress: bool = True,
+    description: str = "train",
+    fingerprint: dict | None = None,
+    callback: Callable[[int, Any, float], None] | None = None,
+) -> TrainResult:
+    """Minimise ``loss_fn(model, batch)`` with Adam.
+
+    model: an equinox module; its inexact-array leaves are trained. batch_fn(key) -> batch:
+    the batch of update ``i`` is ``batch_fn(jax.random.fold_in(key, i))``, so a resumed run sees
+    exactly the batches of an uninterrupted one. checkpoint: file; model, optimiser state, step
+    and losses are written there atomically every ``checkpoint_every`` updates and at the end;
+    if it exists the run resumes from it and ends with bit-identical weights to an
+    uninterrupted run. fingerprint: extra JSON-able settings that must match on resume.
+    callback(step, model, loss): called after each update (e.g. to log).
+    A non-finite loss raises SimulationError naming the update.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise InputError(f"steps = {steps!r} is not allowed; it must be an integer >= 0")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise InputError(f"checkpoint_every = {checkpoint_every!r} is not allowed; it must be an integer >= 1")
+    lr = float(learning_rate)
+    if not (math.isfinite(lr) and lr > 0):
+        raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
+    opt = optax.adam(lr)
+    diff, static = eqx.partition(model, eqx.is_inexact_array)
+    opt_state = opt.init(diff)
+    fp = {
+        "version": _VERSION,
+        "learning_rate": lr,
+        "shapes": [list(np.shape(x)) for x in jax.tree.leaves(diff)],
+        "extra": fingerprint or {},
+    }
+
+    @eqx.filter_jit
+    def update(diff, opt_state, batch):
+        def f(d):
+            return loss_fn(eqx.combine(d, static), batch)
+
+        value, grad = jax.value_and_grad(f)(diff)
+        updates, opt_state = opt.update(grad, opt_state, diff)
+        return optax.apply_updates(diff, updates), opt_state, value
+
+    start, losses = 0, []
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        meta, arrays = load_npz(path, "checkpoint")
+        if meta.get("fingerprint") != json.loads(json.dumps(fp)):
+            raise InputError(
+                f"checkpoint {str(path)!r} was written by a different training run (settings or "
+                "model shapes differ); delete it or pass another --checkpoint"
+            )
+        start = int(meta["step"])
+        if start > steps:
+            raise InputError(f"steps = {steps} is smaller than the {start} steps already in checkpoint {str(path)!r}")
+        n_model = int(meta["n_model"])
+        diff = eqx.filter(_replace_leaves(eqx.combine(diff, static), [arrays[f"m{i}"] for i in range(n_model)]), eqx.is_inexact_array)
+        state_leaves, state_def = jax.tree.flatten(opt_state)
+        opt_state = jax.tree.unflatten(
+            state_def, [jnp.asarray(arrays[f"s{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(state_leaves)]
+        )
+        losses = [float(v) for v in arrays["losses"]]
+
+    def save(step: int) -> None:
+        if path is None:
+            return
+        model_leaves = jax.tree.leaves(diff)
+        arrays = {f"m{i}": np.asarray(x) for i, x in enumerate(model_leaves)}
+        arrays.update({f"s{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
+        arrays["losses"] = np.asarray(losses, dtype=np.float64)
+        atomic_savez(path, {"fingerprint": fp, "step": step, "n_model": len(model_leaves)}, arrays)
+
+    step = start
+    with ProgressBar(steps, description=description, enabled=progress) as bar:
+        bar.advance(start)
+        while step < steps:
+            batch = batch_fn(jax.random.fold_in(key, step))
+            diff, opt_state, value = update(diff, opt_state, batch)
+            value = float(value)
+            if not math.isfinite(value):
+                raise SimulationError(f"training loss became non-finite ({value}) at update {step}")
+            losses.append(value)
+            step += 1
+            bar.advance(1, status=f"loss {value:.4g}")
+            if step % checkpoint_every == 0 and step < steps:
+                save(step)
+            if callback is not None:
+                callback(step, eqx.combine(diff, static), value)
+        save(step)
+    return TrainResult(eqx.combine(diff, static), np.asarray(losses), step, start)
+
+
+def save_model(path: str | os.PathLike, model: Any, meta: dict) -> Path:
+    """Write the model's weights and ``meta`` (kind and hyper-parameters, JSON) atomically."""
+    path = Path(path)
+    atomic_savez(path, meta, {f"w{i}": np.asarray(x) for i, x in enumerate(_leaves(model))})
+    return path
+
+
+def load_weights(path: str | os.PathLike, skeleton: Any) -> Any:
+    """Fill a model of the right structure (``skeleton``) with the weights stored in ``path``."""
+    _, arrays = load_npz(Path(path), "model file")
+    n = len([k for k in arrays if k.startswith("w")])
+    return _replace_leaves(skeleton, [arrays[f"w{i}"] for i in range(n)])
+
+
+def read_model_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` dictionary of a model file."""
+    meta, _ = load_npz(Path(path), "model file")
+    return meta

@@ -1,0 +1,217 @@
+"""``astrograd learn ...``: networks trained with the flow solver in the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from astrograd._cli_util import handle_errors, print_json
+from astrograd._errors import InputError
+
+app = typer.Typer(
+    help="Solver-in-the-loop correction of a coarse Kármán solver, and OP/CFE control of a marker.",
+    no_args_is_help=True,
+)
+
+JSON = typer.Option(False, "--json", help="print one JSON object as the last line of stdout")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
+
+
+def _floats(name: str, text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{name} = {text!r} is not a comma-separated list of numbers") from None
+
+
+@app.command("karman-data")
+@handle_errors
+def karman_data_cmd(
+    out: Path = typer.Option(Path("outputs/learn/karman.h5"), "--out", help="HDF5 file (continued if it exists)"),
+    nx: int = typer.Option(32, help="coarse cells across the flow (x)"),
+    ny: int = typer.Option(64, help="coarse cells along the flow (y)"),
+    factor: int = typer.Option(4, help="reference resolution = factor × coarse"),
+    frames: int = typer.Option(150, help="frames stored per Reynolds number (one coarse dt apart)"),
+    warmup: int = typer.Option(100, help="reference steps before frame 0 (shedding onset)"),
+    train_re: str = typer.Option("97.7,195.3,390.6,781.3,1562.5,3125", help="training Reynolds numbers"),
+    test_re: str = typer.Option("73.2,293,1172,4688", help="test Reynolds numbers"),
+    chunk: int = typer.Option(25, help="frames per flushed chunk (resume granularity)"),
+    seed: int = typer.Option(0, help="PRNG seed of the shedding perturbation"),
+    json_out: bool = JSON,
+    show_progress: bool = PROGRESS,
+) -> None:
+    """Reference Kármán runs at FACTOR × the coarse resolution, down-sampled, into an HDF5
+    file; interrupted runs continue where they stopped when the command is repeated."""
+    import time
+
+    from astrograd.learn._karman import generate_karman_data, load_karman_data
+
+    t0 = time.perf_counter()
+    path = generate_karman_data(out, train_reynolds=_floats("--train-re", train_re), test_reynolds=_floats("--test-re", test_re),
+                                nx=nx, ny=ny, factor=factor, frames=frames, warmup=warmup, chunk=chunk, seed=seed,
+                                progress=show_progress)
+    _, runs = load_karman_data(path)
+    summary = {"out": str(path), "runs": [[r["reynolds"], r["split"]] for r in runs], "coarse": [nx, ny],
+               "reference": [factor * nx, factor * ny], "frames": frames, "seconds": time.perf_counter() - t0}
+    typer.echo(f"wrote {len(runs)} runs ({frames} frames, {nx}x{ny} from {factor * nx}x{factor * ny}) to {path}")
+    if json_out:
+        print_json(summary)
+
+
+@app.command("sol-train")
+@handle_errors
+def sol_train_cmd(
+    data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data"),
+    out: Path = typer.Option(None, "--out", help="model file (default outputs/learn/sol-<mode>.npz)"),
+    mode: str = typer.Option("loop", "--mode", help="none, supervised or loop"),
+    unroll: int = typer.Option(4, "--unroll", help="solver + network steps per sample (loop mode)"),
+    steps: int = typer.Option(500, "--steps", help="Adam updates"),
+    batch: int = typer.Option(4, "--batch", help="samples per update"),
+    learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
+    blocks: int = typer.Option(3, help="ResNet blocks"),
+    channels: int = typer.Option(32, help="ResNet channels"),
+    kernel: int = typer.Option(3, help="kernel size inside the blocks"),
+    seed: int = typer.Option(0, help="PRNG seed (initial weights, batches)"),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"),
+    checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
+    json_out: bool = JSON,
+    show_progress: bool = PROGRESS,
+) -> None:
+    """Train the ResNet corrector of the coarse solver (none / supervised / solver in the loop)."""
+    from astrograd.learn._sol import train_sol
+
+    out = out or Path(f"outputs/learn/sol-{mode}.npz")
+    summary = train_sol(data, out, mode=mode, unroll=unroll, steps=steps, batch=batch, learning_rate=learning_rate,
+                        blocks=blocks, channels=channels, kernel=kernel, seed=seed, checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every, progress=show_progress)
+    loss = "" if summary.get("loss_last") is None else f", loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}"
+    typer.echo(f"sol-train {mode}: {summary['parameters']} parameters{loss}; wrote {out}")
+    if json_out:
+        print_json(summary)
+
+
+def _parse_models(models: list[str]) -> dict[str, Path]:
+    from astrograd.learn._sol import load_corrector
+
+    parsed = {}
+    for item in models:
+        label, _, path = item.rpartition("=")
+        path = Path(path)
+        if not label:
+            _, meta = load_corrector(path)
+            label = meta["mode"] if meta["mode"] != "loop" else f"loop-{meta['unroll']}"
+        if label == "none":
+            continue
+        parsed[label] = path
+    return parsed
+
+
+@app.command("sol-eval")
+@handle_errors
+def sol_eval_cmd(
+    data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data (test runs)"),
+    checkpoint: list[str] = typer.Option(None, "--checkpoint", help="model file(s) from sol-train, optionally LABEL=PATH; repeatable"),
+    steps: int = typer.Option(100, "--steps", help="rollout length (steps)"),
+    start: int = typer.Option(0, "--start", help="reference frame the rollouts start from"),
+    out: Path = typer.Option(Path("outputs/learn/sol-eval"), "--out", help="folder for eval.h5 and figures"),
+    json_out: bool = JSON,
+) -> None:
+    """Roll out the coarse solver alone and with each corrector on the test Reynolds numbers;
+    relative L1 error per step against the down-sampled reference; table and figures."""
+    from astrograd.io import write_h5
+    from astrograd.learn._plots import plot_sol_errors, plot_sol_vorticity
+    from astrograd.learn._sol import evaluate_sol
+
+    models = _parse_models(checkpoint or [])
+    result = evaluate_sol(data, models, steps=steps, start=start)
+    out.mkdir(parents=True, exist_ok=True)
+    write_h5(out / "eval.h5", {"reynolds": np.asarray(result["reynolds"]),
+                                "errors": {k: v for k, v in result["errors"].items()}},
+             {"steps": steps, "start": start, "data": str(data)})
+    figs = [plot_sol_errors(result, out / "errors.png")]
+    figs += [plot_sol_vorticity(result, out / f"vorticity_re{r:g}.png", i) for i, r in enumerate(result["reynolds"])]
+    labels = list(result["mean"])
+    typer.echo("mean relative L1 error over steps 1.." + str(steps))
+    typer.echo("Re        " + "".join(f"{lab:>14}" for lab in labels))
+    for i, r in enumerate(result["reynolds"]):
+        typer.echo(f"{r:<10g}" + "".join(f"{result['mean'][lab][i]:>14.4f}" for lab in labels))
+    typer.echo(f"wrote {out / 'eval.h5'} and {len(figs)} figures")
+    if json_out:
+        print_json({"reynolds": result["reynolds"], "mean_relative_l1": result["mean"], "steps": steps,
+                    "out": str(out), "figures": [str(f) for f in figs]})
+
+
+@app.command("control-train")
+@handle_errors
+def control_train_cmd(
+    out: Path = typer.Option(Path("outputs/learn/control.npz"), "--out", help="model file"),
+    n: int = typer.Option(64, help="cells per side"),
+    num_steps: int = typer.Option(16, "--num-steps", help="controlled solver steps"),
+    channels: int = typer.Option(16, help="U-Net base channels"),
+    levels: int = typer.Option(3, help="U-Net levels"),
+    train_pairs: int = typer.Option(256, help="training start/target pairs"),
+    test_pairs: int = typer.Option(16, help="held-out pairs (evaluated by control-eval)"),
+    batch: int = typer.Option(8, help="pairs per update"),
+    op_steps: int = typer.Option(200, help="stage 1 updates (OP, supervised)"),
+    cfe_steps: int = typer.Option(200, help="stage 2 updates (CFE through one solver step)"),
+    e2e_steps: int = typer.Option(100, help="stage 3 updates (both, end to end through all steps)"),
+    learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
+    force_weight: float = typer.Option(1e-3, help="weight of the force regulariser"),
+    seed: int = typer.Option(0, help="PRNG seed (pairs, weights, batches)"),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="training state prefix (<prefix>.stage1..3; resumed)"),
+    checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
+    json_out: bool = JSON,
+    show_progress: bool = PROGRESS,
+) -> None:
+    """Staged training of the observation predictor and control-force estimator U-Nets."""
+    from astrograd.learn._control import ControlSettings, train_control
+
+    settings = ControlSettings(n=n, num_steps=num_steps, channels=channels, levels=levels, train_pairs=train_pairs,
+                               test_pairs=test_pairs, batch=batch, op_steps=op_steps, cfe_steps=cfe_steps,
+                               e2e_steps=e2e_steps, learning_rate=learning_rate, force_weight=force_weight, seed=seed)
+    summary = train_control(settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress)
+    typer.echo(f"control-train: {summary['parameters']} parameters; end-to-end loss {summary['e2e_loss']}; wrote {out}")
+    if json_out:
+        print_json(summary)
+
+
+@app.command("control-eval")
+@handle_errors
+def control_eval_cmd(
+    checkpoint: Path = typer.Option(Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"),
+    pairs: int = typer.Option(None, help="held-out pairs (default: the number set at training)"),
+    direct_pairs: int = typer.Option(4, help="pairs also solved by direct per-instance optimisation"),
+    direct_iterations: int = typer.Option(100, help="Adam iterations of the direct optimisation"),
+    direct_lr: float = typer.Option(0.05, help="Adam learning rate of the direct optimisation"),
+    out: Path = typer.Option(Path("outputs/learn/control-eval"), "--out", help="folder for eval.h5 and the figure"),
+    json_out: bool = JSON,
+) -> None:
+    """Held-out pairs: relative MAE of the final marker (no control, networks, direct
+    optimisation through the solver) and time per instance."""
+    from astrograd.io import write_h5
+    from astrograd.learn._control import evaluate_control
+    from astrograd.learn._plots import plot_control
+
+    r = evaluate_control(checkpoint, pairs=pairs, direct_iterations=direct_iterations,
+                         direct_learning_rate=direct_lr, direct_pairs=direct_pairs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_h5(out / "eval.h5", {k: r[k] for k in ("mae_uncontrolled", "mae_networks", "mae_direct", "start", "target",
+                                                 "final_networks", "final_direct")},
+             {"n": r["n"], "num_steps": r["num_steps"], "direct_iterations": direct_iterations})
+    fig = plot_control(r, out / "control.png")
+    summary = {"pairs": r["pairs"], "mae_uncontrolled": float(np.mean(r["mae_uncontrolled"])),
+               "mae_networks": float(np.mean(r["mae_networks"])),
+               "mae_direct": float(np.mean(r["mae_direct"])) if len(r["mae_direct"]) else None,
+               "mae_networks_on_direct_pairs": float(np.mean(r["mae_networks"][: len(r["mae_direct"])])) if len(r["mae_direct"]) else None,
+               "seconds_per_instance_networks": r["seconds_per_instance_networks"],
+               "seconds_per_instance_direct": r["seconds_per_instance_direct"], "figure": str(fig)}
+    typer.echo(f"relative MAE on {r['pairs']} held-out pairs: uncontrolled {summary['mae_uncontrolled']:.4f}, "
+               f"networks {summary['mae_networks']:.4f} ({summary['seconds_per_instance_networks']:.3g} s/instance)")
+    if summary["mae_direct"] is not None:
+        typer.echo(f"direct optimisation ({direct_iterations} Adam steps) on {len(r['mae_direct'])} pairs: "
+                   f"{summary['mae_direct']:.4f} ({summary['seconds_per_instance_direct']:.3g} s/instance; "
+                   f"networks on the same pairs {summary['mae_networks_on_direct_pairs']:.4f})")
+    if json_out:
+        print_json(summary)

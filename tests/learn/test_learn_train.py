@@ -1,0 +1,73 @@
+"""Training driver: resume after SIGKILL gives bit-identical weights; bad input; model files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.learn import CorrectorResNet, load_weights, read_model_meta, save_model, train
+
+WORKER = Path(__file__).with_name("train_worker.py")
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_resume_after_kill_is_bit_identical(tmp_path):
+    ref = _run("none", tmp_path / "ref.npz", 12, 0)
+    assert ref.returncode == 0, ref.stderr
+    ck = tmp_path / "state.npz"
+    killed = _run(ck, tmp_path / "never.npz", 12, 8)
+    assert killed.returncode == -9  # SIGKILL after update 8; the last checkpoint is at 5
+    assert ck.exists() and not (tmp_path / "never.npz").exists()
+    resumed = _run(ck, tmp_path / "res.npz", 12, 0)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "res.npz")
+    assert int(b["resumed"]) == 5
+    weights = [k for k in a.files if k.startswith("w")]
+    assert weights
+    for k in weights:
+        np.testing.assert_array_equal(a[k], b[k])
+    np.testing.assert_array_equal(a["losses"], b["losses"])
+    assert a["losses"][-1] < a["losses"][0]
+
+
+def _tiny_loss(model, batch):
+    dvx, dvy = model(batch[0], batch[1], 50.0)
+    return jnp.mean((dvx - 1.0) ** 2) + jnp.mean(dvy**2)
+
+
+def test_bad_input_and_mismatched_checkpoint(tmp_path, key):
+    model = CorrectorResNet(blocks=0, channels=2, key=key)
+    batch = (jnp.ones((4, 3)), jnp.ones((5, 2)))
+    kw = dict(key=key, progress=False)
+    with pytest.raises(InputError, match="learning_rate"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate=-1.0, **kw)
+    with pytest.raises(InputError, match="steps"):
+        train(_tiny_loss, model, lambda k: batch, steps=-2, **kw)
+    ck = tmp_path / "c.npz"
+    train(_tiny_loss, model, lambda k: batch, steps=2, checkpoint=ck, **kw)
+    with pytest.raises(InputError, match="different training run"):
+        train(_tiny_loss, model, lambda k: batch, steps=3, checkpoint=ck, learning_rate=0.5, **kw)
+    with pytest.raises(InputError, match="smaller"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, checkpoint=ck, **kw)
+
+
+def test_model_file_roundtrip(tmp_path, key):
+    model = CorrectorResNet(blocks=1, channels=3, key=key)
+    save_model(tmp_path / "m.npz", model, {"kind": "test", "channels": 3})
+    assert read_model_meta(tmp_path / "m.npz")["channels"] == 3
+    other = load_weights(tmp_path / "m.npz", CorrectorResNet(blocks=1, channels=3, key=jax.random.fold_in(key, 9)))
+    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(other), strict=True):
+        if hasattr(a, "shape"):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(InputError, match="shape"):
+        load_weights(tmp_path / "m.npz", CorrectorResNet(blocks=1, channels=4, key=key))
+    with pytest.raises(InputError, match="does not exist"):
+        read_model_meta(tmp_path / "missing.npz")
