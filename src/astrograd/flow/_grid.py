@@ -17,6 +17,15 @@ from astrograd._errors import InputError, check_choice, check_positive
 SIDE_KINDS = ("no-slip", "free-slip", "inflow", "outflow", "periodic")
 
 
+def _mesh(x, y):
+    # Node coordinates are built with numpy and enter traced code as constants: computed from
+    # iota inside jit, XLA rewrites (i*dx)/dx and may round a node onto the other side of a
+    # cell edge in the forward and transposed programs differently (inconsistent derivatives).
+    xx, yy = np.meshgrid(x, y, indexing="xy")
+    dtype = jnp.result_type(float)
+    return jnp.asarray(xx, dtype), jnp.asarray(yy, dtype)
+
+
 class Grid(eqx.Module):
     """Cell counts ``nx, ny`` and domain size ``lx, ly`` (length units). Static."""
 
@@ -42,21 +51,21 @@ class Grid(eqx.Module):
 
     def cell_centres(self):
         """``(x, y)``, each ``(ny, nx)``: coordinates of the cell centres (length units)."""
-        x = (jnp.arange(self.nx) + 0.5) * self.dx
-        y = (jnp.arange(self.ny) + 0.5) * self.dy
-        return jnp.meshgrid(x, y, indexing="xy")
+        x = (np.arange(self.nx) + 0.5) * self.dx
+        y = (np.arange(self.ny) + 0.5) * self.dy
+        return _mesh(x, y)
 
     def x_faces(self):
         """``(x, y)``, each ``(ny, nx+1)``: positions of the ``vx`` nodes."""
-        x = jnp.arange(self.nx + 1) * self.dx
-        y = (jnp.arange(self.ny) + 0.5) * self.dy
-        return jnp.meshgrid(x, y, indexing="xy")
+        x = np.arange(self.nx + 1) * self.dx
+        y = (np.arange(self.ny) + 0.5) * self.dy
+        return _mesh(x, y)
 
     def y_faces(self):
         """``(x, y)``, each ``(ny+1, nx)``: positions of the ``vy`` nodes."""
-        x = (jnp.arange(self.nx) + 0.5) * self.dx
-        y = jnp.arange(self.ny + 1) * self.dy
-        return jnp.meshgrid(x, y, indexing="xy")
+        x = (np.arange(self.nx) + 0.5) * self.dx
+        y = np.arange(self.ny + 1) * self.dy
+        return _mesh(x, y)
 
 
 class Boundaries(eqx.Module):
