@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -178,3 +179,23 @@ def test_not_landed_and_blow_up_are_reported_with_time(x64):
     tr = simulate(jnp.zeros(2), jnp.array([30.0, 30.0]), Ballistics(G, 50.0), ThrowConfig(0.1, 50, "euler"))
     with pytest.raises(SimulationError, match=r"non-finite position or velocity at t = "):
         check_trajectory(tr)
+
+
+def test_gradient_check_through_network_inside_integrator(x64):
+    from astrograd.orbit import DragNet
+
+    net = DragNet(jax.random.key(4), width=6, depth=1)
+    # the zero last layer (the "no drag" start) is perturbed so every weight matters
+    net = jax.tree.map(lambda w: w + 0.1 if eqx.is_inexact_array(w) else w, net)
+    config = ThrowConfig(0.05, 40, "rk4")
+
+    def acceleration(position, velocity, net):
+        return jnp.array([0.0, -G]) + net(velocity)
+
+    def loss(net):
+        tr = simulate(jnp.zeros(2), jnp.array([12.0, 9.0]), net, config, acceleration)
+        return jnp.sum(tr.position**2)
+
+    weights, static = eqx.partition(net, eqx.is_inexact_array)  # check_grad needs array leaves
+    check_grad(jax.jit(lambda w: loss(eqx.combine(w, static))), weights,
+               key=jax.random.key(5)).assert_close(rtol=1e-6)

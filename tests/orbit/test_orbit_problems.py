@@ -17,11 +17,12 @@ def test_recover_g_from_15_with_adam(x64):
 
 
 def test_recover_g_from_noisy_data_within_statistical_error(x64):
-    # with noise sigma the least-squares error of g is ~ sigma / sqrt(sum (t²/2)²) (t = sample
-    # times, x is independent of g): a few of those, not the noise-free 1e-10
+    # y = v_y t − g t²/2 and x does not depend on g, so the least-squares standard error of g is
+    # sigma / sqrt(sum (t²/2)²); the Fisher estimate must equal it and the error be a few of those
     r = fit_gravity(noise=0.05, key=jax.random.key(3))
     t = np.asarray(r.observed.time)[np.asarray(r.observed.position[:, 1]) >= 0]
     sigma_g = 0.05 / np.sqrt(np.sum((t**2 / 2) ** 2))
+    assert r.g_standard_error == pytest.approx(sigma_g, rel=1e-8)
     assert abs(r.g - 2.5) < 4 * sigma_g
 
 
@@ -73,8 +74,9 @@ def test_learned_drag_long_training(x64):
         (lambda: best_angle(speed=0.0), "speed = 0"),
         (lambda: best_angle(drag=float("nan")), "drag = nan"),
         (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),
-        (lambda: learn_drag(train_throws=((10.0, 95.0),)), "angle = 95"),
-        (lambda: learn_drag(dt=-0.01), "dt = -0.01"),
+        (lambda: learn_drag(train_throws=((10.0, 95.0),), key=jax.random.key(0)), "angle = 95"),
+        (lambda: learn_drag(dt=-0.01, key=jax.random.key(0)), "dt = -0.01"),
+        (lambda: learn_drag(), "explicit PRNG key"),
     ],
 )
 def test_bad_input(call, match):

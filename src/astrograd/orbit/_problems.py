@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, SimulationError, check_choice, check_in_range, check_positive
-from astrograd.inverse import fit
+from astrograd.inverse import fisher, fit, sensitivity
 from astrograd.orbit._model import (
     INTEGRATORS,
     Ballistics,
@@ -60,6 +60,9 @@ class GravityFit:
       (None if never). losses: (iterations+1,) mean squared position error (m²).
     g_history: (iterations+1,) g after each update.
     observed / fitted / initial: trajectories (data, final model, starting guess).
+    g_standard_error: Cramér–Rao standard error of g (m/s²) from the Fisher matrix of the fitted
+      parameters for the given noise (marginalised over the velocity in a joint fit); None when
+      noise = 0.
     """
 
     g: float
@@ -75,6 +78,7 @@ class GravityFit:
     fitted: Trajectory
     initial: Trajectory
     joint: bool = False
+    g_standard_error: float | None = None
 
 
 def fit_gravity(
@@ -156,6 +160,11 @@ def fit_gravity(
     g_fit = float(res.params["g"])
     fitted = model(res.params)
     check_trajectory(fitted)
+    g_error = None
+    if noise > 0:
+        # ravel order of the dict is g first, then v0
+        S = sensitivity(lambda p: model(p).position[in_air], res.params, mode="forward")
+        g_error = float(np.sqrt(np.linalg.inv(np.asarray(fisher(S, noise**2)))[0, 0]))
     return GravityFit(
         g=g_fit,
         g_true=float(g_true),
@@ -170,6 +179,7 @@ def fit_gravity(
         fitted=fitted,
         initial=model(params0),
         joint=joint,
+        g_standard_error=g_error,
     )
 
 
@@ -404,7 +414,7 @@ def learn_drag(
     (speed m/s, angle degrees) — integrated with true drag ``drag`` (1/m). Model: the same
     integrator with acceleration (0, −g) + DragNet(v), g known; trained with Adam on the mean
     squared position error through the whole unrolled trajectories. Validated on a held-out throw
-    and against the true force law. key: PRNG key for the network weights (default key(0)).
+    and against the true force law. key: PRNG key for the network weights (required).
     """
     check_positive("drag", drag, allow_zero=True)
     check_positive("g", g)
@@ -419,7 +429,8 @@ def learn_drag(
         raise InputError("train_throws is empty; give at least one (speed, angle) pair")
     for s, a in [*throws, tuple(test_throw)]:
         initial_velocity(s, a)  # validates speed > 0 and angle in (0°, 90°)
-    key = jax.random.key(0) if key is None else key
+    if key is None:
+        raise InputError("learn_drag needs an explicit PRNG key for the network weights (key=jax.random.key(...))")
 
     all_throws = [*throws, (float(test_throw[0]), float(test_throw[1]))]
     num_steps = max(steps_for_flight(s, a, g, dt, margin=1.0) for s, a in all_throws)

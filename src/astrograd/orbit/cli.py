@@ -60,8 +60,12 @@ def fit_gravity_cmd(
                         checkpoint=checkpoint, progress=progress)
         print(f"fit-gravity ({integrator}, dt = {dt:g} s, {optimizer}): g = {r.g:.6f} m/s² "
               f"(true {r.g_true:g}, relative error {r.relative_error:.2e})")
-        print(f"  {r.iterations} iterations; within 1e-3 of the truth from iteration "
-              f"{r.iterations_to_1e3}; final loss {r.losses[-1]:.3e} m²")
+        reached = "never" if r.iterations_to_1e3 is None else f"from iteration {r.iterations_to_1e3}"
+        print(f"  {r.iterations} iterations; within 1e-3 of the truth: {reached}; "
+              f"final loss {r.losses[-1]:.3e} m²")
+        if r.g_standard_error is not None:
+            print(f"  Cramér–Rao standard error of g for noise {noise:g} m: {r.g_standard_error:.2e} m/s² "
+                  f"(error / standard error = {(r.g - r.g_true) / r.g_standard_error:+.2f})")
         if joint:
             print(f"  launch velocity ({r.velocity0[0]:.5f}, {r.velocity0[1]:.5f}) m/s, true "
                   f"({r.velocity0_true[0]:.5f}, {r.velocity0_true[1]:.5f})")
@@ -72,7 +76,7 @@ def fit_gravity_cmd(
         if json_out:
             out = {"g": r.g, "g_true": r.g_true, "relative_error": r.relative_error,
                    "iterations": r.iterations, "iterations_to_1e-3": r.iterations_to_1e3,
-                   "final_loss": float(r.losses[-1])}
+                   "final_loss": float(r.losses[-1]), "g_standard_error": r.g_standard_error}
             if joint:
                 out["v0"] = r.velocity0.tolist()
                 out["v0_true"] = r.velocity0_true.tolist()
