@@ -1,0 +1,353 @@
+"""Initial conditions that draw an image: targets (text or a picture file), the projected
+particle images along one or two axes, the loss, and an Adam fit of the white noise."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float
+
+from astrograd._errors import InputError, SimulationError, check_positive
+from astrograd.cosmo import Cosmology
+from astrograd.pm._config import PMConfig
+from astrograd.pm._nbody import positions
+from astrograd.pm._observables import projection
+from astrograd.pm._simulate import simulate
+
+#: pmwd's setup (Li et al. 2022, arXiv:2211.09958, Fig. 1).
+IMAGE_CONFIG = dict(
+    ptcl_grid=(16, 27, 16), mesh_shape=(32, 54, 32), box_size=(160.0, 270.0, 160.0),
+    a_start=1.0 / 64.0, a_stop=1.0, num_steps=63, lpt_order=2,
+)
+IMAGE_SHAPE = (64, 108)
+PIXEL_SIZE = 2.5
+#: projection axis per view; the image rows are the other 160 Mpc/h axis, columns the 270 one.
+VIEW_AXES = {1: (2,), 2: (2, 0)}
+
+
+def text_target(text: str, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.ndarray, "h w"]:
+    """Render ``text`` in matplotlib's bundled DejaVu Sans, as large as fits in ``shape``
+    (rows, columns) pixels; returns ink coverage in [0, 1] (1 = glyph)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not text or not text.strip():
+        raise InputError(f"text = {text!r} is empty; give at least one visible character")
+    h, w = shape
+    dpi = 100.0
+
+    def render(size):
+        fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
+        canvas = FigureCanvasAgg(fig)
+        fig.patch.set_facecolor("black")
+        t = fig.text(0.5, 0.5, text, color="white", fontsize=size, ha="center", va="center",
+                     family="DejaVu Sans", weight="bold")
+        canvas.draw()
+        bbox = t.get_window_extent(canvas.get_renderer())
+        img = np.asarray(canvas.buffer_rgba())[..., 0].astype(np.float64) / 255.0
+        return img, bbox.width, bbox.height
+
+    size = 0.8 * h * 72.0 / dpi
+    _, bw, bh = render(size)
+    size *= min(0.92 * w / max(bw, 1e-9), 0.8 * h / max(bh, 1e-9))
+    img, _, _ = render(size)
+    return img[:h, :w]
+
+
+def image_target(path: str | Path, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.ndarray, "h w"]:
+    """Read a picture (PNG, JPEG, …), convert to grey, resize to ``shape`` (rows, columns).
+    Returns intensity in [0, 1] where 1 is where the matter should go: bright pixels, or dark
+    pixels if the picture is mostly bright (dark drawing on a light background)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image file {str(path)!r} does not exist")
+    try:
+        with Image.open(path) as im:
+            grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
+    except (UnidentifiedImageError, OSError) as err:
+        raise InputError(f"cannot read {str(path)!r} as an image ({type(err).__name__})") from None
+    arr = np.asarray(grey, dtype=np.float64) / 255.0
+    if arr.mean() > 0.5:
+        arr = 1.0 - arr
+    if arr.max() - arr.min() < 1e-6:
+        raise InputError(f"image {str(path)!r} is uniform; it has nothing to draw")
+    return (arr - arr.min()) / (arr.max() - arr.min())
+
+
+def normalise_target(ink: np.ndarray, num_ptcl: int) -> np.ndarray:
+    """Scale ink coverage so the target holds all particles: particles per pixel."""
+    return ink / ink.sum() * num_ptcl
+
+
+def view_images(disp: Float[Array, "n 3"], config: PMConfig, views: int) -> Float[Array, "v h w"]:
+    """Particles per 2.5 Mpc/h pixel projected along each view axis, as (rows, columns) images:
+    along axis 2 → (x, y); along axis 0 → (z, y)."""
+    pos = positions(disp, config)
+    images = []
+    for axis in VIEW_AXES[views]:
+        img = projection(pos, config.box_size, axis, pixel_size=PIXEL_SIZE)
+        images.append(img if axis == 2 else img.T)
+    return jnp.stack(images)
+
+
+def image_loss(images: Float[Array, "v h w"], target: Float[Array, "h w"]) -> Float[Array, ""]:
+    """Mean over views of var(image − target) / var(target)."""
+    return jnp.mean(jnp.var(images - target[None], axis=(1, 2)) / jnp.var(target))
+
+
+def image_config(dtype: str = "float32") -> PMConfig:
+    return PMConfig(**IMAGE_CONFIG, dtype=dtype)
+
+
+def image_cosmology() -> Cosmology:
+    return Cosmology(omega_m=0.3, omega_b=0.05, h=0.7, n_s=0.96, sigma8=0.8)
+
+
+def make_loss_fn(target, views: int, config: PMConfig | None = None, cosmo: Cosmology | None = None):
+    """loss(noise) -> scalar, and images(noise) -> (views, 64, 108)."""
+    config = image_config() if config is None else config
+    cosmo = image_cosmology() if cosmo is None else cosmo
+    target = jnp.asarray(target, dtype=config.float_dtype)
+
+    def images(noise):
+        disp, _ = simulate(noise, cosmo, config)
+        return view_images(disp, config, views)
+
+    def loss(noise):
+        return image_loss(images(noise), target)
+
+    return loss, images
+
+
+@dataclass
+class FitState:
+    """Everything needed to resume: white noise, Adam state, iteration, loss history, frames."""
+
+    noise: np.ndarray
+    opt_state: object
+    iteration: int
+    losses: list[float] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+    frame_iterations: list[int] = field(default_factory=list)
+
+
+def save_checkpoint(path: Path, state: FitState, meta: dict) -> None:
+    """Atomically write the fit state to an ``.npz`` file."""
+    leaves = jax.tree.leaves(state.opt_state)
+    data = {
+        "noise": np.asarray(state.noise),
+        "iteration": np.int64(state.iteration),
+        "losses": np.asarray(state.losses, dtype=np.float64),
+        "frames": np.asarray(state.frames) if state.frames else np.zeros((0,)),
+        "frame_iterations": np.asarray(state.frame_iterations, dtype=np.int64),
+        "num_opt_leaves": np.int64(len(leaves)),
+        **{f"opt_{i}": np.asarray(x) for i, x in enumerate(leaves)},
+        **{f"meta_{k}": np.asarray(v) for k, v in meta.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
+    """Read a checkpoint written by :func:`save_checkpoint`; its settings must match ``meta``."""
+    try:
+        with np.load(path) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read checkpoint {str(path)!r} ({err})") from None
+    for k, v in meta.items():
+        stored = data.get(f"meta_{k}")
+        if stored is None or not np.array_equal(stored, np.asarray(v)):
+            raise InputError(
+                f"checkpoint {str(path)!r} was written with {k} = {stored!r}, not {v!r}; "
+                "use the same settings or another --checkpoint file"
+            )
+    treedef = jax.tree.structure(opt_template)
+    leaves = [jnp.asarray(data[f"opt_{i}"]) for i in range(int(data["num_opt_leaves"]))]
+    frames = list(data["frames"]) if data["frames"].ndim > 1 else []
+    return FitState(
+        noise=data["noise"], opt_state=jax.tree.unflatten(treedef, leaves), iteration=int(data["iteration"]),
+        losses=[float(x) for x in data["losses"]], frames=frames,
+        frame_iterations=[int(i) for i in data["frame_iterations"]],
+    )
+
+
+def fit_image(
+    target: np.ndarray,
+    *,
+    views: int = 1,
+    iterations: int = 100,
+    learning_rate: float = 0.1,
+    key=None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 100,
+    num_frames: int = 40,
+    callback: Callable[[int, float], None] | None = None,
+) -> tuple[FitState, dict]:
+    """Adam on the white noise so that the projected particles at a = 1 draw ``target``
+    (ink coverage, (64, 108)). Resumes from ``checkpoint`` if it exists and saves to it every
+    ``checkpoint_every`` iterations, at the end, and on KeyboardInterrupt.
+
+    Returns the final state (``losses[i]`` is the loss before update i; the last entry is
+    the loss of the final noise) and timing information.
+    """
+    if views not in VIEW_AXES:
+        raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
+    if int(iterations) < 1:
+        raise InputError(f"iterations = {iterations!r} is not allowed; it must be an integer >= 1")
+    check_positive("learning_rate", learning_rate)
+    config = image_config()
+    target = normalise_target(np.asarray(target, dtype=np.float64), config.num_ptcl)
+    loss_fn, images_fn = make_loss_fn(target, views, config)
+    optimiser = optax.adam(learning_rate)
+    key = jax.random.key(0) if key is None else key
+    noise0 = jax.random.normal(key, config.ptcl_grid, dtype=config.float_dtype)
+    meta = {"views": views, "learning_rate": float(learning_rate), "target": target.astype(np.float32)}
+
+    @jax.jit
+    def update(noise, opt_state):
+        loss, grad = jax.value_and_grad(loss_fn)(noise)
+        upd, opt_state = optimiser.update(grad, opt_state, noise)
+        return optax.apply_updates(noise, upd), opt_state, loss
+
+    images_jit = jax.jit(images_fn)
+    loss_jit = jax.jit(loss_fn)
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(Path(checkpoint), optimiser.init(noise0), meta)
+    else:
+        state = FitState(noise=np.asarray(noise0), opt_state=optimiser.init(noise0), iteration=0)
+    frame_every = max(1, iterations // max(1, num_frames))
+    noise = jnp.asarray(state.noise)
+    opt_state = state.opt_state
+    t_compile = time.perf_counter()
+    jax.block_until_ready(update.lower(noise, opt_state).compile())
+    t_compile = time.perf_counter() - t_compile
+    t0 = time.perf_counter()
+    done_here = 0
+    try:
+        while state.iteration < iterations:
+            if state.iteration % frame_every == 0 and state.iteration not in state.frame_iterations:
+                state.frames.append(np.asarray(images_jit(noise)))
+                state.frame_iterations.append(state.iteration)
+            noise, opt_state, loss = update(noise, opt_state)
+            loss = float(loss)
+            if not np.isfinite(loss):
+                raise SimulationError(f"the image loss became {loss} at iteration {state.iteration}")
+            state.losses.append(loss)
+            state.iteration += 1
+            done_here += 1
+            state.noise, state.opt_state = noise, opt_state
+            if callback is not None:
+                callback(state.iteration, loss)
+            if checkpoint is not None and state.iteration % checkpoint_every == 0:
+                save_checkpoint(Path(checkpoint), state, meta)
+    except KeyboardInterrupt:
+        if checkpoint is not None:
+            save_checkpoint(Path(checkpoint), state, meta)
+        raise
+    seconds = time.perf_counter() - t0
+    final_loss = float(loss_jit(noise))
+    if not state.frame_iterations or state.frame_iterations[-1] != state.iteration:
+        state.frames.append(np.asarray(images_jit(noise)))
+        state.frame_iterations.append(state.iteration)
+    state.noise = np.asarray(noise)
+    if checkpoint is not None:
+        save_checkpoint(Path(checkpoint), state, meta)
+    info = {
+        "final_loss": final_loss,
+        "compile_seconds": t_compile,
+        "seconds_per_iteration": seconds / max(1, done_here),
+        "target": target,
+    }
+    return state, info
+
+
+#: pmwd's published losses for "pmwd", one projection, Adam lr 0.1 (REFERENCES.md).
+PMWD_LOSSES = {1: 1.13, 100: 0.36, 300: 0.24, 3000: 0.196}
+
+
+def fit_image_to_dir(
+    out: Path,
+    *,
+    text: str | None = "pmwd",
+    image: Path | None = None,
+    views: int = 1,
+    iterations: int = 100,
+    learning_rate: float = 0.1,
+    seed: int = 0,
+    checkpoint: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Run :func:`fit_image` and write target/initial/final figures, the loss curve, a GIF,
+    the optimised initial conditions (``ics.h5``) and the loss history (``losses.txt``).
+    Returns a JSON-ready summary (``final_loss``, ``losses`` after each tenth of the run,
+    ``seconds_per_iteration``, file names)."""
+    from astrograd._cli_util import ProgressBar
+    from astrograd.pm._lpt import linear_modes, lpt
+    from astrograd.pm._plots import plot_images, plot_loss, write_gif
+    from astrograd.pm._snapshot import write_initial_conditions
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ink = image_target(image) if image is not None else text_target(text)
+    ckpt = out / "checkpoint.npz" if checkpoint else None
+    with ProgressBar(iterations, "fit-image", enabled=progress) as bar:
+        start = None
+
+        def callback(i, loss):
+            nonlocal start
+            if start is None:
+                start = i - 1
+                bar.advance(start)
+            bar.advance(1, status=f"loss {loss:.4f}")
+
+        state, info = fit_image(ink, views=views, iterations=iterations, learning_rate=learning_rate,
+                                key=jax.random.key(seed), checkpoint=ckpt, callback=callback)
+    history = state.losses + [info["final_loss"]]  # history[i]: loss after i updates
+    tenths = [history[round(j * iterations / 10)] for j in range(1, 11)]
+    target = info["target"]
+    view_names = {2: "along z", 0: "along x"}
+    names = [view_names[a] for a in VIEW_AXES[views]]
+    files = {
+        "target": plot_images(out / "target.png", [target], ["target (particles / pixel)"]).name,
+        "initial": plot_images(out / "initial.png", list(state.frames[0]), [f"initial, {n}" for n in names],
+                               f"loss {history[0]:.3f}").name,
+        "final": plot_images(out / "final.png", list(state.frames[-1]), [f"after {iterations} it., {n}" for n in names],
+                             f"loss {history[-1]:.3f}").name,
+        "loss": plot_loss(out / "loss.png", history, PMWD_LOSSES if views == 1 else None).name,
+        "gif": write_gif(out / "fit.gif", state.frames, state.frame_iterations).name,
+    }
+    config, cosmo = image_config(), image_cosmology()
+    noise = jnp.asarray(state.noise)
+    disp, mom = lpt(linear_modes(noise, cosmo, config), cosmo, config)
+    files["ics"] = write_initial_conditions(out / "ics.h5", noise, disp, mom, cosmo, config,
+                                            {"final_loss": info["final_loss"], "views": views}).name
+    np.savetxt(out / "losses.txt", np.asarray(history), header="loss after i Adam updates, i = 0, 1, ...")
+    files["losses"] = "losses.txt"
+    return {
+        "final_loss": info["final_loss"],
+        "initial_loss": history[0],
+        "losses": tenths,
+        "iterations": iterations,
+        "views": views,
+        "learning_rate": learning_rate,
+        "seconds_per_iteration": info["seconds_per_iteration"],
+        "compile_seconds": info["compile_seconds"],
+        "out": str(out),
+        "files": files,
+    }

@@ -1,0 +1,87 @@
+"""``astrograd pm run`` / ``fit-image``: snapshots, JSON, bad input (exit status 2, one line)."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from astrograd.pm.cli import app
+
+runner = CliRunner()
+
+
+def _run(args):
+    return runner.invoke(app, args, catch_exceptions=False)
+
+
+def test_pm_run_writes_gadget_snapshots(tmp_path):
+    out = tmp_path / "run"
+    res = _run(["run", "--ptcl-grid", "8", "--mesh-factor", "2", "--box", "64", "--a-start", "0.1",
+                "--steps", "4", "--snapshots", "0.5,1", "--out", str(out), "--json", "--plot"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["scale_factors"] == [0.5, 1.0] and summary["num_steps"] == 5
+    pk = summary["power_spectrum"]
+    assert len(pk["k"]) == len(pk["P"]) == len(pk["P_linear"]) > 3
+    for i, a in enumerate((0.5, 1.0)):
+        with h5py.File(out / f"snapshot_{i:03d}.h5") as f:
+            h = f["Header"].attrs
+            assert h["Time"] == a and abs(h["Redshift"] - (1 / a - 1)) < 1e-12
+            assert list(h["NumPart_ThisFile"]) == [0, 512, 0, 0, 0, 0]
+            assert list(h["NumPart_Total"]) == [0, 512, 0, 0, 0, 0]
+            assert h["BoxSize"] == 64.0 and h["Omega0"] == pytest.approx(0.3)
+            assert h["OmegaLambda"] == pytest.approx(0.7) and h["HubbleParam"] == pytest.approx(0.7)
+            # particle mass: Ω_m ρ_crit V / N with ρ_crit = 2.775e11 h² M☉/Mpc³
+            assert h["MassTable"][1] == pytest.approx(0.3 * 27.7536627 * 64**3 / 512, rel=1e-6)
+            pos = f["PartType1/Coordinates"][:]
+            assert pos.shape == (512, 3) and pos.min() >= 0 and pos.max() < 64
+            assert f["PartType1/Velocities"].shape == (512, 3)
+            np.testing.assert_array_equal(f["PartType1/ParticleIDs"][:], np.arange(512))
+    assert (out / "projection.png").exists() and (out / "power_spectrum.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--ptcl-grid", "8", "--mesh-factor", "0"], "mesh-factor"),
+        (["--ptcl-grid", "8", "--a-start", "1.0"], "a_start"),
+        (["--ptcl-grid", "8", "--omega-m", "0"], "omega_m"),
+        (["--ptcl-grid", "8", "--sigma8", "-0.8"], "sigma8"),
+        (["--ptcl-grid", "8", "--snapshots", "0.5,x"], "snapshots"),
+        (["--ptcl-grid", "8", "--lpt-order", "3"], "lpt_order"),
+    ],
+)
+def test_pm_run_bad_input(tmp_path, args, needle):
+    res = runner.invoke(app, ["run", *args, "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+
+
+def test_fit_image_bad_image(tmp_path):
+    (tmp_path / "x.png").write_text("nope")
+    res = runner.invoke(app, ["fit-image", "--image", str(tmp_path / "x.png"), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "cannot read" in res.output + getattr(res, "stderr", "")
+    res = runner.invoke(app, ["fit-image", "--views", "3", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "views" in res.output + getattr(res, "stderr", "")
+
+
+@pytest.mark.slow
+def test_fit_image_resumes_from_checkpoint(tmp_path):
+    out = tmp_path / "fit"
+    res = _run(["fit-image", "--iterations", "4", "--out", str(out), "--checkpoint", "--json"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.output.strip().splitlines()[-1])
+    res = _run(["fit-image", "--iterations", "8", "--out", str(out), "--checkpoint", "--json"])
+    second = json.loads(res.output.strip().splitlines()[-1])
+    history = np.loadtxt(out / "losses.txt")
+    assert len(history) == 9 and history[4] == pytest.approx(first["final_loss"], rel=1e-6)
+    # the resumed run continues the same trajectory as an uninterrupted one
+    res = _run(["fit-image", "--iterations", "8", "--out", str(tmp_path / "straight"), "--json"])
+    straight = json.loads(res.output.strip().splitlines()[-1])
+    assert second["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-5)
+    for name in ("target.png", "initial.png", "final.png", "loss.png", "fit.gif", "ics.h5"):
+        assert (out / name).exists()
