@@ -46,6 +46,23 @@ def test_adam_reaches_known_minimum_and_history_is_consistent(x64):
     assert float(quadratic(res.best_params)) == pytest.approx(res.best_loss, rel=1e-12, abs=1e-300)
 
 
+def test_best_params_without_history_and_across_resume(x64, tmp_path):
+    # SGD with lr 1.05 on x² multiplies x by -1.1 each step: the loss grows, the best is the start
+    p0 = {"x": jnp.array(1.0)}
+    res = fit(lambda p: p["x"] ** 2, p0, optimizer="sgd", learning_rate=1.05, steps=10,
+              history=False, progress=False)
+    assert res.params_history is None
+    assert float(res.params["x"]) == pytest.approx((-1.1) ** 10, rel=1e-12)
+    assert float(res.best_params["x"]) == 1.0 and res.best_loss == 1.0
+    ckpt = tmp_path / "best.npz"
+    fit(lambda p: p["x"] ** 2, p0, optimizer="sgd", learning_rate=1.05, steps=4, history=False,
+        checkpoint=ckpt, progress=False)
+    resumed = fit(lambda p: p["x"] ** 2, p0, optimizer="sgd", learning_rate=1.05, steps=10,
+                  history=False, checkpoint=ckpt, progress=False)
+    assert resumed.resumed_from == 4 and float(resumed.best_params["x"]) == 1.0
+    np.testing.assert_array_equal(resumed.losses, res.losses)
+
+
 def test_lbfgs_rosenbrock_and_tolerance(x64):
     res = fit(rosenbrock, {"x": jnp.array([-1.2, 1.0])}, optimizer="lbfgs", steps=200, tol=1e-9,
               progress=False)

@@ -31,12 +31,12 @@ class FitResult:
     """Outcome of :func:`fit`.
 
     params: the parameters after the last update (same pytree structure as the input).
-    best_params / best_loss: the evaluated parameters with the lowest loss (the final ones
-      when ``history=False``).
+    best_params / best_loss: the evaluated parameters with the lowest loss.
     losses: ``(steps + 1,)`` array; ``losses[i]`` is the loss at ``params_history[i]``
       (index 0: the initial guess, last index: the final parameters).
     params_history: pytree like ``params`` whose array leaves have a leading axis of
-      length ``steps + 1`` (None when ``history=False``).
+      length ``steps + 1`` (None when ``history=False``; use that for large parameter arrays,
+      the history is kept in host memory and in the checkpoint).
     steps: number of optimiser updates applied (smaller than requested if ``tol`` was met).
     converged: True if the gradient norm fell to ``tol`` or below.
     grad_norm: global gradient norm at the final parameters.
@@ -213,6 +213,7 @@ def fit(
     losses: list[float] = []
     hist: list[list[np.ndarray]] = [[np.asarray(x) for x in leaves0]] if history else []
     converged = False
+    best_loss, best_diff = math.inf, diff0  # jax arrays are immutable: keeping a reference is free
     path = Path(checkpoint) if checkpoint is not None else None
 
     if path is not None and path.exists():
@@ -234,6 +235,10 @@ def fit(
             [jnp.asarray(arrays[f"s{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(state_leaves0)],
         )
         losses = [float(v) for v in arrays["losses"]]
+        best_loss = float(meta["best_loss"])
+        best_diff = jax.tree.unflatten(
+            treedef, [jnp.asarray(arrays[f"b{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(leaves0)]
+        )
         if history and meta["history"]:
             hist = [[arrays[f"h{j}"][k] for j in range(len(leaves0))] for k in range(start + 1)]
         elif history:
@@ -245,10 +250,12 @@ def fit(
             return
         arrays = {f"p{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(diff))}
         arrays.update({f"s{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
+        arrays.update({f"b{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(best_diff))})
         arrays["losses"] = np.asarray(losses, dtype=np.float64)
         if history:
             arrays.update({f"h{j}": np.stack([h[j] for h in hist]) for j in range(len(leaves0))})
-        meta = {"fingerprint": fingerprint, "step": step, "converged": converged, "history": history}
+        meta = {"fingerprint": fingerprint, "step": step, "converged": converged, "history": history,
+                "best_loss": best_loss}
         _save_checkpoint(path, meta, arrays)
 
     step = start
@@ -262,6 +269,8 @@ def fit(
                     f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
                 )
             losses.append(value)
+            if value < best_loss:
+                best_loss, best_diff = value, diff
             if tol is not None and gnorm <= tol:
                 converged = True
                 losses.pop()
@@ -280,23 +289,17 @@ def fit(
     final_value, final_gnorm = float(final_value), float(final_gnorm)
     if not math.isfinite(final_value):
         raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")
-    all_losses = np.asarray([*losses, final_value])
-    best = int(np.argmin(all_losses))
-    final_params = eqx.combine(diff, static)
+    if final_value < best_loss:
+        best_loss, best_diff = final_value, diff
+    params_history = None
     if history:
         stacked = [np.stack([h[j] for h in hist]) for j in range(len(leaves0))]
         params_history = eqx.combine(jax.tree.unflatten(treedef, stacked), static)
-        best_diff = jax.tree.unflatten(treedef, [jnp.asarray(s[best]) for s in stacked])
-        best_params = eqx.combine(best_diff, static)
-    else:
-        params_history = None
-        best_params = final_params
-        best = len(all_losses) - 1
     return FitResult(
-        params=final_params,
-        best_params=best_params,
-        best_loss=float(all_losses[best]),
-        losses=all_losses,
+        params=eqx.combine(diff, static),
+        best_params=eqx.combine(best_diff, static),
+        best_loss=best_loss,
+        losses=np.asarray([*losses, final_value]),
         params_history=params_history,
         steps=step,
         converged=converged,
