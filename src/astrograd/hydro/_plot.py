@@ -64,3 +64,59 @@ def plot_loss_map(path, v_grid, m_grid, losses, paths=None, truth=None, title=""
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, free_wind=None, title="") -> Path:
+    """Wind bubble: profiles (top) and forward-mode sensitivities ∂/∂v∞ (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4), sharex=True)
+    names = ("density [code]", "velocity [km/s]", "pressure [code]")
+    for k in range(3):
+        ax = axes[0, k]
+        ax.plot(r_pc, w[k], "-", lw=1.2)
+        if k != 1:
+            ax.set_yscale("log")
+        if weaver_pc is not None:
+            ax.axvline(weaver_pc, color="r", ls="--", lw=1, label="Weaver R₂")
+        if k == 0 and free_wind is not None:
+            ax.plot(free_wind[0], free_wind[1], "k:", lw=1, label="free wind Ṁ/(4πr²v∞)")
+        ax.set_title(names[k])
+        axes[1, k].plot(r_pc, dw[k], "-", color="C2", lw=1.2)
+        axes[1, k].set_title("∂(" + names[k].split()[0] + ")/∂v∞")
+        axes[1, k].set_xlabel("r [pc]")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_convergence(path, cells, errors, labels, title="") -> Path:
+    """L1 error against cell count, log-log, with a first-order guide."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for e, lab in zip(errors, labels, strict=True):
+        ax.loglog(cells, e, "o-", label=lab)
+    c = np.asarray(cells, float)
+    ax.loglog(c, errors[0][0] * c[0] / c, "k:", label="order 1")
+    ax.set_xlabel("cells")
+    ax.set_ylabel("L1 density error")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
