@@ -212,3 +212,11 @@ def test_bad_input_is_one_line_error(x64):
 def test_check_grad_refuses_float32():
     with pytest.raises(InputError, match="float64"):
         check_grad(lambda x: x**2, jnp.float32(1.0))
+
+
+def test_check_grad_accepts_equinox_modules_with_function_leaves(x64):
+    import equinox as eqx
+
+    mlp = eqx.nn.MLP(2, 1, 4, 1, activation=jnp.tanh, key=jax.random.key(1))
+    mlp = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, mlp)
+    check_grad(lambda m: jnp.sum(m(jnp.array([0.3, -0.7])) ** 2), mlp).assert_close(rtol=1e-7)

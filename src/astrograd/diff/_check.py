@@ -77,7 +77,8 @@ def check_grad(
 
     Args:
         f: function of a pytree returning a scalar, an array or a pytree of arrays.
-        x: point of evaluation (pytree; its inexact leaves are perturbed).
+        x: point of evaluation (pytree, e.g. an equinox module; its inexact array leaves are
+            perturbed, non-array leaves are held fixed).
         num_directions: number of random directions.
         key: PRNG key (default ``jax.random.key(0)``).
         eps: finite-difference step along the unit direction (default 1e-6 × max(1, ‖x‖∞)).
@@ -97,6 +98,13 @@ def check_grad(
     key = jax.random.key(0) if key is None else key
 
     x = jax.tree.map(lambda v: jnp.asarray(v) if isinstance(v, float | int | np.ndarray) else v, x)
+    # Non-array leaves (activation functions in an equinox module, strings, ...) stay fixed.
+    x, x_static = eqx.partition(x, eqx.is_array)
+    f_user = f
+
+    def f(arrays):
+        return f_user(eqx.combine(arrays, x_static))
+
     leaves, treedef = jax.tree.flatten(x)
     diff_mask = [eqx.is_inexact_array(v) for v in leaves]
     if not any(diff_mask):
