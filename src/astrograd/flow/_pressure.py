@@ -63,34 +63,71 @@ def _poisson_parts(solid, grid: Grid, bc: Boundaries):
     return matvec, full_diag, fluid, gauge, (wx, wy)
 
 
-def solve_pressure_cg(vx, vy, solid, grid: Grid, bc: Boundaries, tol: float, max_steps: int, phi0=None):
-    """Solve for φ (``(ny, nx)``, units length²/time) with preconditioned CG.
+def cg_solve(matvec, rhs, inv_diag, tol: float, max_steps: int, *, floor=0.0, y0=None):
+    """Solve ``matvec(y) = rhs`` (symmetric positive definite, matrix-free) by Jacobi-
+    preconditioned CG from lineax; derivatives by the implicit function theorem.
 
-    Convergence: every cell's residual ≤ tol·(max|b| + |b_i|) with ``b = −dx dy div v*``.
+    Every solve (the primal, forward-mode tangents and reverse-mode adjoints, wired through
+    ``jax.lax.custom_linear_solve``) is normalised by the largest entry of its own right-hand
+    side and stops when every residual entry is ≤ tol·max|rhs| + tol·|rhs_i| + 100 eps max|rhs|
+    (+ ``floor`` for the primal, an absolute round-off floor). lineax's own adjoint reuses the
+    primal's absolute tolerance, which is meaningless for a cotangent of another scale.
+
+    Returns ``(y, converged (bool scalar), num_steps (int32))`` for the primal solve. An adjoint
+    or tangent solve that does not converge returns NaN (so a gradient is never silently wrong).
+    """
+    eps = float(jnp.finfo(rhs.dtype).eps)
+    structure = jax.ShapeDtypeStruct(rhs.shape, rhs.dtype)
+    # CG is invariant under scaling of the preconditioner; lineax declares a breakdown when
+    # pᵀAp < 100·eps·size·pᵀMr, which a well-posed float32 Poisson problem on a large grid
+    # violates (its smallest eigenvalue is ~1/n²), so the preconditioner is scaled up.
+    boost = max(1e3 * eps * rhs.size * max(rhs.shape) ** 2, 1.0)
+    precond = lx.TaggedLinearOperator(
+        lx.DiagonalLinearOperator(boost * inv_diag), (lx.symmetric_tag, lx.positive_semidefinite_tag)
+    )
+
+    def make_solve(primal: bool):
+        def solve(mv, b):
+            scale = jnp.max(jnp.abs(b))
+            safe = jnp.where(scale > 0, scale, 1.0)
+            atol = tol + 100 * eps + (floor / safe if primal else 0.0)
+            op = lx.FunctionLinearOperator(mv, structure, tags=(lx.symmetric_tag, lx.positive_semidefinite_tag))
+            options = {"preconditioner": precond}
+            if primal and y0 is not None:
+                options["y0"] = y0 / safe
+            sol = lx.linear_solve(op, b / safe, lx.CG(rtol=tol, atol=atol, max_steps=max_steps), options=options, throw=False)
+            ok = (sol.result == lx.RESULTS.successful) | (scale == 0)
+            y = jnp.where(scale > 0, sol.value * safe, 0.0)
+            if not primal:
+                y = jnp.where(ok, y, jnp.nan)
+            return y, (ok, jnp.asarray(sol.stats["num_steps"], jnp.int32))
+
+        return solve
+
+    y, (ok, steps) = jax.lax.custom_linear_solve(
+        matvec, rhs, make_solve(True), make_solve(False), symmetric=True, has_aux=True
+    )
+    return y, ok, steps
+
+
+def solve_pressure_cg(vx, vy, solid, grid: Grid, bc: Boundaries, tol: float, max_steps: int, phi0=None):
+    """Solve for φ (``(ny, nx)``, units length²/time) with preconditioned CG (:func:`cg_solve`).
+
+    Convergence: every cell's residual ≤ tol·(max|b| + |b_i|) + 100 eps (max|b| + dx dy
+    (1/dx + 1/dy) max|v*|) with ``b = −dx dy div v*`` (eps: machine epsilon of the dtype);
+    the last term is the round-off level of an already solenoidal v*.
     Returns ``(phi, converged (bool scalar), num_steps (int32), weights)``.
     """
     matvec, diag, fluid, gauge, weights = _poisson_parts(solid, grid, bc)
     rhs = -grid.dx * grid.dy * divergence(vx, vy, grid) * fluid
     if gauge:
         rhs = rhs - fluid * jnp.sum(rhs) / jnp.maximum(jnp.sum(fluid), 1.0)
-    structure = jax.ShapeDtypeStruct(rhs.shape, rhs.dtype)
-    operator = lx.FunctionLinearOperator(
-        matvec, structure, tags=(lx.symmetric_tag, lx.positive_semidefinite_tag)
-    )
-    # CG is invariant under scaling of the preconditioner; lineax declares a breakdown when
-    # pᵀAp < 100·eps·size·pᵀMr, which a well-posed float32 Poisson problem on a large grid
-    # violates (its smallest eigenvalue is ~1/n²), so the preconditioner is scaled up.
-    boost = 1e3 * float(jnp.finfo(rhs.dtype).eps) * rhs.size * max(grid.nx, grid.ny) ** 2
-    precond = lx.DiagonalLinearOperator(max(boost, 1.0) / diag)
-    precond = lx.TaggedLinearOperator(precond, (lx.symmetric_tag, lx.positive_semidefinite_tag))
-    atol = tol * jax.lax.stop_gradient(jnp.max(jnp.abs(rhs))) + jnp.finfo(rhs.dtype).tiny
-    solver = lx.CG(rtol=tol, atol=atol, max_steps=max_steps)
-    options = {"preconditioner": precond}
-    if phi0 is not None:
-        options["y0"] = jax.lax.stop_gradient(phi0)
-    sol = lx.linear_solve(operator, rhs, solver, options=options, throw=False)
-    converged = sol.result == lx.RESULTS.successful
-    return sol.value, converged, sol.stats["num_steps"], weights
+    eps = float(jnp.finfo(rhs.dtype).eps)
+    speed = jnp.maximum(jnp.max(jnp.abs(vx)), jnp.max(jnp.abs(vy)))
+    floor = jax.lax.stop_gradient(100 * eps * grid.dx * grid.dy * (1 / grid.dx + 1 / grid.dy) * speed)
+    y0 = None if phi0 is None else jax.lax.stop_gradient(phi0)
+    phi, converged, steps = cg_solve(matvec, rhs, 1.0 / diag, tol, max_steps, floor=floor, y0=y0)
+    return phi, converged, steps, weights
 
 
 def solve_pressure_fft(vx, vy, grid: Grid):
