@@ -1,0 +1,219 @@
+"""``astrograd flow ...``: run a scene, fit a Burgers initial state, fit a marker transport."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from astrograd._cli_util import ProgressBar, handle_errors, print_json
+from astrograd._errors import InputError
+
+app = typer.Typer(help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True)
+
+SCENES = ("karman", "taylor-green", "smoke", "burgers")
+DEFAULT_RES = {"karman": "32x64", "taylor-green": "32x32", "smoke": "64x64", "burgers": "128"}
+DEFAULT_DT = {"karman": 1.0, "taylor-green": None, "smoke": 1.0, "burgers": 1.0 / 32}
+DEFAULT_STEPS = {"karman": 200, "taylor-green": 50, "smoke": 100, "burgers": 32}
+
+
+def parse_res(res: str, scene: str) -> tuple[int, int]:
+    """``NXxNY`` (or ``N`` for Burgers / a square) -> (nx, ny), each an integer >= 2."""
+    parts = res.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise InputError(f"--res {res!r} is not allowed; give NXxNY, e.g. 32x64") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 2:
+        raise InputError(f"--res {res!r} is not allowed; give NXxNY with integers >= 2, e.g. 32x64")
+    return values[0], values[1]
+
+
+def _steps(steps: int) -> int:
+    if steps < 1:
+        raise InputError(f"--steps {steps} is not allowed; it must be an integer >= 1")
+    return steps
+
+
+@app.command("run")
+@handle_errors
+def run_cmd(
+    scene: str = typer.Argument(..., help="karman | taylor-green | smoke | burgers"),
+    res: str = typer.Option(None, "--res", help="NXxNY cells (burgers: N). Defaults: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128"),
+    re: float = typer.Option(100.0, "--re", help="Reynolds number (karman: U·2r/ν; taylor-green: A/(kν))"),
+    steps: int = typer.Option(None, "--steps", help="number of time steps"),
+    dt: float = typer.Option(None, "--dt", help="time step (defaults: karman 1, smoke 1, burgers 1/32, taylor-green CFL 0.5)"),
+    save_every: int = typer.Option(None, "--save-every", help="also save every K-th state (initial included) as groups step_000000, …"),
+    out: Path = typer.Option(None, "--out", help="HDF5 output file"),
+    gif: Path = typer.Option(None, "--gif", help="animated GIF of vorticity and marker (2D scenes)"),
+    advection: str = typer.Option(None, "--advection", help="semi-lagrangian | maccormack"),
+    viscosity_scheme: str = typer.Option(None, "--viscosity-scheme", help="explicit | implicit (2D scenes)"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+):
+    """Run SCENE and write its fields (HDF5), optionally a GIF."""
+    import jax
+    import numpy as np
+
+    from astrograd._errors import check_choice, check_positive
+
+    check_choice("scene", scene, SCENES)
+    nx, ny = parse_res(res or DEFAULT_RES[scene], scene)
+    steps = _steps(steps if steps is not None else DEFAULT_STEPS[scene])
+    check_positive("--re", re)
+    if dt is not None:
+        check_positive("--dt", dt)
+    if save_every is not None and not 1 <= save_every <= steps:
+        raise InputError(f"--save-every {save_every} is not allowed; it must lie in [1, --steps = {steps}]")
+    t0 = time.perf_counter()
+    if scene == "burgers":
+        summary = _run_burgers(nx, steps, dt, save_every, out, advection)
+    else:
+        summary = _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    summary["backend"] = jax.default_backend()
+    for k, v in summary.items():
+        if v is not None:
+            typer.echo(f"{k:>20}: {v:.6g}" if isinstance(v, float) else f"{k:>20}: {v}")
+    if json_out:
+        print_json({k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()})
+
+
+def _run_burgers(n, steps, dt, save_every, out, advection):
+    import numpy as np
+
+    from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
+    from astrograd.flow._io import write_burgers_snapshot
+
+    config = BurgersConfig(n=n, dt=dt or 1.0 / 32, advection=advection or "semi-lagrangian")
+    u, saved = burgers_simulate(burgers_initial(config), BOOK_VISCOSITY, config, steps, save_every=save_every)
+    u = np.asarray(u)
+    if not np.isfinite(u).all():
+        from astrograd._errors import SimulationError
+
+        i = int(np.flatnonzero(~np.isfinite(u))[0])
+        raise SimulationError(f"non-finite velocity at t = {steps * config.dt:.6g}, x = {float(config.cell_centres()[i]):.4g}")
+    if out is not None:
+        write_burgers_snapshot(out, config.cell_centres(), u, saved=saved, save_every=save_every, dt=config.dt, time=steps * config.dt, dx=config.dx, viscosity=BOOK_VISCOSITY, attrs={"scene": "burgers", "steps": steps})
+    return {"scene": "burgers", "res": str(n), "steps": steps, "time": steps * config.dt, "viscosity": BOOK_VISCOSITY, "max_abs_u": float(np.abs(u).max()), "out": str(out) if out else None}
+
+
+def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from astrograd import flow
+    from astrograd.flow._io import write_flow_snapshot
+
+    kw = {}
+    if advection:
+        kw["advection"] = advection
+    if viscosity_scheme:
+        kw["viscosity_scheme"] = viscosity_scheme
+    if scene == "karman":
+        state, params, config = flow.karman(nx, ny, re, dt if dt is not None else DEFAULT_DT[scene], perturbation=0.01, key=jax.random.key(0), **kw)
+    elif scene == "taylor-green":
+        if nx != ny:
+            raise InputError(f"--res {nx}x{ny}: taylor-green needs a square grid")
+        state, params, config = flow.taylor_green(nx, 1.0 / re, dt, **kw)
+    else:
+        state, params, config = flow.smoke(nx, ny, dt if dt is not None else DEFAULT_DT[scene], **kw)
+    if gif is not None and save_every is None:
+        save_every = max(1, steps // 50)
+    chunk = save_every or max(1, steps // 20)
+    saved_list = [state] if save_every else []
+    current = state
+    with ProgressBar(steps, f"flow {scene}", enabled=not quiet) as bar:
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            current, _ = flow.simulate(current, params, config, k)
+            done += k
+            if save_every and done % save_every == 0:
+                saved_list.append(current)
+            bar.advance(k, status=f"t = {float(current.time):.4g}")
+    saved = jax.tree.map(lambda *xs: jnp.stack(xs), *saved_list) if save_every else None
+    if out is not None:
+        write_flow_snapshot(out, current, params, config, saved=saved, save_every=save_every, attrs={"scene": scene, "steps": steps, "reynolds": re if scene == "karman" else None} if scene == "karman" else {"scene": scene, "steps": steps})
+    if gif is not None:
+        from astrograd.flow._plot import write_gif
+
+        write_gif(gif, saved, params, config)
+    div = np.asarray(jnp.abs(flow.divergence(current.vx, current.vy, config.grid)) * (1 - params.solid))
+    return {
+        "scene": scene, "res": f"{nx}x{ny}", "steps": steps, "time": float(current.time), "dt": config.dt,
+        "viscosity": float(params.viscosity), "reynolds": re if scene == "karman" else None,
+        "kinetic_energy": float(flow.kinetic_energy(current, config)), "max_divergence": float(div.max()),
+        "max_cg_steps": int(current.cg_steps), "out": str(out) if out else None, "gif": str(gif) if gif else None,
+    }
+
+
+@app.command("fit-burgers")
+@handle_errors
+def fit_burgers_cmd(
+    iterations: int = typer.Option(50, "--iterations", help="gradient-descent iterations"),
+    lr: float = typer.Option(128.0, "--lr", help="learning rate on the mean squared loss"),
+    out: Path = typer.Option(None, "--out", help="HDF5 with u0_fit, target, losses"),
+    plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+):
+    """Optimise the Burgers initial state (from 0) to match step 16 of the run from -sin(pi x)."""
+    from astrograd.flow._fit import fit_burgers
+
+    t0 = time.perf_counter()
+    with ProgressBar(iterations, "fit burgers", enabled=not quiet) as bar:
+        result = fit_burgers(iterations, lr, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
+    _fit_outputs(result, out, plot, "burgers", t0, json_out)
+
+
+@app.command("fit-marker")
+@handle_errors
+def fit_marker_cmd(
+    iterations: int = typer.Option(100, "--iterations", help="Adam iterations"),
+    lr: float = typer.Option(0.05, "--lr", help="Adam learning rate"),
+    res: int = typer.Option(32, "--res", help="cells per side of the unit box"),
+    steps: int = typer.Option(20, "--steps", help="solver steps between initial and target marker"),
+    out: Path = typer.Option(None, "--out", help="HDF5 with the fitted initial velocity, markers, losses"),
+    plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+):
+    """Optimise the initial velocity so that the marker after STEPS steps matches a target."""
+    from astrograd.flow._fit import fit_marker
+
+    if res < 4:
+        raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
+    _steps(steps)
+    t0 = time.perf_counter()
+    with ProgressBar(iterations, "fit marker", enabled=not quiet) as bar:
+        result = fit_marker(iterations, lr, n=res, steps=steps, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
+    _fit_outputs(result, out, plot, "marker", t0, json_out)
+
+
+def _fit_outputs(result, out, plot, kind, t0, json_out):
+    import numpy as np
+
+    from astrograd.io import write_h5
+
+    if out is not None:
+        arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
+        write_h5(out, arrays, {"initial_loss": result["initial_loss"], "final_loss": result["final_loss"], "iterations": result["iterations"], "problem": kind})
+    if plot is not None:
+        from astrograd.flow._plot import plot_burgers_fit, plot_marker_fit
+
+        (plot_burgers_fit if kind == "burgers" else plot_marker_fit)(plot, result)
+    summary = {
+        "problem": kind, "initial_loss": result["initial_loss"], "final_loss": result["final_loss"],
+        "iterations": result["iterations"], "seconds": round(time.perf_counter() - t0, 3),
+        "out": str(out) if out else None, "plot": str(plot) if plot else None,
+    }
+    for k, v in summary.items():
+        if v is not None:
+            typer.echo(f"{k:>14}: {v:.6g}" if isinstance(v, float) else f"{k:>14}: {v}")
+    if json_out:
+        print_json(summary)
