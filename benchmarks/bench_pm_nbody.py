@@ -1,0 +1,95 @@
+"""PM benchmark: forward, gradient (reverse-time adjoint), compile time and peak memory.
+
+Each case runs in a fresh subprocess (so peak RSS is per case) and prints one JSON object:
+    .venv/bin/python benchmarks/bench_pm_nbody.py                 # 64³ particles, 128³ mesh, 63 steps
+    .venv/bin/python benchmarks/bench_pm_nbody.py --ptcl 32 --steps 63 252
+    .venv/bin/python benchmarks/bench_pm_nbody.py --case grad --ptcl 64 --steps 63   # one case
+Model: white noise → 2LPT at a = 1/64 → KDK to a = 1, float32, box 128 Mpc/h per 64 particles;
+gradient: d/d(noise) of sum(final displacement²), via the reverse-time adjoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from astrograd.cosmo import Cosmology
+    from astrograd.pm import PMConfig, simulate, white_noise
+
+    cfg = PMConfig(ptcl_grid=ptcl, mesh_shape=ptcl * mesh_factor, box_size=2.0 * ptcl, num_steps=steps)
+    cosmo = Cosmology()
+    noise = white_noise(jax.random.key(0), cfg)
+
+    def forward(x):
+        disp, mom = simulate(x, cosmo, cfg)
+        return disp, mom
+
+    def loss(x):
+        disp, _ = simulate(x, cosmo, cfg)
+        return jnp.sum(disp**2)
+
+    fn = jax.jit(forward) if kind == "forward" else jax.jit(jax.value_and_grad(loss))
+    t = time.perf_counter()
+    compiled = fn.lower(noise).compile()
+    compile_s = time.perf_counter() - t
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(noise))
+        times.append(time.perf_counter() - t)
+    return {
+        "code": "astrograd",
+        "case": kind,
+        "ptcl": ptcl,
+        "mesh": ptcl * mesh_factor,
+        "steps": steps,
+        "dtype": "float32",
+        "compile_s": round(compile_s, 3),
+        "run_s": round(min(times), 3),
+        "run_s_all": [round(x, 3) for x in times],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--ptcl", type=int, nargs="+", default=[64])
+    p.add_argument("--mesh-factor", type=int, default=2)
+    p.add_argument("--steps", type=int, nargs="+", default=[63])
+    p.add_argument("--case", choices=["forward", "grad", "all"], default="all")
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+    if args.case != "all" and len(args.ptcl) == 1 and len(args.steps) == 1:
+        res = _case(args.case, args.ptcl[0], args.mesh_factor, args.steps[0], args.repeats)
+        res.update(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
+                   load_avg_1min=os.getloadavg()[0])
+        print(json.dumps(res), flush=True)
+        return
+    kinds = ["forward", "grad"] if args.case == "all" else [args.case]
+    for ptcl in args.ptcl:
+        for steps in args.steps:
+            for kind in kinds:
+                cmd = [sys.executable, __file__, "--case", kind, "--ptcl", str(ptcl), "--steps", str(steps),
+                       "--mesh-factor", str(args.mesh_factor), "--repeats", str(args.repeats)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                lines = out.stdout.strip().splitlines()
+                print(lines[-1] if lines else json.dumps({"case": kind, "ptcl": ptcl, "steps": steps,
+                                                           "error": out.stderr.strip().splitlines()[-1:]}),
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
