@@ -6,11 +6,14 @@ periodic sides, obstacle masks, a passive marker; scenes (Kármán, Taylor–Gre
 Burgers. See docs/flow.md.
 """
 
+from astrograd.flow import _burgers as burgers
 from astrograd.flow._advect import ADVECTION_SCHEMES, advect
+from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate, burgers_step
+from astrograd.flow._fit import fit_burgers, fit_marker, marker_problem
 from astrograd.flow._grid import PERIODIC, SIDE_KINDS, Boundaries, Grid
 from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._ops import centred_velocity, curl, divergence
-from astrograd.flow._scenes import karman, kinetic_energy, smoke, taylor_green
+from astrograd.flow._scenes import karman, kinetic_energy, shedding_probe, smoke, strouhal_number, taylor_green
 from astrograd.flow._solver import (
     PRESSURE_SOLVERS,
     STATUS_NON_FINITE,
@@ -30,6 +33,17 @@ from astrograd.flow._solver import (
 )
 
 __all__ = [
+    "BOOK_VISCOSITY",
+    "BurgersConfig",
+    "burgers",
+    "burgers_initial",
+    "burgers_simulate",
+    "burgers_step",
+    "fit_burgers",
+    "fit_marker",
+    "marker_problem",
+    "shedding_probe",
+    "strouhal_number",
     "ADVECTION_SCHEMES",
     "PERIODIC",
     "PRESSURE_SOLVERS",

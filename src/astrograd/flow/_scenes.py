@@ -122,3 +122,43 @@ def smoke(
     source = cylinder_mask(grid, (0.5 * lx, 0.15 * ly), 0.1 * min(lx, ly))
     params = make_params(config, viscosity, buoyancy=buoyancy, marker_source=source)
     return make_state(config), params, config
+
+
+def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, float]):
+    """Run ``num_steps`` steps recording the cross-stream velocity ``vx`` at the x-face nearest
+    to ``probe`` (length units) after every step. Returns ``(final_state, times, vx_series)``."""
+    from astrograd.flow._solver import _concrete, raise_on_failure, step
+
+    g = config.grid
+    i = int(round(probe[0] / g.dx))
+    j = int(round(probe[1] / g.dy - 0.5))
+    if not (0 <= i <= g.nx and 0 <= j < g.ny):
+        raise InputError(f"probe {probe} lies outside the domain [0, {g.lx:g}] x [0, {g.ly:g}]")
+
+    @jax.jit
+    def run(state, params):
+        def body(s, _):
+            s = step(s, params, config)
+            return s, (s.time, s.vx[j, i])
+
+        return jax.lax.scan(body, state, None, length=num_steps)
+
+    final, (times, series) = run(state, params)
+    if _concrete(final.status):
+        raise_on_failure(final, config)
+    return final, np.asarray(times), np.asarray(series)
+
+
+def strouhal_number(times, signal, diameter: float, speed: float, t_start: float) -> tuple[float, int]:
+    """Strouhal number f D / U from the mean period between upward zero crossings of
+    ``signal − mean`` after ``t_start``. Returns ``(St, number_of_periods)``."""
+    times = np.asarray(times)
+    keep = times >= t_start
+    t, s = times[keep], np.asarray(signal)[keep]
+    s = s - s.mean()
+    idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
+    if len(idx) < 3:
+        return float("nan"), max(len(idx) - 1, 0)
+    crossings = t[idx] + (t[idx + 1] - t[idx]) * (-s[idx]) / (s[idx + 1] - s[idx])
+    period = (crossings[-1] - crossings[0]) / (len(crossings) - 1)
+    return diameter / (period * speed), len(crossings) - 1
