@@ -32,7 +32,11 @@ def test_d1_matches_heath_integral(x64, om, ok):
     # the growth rate: derivative of the integral solution by central differences in ln a
     eps = 1e-4
     f_ref = np.array(
-        [(np.log(_d_integral(x * np.exp(eps), om, ok)) - np.log(_d_integral(x * np.exp(-eps), om, ok))) / (2 * eps) for x in a]
+        [
+            (np.log(_d_integral(x * np.exp(eps), om, ok)) - np.log(_d_integral(x * np.exp(-eps), om, ok)))
+            / (2 * eps)
+            for x in a
+        ]
     )
     np.testing.assert_allclose(np.asarray(table.f1(jnp.asarray(a))), f_ref, rtol=1e-6)
 
@@ -93,4 +97,5 @@ def test_growth_gradients(x64):
         t = growth_table(c)
         return jnp.stack([t.D1(0.5), t.D2(0.5), t.f1(0.7), t.dD2_dlna(0.3)])
 
-    check_grad(jax.jit(f), jnp.array([0.3, 0.02, -0.95, 0.1]), key=jax.random.key(1), num_directions=2).assert_close(rtol=1e-6)
+    report = check_grad(jax.jit(f), jnp.array([0.3, 0.02, -0.95, 0.1]), key=jax.random.key(1), num_directions=2)
+    report.assert_close(rtol=1e-6)

@@ -9,7 +9,8 @@ from astrograd.pm import PMConfig, linear_modes, lpt, lpt_fields, power_spectrum
 
 
 def _grid(cfg):
-    return np.stack(np.meshgrid(*[np.arange(n) * s for n, s in zip(cfg.ptcl_grid, cfg.ptcl_spacing)], indexing="ij"), -1)
+    axes = [np.arange(n) * s for n, s in zip(cfg.ptcl_grid, cfg.ptcl_spacing, strict=True)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1)
 
 
 def test_white_noise_explicit_key():

@@ -42,7 +42,7 @@ def test_single_particle_weights(x64):
 def test_readout_of_linear_field_is_exact(x64):
     """CIC interpolation reproduces a field linear in each coordinate away from the wrap."""
     shape, cell = (8, 8, 8), (1.0, 2.0, 0.5)
-    grid = np.stack(np.meshgrid(*[np.arange(n) * c for n, c in zip(shape, cell)], indexing="ij"), -1)
+    grid = np.stack(np.meshgrid(*[np.arange(n) * c for n, c in zip(shape, cell, strict=False)], indexing="ij"), -1)
     field = 1.0 + 0.3 * grid[..., 0] - 0.2 * grid[..., 1] + 0.7 * grid[..., 2]
     pos = jax.random.uniform(jax.random.key(1), (50, 3)) * jnp.array([6.0, 12.0, 3.0])
     ref = 1.0 + 0.3 * pos[:, 0] - 0.2 * pos[:, 1] + 0.7 * pos[:, 2]
@@ -60,7 +60,8 @@ def test_projection_equals_summed_mesh(x64, axis):
 
 
 def _plane_wave_force(config, kvec):
-    x = np.stack(np.meshgrid(*[np.arange(n) * c for n, c in zip(config.mesh_shape, config.cell_size)], indexing="ij"), -1)
+    axes = [np.arange(n) * c for n, c in zip(config.mesh_shape, config.cell_size, strict=True)]
+    x = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
     phase = x @ kvec
     delta = 0.3 * np.cos(phase)
     k2 = kvec @ kvec
@@ -71,8 +72,8 @@ def _plane_wave_force(config, kvec):
 def test_poisson_spectral_exact_and_fd_second_order(x64):
     errs = []
     for n in (16, 32):
-        cfg = PMConfig(ptcl_grid=(n // 2, n // 2, n // 4), mesh_shape=(n, n, n // 2), box_size=(50.0, 50.0, 40.0), gradient="spectral",
-                       dtype="float64")
+        cfg = PMConfig(ptcl_grid=(n // 2, n // 2, n // 4), mesh_shape=(n, n, n // 2), box_size=(50.0, 50.0, 40.0),
+                       gradient="spectral", dtype="float64")
         kvec = 2 * np.pi * np.array([2 / 50.0, 1 / 50.0, 1 / 40.0])
         delta, exact = _plane_wave_force(cfg, kvec)
         np.testing.assert_allclose(acceleration_mesh(delta, cfg), exact, atol=1e-12 * np.abs(exact).max())

@@ -97,7 +97,7 @@ def test_adjoint_matches_autodiff(x64):
     params = jnp.array([0.3, 0.8, 0.7])
     g_adj = _grad(noise, params, "reverse_time")
     g_ad = _grad(noise, params, "autodiff")
-    for a, b in zip(g_adj, g_ad):
+    for a, b in zip(g_adj, g_ad, strict=False):
         assert float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) < 1e-8
     # and the adjoint agrees with central finite differences along random directions
     f = jax.jit(lambda x, p: _loss(x, p, "reverse_time"))

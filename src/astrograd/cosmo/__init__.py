@@ -5,11 +5,11 @@ with respect to its parameters. Units: k in h/Mpc, P(k) in (Mpc/h)³, radii in M
 """
 
 from astrograd.cosmo._cosmology import (
+    E2,
     HUBBLE_DISTANCE_MPC_H,
     TRANSFER_CHOICES,
-    E,
-    E2,
     Cosmology,
+    E,
     dlnE_dlna,
     omega_m_of_a,
 )

@@ -17,7 +17,7 @@ def gradient_kernels(config: PMConfig) -> list[Array]:
     """i × the derivative kernel per axis on the rfft grid (Nyquist modes set to zero)."""
     ks = rfft_wavevectors(config.mesh_shape, config.cell_size, config.float_dtype)
     out = []
-    for axis, (k, d, n) in enumerate(zip(ks, config.cell_size, config.mesh_shape, strict=True)):
+    for _axis, (k, d, n) in enumerate(zip(ks, config.cell_size, config.mesh_shape, strict=True)):
         if config.gradient == "spectral":
             g = k
             if n % 2 == 0:

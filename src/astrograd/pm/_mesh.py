@@ -42,7 +42,9 @@ def cic_paint(
     return mesh.reshape(mesh_shape)
 
 
-def cic_readout(mesh: Float[Array, "nx ny nz *c"], positions: Float[Array, "n 3"], cell_size) -> Float[Array, "n *c"]:
+def cic_readout(
+    mesh: Float[Array, "nx ny nz ..."], positions: Float[Array, "n 3"], cell_size
+) -> Float[Array, "n ..."]:
     """Interpolate a mesh (optionally with trailing components) to particle positions (CIC);
     the transpose of :func:`cic_paint`."""
     mesh_shape = mesh.shape[:3]

@@ -162,7 +162,8 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
     """
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
     acc = _force(disp, config)
-    buf_d = jnp.where((snap_steps == 0)[:, None, None], disp[None], jnp.zeros((snap_steps.size, *disp.shape), disp.dtype))
+    empty = jnp.zeros((snap_steps.size, *disp.shape), disp.dtype)
+    buf_d = jnp.where((snap_steps == 0)[:, None, None], disp[None], empty)
     buf_p = jnp.where((snap_steps == 0)[:, None, None], mom[None], jnp.zeros_like(buf_d))
 
     def body(carry, xs):
