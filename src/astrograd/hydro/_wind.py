@@ -165,7 +165,7 @@ def fit_wind(
     *,
     loss: str = "density",
     iterations: int = 200,
-    learning_rate: float = 0.05,
+    learning_rate: float = 0.1,
     checkpoint=None,
     progress: bool = True,
 ) -> WindFit:
@@ -194,12 +194,13 @@ def fit_wind(
     import optax
 
     # Adam with an exponentially decaying step (learning_rate -> learning_rate/100): large steps
-    # along the flat valley first, then sub-percent settling.
+    # first, then sub-percent settling. b2 = 0.99 (instead of 0.999) lets the second-moment
+    # estimate forget the large early gradients, so the steps do not stall near the minimum.
     schedule = optax.exponential_decay(learning_rate, transition_steps=iterations, decay_rate=0.01)
     result = fit(
         lambda th: jnp.sum(batched(th)),
         theta0,
-        optimizer=optax.adam(schedule),
+        optimizer=optax.adam(schedule, b2=0.99),
         steps=iterations,
         checkpoint=checkpoint,
         progress=progress,

@@ -1,0 +1,69 @@
+"""Stellar wind: injected mass and energy exactly accounted for, the free wind against
+Ṁ/(4πr²v∞), code units against astropy, fit coordinates, and (slow) parameter recovery."""
+
+import astropy.constants as const
+import astropy.units as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.hydro import free_wind_density, primitive_to_conserved, run, wind_problem
+from astrograd.hydro._wind import fit_wind, outer_shock_radius, physical_from_theta, theta_from_physical
+from astrograd.units import CodeUnits
+
+
+def test_code_units_against_astropy():
+    cu = CodeUnits(3 * u.pc, 1e-4 * u.Msun, 1 * u.km / u.s)
+    assert cu.time.to_value(u.Myr) == pytest.approx((3 * u.pc / (1 * u.km / u.s)).to_value(u.Myr), rel=1e-12)
+    assert cu.to_code(3 * u.pc) == pytest.approx(1.0)
+    assert cu.to_code(6 * u.pc) == pytest.approx(2.0)
+    rho = 2 * const.m_p / u.cm**3
+    expected = (rho / (1e-4 * u.Msun / (3 * u.pc) ** 3)).decompose().value
+    assert cu.to_code(rho) == pytest.approx(expected, rel=1e-12)
+    mdot = 0.1186 * u.Msun / u.Myr
+    back = cu.from_code(cu.to_code(mdot), u.Msun / u.yr)
+    assert back.to_value(u.Msun / u.Myr) == pytest.approx(0.1186, rel=1e-12)
+    with pytest.raises(InputError, match="length unit"):
+        CodeUnits(1 * u.s, 1 * u.g, 1 * u.cm / u.s)
+    with pytest.raises(InputError):
+        cu.to_code(5 * u.K)
+    assert CodeUnits.from_cgs_attributes(cu.cgs_attributes()).to_code(1 * u.pc) == pytest.approx(1 / 3)
+
+
+def test_fit_coordinates_round_trip():
+    v, m = physical_from_theta(theta_from_physical(1234.5, 0.0678))
+    assert v == pytest.approx(1234.5, rel=1e-14) and m == pytest.approx(0.0678, rel=1e-14)
+
+
+def test_injected_mass_and_energy_exact_and_free_wind_profile(x64):
+    pr = wind_problem(101)
+    t = 0.3 * pr.t_end  # the bubble is still far from the outer edge: no boundary flux
+    w, _ = run(*pr.initial, pr.params, pr.config, t)
+    vol = pr.config.grid.volumes
+    gamma = float(pr.params.gamma)
+    q0 = np.asarray(primitive_to_conserved(jnp.asarray(pr.initial), gamma)) @ vol
+    q1 = np.asarray(primitive_to_conserved(jnp.asarray(w), gamma)) @ vol
+    mdot, v_inf = pr.info["mdot"], pr.info["v_inf"]
+    assert q1[0] - q0[0] == pytest.approx(mdot * t, rel=1e-10)
+    assert q1[2] - q0[2] == pytest.approx(0.5 * mdot * v_inf**2 * t, rel=1e-10)
+    # coasting free wind between the acceleration zone and the reverse shock: ρ = Ṁ/(4π r² v∞)
+    r = pr.config.grid.centres
+    coasting = (r > 0.06) & (r < 0.08)
+    assert coasting.sum() == 2
+    np.testing.assert_allclose(w[0][coasting], free_wind_density(r[coasting], mdot, v_inf), rtol=0.05)
+    assert np.all(np.abs(w[1][coasting] / v_inf - 1) < 0.1)
+
+
+def test_outer_shock_radius_needs_a_shock():
+    with pytest.raises(InputError, match="no shock"):
+        outer_shock_radius(np.arange(5.0), np.ones(5), 1.0)
+
+
+@pytest.mark.slow
+def test_fit_wind_recovers_both_parameters_from_three_starts(x64):
+    starts = np.array([[1200.0, 0.16], [3000.0, 0.07], [1500.0, 0.06]])
+    res = fit_wind(wind_problem(64), starts, loss="density", iterations=200, progress=False)
+    assert res.relative_error.shape == (3, 2)
+    assert np.all(res.relative_error < 0.01), res.relative_error
