@@ -161,4 +161,4 @@ def strouhal_number(times, signal, diameter: float, speed: float, t_start: float
         return float("nan"), max(len(idx) - 1, 0)
     crossings = t[idx] + (t[idx + 1] - t[idx]) * (-s[idx]) / (s[idx + 1] - s[idx])
     period = (crossings[-1] - crossings[0]) / (len(crossings) - 1)
-    return diameter / (period * speed), len(crossings) - 1
+    return float(diameter / (period * speed)), len(crossings) - 1

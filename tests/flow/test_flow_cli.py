@@ -1,0 +1,76 @@
+"""`astrograd flow ...` commands: files, JSON, error handling."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from astrograd.flow.cli import app
+
+runner = CliRunner()
+
+
+def _json(result):
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_run_karman_writes_the_documented_layout(tmp_path):
+    out = tmp_path / "k.h5"
+    gif = tmp_path / "k.gif"
+    r = runner.invoke(app, ["run", "karman", "--res", "16x32", "--steps", "4", "--save-every", "2",
+                            "--out", str(out), "--gif", str(gif), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    summary = _json(r)
+    assert summary["steps"] == 4 and summary["res"] == "16x32"
+    assert summary["viscosity"] == pytest.approx(20 / 100)  # Re = U 2r / nu
+    with h5py.File(out) as f:
+        assert f["vx"].shape == (32, 17) and f["vy"].shape == (33, 16)
+        assert f["marker"].shape == (32, 16) and f["pressure"].shape == (32, 16)
+        assert f["obstacle"].shape == (32, 16) and f["obstacle"][()].sum() > 0
+        assert f.attrs["time"] == pytest.approx(4.0)
+        assert f.attrs["dx"] == pytest.approx(100 / 16) and f.attrs["dy"] == pytest.approx(200 / 32)
+        assert f.attrs["viscosity"] == pytest.approx(0.2)
+        assert sorted(k for k in f if k.startswith("step_")) == ["step_000000", "step_000002", "step_000004"]
+        assert f["step_000002"].attrs["time"] == pytest.approx(2.0)
+        assert np.array_equal(f["step_000004/vx"][()], f["vx"][()])
+        assert float(np.abs(f["step_000000/vx"][()]).max()) < 0.1  # the initial state
+    assert gif.stat().st_size > 0
+
+
+def test_run_burgers_json_and_file(tmp_path):
+    out = tmp_path / "b.h5"
+    r = runner.invoke(app, ["run", "burgers", "--steps", "16", "--save-every", "8", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    assert _json(r)["time"] == pytest.approx(0.5)
+    with h5py.File(out) as f:
+        assert f["u"].shape == (128,)
+        assert f["step_000008"].attrs["time"] == pytest.approx(0.25)
+        np.testing.assert_allclose(f["step_000000/u"][()], -np.sin(np.pi * f["x"][()]), atol=1e-6)
+
+
+def test_fit_burgers_json(tmp_path):
+    r = runner.invoke(app, ["fit-burgers", "--iterations", "5", "--json", "--quiet", "--out", str(tmp_path / "fit.h5")])
+    assert r.exit_code == 0, r.output
+    s = _json(r)
+    assert s["iterations"] == 5 and s["final_loss"] < s["initial_loss"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "karman", "--res", "0x3"], "--res"),
+        (["run", "karman", "--dt", "-1"], "--dt"),
+        (["run", "vortex"], "unknown scene"),
+        (["run", "karman", "--res", "128x256", "--re", "10"], "explicit viscosity limit"),
+        (["run", "karman", "--steps", "0"], "--steps"),
+        (["fit-burgers", "--lr", "0"], "learning rate"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2
+    assert "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
