@@ -31,12 +31,12 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
             assert h["Time"] == a and abs(h["Redshift"] - (1 / a - 1)) < 1e-12
             assert list(h["NumPart_ThisFile"]) == [0, 512, 0, 0, 0, 0]
             assert list(h["NumPart_Total"]) == [0, 512, 0, 0, 0, 0]
-            assert h["BoxSize"] == 64.0 and h["Omega0"] == pytest.approx(0.3)
+            assert h["BoxSize"] == 64000.0 and h["Omega0"] == pytest.approx(0.3)
             assert h["OmegaLambda"] == pytest.approx(0.7) and h["HubbleParam"] == pytest.approx(0.7)
             # particle mass: Ω_m ρ_crit V / N with ρ_crit = 2.775e11 h² M☉/Mpc³
             assert h["MassTable"][1] == pytest.approx(0.3 * 27.7536627 * 64**3 / 512, rel=1e-6)
             pos = f["PartType1/Coordinates"][:]
-            assert pos.shape == (512, 3) and pos.min() >= 0 and pos.max() < 64
+            assert pos.shape == (512, 3) and pos.min() >= 0 and pos.max() < 64000  # kpc/h
             assert f["PartType1/Velocities"].shape == (512, 3)
             np.testing.assert_array_equal(f["PartType1/ParticleIDs"][:], np.arange(512))
     assert (out / "projection.png").exists() and (out / "power_spectrum.png").exists()

@@ -12,7 +12,9 @@ from astrograd.pm._config import PMConfig
 
 #: ρ_crit today in 10¹⁰ M☉/h per (Mpc/h)³.
 RHO_CRIT_1E10_MSUN_H_MPC_H3 = 27.7536627
-MPC_IN_CM = 3.085677581491367e24
+KPC_IN_CM = 3.085677581491367e21
+#: Gadget's default length unit (kpc/h), which yt assumes for Gadget HDF5 files.
+KPC_PER_MPC = 1000.0
 KM_IN_CM = 1.0e5
 MSUN_IN_G = 1.98841e33
 #: H0 in km/s per Mpc/h.
@@ -33,15 +35,16 @@ def write_gadget_snapshot(
     path: str | Path, pos: np.ndarray, mom: np.ndarray, a: float, cosmo: Cosmology, config: PMConfig
 ) -> Path:
     """Write one snapshot: ``Header`` attributes and ``PartType1/{Coordinates, Velocities,
-    ParticleIDs}``. Units (also stored as ``UnitLength_in_cm`` etc. in ``Header`` and
-    ``Parameters``): comoving Mpc/h, Gadget velocities √a dx/dt = v_pec / √a in km/s,
-    masses in 10¹⁰ M☉/h. IDs follow the C order of the Lagrangian grid, from 0."""
+    ParticleIDs}``. Gadget's default units, which yt assumes (also stored as
+    ``UnitLength_in_cm`` etc. in ``Header`` and ``Parameters``): comoving kpc/h, Gadget
+    velocities √a dx/dt = v_pec / √a in km/s, masses in 10¹⁰ M☉/h. ``pos`` is in Mpc/h.
+    IDs follow the C order of the Lagrangian grid, from 0."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = config.num_ptcl
-    box = np.asarray(config.box_size, dtype=np.float64)
+    box = np.asarray(config.box_size, dtype=np.float64) * KPC_PER_MPC
     units = {
-        "UnitLength_in_cm": MPC_IN_CM,
+        "UnitLength_in_cm": KPC_IN_CM,
         "UnitVelocity_in_cm_per_s": KM_IN_CM,
         "UnitMass_in_g": 1.0e10 * MSUN_IN_G,
     }
@@ -71,7 +74,7 @@ def write_gadget_snapshot(
             params.attrs[k] = v
         params.attrs["ComovingIntegrationOn"] = 1
         ptype = f.create_group("PartType1")
-        ptype.create_dataset("Coordinates", data=np.mod(np.asarray(pos, dtype=np.float64), box).astype(np.float32))
+        ptype.create_dataset("Coordinates", data=np.mod(np.asarray(pos, dtype=np.float64) * KPC_PER_MPC, box).astype(np.float32))
         vel = peculiar_velocity(mom, a) / np.sqrt(a)
         ptype.create_dataset("Velocities", data=vel.astype(np.float32))
         ptype.create_dataset("ParticleIDs", data=np.arange(n, dtype=np.uint64))
