@@ -78,10 +78,10 @@ def test_fit_image_resumes_from_checkpoint(tmp_path):
     res = _run(["fit-image", "--iterations", "8", "--out", str(out), "--checkpoint", "--json"])
     second = json.loads(res.output.strip().splitlines()[-1])
     history = np.loadtxt(out / "losses.txt")
-    assert len(history) == 9 and history[4] == pytest.approx(first["final_loss"], rel=1e-6)
+    assert len(history) == 9 and history[4] == pytest.approx(first["final_loss"], rel=1e-4)
     # the resumed run continues the same trajectory as an uninterrupted one
     res = _run(["fit-image", "--iterations", "8", "--out", str(tmp_path / "straight"), "--json"])
     straight = json.loads(res.output.strip().splitlines()[-1])
-    assert second["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-5)
+    assert second["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-4)
     for name in ("target.png", "initial.png", "final.png", "loss.png", "fit.gif", "ics.h5"):
         assert (out / name).exists()
