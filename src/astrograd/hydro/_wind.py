@@ -116,7 +116,7 @@ def wind_loss(problem: Problem, target, loss: str = "density", *, adjoint: str =
 
     ``density``: mean((log M(<r) − log M*(<r))²) with M(<r) the enclosed mass, a transform of
     the density profile alone. ``profile``: that plus the same for the enclosed thermal energy
-    ∫p dV/(γ−1) and mean((P(<r) − P*(<r))²)/mean(P*²) for the enclosed radial momentum ∫ρu dV.
+    ∫p dV and mean((P(<r) − P*(<r))²)/mean(P*²) for the enclosed radial momentum ∫ρu dV.
     """
     check_choice("loss", loss, LOSSES)
     cu = problem.units
