@@ -13,7 +13,7 @@ from jaxtyping import Array, Float
 from astrograd._errors import check_choice
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.pm._config import PMConfig
-from astrograd.pm._gravity import acceleration
+from astrograd.pm._gravity import acceleration, acceleration_autodiff
 
 ADJOINTS = ("reverse_time", "autodiff")
 
@@ -51,24 +51,25 @@ def kdk_factors(
     )
 
 
-def _force(disp, config: PMConfig):
-    return acceleration(config.lagrangian_positions() + disp, config)
+def _force(disp, config: PMConfig, autodiff: bool = False):
+    force = acceleration_autodiff if autodiff else acceleration
+    return force(config.lagrangian_positions() + disp, config)
 
 
-def _kdk(carry, factors, config):
+def _kdk(carry, factors, config, autodiff: bool = False):
     disp, mom, acc = carry
     k1, dr, k2 = factors
     mom = mom + k1 * acc
     disp = disp + dr * mom
-    acc = _force(disp, config)
+    acc = _force(disp, config, autodiff)
     mom = mom + k2 * acc
     return disp, mom, acc
 
 
-def _run(disp, mom, factors: KDKFactors, config: PMConfig):
-    acc = _force(disp, config)
+def _run(disp, mom, factors: KDKFactors, config: PMConfig, autodiff: bool = False):
+    acc = _force(disp, config, autodiff)
     xs = (factors.kick1, factors.drift, factors.kick2)
-    carry, _ = jax.lax.scan(lambda c, f: (_kdk(c, f, config), None), (disp, mom, acc), xs)
+    carry, _ = jax.lax.scan(lambda c, f: (_kdk(c, f, config, autodiff), None), (disp, mom, acc), xs)
     return carry
 
 
@@ -135,12 +136,13 @@ def nbody(
 
     disp: displacements from the Lagrangian grid (N, 3), Mpc/h. mom: p = a² E dx/d ln a (N, 3).
     adjoint: "reverse_time" (reverse mode walks the KDK steps back in time: memory independent
-    of the number of steps) or "autodiff" (plain reverse mode through the scan, stores every step).
+    of the number of steps; no forward mode) or "autodiff" (JAX differentiates the scan and the
+    force directly: reverse mode stores every step; forward mode (jvp, jacfwd) works).
     Returns the displacements and momenta at the end.
     """
     check_choice("adjoint", adjoint, ADJOINTS)
     if adjoint == "autodiff":
-        d, p, _ = _run(disp, mom, factors, config)
+        d, p, _ = _run(disp, mom, factors, config, autodiff=True)
         return d, p
     return _nbody_reverse_time(disp, mom, factors, config)
 
