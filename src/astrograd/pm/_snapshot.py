@@ -74,7 +74,8 @@ def write_gadget_snapshot(
             params.attrs[k] = v
         params.attrs["ComovingIntegrationOn"] = 1
         ptype = f.create_group("PartType1")
-        ptype.create_dataset("Coordinates", data=np.mod(np.asarray(pos, dtype=np.float64) * KPC_PER_MPC, box).astype(np.float32))
+        coords = np.mod(np.asarray(pos, dtype=np.float64) * KPC_PER_MPC, box)
+        ptype.create_dataset("Coordinates", data=coords.astype(np.float32))
         vel = peculiar_velocity(mom, a) / np.sqrt(a)
         ptype.create_dataset("Velocities", data=vel.astype(np.float32))
         ptype.create_dataset("ParticleIDs", data=np.arange(n, dtype=np.uint64))
