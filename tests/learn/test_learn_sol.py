@@ -30,14 +30,15 @@ def _problem(dtype, tol):
                       saved.vy[None].astype(dtype), template)
 
 
+@pytest.mark.slow
 def test_gradient_through_unrolled_solver_and_network(x64):
     problem = _problem(jnp.float64, 1e-12)
-    model = CorrectorResNet(blocks=1, channels=4, key=jax.random.key(2))
+    model = CorrectorResNet(blocks=1, channels=2, key=jax.random.key(2))
     model = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, model)
     diff, static = eqx.partition(model, eqx.is_inexact_array)
 
     def f(d):
-        return unrolled_loss(eqx.combine(d, static), problem, 0, 0, 3)
+        return unrolled_loss(eqx.combine(d, static), problem, 0, 0, 2)
 
     report = check_grad(f, diff, num_directions=2, key=jax.random.key(3))
     report.assert_close(rtol=1e-5)
@@ -46,9 +47,10 @@ def test_gradient_through_unrolled_solver_and_network(x64):
     assert float(sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(g))) > 0
 
 
+@pytest.mark.slow
 def test_in_the_loop_training_lowers_the_loss():
     problem = _problem(jnp.float32, 1e-4)
-    model = CorrectorResNet(blocks=1, channels=8, key=jax.random.key(4))
+    model = CorrectorResNet(blocks=1, channels=4, key=jax.random.key(4))
 
     def loss_fn(m, start):
         return jnp.mean(jax.vmap(lambda s: unrolled_loss(m, problem, 0, s, 2))(start))

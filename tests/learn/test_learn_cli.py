@@ -1,0 +1,51 @@
+"""`astrograd learn ...`: exit codes (bad input -> 2 with a one-line error) and a tiny run."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from astrograd.learn.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sol-train", "--data", "/nonexistent/k.h5"], "does not exist"),
+        (["sol-train", "--mode", "magic"], "mode"),
+        (["sol-eval", "--data", "/nonexistent/k.h5"], "does not exist"),
+        (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--factor", "0"], "factor"),
+        (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--train-re", "1,x"], "--train-re"),
+        (["control-train", "--n", "30"], "divisible"),
+        (["control-eval", "--checkpoint", "/nonexistent/c.npz"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_through_the_cli(tmp_path):
+    data = tmp_path / "k.h5"
+    r = runner.invoke(app, ["karman-data", "--out", str(data), "--nx", "10", "--ny", "20", "--factor", "1",
+                            "--frames", "6", "--warmup", "2", "--train-re", "150", "--test-re", "80",
+                            "--no-progress", "--json"])
+    assert r.exit_code == 0, r.output
+    for mode in ("none", "supervised", "loop"):
+        r = runner.invoke(app, ["sol-train", "--data", str(data), "--mode", mode, "--unroll", "2", "--steps", "3",
+                                "--channels", "4", "--blocks", "1", "--out", str(tmp_path / f"{mode}.npz"),
+                                "--no-progress", "--json"])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["sol-eval", "--data", str(data), "--checkpoint", str(tmp_path / "supervised.npz"),
+                            "--checkpoint", str(tmp_path / "loop.npz"), "--steps", "4", "--out", str(tmp_path / "ev"),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(summary["mean_relative_l1"]) == {"none", "supervised", "loop-2"}
+    assert (tmp_path / "ev" / "errors.png").exists()
