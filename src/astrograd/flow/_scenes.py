@@ -37,8 +37,9 @@ def karman(
     (0, ``inflow_speed``) imposed over the bottom ``inflow_depth`` = 5 units, open top, walls
     of kind ``sides`` left and right, marker injected at rate 1 in y ∈ [5, 10],
     x ∈ [width/4, 3 width/4]. Reynolds number ``Re = inflow_speed × 2 radius / ν``.
-    ``perturbation`` > 0 adds a random cross-stream velocity of that amplitude (explicit
-    ``key``) to trigger shedding early.
+    ``perturbation``: amplitude of a smooth cross-stream velocity bump (width ``radius``)
+    centred one diameter behind the cylinder, which breaks the symmetry and starts shedding
+    early; with a ``key``, white noise of 0.1 × that amplitude is added as well.
     """
     reynolds = check_positive("Reynolds number", reynolds)
     grid = Grid(int(nx), int(ny), float(width), float(height))
@@ -57,11 +58,10 @@ def karman(
     viscosity = inflow_speed * 2 * radius / reynolds
     params = make_params(config, viscosity, inflow_speed=inflow_speed, solid=solid, forcing=forcing, marker_source=source)
     x, y = grid.x_faces()
-    vx = jnp.zeros_like(x)
-    if perturbation > 0:
-        if key is None:
-            raise InputError("perturbation > 0 needs an explicit PRNG key")
-        vx = perturbation * jax.random.normal(key, x.shape, x.dtype)
+    cx, cy = centre
+    vx = perturbation * jnp.exp(-((x - cx) ** 2 + (y - cy - 2 * radius) ** 2) / (2 * radius**2))
+    if key is not None:
+        vx = vx + 0.1 * perturbation * jax.random.normal(key, x.shape, x.dtype)
     x, y = grid.y_faces()
     vy = inflow_speed * jnp.ones_like(x)
     state = make_state(config, vx, vy)
