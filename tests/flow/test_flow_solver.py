@@ -140,3 +140,20 @@ def test_bad_input_messages():
         flow.karman(128, 256, reynolds=10.0, viscosity_scheme="explicit")
     with pytest.raises(InputError, match="periodic"):
         flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), 0.1, pressure_solver="fft")
+
+
+@pytest.mark.slow
+def test_strouhal_number_at_re_100():
+    """Nearly unconfined cylinder wake at Re = 100 (20 D wide, D = 16 cells; see
+    benchmarks/bench_flow_strouhal.py): St within 10 % of the published 0.165."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_flow_strouhal.py"
+    spec = importlib.util.spec_from_file_location("bench_flow_strouhal", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.measure()
+    assert result["periods"] >= 2
+    assert result["probe_amplitude"] > 0.3  # fully developed shedding
+    assert abs(result["strouhal"] / 0.165 - 1) < 0.10, result
