@@ -26,7 +26,7 @@ if __name__ == "__main__":
     p.add_argument("--ptcl", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     args = p.parse_args()
-    cfg = PMConfig(ptcl_grid=args.ptcl, mesh_shape=2 * args.ptcl, box_size=32.0 * args.ptcl, a_start=1 / 64,
+    cfg = PMConfig(ptcl_grid=args.ptcl, mesh_shape=2 * args.ptcl, box_size=64.0 * args.ptcl, a_start=0.1,
                    num_steps=args.steps)
     cosmo = Cosmology()
     table = growth_table(cosmo)
@@ -34,7 +34,8 @@ if __name__ == "__main__":
     d, _ = jax.jit(nbody, static_argnums=(3,))(d0, p0, kdk_factors(cosmo, cfg, table), cfg)
     pk = []
     for disp in (d0, d):
-        mesh = density_mesh(positions(disp, cfg), cfg.mesh_shape, cfg.box_size) - 1.0
+        # measured on the particle grid: a uniform lattice paints a uniform density there
+        mesh = density_mesh(positions(disp, cfg), cfg.ptcl_grid, cfg.box_size) - 1.0
         pk.append(power_spectrum(mesh, cfg.box_size))
     (k, p_init, n), (_, p_final, _) = pk
     growth2 = float(table.D1(1.0) / table.D1(cfg.a_start)) ** 2
