@@ -76,7 +76,7 @@ if steps_grad and "step_error" not in out:
 '''
 
 
-def ours(n: int, steps_grad: int) -> list[dict]:
+def ours(n: int, steps_grad: int, tol: float = 1e-3) -> list[dict]:
     import jax
     import jax.numpy as jnp
 
@@ -85,12 +85,12 @@ def ours(n: int, steps_grad: int) -> list[dict]:
     grid = flow.Grid(n, n, 100.0, 100.0)
     bc = flow.Boundaries("no-slip", "no-slip", "no-slip", "no-slip")
     config = flow.FlowConfig(grid, bc, 1.0, advection="semi-lagrangian", viscosity_scheme="none",
-                             tol=1e-3, max_cg_steps=20000, warm_start=False)
+                             tol=tol, max_cg_steps=20000, warm_start=False)
     params = flow.make_params(config, 0.0, buoyancy=0.1,
                               marker_source=flow.cylinder_mask(grid, (50.0, 15.0), 10.0))
     state = flow.make_state(config)
     step = jax.jit(lambda s, p: flow.step(s, p, config))
-    out = {"code": "astrograd", "n": n}
+    out = {"code": "astrograd", "n": n, "tol": tol}
     t0 = time.perf_counter()
     s1 = jax.block_until_ready(step(state, params))
     t1 = time.perf_counter()
@@ -110,7 +110,7 @@ def ours(n: int, steps_grad: int) -> list[dict]:
     out["max_cg_steps"] = int(s1.cg_steps)
     results = [out]
     if steps_grad:
-        g = {"code": "astrograd", "n": n, "case": "grad"}
+        g = {"code": "astrograd", "n": n, "case": "grad", "tol": tol}
         k1, k2 = jax.random.split(jax.random.key(0))
         v0 = (0.1 * jax.random.normal(k1, state.vx.shape), 0.1 * jax.random.normal(k2, state.vy.shape))
 
@@ -152,6 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="128,256")
     parser.add_argument("--grad-steps", type=int, default=16)
+    parser.add_argument("--tol", type=float, default=1e-3, help="astrograd CG tolerance")
+    parser.add_argument("--no-phiflow", action="store_true")
     parser.add_argument("--phiflow-python", default=os.environ.get("PHIFLOW_PYTHON", "/tmp/peer-phiflow/bin/python"))
     args = parser.parse_args()
     import jax
@@ -160,7 +162,9 @@ def main() -> None:
             "backend": jax.default_backend(), "python": sys.version.split()[0]}
     for n in (int(s) for s in args.sizes.split(",")):
         grad_steps = args.grad_steps if n == 128 else 0
-        rows = ours(n, grad_steps) + phiflow(n, grad_steps, args.phiflow_python)
+        rows = ours(n, grad_steps, args.tol)
+        if not args.no_phiflow:
+            rows += phiflow(n, grad_steps, args.phiflow_python)
         for row in rows:
             row.update(meta)
             print(json.dumps(row), flush=True)
