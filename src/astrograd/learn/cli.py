@@ -134,9 +134,10 @@ def sol_eval_cmd(
     figs += [plot_sol_vorticity(result, out / f"vorticity_re{r:g}.png", i) for i, r in enumerate(result["reynolds"])]
     labels = list(result["mean"])
     typer.echo("mean relative L1 error over steps 1.." + str(steps))
-    typer.echo("Re        " + "".join(f"{lab:>14}" for lab in labels))
+    width = max(10, *(len(lab) + 2 for lab in labels))
+    typer.echo("Re        " + "".join(f"{lab:>{width}}" for lab in labels))
     for i, r in enumerate(result["reynolds"]):
-        typer.echo(f"{r:<10g}" + "".join(f"{result['mean'][lab][i]:>14.4f}" for lab in labels))
+        typer.echo(f"{r:<10g}" + "".join(f"{result['mean'][lab][i]:>{width}.4f}" for lab in labels))
     typer.echo(f"wrote {out / 'eval.h5'} and {len(figs)} figures")
     if json_out:
         print_json({"reynolds": result["reynolds"], "mean_relative_l1": result["mean"], "steps": steps,
