@@ -87,8 +87,9 @@ def _force_kernels(config: PMConfig):
 def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "n 3"]:
     """F = −∇∇⁻²δ read out at the particles (N, 3), from the particles' own density.
 
-    Reverse mode uses a hand-written adjoint (one 3-component scatter, three forward and one
-    inverse FFT, one gather) instead of differentiating the scatter and gather."""
+    Reverse mode uses a hand-written adjoint (one 3-component scatter, one gather and, for the
+    "fd" kernel, one forward and one inverse FFT with central differences in real space) instead
+    of differentiating the scatter and gather."""
     return _acceleration_fwd(positions, config)[0]
 
 
@@ -99,7 +100,14 @@ def _acceleration_fwd(positions, config: PMConfig):
     counts = jnp.zeros(size, positions.dtype).at[flat.reshape(-1)].add(w.reshape(-1))
     delta = counts.reshape(shape) * (size / config.num_ptcl) - 1.0
     delta_k = jnp.fft.rfftn(delta)
-    g = jnp.stack([jnp.fft.irfftn(kern * delta_k, s=shape) for kern in _force_kernels(config)], axis=-1)
+    if config.gradient == "fd":
+        # the fd kernel i sin(kΔ)/Δ is the central difference: one inverse FFT instead of three
+        phi = jnp.fft.irfftn(_inverse_laplacian(config) * delta_k, s=shape)
+        g = jnp.stack(
+            [(jnp.roll(phi, 1, c) - jnp.roll(phi, -1, c)) / (2.0 * config.cell_size[c]) for c in range(3)], axis=-1
+        )
+    else:
+        g = jnp.stack([jnp.fft.irfftn(kern * delta_k, s=shape) for kern in _force_kernels(config)], axis=-1)
     values = g.reshape(size, 3)[flat]  # (N, 8, 3)
     force = jnp.einsum("nj,njc->nc", w, values)
     return force, (flat, w, dw, values)
@@ -115,9 +123,16 @@ def _acceleration_bwd(config: PMConfig, residuals, force_bar):
     )
     g_bar = g_bar.reshape(*shape, 3)
     # the transpose of irfftn(K rfftn(.)) for a real kernel pair is irfftn(conj(K) rfftn(.))
-    delta_bar_k = sum(
-        jnp.conj(kern) * jnp.fft.rfftn(g_bar[..., c]) for c, kern in enumerate(_force_kernels(config))
-    )
+    if config.gradient == "fd":
+        phi_bar = sum(
+            (jnp.roll(g_bar[..., c], -1, c) - jnp.roll(g_bar[..., c], 1, c)) / (2.0 * config.cell_size[c])
+            for c in range(3)
+        )
+        delta_bar_k = _inverse_laplacian(config) * jnp.fft.rfftn(phi_bar)
+    else:
+        delta_bar_k = sum(
+            jnp.conj(kern) * jnp.fft.rfftn(g_bar[..., c]) for c, kern in enumerate(_force_kernels(config))
+        )
     delta_bar = jnp.fft.irfftn(delta_bar_k, s=shape).reshape(size) * (size / config.num_ptcl)
     per_node = jnp.einsum("nc,njc->nj", force_bar, values) + delta_bar[flat]
     return (jnp.einsum("nj,njd->nd", per_node, dw),)
