@@ -23,15 +23,20 @@ def main(nx=32, ny=64):
     state, params, config = coarse_scene(nx, ny, 200.0)
     state, _ = simulate(state, params, config, 20)
     _, saved = simulate(state, params, config, 120, save_every=1)
-    problem = SolProblem(config, jax.tree.map(lambda a: a[None], params), jnp.asarray([200.0]), saved.vx[None],
-                         saved.vy[None], state)
+    problem = SolProblem(
+        config, jax.tree.map(lambda a: a[None], params), jnp.asarray([200.0]), saved.vx[None], saved.vy[None], state
+    )
     model = CorrectorResNet(key=jax.random.key(0))
     diff, static = eqx.partition(model, eqx.is_inexact_array)
     opt = optax.adam(1e-3)
     for unroll in (1, 4, 8):
+
         @eqx.filter_jit
         def update(d, st, starts, unroll=unroll):
-            f = lambda d: jnp.mean(jax.vmap(lambda s: unrolled_loss(eqx.combine(d, static), problem, 0, s, unroll))(starts))  # noqa: E731
+            def f(d):
+                m = eqx.combine(d, static)
+                return jnp.mean(jax.vmap(lambda s: unrolled_loss(m, problem, 0, s, unroll))(starts))
+
             v, g = jax.value_and_grad(f)(d)
             u, st = opt.update(g, st, d)
             return optax.apply_updates(d, u), st, v
@@ -46,14 +51,34 @@ def main(nx=32, ny=64):
         for _ in range(3):
             d, st, v = update(d, st, starts)
         v.block_until_ready()
-        print(json.dumps({"case": "loop_update", "grid": [nx, ny], "unroll": unroll, "batch": 4,
-                          "parameters": count_parameters(model), "seconds_per_update": (time.perf_counter() - t0) / 3,
-                          "first_call_seconds": compile_s}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "case": "loop_update",
+                    "grid": [nx, ny],
+                    "unroll": unroll,
+                    "batch": 4,
+                    "parameters": count_parameters(model),
+                    "seconds_per_update": (time.perf_counter() - t0) / 3,
+                    "first_call_seconds": compile_s,
+                }
+            ),
+            flush=True,
+        )
     rollout(model, problem, 0, 0, 100)[0].block_until_ready()
     t0 = time.perf_counter()
     rollout(model, problem, 0, 0, 100)[0].block_until_ready()
-    print(json.dumps({"case": "corrected_rollout", "grid": [nx, ny], "steps": 100,
-                      "seconds_per_step": (time.perf_counter() - t0) / 100}), flush=True)
+    print(
+        json.dumps(
+            {
+                "case": "corrected_rollout",
+                "grid": [nx, ny],
+                "steps": 100,
+                "seconds_per_step": (time.perf_counter() - t0) / 100,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -33,18 +33,72 @@ def test_bad_input_exits_2_with_one_line(args, message):
 @pytest.mark.slow
 def test_tiny_pipeline_through_the_cli(tmp_path):
     data = tmp_path / "k.h5"
-    r = runner.invoke(app, ["karman-data", "--out", str(data), "--nx", "10", "--ny", "20", "--factor", "1",
-                            "--frames", "6", "--warmup", "2", "--train-re", "150", "--test-re", "80",
-                            "--no-progress", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "karman-data",
+            "--out",
+            str(data),
+            "--nx",
+            "10",
+            "--ny",
+            "20",
+            "--factor",
+            "1",
+            "--frames",
+            "6",
+            "--warmup",
+            "2",
+            "--train-re",
+            "150",
+            "--test-re",
+            "80",
+            "--no-progress",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     for mode in ("none", "supervised", "loop"):
-        r = runner.invoke(app, ["sol-train", "--data", str(data), "--mode", mode, "--unroll", "2", "--steps", "3",
-                                "--channels", "4", "--blocks", "1", "--out", str(tmp_path / f"{mode}.npz"),
-                                "--no-progress", "--json"])
+        r = runner.invoke(
+            app,
+            [
+                "sol-train",
+                "--data",
+                str(data),
+                "--mode",
+                mode,
+                "--unroll",
+                "2",
+                "--steps",
+                "3",
+                "--channels",
+                "4",
+                "--blocks",
+                "1",
+                "--out",
+                str(tmp_path / f"{mode}.npz"),
+                "--no-progress",
+                "--json",
+            ],
+        )
         assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["sol-eval", "--data", str(data), "--checkpoint", str(tmp_path / "supervised.npz"),
-                            "--checkpoint", str(tmp_path / "loop.npz"), "--steps", "4", "--out", str(tmp_path / "ev"),
-                            "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "sol-eval",
+            "--data",
+            str(data),
+            "--checkpoint",
+            str(tmp_path / "supervised.npz"),
+            "--checkpoint",
+            str(tmp_path / "loop.npz"),
+            "--steps",
+            "4",
+            "--out",
+            str(tmp_path / "ev"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(summary["mean_relative_l1"]) == {"none", "supervised", "loop-2"}

@@ -8,8 +8,9 @@ import astrograd.learn._karman as karman_mod
 from astrograd._errors import InputError
 from astrograd.learn import generate_karman_data, load_karman_data
 
-KW = dict(train_reynolds=(150.0,), test_reynolds=(80.0,), nx=10, ny=20, factor=1, frames=7, warmup=2, chunk=2,
-          progress=False)
+KW = dict(
+    train_reynolds=(150.0,), test_reynolds=(80.0,), nx=10, ny=20, factor=1, frames=7, warmup=2, chunk=2, progress=False
+)
 
 
 def test_interrupted_generation_resumes_to_identical_data(tmp_path, monkeypatch):

@@ -17,8 +17,9 @@ NX, NY, FRAMES = 10, 20, 6
 def _problem(dtype, tol):
     """A tiny problem whose 'reference' is the same geometry run at half the viscosity (so the
     coarse solver has something to be corrected toward)."""
-    state, params, config = karman(NX, NY, 100.0, 1.0, tol=tol, perturbation=0.05, key=jax.random.key(1),
-                                   viscosity_scheme="explicit")
+    state, params, config = karman(
+        NX, NY, 100.0, 1.0, tol=tol, perturbation=0.05, key=jax.random.key(1), viscosity_scheme="explicit"
+    )
     ref_params = eqx.tree_at(lambda p: p.viscosity, params, params.viscosity * 0.5)
     state, _ = simulate(state, ref_params, config, 3)
     _, saved = simulate(state, ref_params, config, FRAMES - 1, save_every=1)
@@ -26,8 +27,14 @@ def _problem(dtype, tol):
     params = jax.tree.map(cast, params)
     template = jax.tree.map(cast, state)
     stacked = jax.tree.map(lambda a: a[None], params)
-    return SolProblem(config, stacked, jnp.asarray([100.0], dtype), saved.vx[None].astype(dtype),
-                      saved.vy[None].astype(dtype), template)
+    return SolProblem(
+        config,
+        stacked,
+        jnp.asarray([100.0], dtype),
+        saved.vx[None].astype(dtype),
+        saved.vy[None].astype(dtype),
+        template,
+    )
 
 
 @pytest.mark.slow
@@ -71,8 +78,13 @@ def test_in_the_loop_training_lowers_the_loss():
     assert float(err[0]) == 0.0 and np.isfinite(np.asarray(err)).all()
     # A plain-solver rollout equals stepping by hand.
     vx0, _, _ = rollout(None, problem, 0, 0, 1)
-    s = corrected_step(None, problem.state(problem.vx[0, 0], problem.vy[0, 0]), jax.tree.map(lambda a: a[0], problem.params),
-                       problem.config, 100.0)
+    s = corrected_step(
+        None,
+        problem.state(problem.vx[0, 0], problem.vy[0, 0]),
+        jax.tree.map(lambda a: a[0], problem.params),
+        problem.config,
+        100.0,
+    )
     np.testing.assert_allclose(np.asarray(vx0[1]), np.asarray(s.vx), rtol=1e-6, atol=1e-6)
 
 

@@ -40,9 +40,22 @@ def callback(step, model, loss):
 
 
 model = CorrectorResNet(blocks=1, channels=4, key=jax.random.key(0))
-res = train(loss_fn, model, batches, steps=steps, key=jax.random.key(1), learning_rate=1e-2,
-            checkpoint=None if checkpoint == "none" else checkpoint, checkpoint_every=5, progress=False,
-            callback=callback)
+res = train(
+    loss_fn,
+    model,
+    batches,
+    steps=steps,
+    key=jax.random.key(1),
+    learning_rate=1e-2,
+    checkpoint=None if checkpoint == "none" else checkpoint,
+    checkpoint_every=5,
+    progress=False,
+    callback=callback,
+)
 leaves = jax.tree.leaves(res.model)
-np.savez(out, losses=res.losses, resumed=res.resumed_from,
-         **{f"w{i}": np.asarray(x) for i, x in enumerate(leaves) if hasattr(x, "shape")})
+np.savez(
+    out,
+    losses=res.losses,
+    resumed=res.resumed_from,
+    **{f"w{i}": np.asarray(x) for i, x in enumerate(leaves) if hasattr(x, "shape")},
+)

@@ -80,5 +80,6 @@ __all__ = [
     "stack_staggered",
     "train",
     "train_control",
+    "train_sol",
     "unrolled_loss",
 ]

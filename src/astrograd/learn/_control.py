@@ -39,8 +39,14 @@ def _check_int(name, v, low):
 def control_config(n: int = 64) -> FlowConfig:
     """Periodic ``n × n`` unit cells, dt = 1, no viscosity, FFT projection."""
     _check_int("resolution n", n, 8)
-    return FlowConfig(Grid(n, n, float(n), float(n)), PERIODIC, 1.0, advection="semi-lagrangian",
-                      viscosity_scheme="none", pressure_solver="fft")
+    return FlowConfig(
+        Grid(n, n, float(n), float(n)),
+        PERIODIC,
+        1.0,
+        advection="semi-lagrangian",
+        viscosity_scheme="none",
+        pressure_solver="fft",
+    )
 
 
 def shape_marker(shape: int, centre, n: int, radius: float | None = None, edge: float = 0.75):
@@ -166,8 +172,14 @@ class ControlSettings:
         check_positive("force weight", self.force_weight, allow_zero=True)
 
 
-def train_control(settings: ControlSettings, out: str | Path, *, checkpoint: str | Path | None = None,
-                  checkpoint_every: int = 25, progress: bool = True) -> dict:
+def train_control(
+    settings: ControlSettings,
+    out: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 25,
+    progress: bool = True,
+) -> dict:
     """Staged training; writes the model file ``out`` and returns a summary.
 
     Stage 1 (OP, supervised): from a start marker and ``remaining`` steps, predict the blend
@@ -201,9 +213,19 @@ def train_control(settings: ControlSettings, out: str | Path, *, checkpoint: str
         pred = jax.vmap(op_nets.predict)(m, t, r[:, 0, 0] / s.num_steps)
         return jnp.mean((pred - goal) ** 2)
 
-    res = train(op_loss, nets, draw, steps=s.op_steps, key=jax.random.fold_in(key, 2), learning_rate=s.learning_rate,
-                checkpoint=ck(1), checkpoint_every=checkpoint_every, progress=progress, description="control OP",
-                fingerprint=fp)
+    res = train(
+        op_loss,
+        nets,
+        draw,
+        steps=s.op_steps,
+        key=jax.random.fold_in(key, 2),
+        learning_rate=s.learning_rate,
+        checkpoint=ck(1),
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        description="control OP",
+        fingerprint=fp,
+    )
     nets = res.model
     summary["op_loss"] = _first_last(res.losses)
 
@@ -222,13 +244,25 @@ def train_control(settings: ControlSettings, out: str | Path, *, checkpoint: str
             psi = full.stream_function(m1, pred, st.vx, st.vy)
             dvx, dvy = curl_velocity(psi)
             st = eqx.tree_at(lambda x: (x.vx, x.vy), st, (dvx, dvy))
-            return jnp.mean((step(st, params, config).marker - pred) ** 2) + s.force_weight * (jnp.mean(dvx**2) + jnp.mean(dvy**2))
+            return jnp.mean((step(st, params, config).marker - pred) ** 2) + s.force_weight * (
+                jnp.mean(dvx**2) + jnp.mean(dvy**2)
+            )
 
         return jnp.mean(jax.vmap(one)(m, t, rem.astype(m.dtype)))
 
-    res = train(cfe_loss, nets.cfe, draw, steps=s.cfe_steps, key=jax.random.fold_in(key, 3),
-                learning_rate=s.learning_rate, checkpoint=ck(2), checkpoint_every=checkpoint_every, progress=progress,
-                description="control CFE", fingerprint=fp)
+    res = train(
+        cfe_loss,
+        nets.cfe,
+        draw,
+        steps=s.cfe_steps,
+        key=jax.random.fold_in(key, 3),
+        learning_rate=s.learning_rate,
+        checkpoint=ck(2),
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        description="control CFE",
+        fingerprint=fp,
+    )
     nets = eqx.tree_at(lambda x: x.cfe, nets, res.model)
     summary["cfe_loss"] = _first_last(res.losses)
 
@@ -236,9 +270,19 @@ def train_control(settings: ControlSettings, out: str | Path, *, checkpoint: str
         idx, _ = b
         return _end_to_end_loss(both, start[idx], target[idx], config, s.num_steps, s.force_weight)
 
-    res = train(e2e_loss, nets, draw, steps=s.e2e_steps, key=jax.random.fold_in(key, 4), learning_rate=s.learning_rate,
-                checkpoint=ck(3), checkpoint_every=checkpoint_every, progress=progress, description="control end-to-end",
-                fingerprint=fp)
+    res = train(
+        e2e_loss,
+        nets,
+        draw,
+        steps=s.e2e_steps,
+        key=jax.random.fold_in(key, 4),
+        learning_rate=s.learning_rate,
+        checkpoint=ck(3),
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        description="control end-to-end",
+        fingerprint=fp,
+    )
     nets = res.model
     summary["e2e_loss"] = _first_last(res.losses)
     meta = {"kind": "control", "settings": fp}
@@ -259,8 +303,16 @@ def load_control(path: str | Path) -> tuple[ControlNets, ControlSettings]:
     return load_weights(path, ControlNets(channels=s.channels, levels=s.levels, key=jax.random.key(0))), s
 
 
-def direct_optimisation(start, target, config, num_steps: int, *, iterations: int = 100, learning_rate: float = 0.05,
-                        force_weight: float = 1e-3):
+def direct_optimisation(
+    start,
+    target,
+    config,
+    num_steps: int,
+    *,
+    iterations: int = 100,
+    learning_rate: float = 0.05,
+    force_weight: float = 1e-3,
+):
     """Optimise the ``num_steps`` stream functions of one instance with Adam through the solver
     (same loss as end-to-end training). Returns ``(final marker, losses (iterations,))``."""
     n = start.shape[-1]
@@ -286,8 +338,15 @@ def direct_optimisation(start, target, config, num_steps: int, *, iterations: in
     return run(psi0)
 
 
-def evaluate_control(model: str | Path, *, pairs: int | None = None, direct_iterations: int = 100,
-                     direct_learning_rate: float = 0.05, direct_pairs: int | None = None, seed: int | None = None) -> dict:
+def evaluate_control(
+    model: str | Path,
+    *,
+    pairs: int | None = None,
+    direct_iterations: int = 100,
+    direct_learning_rate: float = 0.05,
+    direct_pairs: int | None = None,
+    seed: int | None = None,
+) -> dict:
     """Held-out evaluation: relative MAE of the final marker for (a) no control, (b) the
     networks, (c) direct per-instance optimisation (``direct_iterations`` Adam steps), with the
     time per instance of (b) and (c) (after compilation)."""
@@ -304,17 +363,28 @@ def evaluate_control(model: str | Path, *, pairs: int | None = None, direct_iter
     finals = rollout(start, target).block_until_ready()
     net_time = (time.perf_counter() - t0) / pairs
     result = {
-        "pairs": pairs, "n": s.n, "num_steps": s.num_steps,
+        "pairs": pairs,
+        "n": s.n,
+        "num_steps": s.num_steps,
         "mae_uncontrolled": np.asarray(relative_mae(start, target)),
         "mae_networks": np.asarray(relative_mae(finals, target)),
         "seconds_per_instance_networks": net_time,
-        "start": np.asarray(start), "target": np.asarray(target), "final_networks": np.asarray(finals),
+        "start": np.asarray(start),
+        "target": np.asarray(target),
+        "final_networks": np.asarray(finals),
     }
     direct_maes, direct_finals, times = [], [], []
     for i in range(direct_pairs):
         t0 = time.perf_counter()
-        final, losses = direct_optimisation(start[i], target[i], config, s.num_steps, iterations=direct_iterations,
-                                            learning_rate=direct_learning_rate, force_weight=s.force_weight)
+        final, losses = direct_optimisation(
+            start[i],
+            target[i],
+            config,
+            s.num_steps,
+            iterations=direct_iterations,
+            learning_rate=direct_learning_rate,
+            force_weight=s.force_weight,
+        )
         final.block_until_ready()
         times.append(time.perf_counter() - t0)
         direct_maes.append(float(relative_mae(final, target[i])))

@@ -23,7 +23,7 @@ import numpy as np
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, check_positive
-from astrograd.flow import FlowState, karman, raise_on_failure, simulate
+from astrograd.flow import FlowState, karman, simulate
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
@@ -80,8 +80,14 @@ def generate_karman_data(
     ``chunk`` of frames is flushed with the fine state needed to continue); a file written with
     different settings is refused. Returns the path.
     """
-    for name, v, low in (("nx", nx, 2), ("ny", ny, 2), ("factor", factor, 1), ("frames", frames, 2),
-                         ("warmup", warmup, 0), ("chunk", chunk, 1)):
+    for name, v, low in (
+        ("nx", nx, 2),
+        ("ny", ny, 2),
+        ("factor", factor, 1),
+        ("frames", frames, 2),
+        ("warmup", warmup, 0),
+        ("chunk", chunk, 1),
+    ):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
     dt = check_positive("dt", dt)
@@ -90,9 +96,20 @@ def generate_karman_data(
         raise InputError("no Reynolds numbers given; pass at least one training or test Reynolds number")
     for r, _ in runs:
         check_positive("Reynolds number", r)
-    attrs = {"nx": nx, "ny": ny, "factor": factor, "dt": dt, "warmup": warmup, "frames": frames,
-             "width": 100.0, "height": 200.0, "radius": 10.0, "perturbation": float(perturbation),
-             "seed": seed, "version": _VERSION}
+    attrs = {
+        "nx": nx,
+        "ny": ny,
+        "factor": factor,
+        "dt": dt,
+        "warmup": warmup,
+        "frames": frames,
+        "width": 100.0,
+        "height": 200.0,
+        "radius": 10.0,
+        "perturbation": float(perturbation),
+        "seed": seed,
+        "version": _VERSION,
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
@@ -102,7 +119,8 @@ def generate_karman_data(
             for k, v in attrs.items():
                 if k not in f.attrs or not np.all(np.asarray(f.attrs[k]) == np.asarray(v)):
                     raise InputError(
-                        f"{str(path)!r} holds data with {k} = {f.attrs.get(k)!r}, not {v!r}; use another --out or delete it"
+                        f"{str(path)!r} holds data with {k} = {f.attrs.get(k)!r}, not {v!r}; "
+                        "use another --out or delete it"
                     )
         else:
             f.attrs.update(attrs)
@@ -125,7 +143,9 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
     if done >= frames:
         bar.advance(warmup + frames - 1)
         return
-    state, params, config = fine_scene(nx, ny, reynolds, dt, factor, attrs["perturbation"], jax.random.fold_in(key, index))
+    state, params, config = fine_scene(
+        nx, ny, reynolds, dt, factor, attrs["perturbation"], jax.random.fold_in(key, index)
+    )
     if done == 0:
         if warmup:
             state, _ = simulate(state, params, config, warmup)
@@ -141,7 +161,7 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
         n = min(chunk, frames - done)
         state, saved = simulate(state, params, config, n, save_every=1)
         cx, cy = downsample(saved.vx[1:], saved.vy[1:], factor)
-        g["vx"][done:done + n], g["vy"][done:done + n] = np.asarray(cx), np.asarray(cy)
+        g["vx"][done : done + n], g["vy"][done : done + n] = np.asarray(cx), np.asarray(cy)
         done += n
         _store_state(g, state, done)
         bar.advance(n, status=f"Re {reynolds:g}")
@@ -164,8 +184,12 @@ def _store_state(g, state: FlowState, done: int) -> None:
 
 def _load_state(g, template: FlowState) -> FlowState:
     r = g["resume"]
-    return FlowState(**{f.name: jnp.asarray(r[f.name][()], dtype=getattr(template, f.name).dtype)
-                        for f in dataclasses.fields(template)})
+    return FlowState(
+        **{
+            f.name: jnp.asarray(r[f.name][()], dtype=getattr(template, f.name).dtype)
+            for f in dataclasses.fields(template)
+        }
+    )
 
 
 def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, list[dict]]:
@@ -189,7 +213,13 @@ def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, 
                 continue
             if split is not None and g.attrs["split"] != split:
                 continue
-            runs.append({"reynolds": float(g.attrs["reynolds"]), "split": str(g.attrs["split"]),
-                         "vx": np.asarray(g["vx"]), "vy": np.asarray(g["vy"])})
+            runs.append(
+                {
+                    "reynolds": float(g.attrs["reynolds"]),
+                    "split": str(g.attrs["split"]),
+                    "vx": np.asarray(g["vx"]),
+                    "vy": np.asarray(g["vy"]),
+                }
+            )
     runs.sort(key=lambda r: r["reynolds"])
     return attrs, runs

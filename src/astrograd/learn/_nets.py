@@ -64,8 +64,16 @@ class CorrectorResNet(eqx.Module):
     reynolds_scale: float = eqx.field(static=True)
     velocity_scale: float = eqx.field(static=True)
 
-    def __init__(self, *, blocks: int = 3, channels: int = 32, kernel: int = 3, reynolds_scale: float = 1000.0,
-                 velocity_scale: float = 1.0, key: jax.Array):
+    def __init__(
+        self,
+        *,
+        blocks: int = 3,
+        channels: int = 32,
+        kernel: int = 3,
+        reynolds_scale: float = 1000.0,
+        velocity_scale: float = 1.0,
+        key: jax.Array,
+    ):
         _check_int("blocks", blocks, 0)
         _check_int("channels", channels, 1)
         _check_int("kernel", kernel, 1)
@@ -102,8 +110,16 @@ class UNet(eqx.Module):
     head: eqx.nn.Conv2d
     levels: int = eqx.field(static=True)
 
-    def __init__(self, in_channels: int, out_channels: int, *, channels: int = 16, levels: int = 3,
-                 padding_mode: str = "CIRCULAR", key: jax.Array):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        channels: int = 16,
+        levels: int = 3,
+        padding_mode: str = "CIRCULAR",
+        key: jax.Array,
+    ):
         _check_int("in_channels", in_channels, 1)
         _check_int("out_channels", out_channels, 1)
         _check_int("channels", channels, 1)

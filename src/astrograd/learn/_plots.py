@@ -67,8 +67,11 @@ def plot_control(result: dict, path: str | Path, rows: int = 4) -> Path:
     cols = 4 if has_direct else 3
     fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
     for i in range(rows):
-        panels = [("start", result["start"][i]), ("target", result["target"][i]),
-                  (f"networks ({result['mae_networks'][i]:.3f})", result["final_networks"][i])]
+        panels = [
+            ("start", result["start"][i]),
+            ("target", result["target"][i]),
+            (f"networks ({result['mae_networks'][i]:.3f})", result["final_networks"][i]),
+        ]
         if has_direct:
             if i < len(result["final_direct"]):
                 panels.append((f"direct ({result['mae_direct'][i]:.3f})", result["final_direct"][i]))

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._errors import InputError, check_choice, check_positive
-from astrograd.flow import FlowState, enforce_boundaries, make_state, step
+from astrograd.flow import FlowState, enforce_boundaries, step
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
 from astrograd.learn._train import load_weights, read_model_meta, save_model, train
@@ -50,25 +50,43 @@ class SolProblem(eqx.Module):
 
     def state(self, vx, vy, template=None) -> FlowState:
         t = self.template
-        return FlowState(vx=vx, vy=vy, marker=t.marker, pressure=t.pressure, time=t.time, status=t.status,
-                         fail_time=t.fail_time, fail_cell=t.fail_cell, cg_steps=t.cg_steps)
+        return FlowState(
+            vx=vx,
+            vy=vy,
+            marker=t.marker,
+            pressure=t.pressure,
+            time=t.time,
+            status=t.status,
+            fail_time=t.fail_time,
+            fail_cell=t.fail_cell,
+            cg_steps=t.cg_steps,
+        )
 
 
 def make_problem(path, split: str, dtype=None) -> tuple[SolProblem, dict]:
     """Load the ``split`` (``train`` or ``test``) runs of a karman-data file."""
     attrs, runs = load_karman_data(path, split)
     if not runs:
-        raise InputError(f"{str(path)!r} has no complete {split} runs; generate them with `astrograd learn karman-data`")
+        raise InputError(
+            f"{str(path)!r} has no complete {split} runs; generate them with `astrograd learn karman-data`"
+        )
     dtype = dtype or jnp.result_type(float)
     nx, ny, dt = int(attrs["nx"]), int(attrs["ny"]), float(attrs["dt"])
     scenes = [coarse_scene(nx, ny, r["reynolds"], dt) for r in runs]
     config = scenes[0][2]
-    params = jax.tree.map(lambda *a: jnp.stack(a).astype(a[0].dtype if jnp.issubdtype(a[0].dtype, jnp.integer) else dtype),
-                          *[s[1] for s in scenes])
+    params = jax.tree.map(
+        lambda *a: jnp.stack(a).astype(a[0].dtype if jnp.issubdtype(a[0].dtype, jnp.integer) else dtype),
+        *[s[1] for s in scenes],
+    )
     template = jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, scenes[0][0])
-    problem = SolProblem(config, params, jnp.asarray([r["reynolds"] for r in runs], dtype),
-                         jnp.asarray(np.stack([r["vx"] for r in runs]), dtype),
-                         jnp.asarray(np.stack([r["vy"] for r in runs]), dtype), template)
+    problem = SolProblem(
+        config,
+        params,
+        jnp.asarray([r["reynolds"] for r in runs], dtype),
+        jnp.asarray(np.stack([r["vx"] for r in runs]), dtype),
+        jnp.asarray(np.stack([r["vy"] for r in runs]), dtype),
+        template,
+    )
     return problem, attrs
 
 
@@ -152,8 +170,13 @@ def supervised_loss(model, inputs, targets, reynolds):
 
 
 def make_corrector(hyper: dict, key) -> CorrectorResNet:
-    return CorrectorResNet(blocks=hyper["blocks"], channels=hyper["channels"], kernel=hyper["kernel"],
-                           reynolds_scale=hyper["reynolds_scale"], key=key)
+    return CorrectorResNet(
+        blocks=hyper["blocks"],
+        channels=hyper["channels"],
+        kernel=hyper["kernel"],
+        reynolds_scale=hyper["reynolds_scale"],
+        key=key,
+    )
 
 
 def train_sol(
@@ -189,8 +212,14 @@ def train_sol(
     if mode == "loop" and unroll >= frames:
         raise InputError(f"unroll = {unroll} is not allowed; it must be smaller than the {frames} frames per run")
     hyper = {"blocks": blocks, "channels": channels, "kernel": kernel, "reynolds_scale": 1000.0}
-    meta = {"kind": "sol", "mode": mode, "unroll": unroll if mode == "loop" else (1 if mode == "supervised" else 0),
-            "hyper": hyper, "nx": int(attrs["nx"]), "ny": int(attrs["ny"])}
+    meta = {
+        "kind": "sol",
+        "mode": mode,
+        "unroll": unroll if mode == "loop" else (1 if mode == "supervised" else 0),
+        "hyper": hyper,
+        "nx": int(attrs["nx"]),
+        "ny": int(attrs["ny"]),
+    }
     t0 = time.perf_counter()
     if mode == "none":
         save_model(out, eqx.nn.Identity(), meta)
@@ -205,6 +234,7 @@ def train_sol(
         return (jax.random.randint(kr, (batch,), 0, runs), jax.random.randint(kt, (batch,), 0, frames - span))
 
     if mode == "loop":
+
         def loss_fn(m, b):
             run, start = b
             return jnp.mean(jax.vmap(lambda r, s: unrolled_loss(m, problem, r, s, unroll))(run, start))
@@ -217,17 +247,32 @@ def train_sol(
             tgt = (problem.vx[run, start + 1], problem.vy[run, start + 1])
             return supervised_loss(m, src, tgt, problem.reynolds[run])
 
-    result = train(loss_fn, model, draw, steps=steps, key=jax.random.fold_in(key, 2), learning_rate=learning_rate,
-                   checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
-                   description=f"sol-train {mode}", fingerprint={"mode": mode, "unroll": unroll, "batch": batch,
-                                                                 "seed": seed, "data": str(data)})
+    result = train(
+        loss_fn,
+        model,
+        draw,
+        steps=steps,
+        key=jax.random.fold_in(key, 2),
+        learning_rate=learning_rate,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        description=f"sol-train {mode}",
+        fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "data": str(data)},
+    )
     meta["losses_first_last"] = [float(result.losses[0]), float(result.losses[-1])] if len(result.losses) else []
     save_model(out, result.model, meta)
-    return {"mode": mode, "unroll": meta["unroll"], "out": str(out), "parameters": count_parameters(result.model),
-            "steps": result.steps, "resumed_from": result.resumed_from,
-            "loss_first": float(result.losses[0]) if len(result.losses) else None,
-            "loss_last": float(result.losses[-1]) if len(result.losses) else None,
-            "seconds": time.perf_counter() - t0}
+    return {
+        "mode": mode,
+        "unroll": meta["unroll"],
+        "out": str(out),
+        "parameters": count_parameters(result.model),
+        "steps": result.steps,
+        "resumed_from": result.resumed_from,
+        "loss_first": float(result.losses[0]) if len(result.losses) else None,
+        "loss_last": float(result.losses[-1]) if len(result.losses) else None,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def load_corrector(path: str | Path):
@@ -248,28 +293,44 @@ def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int 
     problem, attrs = make_problem(data, "test")
     frames = problem.vx.shape[1]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or start < 0 or start + steps > frames - 1:
-        raise InputError(f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
-                             f"(at most {frames - 1 - start} steps)")
+        raise InputError(
+            f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
+            f"(at most {frames - 1 - start} steps)"
+        )
     loaded = {"none": None}
     for label, p in models.items():
         model, meta = load_corrector(p)
         if (meta["nx"], meta["ny"]) != (int(attrs["nx"]), int(attrs["ny"])):
-            raise InputError(f"model {str(p)!r} was trained on {meta['nx']}x{meta['ny']} cells; the data has "
-                             f"{attrs['nx']}x{attrs['ny']}")
+            raise InputError(
+                f"model {str(p)!r} was trained on {meta['nx']}x{meta['ny']} cells; the data has "
+                f"{attrs['nx']}x{attrs['ny']}"
+            )
         loaded[label] = model
     errors, finals = {}, {}
     for label, model in loaded.items():
         per_run, last = [], []
         for run in range(problem.vx.shape[0]):
             vx, vy, status = rollout(model, problem, run, start, steps)
-            err = relative_l1(vx, vy, problem.vx[run, start:start + steps + 1], problem.vy[run, start:start + steps + 1])
+            err = relative_l1(
+                vx, vy, problem.vx[run, start : start + steps + 1], problem.vy[run, start : start + steps + 1]
+            )
             per_run.append(np.asarray(err))
             last.append((np.asarray(vx[-1]), np.asarray(vy[-1]), int(status)))
         errors[label] = np.stack(per_run)
         finals[label] = last
     reynolds = [float(r) for r in np.asarray(problem.reynolds)]
-    ref_final = [(np.asarray(problem.vx[r, start + steps]), np.asarray(problem.vy[r, start + steps])) for r in range(len(reynolds))]
-    return {"reynolds": reynolds, "errors": errors,
-            "mean": {k: v[:, 1:].mean(axis=1).tolist() for k, v in errors.items()},
-            "finals": finals, "reference_final": ref_final, "steps": steps, "start": start,
-            "grid": (int(attrs["nx"]), int(attrs["ny"])), "dt": float(attrs["dt"])}
+    ref_final = [
+        (np.asarray(problem.vx[r, start + steps]), np.asarray(problem.vy[r, start + steps]))
+        for r in range(len(reynolds))
+    ]
+    return {
+        "reynolds": reynolds,
+        "errors": errors,
+        "mean": {k: v[:, 1:].mean(axis=1).tolist() for k, v in errors.items()},
+        "finals": finals,
+        "reference_final": ref_final,
+        "steps": steps,
+        "start": start,
+        "grid": (int(attrs["nx"]), int(attrs["ny"])),
+        "dt": float(attrs["dt"]),
+    }

@@ -144,7 +144,9 @@ def train(
         if start > steps:
             raise InputError(f"steps = {steps} is smaller than the {start} steps already in checkpoint {str(path)!r}")
         n_model = int(meta["n_model"])
-        diff = eqx.filter(_replace_leaves(eqx.combine(diff, static), [arrays[f"m{i}"] for i in range(n_model)]), eqx.is_inexact_array)
+        diff = eqx.filter(
+            _replace_leaves(eqx.combine(diff, static), [arrays[f"m{i}"] for i in range(n_model)]), eqx.is_inexact_array
+        )
         state_leaves, state_def = jax.tree.flatten(opt_state)
         opt_state = jax.tree.unflatten(
             state_def, [jnp.asarray(arrays[f"s{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(state_leaves)]

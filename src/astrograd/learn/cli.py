@@ -49,12 +49,28 @@ def karman_data_cmd(
     from astrograd.learn._karman import generate_karman_data, load_karman_data
 
     t0 = time.perf_counter()
-    path = generate_karman_data(out, train_reynolds=_floats("--train-re", train_re), test_reynolds=_floats("--test-re", test_re),
-                                nx=nx, ny=ny, factor=factor, frames=frames, warmup=warmup, chunk=chunk, seed=seed,
-                                progress=show_progress)
+    path = generate_karman_data(
+        out,
+        train_reynolds=_floats("--train-re", train_re),
+        test_reynolds=_floats("--test-re", test_re),
+        nx=nx,
+        ny=ny,
+        factor=factor,
+        frames=frames,
+        warmup=warmup,
+        chunk=chunk,
+        seed=seed,
+        progress=show_progress,
+    )
     _, runs = load_karman_data(path)
-    summary = {"out": str(path), "runs": [[r["reynolds"], r["split"]] for r in runs], "coarse": [nx, ny],
-               "reference": [factor * nx, factor * ny], "frames": frames, "seconds": time.perf_counter() - t0}
+    summary = {
+        "out": str(path),
+        "runs": [[r["reynolds"], r["split"]] for r in runs],
+        "coarse": [nx, ny],
+        "reference": [factor * nx, factor * ny],
+        "frames": frames,
+        "seconds": time.perf_counter() - t0,
+    }
     typer.echo(f"wrote {len(runs)} runs ({frames} frames, {nx}x{ny} from {factor * nx}x{factor * ny}) to {path}")
     if json_out:
         print_json(summary)
@@ -74,7 +90,9 @@ def sol_train_cmd(
     channels: int = typer.Option(32, help="ResNet channels"),
     kernel: int = typer.Option(3, help="kernel size inside the blocks"),
     seed: int = typer.Option(0, help="PRNG seed (initial weights, batches)"),
-    checkpoint: Path = typer.Option(None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"
+    ),
     checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
     json_out: bool = JSON,
     show_progress: bool = PROGRESS,
@@ -83,10 +101,25 @@ def sol_train_cmd(
     from astrograd.learn._sol import train_sol
 
     out = out or Path(f"outputs/learn/sol-{mode}.npz")
-    summary = train_sol(data, out, mode=mode, unroll=unroll, steps=steps, batch=batch, learning_rate=learning_rate,
-                        blocks=blocks, channels=channels, kernel=kernel, seed=seed, checkpoint=checkpoint,
-                        checkpoint_every=checkpoint_every, progress=show_progress)
-    loss = "" if summary.get("loss_last") is None else f", loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}"
+    summary = train_sol(
+        data,
+        out,
+        mode=mode,
+        unroll=unroll,
+        steps=steps,
+        batch=batch,
+        learning_rate=learning_rate,
+        blocks=blocks,
+        channels=channels,
+        kernel=kernel,
+        seed=seed,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        progress=show_progress,
+    )
+    loss = (
+        "" if summary.get("loss_last") is None else f", loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}"
+    )
     typer.echo(f"sol-train {mode}: {summary['parameters']} parameters{loss}; wrote {out}")
     if json_out:
         print_json(summary)
@@ -112,7 +145,9 @@ def _parse_models(models: list[str]) -> dict[str, Path]:
 @handle_errors
 def sol_eval_cmd(
     data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data (test runs)"),
-    checkpoint: list[str] = typer.Option(None, "--checkpoint", help="model file(s) from sol-train, optionally LABEL=PATH; repeatable"),
+    checkpoint: list[str] = typer.Option(
+        None, "--checkpoint", help="model file(s) from sol-train, optionally LABEL=PATH; repeatable"
+    ),
     steps: int = typer.Option(100, "--steps", help="rollout length (steps)"),
     start: int = typer.Option(0, "--start", help="reference frame the rollouts start from"),
     out: Path = typer.Option(Path("outputs/learn/sol-eval"), "--out", help="folder for eval.h5 and figures"),
@@ -127,9 +162,11 @@ def sol_eval_cmd(
     models = _parse_models(checkpoint or [])
     result = evaluate_sol(data, models, steps=steps, start=start)
     out.mkdir(parents=True, exist_ok=True)
-    write_h5(out / "eval.h5", {"reynolds": np.asarray(result["reynolds"]),
-                                "errors": {k: v for k, v in result["errors"].items()}},
-             {"steps": steps, "start": start, "data": str(data)})
+    write_h5(
+        out / "eval.h5",
+        {"reynolds": np.asarray(result["reynolds"]), "errors": {k: v for k, v in result["errors"].items()}},
+        {"steps": steps, "start": start, "data": str(data)},
+    )
     figs = [plot_sol_errors(result, out / "errors.png")]
     figs += [plot_sol_vorticity(result, out / f"vorticity_re{r:g}.png", i) for i, r in enumerate(result["reynolds"])]
     labels = list(result["mean"])
@@ -140,8 +177,15 @@ def sol_eval_cmd(
         typer.echo(f"{r:<10g}" + "".join(f"{result['mean'][lab][i]:>{width}.4f}" for lab in labels))
     typer.echo(f"wrote {out / 'eval.h5'} and {len(figs)} figures")
     if json_out:
-        print_json({"reynolds": result["reynolds"], "mean_relative_l1": result["mean"], "steps": steps,
-                    "out": str(out), "figures": [str(f) for f in figs]})
+        print_json(
+            {
+                "reynolds": result["reynolds"],
+                "mean_relative_l1": result["mean"],
+                "steps": steps,
+                "out": str(out),
+                "figures": [str(f) for f in figs],
+            }
+        )
 
 
 @app.command("control-train")
@@ -169,10 +213,24 @@ def control_train_cmd(
     """Staged training of the observation predictor and control-force estimator U-Nets."""
     from astrograd.learn._control import ControlSettings, train_control
 
-    settings = ControlSettings(n=n, num_steps=num_steps, channels=channels, levels=levels, train_pairs=train_pairs,
-                               test_pairs=test_pairs, batch=batch, op_steps=op_steps, cfe_steps=cfe_steps,
-                               e2e_steps=e2e_steps, learning_rate=learning_rate, force_weight=force_weight, seed=seed)
-    summary = train_control(settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress)
+    settings = ControlSettings(
+        n=n,
+        num_steps=num_steps,
+        channels=channels,
+        levels=levels,
+        train_pairs=train_pairs,
+        test_pairs=test_pairs,
+        batch=batch,
+        op_steps=op_steps,
+        cfe_steps=cfe_steps,
+        e2e_steps=e2e_steps,
+        learning_rate=learning_rate,
+        force_weight=force_weight,
+        seed=seed,
+    )
+    summary = train_control(
+        settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress
+    )
     typer.echo(f"control-train: {summary['parameters']} parameters; end-to-end loss {summary['e2e_loss']}; wrote {out}")
     if json_out:
         print_json(summary)
@@ -181,7 +239,9 @@ def control_train_cmd(
 @app.command("control-eval")
 @handle_errors
 def control_eval_cmd(
-    checkpoint: Path = typer.Option(Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"),
+    checkpoint: Path = typer.Option(
+        Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"
+    ),
     pairs: int = typer.Option(None, help="held-out pairs (default: the number set at training)"),
     direct_pairs: int = typer.Option(4, help="pairs also solved by direct per-instance optimisation"),
     direct_iterations: int = typer.Option(100, help="Adam iterations of the direct optimisation"),
@@ -195,24 +255,52 @@ def control_eval_cmd(
     from astrograd.learn._control import evaluate_control
     from astrograd.learn._plots import plot_control
 
-    r = evaluate_control(checkpoint, pairs=pairs, direct_iterations=direct_iterations,
-                         direct_learning_rate=direct_lr, direct_pairs=direct_pairs)
+    r = evaluate_control(
+        checkpoint,
+        pairs=pairs,
+        direct_iterations=direct_iterations,
+        direct_learning_rate=direct_lr,
+        direct_pairs=direct_pairs,
+    )
     out.mkdir(parents=True, exist_ok=True)
-    write_h5(out / "eval.h5", {k: r[k] for k in ("mae_uncontrolled", "mae_networks", "mae_direct", "start", "target",
-                                                 "final_networks", "final_direct")},
-             {"n": r["n"], "num_steps": r["num_steps"], "direct_iterations": direct_iterations})
+    write_h5(
+        out / "eval.h5",
+        {
+            k: r[k]
+            for k in (
+                "mae_uncontrolled",
+                "mae_networks",
+                "mae_direct",
+                "start",
+                "target",
+                "final_networks",
+                "final_direct",
+            )
+        },
+        {"n": r["n"], "num_steps": r["num_steps"], "direct_iterations": direct_iterations},
+    )
     fig = plot_control(r, out / "control.png")
-    summary = {"pairs": r["pairs"], "mae_uncontrolled": float(np.mean(r["mae_uncontrolled"])),
-               "mae_networks": float(np.mean(r["mae_networks"])),
-               "mae_direct": float(np.mean(r["mae_direct"])) if len(r["mae_direct"]) else None,
-               "mae_networks_on_direct_pairs": float(np.mean(r["mae_networks"][: len(r["mae_direct"])])) if len(r["mae_direct"]) else None,
-               "seconds_per_instance_networks": r["seconds_per_instance_networks"],
-               "seconds_per_instance_direct": r["seconds_per_instance_direct"], "figure": str(fig)}
-    typer.echo(f"relative MAE on {r['pairs']} held-out pairs: uncontrolled {summary['mae_uncontrolled']:.4f}, "
-               f"networks {summary['mae_networks']:.4f} ({summary['seconds_per_instance_networks']:.3g} s/instance)")
+    summary = {
+        "pairs": r["pairs"],
+        "mae_uncontrolled": float(np.mean(r["mae_uncontrolled"])),
+        "mae_networks": float(np.mean(r["mae_networks"])),
+        "mae_direct": float(np.mean(r["mae_direct"])) if len(r["mae_direct"]) else None,
+        "mae_networks_on_direct_pairs": float(np.mean(r["mae_networks"][: len(r["mae_direct"])]))
+        if len(r["mae_direct"])
+        else None,
+        "seconds_per_instance_networks": r["seconds_per_instance_networks"],
+        "seconds_per_instance_direct": r["seconds_per_instance_direct"],
+        "figure": str(fig),
+    }
+    typer.echo(
+        f"relative MAE on {r['pairs']} held-out pairs: uncontrolled {summary['mae_uncontrolled']:.4f}, "
+        f"networks {summary['mae_networks']:.4f} ({summary['seconds_per_instance_networks']:.3g} s/instance)"
+    )
     if summary["mae_direct"] is not None:
-        typer.echo(f"direct optimisation ({direct_iterations} Adam steps) on {len(r['mae_direct'])} pairs: "
-                   f"{summary['mae_direct']:.4f} ({summary['seconds_per_instance_direct']:.3g} s/instance; "
-                   f"networks on the same pairs {summary['mae_networks_on_direct_pairs']:.4f})")
+        typer.echo(
+            f"direct optimisation ({direct_iterations} Adam steps) on {len(r['mae_direct'])} pairs: "
+            f"{summary['mae_direct']:.4f} ({summary['seconds_per_instance_direct']:.3g} s/instance; "
+            f"networks on the same pairs {summary['mae_networks_on_direct_pairs']:.4f})"
+        )
     if json_out:
         print_json(summary)

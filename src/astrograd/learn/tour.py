@@ -15,8 +15,17 @@ from astrograd._tour import TourSection
 WEIGHTS = Path(__file__).with_name("weights")
 
 #: Tiny Kármán data: 16×32 coarse cells from a 32×64 reference.
-TOUR_DATA = dict(train_reynolds=(195.3, 781.3), test_reynolds=(293.0,), nx=16, ny=32, factor=2, frames=60,
-                 warmup=60, chunk=30, seed=0)
+TOUR_DATA = dict(
+    train_reynolds=(195.3, 781.3),
+    test_reynolds=(293.0,),
+    nx=16,
+    ny=32,
+    factor=2,
+    frames=60,
+    warmup=60,
+    chunk=30,
+    seed=0,
+)
 #: Tiny correctors (quick tour).
 TOUR_SOL = dict(steps=150, batch=4, channels=8, blocks=2, kernel=3, learning_rate=2e-3, seed=0)
 TOUR_SOL_UNROLL = 4
@@ -26,8 +35,20 @@ TOUR_EVAL_STEPS = 40
 def tour_control_settings():
     from astrograd.learn._control import ControlSettings
 
-    return ControlSettings(n=32, num_steps=8, channels=8, levels=2, train_pairs=64, test_pairs=8, batch=4,
-                           op_steps=100, cfe_steps=100, e2e_steps=60, learning_rate=2e-3, seed=0)
+    return ControlSettings(
+        n=32,
+        num_steps=8,
+        channels=8,
+        levels=2,
+        train_pairs=64,
+        test_pairs=8,
+        batch=4,
+        op_steps=100,
+        cfe_steps=100,
+        e2e_steps=60,
+        learning_rate=2e-3,
+        seed=0,
+    )
 
 
 def make_tour_weights(workdir: Path, destination: Path = WEIGHTS, progress: bool = False) -> dict:
@@ -40,10 +61,12 @@ def make_tour_weights(workdir: Path, destination: Path = WEIGHTS, progress: bool
     data = generate_karman_data(workdir / "tour_karman.h5", progress=progress, **TOUR_DATA)
     destination.mkdir(parents=True, exist_ok=True)
     out = {}
-    out["supervised"] = train_sol(data, destination / "tour_sol_supervised.npz", mode="supervised", progress=progress,
-                                  **TOUR_SOL)
-    out["loop"] = train_sol(data, destination / "tour_sol_loop.npz", mode="loop", unroll=TOUR_SOL_UNROLL,
-                            progress=progress, **TOUR_SOL)
+    out["supervised"] = train_sol(
+        data, destination / "tour_sol_supervised.npz", mode="supervised", progress=progress, **TOUR_SOL
+    )
+    out["loop"] = train_sol(
+        data, destination / "tour_sol_loop.npz", mode="loop", unroll=TOUR_SOL_UNROLL, progress=progress, **TOUR_SOL
+    )
     out["control"] = train_control(tour_control_settings(), destination / "tour_control.npz", progress=progress)
     return out
 
@@ -71,7 +94,9 @@ def tour_sections(outdir: Path, quick: bool = True) -> list[TourSection]:
     ok = all(_matching(p, lambda m: (m["nx"], m["ny"]) == (TOUR_DATA["nx"], TOUR_DATA["ny"])) for p in models.values())
     c_settings = tour_control_settings()
     c_model = WEIGHTS / "tour_control.npz"
-    ok_c = _matching(c_model, lambda m: m["settings"] == {k: getattr(c_settings, k) for k in c_settings.__dataclass_fields__})
+    ok_c = _matching(
+        c_model, lambda m: m["settings"] == {k: getattr(c_settings, k) for k in c_settings.__dataclass_fields__}
+    )
     trained_here = not (quick and ok and ok_c)
     if trained_here:
         make_tour_weights(outdir, outdir / "weights")
@@ -88,7 +113,12 @@ def tour_sections(outdir: Path, quick: bool = True) -> list[TourSection]:
             f"{TOUR_SOL['channels']} channels) corrects the coarse solver after every step, trained either on "
             f"precomputed one-step pairs (supervised) or through {TOUR_SOL_UNROLL} unrolled differentiable solver "
             f"steps (loop). Mean relative L1 velocity error over a {TOUR_EVAL_STEPS}-step rollout on the test run. "
-            + ("Models trained in this run." if trained_here else "Models: weights shipped in astrograd/learn/weights, trained with the same settings by examples/learn_tour_weights.py.")
+            + (
+                "Models trained in this run."
+                if trained_here
+                else "Models: weights shipped in astrograd/learn/weights, trained with the same settings by "
+                "examples/learn_tour_weights.py."
+            )
         ),
         figures=figs,
         numbers={f"mean rel. L1 error, {k}": v for k, v in mean.items()},
