@@ -110,11 +110,13 @@ def _acceleration_fwd(positions, config: PMConfig):
         g = jnp.stack([jnp.fft.irfftn(kern * delta_k, s=shape) for kern in _force_kernels(config)], axis=-1)
     values = g.reshape(size, 3)[flat]  # (N, 8, 3)
     force = jnp.einsum("nj,njc->nc", w, values)
-    return force, (flat, w, dw, values)
+    # the stencil is recomputed in the backward pass: fewer residuals, lower peak memory
+    return force, (positions, values)
 
 
 def _acceleration_bwd(config: PMConfig, residuals, force_bar):
-    flat, w, dw, values = residuals
+    positions, values = residuals
+    flat, w, dw = _stencil_with_derivative(positions, config)
     shape = config.mesh_shape
     size = int(np.prod(shape))
     # read-out: F_i = Σ_j w_ij g(node_ij)
