@@ -126,7 +126,9 @@ def _fit(outdir: Path, quick: bool) -> tuple[TourSection, object]:
             "100×, b2 = 0.99) works in (log v∞, log v∞²Ṁ), so the valley of constant wind "
             "luminosity lies along an axis; it starts from three guesses, with the gradient taken in "
             "reverse mode through the adaptive CFL loop (checkpointed adjoint, time step "
-            "differentiated). The three starts run as one vmapped loss."
+            "differentiated). The three starts run as one vmapped loss. The quick tour uses 32 cells, "
+            "where discretisation ripples leave about 1 % error; `astrograd hydro fit-wind` (64 cells) "
+            "reaches < 0.1 %."
         ),
         figures=[],
         numbers=numbers,
