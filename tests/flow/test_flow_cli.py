@@ -74,3 +74,20 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert "Traceback" not in r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+@pytest.mark.parametrize("scene, res", [("smoke", "16x16"), ("taylor-green", "8x8")])
+def test_run_other_scenes(scene, res):
+    r = runner.invoke(app, ["run", scene, "--res", res, "--steps", "3", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    s = _json(r)
+    assert s["steps"] == 3 and s["max_divergence"] < 1e-2
+
+
+@pytest.mark.slow
+def test_fit_marker_cli_reduces_the_loss(tmp_path):
+    r = runner.invoke(app, ["fit-marker", "--iterations", "30", "--res", "16", "--steps", "10", "--json",
+                            "--quiet", "--plot", str(tmp_path / "m.png")])
+    assert r.exit_code == 0, r.output
+    s = _json(r)
+    assert s["iterations"] == 30 and s["final_loss"] < 0.05 * s["initial_loss"]

@@ -157,3 +157,15 @@ def test_strouhal_number_at_re_100():
     assert result["periods"] >= 2
     assert result["probe_amplitude"] > 0.3  # fully developed shedding
     assert abs(result["strouhal"] / 0.165 - 1) < 0.10, result
+
+
+def test_smoke_plume_rises():
+    """Buoyancy: after 30 steps the marker's centroid lies above its source and the velocity
+    above the source points up."""
+    state, params, config = flow.smoke(16, 16, 1.0)
+    final, _ = flow.simulate(state, params, config, 30)
+    _, y = config.grid.cell_centres()
+    m = np.asarray(final.marker)
+    centroid = float((m * np.asarray(y)).sum() / m.sum())
+    assert centroid > 15.0 + 5.0
+    assert float(final.vy[4:10, 7:9].mean()) > 0
