@@ -157,7 +157,8 @@ def main():
     peer = sys.argv[sys.argv.index("--peer") + 1] if "--peer" in sys.argv else PEER_PY
     import jax
 
-    emit({"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+    emit({"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+          "python": platform.python_version(),
           "jax": jax.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
           "load_average_1min": os.getloadavg()[0]})
     for cells in (200, 400, 1000):
@@ -170,8 +171,9 @@ def main():
     if Path(peer).exists():
         proc = subprocess.run([peer, str(HERE / "bench_hydro_peer_jf1uids.py")] + (["--quick"] if quick else []),
                               capture_output=True, text=True)
-        from astrograd.hydro._exact_riemann import exact_riemann
         import numpy as np
+
+        from astrograd.hydro._exact_riemann import exact_riemann
 
         for ln in proc.stdout.splitlines():
             if not ln.startswith("{"):

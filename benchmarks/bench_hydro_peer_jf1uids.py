@@ -21,16 +21,26 @@ def emit(obj):
 try:
     import jax
     import jax.numpy as jnp
-    import numpy as np
-
     import jf1uids
+    import numpy as np
     from jf1uids import (
-        CARTESIAN, HLL, HLLC, MINMOD, OPEN_BOUNDARY, REFLECTIVE_BOUNDARY, SPHERICAL,
-        SimulationConfig, SimulationParams, WindParams, construct_primitive_state, finalize_config,
-        get_registered_variables, time_integration,
+        CARTESIAN,
+        HLL,
+        HLLC,
+        MINMOD,
+        OPEN_BOUNDARY,
+        REFLECTIVE_BOUNDARY,
+        SPHERICAL,
+        SimulationConfig,
+        SimulationParams,
+        WindParams,
+        construct_primitive_state,
+        finalize_config,
+        get_registered_variables,
+        time_integration,
     )
-    from jf1uids.option_classes.simulation_config import DOUBLE_PRECISION, BACKWARDS, BoundarySettings1D
     from jf1uids._physics_modules._stellar_wind.stellar_wind_options import WindConfig
+    from jf1uids.option_classes.simulation_config import BACKWARDS, DOUBLE_PRECISION, BoundarySettings1D
 except ImportError as err:  # pragma: no cover - depends on the interpreter
     emit({"peer": "jf1uids", "skipped": f"jf1uids not importable here ({err})"})
     sys.exit(0)
@@ -113,7 +123,10 @@ def wind(n, grad=False):
     above = np.flatnonzero(pr > 1.5 * p0)
     out["shock_radius_pc"] = float(x[above[-1]] * 3.0) if above.size else None
     if grad:
-        loss = jax.jit(jax.value_and_grad(lambda v, m: jnp.sum(time_integration(state, config, params_of(v, m), rv)[0] ** 2), argnums=(0, 1)))
+        def loss_fn(v, m):
+            return jnp.sum(time_integration(state, config, params_of(v, m), rv)[0] ** 2)
+
+        loss = jax.jit(jax.value_and_grad(loss_fn, argnums=(0, 1)))
         start = time.perf_counter()
         compiled_g = loss.lower(vinf, mdot).compile()
         out["grad_compile_s"] = time.perf_counter() - start

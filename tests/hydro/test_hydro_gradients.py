@@ -8,8 +8,8 @@ import pytest
 
 from astrograd.diff import check_grad
 from astrograd.hydro import HydroConfig, HydroParams, conserved_to_primitive, primitive_to_conserved, simulate
-from astrograd.hydro._wind import wind_loss, wind_model
 from astrograd.hydro._problems import wind_problem
+from astrograd.hydro._wind import wind_loss, wind_model
 
 CFG = HydroConfig(num_cells=24, geometry="spherical", left_boundary="reflective", right_boundary="open")
 

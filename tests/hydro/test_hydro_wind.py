@@ -3,7 +3,6 @@
 
 import astropy.constants as const
 import astropy.units as u
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

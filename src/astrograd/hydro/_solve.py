@@ -139,7 +139,8 @@ def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray
             raise InputError(f"{name} has {a.size} values; expected {want} (one per cell)")
     if n < 4:
         raise InputError(f"number of cells = {n} is not allowed; it must be an integer >= 4")
-    for name, a, positive in (("density", arrays[0], True), ("velocity", arrays[1], False), ("pressure", arrays[2], True)):
+    checks = (("density", arrays[0], True), ("velocity", arrays[1], False), ("pressure", arrays[2], True))
+    for name, a, positive in checks:
         bad = ~np.isfinite(a) | ((a <= 0) if positive else False)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

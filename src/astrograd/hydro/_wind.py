@@ -246,7 +246,7 @@ def wind_loss_map(
     )
     single = jax.jit(jax.vmap(wind_loss(problem, target, loss, adjoint="forward")))
     vv, mm = np.meshgrid(np.asarray(v_inf_km_s, float), np.asarray(star_mass_msun, float))
-    thetas = np.stack([theta_from_physical(v, m * setup.mdot_per_msun) for v, m in zip(vv.ravel(), mm.ravel(), strict=True)])
+    thetas = theta_from_physical(vv.ravel(), mm.ravel() * setup.mdot_per_msun)
     out = np.empty(len(thetas))
     chunks = range(0, len(thetas), batch)
     for start in progress_iter(chunks, total=len(chunks), description="loss map", enabled=progress):

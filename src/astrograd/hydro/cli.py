@@ -103,7 +103,9 @@ def fit_wind_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
     iterations: int = typer.Option(200, "--iterations", help="Adam iterations (>= 1)"),
     loss: str = typer.Option("density", "--loss", help="density | profile (rho, u and p)"),
-    learning_rate: float = typer.Option(0.1, "--learning-rate", help="initial Adam step in log-parameter space (decays 100x)"),
+    learning_rate: float = typer.Option(
+        0.1, "--learning-rate", help="initial Adam step in log-parameter space (decays 100x)"
+    ),
     starts: str = typer.Option(DEFAULT_STARTS, "--starts", help="initial guesses 'v_km_s,mdot_msun_myr;...'"),
     out: Path = typer.Option(Path("outputs/hydro/fit-wind"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),

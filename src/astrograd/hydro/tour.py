@@ -64,8 +64,8 @@ def _sod(outdir: Path, quick: bool) -> TourSection:
 def _wind(outdir: Path, quick: bool) -> TourSection:
     import astropy.units as u
 
-    from astrograd.hydro._examples import run_problem
     from astrograd.hydro._exact import free_wind_density
+    from astrograd.hydro._examples import run_problem
     from astrograd.hydro._plot import plot_wind
     from astrograd.hydro._problems import wind_problem
     from astrograd.hydro._wind import wind_sensitivity
