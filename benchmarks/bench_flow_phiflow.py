@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-PHIFLOW_SCRIPT = r'''
+PHIFLOW_SCRIPT = r"""
 import json, sys, time
 from phi.jax.flow import *
 n, steps_grad = int(sys.argv[1]), int(sys.argv[2])
@@ -73,7 +73,7 @@ if steps_grad and "step_error" not in out:
     except Exception as err:
         g["grad_error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
     print(json.dumps(g), flush=True)
-'''
+"""
 
 
 def ours(n: int, steps_grad: int, tol: float = 1e-3) -> list[dict]:
@@ -84,10 +84,17 @@ def ours(n: int, steps_grad: int, tol: float = 1e-3) -> list[dict]:
 
     grid = flow.Grid(n, n, 100.0, 100.0)
     bc = flow.Boundaries("no-slip", "no-slip", "no-slip", "no-slip")
-    config = flow.FlowConfig(grid, bc, 1.0, advection="semi-lagrangian", viscosity_scheme="none",
-                             tol=tol, max_cg_steps=20000, warm_start=False)
-    params = flow.make_params(config, 0.0, buoyancy=0.1,
-                              marker_source=flow.cylinder_mask(grid, (50.0, 15.0), 10.0))
+    config = flow.FlowConfig(
+        grid,
+        bc,
+        1.0,
+        advection="semi-lagrangian",
+        viscosity_scheme="none",
+        tol=tol,
+        max_cg_steps=20000,
+        warm_start=False,
+    )
+    params = flow.make_params(config, 0.0, buoyancy=0.1, marker_source=flow.cylinder_mask(grid, (50.0, 15.0), 10.0))
     state = flow.make_state(config)
     step = jax.jit(lambda s, p: flow.step(s, p, config))
     out = {"code": "astrograd", "n": n, "tol": tol}
@@ -140,8 +147,9 @@ def ours(n: int, steps_grad: int, tol: float = 1e-3) -> list[dict]:
 def phiflow(n: int, steps_grad: int, python: str) -> list[dict]:
     if not os.path.exists(python):
         return [{"code": "phiflow", "n": n, "error": f"{python} not found"}]
-    proc = subprocess.run([python, "-c", PHIFLOW_SCRIPT, str(n), str(steps_grad)], capture_output=True,
-                          text=True, timeout=3600)
+    proc = subprocess.run(
+        [python, "-c", PHIFLOW_SCRIPT, str(n), str(steps_grad)], capture_output=True, text=True, timeout=3600
+    )
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 and not rows:
         rows = [{"code": "phiflow", "n": n, "error": proc.stderr.strip().splitlines()[-1][:300]}]
@@ -158,8 +166,13 @@ def main() -> None:
     args = parser.parse_args()
     import jax
 
-    meta = {"machine": platform.node(), "cpus": os.cpu_count(), "jax": jax.__version__,
-            "backend": jax.default_backend(), "python": sys.version.split()[0]}
+    meta = {
+        "machine": platform.node(),
+        "cpus": os.cpu_count(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "python": sys.version.split()[0],
+    }
     for n in (int(s) for s in args.sizes.split(",")):
         grad_steps = args.grad_steps if n == 128 else 0
         rows = ours(n, grad_steps, args.tol)

@@ -21,16 +21,37 @@ def measure(nx: int = 320, ny: int = 224, steps: int = 1200, dt: float = 0.5) ->
 
     width, height, radius, yc = 400.0, 280.0, 10.0, 70.0
     state, params, config = flow.karman(
-        nx, ny, 100.0, dt, width=width, height=height, centre=(width / 2, yc), radius=radius,
-        sides="free-slip", advection="maccormack", viscosity_scheme="implicit", tol=1e-3, perturbation=0.5,
+        nx,
+        ny,
+        100.0,
+        dt,
+        width=width,
+        height=height,
+        centre=(width / 2, yc),
+        radius=radius,
+        sides="free-slip",
+        advection="maccormack",
+        viscosity_scheme="implicit",
+        tol=1e-3,
+        perturbation=0.5,
     )
     t0 = time.perf_counter()
     final, times, probe = flow.shedding_probe(state, params, config, steps, (width / 2, yc + 6 * radius))
     st, periods = flow.strouhal_number(times, probe, 2 * radius, 1.0, 200.0)
-    return {"case": "strouhal_re100", "nx": nx, "ny": ny, "steps": steps, "dt": dt, "strouhal": st,
-            "periods": periods, "reference": 0.165, "relative_error": st / 0.165 - 1,
-            "probe_amplitude": float(abs(probe[times >= 200]).max()), "max_cg_steps": int(final.cg_steps),
-            "seconds": time.perf_counter() - t0}
+    return {
+        "case": "strouhal_re100",
+        "nx": nx,
+        "ny": ny,
+        "steps": steps,
+        "dt": dt,
+        "strouhal": st,
+        "periods": periods,
+        "reference": 0.165,
+        "relative_error": st / 0.165 - 1,
+        "probe_amplitude": float(abs(probe[times >= 200]).max()),
+        "max_cg_steps": int(final.cg_steps),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 if __name__ == "__main__":

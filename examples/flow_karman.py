@@ -14,9 +14,14 @@ from astrograd.flow._io import write_flow_snapshot
 from astrograd.flow._plot import write_gif
 
 if __name__ == "__main__":
-    nx, ny, reynolds, steps = (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (64, 128, 400.0, 600)
-    state, params, config = flow.karman(nx, ny, reynolds, 1.0, advection="maccormack",
-                                        perturbation=0.05, key=jax.random.key(0))
+    nx, ny, reynolds, steps = (
+        (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+        if len(sys.argv) > 4
+        else (64, 128, 400.0, 600)
+    )
+    state, params, config = flow.karman(
+        nx, ny, reynolds, 1.0, advection="maccormack", perturbation=0.05, key=jax.random.key(0)
+    )
     save_every = max(1, steps // 60)
     final, saved = flow.simulate(state, params, config, steps, save_every=save_every)
     out = Path("outputs/flow")

@@ -19,8 +19,25 @@ def _json(result):
 def test_run_karman_writes_the_documented_layout(tmp_path):
     out = tmp_path / "k.h5"
     gif = tmp_path / "k.gif"
-    r = runner.invoke(app, ["run", "karman", "--res", "16x32", "--steps", "4", "--save-every", "2",
-                            "--out", str(out), "--gif", str(gif), "--json", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "run",
+            "karman",
+            "--res",
+            "16x32",
+            "--steps",
+            "4",
+            "--save-every",
+            "2",
+            "--out",
+            str(out),
+            "--gif",
+            str(gif),
+            "--json",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     summary = _json(r)
     assert summary["steps"] == 4 and summary["res"] == "16x32"
@@ -86,8 +103,22 @@ def test_run_other_scenes(scene, res):
 
 @pytest.mark.slow
 def test_fit_marker_cli_reduces_the_loss(tmp_path):
-    r = runner.invoke(app, ["fit-marker", "--iterations", "30", "--res", "16", "--steps", "10", "--json",
-                            "--quiet", "--plot", str(tmp_path / "m.png")])
+    r = runner.invoke(
+        app,
+        [
+            "fit-marker",
+            "--iterations",
+            "30",
+            "--res",
+            "16",
+            "--steps",
+            "10",
+            "--json",
+            "--quiet",
+            "--plot",
+            str(tmp_path / "m.png"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     s = _json(r)
     assert s["iterations"] == 30 and s["final_loss"] < 0.05 * s["initial_loss"]

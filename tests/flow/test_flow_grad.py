@@ -28,7 +28,9 @@ def test_check_grad_through_steps_with_pressure_solve(x64, karman_small):
     @jax.jit
     def f(x):
         s = flow.make_state(config, x["vx"], state.vy, state.marker)
-        p = params.__class__(x["viscosity"], params.inflow_speed, params.buoyancy, params.solid, params.forcing, params.marker_source)
+        p = params.__class__(
+            x["viscosity"], params.inflow_speed, params.buoyancy, params.solid, params.forcing, params.marker_source
+        )
         final, _ = flow.simulate(s, p, config, 6)
         return {"vx": final.vx, "marker": final.marker, "status": final.status.astype(jnp.float64)}
 
@@ -56,8 +58,15 @@ def test_nested_checkpointing_gives_the_same_gradient(x64, karman_small):
 
 def _periodic_check(viscosity_scheme):
     state, params, config = flow.taylor_green(8, 0.05, advection="maccormack")
-    config = flow.FlowConfig(config.grid, config.boundaries, config.dt, advection="maccormack",
-                             viscosity_scheme=viscosity_scheme, pressure_solver="fft", tol=1e-13)
+    config = flow.FlowConfig(
+        config.grid,
+        config.boundaries,
+        config.dt,
+        advection="maccormack",
+        viscosity_scheme=viscosity_scheme,
+        pressure_solver="fft",
+        tol=1e-13,
+    )
     # a generic point: the symmetric vortex puts characteristic feet exactly on grid nodes and
     # limiter bounds exactly on ties, where the scheme is not differentiable
     vx0 = state.vx + 0.1 * jax.random.normal(jax.random.key(6), state.vx.shape)

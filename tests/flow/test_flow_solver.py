@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from astrograd._errors import InputError, SimulationError
 from astrograd import flow
+from astrograd._errors import InputError, SimulationError
 from astrograd.flow._pressure import solve_pressure_cg, solve_pressure_fft
 
 
@@ -14,8 +14,15 @@ def _tg_energy_error(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implici
     """Relative error of E(t_end)/E(0) against the exact exp(-4 nu k^2 t) (k = 1)."""
     state, params, config = flow.taylor_green(n, nu, advection=advection)
     steps = int(round(t_end / config.dt))
-    config = flow.FlowConfig(config.grid, config.boundaries, t_end / steps, advection=advection,
-                             viscosity_scheme=viscosity_scheme, pressure_solver="fft", tol=1e-10)
+    config = flow.FlowConfig(
+        config.grid,
+        config.boundaries,
+        t_end / steps,
+        advection=advection,
+        viscosity_scheme=viscosity_scheme,
+        pressure_solver="fft",
+        tol=1e-10,
+    )
     final, _ = flow.simulate(state, params, config, steps)
     ratio = float(flow.kinetic_energy(final, config) / flow.kinetic_energy(state, config))
     exact = np.exp(-4 * nu * t_end)
@@ -35,7 +42,7 @@ def test_taylor_green_decay_first_order(x64):
 @pytest.mark.slow
 @pytest.mark.parametrize("advection", ["semi-lagrangian", "maccormack"])
 def test_taylor_green_decay_order_slow(x64, advection):
-    errors, _ = zip(*(_tg_energy_error(n, advection) for n in (16, 32, 64, 128)))
+    errors, _ = zip(*(_tg_energy_error(n, advection) for n in (16, 32, 64, 128)), strict=True)
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert np.all(orders > 0.75) and np.all(orders < 1.4), (errors, orders)
 

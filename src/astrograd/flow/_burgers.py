@@ -83,10 +83,14 @@ def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
         nu = check_positive("viscosity", viscosity)
         d = nu * config.dt * 2 / config.dx**2
         if d > 1:
-            raise InputError(f"diffusion number nu*dt*2/dx^2 = {d:.4g} is above the explicit viscosity limit 1; use a smaller dt")
+            raise InputError(
+                f"diffusion number nu*dt*2/dx^2 = {d:.4g} is above the explicit viscosity limit 1; use a smaller dt"
+            )
 
 
-def burgers_simulate(u0, viscosity, config: BurgersConfig, num_steps: int, *, save_every: int | None = None, checkpoint: str = "none"):
+def burgers_simulate(
+    u0, viscosity, config: BurgersConfig, num_steps: int, *, save_every: int | None = None, checkpoint: str = "none"
+):
     """Run ``num_steps`` steps from ``u0`` ``(n,)``. Returns ``(u_final, saved)`` where
     ``saved`` stacks the initial state and every ``save_every``-th state (or None)."""
     check_burgers(u0, viscosity, config)
@@ -94,7 +98,9 @@ def burgers_simulate(u0, viscosity, config: BurgersConfig, num_steps: int, *, sa
     def body(u, i, nu):
         return burgers_step(u, nu, config)
 
-    return fixed_loop(body, jnp.asarray(u0), num_steps, jnp.asarray(viscosity), save_every=save_every, checkpoint=checkpoint)
+    return fixed_loop(
+        body, jnp.asarray(u0), num_steps, jnp.asarray(viscosity), save_every=save_every, checkpoint=checkpoint
+    )
 
 
 def burgers_initial(config: BurgersConfig) -> Float[Array, " n"]:

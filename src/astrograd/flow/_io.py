@@ -20,7 +20,16 @@ def _fields(state: FlowState, index=None) -> dict:
     }
 
 
-def write_flow_snapshot(path, final: FlowState, params: FlowParams, config: FlowConfig, *, saved: FlowState | None = None, save_every: int | None = None, attrs: dict | None = None) -> Path:
+def write_flow_snapshot(
+    path,
+    final: FlowState,
+    params: FlowParams,
+    config: FlowConfig,
+    *,
+    saved: FlowState | None = None,
+    save_every: int | None = None,
+    attrs: dict | None = None,
+) -> Path:
     """Write the final state (datasets ``vx (ny, nx+1)``, ``vy (ny+1, nx)``, ``marker``,
     ``pressure`` (ny, nx), ``obstacle`` (ny, nx) uint8; attributes ``time``, ``dx``, ``dy``,
     ``viscosity``, …) and, if ``saved`` is given, one group ``step_%06d`` per saved state
@@ -45,7 +54,9 @@ def write_flow_snapshot(path, final: FlowState, params: FlowParams, config: Flow
         "dt": config.dt,
         "viscosity": float(params.viscosity),
         "inflow_speed": float(params.inflow_speed),
-        "boundaries": ",".join((config.boundaries.left, config.boundaries.right, config.boundaries.bottom, config.boundaries.top)),
+        "boundaries": ",".join(
+            (config.boundaries.left, config.boundaries.right, config.boundaries.bottom, config.boundaries.top)
+        ),
         "advection": config.advection,
         "viscosity_scheme": config.viscosity_scheme,
         "pressure_solver": config.pressure_solver,
@@ -55,7 +66,19 @@ def write_flow_snapshot(path, final: FlowState, params: FlowParams, config: Flow
     return write_h5(path, datasets, meta)
 
 
-def write_burgers_snapshot(path, x, u_final, *, saved=None, save_every=None, dt: float, time: float, dx: float, viscosity: float, attrs: dict | None = None) -> Path:
+def write_burgers_snapshot(
+    path,
+    x,
+    u_final,
+    *,
+    saved=None,
+    save_every=None,
+    dt: float,
+    time: float,
+    dx: float,
+    viscosity: float,
+    attrs: dict | None = None,
+) -> Path:
     """Burgers: datasets ``x`` (n,), ``u`` (n,); groups ``step_%06d`` with ``u`` and ``time``."""
     datasets = {"x": np.asarray(x), "u": np.asarray(u_final)}
     if saved is not None:

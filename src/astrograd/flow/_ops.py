@@ -99,11 +99,15 @@ def laplacian(q, kind: str, grid: Grid, bc: Boundaries):
     if bc.periodic_x:
         px = _pad(u, 1, "wrap", "wrap")
     else:
-        px = _pad(u, 1, _ghost_mode(bc.left, kind == "x" or kind == "c"), _ghost_mode(bc.right, kind == "x" or kind == "c"))
+        px = _pad(
+            u, 1, _ghost_mode(bc.left, kind == "x" or kind == "c"), _ghost_mode(bc.right, kind == "x" or kind == "c")
+        )
     if bc.periodic_y:
         py = _pad(u, 0, "wrap", "wrap")
     else:
-        py = _pad(u, 0, _ghost_mode(bc.bottom, kind == "y" or kind == "c"), _ghost_mode(bc.top, kind == "y" or kind == "c"))
+        py = _pad(
+            u, 0, _ghost_mode(bc.bottom, kind == "y" or kind == "c"), _ghost_mode(bc.top, kind == "y" or kind == "c")
+        )
     lap = (px[:, 2:] - 2 * u + px[:, :-2]) / grid.dx**2 + (py[2:, :] - 2 * u + py[:-2, :]) / grid.dy**2
     return complete(lap, kind, bc)
 

@@ -109,7 +109,9 @@ def plot_marker_fit(path, result: dict) -> Path:
     ext = (0, lx, 0, ly)
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=100)
     vmax = float(max(result["target"].max(), result["marker_fit"].max()))
-    for ax, key, title in zip(axes[:3], ("marker0", "target", "marker_fit"), ("initial marker", "target", "fitted"), strict=True):
+    for ax, key, title in zip(
+        axes[:3], ("marker0", "target", "marker_fit"), ("initial marker", "target", "fitted"), strict=True
+    ):
         ax.imshow(result[key], origin="lower", extent=ext, vmin=0, vmax=vmax, cmap="magma")
         ax.set_title(title)
     ux = 0.5 * (result["vx0"][:, 1:] + result["vx0"][:, :-1])

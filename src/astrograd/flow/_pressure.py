@@ -95,7 +95,9 @@ def cg_solve(matvec, rhs, inv_diag, tol: float, max_steps: int, *, floor=0.0, y0
             options = {"preconditioner": precond}
             if primal and y0 is not None:
                 options["y0"] = y0 / safe
-            sol = lx.linear_solve(op, b / safe, lx.CG(rtol=tol, atol=atol, max_steps=max_steps), options=options, throw=False)
+            sol = lx.linear_solve(
+                op, b / safe, lx.CG(rtol=tol, atol=atol, max_steps=max_steps), options=options, throw=False
+            )
             ok = (sol.result == lx.RESULTS.successful) | (scale == 0)
             y = jnp.where(scale > 0, sol.value * safe, 0.0)
             if not primal:

@@ -47,8 +47,14 @@ def karman(
         centre = (0.5 * width, 50.0 * height / 200.0)
     bc = Boundaries(left=sides, right=sides, bottom="inflow", top="outflow")
     config = FlowConfig(
-        grid, bc, float(dt), advection=advection, viscosity_scheme=viscosity_scheme, tol=tol,
-        max_cg_steps=max_cg_steps, forcing_direction=(0.0, 1.0),
+        grid,
+        bc,
+        float(dt),
+        advection=advection,
+        viscosity_scheme=viscosity_scheme,
+        tol=tol,
+        max_cg_steps=max_cg_steps,
+        forcing_direction=(0.0, 1.0),
     )
     solid = cylinder_mask(grid, centre, radius)
     forcing = box_mask(grid, (-1.0, -1.0), (width + 1.0, inflow_depth))
@@ -56,7 +62,9 @@ def karman(
     if not np.any(np.asarray(forcing)):
         raise InputError(f"inflow depth {inflow_depth:g} is thinner than one cell (dy = {grid.dy:g})")
     viscosity = inflow_speed * 2 * radius / reynolds
-    params = make_params(config, viscosity, inflow_speed=inflow_speed, solid=solid, forcing=forcing, marker_source=source)
+    params = make_params(
+        config, viscosity, inflow_speed=inflow_speed, solid=solid, forcing=forcing, marker_source=source
+    )
     x, y = grid.x_faces()
     cx, cy = centre
     vx = perturbation * jnp.exp(-((x - cx) ** 2 + (y - cy - 2 * radius) ** 2) / (2 * radius**2))
@@ -85,7 +93,15 @@ def taylor_green(
     grid = Grid(int(n), int(n), 2 * np.pi, 2 * np.pi)
     if dt is None:
         dt = 0.5 * grid.dx / amplitude
-    config = FlowConfig(grid, PERIODIC, float(dt), advection=advection, viscosity_scheme=viscosity_scheme, pressure_solver=pressure_solver, tol=1e-8)
+    config = FlowConfig(
+        grid,
+        PERIODIC,
+        float(dt),
+        advection=advection,
+        viscosity_scheme=viscosity_scheme,
+        pressure_solver=pressure_solver,
+        tol=1e-8,
+    )
     params = make_params(config, viscosity)
     x, y = grid.x_faces()
     vx = amplitude * jnp.sin(k * x) * jnp.cos(k * y)

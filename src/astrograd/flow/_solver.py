@@ -13,7 +13,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from astrograd._errors import InputError, SimulationError, check_choice, check_finite_array, check_in_range, check_positive
+from astrograd._errors import (
+    InputError,
+    SimulationError,
+    check_choice,
+    check_finite_array,
+    check_in_range,
+    check_positive,
+)
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES, advect
 from astrograd.flow._grid import Boundaries, Grid
@@ -104,7 +111,17 @@ class FlowState(eqx.Module):
     cg_steps: Int[Array, ""]
 
 
-def make_params(config: FlowConfig, viscosity, *, inflow_speed=0.0, buoyancy=0.0, solid=None, forcing=None, marker_source=None, dtype=None) -> FlowParams:
+def make_params(
+    config: FlowConfig,
+    viscosity,
+    *,
+    inflow_speed=0.0,
+    buoyancy=0.0,
+    solid=None,
+    forcing=None,
+    marker_source=None,
+    dtype=None,
+) -> FlowParams:
     """Build ``FlowParams``; masks default to zeros. Values are checked when concrete."""
     g = config.grid
     dtype = dtype or jnp.result_type(float)
@@ -351,7 +368,8 @@ def raise_on_failure(state: FlowState, config: FlowConfig) -> None:
         return
     g = config.grid
     j, i = divmod(int(state.fail_cell), g.nx)
-    where = f"t = {float(state.fail_time):.6g}, cell (i={i}, j={j}) at (x, y) = ({(i + 0.5) * g.dx:.4g}, {(j + 0.5) * g.dy:.4g})"
+    x, y = (i + 0.5) * g.dx, (j + 0.5) * g.dy
+    where = f"t = {float(state.fail_time):.6g}, cell (i={i}, j={j}) at (x, y) = ({x:.4g}, {y:.4g})"
     if status & STATUS_NON_FINITE and not status & STATUS_SOLVE_FAILED:
         raise SimulationError(f"non-finite velocity, marker or pressure at {where}")
     raise SimulationError(

@@ -10,7 +10,9 @@ import typer
 from astrograd._cli_util import ProgressBar, handle_errors, print_json
 from astrograd._errors import InputError
 
-app = typer.Typer(help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True)
+app = typer.Typer(
+    help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True
+)
 
 SCENES = ("karman", "taylor-green", "smoke", "burgers")
 DEFAULT_RES = {"karman": "32x64", "taylor-green": "32x32", "smoke": "64x64", "burgers": "128"}
@@ -42,11 +44,19 @@ def _steps(steps: int) -> int:
 @handle_errors
 def run_cmd(
     scene: str = typer.Argument(..., help="karman | taylor-green | smoke | burgers"),
-    res: str = typer.Option(None, "--res", help="NXxNY cells (burgers: N). Defaults: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128"),
+    res: str = typer.Option(
+        None,
+        "--res",
+        help="NXxNY cells (burgers: N). Defaults: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128",
+    ),
     re: float = typer.Option(100.0, "--re", help="Reynolds number (karman: U·2r/ν; taylor-green: A/(kν))"),
     steps: int = typer.Option(None, "--steps", help="number of time steps"),
-    dt: float = typer.Option(None, "--dt", help="time step (defaults: karman 1, smoke 1, burgers 1/32, taylor-green CFL 0.5)"),
-    save_every: int = typer.Option(None, "--save-every", help="also save every K-th state (initial included) as groups step_000000, …"),
+    dt: float = typer.Option(
+        None, "--dt", help="time step (defaults: karman 1, smoke 1, burgers 1/32, taylor-green CFL 0.5)"
+    ),
+    save_every: int = typer.Option(
+        None, "--save-every", help="also save every K-th state (initial included) as groups step_000000, …"
+    ),
     out: Path = typer.Option(None, "--out", help="HDF5 output file"),
     gif: Path = typer.Option(None, "--gif", help="animated GIF of vorticity and marker (2D scenes)"),
     advection: str = typer.Option(None, "--advection", help="semi-lagrangian | maccormack"),
@@ -95,10 +105,31 @@ def _run_burgers(n, steps, dt, save_every, out, advection):
         from astrograd._errors import SimulationError
 
         i = int(np.flatnonzero(~np.isfinite(u))[0])
-        raise SimulationError(f"non-finite velocity at t = {steps * config.dt:.6g}, x = {float(config.cell_centres()[i]):.4g}")
+        raise SimulationError(
+            f"non-finite velocity at t = {steps * config.dt:.6g}, x = {float(config.cell_centres()[i]):.4g}"
+        )
     if out is not None:
-        write_burgers_snapshot(out, config.cell_centres(), u, saved=saved, save_every=save_every, dt=config.dt, time=steps * config.dt, dx=config.dx, viscosity=BOOK_VISCOSITY, attrs={"scene": "burgers", "steps": steps})
-    return {"scene": "burgers", "res": str(n), "steps": steps, "time": steps * config.dt, "viscosity": BOOK_VISCOSITY, "max_abs_u": float(np.abs(u).max()), "out": str(out) if out else None}
+        write_burgers_snapshot(
+            out,
+            config.cell_centres(),
+            u,
+            saved=saved,
+            save_every=save_every,
+            dt=config.dt,
+            time=steps * config.dt,
+            dx=config.dx,
+            viscosity=BOOK_VISCOSITY,
+            attrs={"scene": "burgers", "steps": steps},
+        )
+    return {
+        "scene": "burgers",
+        "res": str(n),
+        "steps": steps,
+        "time": steps * config.dt,
+        "viscosity": BOOK_VISCOSITY,
+        "max_abs_u": float(np.abs(u).max()),
+        "out": str(out) if out else None,
+    }
 
 
 def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet):
@@ -115,7 +146,9 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
     if viscosity_scheme:
         kw["viscosity_scheme"] = viscosity_scheme
     if scene == "karman":
-        state, params, config = flow.karman(nx, ny, re, dt if dt is not None else DEFAULT_DT[scene], perturbation=0.01, key=jax.random.key(0), **kw)
+        state, params, config = flow.karman(
+            nx, ny, re, dt if dt is not None else DEFAULT_DT[scene], perturbation=0.01, key=jax.random.key(0), **kw
+        )
     elif scene == "taylor-green":
         if nx != ny:
             raise InputError(f"--res {nx}x{ny}: taylor-green needs a square grid")
@@ -138,17 +171,35 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
             bar.advance(k, status=f"t = {float(current.time):.4g}")
     saved = jax.tree.map(lambda *xs: jnp.stack(xs), *saved_list) if save_every else None
     if out is not None:
-        write_flow_snapshot(out, current, params, config, saved=saved, save_every=save_every, attrs={"scene": scene, "steps": steps, "reynolds": re if scene == "karman" else None} if scene == "karman" else {"scene": scene, "steps": steps})
+        write_flow_snapshot(
+            out,
+            current,
+            params,
+            config,
+            saved=saved,
+            save_every=save_every,
+            attrs={"scene": scene, "steps": steps, "reynolds": re if scene == "karman" else None}
+            if scene == "karman"
+            else {"scene": scene, "steps": steps},
+        )
     if gif is not None:
         from astrograd.flow._plot import write_gif
 
         write_gif(gif, saved, params, config)
     div = np.asarray(jnp.abs(flow.divergence(current.vx, current.vy, config.grid)) * (1 - params.solid))
     return {
-        "scene": scene, "res": f"{nx}x{ny}", "steps": steps, "time": float(current.time), "dt": config.dt,
-        "viscosity": float(params.viscosity), "reynolds": re if scene == "karman" else None,
-        "kinetic_energy": float(flow.kinetic_energy(current, config)), "max_divergence": float(div.max()),
-        "max_cg_steps": int(current.cg_steps), "out": str(out) if out else None, "gif": str(gif) if gif else None,
+        "scene": scene,
+        "res": f"{nx}x{ny}",
+        "steps": steps,
+        "time": float(current.time),
+        "dt": config.dt,
+        "viscosity": float(params.viscosity),
+        "reynolds": re if scene == "karman" else None,
+        "kinetic_energy": float(flow.kinetic_energy(current, config)),
+        "max_divergence": float(div.max()),
+        "max_cg_steps": int(current.cg_steps),
+        "out": str(out) if out else None,
+        "gif": str(gif) if gif else None,
     }
 
 
@@ -191,7 +242,9 @@ def fit_marker_cmd(
     _steps(steps)
     t0 = time.perf_counter()
     with ProgressBar(iterations, "fit marker", enabled=not quiet) as bar:
-        result = fit_marker(iterations, lr, n=res, steps=steps, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
+        result = fit_marker(
+            iterations, lr, n=res, steps=steps, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}")
+        )
     _fit_outputs(result, out, plot, "marker", t0, json_out)
 
 
@@ -202,15 +255,28 @@ def _fit_outputs(result, out, plot, kind, t0, json_out):
 
     if out is not None:
         arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
-        write_h5(out, arrays, {"initial_loss": result["initial_loss"], "final_loss": result["final_loss"], "iterations": result["iterations"], "problem": kind})
+        write_h5(
+            out,
+            arrays,
+            {
+                "initial_loss": result["initial_loss"],
+                "final_loss": result["final_loss"],
+                "iterations": result["iterations"],
+                "problem": kind,
+            },
+        )
     if plot is not None:
         from astrograd.flow._plot import plot_burgers_fit, plot_marker_fit
 
         (plot_burgers_fit if kind == "burgers" else plot_marker_fit)(plot, result)
     summary = {
-        "problem": kind, "initial_loss": result["initial_loss"], "final_loss": result["final_loss"],
-        "iterations": result["iterations"], "seconds": round(time.perf_counter() - t0, 3),
-        "out": str(out) if out else None, "plot": str(plot) if plot else None,
+        "problem": kind,
+        "initial_loss": result["initial_loss"],
+        "final_loss": result["final_loss"],
+        "iterations": result["iterations"],
+        "seconds": round(time.perf_counter() - t0, 3),
+        "out": str(out) if out else None,
+        "plot": str(plot) if plot else None,
     }
     for k, v in summary.items():
         if v is not None:

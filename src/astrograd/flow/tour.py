@@ -80,8 +80,14 @@ def _taylor_green(outdir: Path, quick: bool) -> TourSection:
     for n in (16, 32) if quick else (16, 32, 64):
         state, params, config = flow.taylor_green(n, nu, viscosity_scheme="explicit")
         steps = int(round(t_end / config.dt))
-        config = flow.FlowConfig(config.grid, config.boundaries, t_end / steps, advection="maccormack",
-                                 viscosity_scheme="explicit", pressure_solver="fft")
+        config = flow.FlowConfig(
+            config.grid,
+            config.boundaries,
+            t_end / steps,
+            advection="maccormack",
+            viscosity_scheme="explicit",
+            pressure_solver="fft",
+        )
         final, _ = flow.simulate(state, params, config, steps)
         ratio = float(flow.kinetic_energy(final, config) / flow.kinetic_energy(state, config))
         rows[n] = abs(ratio / np.exp(-4 * nu * t_end) - 1)
