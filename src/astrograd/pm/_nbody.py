@@ -178,7 +178,7 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
         bp = jnp.where(take, p[None], bp)
         finite = jnp.all(jnp.isfinite(d), axis=1) & jnp.all(jnp.isfinite(p), axis=1)
         newly = (bad_step < 0) & ~jnp.all(finite)
-        bad_ptcl = jnp.where(newly, jnp.argmin(finite), bad_ptcl)
+        bad_ptcl = jnp.where(newly, jnp.argmin(finite).astype(jnp.int32), bad_ptcl)
         bad_step = jnp.where(newly, n + 1, bad_step)
         return (state, bd, bp, bad_step, bad_ptcl), None
 
