@@ -19,12 +19,10 @@ def _restore_x64():
 @pytest.fixture
 def x64():
     """Run the test with float64 enabled; restores the previous setting afterwards."""
-    previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    try:
+    from astrograd._precision import float64
+
+    with float64():
         yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.fixture

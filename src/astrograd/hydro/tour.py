@@ -3,24 +3,13 @@ bubble against Weaver with sensitivity profiles, wind-parameter recovery, the lo
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
+from astrograd._precision import float64 as _float64
 from astrograd._tour import TourSection
-
-
-@contextlib.contextmanager
-def _float64():
-    previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def _sod(outdir: Path, quick: bool) -> TourSection:

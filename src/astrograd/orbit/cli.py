@@ -9,7 +9,7 @@ import typer
 
 from astrograd._cli_util import handle_errors, print_json
 from astrograd._errors import InputError
-from astrograd.orbit._precision import float64
+from astrograd._precision import float64
 
 app = typer.Typer(
     help="Ballistic throw: recover g from a trajectory, find the angle of maximum range, "

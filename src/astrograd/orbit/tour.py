@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jax
 
+from astrograd._precision import float64
 from astrograd._tour import TourSection
-from astrograd.orbit._precision import float64
 
 
 def _gravity(outdir: Path, quick: bool) -> TourSection:
