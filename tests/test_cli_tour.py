@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,18 @@ def test_tour_reports_a_failing_example(monkeypatch, tmp_path):
 def test_tour_rejects_unknown_area(tmp_path):
     with pytest.raises(InputError, match="unknown tour area"):
         tour.run_tour(tmp_path, ["nosuch"])
+
+
+@pytest.mark.parametrize("form", ["cwd-relative", "absolute", "outdir-relative"])
+def test_tour_links_figures_in_place_whatever_the_path_form(monkeypatch, tmp_path, form):
+    monkeypatch.chdir(tmp_path)
+
+    def sections(outdir, quick):
+        fig = outdir / "plot.png"
+        fig.write_bytes(b"\x89PNG fake")
+        path = {"cwd-relative": fig, "absolute": fig.resolve(), "outdir-relative": Path("fake/plot.png")}[form]
+        return [TourSection("Fake", "s", [path], {})]
+
+    _fake_area(monkeypatch, tmp_path, sections)
+    page = tour.run_tour(Path("out/tour"), ["fake"]).read_text()
+    assert 'src="fake/plot.png"' in page

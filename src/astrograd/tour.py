@@ -32,8 +32,9 @@ def _format_number(value) -> str:
 
 def _figure_html(path: Path, outdir: Path) -> str:
     path = Path(path)
-    if not path.is_absolute():
+    if not path.is_absolute() and not path.exists():
         path = outdir / path
+    path, outdir = path.resolve(), outdir.resolve()
     try:
         rel = path.relative_to(outdir)
     except ValueError:
