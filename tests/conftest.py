@@ -8,14 +8,6 @@ import jax
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _restore_x64():
-    """CLI commands run in-process (CliRunner) may switch float64 on for their own run; restore it."""
-    previous = jax.config.read("jax_enable_x64")
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
 @pytest.fixture
 def x64():
     """Run the test with float64 enabled; restores the previous setting afterwards."""

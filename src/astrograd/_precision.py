@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import jax
 
@@ -16,3 +17,14 @@ def float64():
         yield
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+def with_float64(fn):
+    """Decorator: run ``fn`` (e.g. a CLI command) inside :func:`float64`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with float64():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -6,18 +6,15 @@ import numpy as np
 import pytest
 
 from astrograd import flow
+from astrograd._precision import float64
 from astrograd.diff import check_grad
 
 
 @pytest.fixture(scope="module")
 def karman_small():
-    prev = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with float64():
         state, params, config = flow.karman(12, 24, reynolds=100, tol=1e-12, perturbation=0.05, key=jax.random.key(3))
         yield state, params, config
-    finally:
-        jax.config.update("jax_enable_x64", prev)
 
 
 def test_check_grad_through_steps_with_pressure_solve(x64, karman_small):

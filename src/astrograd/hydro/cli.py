@@ -7,19 +7,15 @@ from pathlib import Path
 import typer
 
 from astrograd._cli_util import handle_errors, print_json
+from astrograd._precision import with_float64
 
 app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, stellar-wind bubbles.",
                   no_args_is_help=True)
 
 
-def _x64():
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-
-
 @app.command("run")
 @handle_errors
+@with_float64
 def run_cmd(
     problem: str = typer.Argument(..., help="sod | sedov | wind | custom (custom needs --init)"),
     cells: int = typer.Option(None, "--cells", help="number of cells (default: sod 400, sedov 200, wind 401)"),
@@ -38,7 +34,6 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
     """Run PROBLEM to --t-end and compare with its exact reference."""
-    _x64()
     from astrograd.hydro._examples import build_problem, override, run_problem
     from astrograd.hydro._snapshot import write_snapshot
 
@@ -99,6 +94,7 @@ DEFAULT_STARTS = "1200,0.16;3000,0.07;1500,0.06"
 
 @app.command("fit-wind")
 @handle_errors
+@with_float64
 def fit_wind_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
     iterations: int = typer.Option(200, "--iterations", help="Adam iterations (>= 1)"),
@@ -112,7 +108,6 @@ def fit_wind_cmd(
 ):
     """Recover (v∞, Ṁ) of the wind bubble from its final state by Adam from several starts.
     Interrupt and rerun with the same options to resume from OUT/checkpoint.npz."""
-    _x64()
     import numpy as np
 
     from astrograd._errors import InputError, check_choice
@@ -153,6 +148,7 @@ def fit_wind_cmd(
 
 @app.command("loss-map")
 @handle_errors
+@with_float64
 def loss_map_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
     grid: int = typer.Option(40, "--grid", help="points per axis (v∞ 200–4000 km/s, star mass 15–70 Msun)"),
@@ -163,7 +159,6 @@ def loss_map_cmd(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
     """Loss landscape over (v∞, star mass) computed in vmapped batches; PNG and HDF5."""
-    _x64()
     import numpy as np
 
     from astrograd._errors import InputError, check_choice
