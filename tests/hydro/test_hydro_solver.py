@@ -240,3 +240,22 @@ def test_inflow_boundary_fills_domain_with_the_inflow_state(x64):
     params = HydroParams(gamma=1.4, inflow_left=inflow)
     w, _ = run(np.ones(32), np.zeros(32), np.ones(32), params, cfg, 2.0)
     np.testing.assert_allclose(w, np.asarray(inflow)[:, None] * np.ones((3, 32)), rtol=1e-10)
+
+
+def test_cfl_width_volume_is_a_third_of_dx_at_the_spherical_centre(x64):
+    """The default CFL width V / max(A) is dx/3 for the central spherical cell (so a uniform gas
+    gets a third of the coordinate-width time step) and dx everywhere in cartesian geometry."""
+    from astrograd.hydro import cfl_time_step, primitive_to_conserved
+
+    n = 16
+    w = np.stack([np.full(n, 1.0), np.zeros(n), np.full(n, 1.0)])
+    params = HydroParams(gamma=1.4, cfl=0.5)
+    q = primitive_to_conserved(w, 1.4)
+    for geometry, ratio in (("spherical", 1.0 / 3.0), ("cartesian", 1.0)):
+        vol = HydroConfig(num_cells=n, geometry=geometry, r_max=1.0)
+        coord = HydroConfig(num_cells=n, geometry=geometry, r_max=1.0, cfl_width="coordinate")
+        dt_coord = float(cfl_time_step(q, params, coord))
+        np.testing.assert_allclose(dt_coord, 0.5 * (1.0 / n) / np.sqrt(1.4), rtol=1e-14)
+        np.testing.assert_allclose(float(cfl_time_step(q, params, vol)) / dt_coord, ratio, rtol=1e-12)
+    with pytest.raises(InputError, match="CFL width"):
+        HydroConfig(num_cells=n, cfl_width="cell")

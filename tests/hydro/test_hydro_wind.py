@@ -37,7 +37,7 @@ def test_fit_coordinates_round_trip():
 
 
 def test_injected_mass_and_energy_exact_and_free_wind_profile(x64):
-    pr = wind_problem(101)
+    pr = wind_problem(101, limiter="mc")
     t = 0.3 * pr.t_end  # the bubble is still far from the outer edge: no boundary flux
     w, _ = run(*pr.initial, pr.params, pr.config, t)
     vol = pr.config.grid.volumes
@@ -53,6 +53,19 @@ def test_injected_mass_and_energy_exact_and_free_wind_profile(x64):
     assert coasting.sum() == 2
     np.testing.assert_allclose(w[0][coasting], free_wind_density(r[coasting], mdot, v_inf), rtol=0.05)
     assert np.all(np.abs(w[1][coasting] / v_inf - 1) < 0.1)
+
+
+def test_free_wind_profile_with_the_default_limiter_at_401_cells(x64):
+    """The wind problem's default (van Leer, more diffusive than MC) at the benchmark resolution:
+    the coasting wind within 3 % of ρ = Ṁ/(4π r² v∞) and v∞ (measured 1.6-2.2 %)."""
+    pr = wind_problem(401)
+    assert pr.config.limiter == "van_leer"
+    w, _ = run(*pr.initial, pr.params, pr.config, 0.3 * pr.t_end)
+    r = pr.config.grid.centres
+    coasting = (r > 0.06) & (r < 0.08)
+    mdot, v_inf = pr.info["mdot"], pr.info["v_inf"]
+    np.testing.assert_allclose(w[0][coasting], free_wind_density(r[coasting], mdot, v_inf), rtol=0.03)
+    assert np.all(np.abs(w[1][coasting] / v_inf - 1) < 0.03)
 
 
 def test_outer_shock_radius_needs_a_shock():

@@ -53,7 +53,7 @@ def override(problem: Problem, *, config_kw: dict, params_kw: dict, t_end: float
 def replace_config(config: HydroConfig, **kw) -> HydroConfig:
     fields = {f: getattr(config, f) for f in (
         "num_cells", "geometry", "r_min", "r_max", "riemann", "limiter", "integrator",
-        "left_boundary", "right_boundary", "wind_cells")}
+        "left_boundary", "right_boundary", "wind_cells", "cfl_width")}
     fields.update(kw)
     return HydroConfig(**fields)
 

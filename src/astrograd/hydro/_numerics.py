@@ -58,8 +58,12 @@ def limited_slope(left_diff, right_diff, limiter: str):
     if limiter == "minmod":
         return jnp.where(same_sign, jnp.sign(a) * jnp.minimum(jnp.abs(a), jnp.abs(b)), 0.0)
     if limiter == "mc":
-        mag = jnp.minimum(jnp.minimum(2.0 * jnp.abs(a), 2.0 * jnp.abs(b)), 0.5 * jnp.abs(a + b))
-        return jnp.where(same_sign, jnp.sign(a) * mag, 0.0)
+        # minmod(2a, 2b, (a+b)/2) without abs/sign: XLA re-evaluates the slope inside each of
+        # its consumers, so its cost counts several times per step
+        c = 0.5 * (a + b)
+        pos = jnp.minimum(jnp.minimum(2.0 * a, 2.0 * b), c)
+        neg = jnp.maximum(jnp.maximum(2.0 * a, 2.0 * b), c)
+        return jnp.where(a > 0, jnp.where(b > 0, pos, 0.0), jnp.where(b < 0, neg, 0.0))
     if limiter == "superbee":
         abs_a, abs_b = jnp.abs(a), jnp.abs(b)
         mag = jnp.maximum(jnp.minimum(2.0 * abs_a, abs_b), jnp.minimum(abs_a, 2.0 * abs_b))

@@ -118,7 +118,8 @@ def wind_problem(
     cfl: float = 0.8,
     **config_kw,
 ) -> Problem:
-    """Stellar-wind bubble in spherical geometry (reflective centre, open outer edge).
+    """Stellar-wind bubble in spherical geometry (reflective centre, open outer edge; HLLC with
+    the van Leer limiter unless ``config_kw`` says otherwise).
     ``wind_cells`` defaults to the cells inside 1 % of the box (at least 2)."""
     setup = setup or WindSetup()
     check_positive("star mass", setup.star_mass_msun)
@@ -126,7 +127,9 @@ def wind_problem(
     cv = setup.code_values()
     if wind_cells is None:
         wind_cells = max(2, int(round(0.01 * num_cells)))
-    kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical"}
+    # van Leer: as sharp as MC on this problem (same shock cell at 401 cells) and 2.2x cheaper
+    # per step on CPU, where XLA re-evaluates the slope inside every fused consumer
+    kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical", "limiter": "van_leer"}
     kw.update(config_kw)
     config = HydroConfig(num_cells=num_cells, r_max=cv["r_max"], wind_cells=wind_cells, **kw)
     params = HydroParams(gamma=gamma, cfl=cfl, wind_mass_loss_rate=cv["mdot"], wind_velocity=cv["v_inf"])

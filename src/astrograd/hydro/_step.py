@@ -171,20 +171,22 @@ def step(q: Float[Array, "3 n"], dt, params: HydroParams, config: HydroConfig) -
     return muscl_hancock_step(q, dt, params, config, grid)
 
 
-def _effective_width(grid: Grid) -> np.ndarray:
-    """Cell width for the CFL condition: V / max(A_left, A_right), which is dx in cartesian
-    geometry and dx/3 for the central cell of a spherical grid (where the outflow through the
-    face of area A empties the volume V)."""
+def _cfl_width(config: HydroConfig) -> np.ndarray:
+    """Cell width for the CFL condition: V / max(A_left, A_right) (``cfl_width="volume"``: dx
+    in cartesian geometry and dx/3 for the central cell of a spherical grid, where the outflow
+    through the face of area A empties the volume V) or dx (``"coordinate"``)."""
+    grid = config.grid
+    if config.cfl_width == "coordinate":
+        return np.full(grid.volumes.shape, grid.dx)
     return grid.volumes / np.maximum(grid.areas[:-1], grid.areas[1:])
 
 
 def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConfig):
-    """dt = min(cfl · min_i(w_i / (|u_i| + c_i)), dt_max) in code time, with w_i the effective
-    width V_i / max(A) of cell i (dx in cartesian geometry)."""
+    """dt = min(cfl · min_i(w_i / (|u_i| + c_i)), dt_max) in code time, with w_i the cell width
+    of ``config.cfl_width`` (V / max(A) by default)."""
     w = conserved_to_primitive(q, params.gamma)
     c = jnp.sqrt(params.gamma * jnp.abs(w[2]) / w[0])
-    grid = config.grid
-    width = jnp.asarray(_effective_width(grid), q.dtype)
+    width = jnp.asarray(_cfl_width(config), q.dtype)
     return jnp.minimum(params.cfl * jnp.min(width / (jnp.abs(w[1]) + c)), params.dt_max)
 
 

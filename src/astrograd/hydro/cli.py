@@ -23,9 +23,14 @@ def run_cmd(
     t_end: float = typer.Option(None, "--t-end", help="end time in code units (default: the problem's)"),
     gamma: float = typer.Option(None, "--gamma", help="adiabatic index > 1"),
     riemann: str = typer.Option(None, "--riemann", help="hll | hllc (default hllc)"),
-    limiter: str = typer.Option(None, "--limiter", help="first_order | minmod | mc | van_leer | superbee (default mc)"),
+    limiter: str = typer.Option(
+        None, "--limiter", help="first_order | minmod | mc | van_leer | superbee (default mc; wind: van_leer)"
+    ),
     integrator: str = typer.Option(None, "--integrator", help="muscl_hancock | ssp_rk2"),
     cfl: float = typer.Option(None, "--cfl", help="Courant number in (0, 1] (default 0.8)"),
+    cfl_width: str = typer.Option(
+        None, "--cfl-width", help="cell width in the CFL condition: volume (V/max A, default) | coordinate (dx)"
+    ),
     left_boundary: str = typer.Option(None, "--left-boundary", help="reflective | open | periodic | inflow"),
     right_boundary: str = typer.Option(None, "--right-boundary", help="reflective | open | periodic | inflow"),
     init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x) for 'custom'"),
@@ -45,7 +50,7 @@ def run_cmd(
     pr = override(
         pr,
         config_kw={"riemann": riemann, "limiter": limiter, "integrator": integrator,
-                   "left_boundary": left_boundary, "right_boundary": right_boundary},
+                   "left_boundary": left_boundary, "right_boundary": right_boundary, "cfl_width": cfl_width},
         params_kw={"gamma": gamma, "cfl": cfl},
         t_end=t_end,
     )
