@@ -161,6 +161,11 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
     return {"forward": run_forward, "direct": run_direct, "checkpointed": run_checkpointed}
 
 
+def default_checkpoints(max_steps: int) -> int:
+    """States stored by the checkpointed adjoint when ``checkpoints`` is not given: ⌈√max_steps⌉."""
+    return max(1, math.isqrt(max_steps - 1) + 1)
+
+
 def adaptive_loop(
     step: Callable[[PyTree, jax.Array, jax.Array, PyTree], PyTree],
     dt_fn: Callable[[PyTree, jax.Array, PyTree], jax.Array],
@@ -200,7 +205,7 @@ def adaptive_loop(
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise InputError(f"max_steps = {max_steps!r} is not allowed; it must be an integer >= 1")
     if checkpoints is None:
-        checkpoints = max(1, math.isqrt(max_steps - 1) + 1)
+        checkpoints = default_checkpoints(max_steps)
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
         raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
 

@@ -13,6 +13,7 @@ from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, SimulationError
 from astrograd.diff import adaptive_loop, fixed_loop
+from astrograd.diff._adaptive import default_checkpoints
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._step import cfl_time_step, step, unphysical
@@ -84,7 +85,7 @@ def simulate(
         return step(q, dt, p, config)
 
     if remat is None:
-        n_ckpt = checkpoints if checkpoints is not None else math.isqrt(max_steps - 1) + 1
+        n_ckpt = checkpoints if checkpoints is not None else default_checkpoints(max_steps)
         remat = -(-max_steps // n_ckpt) > REMAT_SEGMENT
     if adjoint == "checkpointed" and remat:
         # Rematerialise each step inside the adjoint's segment replays: the backward pass then
