@@ -16,8 +16,11 @@ from astrograd.hydro._config import (
 )
 from astrograd.hydro._exact import (
     SEDOV_XI0,
+    WeaverBubble,
     free_wind_density,
     sedov_shock_radius,
+    weaver_bubble,
+    weaver_coefficient,
     weaver_radius,
     weaver_shell_velocity,
     wind_luminosity,
@@ -75,6 +78,9 @@ __all__ = [
     "sod_problem",
     "step",
     "unphysical",
+    "WeaverBubble",
+    "weaver_bubble",
+    "weaver_coefficient",
     "weaver_radius",
     "weaver_shell_velocity",
     "wind_luminosity",

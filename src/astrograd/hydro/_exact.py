@@ -1,6 +1,10 @@
-"""Closed-form references: Sedov–Taylor blast radius, Weaver et al. (1977) wind bubble."""
+"""Closed-form and similarity references: Sedov–Taylor blast radius, Weaver et al. (1977) wind
+bubble (outer radius and the full adiabatic structure)."""
 
 from __future__ import annotations
+
+import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -8,8 +12,11 @@ from astrograd._errors import InputError, check_positive
 
 __all__ = [
     "SEDOV_XI0",
+    "WeaverBubble",
     "free_wind_density",
     "sedov_shock_radius",
+    "weaver_bubble",
+    "weaver_coefficient",
     "weaver_radius",
     "weaver_shell_velocity",
     "wind_luminosity",
@@ -62,3 +69,113 @@ def free_wind_density(r, mass_loss_rate, terminal_velocity):
     """Density of the free-streaming wind, ρ = Ṁ / (4π r² v∞), shape of r."""
     r = np.asarray(r, dtype=float)
     return mass_loss_rate / (4.0 * np.pi * r**2 * terminal_velocity)
+
+
+# --- the adiabatic wind bubble as a similarity solution (Castor, McCray & Weaver 1975; Weaver et
+# al. 1977 §II): outer shock R₂ = α (L t³/ρ₀)^(1/5), so the shock speed is U₂ = λ R₂/t, λ = 3/5.
+# In the swept-up shell (contact r_c < r < R₂) u = U₂ f(ξ), ρ = ρ₀ g(ξ), p = ρ₀ U₂² h(ξ), ξ = r/R₂,
+# integrated inward from the strong-shock jump at ξ = 1 until the gas moves with the contact
+# (f = ξ). Inside the contact the shocked wind is isobaric at p(ξ_c); its thermal energy and the
+# shell's energy add up to L t, which fixes α (0.8837 for γ = 5/3; Weaver's 0.88).
+_LAMBDA = 0.6
+
+
+def _shell_derivatives(xi, f, g, h, gamma):
+    """(f', g', h') of the similarity ODEs: continuity, momentum, adiabatic (entropy) equation."""
+    lam = _LAMBDA
+    a = f - xi
+    c2 = gamma * h / g
+    fp = (-f * (lam - 1.0) / lam + h / (g * a) * (2.0 * (lam - 1.0) / lam + 2.0 * gamma * f / xi)) / (a - c2 / a)
+    gp = (-2.0 * g * f / xi - g * fp) / a
+    hp = h / a * (-2.0 * (lam - 1.0) / lam - gamma * (2.0 * f / xi + fp))
+    return np.array([fp, gp, hp])
+
+
+@functools.lru_cache(maxsize=8)
+def _weaver_similarity(gamma: float, step: float = 1e-4):
+    """Shell profile (ξ, f, g, h) from ξ = 1 inward to the contact (RK4, fixed step), and α."""
+    y = np.array([2.0 / (gamma + 1.0), (gamma + 1.0) / (gamma - 1.0), 2.0 / (gamma + 1.0)])
+    xi, rows = 1.0, [(1.0, *y)]
+    while True:
+        k1 = _shell_derivatives(xi, *y, gamma)
+        k2 = _shell_derivatives(xi - step / 2, *(y - step / 2 * k1), gamma)
+        k3 = _shell_derivatives(xi - step / 2, *(y - step / 2 * k2), gamma)
+        k4 = _shell_derivatives(xi - step, *(y - step * k3), gamma)
+        y_new = y - step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        # the contact is the singular point f = ξ (where g -> 0 and the temperature diverges)
+        if not np.all(np.isfinite(y_new)) or y_new[1] <= 0.0 or y_new[0] >= xi - step:
+            break
+        y, xi = y_new, xi - step
+        rows.append((xi, *y))
+    xi_, f, g, h = np.array(rows[::-1]).T
+    shell = np.sum(np.diff(xi_) * 0.5 * (_shell_energy(xi_[1:], f[1:], g[1:], h[1:], gamma)
+                                         + _shell_energy(xi_[:-1], f[:-1], g[:-1], h[:-1], gamma)))
+    bubble = xi_[0] ** 3 * h[0] / (3.0 * (gamma - 1.0))
+    alpha = (4.0 * np.pi * _LAMBDA**2 * (shell + bubble)) ** -0.2
+    return xi_, f, g, h, float(alpha)
+
+
+def _shell_energy(xi, f, g, h, gamma):
+    return (0.5 * g * f**2 + h / (gamma - 1.0)) * xi**2
+
+
+def weaver_coefficient(gamma: float = 5.0 / 3.0) -> float:
+    """α in R₂ = α (L t³/ρ₀)^(1/5) from the adiabatic similarity solution (0.8837 for γ = 5/3,
+    the value Weaver et al. 1977 quote as 0.88)."""
+    gamma = float(gamma)
+    if not 1.0 < gamma <= 3.0:
+        raise InputError(f"gamma = {gamma:.6g} is not allowed; the wind-bubble solution needs 1 < gamma <= 3")
+    return _weaver_similarity(gamma)[4]
+
+
+class WeaverBubble(NamedTuple):
+    """Structure of the adiabatic wind bubble at one time (same units as the inputs).
+
+    rho, u, p: profiles at the requested radii. Regions, inside out: free wind (r < r_reverse:
+    ρ = Ṁ/(4πr²v∞), u = v∞, p = 0), shocked wind (isobaric at ``p_bubble``; velocity
+    u = k r/t + (3/5 − k) r_c³/(t r²) with k = 4/(15γ), i.e. (4/25) r/t + (11/25) r_c³/(t r²) for γ = 5/3;
+    its density depends on the wind's history and is returned as NaN), swept-up shell
+    (similarity profile), ambient gas at rest (r > r_shock).
+    """
+
+    rho: np.ndarray
+    u: np.ndarray
+    p: np.ndarray
+    r_reverse: float
+    r_contact: float
+    r_shock: float
+    p_bubble: float
+
+
+def weaver_bubble(r, mass_loss_rate, terminal_velocity, density, t, gamma: float = 5.0 / 3.0,
+                  ambient_pressure: float = 0.0) -> WeaverBubble:
+    """Density, velocity and pressure of the adiabatic (energy-conserving) wind bubble at radii r.
+
+    The similarity solution assumes a strong outer shock (ambient pressure ≪ shell pressure);
+    ``ambient_pressure`` only fills p outside the shock. Reverse shock where the post-shock
+    pressure of the wind, (2/(γ+1)) ρ_w v∞², equals the bubble pressure. Any consistent units.
+    """
+    check_positive("mass-loss rate", mass_loss_rate)
+    check_positive("terminal velocity", terminal_velocity)
+    check_positive("ambient density", density)
+    check_positive("time", t)
+    weaver_coefficient(gamma)  # validates γ
+    gamma = float(gamma)
+    xi, f, g, h, alpha = _weaver_similarity(gamma)
+    lum = wind_luminosity(mass_loss_rate, terminal_velocity)
+    r_shock = alpha * (lum * t**3 / density) ** 0.2
+    u_shock = _LAMBDA * r_shock / t
+    r_contact = xi[0] * r_shock
+    p_bubble = density * u_shock**2 * h[0]
+    r_reverse = np.sqrt(2.0 / (gamma + 1.0) * mass_loss_rate * terminal_velocity / (4.0 * np.pi * p_bubble))
+    r = np.asarray(r, dtype=float)
+    s = r / r_shock
+    k = 4.0 / (15.0 * gamma)  # ∇·u = −(1/γp) ∂p/∂t = (4/5)/(γ t) in the isobaric bubble: u = k r/t + C/r²
+    with np.errstate(divide="ignore", invalid="ignore"):
+        free = mass_loss_rate / (4.0 * np.pi * r**2 * terminal_velocity)
+        u_bubble = k * r / t + (_LAMBDA - k) * r_contact**3 / (t * r**2)
+    regions = [r < r_reverse, (r >= r_reverse) & (r < r_contact), (r >= r_contact) & (r <= r_shock)]
+    rho = np.select(regions, [free, np.nan, density * np.interp(s, xi, g)], density)
+    vel = np.select(regions, [terminal_velocity, u_bubble, u_shock * np.interp(s, xi, f)], 0.0)
+    pres = np.select(regions, [0.0, p_bubble, density * u_shock**2 * np.interp(s, xi, h)], ambient_pressure)
+    return WeaverBubble(rho, vel, pres, float(r_reverse), float(r_contact), float(r_shock), float(p_bubble))

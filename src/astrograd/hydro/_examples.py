@@ -10,7 +10,7 @@ import numpy as np
 
 from astrograd._errors import InputError, check_choice
 from astrograd.hydro._config import HydroConfig, HydroParams
-from astrograd.hydro._exact import sedov_shock_radius, weaver_radius, wind_luminosity
+from astrograd.hydro._exact import sedov_shock_radius, weaver_bubble, weaver_radius, wind_luminosity
 from astrograd.hydro._exact_riemann import exact_riemann
 from astrograd.hydro._problems import SOD_LEFT, SOD_RIGHT, Problem, sedov_problem, sod_problem, wind_problem
 from astrograd.hydro._solve import run
@@ -124,4 +124,15 @@ def run_problem(problem: Problem) -> dict:
         exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end)
         pc = problem.units.from_code(1.0, u.pc).value
         nums.update(shock_radius_pc=radius * pc, weaver_radius_pc=exact * pc, relative_error=radius / exact - 1.0)
+        # hot bubble between the reverse shock and the contact: isobaric in Weaver's solution
+        r = config.grid.centres
+        out["reference_x"] = np.linspace(r[0], config.r_max, 2001)
+        ref = weaver_bubble(out["reference_x"], info["mdot"], info["v_inf"], info["rho"], problem.t_end,
+                            ambient_pressure=info["p"])
+        out["reference"] = np.stack([ref.rho, ref.u, ref.p])
+        out["reference_label"] = "Weaver (adiabatic similarity)"
+        inside = (r > 1.3 * ref.r_reverse) & (r < 0.95 * ref.r_contact)
+        ratio = float(np.median(np.asarray(w)[2][inside]) / ref.p_bubble) if inside.any() else float("nan")
+        nums.update(bubble_pressure_ratio=ratio, weaver_contact_radius_pc=ref.r_contact * pc,
+                    weaver_reverse_shock_radius_pc=ref.r_reverse * pc)
     return out

@@ -8,7 +8,7 @@ import numpy as np
 
 
 def plot_profiles(path, x, w, *, reference=None, title="", xlabel="x", labels=("density", "velocity", "pressure"),
-                  vlines=()) -> Path:
+                  vlines=(), reference_label="exact") -> Path:
     """Three panels (ρ, u, p) against x; ``reference`` (x_ref, (3, m)) drawn as a line."""
     import matplotlib
 
@@ -18,7 +18,7 @@ def plot_profiles(path, x, w, *, reference=None, title="", xlabel="x", labels=("
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for k, ax in enumerate(axes):
         if reference is not None:
-            ax.plot(reference[0], reference[1][k], "k-", lw=1, label="exact")
+            ax.plot(reference[0], reference[1][k], "k-", lw=1, label=reference_label)
         ax.plot(x, w[k], ".", ms=3, label="astrograd")
         for v, lab in vlines:
             ax.axvline(v, color="r", ls="--", lw=1, label=lab)
@@ -66,8 +66,11 @@ def plot_loss_map(path, v_grid, m_grid, losses, paths=None, truth=None, title=""
     return path
 
 
-def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, free_wind=None, title="") -> Path:
-    """Wind bubble: profiles (top) and forward-mode sensitivities ∂/∂v∞ (bottom)."""
+def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, weaver=None, title="") -> Path:
+    """Wind bubble: profiles (top) and forward-mode sensitivities ∂/∂v∞ (bottom).
+
+    weaver: optional ``(r_pc, rho, u, p)`` of the similarity solution (same units as ``w``),
+    drawn dashed over the profiles; weaver_pc: the Weaver outer radius, drawn as a vertical line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,13 +80,13 @@ def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, free_wind=None, title="") ->
     names = ("density [code]", "velocity [km/s]", "pressure [code]")
     for k in range(3):
         ax = axes[0, k]
-        ax.plot(r_pc, w[k], "-", lw=1.2)
+        ax.plot(r_pc, w[k], "-", lw=1.2, label="astrograd")
         if k != 1:
             ax.set_yscale("log")
+        if weaver is not None:
+            ax.plot(weaver[0], weaver[k + 1], "k--", lw=1, label="Weaver (adiabatic similarity)")
         if weaver_pc is not None:
-            ax.axvline(weaver_pc, color="r", ls="--", lw=1, label="Weaver R₂")
-        if k == 0 and free_wind is not None:
-            ax.plot(free_wind[0], free_wind[1], "k:", lw=1, label="free wind Ṁ/(4πr²v∞)")
+            ax.axvline(weaver_pc, color="r", ls=":", lw=1, label="R₂ = 0.88 (L t³/ρ)^(1/5)")
         ax.set_title(names[k])
         axes[1, k].plot(r_pc, dw[k], "-", color="C2", lw=1.2)
         axes[1, k].set_title("∂(" + names[k].split()[0] + ")/∂v∞")

@@ -66,6 +66,7 @@ def run_cmd(
         if "reference" in result:
             ref = (result["reference_x"], result["reference"])
         plot_profiles(plot, result["x"], result["w"], reference=ref,
+                      reference_label=result.get("reference_label", "exact"),
                       title=f"{pr.name}, {cfg.geometry}, {cfg.num_cells} cells, t = {pr.t_end:.4g}")
     summary = {
         "problem": pr.name, "cells": cfg.num_cells, "geometry": cfg.geometry, "t_end": pr.t_end,
