@@ -6,16 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from astrograd._plotting import pyplot, save_figure
 from astrograd.flow._ops import curl
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _frame(fig, axes, vx, vy, marker, solid, grid, time, vmax):
@@ -38,7 +30,7 @@ def write_gif(path, saved, params, config, *, fps: int = 10) -> Path:
     """Animated GIF of vorticity and marker from stacked saved states (leading axis = frame)."""
     from PIL import Image
 
-    plt = _plt()
+    plt = pyplot()
     g = config.grid
     n = int(np.shape(saved.time)[0])
     w_all = [np.asarray(curl(saved.vx[k], saved.vy[k], g)) for k in range(n)]
@@ -62,7 +54,7 @@ def write_gif(path, saved, params, config, *, fps: int = 10) -> Path:
 
 def plot_state(path, state, params, config, title: str = "") -> Path:
     """PNG of vorticity and marker of one state."""
-    plt = _plt()
+    plt = pyplot()
     g = config.grid
     w = np.asarray(curl(state.vx, state.vy, g))
     vmax = float(np.nanpercentile(np.abs(w[np.asarray(params.solid) < 0.5]), 99)) or 1.0
@@ -70,17 +62,12 @@ def plot_state(path, state, params, config, title: str = "") -> Path:
     _frame(fig, axes, state.vx, state.vy, state.marker, params.solid, g, float(state.time), vmax)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_burgers_fit(path, result: dict) -> Path:
     """Initial states (true, fitted), states at the target step, and the loss history."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=100)
     x = result["x"]
     axes[0].plot(x, result["u0_true"], "k-", label="u0 = -sin(pi x)")
@@ -94,17 +81,12 @@ def plot_burgers_fit(path, result: dict) -> Path:
     axes[2].semilogy(np.arange(len(result["losses"])), result["losses"], "C0-")
     axes[2].set_xlabel("gradient-descent iteration")
     axes[2].set_title(f"loss {result['initial_loss']:.3g} -> {result['final_loss']:.3g}")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_marker_fit(path, result: dict) -> Path:
     """Initial marker, target, fitted marker, fitted initial velocity and loss history."""
-    plt = _plt()
+    plt = pyplot()
     nx, ny, lx, ly = result["grid"]
     ext = (0, lx, 0, ly)
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=100)
@@ -122,9 +104,4 @@ def plot_marker_fit(path, result: dict) -> Path:
     axes[3].semilogy(result["losses"], "C0-")
     axes[3].set_title(f"loss {result['initial_loss']:.3g} -> {result['final_loss']:.3g}")
     axes[3].set_xlabel("Adam iteration")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

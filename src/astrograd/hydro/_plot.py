@@ -6,14 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from astrograd._plotting import pyplot, save_figure
+
 
 def plot_profiles(path, x, w, *, reference=None, title="", xlabel="x", labels=("density", "velocity", "pressure"),
                   vlines=(), reference_label="exact") -> Path:
     """Three panels (ρ, u, p) against x; ``reference`` (x_ref, (3, m)) drawn as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for k, ax in enumerate(axes):
@@ -30,20 +29,12 @@ def plot_profiles(path, x, w, *, reference=None, title="", xlabel="x", labels=("
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_loss_map(path, v_grid, m_grid, losses, paths=None, truth=None, title="") -> Path:
     """Loss landscape over (v∞, star mass) with optimisation paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 5))
     mesh = ax.pcolormesh(v_grid, m_grid, np.log10(np.maximum(losses, 1e-300)), shading="auto", cmap="viridis")
@@ -58,12 +49,7 @@ def plot_loss_map(path, v_grid, m_grid, losses, paths=None, truth=None, title=""
     ax.set_ylabel("star mass [M☉]")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, weaver=None, title="") -> Path:
@@ -71,10 +57,7 @@ def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, weaver=None, title="") -> Pa
 
     weaver: optional ``(r_pc, rho, u, p)`` of the similarity solution (same units as ``w``),
     drawn dashed over the profiles; weaver_pc: the Weaver outer radius, drawn as a vertical line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.4), sharex=True)
     names = ("density [code]", "velocity [km/s]", "pressure [code]")
@@ -93,20 +76,12 @@ def plot_wind(path, r_pc, w, dw, *, weaver_pc=None, weaver=None, title="") -> Pa
         axes[1, k].set_xlabel("r [pc]")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_convergence(path, cells, errors, labels, title="") -> Path:
     """L1 error against cell count, log-log, with a first-order guide."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5, 4))
     for e, lab in zip(errors, labels, strict=True):
@@ -117,9 +92,4 @@ def plot_convergence(path, cells, errors, labels, title="") -> Path:
     ax.set_ylabel("L1 density error")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -6,21 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from astrograd._plotting import pyplot, save_figure
 from astrograd.flow import Grid, curl
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_sol_errors(result: dict, path: str | Path) -> Path:
     """Relative L1 error over the rollout, one panel per test Reynolds number."""
-    plt = _plt()
+    plt = pyplot()
     reynolds = result["reynolds"]
     fig, axes = plt.subplots(1, len(reynolds), figsize=(3.6 * len(reynolds), 3.2), squeeze=False)
     for r, ax in enumerate(axes[0]):
@@ -31,15 +23,12 @@ def plot_sol_errors(result: dict, path: str | Path) -> Path:
         ax.set_yscale("log")
     axes[0, 0].set_ylabel("relative L1 error")
     axes[0, 0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def plot_sol_vorticity(result: dict, path: str | Path, run: int = 0) -> Path:
     """Vorticity after the rollout: reference and each mode side by side (one test run)."""
-    plt = _plt()
+    plt = pyplot()
     nx, ny = result["grid"]
     grid = Grid(nx, ny, 100.0, 200.0)
     panels = [("reference", result["reference_final"][run])] + [(k, v[run][:2]) for k, v in result["finals"].items()]
@@ -52,16 +41,13 @@ def plot_sol_vorticity(result: dict, path: str | Path, run: int = 0) -> Path:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"vorticity after {result['steps']} steps, Re = {result['reynolds'][run]:g}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=90)
 
 
 def plot_control(result: dict, path: str | Path, rows: int = 4) -> Path:
     """Start, target, final marker with the networks and (where computed) with direct
     optimisation, for the first held-out pairs."""
-    plt = _plt()
+    plt = pyplot()
     rows = min(rows, len(result["start"]))
     has_direct = len(result["final_direct"]) > 0
     cols = 4 if has_direct else 3
@@ -82,7 +68,4 @@ def plot_control(result: dict, path: str | Path, rows: int = 4) -> Path:
             ax.set_title(label, fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=90)

@@ -8,17 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from astrograd._errors import InputError
+from astrograd._plotting import pyplot, save_figure
 from astrograd.orbit._problems import AngleSearch, DragLearning, GravityFit
 
 __all__ = ["plot_best_angle", "plot_gravity_fit", "plot_learned_drag"]
 
 
 def _figure(ncols: int):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.0), constrained_layout=True)
     return plt, fig, axes
 
@@ -27,10 +24,7 @@ def _save(plt, fig, path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(f"plot file {str(path)!r} must end in .png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110, tight=False)
 
 
 def _in_air(traj):

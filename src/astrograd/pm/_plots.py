@@ -6,18 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from astrograd._plotting import pyplot, save_figure
 
 
 def plot_images(path: Path, images: list[np.ndarray], titles: list[str], suptitle: str = "") -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images), 2.6), squeeze=False)
     for ax, img, title in zip(axes[0], images, titles, strict=True):
         ax.imshow(img, cmap="inferno", origin="upper", vmin=0, vmax=np.percentile(img, 99.5) + 1e-9)
@@ -26,14 +19,11 @@ def plot_images(path: Path, images: list[np.ndarray], titles: list[str], suptitl
         ax.set_yticks([])
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_loss(path: Path, losses: list[float], reference: dict[int, float] | None = None) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     it = np.arange(len(losses))
     ax.loglog(np.maximum(it, 1), losses, label="astrograd")
@@ -44,15 +34,12 @@ def plot_loss(path: Path, losses: list[float], reference: dict[int, float] | Non
     ax.set_xlabel("Adam iteration")
     ax.set_ylabel("var(image − target) / var(target)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def write_gif(path: Path, frames: list[np.ndarray], iterations: list[int], fps: int = 8) -> Path:
     """Animated GIF of the projections (frames: (views, h, w) each) during the fit."""
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     views = frames[0].shape[0]
@@ -78,14 +65,11 @@ def write_gif(path: Path, frames: list[np.ndarray], iterations: list[int], fps: 
 
 
 def plot_power(path: Path, k, p, p_lin, a: float) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.loglog(k, p, label=f"PM, a = {a:g}")
     ax.loglog(k, p_lin, "--", label="linear theory")
     ax.set_xlabel("k [h/Mpc]")
     ax.set_ylabel("P(k) [(Mpc/h)³]")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
