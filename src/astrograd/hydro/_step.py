@@ -10,6 +10,7 @@ fluxes alone.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -45,6 +46,24 @@ def pad_primitive(w: Float[Array, "3 n"], params: HydroParams, config: HydroConf
     left = _ghosts(w, "left", config.left_boundary, params.inflow_left)
     right = _ghosts(w, "right", config.right_boundary, params.inflow_right)
     return jnp.concatenate([left, w, right], axis=1)
+
+
+def _materialise(x, dt):
+    """``x`` unchanged, computed once (CPU only).
+
+    XLA on CPU fuses a cheap producer into each of its consumers and re-evaluates it there; the
+    slopes, face states and fluxes each have several consumers, so the step did the limiter and
+    the Riemann solver several times over (≈1000 flops per cell per step). A conditional is a
+    fusion boundary: its operand is computed and stored once. The predicate is a runtime value
+    (isfinite(dt)) so that XLA cannot fold the conditional away; its other branch (taken only for
+    a non-finite dt, which fails the run anyway) differs so that the branches are not merged.
+    Measured at 401 cells (van Leer, HLLC): 20 → 10 µs per step, jvp 91 → 44, value_and_grad
+    with the step rematerialised 149 → 107. On other backends (GPU) a conditional costs a device
+    synchronisation, so there ``x`` is returned as is.
+    """
+    if jax.default_backend() != "cpu":
+        return x
+    return jax.lax.cond(jnp.isfinite(dt), lambda v: v, lambda v: jax.tree.map(jnp.negative, v), x)
 
 
 def _riemann(config: HydroConfig):
@@ -129,17 +148,18 @@ def muscl_hancock_step(q, dt, params: HydroParams, config: HydroConfig, grid: Gr
     """MUSCL–Hancock (Toro 2009 §14.4) on primitive variables: limited slopes, half-step
     predictor (with the geometric source terms), Riemann fluxes, conservative update."""
     gamma = params.gamma
-    wp = pad_primitive(conserved_to_primitive(q, gamma), params, config)
+    wp = _materialise(pad_primitive(conserved_to_primitive(q, gamma), params, config), dt)
     d = jnp.diff(wp, axis=1)
-    slope = limited_slope(d[:, :-1], d[:, 1:], config.limiter)
+    slope = _materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
     w = wp[:, 1:-1]
     rho, vel, p = w[0], w[1], w[2]
     drho, dvel, dp = slope[0], slope[1], slope[2]
     change = jnp.stack([vel * drho + rho * dvel, vel * dvel + dp / rho, vel * dp + gamma * p * dvel])
     r = jnp.asarray(_padded_centres(grid)[1:-1], q.dtype)
     w_half = w - (0.5 * dt / grid.dx) * change + 0.5 * dt * _geometric_rate(w, r, grid.alpha, gamma)
-    wl, wr = _walls(*_face_states(w, slope, w_half), config)
-    flux = _riemann(config)(wl, wr, gamma)
+    w_half = _materialise(w_half, dt)
+    wl, wr = _materialise(_walls(*_face_states(w, slope, w_half), config), dt)
+    flux = _materialise(_riemann(config)(wl, wr, gamma), dt)
     p_cell = w_half[2, 1:-1]
     return _update(q, flux, p_cell, dt, grid, _rhs_sources(q, params, config, grid))
 
@@ -147,12 +167,12 @@ def muscl_hancock_step(q, dt, params: HydroParams, config: HydroConfig, grid: Gr
 def _rate_step(q, dt, params, config, grid):
     """Forward-Euler stage of SSP-RK2: limited linear reconstruction, fluxes, update."""
     gamma = params.gamma
-    wp = pad_primitive(conserved_to_primitive(q, gamma), params, config)
+    wp = _materialise(pad_primitive(conserved_to_primitive(q, gamma), params, config), dt)
     d = jnp.diff(wp, axis=1)
-    slope = limited_slope(d[:, :-1], d[:, 1:], config.limiter)
+    slope = _materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
     w = wp[:, 1:-1]
-    wl, wr = _walls(*_face_states(w, slope, w), config)
-    flux = _riemann(config)(wl, wr, gamma)
+    wl, wr = _materialise(_walls(*_face_states(w, slope, w), config), dt)
+    flux = _materialise(_riemann(config)(wl, wr, gamma), dt)
     return _update(q, flux, w[2, 1:-1], dt, grid, _rhs_sources(q, params, config, grid))
 
 
