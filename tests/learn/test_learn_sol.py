@@ -94,3 +94,32 @@ def test_relative_l1_is_zero_only_for_the_reference(bad):
     b = jnp.ones((2, 4, 3))
     assert float(relative_l1(a, b, a, b).max()) == 0.0
     assert float(relative_l1(a * bad, b, a, b).min()) > 0.0
+
+
+def test_init_starts_training_from_a_given_model(tmp_path):
+    """``init``: loop training fine-tunes a supervised network; 0 updates leave its weights as
+    they are; a model of another architecture or the 'none' model is refused in one line."""
+    from astrograd._errors import InputError
+    from astrograd.learn import generate_karman_data
+    from astrograd.learn._sol import load_corrector, train_sol
+
+    data = generate_karman_data(tmp_path / "k.h5", train_reynolds=(150.0,), test_reynolds=(80.0,), nx=10, ny=20,
+                                factor=1, frames=5, warmup=2, chunk=5, progress=False)
+    small = {"blocks": 1, "channels": 4, "progress": False}
+    train_sol(data, tmp_path / "sup.npz", mode="supervised", steps=2, **small)
+    train_sol(data, tmp_path / "ft.npz", mode="loop", unroll=2, steps=0, init=tmp_path / "sup.npz", **small)
+    (sup, _), (ft, meta) = load_corrector(tmp_path / "sup.npz"), load_corrector(tmp_path / "ft.npz")
+    assert meta["init"] == str(tmp_path / "sup.npz")
+    for a, b in zip(jax.tree.leaves(eqx.filter(sup, eqx.is_array)), jax.tree.leaves(eqx.filter(ft, eqx.is_array)),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    fresh, _ = load_corrector(train_sol(data, tmp_path / "r.npz", mode="loop", unroll=2, steps=0, **small)["out"])
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+               zip(jax.tree.leaves(eqx.filter(sup, eqx.is_array)), jax.tree.leaves(eqx.filter(fresh, eqx.is_array)),
+                   strict=True))
+    with pytest.raises(InputError, match="--init"):
+        train_sol(data, tmp_path / "x.npz", mode="loop", steps=0, init=tmp_path / "sup.npz", blocks=2, channels=4,
+                  progress=False)
+    train_sol(data, tmp_path / "none.npz", mode="none")
+    with pytest.raises(InputError, match="--init"):
+        train_sol(data, tmp_path / "y.npz", mode="loop", steps=0, init=tmp_path / "none.npz", **small)

@@ -195,12 +195,15 @@ def train_sol(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 25,
     progress: bool = True,
+    init: str | Path | None = None,
 ) -> dict:
     """Train a corrector on the training runs of ``data`` and write the model file ``out``.
 
     mode: ``none`` (writes a model file meaning "no correction"), ``supervised`` or ``loop``
     (``unroll`` steps). batch: samples (run, start frame) per update, drawn from the key of
-    each update. Returns a summary dict (losses, parameters, seconds).
+    each update. init: a model file of the same architecture (e.g. a supervised network) to
+    start from instead of random weights (fine-tuning). Returns a summary dict (losses,
+    parameters, seconds).
     """
     check_choice("mode", mode, SOL_MODES)
     for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
@@ -226,6 +229,15 @@ def train_sol(
         return {"mode": mode, "out": str(out), "parameters": 0, "seconds": time.perf_counter() - t0}
     key = jax.random.key(seed)
     model = make_corrector(hyper, jax.random.fold_in(key, 1))
+    if init is not None:
+        start_model, start_meta = load_corrector(init)
+        if start_model is None or start_meta.get("hyper") != hyper:
+            raise InputError(
+                f"--init {str(init)!r} holds a {start_meta.get('mode')} model with {start_meta.get('hyper')}; "
+                f"it must be a trained network with {hyper}"
+            )
+        model = start_model
+        meta["init"] = str(init)
     runs = problem.vx.shape[0]
     span = unroll if mode == "loop" else 1
 
@@ -258,7 +270,8 @@ def train_sol(
         checkpoint_every=checkpoint_every,
         progress=progress,
         description=f"sol-train {mode}",
-        fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "data": str(data)},
+        fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "data": str(data),
+                     "init": None if init is None else str(init)},
     )
     meta["losses_first_last"] = [float(result.losses[0]), float(result.losses[-1])] if len(result.losses) else []
     save_model(out, result.model, meta)

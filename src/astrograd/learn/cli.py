@@ -96,6 +96,9 @@ def sol_train_cmd(
         None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"
     ),
     checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
+    init: Path = typer.Option(
+        None, "--init", help="start from this model file (same architecture, e.g. a supervised network)"
+    ),
     json_out: bool = JSON,
     show_progress: bool = PROGRESS,
 ) -> None:
@@ -118,6 +121,7 @@ def sol_train_cmd(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         progress=show_progress,
+        init=init,
     )
     loss = (
         "" if summary.get("loss_last") is None else f", loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}"
