@@ -271,7 +271,7 @@ def train_sol(
         progress=progress,
         description=f"sol-train {mode}",
         fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "data": str(data),
-                     "init": None if init is None else str(init)},
+                     **({} if init is None else {"init": str(init)})},
     )
     meta["losses_first_last"] = [float(result.losses[0]), float(result.losses[-1])] if len(result.losses) else []
     save_model(out, result.model, meta)
