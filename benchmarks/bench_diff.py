@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
 
+from _timing import timed
 from astrograd.diff import adaptive_loop, fixed_loop
 
 
@@ -30,18 +30,6 @@ def flux_step(u, t, dt, dx):
 
 def cfl_dt(u, t, dx):
     return 0.4 * dx / jnp.max(jnp.abs(u))
-
-
-def timed(fn, *args, repeat=3):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    compile_and_first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
-    return best, compile_and_first
 
 
 def main() -> None:
@@ -64,11 +52,11 @@ def main() -> None:
                 return jnp.sum(res.final**2)
 
             grad = jax.jit(jax.grad(loss))
-            row[f"grad_{adjoint}_s"], row[f"grad_{adjoint}_first_call_s"] = timed(grad, u0, repeat=opts.repeat)
+            row[f"grad_{adjoint}_first_call_s"], row[f"grad_{adjoint}_s"] = timed(grad, u0, repeats=opts.repeat)
             row[f"grad_{adjoint}_temp_MB"] = grad.lower(u0).compile().memory_analysis().temp_size_in_bytes / 1e6
         fwd = jax.jit(lambda u, t_end=t_end, max_steps=max_steps: adaptive_loop(
             flux_step, cfl_dt, u, 0.0, t_end, dx, max_steps=max_steps, adjoint="forward"))
-        row["forward_s"], _ = timed(fwd, u0, repeat=opts.repeat)
+        _, row["forward_s"] = timed(fwd, u0, repeats=opts.repeat)
         row["steps"] = int(fwd(u0).num_steps)
         row["grad_over_forward"] = row["grad_checkpointed_s"] / row["forward_s"]
         print(json.dumps(row), flush=True)
@@ -82,7 +70,7 @@ def main() -> None:
                 return jnp.sum(final**2)
 
             grad = jax.jit(jax.grad(loss))
-            row[f"grad_{checkpoint}_s"], _ = timed(grad, u0, repeat=opts.repeat)
+            _, row[f"grad_{checkpoint}_s"] = timed(grad, u0, repeats=opts.repeat)
             row[f"grad_{checkpoint}_temp_MB"] = grad.lower(u0).compile().memory_analysis().temp_size_in_bytes / 1e6
         print(json.dumps(row), flush=True)
 

@@ -5,7 +5,6 @@ Prints one JSON object per case on stdout. Run: .venv/bin/python benchmarks/benc
 
 import json
 import platform
-import time
 
 import jax
 
@@ -13,21 +12,8 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
+from _timing import timed  # noqa: E402
 from astrograd.orbit import Ballistics, ThrowConfig, landing, simulate  # noqa: E402
-
-
-def timed(fn, *args, repeats=20):
-    """(first call incl. compilation, best of `repeats` later calls) in seconds: the minimum is
-    the least disturbed by other processes on a shared machine."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    first = time.perf_counter() - t0
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return first, best
 
 
 def main():
@@ -40,8 +26,8 @@ def main():
                 v0 = q["speed"] * jnp.stack([jnp.cos(q["angle"]), jnp.sin(q["angle"])])
                 return landing(simulate(jnp.zeros(2), v0, Ballistics(q["g"], q["drag"]), config)).distance
 
-            fwd_first, fwd = timed(jax.jit(range_of), p)
-            grad_first, grad = timed(jax.jit(jax.value_and_grad(range_of)), p)
+            fwd_first, fwd = timed(jax.jit(range_of), p, repeats=20)
+            grad_first, grad = timed(jax.jit(jax.value_and_grad(range_of)), p, repeats=20)
             print(json.dumps({
                 "case": f"orbit_range_{integrator}_{num_steps}",
                 "forward_s": fwd, "forward_first_call_s": fwd_first,

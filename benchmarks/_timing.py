@@ -1,0 +1,21 @@
+"""Shared timing helper of the benchmark scripts (run as scripts: ``from _timing import timed``)."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+
+
+def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
+    """(first call incl. compilation, best of ``repeats`` later calls) in seconds: the minimum is
+    the least disturbed by other processes on a shared machine."""
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return first, best
