@@ -19,3 +19,17 @@ def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
         jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t0)
     return first, best
+
+
+def compile_and_time(fn, *args, repeats: int = 2) -> tuple[float, list[float]]:
+    """Compile the jitted ``fn`` ahead of time, then run it ``repeats`` times: (compile seconds,
+    run seconds of each repeat)."""
+    t0 = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - t0)
+    return compile_s, times

@@ -18,7 +18,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 
 
 def _case(kind, ptcl, mesh_factor, steps, repeats):
@@ -86,14 +85,9 @@ def _case(kind, ptcl, mesh_factor, steps, repeats):
         return jnp.sum(pos**2)
 
     fn = jax.jit(forward) if kind == "forward" else jax.jit(jax.value_and_grad(loss))
-    t = time.perf_counter()
-    compiled = fn.lower(noise).compile()
-    compile_s = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(compiled(noise))
-        times.append(time.perf_counter() - t)
+    from _timing import compile_and_time
+
+    compile_s, times = compile_and_time(fn, noise, repeats=repeats)
     from importlib.metadata import version
 
     return {"code": f"jaxpm {version('jaxpm')}", "case": kind, "ptcl": ptcl, "mesh": ptcl * mesh_factor,

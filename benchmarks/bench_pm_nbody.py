@@ -17,7 +17,6 @@ import platform
 import resource
 import subprocess
 import sys
-import time
 
 
 def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> dict:
@@ -40,14 +39,9 @@ def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> d
         return jnp.sum(disp**2)
 
     fn = jax.jit(forward) if kind == "forward" else jax.jit(jax.value_and_grad(loss))
-    t = time.perf_counter()
-    compiled = fn.lower(noise).compile()
-    compile_s = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(compiled(noise))
-        times.append(time.perf_counter() - t)
+    from _timing import compile_and_time
+
+    compile_s, times = compile_and_time(fn, noise, repeats=repeats)
     return {
         "code": "astrograd",
         "case": kind,
