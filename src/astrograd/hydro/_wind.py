@@ -173,8 +173,11 @@ def fit_wind(
 ) -> WindFit:
     """Recover (v∞, Ṁ) of ``problem`` from its own final state by Adam, from several starts.
 
-    starts: (k, 2) initial guesses (v∞ km/s, Ṁ M☉/Myr). The k fits run together as one vmapped
-    loss (Adam acts per coordinate, so each start follows its own independent trajectory).
+    starts: (k, 2) initial guesses (v∞ km/s, Ṁ M☉/Myr). The k fits run together as one summed
+    loss, mapped over the starts with ``lax.map`` (Adam acts per coordinate, so each start
+    follows its own independent trajectory). Not ``vmap``: a batched adaptive loop runs every
+    lane for the longest lane's steps and its checkpointed adjoint for all ``max_steps`` slots;
+    at 64 cells and three starts one iteration took 2.0 s vmapped and 0.18 s mapped.
     checkpoint: file for save/resume (``astrograd.inverse.fit``).
     """
     from astrograd.inverse import fit
@@ -191,7 +194,10 @@ def fit_wind(
         jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
     )
     single = wind_loss(problem, target, loss)
-    batched = jax.vmap(single)
+
+    def batched(theta):
+        return jax.lax.map(single, theta)
+
     theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
     import optax
 
