@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import OrderedDict
@@ -19,6 +18,7 @@ import optax
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, SimulationError
+from astrograd.io._npz import atomic_savez, load_npz
 
 __all__ = ["FitResult", "fit"]
 
@@ -131,27 +131,6 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves) -> dict:
     }
 
 
-def _save_checkpoint(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Atomic write: a temporary file in the same folder, flushed to disk, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["__meta__"]))
-            arrays = {k: z[k] for k in z.files if k != "__meta__"}
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(f"checkpoint {str(path)!r} cannot be read as a fit checkpoint ({err})") from None
-    return meta, arrays
-
-
 def fit(
     loss: Callable[[Any], jax.Array],
     params: Any,
@@ -217,7 +196,7 @@ def fit(
     path = Path(checkpoint) if checkpoint is not None else None
 
     if path is not None and path.exists():
-        meta, arrays = _load_checkpoint(path)
+        meta, arrays = load_npz(path, "checkpoint")
         if meta.get("fingerprint") != fingerprint:
             raise InputError(
                 f"checkpoint {str(path)!r} was written by a different fit (optimizer, learning rate, "
@@ -256,7 +235,7 @@ def fit(
             arrays.update({f"h{j}": np.stack([h[j] for h in hist]) for j in range(len(leaves0))})
         meta = {"fingerprint": fingerprint, "step": step, "converged": converged, "history": history,
                 "best_loss": best_loss}
-        _save_checkpoint(path, meta, arrays)
+        atomic_savez(path, meta, arrays)
 
     step = start
     with ProgressBar(steps, description=description, enabled=progress) as bar:

@@ -19,6 +19,7 @@ import optax
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, SimulationError
+from astrograd.io._npz import atomic_savez, load_npz
 
 _VERSION = 1
 
@@ -33,33 +34,6 @@ class TrainResult:
     losses: np.ndarray
     steps: int
     resumed_from: int
-
-
-def atomic_savez(path: Path, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` and a JSON ``meta`` to ``path`` (npz) via a temporary file + os.replace,
-    so that a kill at any moment leaves either the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_npz(path: Path, what: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read a file written by :func:`atomic_savez`; InputError if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} {str(path)!r} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["__meta__"]))
-            arrays = {k: z[k] for k in z.files if k != "__meta__"}
-    except (OSError, ValueError, KeyError) as err:
-        raise InputError(f"{what} {str(path)!r} cannot be read ({err})") from None
-    return meta, arrays
 
 
 def _leaves(tree) -> list:
