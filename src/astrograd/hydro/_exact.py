@@ -108,15 +108,11 @@ def _weaver_similarity(gamma: float, step: float = 1e-4):
         y, xi = y_new, xi - step
         rows.append((xi, *y))
     xi_, f, g, h = np.array(rows[::-1]).T
-    shell = np.sum(np.diff(xi_) * 0.5 * (_shell_energy(xi_[1:], f[1:], g[1:], h[1:], gamma)
-                                         + _shell_energy(xi_[:-1], f[:-1], g[:-1], h[:-1], gamma)))
+    energy = (0.5 * g * f**2 + h / (gamma - 1.0)) * xi_**2  # per unit ξ, in units of ρ₀ U₂² R₂³
+    shell = np.sum(np.diff(xi_) * 0.5 * (energy[1:] + energy[:-1]))  # trapezoid rule
     bubble = xi_[0] ** 3 * h[0] / (3.0 * (gamma - 1.0))
     alpha = (4.0 * np.pi * _LAMBDA**2 * (shell + bubble)) ** -0.2
     return xi_, f, g, h, float(alpha)
-
-
-def _shell_energy(xi, f, g, h, gamma):
-    return (0.5 * g * f**2 + h / (gamma - 1.0)) * xi**2
 
 
 def weaver_coefficient(gamma: float = 5.0 / 3.0) -> float:

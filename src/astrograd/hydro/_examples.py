@@ -124,13 +124,13 @@ def run_problem(problem: Problem) -> dict:
         exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end)
         pc = problem.units.from_code(1.0, u.pc).value
         nums.update(shock_radius_pc=radius * pc, weaver_radius_pc=exact * pc, relative_error=radius / exact - 1.0)
-        # hot bubble between the reverse shock and the contact: isobaric in Weaver's solution
         r = config.grid.centres
         out["reference_x"] = np.linspace(r[0], config.r_max, 2001)
         ref = weaver_bubble(out["reference_x"], info["mdot"], info["v_inf"], info["rho"], problem.t_end,
                             ambient_pressure=info["p"])
         out["reference"] = np.stack([ref.rho, ref.u, ref.p])
         out["reference_label"] = "Weaver (adiabatic similarity)"
+        # hot bubble between the reverse shock and the contact: isobaric in Weaver's solution
         inside = (r > 1.3 * ref.r_reverse) & (r < 0.95 * ref.r_contact)
         ratio = float(np.median(np.asarray(w)[2][inside]) / ref.p_bubble) if inside.any() else float("nan")
         nums.update(bubble_pressure_ratio=ratio, weaver_contact_radius_pc=ref.r_contact * pc,

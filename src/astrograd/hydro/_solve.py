@@ -69,8 +69,8 @@ def simulate(
     the state and on γ and the CFL number) unless ``differentiate_dt=False``. ``checkpoints``:
     states stored by the checkpointed adjoint (default ⌈√max_steps⌉); ``remat`` (default True):
     recompute each step's intermediates in the backward pass instead of storing a segment's
-    worth. Jit-compatible: a
-    failure is reported in ``failed``; call :func:`raise_if_failed` outside ``jit``.
+    worth. Jit-compatible: a failure is reported in ``failed``; call :func:`raise_if_failed`
+    outside ``jit``.
     """
 
     def dt_fn(q, t, p):

@@ -48,24 +48,34 @@ def pad_primitive(w: Float[Array, "3 n"], params: HydroParams, config: HydroConf
     return jnp.concatenate([left, w, right], axis=1)
 
 
-def _materialise(x, dt):
-    """``x`` computed once (see :func:`astrograd._xla.materialise`), witnessed by the time step.
-
-    The slopes, face states and fluxes each have several consumers, so without it the step did
-    the limiter and the Riemann solver several times over (≈1000 flops per cell per step).
-    Measured at 401 cells (van Leer, HLLC, with :func:`_speeds_barrier`): 20 → 9.7 µs per
-    step, jvp 91 → 45, value_and_grad with the step rematerialised 149 → 75.
-    """
-    return materialise(x, dt)
-
-
 def _speeds_barrier(gamma):
-    """The ``materialise`` hook of the Riemann solvers (wave speeds and mass fluxes): the same
-    conditional, predicated on isfinite(γ). When γ is a compile-time constant XLA folds it in
-    the forward step (where the barrier did not pay: 9.7 vs 11.7 µs per step), while the
-    reverse pass, which receives the predicate as a residual, keeps it (value_and_grad of a
-    2000-step scan with remat 100 → 75 µs per step)."""
-    return lambda x: _materialise(x, gamma)
+    """The ``materialise`` hook of the Riemann solvers (wave speeds and mass fluxes), witnessed
+    by γ. When γ is a compile-time constant XLA folds it in the forward step (where the barrier
+    did not pay: 9.7 vs 11.7 µs per step), while the reverse pass, which receives the predicate
+    as a residual, keeps it (value_and_grad of a 2000-step scan with remat 100 → 75 µs per step)."""
+    return lambda x: materialise(x, gamma)
+
+
+def _reconstruct(q, dt, params: HydroParams, config: HydroConfig):
+    """Limited slopes (3, n+2) of the primitive variables and the cell states ``w`` (3, n+2)
+    they belong to (the n cells and one ghost on each side).
+
+    The padded primitive states, the slopes, and later the face states and fluxes, each have several consumers; on
+    CPU they go through :func:`astrograd._xla.materialise` (witnessed by dt) so that XLA
+    computes the limiter and the Riemann solver once per step instead of inside every consumer.
+    Measured at 401 cells (van Leer, HLLC, with :func:`_speeds_barrier`): 20 → 9.7 µs per step,
+    jvp 91 → 45, value_and_grad with the step rematerialised 149 → 75
+    (``benchmarks/bench_hydro_step.py``)."""
+    wp = materialise(pad_primitive(conserved_to_primitive(q, params.gamma), params, config), dt)
+    d = jnp.diff(wp, axis=1)
+    slope = materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
+    return slope, wp[:, 1:-1]
+
+
+def _fluxes(w, slope, w_face, dt, gamma, config: HydroConfig):
+    """Riemann fluxes at the n+1 faces from the cell states extrapolated by half a slope."""
+    wl, wr = materialise(_walls(*_face_states(w, slope, w_face), config), dt)
+    return materialise(_riemann(config)(wl, wr, gamma, _speeds_barrier(gamma)), dt)
 
 
 def _riemann(config: HydroConfig):
@@ -150,31 +160,22 @@ def muscl_hancock_step(q, dt, params: HydroParams, config: HydroConfig, grid: Gr
     """MUSCL–Hancock (Toro 2009 §14.4) on primitive variables: limited slopes, half-step
     predictor (with the geometric source terms), Riemann fluxes, conservative update."""
     gamma = params.gamma
-    wp = _materialise(pad_primitive(conserved_to_primitive(q, gamma), params, config), dt)
-    d = jnp.diff(wp, axis=1)
-    slope = _materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
-    w = wp[:, 1:-1]
+    slope, w = _reconstruct(q, dt, params, config)
     rho, vel, p = w[0], w[1], w[2]
     drho, dvel, dp = slope[0], slope[1], slope[2]
     change = jnp.stack([vel * drho + rho * dvel, vel * dvel + dp / rho, vel * dp + gamma * p * dvel])
     r = jnp.asarray(_padded_centres(grid)[1:-1], q.dtype)
     w_half = w - (0.5 * dt / grid.dx) * change + 0.5 * dt * _geometric_rate(w, r, grid.alpha, gamma)
-    w_half = _materialise(w_half, dt)
-    wl, wr = _materialise(_walls(*_face_states(w, slope, w_half), config), dt)
-    flux = _materialise(_riemann(config)(wl, wr, gamma, _speeds_barrier(gamma)), dt)
+    w_half = materialise(w_half, dt)
+    flux = _fluxes(w, slope, w_half, dt, gamma, config)
     p_cell = w_half[2, 1:-1]
     return _update(q, flux, p_cell, dt, grid, _rhs_sources(q, params, config, grid))
 
 
 def _rate_step(q, dt, params, config, grid):
     """Forward-Euler stage of SSP-RK2: limited linear reconstruction, fluxes, update."""
-    gamma = params.gamma
-    wp = _materialise(pad_primitive(conserved_to_primitive(q, gamma), params, config), dt)
-    d = jnp.diff(wp, axis=1)
-    slope = _materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
-    w = wp[:, 1:-1]
-    wl, wr = _materialise(_walls(*_face_states(w, slope, w), config), dt)
-    flux = _materialise(_riemann(config)(wl, wr, gamma, _speeds_barrier(gamma)), dt)
+    slope, w = _reconstruct(q, dt, params, config)
+    flux = _fluxes(w, slope, w, dt, params.gamma, config)
     return _update(q, flux, w[2, 1:-1], dt, grid, _rhs_sources(q, params, config, grid))
 
 

@@ -20,7 +20,7 @@ def _figure(ncols: int):
     return plt, fig, axes
 
 
-def _save(plt, fig, path) -> Path:
+def _save(fig, path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError(f"plot file {str(path)!r} must end in .png")
@@ -54,7 +54,7 @@ def plot_gravity_fit(result: GravityFit, path) -> Path:
     ax2.axhline(1e-3, color="k", ls=":", lw=0.8)
     ax2.set(xlabel="iteration", title="convergence")
     ax2.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_best_angle(results: AngleSearch | Sequence[AngleSearch], path) -> Path:
@@ -75,7 +75,7 @@ def plot_best_angle(results: AngleSearch | Sequence[AngleSearch], path) -> Path:
     ax.legend(fontsize=8)
     ax2.set(xlabel="gradient-ascent iteration", ylabel="angle (degrees)", title="ascent")
     ax2.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_learned_drag(result: DragLearning, path) -> Path:
@@ -100,4 +100,4 @@ def plot_learned_drag(result: DragLearning, path) -> Path:
     ax2.set(xlabel="speed at the velocities of the training throws (m/s)", ylabel="drag (m/s²)",
             title=f"drag law (relative error {result.drag_relative_error:.2%})")
     ax2.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
