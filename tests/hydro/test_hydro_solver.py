@@ -175,7 +175,7 @@ def test_wind_bubble_structure_vs_weaver_similarity_solution(x64):
     np.testing.assert_allclose(p[bubble], ref.p[bubble], rtol=0.08)
     np.testing.assert_allclose(vel[bubble], ref.u[bubble], rtol=0.05)
     # contact: where the density climbs through the geometric mean of bubble and shell values
-    # (smeared inward by numerical diffusion: 2.6 % at 201 cells, 1.2 % at 401)
+    # (smeared inward by numerical diffusion: 2.6 % at 201 cells, 1.3 % at 401)
     outside = r > ref.r_reverse
     jump = r[outside][np.argmax(rho[outside] > np.sqrt(np.median(rho[bubble]) * info["rho"] * 4))]
     assert jump == pytest.approx(ref.r_contact, rel=0.04)
