@@ -1,9 +1,10 @@
 """Train the small models shipped in src/astrograd/learn/weights for `astrograd tour`.
 
-usage: python examples/learn_tour_weights.py [WORKDIR]
+usage: python examples/learn_tour_weights.py [WORKDIR] [sol|control]
 Generates the tour's tiny Kármán data in WORKDIR (default /tmp/learn-tour) and trains the
 supervised and in-the-loop correctors and the control networks with the settings in
-astrograd/learn/tour.py; prints the training summaries as JSON.
+astrograd/learn/tour.py (only one of the two groups when it is named); prints the training
+summaries as JSON.
 """
 
 import json
@@ -15,4 +16,5 @@ from astrograd.learn.tour import make_tour_weights
 
 if __name__ == "__main__":
     work = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/learn-tour")
-    print(json.dumps(to_jsonable(make_tour_weights(work, progress=True))))
+    only = (sys.argv[2],) if len(sys.argv) > 2 else ("sol", "control")
+    print(json.dumps(to_jsonable(make_tour_weights(work, progress=True, only=only))))

@@ -137,7 +137,9 @@ def unrolled_loss(model, problem: SolProblem, run, start, unroll: int):
         err = jnp.mean((s.vx - rx) ** 2) + jnp.mean((s.vy - ry) ** 2)
         return s, err
 
-    _, errs = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(1, unroll + 1))
+    # unrolled: XLA on CPU runs the network's convolutions inside a while loop several times
+    # slower (see docs/learn.md); the solver's own CG loop stays a loop
+    _, errs = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(1, unroll + 1), unroll=True)
     return jnp.mean(errs)
 
 

@@ -207,9 +207,15 @@ def control_train_cmd(
     batch: int = typer.Option(8, help="pairs per update"),
     op_steps: int = typer.Option(200, help="stage 1 updates (OP, supervised)"),
     cfe_steps: int = typer.Option(200, help="stage 2 updates (CFE through one solver step)"),
-    e2e_steps: int = typer.Option(100, help="stage 3 updates (both, end to end through all steps)"),
+    e2e_steps: int = typer.Option(400, help="stage 3 updates (both, end to end through all steps)"),
     learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
     force_weight: float = typer.Option(1e-3, help="weight of the force regulariser"),
+    loss: str = typer.Option(
+        "multiscale", help="end-to-end objective: multiscale (Gaussian-smoothed errors) or mse (relative squared error)"
+    ),
+    op_target: str = typer.Option(
+        "path", help="stage 1 OP targets: path (markers along a translate-and-morph path) or blend (cross-fade)"
+    ),
     seed: int = typer.Option(0, help="PRNG seed (pairs, weights, batches)"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="training state prefix (<prefix>.stage1..3; resumed)"),
     checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
@@ -233,6 +239,8 @@ def control_train_cmd(
         learning_rate=learning_rate,
         force_weight=force_weight,
         seed=seed,
+        loss=loss,
+        op_target=op_target,
     )
     summary = train_control(
         settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress

@@ -51,23 +51,27 @@ def tour_control_settings():
     )
 
 
-def make_tour_weights(workdir: Path, destination: Path = WEIGHTS, progress: bool = False) -> dict:
-    """Generate the tiny data and train the tour's models into ``destination``."""
+def make_tour_weights(
+    workdir: Path, destination: Path = WEIGHTS, progress: bool = False, only: tuple[str, ...] = ("sol", "control")
+) -> dict:
+    """Generate the tiny data and train the tour's models into ``destination`` (``only``: the
+    solver-in-the-loop correctors ``"sol"`` and/or the control networks ``"control"``)."""
     from astrograd.learn._control import train_control
     from astrograd.learn._karman import generate_karman_data
     from astrograd.learn._sol import train_sol
 
-    workdir = Path(workdir)
-    data = generate_karman_data(workdir / "tour_karman.h5", progress=progress, **TOUR_DATA)
     destination.mkdir(parents=True, exist_ok=True)
     out = {}
-    out["supervised"] = train_sol(
-        data, destination / "tour_sol_supervised.npz", mode="supervised", progress=progress, **TOUR_SOL
-    )
-    out["loop"] = train_sol(
-        data, destination / "tour_sol_loop.npz", mode="loop", unroll=TOUR_SOL_UNROLL, progress=progress, **TOUR_SOL
-    )
-    out["control"] = train_control(tour_control_settings(), destination / "tour_control.npz", progress=progress)
+    if "sol" in only:
+        data = generate_karman_data(Path(workdir) / "tour_karman.h5", progress=progress, **TOUR_DATA)
+        out["supervised"] = train_sol(
+            data, destination / "tour_sol_supervised.npz", mode="supervised", progress=progress, **TOUR_SOL
+        )
+        out["loop"] = train_sol(
+            data, destination / "tour_sol_loop.npz", mode="loop", unroll=TOUR_SOL_UNROLL, progress=progress, **TOUR_SOL
+        )
+    if "control" in only:
+        out["control"] = train_control(tour_control_settings(), destination / "tour_control.npz", progress=progress)
     return out
 
 

@@ -1,0 +1,73 @@
+"""Cost of one end-to-end OP/CFE training gradient (all controlled steps, both U-Nets), with the
+controlled rollout as a checkpointed ``lax.scan`` (the loop form) against the library's fully
+unrolled rollout.
+
+usage: python benchmarks/bench_learn_control.py [N STEPS CHANNELS BATCH]   (default 64 16 16 8)
+Prints one JSON object per form: compile seconds and the best of 2 later calls. XLA on CPU runs
+convolutions inside a while loop several times slower than the same convolutions unrolled.
+"""
+
+import json
+import sys
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from _timing import timed
+from astrograd.flow import make_params, make_state, step
+from astrograd.learn import ControlNets, control_config, controlled_rollout, curl_velocity, make_pairs, smoothed_error
+
+
+def scan_rollout(nets, start, target, config, num_steps):
+    """The controlled rollout as a checkpointed scan (what the library did before unrolling)."""
+    params = make_params(config, 0.0, dtype=start.dtype)
+    s0 = make_state(config, marker=start, dtype=start.dtype)
+
+    def body(s, k):
+        remaining = (num_steps - k).astype(start.dtype) / num_steps
+        pred = nets.predict(s.marker, target, remaining)
+        psi = nets.stream_function(s.marker, pred, s.vx, s.vy)
+        dvx, dvy = curl_velocity(psi)
+        s = eqx.tree_at(lambda t: (t.vx, t.vy), s, (s.vx + dvx, s.vy + dvy))
+        return step(s, params, config), jnp.mean(dvx**2) + jnp.mean(dvy**2)
+
+    final, force = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(num_steps))
+    return final.marker, jnp.sum(force)
+
+
+def main(n=64, num_steps=16, channels=16, batch=8):
+    config = control_config(n)
+    start, target = make_pairs(jax.random.key(0), batch, n)
+    nets = ControlNets(channels=channels, levels=3, key=jax.random.key(1))
+    for form, rollout in (("unrolled", controlled_rollout), ("scan_checkpoint", scan_rollout)):
+
+        def loss(m, rollout=rollout):
+            def one(s, t):
+                final, force = rollout(m, s, t, config, num_steps)
+                return smoothed_error(final, t, (0.0, n / 8)) + 1e-3 * force
+
+            return jnp.mean(jax.vmap(one)(start, target))
+
+        grad = eqx.filter_jit(eqx.filter_value_and_grad(loss))
+        first, best = timed(grad, nets, repeats=2)
+        print(
+            json.dumps(
+                {
+                    "case": "control_e2e_gradient",
+                    "form": form,
+                    "n": n,
+                    "num_steps": num_steps,
+                    "channels": channels,
+                    "batch": batch,
+                    "first_call_s": round(first, 2),
+                    "seconds_per_gradient": round(best, 3),
+                    "jax": jax.__version__,
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main(*[int(a) for a in sys.argv[1:5]])
