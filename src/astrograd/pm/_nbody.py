@@ -13,7 +13,7 @@ from jaxtyping import Array, Float
 from astrograd._errors import check_choice
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.pm._config import PMConfig
-from astrograd.pm._gravity import acceleration, acceleration_autodiff
+from astrograd.pm._gravity import acceleration, acceleration_autodiff, acceleration_with_vjp
 
 ADJOINTS = ("reverse_time", "autodiff")
 
@@ -100,8 +100,11 @@ def _bwd(config, residuals, cotangents):
     disp_bar, mom_bar = cotangents
     k1s, drs, k2s = factors.kick1, factors.drift, factors.kick2
     k2_prev = jnp.concatenate([jnp.zeros_like(k2s[:1]), k2s[:-1]])
-    _, force_vjp = jax.vjp(lambda d: _force(d, config), disp)
-    disp_bar = disp_bar + force_vjp(k2s[-1] * mom_bar)[0]
+    # one extra step, taken first (the scan runs in reverse): with zero factors it stays at the
+    # final state and only back-propagates through the final force, J(d)ᵀ (kick2[-1] p̄), so
+    # that the force and its VJP appear once in the program
+    zero = jnp.zeros_like(k1s[:1])
+    xs = tuple(jnp.concatenate([f, e]) for f, e in ((k1s, zero), (drs, zero), (k2s, zero), (k2_prev, k2s[-1:])))
 
     def back(carry, xs):
         d, p, a, d_bar, p_bar = carry
@@ -109,17 +112,16 @@ def _bwd(config, residuals, cotangents):
         g_k2 = jnp.vdot(p_bar, a)
         p_half = p - k2 * a
         d_prev = d - dr * p_half
-        a_prev, vjp_prev = jax.vjp(lambda x: _force(x, config), d_prev)
-        p_prev = p_half - k1 * a_prev
         g_dr = jnp.vdot(d_bar, p_half)
         p_bar = p_bar + dr * d_bar
+        a_prev, x_bar = acceleration_with_vjp(config.lagrangian_positions() + d_prev, (k1 + k2p) * p_bar, config)
+        p_prev = p_half - k1 * a_prev
         g_k1 = jnp.vdot(p_bar, a_prev)
-        d_bar = d_bar + vjp_prev((k1 + k2p) * p_bar)[0]
-        return (d_prev, p_prev, a_prev, d_bar, p_bar), (g_k1, g_dr, g_k2)
+        return (d_prev, p_prev, a_prev, d_bar + x_bar, p_bar), (g_k1, g_dr, g_k2)
 
     init = (disp, mom, acc, disp_bar, mom_bar)
-    carry, (g_k1, g_dr, g_k2) = jax.lax.scan(back, init, (k1s, drs, k2s, k2_prev), reverse=True)
-    return carry[3], carry[4], KDKFactors(kick1=g_k1, drift=g_dr, kick2=g_k2)
+    carry, (g_k1, g_dr, g_k2) = jax.lax.scan(back, init, xs, reverse=True)
+    return carry[3], carry[4], KDKFactors(kick1=g_k1[:-1], drift=g_dr[:-1], kick2=g_k2[:-1])
 
 
 _nbody_reverse_time.defvjp(_fwd, _bwd)
