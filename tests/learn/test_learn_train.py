@@ -71,3 +71,30 @@ def test_model_file_roundtrip(tmp_path, key):
         load_weights(tmp_path / "m.npz", CorrectorResNet(blocks=1, channels=4, key=key))
     with pytest.raises(InputError, match="does not exist"):
         read_model_meta(tmp_path / "missing.npz")
+
+
+def test_cosine_learning_rate_and_clipping_options(tmp_path):
+    import equinox as eqx
+
+    class P(eqx.Module):
+        p: jax.Array
+
+    steps, lr, final = 20, 0.1, 0.01
+
+    def loss(m, b):
+        return jnp.sum(m.p)  # constant gradient 1: each Adam update is exactly -(learning rate)
+
+    res = train(loss, P(jnp.zeros(1)), lambda k: None, steps=steps, key=jax.random.key(0), learning_rate=lr,
+                final_learning_rate=final, progress=False)
+    t = np.arange(steps)
+    rates = (lr - final) * 0.5 * (1 + np.cos(np.pi * t / steps)) + final  # cosine from lr to final
+    np.testing.assert_allclose(float(res.model.p[0]), -rates.sum(), rtol=1e-5)
+    # settings that change the updates are part of the checkpoint's fingerprint
+    ck = tmp_path / "ck.npz"
+    train(loss, P(jnp.zeros(1)), lambda k: None, steps=2, key=jax.random.key(0), clip_norm=1.0, checkpoint=ck,
+          progress=False)
+    with pytest.raises(InputError, match="different training run"):
+        train(loss, P(jnp.zeros(1)), lambda k: None, steps=4, key=jax.random.key(0), clip_norm=2.0, checkpoint=ck,
+              progress=False)
+    with pytest.raises(InputError, match="clip norm"):
+        train(loss, P(jnp.zeros(1)), lambda k: None, steps=2, key=jax.random.key(0), clip_norm=0.0, progress=False)

@@ -242,6 +242,8 @@ class ControlSettings:
     seed: int = 0
     loss: str = "multiscale"
     op_target: str = "path"
+    e2e_final_learning_rate: float = 1e-4
+    clip_norm: float = 1.0
 
     def check(self):
         _check_int("resolution n", self.n, 8)
@@ -253,6 +255,8 @@ class ControlSettings:
             _check_int(name, getattr(self, name), 0)
         check_positive("learning rate", self.learning_rate)
         check_positive("force weight", self.force_weight, allow_zero=True)
+        check_positive("end-to-end final learning rate", self.e2e_final_learning_rate)
+        check_positive("clip norm", self.clip_norm)
         check_choice("loss", self.loss, LOSSES)
         check_choice("OP target", self.op_target, OP_TARGETS)
 
@@ -274,7 +278,9 @@ def train_control(
     by one controlled step from the previous path marker (at rest for ``k = 0``), the marker
     after one controlled step should match the OP prediction (squared error + force). Stage 3
     (both, end to end through all ``num_steps`` steps): :func:`control_objective` of the final
-    marker. ``checkpoint``: each stage resumes from ``<checkpoint>.stage<k>``.
+    marker, gradients clipped to ``clip_norm``, the learning rate decaying on a cosine to
+    ``e2e_final_learning_rate`` (through 16 chaotic steps a constant 1e-3 made the loss jump
+    back up after ~100 updates). ``checkpoint``: each stage resumes from ``<checkpoint>.stage<k>``.
     """
     s = settings
     s.check()
@@ -389,6 +395,8 @@ def train_control(
         steps=s.e2e_steps,
         key=jax.random.fold_in(key, 4),
         learning_rate=s.learning_rate,
+        final_learning_rate=s.e2e_final_learning_rate,
+        clip_norm=s.clip_norm,
         checkpoint=ck(3),
         checkpoint_every=checkpoint_every,
         progress=progress,

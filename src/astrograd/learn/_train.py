@@ -67,6 +67,8 @@ def train(
     description: str = "train",
     fingerprint: dict | None = None,
     callback: Callable[[int, Any, float], None] | None = None,
+    final_learning_rate: float | None = None,
+    clip_norm: float | None = None,
 ) -> TrainResult:
     """Minimise ``loss_fn(model, batch)`` with Adam.
 
@@ -77,6 +79,8 @@ def train(
     if it exists the run resumes from it and ends with bit-identical weights to an
     uninterrupted run. fingerprint: extra JSON-able settings that must match on resume.
     callback(step, model, loss): called after each update (e.g. to log).
+    final_learning_rate: if given, the rate follows a cosine from ``learning_rate`` to it over
+    ``steps``. clip_norm: if given, gradients are clipped to this global norm before Adam.
     A non-finite loss raises SimulationError naming the update.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -86,7 +90,19 @@ def train(
     lr = float(learning_rate)
     if not (math.isfinite(lr) and lr > 0):
         raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
-    opt = optax.adam(lr)
+    rate = lr
+    if final_learning_rate is not None:
+        final = float(final_learning_rate)
+        if not (math.isfinite(final) and final > 0):
+            raise InputError(
+                f"final learning rate = {final_learning_rate!r} is not allowed; it must be a finite number > 0"
+            )
+        rate = optax.cosine_decay_schedule(lr, max(steps, 1), alpha=final / lr)
+    opt = optax.adam(rate)
+    if clip_norm is not None:
+        if not (math.isfinite(float(clip_norm)) and float(clip_norm) > 0):
+            raise InputError(f"clip norm = {clip_norm!r} is not allowed; it must be a finite number > 0")
+        opt = optax.chain(optax.clip_by_global_norm(float(clip_norm)), opt)
     diff, static = eqx.partition(model, eqx.is_inexact_array)
     opt_state = opt.init(diff)
     fp = {
@@ -95,6 +111,11 @@ def train(
         "shapes": [list(np.shape(x)) for x in jax.tree.leaves(diff)],
         "extra": fingerprint or {},
     }
+    # only when set, so that checkpoints of runs without them still resume
+    if final_learning_rate is not None:
+        fp["final_learning_rate"] = float(final_learning_rate)
+    if clip_norm is not None:
+        fp["clip_norm"] = float(clip_norm)
 
     @eqx.filter_jit
     def update(diff, opt_state, batch):

@@ -209,6 +209,10 @@ def control_train_cmd(
     cfe_steps: int = typer.Option(200, help="stage 2 updates (CFE through one solver step)"),
     e2e_steps: int = typer.Option(400, help="stage 3 updates (both, end to end through all steps)"),
     learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
+    e2e_final_lr: float = typer.Option(
+        1e-4, "--e2e-final-lr", help="stage 3 learning rate at the end (cosine decay from --lr)"
+    ),
+    clip_norm: float = typer.Option(1.0, help="stage 3 gradient clipping (global norm)"),
     force_weight: float = typer.Option(1e-3, help="weight of the force regulariser"),
     loss: str = typer.Option(
         "multiscale", help="end-to-end objective: multiscale (Gaussian-smoothed errors) or mse (relative squared error)"
@@ -241,6 +245,8 @@ def control_train_cmd(
         seed=seed,
         loss=loss,
         op_target=op_target,
+        e2e_final_learning_rate=e2e_final_lr,
+        clip_norm=clip_norm,
     )
     summary = train_control(
         settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress
