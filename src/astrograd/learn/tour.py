@@ -45,7 +45,7 @@ def tour_control_settings():
         batch=4,
         op_steps=100,
         cfe_steps=100,
-        e2e_steps=60,
+        e2e_steps=600,
         learning_rate=2e-3,
         seed=0,
     )
