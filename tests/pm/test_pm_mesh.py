@@ -95,15 +95,20 @@ def test_config_bad_input():
         PMConfig(gradient="upwind")
 
 
+def _force_case(gradient, compensate):
+    """A non-cubic float64 config, displaced particles and a random force cotangent."""
+    cfg = PMConfig(ptcl_grid=(8, 6, 4), mesh_shape=(16, 12, 8), box_size=(64.0, 60.0, 32.0), gradient=gradient,
+                   compensate_cic=compensate, dtype="float64")
+    x = cfg.lagrangian_positions() + 3 * jax.random.normal(jax.random.key(0), (cfg.num_ptcl, 3))
+    return cfg, x, jax.random.normal(jax.random.key(1), (cfg.num_ptcl, 3))
+
+
 @pytest.mark.parametrize(("gradient", "compensate"), [("fd", False), ("spectral", True)])
 def test_hand_written_force_adjoint_matches_autodiff(x64, gradient, compensate):
     """The custom VJP of the PM force equals JAX's autodiff of paint → FFT → read-out."""
     from astrograd.pm._gravity import acceleration, acceleration_autodiff
 
-    cfg = PMConfig(ptcl_grid=(8, 6, 4), mesh_shape=(16, 12, 8), box_size=(64.0, 60.0, 32.0), gradient=gradient,
-                   compensate_cic=compensate, dtype="float64")
-    x = cfg.lagrangian_positions() + 3 * jax.random.normal(jax.random.key(0), (cfg.num_ptcl, 3))
-    ct = jax.random.normal(jax.random.key(1), (cfg.num_ptcl, 3))
+    cfg, x, ct = _force_case(gradient, compensate)
     f1, vjp1 = jax.vjp(lambda y: acceleration(y, cfg), x)
     f2, vjp2 = jax.vjp(lambda y: acceleration_autodiff(y, cfg), x)
     np.testing.assert_allclose(f1, f2, atol=1e-13)
@@ -116,10 +121,7 @@ def test_force_with_vjp_matches_force_and_its_vjp(x64, gradient, compensate):
     """The fused force + VJP of the reverse-time adjoint equals the force and its custom VJP."""
     from astrograd.pm._gravity import acceleration, acceleration_with_vjp
 
-    cfg = PMConfig(ptcl_grid=(8, 6, 4), mesh_shape=(16, 12, 8), box_size=(64.0, 60.0, 32.0), gradient=gradient,
-                   compensate_cic=compensate, dtype="float64")
-    x = cfg.lagrangian_positions() + 3 * jax.random.normal(jax.random.key(0), (cfg.num_ptcl, 3))
-    ct = jax.random.normal(jax.random.key(1), (cfg.num_ptcl, 3))
+    cfg, x, ct = _force_case(gradient, compensate)
     f1, vjp1 = jax.vjp(lambda y: acceleration(y, cfg), x)
     f2, g2 = jax.jit(acceleration_with_vjp, static_argnums=2)(x, ct, cfg)
     g1 = vjp1(ct)[0]
