@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from _timing import timed
-from astrograd.flow import make_params, make_state, step
-from astrograd.learn import ControlNets, control_config, controlled_rollout, curl_velocity, make_pairs, smoothed_error
+from astrograd.flow import make_params, make_state
+from astrograd.learn import ControlNets, control_config, controlled_rollout, make_pairs, smoothed_error
+from astrograd.learn._control import _apply_control, _network_control
 
 
 def scan_rollout(nets, start, target, config, num_steps):
@@ -25,12 +26,8 @@ def scan_rollout(nets, start, target, config, num_steps):
     s0 = make_state(config, marker=start, dtype=start.dtype)
 
     def body(s, k):
-        remaining = (num_steps - k).astype(start.dtype) / num_steps
-        pred = nets.predict(s.marker, target, remaining)
-        psi = nets.stream_function(s.marker, pred, s.vx, s.vy)
-        dvx, dvy = curl_velocity(psi)
-        s = eqx.tree_at(lambda t: (t.vx, t.vy), s, (s.vx + dvx, s.vy + dvy))
-        return step(s, params, config), jnp.mean(dvx**2) + jnp.mean(dvy**2)
+        _, psi = _network_control(nets, s, target, (num_steps - k).astype(start.dtype) / num_steps)
+        return _apply_control(s, psi, params, config)
 
     final, force = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(num_steps))
     return final.marker, jnp.sum(force)

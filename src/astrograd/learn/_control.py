@@ -88,12 +88,16 @@ def draw_pairs(key, count: int, n: int = 64):
     return shapes, centres
 
 
+def pair_markers(shapes, centres, n: int):
+    """``(start, target)`` markers ``(count, n, n)`` of the pairs given by :func:`draw_pairs`."""
+    f = jax.vmap(lambda s, c: shape_marker(s, c, n))
+    return f(shapes[:, 0], centres[:, 0]), f(shapes[:, 1], centres[:, 1])
+
+
 def make_pairs(key, count: int, n: int = 64):
     """``(start (count, n, n), target (count, n, n))`` marker pairs: random shapes at random
     centres in the middle half of the domain (different shape or place for start and target)."""
-    shapes, centres = draw_pairs(key, count, n)
-    f = jax.vmap(lambda s, c: shape_marker(s, c, n))
-    return f(shapes[:, 0], centres[:, 0]), f(shapes[:, 1], centres[:, 1])
+    return pair_markers(*draw_pairs(key, count, n), n)
 
 
 def path_marker(shapes, centres, fraction, n: int, edge: float = 0.75):
@@ -102,12 +106,11 @@ def path_marker(shapes, centres, fraction, n: int, edge: float = 0.75):
     outline morphs by blending the two signed distances, so every marker on the path is a sharp
     shape of about the same area (reachable by advection, unlike a cross-fade)."""
     c = (1.0 - fraction) * centres[0] + fraction * centres[1]
-    d = (1.0 - fraction) * shape_distance(shapes[0], c, n) + fraction * shape_distance(shapes[1], c, n)
+    d0, d1 = shape_distance(shapes[0], c, n), shape_distance(shapes[1], c, n)
+    d = (1.0 - fraction) * d0 + fraction * d1
     # blended distances enclose up to ~10 % less area; incompressible advection keeps the area,
     # so shift the level set until it does too (Newton on the offset)
-    area = (1.0 - fraction) * _edge(shape_distance(shapes[0], c, n), edge).sum() + fraction * _edge(
-        shape_distance(shapes[1], c, n), edge
-    ).sum()
+    area = (1.0 - fraction) * _edge(d0, edge).sum() + fraction * _edge(d1, edge).sum()
     offset = jnp.zeros((), d.dtype)
     for _ in range(4):
         m = _edge(d - offset, edge)
@@ -177,6 +180,19 @@ class ControlNets(eqx.Module):
         return self.cfe(jnp.stack([marker, prediction, ux, uy]))[0]
 
 
+def _apply_control(s, psi, params, config: FlowConfig):
+    """``v ← v + curl ψ`` then one solver step: (new state, force energy mean(Δvx²) + mean(Δvy²))."""
+    dvx, dvy = curl_velocity(psi)
+    s = eqx.tree_at(lambda t: (t.vx, t.vy), s, (s.vx + dvx, s.vy + dvy))
+    return step(s, params, config), jnp.mean(dvx**2) + jnp.mean(dvy**2)
+
+
+def _network_control(nets: ControlNets, s, target, remaining):
+    """(OP prediction, CFE stream function) at state ``s``."""
+    pred = nets.predict(s.marker, target, remaining)
+    return pred, nets.stream_function(s.marker, pred, s.vx, s.vy)
+
+
 def controlled_rollout(nets: ControlNets, start, target, config: FlowConfig, num_steps: int, psi_direct=None):
     """Run ``num_steps`` controlled steps from ``start`` at rest. With ``psi_direct``
     ``(num_steps, n, n)`` the given stream functions are used instead of the networks.
@@ -186,20 +202,16 @@ def controlled_rollout(nets: ControlNets, start, target, config: FlowConfig, num
 
     def body(s, k):
         if psi_direct is None:
-            remaining = (num_steps - k).astype(start.dtype) / num_steps
-            pred = nets.predict(s.marker, target, remaining)
-            psi = nets.stream_function(s.marker, pred, s.vx, s.vy)
+            _, psi = _network_control(nets, s, target, (num_steps - k).astype(start.dtype) / num_steps)
         else:
             psi = psi_direct[k]
-        dvx, dvy = curl_velocity(psi)
-        s = eqx.tree_at(lambda t: (t.vx, t.vy), s, (s.vx + dvx, s.vy + dvy))
-        s = step(s, params, config)
-        return s, jnp.mean(dvx**2) + jnp.mean(dvy**2)
+        return _apply_control(s, psi, params, config)
 
     if psi_direct is None:
         # Fully unrolled: XLA on CPU runs convolutions inside a while loop several times slower
-        # (64×64, 16 steps, U-Nets 16 ch × 3 levels, batch 8: one end-to-end gradient 62 s as a
-        # checkpointed scan, 3.0 s unrolled). Compile time grows with num_steps instead.
+        # (64×64, 16 steps, U-Nets 16 ch × 3 levels, batch 8: one end-to-end gradient 63 s as a
+        # checkpointed scan, 3.0 s unrolled; benchmarks/bench_learn_control.py). Compile time
+        # grows with num_steps instead.
         final, force = jax.lax.scan(body, s0, jnp.arange(num_steps), unroll=True)
     else:
         final, force = jax.lax.scan(jax.checkpoint(body), s0, jnp.arange(num_steps))
@@ -288,7 +300,7 @@ def train_control(
     key = jax.random.key(s.seed)
     pair_key = jax.random.fold_in(key, 10)
     shapes, centres = draw_pairs(pair_key, s.train_pairs, s.n)
-    start, target = make_pairs(pair_key, s.train_pairs, s.n)
+    start, target = pair_markers(shapes, centres, s.n)
     nets = ControlNets(channels=s.channels, levels=s.levels, key=jax.random.fold_in(key, 1))
     n_pairs, N = s.train_pairs, s.num_steps
     scales = loss_scales(s.n, s.loss)
@@ -302,17 +314,17 @@ def train_control(
         ki, kr = jax.random.split(k)
         return jax.random.randint(ki, (s.batch,), 0, n_pairs), jax.random.randint(kr, (s.batch,), 1, N + 1)
 
-    def along(idx, rem):
-        """Markers ``N − rem`` and ``N − rem + 1`` steps along the reference path."""
+    def along(idx, rem, ahead=0.0):
+        """Path markers ``N − rem`` steps (plus ``ahead`` × one step) along the reference path."""
         f = (N - rem).astype(start.dtype) / N
-        return path(shapes[idx], centres[idx], f), path(shapes[idx], centres[idx], f + 1.0 / N)
+        return path(shapes[idx], centres[idx], f + ahead / N)
 
     def op_loss(op_nets, b):
         idx, rem = b
         t = target[idx]
         r = rem.astype(t.dtype)
         if s.op_target == "path":
-            m, goal = along(idx, rem)
+            m, goal = along(idx, rem), along(idx, rem, 1.0)
         else:
             m = start[idx]
             goal = m + (t - m) / r[:, None, None]
@@ -339,11 +351,8 @@ def train_control(
     op_frozen = jax.lax.stop_gradient(nets.op)
 
     def controlled_step(full, st, t1, r):
-        pred = full.predict(st.marker, t1, r / N)
-        psi = full.stream_function(st.marker, pred, st.vx, st.vy)
-        dvx, dvy = curl_velocity(psi)
-        st = eqx.tree_at(lambda x: (x.vx, x.vy), st, (st.vx + dvx, st.vy + dvy))
-        return step(st, params, config), pred, jnp.mean(dvx**2) + jnp.mean(dvy**2)
+        pred, psi = _network_control(full, st, t1, r / N)
+        return *_apply_control(st, psi, params, config), pred
 
     def cfe_loss(cfe, b):
         idx, rem = b
@@ -358,12 +367,11 @@ def train_control(
                 warm, _, _ = controlled_step(jax.lax.stop_gradient(full), prev, t1, jnp.minimum(r + 1, N))
                 moving = (r < N).astype(m1.dtype)
                 st = eqx.tree_at(lambda x: (x.vx, x.vy), st, (moving * warm.vx, moving * warm.vy))
-            nxt, pred, force = controlled_step(full, st, t1, r)
+            nxt, force, pred = controlled_step(full, st, t1, r)
             return jnp.mean((nxt.marker - pred) ** 2) + s.force_weight * force
 
         if s.op_target == "path":
-            prev, _ = along(idx, jnp.minimum(rem + 1, N))
-            m, _ = along(idx, rem)
+            prev, m = along(idx, jnp.minimum(rem + 1, N)), along(idx, rem)
         else:
             prev = m = start[idx]
         return jnp.mean(jax.vmap(one)(prev, m, t, rem.astype(t.dtype)))

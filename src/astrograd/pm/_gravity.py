@@ -105,19 +105,28 @@ def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Arra
     return _acceleration_fwd(positions, config)[0]
 
 
+def _fd_difference(mesh, axis: int, cell: float, sign: float = 1.0):
+    """sign × (m[i-1] - m[i+1]) / (2Δ) along ``axis`` (the fd gradient; sign -1: its transpose)."""
+    return sign * (jnp.roll(mesh, 1, axis) - jnp.roll(mesh, -1, axis)) / (2.0 * cell)
+
+
+def _density_k(flat, w, config: PMConfig):
+    """rfftn of δ = ρ/ρ̄ − 1 painted with the CIC stencil ``(flat, w)``."""
+    shape = config.mesh_shape
+    size = int(np.prod(shape))
+    counts = jnp.zeros(size, w.dtype).at[flat.reshape(-1)].add(w.reshape(-1))
+    return jnp.fft.rfftn(counts.reshape(shape) * (size / config.num_ptcl) - 1.0)
+
+
 def _acceleration_fwd(positions, config: PMConfig):
     shape = config.mesh_shape
     size = int(np.prod(shape))
     flat, w, _ = _stencil_with_derivative(positions, config)
-    counts = jnp.zeros(size, positions.dtype).at[flat.reshape(-1)].add(w.reshape(-1))
-    delta = counts.reshape(shape) * (size / config.num_ptcl) - 1.0
-    delta_k = jnp.fft.rfftn(delta)
+    delta_k = _density_k(flat, w, config)
     if config.gradient == "fd":
         # the fd kernel i sin(kΔ)/Δ is the central difference: one inverse FFT instead of three
         phi = jnp.fft.irfftn(_inverse_laplacian(config) * delta_k, s=shape)
-        g = jnp.stack(
-            [(jnp.roll(phi, 1, c) - jnp.roll(phi, -1, c)) / (2.0 * config.cell_size[c]) for c in range(3)], axis=-1
-        )
+        g = jnp.stack([_fd_difference(phi, c, config.cell_size[c]) for c in range(3)], axis=-1)
     else:
         g = jnp.stack([jnp.fft.irfftn(kern * delta_k, s=shape) for kern in _force_kernels(config)], axis=-1)
     values = g.reshape(size, 3)[flat]  # (N, 8, 3)
@@ -138,10 +147,7 @@ def _acceleration_bwd(config: PMConfig, residuals, force_bar):
     g_bar = g_bar.reshape(*shape, 3)
     # the transpose of irfftn(K rfftn(.)) for a real kernel pair is irfftn(conj(K) rfftn(.))
     if config.gradient == "fd":
-        phi_bar = sum(
-            (jnp.roll(g_bar[..., c], -1, c) - jnp.roll(g_bar[..., c], 1, c)) / (2.0 * config.cell_size[c])
-            for c in range(3)
-        )
+        phi_bar = sum(_fd_difference(g_bar[..., c], c, config.cell_size[c], -1.0) for c in range(3))
         delta_bar_k = _inverse_laplacian(config) * jnp.fft.rfftn(phi_bar)
     else:
         delta_bar_k = sum(
@@ -153,11 +159,6 @@ def _acceleration_bwd(config: PMConfig, residuals, force_bar):
 
 
 acceleration.defvjp(_acceleration_fwd, _acceleration_bwd)
-
-
-def _fd_difference(mesh, axis: int, cell: float, sign: float = 1.0):
-    """sign × (m[i-1] - m[i+1]) / (2Δ) along ``axis`` (the fd gradient; sign -1: its transpose)."""
-    return sign * (jnp.roll(mesh, 1, axis) - jnp.roll(mesh, -1, axis)) / (2.0 * cell)
 
 
 def _after(x, witness):
@@ -175,9 +176,7 @@ def acceleration_with_vjp(positions, cotangent, config: PMConfig):
     shape = config.mesh_shape
     size = int(np.prod(shape))
     flat, w, t, dt = _stencil_factors(positions, config)
-    counts = jnp.zeros(size, positions.dtype).at[flat.reshape(-1)].add(w.reshape(-1))
-    delta = counts.reshape(shape) * (size / config.num_ptcl) - 1.0
-    delta_k = jnp.fft.rfftn(delta)
+    delta_k = _density_k(flat, w, config)
     fd = config.gradient == "fd"
     if fd:
         phi = jnp.fft.irfftn(_inverse_laplacian(config) * delta_k, s=shape)
