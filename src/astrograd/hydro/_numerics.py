@@ -1,7 +1,8 @@
 """Pointwise numerics: conserved <-> primitive variables, slope limiters, Riemann solvers.
 
 Arrays of variables have the variable on the leading axis: primitive W = (ρ, u, p) and
-conserved U = (ρ, ρu, E) with E = p/(γ-1) + ρu²/2, shape (3, n).
+conserved U = (ρ, ρu, E) with E = p/(γ-1) + ρu²/2, shape (3, n). The solver's internal forms
+(``to_primitive``, ``hllc``, ...) take any sequence of three arrays and return tuples.
 """
 
 from __future__ import annotations
@@ -23,22 +24,41 @@ __all__ = [
 
 def primitive_to_conserved(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, u, p) -> (ρ, ρu, E), E = p/(γ-1) + ρu²/2 (energy per volume)."""
-    rho, vel, p = w[0], w[1], w[2]
-    return jnp.stack([rho, rho * vel, p / (gamma - 1.0) + 0.5 * rho * vel**2])
+    return jnp.stack(to_conserved(w, gamma))
 
 
 def conserved_to_primitive(q: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, ρu, E) -> (ρ, u, p)."""
-    rho, mom, energy = q[0], q[1], q[2]
-    vel = mom / rho
-    return jnp.stack([rho, vel, (gamma - 1.0) * (energy - 0.5 * mom * vel)])
+    return jnp.stack(to_primitive(q, gamma))
 
 
 def euler_flux(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """Physical flux (ρu, ρu² + p, (E + p)u) of primitive states."""
+    return jnp.stack(_euler_flux(w, gamma))
+
+
+# The solver works on the three variables as separate arrays (a tuple, or any sequence of
+# three). Stacking them into one (3, n) array at every stage made the reverse pass of a step
+# 1.4x slower: each row taken from a stack transposes to a pad and an add of the whole stack.
+
+
+def to_conserved(w, gamma) -> tuple:
+    """(ρ, u, p) -> (ρ, ρu, E) as a tuple of arrays."""
+    rho, vel, p = w[0], w[1], w[2]
+    return rho, rho * vel, p / (gamma - 1.0) + 0.5 * rho * vel**2
+
+
+def to_primitive(q, gamma) -> tuple:
+    """(ρ, ρu, E) -> (ρ, u, p) as a tuple of arrays."""
+    rho, mom, energy = q[0], q[1], q[2]
+    vel = mom / rho
+    return rho, vel, (gamma - 1.0) * (energy - 0.5 * mom * vel)
+
+
+def _euler_flux(w, gamma) -> tuple:
     rho, vel, p = w[0], w[1], w[2]
     energy = p / (gamma - 1.0) + 0.5 * rho * vel**2
-    return jnp.stack([rho * vel, rho * vel**2 + p, (energy + p) * vel])
+    return rho * vel, rho * vel**2 + p, (energy + p) * vel
 
 
 def _safe_div(num, den):
@@ -94,12 +114,7 @@ def hll_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
 
     materialise: applied to the wave speeds, which several later expressions use (the solver
     passes a fusion barrier on CPU so that they are computed once)."""
-    s_left, s_right = materialise(_wave_speeds(wl, wr, gamma))
-    s_minus = jnp.minimum(s_left, 0.0)
-    s_plus = jnp.maximum(s_right, 0.0)
-    ql, qr = primitive_to_conserved(wl, gamma), primitive_to_conserved(wr, gamma)
-    fl, fr = euler_flux(wl, gamma), euler_flux(wr, gamma)
-    return (s_plus * fl - s_minus * fr + s_plus * s_minus * (qr - ql)) / (s_plus - s_minus)
+    return jnp.stack(hll(wl, wr, gamma, materialise))
 
 
 def hllc_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
@@ -108,25 +123,44 @@ def hllc_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
 
     materialise: applied to the wave speeds and mass fluxes (S_L, S_R, S*, m_L, m_R), see
     :func:`hll_flux`; on CPU this makes the reverse pass of a step 1.3× faster."""
+    return jnp.stack(hllc(wl, wr, gamma, materialise))
+
+
+def hll(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
+    """:func:`hll_flux` on sequences of three arrays, returning a tuple."""
+    s_left, s_right = materialise(_wave_speeds(wl, wr, gamma))
+    s_minus = jnp.minimum(s_left, 0.0)
+    s_plus = jnp.maximum(s_right, 0.0)
+    ql, qr = to_conserved(wl, gamma), to_conserved(wr, gamma)
+    fl, fr = _euler_flux(wl, gamma), _euler_flux(wr, gamma)
+    return tuple(
+        (s_plus * fl[k] - s_minus * fr[k] + s_plus * s_minus * (qr[k] - ql[k])) / (s_plus - s_minus)
+        for k in range(3)
+    )
+
+
+def hllc(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
+    """:func:`hllc_flux` on sequences of three arrays, returning a tuple.
+
+    One side K is chosen per face (left of the contact if S* >= 0) and the flux written as
+    F_K + S_K' (U*_K - U_K) with S_K' = min(S_L, 0) or max(S_R, 0): this is F_L, F*_L, F*_R or
+    F_R in the four regions (exactly: S_K' = 0 outside the fan), and the reverse pass goes
+    through one star state instead of two."""
     s_left, s_right = _wave_speeds(wl, wr, gamma)
-    rho_l, u_l, p_l = wl[0], wl[1], wl[2]
-    rho_r, u_r, p_r = wr[0], wr[1], wr[2]
-    ml = rho_l * (s_left - u_l)
-    mr = rho_r * (s_right - u_r)
-    s_star = (p_r - p_l + u_l * ml - u_r * mr) / (ml - mr)
+    ml = wl[0] * (s_left - wl[1])
+    mr = wr[0] * (s_right - wr[1])
+    s_star = (wr[2] - wl[2] + wl[1] * ml - wr[1] * mr) / (ml - mr)
     s_left, s_right, s_star, ml, mr = materialise((s_left, s_right, s_star, ml, mr))
-    ql, qr = primitive_to_conserved(wl, gamma), primitive_to_conserved(wr, gamma)
-    fl, fr = euler_flux(wl, gamma), euler_flux(wr, gamma)
-
-    def star(q, rho, vel, p, s, m):
-        factor = m / (s - s_star)
-        energy = q[2] / rho + (s_star - vel) * (s_star + p / m)
-        return factor * jnp.stack([jnp.ones_like(rho), s_star, energy])
-
-    f_star_l = fl + s_left * (star(ql, rho_l, u_l, p_l, s_left, ml) - ql)
-    f_star_r = fr + s_right * (star(qr, rho_r, u_r, p_r, s_right, mr) - qr)
-    return jnp.where(
-        s_left >= 0.0,
-        fl,
-        jnp.where(s_star >= 0.0, f_star_l, jnp.where(s_right > 0.0, f_star_r, fr)),
+    left = s_star >= 0.0
+    rho, vel, p = (jnp.where(left, a, b) for a, b in zip((wl[0], wl[1], wl[2]), (wr[0], wr[1], wr[2]), strict=True))
+    s = jnp.where(left, s_left, s_right)
+    m = jnp.where(left, ml, mr)
+    s_eff = jnp.where(left, jnp.minimum(s_left, 0.0), jnp.maximum(s_right, 0.0))
+    energy = p / (gamma - 1.0) + 0.5 * rho * vel**2
+    factor = m / (s - s_star)
+    energy_star = factor * (energy / rho + (s_star - vel) * (s_star + p / m))
+    return (
+        rho * vel + s_eff * (factor - rho),
+        rho * vel**2 + p + s_eff * (factor * s_star - rho * vel),
+        (energy + p) * vel + s_eff * (energy_star - energy),
     )

@@ -16,36 +16,43 @@ from jaxtyping import Array, Float
 
 from astrograd._xla import materialise
 from astrograd.hydro._config import Grid, HydroConfig, HydroParams
-from astrograd.hydro._numerics import (
-    conserved_to_primitive,
-    hll_flux,
-    hllc_flux,
-    limited_slope,
-    primitive_to_conserved,
-)
+from astrograd.hydro._numerics import hll, hllc, limited_slope, primitive_to_conserved, to_primitive
 
 NUM_GHOSTS = 2
 
+# The step works on the three variables as separate arrays (tuples): see _numerics.
+_MIRROR = (1.0, -1.0, 1.0)
 
-def _ghosts(w, side: str, kind: str, inflow):
-    """Two ghost cells (3, 2) in the order they sit on the grid."""
+
+def _ghosts(x, k: int, side: str, kind: str, inflow):
+    """Two ghost values (2,) of variable k (array ``x`` of the n cells) in grid order."""
     if kind == "periodic":
-        return w[:, -2:] if side == "left" else w[:, :2]
+        return x[-2:] if side == "left" else x[:2]
     if kind == "inflow":
-        return jnp.broadcast_to(inflow[:, None], (3, 2)).astype(w.dtype)
-    inner = w[:, 1::-1] if side == "left" else w[:, :-3:-1]
+        return jnp.broadcast_to(inflow[k], (2,)).astype(x.dtype)
     if kind == "open":
-        edge = w[:, :1] if side == "left" else w[:, -1:]
-        return jnp.concatenate([edge, edge], axis=1)
+        edge = x[:1] if side == "left" else x[-1:]
+        return jnp.concatenate([edge, edge])
     # reflective: mirror image with the velocity reversed
-    return inner * jnp.array([1.0, -1.0, 1.0], dtype=w.dtype)[:, None]
+    inner = x[1::-1] if side == "left" else x[:-3:-1]
+    return inner * _MIRROR[k] if k == 1 else inner
+
+
+def _pad(w, params: HydroParams, config: HydroConfig) -> tuple:
+    """Primitive variables (tuple of three (n,) arrays) with two ghost cells on each side."""
+    return tuple(
+        jnp.concatenate([
+            _ghosts(x, k, "left", config.left_boundary, params.inflow_left),
+            x,
+            _ghosts(x, k, "right", config.right_boundary, params.inflow_right),
+        ])
+        for k, x in enumerate(w)
+    )
 
 
 def pad_primitive(w: Float[Array, "3 n"], params: HydroParams, config: HydroConfig) -> Float[Array, "3 n+4"]:
     """Primitive states with two ghost cells on each side set by the boundary conditions."""
-    left = _ghosts(w, "left", config.left_boundary, params.inflow_left)
-    right = _ghosts(w, "right", config.right_boundary, params.inflow_right)
-    return jnp.concatenate([left, w, right], axis=1)
+    return jnp.stack(_pad((w[0], w[1], w[2]), params, config))
 
 
 def _speeds_barrier(gamma):
@@ -57,8 +64,8 @@ def _speeds_barrier(gamma):
 
 
 def _reconstruct(q, dt, params: HydroParams, config: HydroConfig):
-    """Limited slopes (3, n+2) of the primitive variables and the cell states ``w`` (3, n+2)
-    they belong to (the n cells and one ghost on each side).
+    """Limited slopes of the primitive variables and the cell states ``w`` they belong to (the
+    n cells and one ghost on each side; tuples of three (n+2,) arrays).
 
     The padded primitive states, the slopes, and later the face states and fluxes, each have several consumers; on
     CPU they go through :func:`astrograd._xla.materialise` (witnessed by dt) so that XLA
@@ -66,20 +73,17 @@ def _reconstruct(q, dt, params: HydroParams, config: HydroConfig):
     Measured at 401 cells (van Leer, HLLC, with :func:`_speeds_barrier`): 20 → 9.7 µs per step,
     jvp 91 → 45, value_and_grad with the step rematerialised 149 → 75
     (``benchmarks/bench_hydro_step.py``)."""
-    wp = materialise(pad_primitive(conserved_to_primitive(q, params.gamma), params, config), dt)
-    d = jnp.diff(wp, axis=1)
-    slope = materialise(limited_slope(d[:, :-1], d[:, 1:], config.limiter), dt)
-    return slope, wp[:, 1:-1]
+    wp = materialise(_pad(to_primitive(q, params.gamma), params, config), dt)
+    d = tuple(jnp.diff(x) for x in wp)
+    slope = materialise(tuple(limited_slope(x[:-1], x[1:], config.limiter) for x in d), dt)
+    return slope, tuple(x[1:-1] for x in wp)
 
 
 def _fluxes(w, slope, w_face, dt, gamma, config: HydroConfig):
     """Riemann fluxes at the n+1 faces from the cell states extrapolated by half a slope."""
     wl, wr = materialise(_walls(*_face_states(w, slope, w_face), config), dt)
-    return materialise(_riemann(config)(wl, wr, gamma, _speeds_barrier(gamma)), dt)
-
-
-def _riemann(config: HydroConfig):
-    return hllc_flux if config.riemann == "hllc" else hll_flux
+    riemann = hllc if config.riemann == "hllc" else hll
+    return materialise(riemann(wl, wr, gamma, _speeds_barrier(gamma)), dt)
 
 
 def _padded_centres(grid: Grid) -> np.ndarray:
@@ -87,53 +91,38 @@ def _padded_centres(grid: Grid) -> np.ndarray:
     return np.concatenate([c[0] - dx * np.array([2.0, 1.0]), c, c[-1] + dx * np.array([1.0, 2.0])])
 
 
-def _geometric_rate(w, r, alpha: int, gamma):
-    """Source of the primitive equations from the geometry: -α u/r (ρ, 0, γ p)."""
-    if alpha == 0:
-        return jnp.zeros_like(w)
-    ok = r != 0
-    inv_r = jnp.where(ok, 1.0 / jnp.where(ok, r, 1.0), 0.0)
-    k = -alpha * w[1] * inv_r
-    return jnp.stack([k * w[0], jnp.zeros_like(k), k * gamma * w[2]])
-
-
 def _face_states(wp, slope, w_mid):
     """Left/right states at the n+1 faces from the n+2 cells around them; cells whose
     extrapolated edges would have non-positive density or pressure fall back to their centre."""
-    lo = w_mid - 0.5 * slope
-    hi = w_mid + 0.5 * slope
+    lo = [m - 0.5 * s for m, s in zip(w_mid, slope, strict=True)]
+    hi = [m + 0.5 * s for m, s in zip(w_mid, slope, strict=True)]
     bad = (lo[0] <= 0) | (lo[2] <= 0) | (hi[0] <= 0) | (hi[2] <= 0)
-    lo = jnp.where(bad, wp, lo)
-    hi = jnp.where(bad, wp, hi)
-    return hi[:, :-1], lo[:, 1:]
+    left = tuple(jnp.where(bad, x, h)[:-1] for x, h in zip(wp, hi, strict=True))
+    right = tuple(jnp.where(bad, x, lo_)[1:] for x, lo_ in zip(wp, lo, strict=True))
+    return left, right
 
 
 def _walls(wl, wr, config: HydroConfig):
     """At a reflective boundary the outer face state is the mirror image of the inner one, so the
     mass and energy fluxes through the wall vanish (in curvilinear geometry the ghost cells'
     predicted states are not mirror images of the interior ones)."""
-    mirror = jnp.array([1.0, -1.0, 1.0], dtype=wl.dtype)
     if config.left_boundary == "reflective":
-        wl = wl.at[:, 0].set(wr[:, 0] * mirror)
+        wl = tuple(a.at[0].set(b[0] * m) for a, b, m in zip(wl, wr, _MIRROR, strict=True))
     if config.right_boundary == "reflective":
-        wr = wr.at[:, -1].set(wl[:, -1] * mirror)
+        wr = tuple(b.at[-1].set(a[-1] * m) for a, b, m in zip(wl, wr, _MIRROR, strict=True))
     return wl, wr
 
 
 def _update(q, flux, p_cell, dt, grid: Grid, extra=None):
-    """q + dt/V (A_L F_L - A_R F_R) with the pressure source folded into the momentum faces."""
+    """q + dt/V (A_L F_L - A_R F_R) with the pressure source folded into the momentum faces;
+    q (3, n) array, flux a tuple of three (n+1,) arrays, extra (3, n) or None."""
     areas = jnp.asarray(grid.areas, q.dtype)
     inv_vol = jnp.asarray(1.0 / grid.volumes, q.dtype)
     a_l, a_r = areas[:-1], areas[1:]
-    f_l, f_r = flux[:, :-1], flux[:, 1:]
-    if grid.alpha == 0:
-        div = a_l * f_l - a_r * f_r
-    else:
-        div_mass = a_l * f_l[0] - a_r * f_r[0]
-        div_mom = a_l * (f_l[1] - p_cell) - a_r * (f_r[1] - p_cell)
-        div_energy = a_l * f_l[2] - a_r * f_r[2]
-        div = jnp.stack([div_mass, div_mom, div_energy])
-    rate = div * inv_vol
+    div = [a_l * f[:-1] - a_r * f[1:] for f in flux]
+    if grid.alpha != 0:
+        div[1] = a_l * (flux[1][:-1] - p_cell) - a_r * (flux[1][1:] - p_cell)
+    rate = jnp.stack(div) * inv_vol
     if extra is not None:
         rate = rate + extra
     return q + dt * rate
@@ -161,22 +150,28 @@ def muscl_hancock_step(q, dt, params: HydroParams, config: HydroConfig, grid: Gr
     predictor (with the geometric source terms), Riemann fluxes, conservative update."""
     gamma = params.gamma
     slope, w = _reconstruct(q, dt, params, config)
-    rho, vel, p = w[0], w[1], w[2]
-    drho, dvel, dp = slope[0], slope[1], slope[2]
-    change = jnp.stack([vel * drho + rho * dvel, vel * dvel + dp / rho, vel * dp + gamma * p * dvel])
-    r = jnp.asarray(_padded_centres(grid)[1:-1], q.dtype)
-    w_half = w - (0.5 * dt / grid.dx) * change + 0.5 * dt * _geometric_rate(w, r, grid.alpha, gamma)
-    w_half = materialise(w_half, dt)
+    rho, vel, p = w
+    drho, dvel, dp = slope
+    change = (vel * drho + rho * dvel, vel * dvel + dp / rho, vel * dp + gamma * p * dvel)
+    half = 0.5 * dt / grid.dx
+    w_half = [x - half * c for x, c in zip(w, change, strict=True)]
+    if grid.alpha != 0:
+        # geometric source of the primitive equations: -α u/r (ρ, 0, γ p)
+        r = _padded_centres(grid)[1:-1]
+        inv_r = jnp.asarray(np.where(r != 0, 1.0 / np.where(r != 0, r, 1.0), 0.0), q.dtype)
+        k = (-0.5 * grid.alpha) * dt * vel * inv_r
+        w_half[0] = w_half[0] + k * rho
+        w_half[2] = w_half[2] + k * gamma * p
+    w_half = materialise(tuple(w_half), dt)
     flux = _fluxes(w, slope, w_half, dt, gamma, config)
-    p_cell = w_half[2, 1:-1]
-    return _update(q, flux, p_cell, dt, grid, _rhs_sources(q, params, config, grid))
+    return _update(q, flux, w_half[2][1:-1], dt, grid, _rhs_sources(q, params, config, grid))
 
 
 def _rate_step(q, dt, params, config, grid):
     """Forward-Euler stage of SSP-RK2: limited linear reconstruction, fluxes, update."""
     slope, w = _reconstruct(q, dt, params, config)
     flux = _fluxes(w, slope, w, dt, params.gamma, config)
-    return _update(q, flux, w[2, 1:-1], dt, grid, _rhs_sources(q, params, config, grid))
+    return _update(q, flux, w[2][1:-1], dt, grid, _rhs_sources(q, params, config, grid))
 
 
 def ssp_rk2_step(q, dt, params: HydroParams, config: HydroConfig, grid: Grid):
@@ -207,7 +202,7 @@ def _cfl_width(config: HydroConfig) -> np.ndarray:
 def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConfig):
     """dt = min(cfl · min_i(w_i / (|u_i| + c_i)), dt_max) in code time, with w_i the cell width
     of ``config.cfl_width`` (V / max(A) by default)."""
-    w = conserved_to_primitive(q, params.gamma)
+    w = to_primitive(q, params.gamma)
     c = jnp.sqrt(params.gamma * jnp.abs(w[2]) / w[0])
     width = jnp.asarray(_cfl_width(config), q.dtype)
     return jnp.minimum(params.cfl * jnp.min(width / (jnp.abs(w[1]) + c)), params.dt_max)
@@ -215,7 +210,7 @@ def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConf
 
 def unphysical(q: Float[Array, "3 n"], gamma):
     """Per cell: non-positive or non-finite density or pressure (bool, shape (n,))."""
-    w = conserved_to_primitive(q, gamma)
+    w = to_primitive(q, gamma)
     return (w[0] <= 0) | (w[2] <= 0) | ~jnp.isfinite(w[0]) | ~jnp.isfinite(w[2]) | ~jnp.isfinite(w[1])
 
 
