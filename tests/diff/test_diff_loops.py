@@ -98,11 +98,11 @@ def decay_dt(y, t, k):
     return 0.05 / (k * (1.0 + jnp.mean(y) ** 2))
 
 
-def adaptive_loss(adjoint, max_steps=400, checkpoints=None):
+def adaptive_loss(adjoint, max_steps=400, checkpoints=None, remat=False):
     def loss(params):
         res = adaptive_loop(
             decay_step, decay_dt, params["y0"], 0.0, 1.0, params["k"], save_times=[0.25, 0.6],
-            max_steps=max_steps, adjoint=adjoint, checkpoints=checkpoints,
+            max_steps=max_steps, adjoint=adjoint, checkpoints=checkpoints, remat=remat,
         )
         return jnp.sum(res.final) + jnp.sum(res.saved**2)
 
@@ -137,6 +137,16 @@ def test_adaptive_gradients_match_finite_differences(x64):
     # The step count is piecewise constant in the parameters; the FD step stays within one piece.
     check_grad(adaptive_loss("checkpointed"), params, modes=("reverse", "fd"), eps=1e-7).assert_close(rtol=1e-6)
     check_grad(adaptive_loss("forward"), params, modes=("forward", "fd"), eps=1e-7).assert_close(rtol=1e-6)
+
+
+def test_adaptive_remat_gives_the_same_gradient_as_without(x64):
+    params = {"y0": jnp.array([2.0, 1.0]), "k": jnp.array(1.5)}
+    plain = jax.grad(adaptive_loss("checkpointed", checkpoints=7))(params)
+    remat = jax.grad(adaptive_loss("checkpointed", checkpoints=7, remat=True))(params)
+    direct = jax.grad(adaptive_loss("direct"))(params)
+    for key in params:
+        np.testing.assert_allclose(remat[key], plain[key], rtol=1e-12)
+        np.testing.assert_allclose(remat[key], direct[key], rtol=1e-12)
 
 
 def test_adaptive_checkpointed_closure_and_vmap(x64):
@@ -207,6 +217,8 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5, 0.2])
     with pytest.raises(InputError, match="adjoint"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), adjoint="magic")
+    with pytest.raises(InputError, match="remat"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), remat="yes")
 
 
 def test_check_grad_refuses_float32():

@@ -179,6 +179,7 @@ def adaptive_loop(
     adjoint: str = "checkpointed",
     checkpoints: int | None = None,
     fail_fn: Callable[[PyTree], jax.Array] | None = None,
+    remat: bool = False,
 ) -> AdaptiveResult:
     """Integrate from ``t0`` to ``t1`` with steps proposed by ``dt_fn``.
 
@@ -197,6 +198,9 @@ def adaptive_loop(
             ``max_steps`` steps: reverse mode storing every step; a reference).
         checkpoints: states stored by the checkpointed adjoint (default ⌈√max_steps⌉).
         fail_fn: ``fail_fn(state) -> bool``; when true the loop stops (``result.failed``).
+        remat: wrap each whole step (``dt_fn``, ``step`` and ``fail_fn``) in ``jax.checkpoint``,
+            so that the backward pass of a segment replay keeps one carry per step and
+            recomputes the rest (reverse mode only; no effect on the values).
 
     Returns:
         :class:`AdaptiveResult`.
@@ -208,6 +212,8 @@ def adaptive_loop(
         checkpoints = default_checkpoints(max_steps)
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
         raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
+    if not isinstance(remat, bool):
+        raise InputError(f"remat = {remat!r} is not allowed; it must be True or False")
 
     dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
     _check_times(t0, t1, save_times)
@@ -217,12 +223,12 @@ def adaptive_loop(
     # jit's own closure conversion before eqx.filter_closure_convert sees them.
     return _adaptive_jit(
         step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
-        save_times, max_steps, adjoint, checkpoints,
+        save_times, max_steps, adjoint, checkpoints, remat,
     )
 
 
 @eqx.filter_jit
-def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints):
+def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints, remat):
     dtype = t0.dtype
 
     def one_step(carry, t_end, args):
@@ -236,6 +242,8 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         failed = jnp.asarray(fail_fn(s_new), bool) if fail_fn is not None else failed
         return (s_new, t_new, n + 1, failed)
 
+    if remat:
+        one_step = jax.checkpoint(one_step)
     state = jax.tree.map(jnp.asarray, state)
     carry0 = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     fn = eqx.filter_closure_convert(lambda c, te: one_step(c, te, args), carry0, t1)
