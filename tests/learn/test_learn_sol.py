@@ -9,7 +9,16 @@ import pytest
 
 from astrograd.diff import check_grad
 from astrograd.flow import karman, simulate
-from astrograd.learn import CorrectorResNet, SolProblem, corrected_step, relative_l1, rollout, train, unrolled_loss
+from astrograd.learn import (
+    CorrectorResNet,
+    SolProblem,
+    corrected_step,
+    relative_l1,
+    rollout,
+    rollout_stepwise,
+    train,
+    unrolled_loss,
+)
 
 NX, NY, FRAMES = 10, 20, 6
 
@@ -76,6 +85,11 @@ def test_in_the_loop_training_lowers_the_loss():
     assert int(status) == 0
     err = relative_l1(vx, vy, problem.vx[0], problem.vy[0])
     assert float(err[0]) == 0.0 and np.isfinite(np.asarray(err)).all()
+    # The step-by-step rollout used by the evaluation gives the same frames and status.
+    vx_s, vy_s, status_s = rollout_stepwise(res.model, problem, 0, 0, FRAMES - 1)
+    assert vx_s.shape == vx.shape and int(status_s) == int(status)
+    np.testing.assert_allclose(np.asarray(vx_s), np.asarray(vx), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(vy_s), np.asarray(vy), rtol=1e-5, atol=1e-6)
     # A plain-solver rollout equals stepping by hand.
     vx0, _, _ = rollout(None, problem, 0, 0, 1)
     s = corrected_step(

@@ -42,6 +42,7 @@ from astrograd.learn._sol import (
     make_problem,
     relative_l1,
     rollout,
+    rollout_stepwise,
     train_sol,
     unrolled_loss,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "relative_l1",
     "relative_mae",
     "rollout",
+    "rollout_stepwise",
     "save_model",
     "shape_distance",
     "shape_marker",

@@ -116,6 +116,24 @@ def _rollout(model, problem, run, start, num_steps):
     return vx, vy, final.status
 
 
+_corrected_step_jit = eqx.filter_jit(corrected_step)
+
+
+def rollout_stepwise(model, problem: SolProblem, run: int, start: int, num_steps: int):
+    """:func:`rollout` with one compiled step per call from Python instead of one ``lax.scan``
+    (same results; not for use under ``jit``). On CPU XLA runs the network's convolutions
+    several times slower inside a loop body: 32×64 grid, 100 steps, 6.5 vs 19.6 ms per step."""
+    params = _params_of(problem, run)
+    s = problem.state(problem.vx[run, start], problem.vy[run, start])
+    re = problem.reynolds[run]
+    vx, vy = [s.vx], [s.vy]
+    for _ in range(num_steps):
+        s = _corrected_step_jit(model, s, params, problem.config, re)
+        vx.append(s.vx)
+        vy.append(s.vy)
+    return jnp.stack(vx), jnp.stack(vy), s.status
+
+
 def relative_l1(vx, vy, ref_vx, ref_vy):
     """Per-frame relative L1 error ``Σ|v − v_ref| / Σ|v_ref|`` over both face components."""
     num = jnp.abs(vx - ref_vx).sum(axis=(-2, -1)) + jnp.abs(vy - ref_vy).sum(axis=(-2, -1))
@@ -325,7 +343,7 @@ def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int 
     for label, model in loaded.items():
         per_run, last = [], []
         for run in range(problem.vx.shape[0]):
-            vx, vy, status = rollout(model, problem, run, start, steps)
+            vx, vy, status = rollout_stepwise(model, problem, run, start, steps)
             err = relative_l1(
                 vx, vy, problem.vx[run, start : start + steps + 1], problem.vy[run, start : start + steps + 1]
             )
