@@ -68,8 +68,8 @@ def simulate(
     ``max_steps``, ``"forward"`` for jvp/jacfwd. The time step is differentiated (it depends on
     the state and on γ and the CFL number) unless ``differentiate_dt=False``. ``checkpoints``:
     states stored by the checkpointed adjoint (default ⌈√max_steps⌉); ``remat`` (default True):
-    recompute each step's intermediates in the backward pass instead of storing a segment's
-    worth. Jit-compatible: a failure is reported in ``failed``; call :func:`raise_if_failed`
+    recompute each step's intermediates (those of its CFL time step included) in the backward
+    pass instead of storing a segment's worth. Jit-compatible: a failure is reported in ``failed``; call :func:`raise_if_failed`
     outside ``jit``.
     """
 
