@@ -3,7 +3,8 @@ per limiter; and the cost of running several wind models at once (vmap vs lax.ma
 
     .venv/bin/python benchmarks/bench_hydro_step.py [--steps 2000]
 
-Prints one JSON object per case: µs per step for the forward scan, its jvp, and
+Prints one JSON object per case: XLA's flop count of one step and of its reverse pass; µs per
+step for the forward scan, its jvp, and
 value_and_grad with and without rematerialising each step; then seconds for one value_and_grad
 of the three-start fit loss (64 cells) and for a batch of 40 forward losses (the loss map).
 To compare with an earlier version, check that commit out and run this script again.
@@ -39,6 +40,11 @@ def best(fn, *args, repeats=2):
     return min(times)
 
 
+def flops(fn, *args) -> float:
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return (cost[0] if isinstance(cost, list) else cost)["flops"]
+
+
 def step_costs(limiter: str, n: int) -> dict:
     pr = wind_problem(401, limiter=limiter)
     q0 = primitive_to_conserved(jnp.asarray(pr.initial), pr.params.gamma)
@@ -54,8 +60,13 @@ def step_costs(limiter: str, n: int) -> dict:
 
     v = pr.params.wind_velocity
     us = 1e6 / n
+    dt = cfl_time_step(q0, pr.params, pr.config)
+    one = lambda q, dt: step(q, dt, pr.params, pr.config)  # noqa: E731
     return {
         "case": "step", "limiter": limiter, "cells": 401, "steps": n,
+        # XLA's cost analysis of one step and of its reverse pass (recomputation included)
+        "forward_flops": flops(one, q0, dt),
+        "vjp_flops": flops(lambda q, dt, g: jax.vjp(one, q, dt)[1](g), q0, dt, q0),
         "forward_us": best(run, v) * us,
         "jvp_us": best(lambda v: jax.jvp(run, (v,), (1.0,)), v) * us,
         "value_and_grad_remat_us": best(jax.value_and_grad(lambda v: run(v, True)), v) * us,

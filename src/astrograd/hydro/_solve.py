@@ -69,8 +69,8 @@ def simulate(
     the state and on γ and the CFL number) unless ``differentiate_dt=False``. ``checkpoints``:
     states stored by the checkpointed adjoint (default ⌈√max_steps⌉); ``remat`` (default True):
     recompute each step's intermediates (those of its CFL time step included) in the backward
-    pass instead of storing a segment's worth. Jit-compatible: a failure is reported in ``failed``; call :func:`raise_if_failed`
-    outside ``jit``.
+    pass instead of storing a segment's worth. Jit-compatible: a failure is reported in
+    ``failed``; call :func:`raise_if_failed` outside ``jit``.
     """
 
     def dt_fn(q, t, p):
@@ -85,7 +85,7 @@ def simulate(
     # intermediate, and is faster for every segment length measured (401-cell wind, 1000
     # checkpoints, value_and_grad: session 3, 1.61 s with the step rematerialised and 2.0 s
     # without; session 5, 1.02 s with the CFL time step rematerialised along with the step
-    # against 1.15-1.19 s with the step alone).
+    # against 1.13 s with the step alone; benchmarks/bench_hydro.py).
     res = adaptive_loop(
         step_fn,
         dt_fn,

@@ -100,11 +100,15 @@ def rollout(model, problem: SolProblem, run: int, start: int, num_steps: int):
     return _rollout(model, problem, run, start, num_steps)
 
 
+def _rollout_start(problem: SolProblem, run, start):
+    """Parameters, initial state (reference frame ``start``) and Reynolds number of run ``run``."""
+    s0 = problem.state(problem.vx[run, start], problem.vy[run, start])
+    return _params_of(problem, run), s0, problem.reynolds[run]
+
+
 @eqx.filter_jit
 def _rollout(model, problem, run, start, num_steps):
-    params = _params_of(problem, run)
-    s0 = problem.state(problem.vx[run, start], problem.vy[run, start])
-    re = problem.reynolds[run]
+    params, s0, re = _rollout_start(problem, run, start)
 
     def body(s, _):
         s = corrected_step(model, s, params, problem.config, re)
@@ -122,10 +126,9 @@ _corrected_step_jit = eqx.filter_jit(corrected_step)
 def rollout_stepwise(model, problem: SolProblem, run: int, start: int, num_steps: int):
     """:func:`rollout` with one compiled step per call from Python instead of one ``lax.scan``
     (same results; not for use under ``jit``). On CPU XLA runs the network's convolutions
-    several times slower inside a loop body: 32×64 grid, 100 steps, 6.5 vs 19.6 ms per step."""
-    params = _params_of(problem, run)
-    s = problem.state(problem.vx[run, start], problem.vy[run, start])
-    re = problem.reynolds[run]
+    several times slower inside a loop body: 32×64 grid, 100 steps, 4.6 vs 19 ms per step
+    (``benchmarks/bench_learn_sol.py``)."""
+    params, s, re = _rollout_start(problem, run, start)
     vx, vy = [s.vx], [s.vy]
     for _ in range(num_steps):
         s = _corrected_step_jit(model, s, params, problem.config, re)
