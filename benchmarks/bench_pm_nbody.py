@@ -4,6 +4,8 @@ Each case runs in a fresh subprocess (so peak RSS is per case) and prints one JS
     .venv/bin/python benchmarks/bench_pm_nbody.py                 # 64³ particles, 128³ mesh, 63 steps
     .venv/bin/python benchmarks/bench_pm_nbody.py --ptcl 32 --steps 63 252
     .venv/bin/python benchmarks/bench_pm_nbody.py --case grad --ptcl 64 --steps 63   # one case
+    .venv/bin/python benchmarks/bench_pm_nbody.py --devices 2   # split over 2 devices (on a CPU:
+                                                                 # 2 host devices of the same cores)
 Model: white noise → 2LPT at a = 1/64 → KDK to a = 1, float32, box 128 Mpc/h per 64 particles;
 gradient: d/d(noise) of sum(final displacement²), via the reverse-time adjoint.
 """
@@ -24,7 +26,9 @@ def _max_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> dict:
+def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int, devices: int = 0) -> dict:
+    if devices > 1:  # before JAX starts; it only adds host (CPU) devices, GPUs are unaffected
+        os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={devices}"
     import jax
     import jax.numpy as jnp
 
@@ -35,12 +39,14 @@ def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> d
     cosmo = Cosmology()
     noise = white_noise(jax.random.key(0), cfg)
 
+    split = devices or None
+
     def forward(x):
-        disp, mom = simulate(x, cosmo, cfg)
+        disp, mom = simulate(x, cosmo, cfg, devices=split)
         return disp, mom
 
     def loss(x):
-        disp, _ = simulate(x, cosmo, cfg)
+        disp, _ = simulate(x, cosmo, cfg, devices=split)
         return jnp.sum(disp**2)
 
     fn = jax.jit(forward) if kind == "forward" else jax.jit(jax.value_and_grad(loss))
@@ -61,6 +67,8 @@ def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int) -> d
         "ptcl": ptcl,
         "mesh": ptcl * mesh_factor,
         "steps": steps,
+        "devices": devices or 1,
+        "sharded": bool(devices),
         "dtype": "float32",
         "compile_s": round(compile_s, 3),
         "run_s": round(min(times), 3),
@@ -83,9 +91,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, nargs="+", default=[63])
     p.add_argument("--case", choices=["forward", "grad", "all"], default="all")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--devices", type=int, default=0,
+                   help="split the N-body part over this many devices (0: the unsplit single-device code)")
     args = p.parse_args()
     if args.case != "all" and len(args.ptcl) == 1 and len(args.steps) == 1:
-        res = _case(args.case, args.ptcl[0], args.mesh_factor, args.steps[0], args.repeats)
+        res = _case(args.case, args.ptcl[0], args.mesh_factor, args.steps[0], args.repeats, args.devices)
         res.update(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                    load_avg_1min=os.getloadavg()[0])
         print(json.dumps(res), flush=True)
@@ -95,7 +105,8 @@ def main() -> None:
         for steps in args.steps:
             for kind in kinds:
                 cmd = [sys.executable, __file__, "--case", kind, "--ptcl", str(ptcl), "--steps", str(steps),
-                       "--mesh-factor", str(args.mesh_factor), "--repeats", str(args.repeats)]
+                       "--mesh-factor", str(args.mesh_factor), "--repeats", str(args.repeats),
+                       "--devices", str(args.devices)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = out.stdout.strip().splitlines()
                 print(lines[-1] if lines else json.dumps({"case": kind, "ptcl": ptcl, "steps": steps,

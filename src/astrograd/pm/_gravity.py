@@ -11,6 +11,7 @@ from jaxtyping import Array, Float
 
 from astrograd._xla import materialise
 from astrograd.pm._config import PMConfig
+from astrograd.pm._decomp import SINGLE, Decomposition
 from astrograd.pm._mesh import _CORNERS, cic_paint, cic_readout, cic_window, rfft_wavevectors
 
 
@@ -95,14 +96,19 @@ def _force_kernels(config: PMConfig):
     return [-g * inv_lap for g in gradient_kernels(config)]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "n 3"]:
     """F = −∇∇⁻²δ read out at the particles (N, 3), from the particles' own density.
 
     Reverse mode uses a hand-written adjoint (one 3-component scatter, one gather and, for the
     "fd" kernel, one forward and one inverse FFT with central differences in real space) instead
     of differentiating the scatter and gather."""
-    return _acceleration_fwd(positions, config)[0]
+    return _acceleration(positions, config, SINGLE)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _acceleration(positions, config: PMConfig, decomp: Decomposition):
+    """:func:`acceleration` of this device's particles under ``decomp`` (the force of all)."""
+    return _acceleration_fwd(positions, config, decomp)[0]
 
 
 def _fd_difference(mesh, axis: int, cell: float, sign: float = 1.0):
@@ -110,32 +116,64 @@ def _fd_difference(mesh, axis: int, cell: float, sign: float = 1.0):
     return sign * (jnp.roll(mesh, 1, axis) - jnp.roll(mesh, -1, axis)) / (2.0 * cell)
 
 
-def _density_k(flat, w, config: PMConfig):
-    """rfftn of δ = ρ/ρ̄ − 1 painted with the CIC stencil ``(flat, w)``."""
+def _density_k(flat, w, config: PMConfig, decomp: Decomposition):
+    """rfftn of δ = ρ/ρ̄ − 1 painted with the CIC stencil ``(flat, w)`` (of this device's
+    particles; this device's block of wavevectors)."""
     shape = config.mesh_shape
     size = int(np.prod(shape))
     counts = jnp.zeros(size, w.dtype).at[flat.reshape(-1)].add(w.reshape(-1))
-    return jnp.fft.rfftn(counts.reshape(shape) * (size / config.num_ptcl) - 1.0)
+    counts = decomp.sum_to_slab(counts.reshape(shape))
+    return decomp.rfftn(counts * (size / config.num_ptcl) - 1.0)
 
 
-def _acceleration_fwd(positions, config: PMConfig):
+def _potential_or_force(delta_k, config: PMConfig, decomp: Decomposition):
+    """The whole potential mesh φ (fd kernel: the force is its central difference) or the list
+    of the three whole force-component meshes (spectral kernel), from this device's δ_k block."""
+    shape = config.mesh_shape
+    if config.gradient == "fd":
+        return decomp.whole(decomp.irfftn(decomp.wavevector_block(_inverse_laplacian(config)) * delta_k, shape))
+    return [decomp.whole(decomp.irfftn(decomp.wavevector_block(k) * delta_k, shape)) for k in _force_kernels(config)]
+
+
+def _force_component(mesh, c: int, config: PMConfig):
+    """Component ``c`` of the whole force mesh from :func:`_potential_or_force`'s result."""
+    return _fd_difference(mesh, c, config.cell_size[c]) if config.gradient == "fd" else mesh[c]
+
+
+def _adjoint_term(g_bar, c: int, config: PMConfig, decomp: Decomposition):
+    """The transpose of :func:`_force_component` ``c`` (after :func:`_potential_or_force`) applied
+    to ``g_bar``, the cotangent of that whole force-component mesh painted from this device's
+    particles: fd, −D_c g_bar (a whole mesh, this device's part); spectral, conj(K_c) rfftn of
+    the summed g_bar (this device's block of wavevectors). Summed over c by the caller, one
+    component at a time."""
+    if config.gradient == "fd":
+        return _fd_difference(g_bar, c, config.cell_size[c], -1.0)
+    # the transpose of irfftn(K rfftn(.)) for a real kernel pair is irfftn(conj(K) rfftn(.))
+    return jnp.conj(decomp.wavevector_block(_force_kernels(config)[c])) * decomp.rfftn(decomp.sum_to_slab(g_bar))
+
+
+def _density_adjoint(terms, config: PMConfig, decomp: Decomposition):
+    """The whole mesh ∂L/∂counts (δ's scaling included) from the sum of :func:`_adjoint_term`."""
     shape = config.mesh_shape
     size = int(np.prod(shape))
-    flat, w, _ = _stencil_with_derivative(positions, config)
-    delta_k = _density_k(flat, w, config)
     if config.gradient == "fd":
-        # the fd kernel i sin(kΔ)/Δ is the central difference: one inverse FFT instead of three
-        phi = jnp.fft.irfftn(_inverse_laplacian(config) * delta_k, s=shape)
-        g = jnp.stack([_fd_difference(phi, c, config.cell_size[c]) for c in range(3)], axis=-1)
-    else:
-        g = jnp.stack([jnp.fft.irfftn(kern * delta_k, s=shape) for kern in _force_kernels(config)], axis=-1)
+        terms = decomp.wavevector_block(_inverse_laplacian(config)) * decomp.rfftn(decomp.sum_to_slab(terms))
+    return decomp.whole(decomp.irfftn(terms, shape)).reshape(size) * (size / config.num_ptcl)
+
+
+def _acceleration_fwd(positions, config: PMConfig, decomp: Decomposition):
+    size = int(np.prod(config.mesh_shape))
+    flat, w, _ = _stencil_with_derivative(positions, config)
+    # fd: the kernel i sin(kΔ)/Δ is the central difference, so one inverse FFT instead of three
+    mesh = _potential_or_force(_density_k(flat, w, config, decomp), config, decomp)
+    g = jnp.stack([_force_component(mesh, c, config) for c in range(3)], axis=-1)
     values = g.reshape(size, 3)[flat]  # (N, 8, 3)
     force = jnp.einsum("nj,njc->nc", w, values)
     # the stencil is recomputed in the backward pass: fewer residuals, lower peak memory
     return force, (positions, values)
 
 
-def _acceleration_bwd(config: PMConfig, residuals, force_bar):
+def _acceleration_bwd(config: PMConfig, decomp: Decomposition, residuals, force_bar):
     positions, values = residuals
     flat, w, dw = _stencil_with_derivative(positions, config)
     shape = config.mesh_shape
@@ -145,20 +183,13 @@ def _acceleration_bwd(config: PMConfig, residuals, force_bar):
         (w[..., None] * force_bar[:, None, :]).reshape(-1, 3)
     )
     g_bar = g_bar.reshape(*shape, 3)
-    # the transpose of irfftn(K rfftn(.)) for a real kernel pair is irfftn(conj(K) rfftn(.))
-    if config.gradient == "fd":
-        phi_bar = sum(_fd_difference(g_bar[..., c], c, config.cell_size[c], -1.0) for c in range(3))
-        delta_bar_k = _inverse_laplacian(config) * jnp.fft.rfftn(phi_bar)
-    else:
-        delta_bar_k = sum(
-            jnp.conj(kern) * jnp.fft.rfftn(g_bar[..., c]) for c, kern in enumerate(_force_kernels(config))
-        )
-    delta_bar = jnp.fft.irfftn(delta_bar_k, s=shape).reshape(size) * (size / config.num_ptcl)
+    terms = sum(_adjoint_term(g_bar[..., c], c, config, decomp) for c in range(3))
+    delta_bar = _density_adjoint(terms, config, decomp)
     per_node = jnp.einsum("nc,njc->nj", force_bar, values) + delta_bar[flat]
     return (jnp.einsum("nj,njd->nd", per_node, dw),)
 
 
-acceleration.defvjp(_acceleration_fwd, _acceleration_bwd)
+_acceleration.defvjp(_acceleration_fwd, _acceleration_bwd)
 
 
 def _after(x, witness):
@@ -168,45 +199,31 @@ def _after(x, witness):
     return jnp.where(jnp.isfinite(witness), x, jnp.nan)
 
 
-def acceleration_with_vjp(positions, cotangent, config: PMConfig):
+def acceleration_with_vjp(positions, cotangent, config: PMConfig, decomp: Decomposition = SINGLE):
     """(F(x), J(x)ᵀ cotangent) of :func:`acceleration` with one CIC stencil, for the backward
     pass of the N-body solver (which needs both at each position), at less peak memory than
     :func:`acceleration` and its VJP: one component of the force mesh (and of its adjoint) at a
-    time, no (N, 8, 3) node values or weight derivatives."""
-    shape = config.mesh_shape
-    size = int(np.prod(shape))
+    time, no (N, 8, 3) node values or weight derivatives. Under ``decomp``: this device's
+    particles and cotangents."""
+    size = int(np.prod(config.mesh_shape))
     flat, w, t, dt = _stencil_factors(positions, config)
-    delta_k = _density_k(flat, w, config)
-    fd = config.gradient == "fd"
-    if fd:
-        phi = jnp.fft.irfftn(_inverse_laplacian(config) * delta_k, s=shape)
-    else:
-        kerns = _force_kernels(config)
+    mesh = _potential_or_force(_density_k(flat, w, config, decomp), config, decomp)
     force, per_node = [], 0.0
     for c in range(3):
-        g = _fd_difference(phi, c, config.cell_size[c]) if fd else jnp.fft.irfftn(kerns[c] * delta_k, s=shape)
-        values = g.reshape(size)[flat]  # (N, 8)
+        values = _force_component(mesh, c, config).reshape(size)[flat]  # (N, 8)
         force.append(jnp.sum(w * values, axis=1))
         per_node = per_node + cotangent[:, c : c + 1] * values
     force = jnp.stack(force, axis=-1)
-    # the adjoint meshes are made one at a time, after the forward part (whose meshes are then
-    # free): XLA would otherwise schedule all the scatters first (peak temporary memory of the
-    # whole gradient, 64³ particles, 128³ mesh: 120 → 100 MiB)
-    acc_bar, witness = 0.0, per_node[0, 0]
+    # the adjoint meshes are painted one after the other, after the forward part (whose meshes
+    # are then free): XLA would otherwise schedule all the scatters first (peak temporary memory
+    # of the whole gradient, 64³ particles, 128³ mesh: 120 → 100 MiB)
+    terms, witness = 0.0, per_node[0, 0]
     for c in range(3):
         g_bar = _after(jnp.zeros(size, cotangent.dtype), witness)
         g_bar = g_bar.at[flat.reshape(-1)].add((w * _after(cotangent[:, c : c + 1], witness)).reshape(-1))
-        g_bar = g_bar.reshape(shape)
-        if fd:
-            acc_bar = acc_bar + _fd_difference(g_bar, c, config.cell_size[c], -1.0)
-            witness = acc_bar[0, 0, 0]
-        else:
-            acc_bar = acc_bar + jnp.conj(kerns[c]) * jnp.fft.rfftn(g_bar)
-            witness = acc_bar[0, 0, 0].real
-    if fd:
-        acc_bar = jnp.fft.rfftn(acc_bar) * _inverse_laplacian(config)
-    delta_bar = jnp.fft.irfftn(acc_bar, s=shape).reshape(size) * (size / config.num_ptcl)
-    per_node = per_node + delta_bar[flat]
+        terms = terms + _adjoint_term(g_bar.reshape(config.mesh_shape), c, config, decomp)
+        witness = terms[0, 0, 0].real
+    per_node = per_node + _density_adjoint(terms, config, decomp)[flat]
     # Σ_j per_node_j ∂w_j/∂x_d, with ∂w/∂x_d = dt_d Π_{e≠d} t_e, summed without forming (N, 8, 3)
     x_bar = [jnp.sum(per_node * dt[..., d] * t[..., (d + 1) % 3] * t[..., (d + 2) % 3], axis=1) for d in range(3)]
     return force, jnp.stack(x_bar, axis=-1)

@@ -10,10 +10,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from astrograd._errors import check_choice
+from astrograd._errors import InputError, check_choice
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.pm._config import PMConfig
-from astrograd.pm._gravity import acceleration, acceleration_autodiff, acceleration_with_vjp
+from astrograd.pm._decomp import SINGLE, Decomposition, device_mesh
+from astrograd.pm._gravity import _acceleration, acceleration_autodiff, acceleration_with_vjp
 
 ADJOINTS = ("reverse_time", "autodiff")
 
@@ -51,36 +52,41 @@ def kdk_factors(
     )
 
 
-def _force(disp, config: PMConfig, autodiff: bool = False):
-    force = acceleration_autodiff if autodiff else acceleration
-    return force(config.lagrangian_positions() + disp, config)
+def _lagrangian(config: PMConfig, decomp: Decomposition):
+    return decomp.particles(config.lagrangian_positions())
 
 
-def _kdk(carry, factors, config, autodiff: bool = False):
+def _force(disp, config: PMConfig, autodiff: bool = False, decomp: Decomposition = SINGLE):
+    if autodiff:
+        return acceleration_autodiff(config.lagrangian_positions() + disp, config)
+    return _acceleration(_lagrangian(config, decomp) + disp, config, decomp)
+
+
+def _kdk(carry, factors, config, autodiff: bool = False, decomp: Decomposition = SINGLE):
     disp, mom, acc = carry
     k1, dr, k2 = factors
     mom = mom + k1 * acc
     disp = disp + dr * mom
-    acc = _force(disp, config, autodiff)
+    acc = _force(disp, config, autodiff, decomp)
     mom = mom + k2 * acc
     return disp, mom, acc
 
 
-def _run(disp, mom, factors: KDKFactors, config: PMConfig, autodiff: bool = False):
-    acc = _force(disp, config, autodiff)
+def _run(disp, mom, factors: KDKFactors, config: PMConfig, autodiff: bool = False, decomp: Decomposition = SINGLE):
+    acc = _force(disp, config, autodiff, decomp)
     xs = (factors.kick1, factors.drift, factors.kick2)
-    carry, _ = jax.lax.scan(lambda c, f: (_kdk(c, f, config, autodiff), None), (disp, mom, acc), xs)
+    carry, _ = jax.lax.scan(lambda c, f: (_kdk(c, f, config, autodiff, decomp), None), (disp, mom, acc), xs)
     return carry
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _nbody_reverse_time(disp, mom, factors, config):
-    d, p, _ = _run(disp, mom, factors, config)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _nbody_reverse_time(disp, mom, factors, config, decomp):
+    d, p, _ = _run(disp, mom, factors, config, decomp=decomp)
     return d, p
 
 
-def _fwd(disp, mom, factors, config):
-    d, p, acc = _run(disp, mom, factors, config)
+def _fwd(disp, mom, factors, config, decomp):
+    d, p, acc = _run(disp, mom, factors, config, decomp=decomp)
     return (d, p), (d, p, acc, factors)
 
 
@@ -95,7 +101,7 @@ def _unstep(carry, factors, config):
     return disp, mom, acc
 
 
-def _bwd(config, residuals, cotangents):
+def _bwd(config, decomp, residuals, cotangents):
     disp, mom, acc, factors = residuals
     disp_bar, mom_bar = cotangents
     k1s, drs, k2s = factors.kick1, factors.drift, factors.kick2
@@ -114,13 +120,15 @@ def _bwd(config, residuals, cotangents):
         d_prev = d - dr * p_half
         g_dr = jnp.vdot(d_bar, p_half)
         p_bar = p_bar + dr * d_bar
-        a_prev, x_bar = acceleration_with_vjp(config.lagrangian_positions() + d_prev, (k1 + k2p) * p_bar, config)
+        a_prev, x_bar = acceleration_with_vjp(_lagrangian(config, decomp) + d_prev, (k1 + k2p) * p_bar, config, decomp)
         p_prev = p_half - k1 * a_prev
         g_k1 = jnp.vdot(p_bar, a_prev)
         return (d_prev, p_prev, a_prev, d_bar + x_bar, p_bar), (g_k1, g_dr, g_k2)
 
     init = (disp, mom, acc, disp_bar, mom_bar)
-    carry, (g_k1, g_dr, g_k2) = jax.lax.scan(back, init, xs, reverse=True)
+    carry, grads = jax.lax.scan(back, init, xs, reverse=True)
+    # each device summed over its own particles
+    g_k1, g_dr, g_k2 = (decomp.psum(g) for g in grads)
     return carry[3], carry[4], KDKFactors(kick1=g_k1[:-1], drift=g_dr[:-1], kick2=g_k2[:-1])
 
 
@@ -133,6 +141,7 @@ def nbody(
     factors: KDKFactors,
     config: PMConfig,
     adjoint: str = "reverse_time",
+    devices=None,
 ) -> tuple[Float[Array, "n 3"], Float[Array, "n 3"]]:
     """Integrate particles from the first to the last scale factor of ``factors``.
 
@@ -140,13 +149,33 @@ def nbody(
     adjoint: "reverse_time" (reverse mode walks the KDK steps back in time: memory independent
     of the number of steps; no forward mode) or "autodiff" (JAX differentiates the scan and the
     force directly: reverse mode stores every step; forward mode (jvp, jacfwd) works).
+    devices: None (one device) or a device count, a sequence of devices or a one-axis
+    ``jax.sharding.Mesh``: the particles are split in equal blocks and the force mesh in slabs
+    over the devices (``astrograd.pm._decomp``; "reverse_time" only). The result is the same as
+    on one device up to the order of floating-point sums.
     Returns the displacements and momenta at the end.
     """
     check_choice("adjoint", adjoint, ADJOINTS)
+    if devices is not None:
+        if adjoint != "reverse_time":
+            raise InputError(f"adjoint = {adjoint!r} is not allowed with devices; use 'reverse_time'")
+        return _nbody_sharded(disp, mom, factors, config, devices)
     if adjoint == "autodiff":
         d, p, _ = _run(disp, mom, factors, config, autodiff=True)
         return d, p
-    return _nbody_reverse_time(disp, mom, factors, config)
+    return _nbody_reverse_time(disp, mom, factors, config, SINGLE)
+
+
+def _nbody_sharded(disp, mom, factors, config: PMConfig, devices):
+    mesh, decomp = device_mesh(config, devices)
+    ptcl = jax.sharding.PartitionSpec(decomp.axis_name)
+    fn = jax.shard_map(
+        lambda d, p, f: _nbody_reverse_time(d, p, f, config, decomp),
+        mesh=mesh,
+        in_specs=(ptcl, ptcl, jax.sharding.PartitionSpec()),
+        out_specs=(ptcl, ptcl),
+    )
+    return fn(disp, mom, factors)
 
 
 def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
@@ -158,14 +187,30 @@ def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
     return d, p
 
 
-def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps):
+def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps, devices=None):
     """Forward run that keeps the state after each step count in ``snap_steps`` (int array (S,))
-    and the first step at which a non-finite value appeared (−1 if none).
+    and the first step at which a non-finite value appeared (−1 if none). ``devices``: as in
+    :func:`nbody`.
 
     Returns (disp (S, N, 3), mom (S, N, 3), first_bad_step, first_bad_particle).
     """
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
-    acc = _force(disp, config)
+    if devices is None:
+        return _snapshots(disp, mom, factors, snap_steps, config, SINGLE)
+    mesh, decomp = device_mesh(config, devices)
+    ptcl, whole = jax.sharding.PartitionSpec(decomp.axis_name), jax.sharding.PartitionSpec()
+    snaps = jax.sharding.PartitionSpec(None, decomp.axis_name)
+    fn = jax.shard_map(
+        lambda d, p, f, s: _snapshots(d, p, f, s, config, decomp),
+        mesh=mesh,
+        in_specs=(ptcl, ptcl, whole, whole),
+        out_specs=(snaps, snaps, whole, whole),
+    )
+    return fn(disp, mom, factors, snap_steps)
+
+
+def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, decomp: Decomposition):
+    acc = _force(disp, config, decomp=decomp)
     empty = jnp.zeros((snap_steps.size, *disp.shape), disp.dtype)
     buf_d = jnp.where((snap_steps == 0)[:, None, None], disp[None], empty)
     buf_p = jnp.where((snap_steps == 0)[:, None, None], mom[None], jnp.zeros_like(buf_d))
@@ -173,14 +218,15 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
     def body(carry, xs):
         state, bd, bp, bad_step, bad_ptcl = carry
         n, f = xs
-        state = _kdk(state, f, config)
+        state = _kdk(state, f, config, decomp=decomp)
         d, p, a = state
         take = (snap_steps == n + 1)[:, None, None]
         bd = jnp.where(take, d[None], bd)
         bp = jnp.where(take, p[None], bp)
         finite = jnp.all(jnp.isfinite(d), axis=1) & jnp.all(jnp.isfinite(p), axis=1)
-        newly = (bad_step < 0) & ~jnp.all(finite)
-        bad_ptcl = jnp.where(newly, jnp.argmin(finite).astype(jnp.int32), bad_ptcl)
+        any_bad, first = decomp.first_true(~finite)
+        newly = (bad_step < 0) & any_bad
+        bad_ptcl = jnp.where(newly, first, bad_ptcl)
         bad_step = jnp.where(newly, n + 1, bad_step)
         return (state, bd, bp, bad_step, bad_ptcl), None
 

@@ -11,11 +11,16 @@ from astrograd.pm._nbody import kdk_factors, nbody
 
 
 def simulate(
-    noise: Float[Array, "px py pz"], cosmo: Cosmology, config: PMConfig, adjoint: str = "reverse_time"
+    noise: Float[Array, "px py pz"],
+    cosmo: Cosmology,
+    config: PMConfig,
+    adjoint: str = "reverse_time",
+    devices=None,
 ) -> tuple[Float[Array, "n 3"], Float[Array, "n 3"]]:
     """Displacements (N, 3, Mpc/h) and momenta (N, 3) at ``config.a_stop`` from white noise on
-    the particle grid; differentiable with respect to ``noise`` and every parameter of ``cosmo``."""
+    the particle grid; differentiable with respect to ``noise`` and every parameter of ``cosmo``.
+    ``devices`` splits the N-body part over several devices (see :func:`nbody`)."""
     table = growth_table(cosmo)
     modes = linear_modes(noise, cosmo, config, table)
     disp, mom = lpt(modes, cosmo, config, table)
-    return nbody(disp, mom, kdk_factors(cosmo, config, table), config, adjoint=adjoint)
+    return nbody(disp, mom, kdk_factors(cosmo, config, table), config, adjoint=adjoint, devices=devices)

@@ -38,6 +38,10 @@ def run(
     snapshots: str = typer.Option("1", "--snapshots", help="Comma-separated scale factors of the snapshots."),
     out: Path = typer.Option(Path("outputs/pm_run"), "--out", help="Output directory."),
     plot: bool = typer.Option(False, "--plot", help="Write a projection and the power spectrum as PNG."),
+    devices: int = typer.Option(
+        1, "--devices", help="Split the N-body run over this many devices (GPUs; on a CPU, host devices made "
+        "with XLA_FLAGS=--xla_force_host_platform_device_count=N). The particle count and the mesh's first two "
+        "axes must be multiples of it."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Run a PM simulation and write Gadget-style HDF5 snapshots OUT/snapshot_000.h5, ..."""
@@ -50,6 +54,7 @@ def run(
     from astrograd._errors import InputError, SimulationError, check_in_range
     from astrograd.cosmo import Cosmology, growth_table, linear_power
     from astrograd.pm._config import PMConfig
+    from astrograd.pm._decomp import device_mesh
     from astrograd.pm._lpt import linear_modes, lpt, white_noise
     from astrograd.pm._nbody import kdk_factors, nbody_snapshots
     from astrograd.pm._observables import density_mesh, power_spectrum, projection
@@ -68,6 +73,9 @@ def run(
     for s in snaps:
         if s < a_start:
             raise InputError(f"snapshot scale factor {s:g} is before --a-start = {a_start:g}")
+    split = None if devices == 1 else devices
+    if split is not None:
+        device_mesh(config, split)  # bad counts fail here, before any work
     a_steps = np.unique(np.concatenate([config.a_steps, np.asarray(snaps)]))
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
     t0 = time.perf_counter()
@@ -78,7 +86,7 @@ def run(
         noise = white_noise(key, config)
         disp, mom = lpt(linear_modes(noise, cosmo, config, table), cosmo, config, table)
         factors = kdk_factors(cosmo, config, table, a_steps=a_steps)
-        return nbody_snapshots(disp, mom, factors, config, snap_steps)
+        return nbody_snapshots(disp, mom, factors, config, snap_steps, devices=split)
 
     bd, bp, bad_step, bad_ptcl = jax.block_until_ready(forward(jax.random.key(seed)))
     seconds = time.perf_counter() - t0
@@ -104,6 +112,7 @@ def run(
         "scale_factors": snaps,
         "num_steps": int(len(a_steps) - 1),
         "seconds": seconds,
+        "devices": devices,
         "power_spectrum": {"a": snaps[last], "k": k, "P": pk, "P_linear": plin, "num_modes": nmodes,
                            "shot_noise": config.volume / config.num_ptcl},
     }
