@@ -64,6 +64,8 @@ def test_run_custom_round_trips_a_snapshot(tmp_path):
         (["run", "custom"], "needs --init"),
         (["fit-wind", "--loss", "chi2"], "unknown loss"),
         (["loss-map", "--grid", "1"], "--grid = 1"),
+        (["loss-map", "--vmap", "0"], "--vmap = 0"),
+        (["loss-map", "--devices", "0"], "devices = 0"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args, message):

@@ -1,6 +1,11 @@
 """Stellar wind: injected mass and energy exactly accounted for, the free wind against
 Ṁ/(4πr²v∞), code units against astropy, fit coordinates, and (slow) parameter recovery."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import astropy.constants as const
 import astropy.units as u
 import jax.numpy as jnp
@@ -79,3 +84,25 @@ def test_fit_wind_recovers_both_parameters_from_three_starts(x64):
     res = fit_wind(wind_problem(64), starts, loss="density", iterations=200, progress=False)
     assert res.relative_error.shape == (3, 2)
     assert np.all(res.relative_error < 0.01), res.relative_error
+
+
+def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64):
+    from astrograd.hydro._wind import wind_loss_map
+
+    pr = wind_problem(16)
+    v, m = np.linspace(200.0, 4000.0, 3), np.linspace(15.0, 70.0, 3)
+    one = wind_loss_map(pr, v, m, progress=False)
+    vmapped = wind_loss_map(pr, v, m, batch=9, vmap=4, progress=False)
+    np.testing.assert_allclose(vmapped, one, rtol=1e-12, atol=0)
+    # the true parameters (2000 km/s, 40 Msun) lie between grid points; the loss is zero only there
+    assert one.shape == (3, 3) and np.all(one > 0) and np.argmin(one) == 4
+    with pytest.raises(InputError, match="vmap = 0"):
+        wind_loss_map(pr, v, m, vmap=0, progress=False)
+    # split over 2 host devices, in a fresh process (the device count is fixed when JAX starts)
+    script = Path(__file__).with_name("_devices_check.py")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["num_devices"] == 2
+    assert res["max_abs_diff"] <= 1e-12 * res["max_loss"]
+    assert res["min_loss"] == pytest.approx(one.min(), rel=1e-12)

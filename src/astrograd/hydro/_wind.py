@@ -237,30 +237,56 @@ def wind_loss_map(
     *,
     loss: str = "density",
     batch: int = 40,
+    vmap: int | None = None,
+    devices=None,
     progress: bool = True,
 ) -> np.ndarray:
     """Loss over a grid of (v∞, star mass), with Ṁ = (Ṁ per M☉) × mass as in the set-up.
 
-    v_inf_km_s: (a,), star_mass_msun: (b,). Returns (b, a) losses; evaluated in vmapped batches
-    of ``batch`` forward runs (the forward loop; no gradients).
+    v_inf_km_s: (a,), star_mass_msun: (b,). Returns (b, a) losses from forward runs (no
+    gradients), evaluated in chunks of ``batch`` runs (one compiled call and one progress step
+    each). Within a chunk ``vmap`` runs at a time go through one vmapped adaptive loop
+    (``lax.map``'s ``batch_size``; default: the device's whole share of the chunk). A vmapped
+    adaptive loop takes as many steps as its slowest member and, on a CPU, runs its batched
+    step slower than one run at a time, so there ``vmap=1`` is faster (benchmarks/RESULTS.md).
+    ``devices`` (a count, devices or a one-axis mesh) splits each chunk over devices, each
+    running its share independently.
     """
     from astrograd._cli_util import progress as progress_iter
+    from astrograd._devices import one_axis_mesh
 
+    if int(batch) < 1:
+        raise InputError(f"batch = {batch} is not allowed; it must be an integer >= 1")
+    if vmap is not None and int(vmap) < 1:
+        raise InputError(f"vmap = {vmap} is not allowed; it must be an integer >= 1 (or None: automatic)")
     setup = problem.info["setup"]
     cu = problem.units
     target = jax.jit(wind_model(problem, adjoint="forward"))(
         jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
         jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
     )
-    single = jax.jit(jax.vmap(wind_loss(problem, target, loss, adjoint="forward")))
+    one = wind_loss(problem, target, loss, adjoint="forward")
+    mesh = None if devices is None else one_axis_mesh(devices, "runs")
+    per_device = 1 if mesh is None else mesh.devices.size
+    batch = -(-int(batch) // per_device) * per_device  # a multiple of the device count
+    vmap = batch // per_device if vmap is None else int(vmap)
+
+    def chunk(thetas):
+        return jax.lax.map(one, thetas, batch_size=vmap) if vmap > 1 else jax.lax.map(one, thetas)
+
+    if mesh is not None:
+        spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
+        # check_vma off: the adaptive loop's carry starts from values shared by all devices
+        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    single = jax.jit(chunk)
     vv, mm = np.meshgrid(np.asarray(v_inf_km_s, float), np.asarray(star_mass_msun, float))
     thetas = theta_from_physical(vv.ravel(), mm.ravel() * setup.mdot_per_msun)
     out = np.empty(len(thetas))
     chunks = range(0, len(thetas), batch)
     for start in progress_iter(chunks, total=len(chunks), description="loss map", enabled=progress):
-        chunk = thetas[start : start + batch]
-        pad = batch - len(chunk)
-        padded = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)]) if pad else chunk
-        out[start : start + len(chunk)] = np.asarray(single(jnp.asarray(padded)))[: len(chunk)]
+        part = thetas[start : start + batch]
+        pad = batch - len(part)
+        padded = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)]) if pad else part
+        out[start : start + len(part)] = np.asarray(single(jnp.asarray(padded)))[: len(part)]
     return out.reshape(vv.shape)
 

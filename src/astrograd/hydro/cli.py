@@ -159,12 +159,19 @@ def loss_map_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
     grid: int = typer.Option(40, "--grid", help="points per axis (v∞ 200–4000 km/s, star mass 15–70 Msun)"),
     loss: str = typer.Option("density", "--loss", help="density | profile"),
-    batch: int = typer.Option(40, "--batch", help="forward runs per vmapped batch"),
+    batch: int = typer.Option(40, "--batch", help="forward runs per compiled call (one progress step)"),
+    vmap: int = typer.Option(
+        None, "--vmap", help="runs per vmapped adaptive loop within a call (default: all of a device's share; "
+        "on a CPU --vmap 1, one run at a time, is faster)"),
+    devices: int = typer.Option(
+        1, "--devices", help="split each call over this many devices (GPUs; on a CPU, host devices made with "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N, which run in parallel on separate cores)"),
     fit_file: Path = typer.Option(None, "--fit", help="fit.h5 from fit-wind: draw its paths"),
     out: Path = typer.Option(Path("outputs/hydro/loss-map"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
-    """Loss landscape over (v∞, star mass) computed in vmapped batches; PNG and HDF5."""
+    """Loss landscape over (v∞, star mass) computed in batches, optionally vmapped and split over
+    devices; PNG and HDF5."""
     import numpy as np
 
     from astrograd._errors import InputError, check_choice
@@ -180,11 +187,13 @@ def loss_map_cmd(
         raise InputError(f"--grid = {grid} is not allowed; it must be an integer >= 2")
     if batch < 1:
         raise InputError(f"--batch = {batch} is not allowed; it must be an integer >= 1")
+    if vmap is not None and vmap < 1:
+        raise InputError(f"--vmap = {vmap} is not allowed; it must be an integer >= 1")
     pr = wind_problem(cells)
     setup = pr.info["setup"]
     v = np.linspace(200.0, 4000.0, grid)
     m = np.linspace(15.0, 70.0, grid)
-    losses = wind_loss_map(pr, v, m, loss=loss, batch=batch)
+    losses = wind_loss_map(pr, v, m, loss=loss, batch=batch, vmap=vmap, devices=None if devices == 1 else devices)
     paths = None
     if fit_file is not None:
         data, _ = read_h5(fit_file, required=("paths_theta",))
@@ -196,7 +205,7 @@ def loss_map_cmd(
     png = plot_loss_map(out / "loss_map.png", v, m, losses, paths=paths,
                         truth=(setup.v_inf_km_s, setup.star_mass_msun), title=f"{loss} loss, {cells} cells")
     i, j = np.unravel_index(np.argmin(losses), losses.shape)
-    summary = {"cells": cells, "grid": grid, "loss": loss, "min_loss": float(losses[i, j]),
+    summary = {"cells": cells, "grid": grid, "loss": loss, "devices": devices, "min_loss": float(losses[i, j]),
                "argmin": {"v_inf_km_s": float(v[j]), "star_mass_msun": float(m[i])},
                "out": str(out / "loss_map.h5"), "plot": str(png)}
     typer.echo(f"minimum {losses[i, j]:.3g} at v = {v[j]:.0f} km/s, M = {m[i]:.1f} Msun; {png}")

@@ -17,13 +17,12 @@ identity and the FFTs are ``jnp.fft.rfftn``/``irfftn``, so one code path serves 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
+from astrograd._devices import one_axis_mesh
 from astrograd._errors import InputError
 from astrograd.pm._config import PMConfig
 
@@ -110,20 +109,7 @@ def device_mesh(config: PMConfig, devices) -> tuple[jax.sharding.Mesh, Decomposi
 
     The split needs the particle count and mesh axes 0 and 1 to be multiples of the device count.
     """
-    if isinstance(devices, jax.sharding.Mesh):
-        if len(devices.axis_names) != 1:
-            raise InputError(f"devices: a Mesh with axes {devices.axis_names} is not allowed; give one axis")
-        mesh = devices
-    else:
-        available = jax.devices()
-        if isinstance(devices, (int, np.integer)):
-            if not 1 <= devices <= len(available):
-                raise InputError(
-                    f"devices = {devices} is not allowed; choose 1 to {len(available)} (the devices JAX sees)"
-                )
-            devices = available[: int(devices)]
-        devices = list(devices) if isinstance(devices, Sequence) else devices
-        mesh = jax.sharding.Mesh(np.asarray(devices), (AXIS,))
+    mesh = one_axis_mesh(devices, AXIS)
     n = mesh.devices.size
     for what, size in (
         ("the particle count", config.num_ptcl),
