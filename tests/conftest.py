@@ -21,3 +21,21 @@ def x64():
 def key():
     """An explicit PRNG key (tests are reproducible)."""
     return jax.random.key(0)
+
+
+@pytest.fixture(scope="session")
+def run_json_script():
+    """``run_json_script(path)``: see :func:`_run_json_script`."""
+    return _run_json_script
+
+
+def _run_json_script(path, timeout: float = 900.0) -> dict:
+    """Run a helper script in a fresh Python process (e.g. one that starts JAX with several host
+    devices, a count fixed when JAX starts) and return the JSON object on its last line."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

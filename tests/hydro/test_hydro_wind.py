@@ -1,9 +1,6 @@
 """Stellar wind: injected mass and energy exactly accounted for, the free wind against
 Ṁ/(4πr²v∞), code units against astropy, fit coordinates, and (slow) parameter recovery."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import astropy.constants as const
@@ -86,7 +83,7 @@ def test_fit_wind_recovers_both_parameters_from_three_starts(x64):
     assert np.all(res.relative_error < 0.01), res.relative_error
 
 
-def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64):
+def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64, run_json_script):
     from astrograd.hydro._wind import wind_loss_map
 
     pr = wind_problem(16)
@@ -99,10 +96,7 @@ def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64):
     with pytest.raises(InputError, match="vmap = 0"):
         wind_loss_map(pr, v, m, vmap=0, progress=False)
     # split over 2 host devices, in a fresh process (the device count is fixed when JAX starts)
-    script = Path(__file__).with_name("_devices_check.py")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res = run_json_script(Path(__file__).with_name("_devices_check.py"))
     assert res["num_devices"] == 2
     assert res["max_abs_diff"] <= 1e-12 * res["max_loss"]
     assert res["min_loss"] == pytest.approx(one.min(), rel=1e-12)

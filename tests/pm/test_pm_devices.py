@@ -2,21 +2,14 @@
 device count is fixed when JAX starts) agrees with the single-device code in float64: forward,
 and the reverse-time gradients with respect to the white noise and Ω_m."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).with_name("_devices_check.py")
-
 
 @pytest.fixture(scope="module")
-def result():
-    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def result(run_json_script):
+    return run_json_script(Path(__file__).with_name("_devices_check.py"))
 
 
 @pytest.mark.parametrize(("kernel", "devices"), [("fd", 4), ("spectral", 2)])

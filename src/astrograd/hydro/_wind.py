@@ -272,6 +272,8 @@ def wind_loss_map(
     vmap = batch // per_device if vmap is None else int(vmap)
 
     def chunk(thetas):
+        # vmap=1 is a plain lax.map: a vmap of size 1 would still turn the solver's conditionals
+        # (fusion barriers) into selects
         return jax.lax.map(one, thetas, batch_size=vmap) if vmap > 1 else jax.lax.map(one, thetas)
 
     if mesh is not None:

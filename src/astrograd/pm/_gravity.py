@@ -91,9 +91,9 @@ def _stencil_with_derivative(positions, config: PMConfig):
     return flat, w, dw
 
 
-def _force_kernels(config: PMConfig):
-    inv_lap = _inverse_laplacian(config)
-    return [-g * inv_lap for g in gradient_kernels(config)]
+def _force_kernel(config: PMConfig, c: int):
+    """Fourier-space kernel of force component ``c``: −(i g_c) ∇⁻² (spectral gradient)."""
+    return -gradient_kernels(config)[c] * _inverse_laplacian(config)
 
 
 def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "n 3"]:
@@ -132,7 +132,10 @@ def _potential_or_force(delta_k, config: PMConfig, decomp: Decomposition):
     shape = config.mesh_shape
     if config.gradient == "fd":
         return decomp.whole(decomp.irfftn(decomp.wavevector_block(_inverse_laplacian(config)) * delta_k, shape))
-    return [decomp.whole(decomp.irfftn(decomp.wavevector_block(k) * delta_k, shape)) for k in _force_kernels(config)]
+    return [
+        decomp.whole(decomp.irfftn(decomp.wavevector_block(_force_kernel(config, c)) * delta_k, shape))
+        for c in range(3)
+    ]
 
 
 def _force_component(mesh, c: int, config: PMConfig):
@@ -149,7 +152,7 @@ def _adjoint_term(g_bar, c: int, config: PMConfig, decomp: Decomposition):
     if config.gradient == "fd":
         return _fd_difference(g_bar, c, config.cell_size[c], -1.0)
     # the transpose of irfftn(K rfftn(.)) for a real kernel pair is irfftn(conj(K) rfftn(.))
-    return jnp.conj(decomp.wavevector_block(_force_kernels(config)[c])) * decomp.rfftn(decomp.sum_to_slab(g_bar))
+    return jnp.conj(decomp.wavevector_block(_force_kernel(config, c))) * decomp.rfftn(decomp.sum_to_slab(g_bar))
 
 
 def _density_adjoint(terms, config: PMConfig, decomp: Decomposition):
@@ -163,7 +166,7 @@ def _density_adjoint(terms, config: PMConfig, decomp: Decomposition):
 
 def _acceleration_fwd(positions, config: PMConfig, decomp: Decomposition):
     size = int(np.prod(config.mesh_shape))
-    flat, w, _ = _stencil_with_derivative(positions, config)
+    flat, w, _, _ = _stencil_factors(positions, config)
     # fd: the kernel i sin(kΔ)/Δ is the central difference, so one inverse FFT instead of three
     mesh = _potential_or_force(_density_k(flat, w, config, decomp), config, decomp)
     g = jnp.stack([_force_component(mesh, c, config) for c in range(3)], axis=-1)

@@ -54,7 +54,6 @@ def run(
     from astrograd._errors import InputError, SimulationError, check_in_range
     from astrograd.cosmo import Cosmology, growth_table, linear_power
     from astrograd.pm._config import PMConfig
-    from astrograd.pm._decomp import device_mesh
     from astrograd.pm._lpt import linear_modes, lpt, white_noise
     from astrograd.pm._nbody import kdk_factors, nbody_snapshots
     from astrograd.pm._observables import density_mesh, power_spectrum, projection
@@ -73,9 +72,7 @@ def run(
     for s in snaps:
         if s < a_start:
             raise InputError(f"snapshot scale factor {s:g} is before --a-start = {a_start:g}")
-    split = None if devices == 1 else devices
-    if split is not None:
-        device_mesh(config, split)  # bad counts fail here, before any work
+    split = None if devices == 1 else devices  # a bad count fails while `forward` is traced
     a_steps = np.unique(np.concatenate([config.a_steps, np.asarray(snaps)]))
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
     t0 = time.perf_counter()
