@@ -56,6 +56,7 @@ def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int, devi
     compile_s = time.perf_counter() - t0
     compile_rss = _max_rss_mb()
     temp_mb = compiled.memory_analysis().temp_size_in_bytes / 2**20
+    flops = compiled.cost_analysis().get("flops")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -79,6 +80,7 @@ def _case(kind: str, ptcl: int, mesh_factor: int, steps: int, repeats: int, devi
         "rss_after_setup_mb": setup_rss,
         "rss_after_compile_mb": compile_rss,
         "xla_temp_mb": round(temp_mb, 1),
+        "xla_flops": flops,
         "jax": jax.__version__,
         "backend": jax.default_backend(),
     }
