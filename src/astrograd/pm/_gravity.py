@@ -226,7 +226,8 @@ def acceleration_with_vjp(positions, cotangent, config: PMConfig, decomp: Decomp
         g_bar = g_bar.at[flat.reshape(-1)].add((w * _after(cotangent[:, c : c + 1], witness)).reshape(-1))
         terms = terms + _adjoint_term(g_bar.reshape(config.mesh_shape), c, config, decomp)
         witness = terms[0, 0, 0].real
-    per_node = per_node + _density_adjoint(terms, config, decomp)[flat]
+    # stored once: fused into the three sums below, XLA gathered each node's δ̄ three times
+    per_node = materialise(per_node + _density_adjoint(terms, config, decomp)[flat], witness)
     # Σ_j per_node_j ∂w_j/∂x_d, with ∂w/∂x_d = dt_d Π_{e≠d} t_e, summed without forming (N, 8, 3)
     x_bar = [jnp.sum(per_node * dt[..., d] * t[..., (d + 1) % 3] * t[..., (d + 2) % 3], axis=1) for d in range(3)]
     return force, jnp.stack(x_bar, axis=-1)
