@@ -8,7 +8,7 @@ from astrograd.hydro.tour import tour_sections
 @pytest.mark.slow
 def test_tour_sections_quick(tmp_path):
     sections = tour_sections(tmp_path, quick=True)
-    assert [s.title.split()[0] for s in sections] == ["Sod", "Stellar-wind", "Recover", "Loss"]
+    assert [s.title.split()[0] for s in sections] == ["Sod", "Stellar-wind", "Recover", "Loss", "Posterior"]
     for s in sections[:2] + sections[3:]:
         assert s.figures and all(p.exists() and p.stat().st_size > 1000 for p in s.figures)
     assert all(s.numbers and s.seconds > 0 for s in sections)

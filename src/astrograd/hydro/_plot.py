@@ -93,3 +93,53 @@ def plot_convergence(path, cells, errors, labels, title="") -> Path:
     ax.set_title(title)
     ax.legend(fontsize=8)
     return save_figure(fig, path, dpi=110)
+
+
+def plot_posterior(path, v_inf, mdot, truth, *, grid=None, laplace_cov=None, title="") -> Path:
+    """Posterior draws of (v∞, Ṁ) with the contours holding 68 % and 95 % of the grid posterior
+    (``grid``: ((ln v∞ axis, ln Ṁ axis), log posterior (g, g))), the Laplace 1σ and 2σ ellipses
+    (``laplace_cov`` in ln v∞, ln Ṁ, centred on the draws' mean) and the truth; the marginals."""
+    plt = pyplot()
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    v, m = np.ravel(v_inf), np.ravel(mdot)
+    ax = axes[0]
+    ax.plot(v, m, ".", ms=2, alpha=0.4, color="C0", label="NUTS draws")
+    w = None
+    if grid is not None:
+        (lv, lm), logp = grid
+        w = np.exp(logp - logp.max())
+        w /= w.sum()
+        order = np.sort(w.ravel())[::-1]
+        levels = [order[np.searchsorted(np.cumsum(order), q)] for q in (0.95, 0.68)]
+        ax.contour(np.exp(lv), np.exp(lm), w, levels=levels, colors="k", linewidths=1)
+        ax.plot([], [], "k-", lw=1, label="grid posterior 68 %, 95 %")
+    if laplace_cov is not None:
+        centre = np.log([v.mean(), m.mean()])
+        vals, vecs = np.linalg.eigh(np.asarray(laplace_cov))
+        angle = np.linspace(0.0, 2.0 * np.pi, 200)
+        for k in (1.0, 2.0):
+            ell = centre[:, None] + k * vecs @ (np.sqrt(vals)[:, None] * np.stack([np.cos(angle), np.sin(angle)]))
+            ax.plot(np.exp(ell[0]), np.exp(ell[1]), "--", color="0.5", lw=1,
+                    label="Laplace 1σ, 2σ" if k == 1 else None)
+    ax.plot(*truth, "*", color="orange", ms=12, label="truth")
+    ax.set_xlabel("v∞ [km/s]")
+    ax.set_ylabel("Ṁ [M☉/Myr]")
+    ax.legend(fontsize=7)
+    for i, (ax, draws, label) in enumerate(((axes[1], v, "v∞ [km/s]"), (axes[2], m, "Ṁ [M☉/Myr]"))):
+        ax.hist(draws, bins=30, density=True, color="C0", alpha=0.6, label="NUTS")
+        if w is not None:
+            axis = np.exp(grid[0][i])
+            marginal = w.sum(axis=0 if i == 0 else 1)
+            area = np.sum(0.5 * (marginal[1:] + marginal[:-1]) * np.diff(axis))
+            ax.plot(axis, marginal / area, "k-", lw=1, label="grid")
+        if laplace_cov is not None:
+            sd, mu = np.sqrt(laplace_cov[i, i]), np.log(draws).mean()
+            x = np.linspace(draws.min(), draws.max(), 200)
+            ax.plot(x, np.exp(-0.5 * ((np.log(x) - mu) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd * x), "--",
+                    color="0.5", lw=1, label="Laplace")
+        ax.axvline(truth[i], color="orange", lw=2, label="truth")
+        ax.set_xlabel(label)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    return save_figure(fig, path, dpi=110)

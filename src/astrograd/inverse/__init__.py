@@ -1,7 +1,9 @@
-"""Fitting and sensitivities: ``fit`` (optax, history, save/resume), Jacobians, JVPs, Fisher."""
+"""Fitting and sensitivities: ``fit`` (optax, history, save/resume), Jacobians, JVPs, Fisher,
+posterior sampling with NUTS (``sample``)."""
 
 from astrograd.inverse._fisher import fisher
 from astrograd.inverse._fit import FitResult, fit
+from astrograd.inverse._sample import SampleResult, sample
 from astrograd.inverse._sensitivity import (
     FiniteDifferenceLimit,
     directional_derivative,
@@ -12,9 +14,11 @@ from astrograd.inverse._sensitivity import (
 __all__ = [
     "FiniteDifferenceLimit",
     "FitResult",
+    "SampleResult",
     "directional_derivative",
     "finite_difference_limit",
     "fisher",
     "fit",
+    "sample",
     "sensitivity",
 ]

@@ -1,0 +1,251 @@
+"""Posterior sampling with the No-U-Turn sampler (blackjax): warm-up, chains, diagnostics, resume."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from astrograd._cli_util import ProgressBar
+from astrograd._errors import InputError
+from astrograd.io._npz import atomic_savez, load_npz
+
+__all__ = ["SampleResult", "sample"]
+
+_CHECKPOINT_VERSION = 1
+_CHUNK = 50  # draws per compiled call (one progress step)
+
+
+@dataclass
+class SampleResult:
+    """Outcome of :func:`sample`. Arrays are numpy; ``chains`` × ``draws`` leading axes.
+
+    samples: pytree like ``init`` whose leaves have leading axes (chains, draws).
+    log_density: (chains, draws) log density of each draw.
+    acceptance_rate: (chains, draws) mean Metropolis acceptance of each NUTS trajectory.
+    divergent: (chains, draws) bool, trajectories whose energy error blew up (the posterior
+      has a region the step size cannot resolve; the draws there are biased).
+    gradient_evaluations: (chains,) leapfrog steps (one gradient each) of the sampling phase;
+      ``warmup_gradient_evaluations`` (chains,) those of the warm-up.
+    step_size: (chains,) adapted step size; inverse_mass_matrix: (chains, d) or (chains, d, d).
+    r_hat: pytree like ``init`` of the split potential-scale reduction per element (NaN with one
+      chain); near 1 (< 1.01) when the chains agree. ess: pytree like ``init`` of the effective
+      sample size per element, over all chains.
+    resumed_chains: chains read from the checkpoint instead of being run.
+    """
+
+    samples: Any
+    log_density: np.ndarray
+    acceptance_rate: np.ndarray
+    divergent: np.ndarray
+    gradient_evaluations: np.ndarray
+    warmup_gradient_evaluations: np.ndarray
+    step_size: np.ndarray
+    inverse_mass_matrix: np.ndarray
+    r_hat: Any
+    ess: Any
+    resumed_chains: int = 0
+
+    def flat_samples(self) -> np.ndarray:
+        """(chains × draws, d) draws with the parameters flattened as ``ravel_pytree`` does."""
+        leaves = jax.tree.leaves(self.samples)
+        c, n = leaves[0].shape[:2]
+        return np.concatenate([np.reshape(a, (c * n, -1)) for a in leaves], axis=1)
+
+    def summary(self) -> dict:
+        """Per flattened parameter: mean, standard deviation, 5/50/95 % quantiles, r_hat and ess;
+        with the divergences, acceptance and gradient evaluations."""
+        flat = self.flat_samples()
+        r_hat = np.concatenate([np.ravel(a) for a in jax.tree.leaves(self.r_hat)])
+        ess = np.concatenate([np.ravel(a) for a in jax.tree.leaves(self.ess)])
+        return {
+            "mean": flat.mean(axis=0).tolist(),
+            "std": flat.std(axis=0, ddof=1).tolist(),
+            "q05": np.quantile(flat, 0.05, axis=0).tolist(),
+            "q50": np.quantile(flat, 0.50, axis=0).tolist(),
+            "q95": np.quantile(flat, 0.95, axis=0).tolist(),
+            "r_hat": r_hat.tolist(),
+            "ess": ess.tolist(),
+            "divergences": int(self.divergent.sum()),
+            "mean_acceptance": float(self.acceptance_rate.mean()),
+            "gradient_evaluations": int(self.gradient_evaluations.sum() + self.warmup_gradient_evaluations.sum()),
+        }
+
+
+def _check_count(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {minimum}")
+    return int(value)
+
+
+def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(r_hat, ess) per flattened parameter of (chains, draws, d) draws."""
+    import blackjax
+
+    x = jnp.asarray(flat_draws)
+    # (blackjax squeezes a single parameter's result to a scalar)
+    ess = np.reshape(blackjax.diagnostics.effective_sample_size(x, chain_axis=0, sample_axis=1), x.shape[2])
+    if x.shape[0] < 2:
+        return np.full(x.shape[2], np.nan), ess
+    r_hat = blackjax.diagnostics.potential_scale_reduction(x, chain_axis=0, sample_axis=1)
+    return np.reshape(r_hat, x.shape[2]), ess
+
+
+def sample(
+    log_density: Callable,
+    init,
+    key,
+    *,
+    num_warmup: int = 500,
+    num_samples: int = 1000,
+    num_chains: int = 4,
+    init_scale: float = 0.1,
+    dense_mass: bool = True,
+    target_acceptance: float = 0.8,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    description: str = "NUTS",
+) -> SampleResult:
+    """Draw from the density ``exp(log_density(θ))`` with the No-U-Turn sampler (Hoffman &
+    Gelman 2014; blackjax): each chain adapts its step size and mass matrix in a Stan-style
+    window warm-up, then draws ``num_samples``.
+
+    log_density: θ ↦ scalar log posterior (up to a constant), differentiable by JAX; θ a pytree
+      like ``init`` in unconstrained coordinates (take logs of positive parameters). It is
+      traced once and reused by every chain.
+    init: a pytree of arrays, the centre of the starting points.
+    key: a ``jax.random.key``; chain ``c`` uses ``fold_in(key, c)`` only, so its draws do not
+      depend on ``num_chains`` (a run with more chains extends one with fewer).
+    init_scale: chain ``c`` starts at ``init + init_scale · N(0, 1)`` per element, so that r_hat
+      compares chains from different starts (0: every chain starts at ``init``).
+    dense_mass: adapt a full mass matrix (default; right for a few correlated parameters) or a
+      diagonal one (many parameters).
+    checkpoint: file; each finished chain is saved there (atomically), and a call with the same
+      settings resumes from it, running only the missing chains.
+    The chains run one after the other, not vmapped: a simulator with an adaptive time loop runs
+    a vmapped batch for as many steps as its slowest member.
+
+    Raises InputError for bad settings and for a start where the log density is not finite.
+    """
+    import blackjax
+
+    num_warmup = _check_count("num_warmup", num_warmup, 1)
+    num_samples = _check_count("num_samples", num_samples, 1)
+    num_chains = _check_count("num_chains", num_chains, 1)
+    if not (math.isfinite(init_scale) and init_scale >= 0):
+        raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
+    if not (0.0 < target_acceptance < 1.0):
+        raise InputError(f"target_acceptance = {target_acceptance!r} is not allowed; it must be in (0, 1)")
+    flat0, unravel = ravel_pytree(init)
+    if flat0.size == 0:
+        raise InputError("init has no parameters")
+    if not jnp.issubdtype(flat0.dtype, jnp.floating):
+        raise InputError(f"init must hold floating-point arrays; got dtype {flat0.dtype}")
+    dim = int(flat0.size)
+
+    def logdensity(flat):
+        value = log_density(unravel(flat))
+        if jnp.shape(value) != ():
+            raise InputError(f"log_density must return a scalar; it returned shape {jnp.shape(value)}")
+        return value
+
+    # the starts, checked before anything is compiled
+    starts = []
+    for c in range(num_chains):
+        k_init = jax.random.split(jax.random.fold_in(key, c), 3)[0]
+        starts.append(flat0 + init_scale * jax.random.normal(k_init, flat0.shape, flat0.dtype))
+    values = jax.jit(jax.vmap(logdensity))(jnp.stack(starts))
+    for c, v in enumerate(np.asarray(values)):
+        if not np.isfinite(v):
+            raise InputError(
+                f"log_density is {v} at the start of chain {c}; every start must have a finite log density "
+                "(move init or lower init_scale)"
+            )
+
+    settings = {
+        "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
+        "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
+        "target_acceptance": float(target_acceptance), "dim": dim,
+        "key": np.asarray(jax.random.key_data(key)).tolist(), "init": np.asarray(flat0).tolist(),
+    }
+    path = Path(checkpoint) if checkpoint is not None else None
+    done: list[dict[str, np.ndarray]] = []
+    if path is not None and path.exists():
+        meta, arrays = load_npz(path, "checkpoint")
+        if {k: meta.get(k) for k in settings} != settings:
+            raise InputError(
+                f"checkpoint {str(path)!r} was written by a different sampling run (settings, key or init differ); "
+                "use the same settings or another checkpoint file"
+            )
+        stored = int(meta["chains"])
+        done = [{k[len(f"c{c}_") :]: v for k, v in arrays.items() if k.startswith(f"c{c}_")} for c in range(stored)]
+        done = done[:num_chains]
+    resumed = len(done)
+
+    warmup = jax.jit(
+        lambda k, x: blackjax.window_adaptation(
+            blackjax.nuts, logdensity, is_mass_matrix_diagonal=not dense_mass,
+            target_acceptance_rate=target_acceptance,
+        ).run(k, x, num_steps=num_warmup)
+    )
+
+    @jax.jit
+    def draw_chunk(state, keys, step_size, inverse_mass_matrix):
+        kernel = blackjax.nuts(logdensity, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix)
+
+        def one(s, k):
+            s, info = kernel.step(k, s)
+            return s, (s.position, s.logdensity, info.acceptance_rate, info.is_divergent, info.num_integration_steps)
+
+        return jax.lax.scan(one, state, keys)
+
+    chunks = -(-num_samples // _CHUNK)
+    total = (num_chains - resumed) * (1 + chunks)
+    with ProgressBar(total, description, enabled=progress and total > 0) as bar:
+        for c in range(resumed, num_chains):
+            _, k_warm, k_draw = jax.random.split(jax.random.fold_in(key, c), 3)
+            (state, params), info = warmup(k_warm, starts[c])
+            warm_grads = int(np.sum(info.info.num_integration_steps))
+            bar.advance(status=f"chain {c}: warm-up done, step {float(params['step_size']):.3g}")
+            keys = jax.random.split(k_draw, chunks * _CHUNK)
+            parts = []
+            for i in range(chunks):
+                state, out = draw_chunk(state, keys[i * _CHUNK : (i + 1) * _CHUNK], params["step_size"],
+                                        params["inverse_mass_matrix"])
+                parts.append([np.asarray(a) for a in out])
+                bar.advance(status=f"chain {c}: {min((i + 1) * _CHUNK, num_samples)}/{num_samples} draws")
+            pos, logd, acc, div, steps = (np.concatenate(p)[:num_samples] for p in zip(*parts, strict=True))
+            done.append({
+                "position": pos, "logdensity": logd, "acceptance": acc, "divergent": div,
+                "steps": steps.astype(np.int64), "warmup_grads": np.asarray(warm_grads),
+                "step_size": np.asarray(params["step_size"]),
+                "inverse_mass_matrix": np.asarray(params["inverse_mass_matrix"]),
+            })
+            if path is not None:
+                arrays = {f"c{j}_{k}": v for j, d in enumerate(done) for k, v in d.items()}
+                atomic_savez(path, {**settings, "chains": len(done)}, arrays)
+
+    flat = np.stack([d["position"] for d in done])  # (chains, draws, d)
+    r_hat, ess = _diagnostics(flat)
+    per_draw = jax.vmap(jax.vmap(unravel))(jnp.asarray(flat))
+    return SampleResult(
+        samples=jax.tree.map(np.asarray, per_draw),
+        log_density=np.stack([d["logdensity"] for d in done]),
+        acceptance_rate=np.stack([d["acceptance"] for d in done]),
+        divergent=np.stack([d["divergent"] for d in done]).astype(bool),
+        gradient_evaluations=np.array([int(d["steps"].sum()) for d in done]),
+        warmup_gradient_evaluations=np.array([int(d["warmup_grads"]) for d in done]),
+        step_size=np.array([float(d["step_size"]) for d in done]),
+        inverse_mass_matrix=np.stack([d["inverse_mass_matrix"] for d in done]),
+        r_hat=jax.tree.map(np.asarray, unravel(jnp.asarray(r_hat))),
+        ess=jax.tree.map(np.asarray, unravel(jnp.asarray(ess))),
+        resumed_chains=resumed,
+    )

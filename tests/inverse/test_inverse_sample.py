@@ -1,0 +1,115 @@
+"""NUTS sampling (``astrograd.inverse.sample``): exact Gaussian moments, reproducibility, chains
+independent of their number, resume from a checkpoint, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.inverse import sample
+
+MU = np.array([1.0, -2.0, 0.5])
+COV = np.array([[1.0, 2.7, 0.0], [2.7, 9.0, 0.0], [0.0, 0.0, 0.04]])  # correlation 0.9, scales 1, 3, 0.2
+
+
+def _log_density(theta):
+    x = jnp.concatenate([jnp.atleast_1d(theta["a"]), theta["b"]]) - MU
+    return -0.5 * x @ jnp.linalg.solve(jnp.asarray(COV), x)
+
+
+INIT = {"a": np.float64(0.0), "b": np.zeros(2)}
+
+
+@pytest.fixture(scope="module")
+def gaussian_run():
+    with jax.enable_x64(True):
+        return sample(_log_density, INIT, jax.random.key(0), num_warmup=200, num_samples=600, num_chains=2,
+                      progress=False)
+
+
+def test_gaussian_moments_within_monte_carlo_error(gaussian_run):
+    res = gaussian_run
+    assert res.samples["a"].shape == (2, 600) and res.samples["b"].shape == (2, 600, 2)
+    flat = res.flat_samples()
+    ess = np.concatenate([np.ravel(res.ess["a"]), np.ravel(res.ess["b"])])
+    assert np.all(ess > 200), ess
+    sd = np.sqrt(np.diag(COV))
+    # mean: 4 standard errors with the effective sample size
+    assert np.all(np.abs(flat.mean(axis=0) - MU) < 4 * sd / np.sqrt(ess)), (flat.mean(axis=0), MU)
+    # standard deviations within 15 %, the correlation of the first two within 0.05
+    assert np.allclose(flat.std(axis=0, ddof=1), sd, rtol=0.15)
+    assert abs(np.corrcoef(flat[:, :2].T)[0, 1] - 0.9) < 0.05
+    r_hat = np.concatenate([np.ravel(res.r_hat["a"]), np.ravel(res.r_hat["b"])])
+    assert np.all(np.abs(r_hat - 1) < 0.02), r_hat
+    assert not res.divergent.any()
+    assert np.all(res.gradient_evaluations >= 600) and np.all(res.warmup_gradient_evaluations >= 200)
+    s = res.summary()
+    assert s["divergences"] == 0 and len(s["mean"]) == 3 and 0.5 < s["mean_acceptance"] <= 1.0
+
+
+def test_same_key_same_draws_and_chains_independent_of_their_number(gaussian_run, tmp_path):
+    with jax.enable_x64(True):
+        one = sample(_log_density, INIT, jax.random.key(0), num_warmup=200, num_samples=600, num_chains=1,
+                     progress=False)
+    np.testing.assert_array_equal(one.samples["b"][0], gaussian_run.samples["b"][0])
+    assert np.isnan(one.r_hat["a"])  # one chain: no between-chain comparison
+    with jax.enable_x64(True):
+        other = sample(_log_density, INIT, jax.random.key(1), num_warmup=200, num_samples=600, num_chains=1,
+                       progress=False)
+    assert not np.array_equal(other.samples["b"][0], one.samples["b"][0])
+
+
+def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_path):
+    path = tmp_path / "nuts.npz"
+    kw = dict(num_warmup=200, num_samples=600, progress=False, checkpoint=path)
+    with jax.enable_x64(True):
+        first = sample(_log_density, INIT, jax.random.key(0), num_chains=1, **kw)
+        assert first.resumed_chains == 0 and path.exists()
+        both = sample(_log_density, INIT, jax.random.key(0), num_chains=2, **kw)
+    assert both.resumed_chains == 1
+    # equal to the uninterrupted two-chain run, draw for draw
+    np.testing.assert_array_equal(both.samples["b"], gaussian_run.samples["b"])
+    np.testing.assert_array_equal(both.log_density, gaussian_run.log_density)
+    with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
+        sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "num_samples": 500})
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"num_samples": 0}, "num_samples = 0"),
+        ({"num_warmup": 1.5}, "num_warmup = 1.5"),
+        ({"num_chains": 0}, "num_chains = 0"),
+        ({"init_scale": -1.0}, "init_scale = -1.0"),
+        ({"target_acceptance": 1.0}, "target_acceptance = 1.0"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(kw, match):
+    with pytest.raises(InputError, match=match):
+        sample(_log_density, INIT, jax.random.key(0), progress=False, **kw)
+
+
+def test_bad_start_and_bad_density_are_one_line_errors():
+    def outside(theta):  # zero density left of 0
+        return jnp.where(theta[0] > 0, -0.5 * jnp.sum(theta**2), -jnp.inf)
+
+    with pytest.raises(InputError, match="start of chain 0"):
+        sample(outside, jnp.array([-1.0, 0.0]), jax.random.key(0), init_scale=0.0, progress=False)
+    with pytest.raises(InputError, match="must return a scalar"):
+        sample(lambda t: t, jnp.zeros(2), jax.random.key(0), progress=False)
+    with pytest.raises(InputError, match="floating-point"):
+        sample(lambda t: 0.0, jnp.zeros(2, jnp.int32), jax.random.key(0), progress=False)
+
+
+def test_a_density_with_a_hard_wall_stays_inside():
+    # half-normal on x > 0 (a wall at 0): no draw crosses it, mean sqrt(2/π)
+    def half(theta):
+        return jnp.where(theta[0] > 0, -0.5 * theta[0] ** 2, -jnp.inf)
+
+    with jax.enable_x64(True):
+        res = sample(half, jnp.array([1.0]), jax.random.key(3), num_warmup=200, num_samples=1000, num_chains=1,
+                     dense_mass=False, progress=False)
+    x = res.flat_samples()[:, 0]
+    assert np.all(x > 0)
+    assert abs(x.mean() - np.sqrt(2 / np.pi)) < 4 * np.sqrt(1 - 2 / np.pi) / np.sqrt(float(res.ess[0]))
