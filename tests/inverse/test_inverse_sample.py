@@ -71,6 +71,9 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
     # equal to the uninterrupted two-chain run, draw for draw
     np.testing.assert_array_equal(both.samples["b"], gaussian_run.samples["b"])
     np.testing.assert_array_equal(both.log_density, gaussian_run.log_density)
+    # a legacy uint32 key works too, and is a different run from the typed key's checkpoint
+    with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
+        sample(_log_density, INIT, jax.random.PRNGKey(1), num_chains=2, **kw)
     with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
         sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "num_samples": 500})
 

@@ -86,6 +86,13 @@ def _check_count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def _key_list(key) -> list:
+    """The key's bits as a list (a typed ``jax.random.key`` or a legacy uint32 ``PRNGKey``)."""
+    if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).tolist()
+
+
 def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(r_hat, ess) per flattened parameter of (chains, draws, d) draws."""
     import blackjax
@@ -174,7 +181,7 @@ def sample(
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
         "target_acceptance": float(target_acceptance), "dim": dim,
-        "key": np.asarray(jax.random.key_data(key)).tolist(), "init": np.asarray(flat0).tolist(),
+        "key": _key_list(key), "init": np.asarray(flat0).tolist(),
     }
     path = Path(checkpoint) if checkpoint is not None else None
     done: list[dict[str, np.ndarray]] = []
