@@ -42,6 +42,9 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path):
     assert again.exit_code == 0, again.output
     with h5py.File(tmp_path / "posterior.h5") as f:
         np.testing.assert_array_equal(f["v_inf_km_s"][:], v)
+    # other data (noise level) with the same checkpoint file: refused, not silently reused
+    other = runner.invoke(app, [*args, "--noise", "0.1"])
+    assert other.exit_code == 2 and "different sampling run" in other.output, other.output
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,9 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
         sample(_log_density, INIT, jax.random.PRNGKey(1), num_chains=2, **kw)
     with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
         sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "num_samples": 500})
+    # what defines the density (here: nothing was given before) must match too
+    with jax.enable_x64(True), pytest.raises(InputError, match="fingerprint differ"):
+        sample(_log_density, INIT, jax.random.key(0), num_chains=2, fingerprint={"data": [1.0]}, **kw)
 
 
 @pytest.mark.parametrize(

@@ -206,6 +206,10 @@ def wind_posterior(
         log_density, jnp.zeros(2, clean.dtype), k_sample, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, init_scale=0.5, dense_mass=True, checkpoint=checkpoint, progress=progress,
         description="wind posterior (NUTS)",
+        # what defines the density: a checkpoint of another problem, noise or whitening is refused
+        fingerprint={"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
+                     "data": np.asarray(data).tolist(), "u_map": np.asarray(u_map).tolist(),
+                     "chol": np.asarray(chol).tolist()},
     )
     u = u_map + np.asarray(res.samples) @ chol.T
     mean = u.reshape(-1, 2).mean(axis=0)

@@ -118,6 +118,7 @@ def sample(
     dense_mass: bool = True,
     target_acceptance: float = 0.8,
     checkpoint: str | os.PathLike | None = None,
+    fingerprint: dict | None = None,
     progress: bool = True,
     description: str = "NUTS",
 ) -> SampleResult:
@@ -136,7 +137,9 @@ def sample(
     dense_mass: adapt a full mass matrix (default; right for a few correlated parameters) or a
       diagonal one (many parameters).
     checkpoint: file; each finished chain is saved there (atomically), and a call with the same
-      settings resumes from it, running only the missing chains.
+      settings resumes from it, running only the missing chains. The log density itself cannot
+      be compared: pass what defines it (data, noise, model settings; JSON-able) as
+      ``fingerprint``, which must match too.
     The chains run one after the other, not vmapped: a simulator with an adaptive time loop runs
     a vmapped batch for as many steps as its slowest member.
 
@@ -181,7 +184,7 @@ def sample(
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
         "target_acceptance": float(target_acceptance), "dim": dim,
-        "key": _key_list(key), "init": np.asarray(flat0).tolist(),
+        "key": _key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
     }
     path = Path(checkpoint) if checkpoint is not None else None
     done: list[dict[str, np.ndarray]] = []
@@ -189,7 +192,8 @@ def sample(
         meta, arrays = load_npz(path, "checkpoint")
         if {k: meta.get(k) for k in settings} != settings:
             raise InputError(
-                f"checkpoint {str(path)!r} was written by a different sampling run (settings, key or init differ); "
+                f"checkpoint {str(path)!r} was written by a different sampling run (settings, key, init or "
+                "fingerprint differ); "
                 "use the same settings or another checkpoint file"
             )
         stored = int(meta["chains"])
