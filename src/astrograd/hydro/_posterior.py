@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from astrograd._errors import InputError
-from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._problems import Problem
-from astrograd.hydro._solve import simulate
+from astrograd.hydro._wind import wind_adam, wind_model
 
-__all__ = ["PRIOR_MASS_MSUN", "PRIOR_V_KM_S", "WindPosterior", "grid_posterior", "physical_summary", "wind_posterior"]
+__all__ = [
+    "PRIOR_MASS_MSUN",
+    "PRIOR_V_KM_S",
+    "WindPosterior",
+    "grid_log_likelihood",
+    "grid_posterior",
+    "physical_summary",
+    "wind_posterior",
+]
 
 #: The prior: uniform in log v∞ and in log Ṁ over the loss map's range, v∞ from 200 to
 #: 4000 km/s and Ṁ that of a 15 to 70 M☉ star (Ṁ per M☉ of the set-up).
@@ -69,30 +75,21 @@ def _observe(problem: Problem, adjoint: str):
     cu = problem.units
     v_unit = cu.to_code(1.0 * au.km / au.s)
     m_unit = cu.to_code(1.0 * au.Msun / au.Myr)
-    config, base, w0 = problem.config, problem.params, jnp.asarray(problem.initial)
-    volumes = jnp.asarray(config.grid.volumes)
-    max_steps = 80 * config.num_cells + 2000
+    f = wind_model(problem, adjoint=adjoint, with_failed=True)
+    volumes = jnp.asarray(problem.config.grid.volumes)
 
     def observe(u):
-        params = eqx.tree_at(
-            lambda p: (p.wind_velocity, p.wind_mass_loss_rate), base, (v_unit * jnp.exp(u[0]), m_unit * jnp.exp(u[1]))
-        )
-        q0 = primitive_to_conserved(w0.astype(u.dtype), params.gamma)
-        sol = simulate(q0, params, config, problem.t_end, adjoint=adjoint, max_steps=max_steps,
-                       checkpoints=1000 if adjoint == "checkpointed" else None)
-        rho = conserved_to_primitive(sol.state, params.gamma)[0]
-        return jnp.log(jnp.cumsum(rho * volumes.astype(rho.dtype))), sol.failed
+        w, failed = f(v_unit * jnp.exp(u[0]), m_unit * jnp.exp(u[1]))
+        return jnp.log(jnp.cumsum(w[0] * volumes.astype(w.dtype))), failed
 
     return observe
 
 
-def _map_estimate(observe, observe_fwd, data, lo, hi, dtype, iterations: int, progress: bool):
+def _map_estimate(observe, jac_fn, data, lo, hi, dtype, iterations: int, progress: bool):
     """Maximum of the likelihood of ``data``, from the prior box centre: Adam on the mean
     squared residual in the fit coordinates (ln v, ln v²Ṁ) as in :func:`fit_wind` (``observe``:
-    reverse mode), then Gauss–Newton steps with forward-mode Jacobians (``observe_fwd``).
-    Returns (u, J at u)."""
-    import optax
-
+    reverse mode), then Gauss–Newton steps with ``jac_fn``: u ↦ (prediction, forward-mode
+    Jacobian). Returns (u, J at u)."""
     from astrograd.inverse import fit
 
     data = jnp.asarray(data)
@@ -104,31 +101,36 @@ def _map_estimate(observe, observe_fwd, data, lo, hi, dtype, iterations: int, pr
     def loss(theta):
         return jnp.mean((observe(jnp.clip(to_u(theta), lo, hi))[0] - data) ** 2)
 
-    schedule = optax.exponential_decay(0.1, transition_steps=iterations, decay_rate=0.01)
-    res = fit(loss, jnp.zeros(2, dtype), optimizer=optax.adam(schedule, b2=0.99), steps=iterations,
+    res = fit(loss, jnp.zeros(2, dtype), optimizer=wind_adam(iterations), steps=iterations,
               progress=progress, description="posterior: maximum likelihood")
     u = to_u(jnp.asarray(res.params))
-    jac_fn = jax.jit(lambda x: (observe_fwd(x)[0], jax.jacfwd(lambda y: observe_fwd(y)[0])(x)))
     for _ in range(4):  # Gauss–Newton
         pred, jac = jac_fn(u)
         u = u + jnp.linalg.solve(jac.T @ jac, jac.T @ (data - pred))
     return np.asarray(u), np.asarray(jac_fn(u)[1])
 
 
-def grid_posterior(observe_fwd, data, noise: float, centre, half_width, points: int):
-    """The log posterior (flat prior) on a ``points`` × ``points`` grid of u = (ln v∞, ln Ṁ)
-    centred on ``centre`` with ``half_width`` (2,), from forward runs alone (``lax.map``), and
-    its mean and covariance by quadrature. Returns (axes, log posterior (g, g), mean, cov)."""
-    axes = [np.linspace(c - h, c + h, points) for c, h in zip(centre, half_width, strict=True)]
-    mv, mm = np.meshgrid(*axes)  # (g, g): axis 0 ln Ṁ, axis 1 ln v∞
-    pts = jnp.asarray(np.stack([mv.ravel(), mm.ravel()], axis=1))
+def grid_log_likelihood(observe_fwd, data, noise: float):
+    """Jitted (k, 2) points u ↦ (k,) Gaussian log likelihoods of ``data`` from forward runs
+    (``lax.map``; −inf where a run failed)."""
     data = jnp.asarray(data)
 
     def log_like(u):
         pred, failed = observe_fwd(u)
         return jnp.where(failed, -jnp.inf, -0.5 * jnp.sum(((pred - data) / noise) ** 2))
 
-    logp = np.asarray(jax.jit(lambda x: jax.lax.map(log_like, x))(pts)).reshape(mv.shape)
+    return jax.jit(lambda pts: jax.lax.map(log_like, pts))
+
+
+def grid_posterior(batch_log_like, centre, half_width, points: int):
+    """The log posterior (flat prior) on a ``points`` × ``points`` grid of u = (ln v∞, ln Ṁ)
+    centred on ``centre`` with ``half_width`` (2,), from ``batch_log_like`` (see
+    :func:`grid_log_likelihood`), and its mean and covariance by quadrature. Returns (axes,
+    log posterior (g, g), mean, cov)."""
+    axes = [np.linspace(c - h, c + h, points) for c, h in zip(centre, half_width, strict=True)]
+    mv, mm = np.meshgrid(*axes)  # (g, g): axis 0 ln Ṁ, axis 1 ln v∞
+    pts = jnp.asarray(np.stack([mv.ravel(), mm.ravel()], axis=1))
+    logp = np.asarray(batch_log_like(pts)).reshape(mv.shape)
     w = np.exp(logp - logp.max())
     w /= w.sum()
     mean = np.array([np.sum(w * mv), np.sum(w * mm)])
@@ -190,7 +192,8 @@ def wind_posterior(
     observe = _observe(problem, "checkpointed")
     clean, _ = jax.jit(observe_fwd)(jnp.asarray(u_true))
     data = clean + noise * jax.random.normal(k_data, clean.shape, clean.dtype)
-    u_map, jac = _map_estimate(observe, observe_fwd, data, lo, hi, clean.dtype, map_iterations, progress)
+    jac_fn = jax.jit(lambda x: (observe_fwd(x)[0], jax.jacfwd(lambda y: observe_fwd(y)[0])(x)))
+    u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
     chol = np.linalg.cholesky(np.linalg.inv(jac.T @ jac / noise**2))
     lo_j, hi_j = jnp.asarray(lo, clean.dtype), jnp.asarray(hi, clean.dtype)
     u0, chol_j = jnp.asarray(u_map, clean.dtype), jnp.asarray(chol, clean.dtype)
@@ -213,12 +216,13 @@ def wind_posterior(
     )
     u = u_map + np.asarray(res.samples) @ chol.T
     mean = u.reshape(-1, 2).mean(axis=0)
-    jac_mean = np.asarray(jax.jit(jax.jacfwd(lambda x: observe_fwd(x)[0]))(jnp.asarray(mean)))
+    jac_mean = np.asarray(jac_fn(jnp.asarray(mean))[1])
     grid = (None, None, None, None)
     if grid_points:
         half = 6.0 * u.reshape(-1, 2).std(axis=0, ddof=1)
+        batch_log_like = grid_log_likelihood(observe_fwd, data, noise)  # compiled once for every widening
         for _ in range(4):
-            grid = grid_posterior(observe_fwd, data, noise, mean, half, grid_points)
+            grid = grid_posterior(batch_log_like, mean, half, grid_points)
             logp = grid[1]
             edge = np.concatenate([logp[0], logp[-1], logp[:, 0], logp[:, -1]])
             if np.max(edge) - np.max(logp) < np.log(1e-6):

@@ -50,6 +50,7 @@ def wind_model(
     adjoint: str = "checkpointed",
     max_steps: int | None = None,
     checkpoints: int = 1000,
+    with_failed: bool = False,
 ) -> Callable:
     """``f(v_inf, mdot) -> (3, n)`` final primitive state (ρ, u, p) of the wind problem, in code
     units, differentiable in both arguments (reverse mode with ``adjoint="checkpointed"``,
@@ -58,8 +59,10 @@ def wind_model(
     max_steps: step cap (default 80 × cells + 2000, about twice the steps of the default set-up
     at v∞ = 4000 km/s). checkpoints: states stored by the reverse pass (each segment of
     max_steps/checkpoints steps is replayed once in the backward pass, each step
-    rematerialised). The default, 1000 (34-step segments at 401 cells, 10 MB of checkpoints):
-    500 to 4000 measured within 3 % of each other (1.61–1.66 s value_and_grad at 401 cells)."""
+    rematerialised). with_failed: return ``(state, failed)``, ``failed`` true where the run met a
+    non-physical state (see :func:`simulate`). The default checkpoints, 1000 (34-step segments
+    at 401 cells, 10 MB of checkpoints): 500 to 4000 measured within 3 % of each other
+    (1.61–1.66 s value_and_grad at 401 cells)."""
     config = problem.config
     if max_steps is None:
         max_steps = 80 * config.num_cells + 2000
@@ -71,7 +74,8 @@ def wind_model(
         q0 = primitive_to_conserved(w0.astype(jnp.result_type(v_inf)), params.gamma)
         sol = simulate(q0, params, config, problem.t_end, adjoint=adjoint, max_steps=max_steps,
                        checkpoints=checkpoints if adjoint == "checkpointed" else None)
-        return conserved_to_primitive(sol.state, params.gamma)
+        w = conserved_to_primitive(sol.state, params.gamma)
+        return (w, sol.failed) if with_failed else w
 
     return f
 
@@ -161,6 +165,17 @@ class WindFit:
     loss: str
 
 
+def wind_adam(iterations: int, learning_rate: float = 0.1):
+    """The Adam used for wind fits: the step decays exponentially from ``learning_rate`` to
+    ``learning_rate``/100 over ``iterations``; b2 = 0.99 (instead of 0.999) lets the
+    second-moment estimate forget the large early gradients, so the steps do not stall near the
+    minimum."""
+    import optax
+
+    schedule = optax.exponential_decay(learning_rate, transition_steps=iterations, decay_rate=0.01)
+    return optax.adam(schedule, b2=0.99)
+
+
 def fit_wind(
     problem: Problem,
     starts,
@@ -199,16 +214,10 @@ def fit_wind(
         return jax.lax.map(single, theta)
 
     theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
-    import optax
-
-    # Adam with an exponentially decaying step (learning_rate -> learning_rate/100): large steps
-    # first, then sub-percent settling. b2 = 0.99 (instead of 0.999) lets the second-moment
-    # estimate forget the large early gradients, so the steps do not stall near the minimum.
-    schedule = optax.exponential_decay(learning_rate, transition_steps=iterations, decay_rate=0.01)
     result = fit(
         lambda th: jnp.sum(batched(th)),
         theta0,
-        optimizer=optax.adam(schedule, b2=0.99),
+        optimizer=wind_adam(iterations, learning_rate),
         steps=iterations,
         checkpoint=checkpoint,
         progress=progress,

@@ -168,10 +168,8 @@ def sample(
         return value
 
     # the starts, checked before anything is compiled
-    starts = []
-    for c in range(num_chains):
-        k_init = jax.random.split(jax.random.fold_in(key, c), 3)[0]
-        starts.append(flat0 + init_scale * jax.random.normal(k_init, flat0.shape, flat0.dtype))
+    chain_keys = [jax.random.split(jax.random.fold_in(key, c), 3) for c in range(num_chains)]  # start, warm-up, draws
+    starts = [flat0 + init_scale * jax.random.normal(k[0], flat0.shape, flat0.dtype) for k in chain_keys]
     values = jax.jit(jax.vmap(logdensity))(jnp.stack(starts))
     for c, v in enumerate(np.asarray(values)):
         if not np.isfinite(v):
@@ -222,7 +220,7 @@ def sample(
     total = (num_chains - resumed) * (1 + chunks)
     with ProgressBar(total, description, enabled=progress and total > 0) as bar:
         for c in range(resumed, num_chains):
-            _, k_warm, k_draw = jax.random.split(jax.random.fold_in(key, c), 3)
+            _, k_warm, k_draw = chain_keys[c]
             (state, params), info = warmup(k_warm, starts[c])
             warm_grads = int(np.sum(info.info.num_integration_steps))
             bar.advance(status=f"chain {c}: warm-up done, step {float(params['step_size']):.3g}")
