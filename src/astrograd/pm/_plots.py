@@ -73,3 +73,47 @@ def plot_power(path: Path, k, p, p_lin, a: float) -> Path:
     ax.set_ylabel("P(k) [(Mpc/h)³]")
     ax.legend(fontsize=8)
     return save_figure(fig, path, dpi=120)
+
+
+def plot_reconstruction(path: Path, fields: dict, summary: dict) -> Path:
+    """Field-level inference: slices of the true, MAP and posterior-mean white noise and of the
+    posterior standard deviation; the data and the density of the posterior mean; and the
+    cross-correlation with the truth against the Wiener filter's expectation."""
+    plt = pyplot()
+    has_truth = "truth" in fields
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6.2))
+    noise_panels = [("truth", "truth")] if has_truth else [("wiener", "Wiener filter")]
+    noise_panels += [("map", "MAP"), ("mean", "posterior mean")]
+    lim = float(np.percentile(np.abs(fields["linear_" + noise_panels[0][0]]), 99)) + 1e-9
+    for ax, (name, title) in zip(axes[0, :3], noise_panels, strict=True):
+        ax.imshow(fields["linear_" + name][:, :, 0], cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
+        ax.set_title(f"initial conditions: {title}\n(linear δ at a = 1, slice z = 0)", fontsize=9)
+    im = axes[0, 3].imshow(fields["std"][:, :, 0], cmap="viridis", vmin=0, origin="lower")
+    axes[0, 3].set_title(f"posterior std of the white noise\n(linear theory {summary['posterior_std_linear']:.2f})",
+                         fontsize=9)
+    fig.colorbar(im, ax=axes[0, 3], fraction=0.046)
+    dens = [("data", "observed δ (with noise)")]
+    dens += [("density_truth", "true δ")] if has_truth else []
+    dens += [("density_mean", "δ of the posterior mean")]
+    vmax = float(np.percentile(np.abs(fields["data"]), 99))
+    for ax, (name, title) in zip(axes[1, : len(dens)], dens, strict=True):
+        ax.imshow(fields[name][:, :, 0], cmap="inferno", vmin=-1, vmax=max(vmax, 1e-9), origin="lower")
+        ax.set_title(title, fontsize=9)
+    for ax in list(axes[0]) + list(axes[1, : len(dens)]):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[1, len(dens) : 3]:
+        ax.axis("off")
+    ax = axes[1, 3]
+    ax.plot(fields["k"], fields["r_wiener_expected"], "k--", label="Wiener filter, expected")
+    for name, style, label in (("r_wiener", "C0:", "Wiener filter"), ("r_map", "C1-", "MAP"),
+                               ("r_mean", "C2-", "posterior mean")):
+        if name in fields:
+            ax.plot(fields["k"], fields[name], style, label=f"{label} × truth")
+    ax.set_xlabel("k (h/Mpc)")
+    ax.set_ylabel("cross-correlation r(k)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    fig.suptitle(f"initial conditions from a noisy density map at a = {summary['a_stop']:g} "
+                 f"(σ = {summary['noise']:g}; {summary['chains']} × {summary['samples']} NUTS draws)", fontsize=10)
+    return save_figure(fig, path, dpi=110)

@@ -1,0 +1,221 @@
+"""Field-level inference (``astrograd.pm._field``): the linearised model against linear theory,
+the MAP against the Wiener filter in the linear regime, NUTS draws against the exact Gaussian
+posterior, the CLI and bad input."""
+
+import json
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from astrograd._errors import InputError
+from astrograd._precision import float64
+from astrograd.cosmo import Cosmology, growth_table
+from astrograd.pm import PMConfig, linear_modes, rfft_wavevectors
+from astrograd.pm._field import (
+    apply_response,
+    coverage,
+    cross_correlation,
+    field_map,
+    field_posterior,
+    field_problem,
+    linear_posterior_std,
+    linear_response,
+    mock_data,
+    observed_density,
+    wiener_correlation,
+    wiener_filter,
+)
+from astrograd.pm.cli import app
+
+
+def _cosmo(scale=1.0):
+    return Cosmology(omega_m=0.3, omega_b=0.05, h=0.7, n_s=0.96, sigma8=0.8 * scale)
+
+
+def _small(steps=3):
+    return PMConfig(ptcl_grid=(8, 8, 8), box_size=(128.0, 128.0, 128.0), a_start=1 / 16, a_stop=1.0,
+                    num_steps=steps, dtype="float64")
+
+
+def test_linear_response_is_a_convolution_and_the_adjoint_agrees(x64):
+    config, cosmo = _small(), _cosmo()
+    r = linear_response(cosmo, config)
+    w = jax.random.normal(jax.random.key(1), config.ptcl_grid, jnp.float64)
+    # forward mode through the plain scan, along a random field: R ω = irfftn(r̂ ω̂)
+    _, jw = jax.jvp(lambda x: observed_density(x, cosmo, config, adjoint="autodiff"), (jnp.zeros_like(w),), (w,))
+    assert float(jnp.max(jnp.abs(jw - apply_response(r, w)))) < 1e-12 * float(jnp.max(jnp.abs(jw)))
+    # reverse mode through the reverse-time adjoint: Rᵀ e_0 has the kernel conj(r̂)
+    _, vjp = jax.vjp(lambda x: observed_density(x, cosmo, config), jnp.zeros_like(w))
+    rt = jnp.conj(jnp.fft.rfftn(vjp(jnp.zeros_like(w).at[0, 0, 0].set(1.0))[0]))
+    assert float(jnp.max(jnp.abs(rt - r))) < 1e-10 * float(jnp.max(jnp.abs(r)))
+
+
+def test_linear_response_follows_linear_growth_on_large_scales(x64):
+    """|r̂_k| = D(a) √(P(k)/V_cell) × the CIC lattice factor sin(ks/2)/(ks/2) for the modes along
+    an axis, up to the PM force's discreteness (a fine force mesh: 4 cells per particle)."""
+    config = PMConfig(ptcl_grid=(16, 16, 16), mesh_shape=(64, 64, 64), box_size=(256.0,) * 3, a_start=1 / 16,
+                      a_stop=1.0, num_steps=10, dtype="float64")
+    cosmo = _cosmo()
+    r = np.abs(np.asarray(linear_response(cosmo, config)))
+    amp = np.abs(np.asarray(linear_modes(jnp.zeros(config.ptcl_grid).at[0, 0, 0].set(1.0), cosmo, config)))
+    d1 = float(growth_table(cosmo).D1(1.0))
+    ks = np.broadcast_arrays(*[np.asarray(k) for k in rfft_wavevectors(config.ptcl_grid, config.ptcl_spacing,
+                                                                        jnp.float64)])
+    on_axis = np.sum([k == 0 for k in ks], axis=0) == 2
+    kmag = np.sqrt(sum(k**2 for k in ks))
+    s = config.ptcl_spacing[0]
+    for harmonic, tol in ((1, 0.01), (2, 0.02)):
+        k = harmonic * 2 * np.pi / config.box_size[0]
+        sel = on_axis & np.isclose(kmag, k)
+        assert sel.sum() == 5
+        expected = d1 * amp[sel] * np.sin(k * s / 2) / (k * s / 2)
+        np.testing.assert_allclose(r[sel], expected, rtol=tol)
+
+
+@pytest.fixture(scope="module")
+def linear_regime():
+    """A nearly linear model (σ8 = 0.008) with the noise scaled alike: the posterior is the
+    linearised one to about 1e-3."""
+    with float64():
+        config, cosmo = _small(), _cosmo(0.01)
+        truth, problem = mock_data(jax.random.key(0), 0.002, cosmo, config)
+        return config, cosmo, truth, problem, linear_response(cosmo, config)
+
+
+def test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude(x64):
+    """MAP − Wiener filter shrinks in proportion to the field amplitude (σ8 and the noise scaled
+    together, so the Wiener filter in white-noise units stays the same)."""
+    config = _small()
+    gaps = []
+    for scale in (0.1, 0.01):
+        cosmo = _cosmo(scale)
+        _, problem = mock_data(jax.random.key(0), 0.2 * scale, cosmo, config)
+        r = linear_response(cosmo, config)
+        wf, _ = wiener_filter(problem, r)
+        m, res = field_map(problem, steps=50, response=r, tol=1e-8, progress=False)
+        assert res.converged
+        gaps.append(float(jnp.linalg.norm(m - wf) / jnp.linalg.norm(wf)))
+    assert gaps[1] < 1e-2
+    assert 7.0 < gaps[0] / gaps[1] < 14.0, gaps
+
+
+def test_wiener_filter_solves_the_normal_equations(x64, linear_regime):
+    """(I + RᵀR/σ²) ω_WF = Rᵀ d / σ², with R applied in real space by forward mode."""
+    config, cosmo, _, problem, r = linear_regime
+    wf, _ = wiener_filter(problem, r)
+
+    def rmat(w):
+        return jax.jvp(lambda x: observed_density(x, cosmo, config, adjoint="autodiff"), (jnp.zeros_like(w),),
+                       (w,))[1]
+
+    _, rt = jax.vjp(rmat, wf)
+    s2 = problem.sigma**2
+    lhs = wf + rt(rmat(wf))[0] / s2
+    rhs = rt(problem.data)[0] / s2
+    assert float(jnp.max(jnp.abs(lhs - rhs))) < 1e-8 * float(jnp.max(jnp.abs(rhs)))
+
+
+@pytest.mark.slow
+def test_nuts_draws_match_the_gaussian_posterior_in_the_linear_regime(x64, linear_regime):
+    config, _, truth, problem, _ = linear_regime
+    post = field_posterior(problem, jax.random.key(3), num_warmup=60, num_samples=150, num_chains=1,
+                           map_steps=20, progress=False)
+    exact_sd = linear_posterior_std(post.variance_k, config.ptcl_grid)
+    assert post.samples.shape == (1, 150, 8, 8, 8)
+    assert post.sampling.divergent.sum() == 0
+    # per-cell posterior sd, averaged over 512 cells, within a few % of the exact one
+    assert abs(post.std.mean() / exact_sd - 1) < 0.05
+    # the posterior mean is the Wiener filter within its Monte Carlo error
+    ess = np.asarray(post.sampling.ess)
+    z = (post.mean - post.wiener) / (exact_sd / np.sqrt(ess))
+    assert np.sqrt(np.mean(z**2)) < 1.5
+    # and covers the truth like a calibrated posterior (0.683 expected; 512 correlated cells)
+    assert 0.58 < coverage(truth, post.mean, post.std) < 0.78
+
+
+def test_cross_correlation_of_the_wiener_filter_has_the_expected_shape(x64, linear_regime):
+    config, _, truth, problem, r = linear_regime
+    wf, var = wiener_filter(problem, r)
+    k, r_wf = cross_correlation(wf, truth, config.box_size)
+    k2, r_expected = wiener_correlation(var, config.box_size)
+    np.testing.assert_allclose(k, k2)
+    assert np.all(np.diff(r_expected) < 0) and r_expected[0] > 0.95
+    # one realisation: within the scatter of a few modes per bin
+    assert np.all(np.abs(r_wf - r_expected) < 0.1)
+    _, self_r = cross_correlation(truth, truth, config.box_size)
+    np.testing.assert_allclose(self_r, 1.0, rtol=1e-12)
+
+
+def test_bad_input_is_refused_in_one_line():
+    config = PMConfig(ptcl_grid=(8, 8, 8), box_size=(128.0,) * 3, num_steps=2)
+    with pytest.raises(InputError, match="sigma"):
+        field_problem(np.zeros((8, 8, 8)), 0.0, _cosmo(), config)
+    with pytest.raises(InputError, match=r"shape \(4, 4, 4\)"):
+        field_problem(np.zeros((4, 4, 4)), 0.1, _cosmo(), config)
+    bad = np.zeros((8, 8, 8))
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(InputError, match=r"\(1, 2, 3\)"):
+        field_problem(bad, 0.1, _cosmo(), config)
+    with pytest.raises(InputError, match="shapes"):
+        cross_correlation(np.zeros((4, 4, 4)), np.zeros((8, 8, 8)), (1.0, 1.0, 1.0))
+
+
+def _cli(args):
+    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output.strip().splitlines()[-1])
+
+
+_LINEAR_CLI = ["reconstruct", "--ptcl-grid", "8", "--box", "128", "--steps", "2", "--sigma8", "0.008", "--noise",
+               "0.002", "--warmup", "60", "--samples", "150", "--chains", "1", "--map-steps", "10", "--json"]
+
+
+def test_cli_reconstruct_in_the_linear_regime_matches_the_exact_posterior(tmp_path):
+    """NUTS through the CLI, where the posterior is the linearised one: the per-cell posterior
+    sd against linear theory, the Wiener filter's correlation with the truth, and coverage."""
+    out = tmp_path / "rec"
+    summary = _cli([*_LINEAR_CLI, "--out", str(out)])
+    assert (out / "reconstruct.png").exists()
+    with h5py.File(out / "reconstruct.h5") as f:
+        assert f["samples"].shape == (1, 150, 8, 8, 8)
+        for name in ("truth", "data", "wiener", "map", "mean", "std", "density_mean", "linear_mean"):
+            assert f[name].shape == (8, 8, 8)
+        assert f["r_map"].shape == (len(summary["k"]),) and f.attrs["noise"] == 0.002
+        mean, wiener = f["mean"][:], f["wiener"][:]
+    assert summary["divergences"] == 0
+    assert abs(summary["posterior_std_mean"] / summary["posterior_std_linear"] - 1) < 0.05
+    # the posterior mean is the Wiener filter within its Monte Carlo error (ESS ≥ the minimum)
+    mc = summary["posterior_std_linear"] / np.sqrt(summary["ess_min"])
+    assert np.sqrt(np.mean((mean - wiener) ** 2)) < 1.5 * mc
+    assert 0.58 < summary["coverage_1sigma"] < 0.78
+    assert np.all(np.abs(np.array(summary["r_mean"]) - np.array(summary["r_wiener_expected"])) < 0.1)
+
+
+@pytest.mark.slow
+def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path):
+    out = tmp_path / "rec"
+    args = [*_LINEAR_CLI[:-9], "--warmup", "20", "--samples", "20", "--chains", "2", "--map-steps", "5", "--json",
+            "--out", str(out)]
+    first = _cli(args)
+    again = _cli(args)  # both chains read from the checkpoint: the same draws
+    assert again["gradient_evaluations"] == first["gradient_evaluations"]
+    assert again["posterior_std_mean"] == first["posterior_std_mean"]
+    with h5py.File(tmp_path / "obs.h5", "w") as f:
+        f["delta"] = np.zeros((8, 8, 8))
+    summary = _cli(["reconstruct", "--ptcl-grid", "8", "--box", "128", "--steps", "2", "--warmup", "5", "--samples",
+                    "5", "--chains", "1", "--map-steps", "2", "--data", str(tmp_path / "obs.h5"), "--out",
+                    str(tmp_path / "rec2"), "--json"])
+    assert "coverage_1sigma" not in summary
+
+
+def test_cli_reconstruct_refuses_bad_input(tmp_path):
+    runner = CliRunner()
+    for bad, match in ((["--noise", "-1"], "sigma"), (["--mesh-factor", "0"], "mesh-factor"),
+                       (["--data", str(tmp_path / "missing.h5")], "does not exist"), (["--dtype", "half"], "dtype")):
+        res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "8", "--out", str(tmp_path / "bad"), *bad])
+        assert res.exit_code == 2, res.output
+        assert match in res.output and len(res.output.strip().splitlines()) == 1
