@@ -141,7 +141,7 @@ def test_cross_correlation_of_the_wiener_filter_has_the_expected_shape(x64, line
     config, _, truth, problem, r = linear_regime
     wf, var = wiener_filter(problem, r)
     k, r_wf = cross_correlation(wf, truth, config.box_size)
-    k2, r_expected = wiener_correlation(var, config.box_size)
+    k2, r_expected = wiener_correlation(var, config.ptcl_grid, config.box_size)
     np.testing.assert_allclose(k, k2)
     assert np.all(np.diff(r_expected) < 0) and r_expected[0] > 0.95
     # one realisation: within the scatter of a few modes per bin
@@ -204,6 +204,10 @@ def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path):
     again = _cli(args)  # both chains read from the checkpoint: the same draws
     assert again["gradient_evaluations"] == first["gradient_evaluations"]
     assert again["posterior_std_mean"] == first["posterior_std_mean"]
+    # another MAP (the centre of the whitened coordinates) or noise: the stored chains are refused
+    for change in (["--map-steps", "1"], ["--noise", "0.003"]):
+        res = CliRunner().invoke(app, [*args, *change])
+        assert res.exit_code == 2 and "different sampling run" in res.output, res.output
     with h5py.File(tmp_path / "obs.h5", "w") as f:
         f["delta"] = np.zeros((8, 8, 8))
     summary = _cli(["reconstruct", "--ptcl-grid", "8", "--box", "128", "--steps", "2", "--warmup", "5", "--samples",

@@ -33,8 +33,8 @@ from astrograd.cosmo import Cosmology
 from astrograd.pm._config import PMConfig
 from astrograd.pm._gravity import density_contrast
 from astrograd.pm._lpt import linear_modes
-from astrograd.pm._mesh import rfft_wavevectors
 from astrograd.pm._nbody import positions
+from astrograd.pm._observables import shell_average
 from astrograd.pm._simulate import simulate
 
 
@@ -179,10 +179,16 @@ class FieldPosterior:
     map_fit: object
 
 
-def _fingerprint(problem: FieldProblem) -> dict:
-    data = np.ascontiguousarray(np.asarray(problem.data))
+def _sha256(array) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(array)).tobytes()).hexdigest()
+
+
+def _fingerprint(problem: FieldProblem, centre) -> dict:
+    """What defines the sampled density: the data, noise, model, and the centre of the whitened
+    coordinates (the MAP, which depends on ``map_steps``), so that stale chains are refused."""
     return {
-        "data_sha256": hashlib.sha256(data.tobytes()).hexdigest(),
+        "data_sha256": _sha256(problem.data),
+        "centre_sha256": _sha256(centre),
         "sigma": problem.sigma,
         "config": repr(problem.config),
         "cosmo": [float(x) for x in jax.tree.leaves(problem.cosmo)],
@@ -201,9 +207,8 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     """
     from astrograd.inverse import sample
 
-    for name, value in (("map_steps", map_steps),):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= 1")
+    if isinstance(map_steps, bool) or not isinstance(map_steps, int | np.integer) or map_steps < 1:
+        raise InputError(f"map_steps = {map_steps!r} is not allowed; it must be an integer >= 1")
     response = linear_response(problem.cosmo, problem.config)
     wiener, variance = wiener_filter(problem, response)
     centre, map_fit = field_map(problem, steps=map_steps, response=response, progress=progress)
@@ -214,7 +219,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
     result = sample(log_density, jnp.zeros_like(centre), key, num_warmup=num_warmup, num_samples=num_samples,
                     num_chains=num_chains, init_scale=0.5, dense_mass=False, checkpoint=checkpoint,
-                    fingerprint=_fingerprint(problem), progress=progress, description="NUTS field")
+                    fingerprint=_fingerprint(problem, centre), progress=progress, description="NUTS field")
     to_field = jax.jit(jax.vmap(jax.vmap(lambda u: centre + whiten(u))))
     draws = np.asarray(to_field(jnp.asarray(result.samples)), dtype=np.float32)
     flat = draws.reshape(-1, *draws.shape[2:]).astype(np.float64)
@@ -225,51 +230,26 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
 
 def cross_correlation(a, b, box_size, num_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """r(k) = P_ab / √(P_aa P_bb) of two fields on the same periodic grid, in bins of |k| one
-    fundamental frequency wide. Returns (k of each bin's modes on average, r)."""
+    """r(k) = P_ab / √(P_aa P_bb) of two fields on the same periodic grid, in shells of |k| one
+    fundamental frequency wide (:func:`astrograd.pm.shell_average`). Returns (k, r)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape:
-        raise InputError(f"fields of shapes {a.shape} and {b.shape} cannot be correlated; give the same shape")
+    if a.shape != b.shape or a.ndim != 3:
+        raise InputError(f"fields of shapes {a.shape} and {b.shape} cannot be correlated; give two 3D grids "
+                         "of the same shape")
     ka, kb = np.fft.rfftn(a), np.fft.rfftn(b)
-    return _binned(a.shape, box_size, num_bins, (ka * np.conj(kb)).real, np.abs(ka) ** 2, np.abs(kb) ** 2,
-                   ratio=lambda ab, aa, bb: ab / np.sqrt(aa * bb))
+    k, (ab, aa, bb), _ = shell_average(a.shape, box_size, [(ka * np.conj(kb)).real, np.abs(ka) ** 2,
+                                                            np.abs(kb) ** 2], num_bins)
+    return k, ab / np.sqrt(aa * bb)
 
 
-def wiener_correlation(variance_k, box_size, num_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The expected cross-correlation of the Wiener filter with the truth in the linear regime,
-    √(1 − σ²/(σ² + |r̂|²)) averaged as :func:`cross_correlation` bins it. Returns (k, r)."""
-    variance_k = np.asarray(variance_k, np.float64)
-    shape = tuple(variance_k.shape[:2]) + (2 * (variance_k.shape[2] - 1),)
-    # the posterior-mean power over the prior power is the signal fraction s = 1 − variance; its
-    # correlation with the truth is s / √s per mode, binned as power-weighted sums
-    s = 1.0 - variance_k
-    return _binned(shape, box_size, num_bins, s, s, np.ones_like(s), ratio=lambda ab, aa, bb: ab / np.sqrt(aa * bb))
-
-
-def _binned(shape, box_size, num_bins, *fields, ratio):
-    if len(shape) != 3 or shape[2] < 2:
-        raise InputError(f"fields of shape {shape} are not 3D grids")
-    cell = tuple(float(b) / n for b, n in zip(box_size, shape, strict=True))
-    ks = rfft_wavevectors(tuple(shape), cell, jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-    kmag = np.sqrt(sum(np.asarray(k, np.float64) ** 2 for k in ks))
-    weight = np.full(kmag.shape[2], 2.0)
-    weight[0] = 1.0
-    if shape[2] % 2 == 0:
-        weight[-1] = 1.0
-    weight = np.broadcast_to(weight, kmag.shape).ravel()
-    k_fund = 2.0 * np.pi / max(float(b) for b in box_size)
-    k_nyq = min(np.pi / c for c in cell)
-    num_bins = max(1, int(k_nyq / k_fund)) if num_bins is None else int(num_bins)
-    edges = np.linspace(0.5 * k_fund, k_nyq, num_bins + 1)
-    idx = np.digitize(kmag.ravel(), edges) - 1
-    ok = (idx >= 0) & (idx < num_bins)
-    sums = [np.bincount(idx[ok], weights=weight[ok] * np.ravel(f)[ok], minlength=num_bins) for f in fields]
-    counts = np.bincount(idx[ok], weights=weight[ok], minlength=num_bins)
-    ksum = np.bincount(idx[ok], weights=weight[ok] * kmag.ravel()[ok], minlength=num_bins)
-    good = counts > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = ratio(*(s[good] for s in sums))
-    return ksum[good] / counts[good], r
+def wiener_correlation(variance_k, shape, box_size, num_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The expected r(k) of the Wiener filter with the truth in the linear regime, binned as
+    :func:`cross_correlation` bins it; ``variance_k`` from :func:`wiener_filter`, ``shape`` the
+    particle grid. Per mode the filter keeps the signal fraction s = 1 − σ²/(σ² + |r̂|²) of the
+    truth's power in its cross power and in its own power, so r = Σ s / √(Σ s · Σ 1) per shell."""
+    s = 1.0 - np.asarray(variance_k, np.float64)
+    k, (cross, ones), _ = shell_average(tuple(shape), box_size, [s, np.ones_like(s)], num_bins)
+    return k, cross / np.sqrt(cross * ones)
 
 
 def coverage(truth, mean, std) -> float:
@@ -320,7 +300,7 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     delta_map = np.asarray(to_density(jnp.asarray(post.map), cosmo, config))
     delta_mean = np.asarray(to_density(jnp.asarray(post.mean), cosmo, config))
     sd_linear = linear_posterior_std(post.variance_k, config.ptcl_grid)
-    k, r_expected = wiener_correlation(post.variance_k, config.box_size)
+    k, r_expected = wiener_correlation(post.variance_k, config.ptcl_grid, config.box_size)
     summary = {
         "ptcl_grid": ptcl_grid, "box": box, "a_stop": a_stop, "steps": steps, "noise": noise, "sigma8": sigma8,
         "seconds": seconds, "map_steps": int(post.map_fit.steps), "map_grad_norm": float(post.map_fit.grad_norm),

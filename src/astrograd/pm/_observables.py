@@ -42,6 +42,42 @@ def projection(
     return cic_paint_2d(positions[:, keep], shape, pix)
 
 
+def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: float | None = None,
+                  dtype=np.float64):
+    """Sums of rfftn-layout ``fields`` (each of the rfft shape of a real ``shape`` grid) over
+    shells of |k| one fundamental frequency (of the largest box side) wide, from half of it up to
+    the smallest Nyquist frequency (or ``k_max``), every mode counted once (the rfft's kz = 0
+    and Nyquist planes once, the others twice).
+
+    Returns (k (mean of each shell's modes), [sum of each field per shell], number of modes),
+    for the non-empty shells. |k| is computed in ``dtype`` (a mode at the top edge, rounded
+    below it, is kept)."""
+    shape = tuple(int(n) for n in shape)
+    cell = tuple(float(b) / n for b, n in zip(box_size, shape, strict=True))
+    ks = rfft_wavevectors(shape, cell, dtype)
+    kmag = np.asarray(jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2))
+    weight = np.full(kmag.shape[2], 2.0)
+    weight[0] = 1.0
+    if shape[2] % 2 == 0:
+        weight[-1] = 1.0
+    weight = np.broadcast_to(weight, kmag.shape).ravel()
+    k_fund = 2.0 * np.pi / max(float(b) for b in box_size)
+    k_top = min(np.pi / c for c in cell) if k_max is None else float(k_max)
+    if num_bins is None:
+        num_bins = max(1, int(k_top / k_fund))
+    edges = np.linspace(0.5 * k_fund, k_top, num_bins + 1)
+    idx = np.digitize(kmag.ravel(), edges) - 1
+    ok = (idx >= 0) & (idx < num_bins)
+
+    def per_shell(values):
+        return np.bincount(idx[ok], weights=weight[ok] * np.ravel(values)[ok], minlength=num_bins)
+
+    counts = per_shell(np.ones(kmag.size))
+    good = counts > 0
+    return (per_shell(kmag)[good] / counts[good], [per_shell(np.asarray(f, np.float64))[good] for f in fields],
+            counts[good])
+
+
 def power_spectrum(
     delta: Float[Array, "nx ny nz"],
     box_size,
@@ -62,26 +98,5 @@ def power_spectrum(
     if deconvolve_cic:
         dk = dk / cic_window(shape, cell, delta.dtype)
     p = jnp.abs(dk) ** 2 * volume / float(np.prod(shape)) ** 2
-    ks = rfft_wavevectors(shape, cell, delta.dtype)
-    kmag = jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2)
-    # modes on the kz = 0 and Nyquist planes appear once in rfft, others stand for two
-    nz = shape[2]
-    weight = np.full(kmag.shape[2], 2.0)
-    weight[0] = 1.0
-    if nz % 2 == 0:
-        weight[-1] = 1.0
-    weight = jnp.broadcast_to(jnp.asarray(weight, dtype=delta.dtype), kmag.shape)
-    k_fund = 2.0 * np.pi / max(float(b) for b in box_size)
-    k_nyq = min(np.pi / c for c in cell)
-    k_top = k_nyq if k_max is None else float(k_max)
-    if num_bins is None:
-        num_bins = max(1, int(k_top / k_fund))
-    edges = np.linspace(0.5 * k_fund, k_top, num_bins + 1)
-    idx = np.digitize(np.asarray(kmag).ravel(), edges) - 1
-    ok = (idx >= 0) & (idx < num_bins)
-    w = np.asarray(weight).ravel()[ok]
-    counts = np.bincount(idx[ok], weights=w, minlength=num_bins)
-    ksum = np.bincount(idx[ok], weights=w * np.asarray(kmag).ravel()[ok], minlength=num_bins)
-    psum = np.bincount(idx[ok], weights=w * np.asarray(p).ravel()[ok], minlength=num_bins)
-    good = counts > 0
-    return ksum[good] / counts[good], psum[good] / counts[good], counts[good]
+    k, (psum,), counts = shell_average(shape, box_size, [p], num_bins, k_max, dtype=delta.dtype)
+    return k, psum / counts, counts

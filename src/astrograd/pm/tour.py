@@ -1,4 +1,5 @@
-"""The PM section of ``astrograd tour``: initial conditions that draw "pmwd" (a short fit)."""
+"""The PM sections of ``astrograd tour``: initial conditions that draw "pmwd" (a short fit), and the
+initial conditions behind a noisy density map (MAP and NUTS draws)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,43 @@ import time
 from pathlib import Path
 
 from astrograd._tour import TourSection
+
+
+def _reconstruct(outdir: Path, quick: bool) -> TourSection:
+    from astrograd._precision import float64
+    from astrograd.pm._field import reconstruct_to_dir
+
+    start = time.perf_counter()
+    n, warmup, draws = (8, 100, 150) if quick else (16, 200, 300)
+    with float64():
+        s = reconstruct_to_dir(Path(outdir) / "pm_reconstruct", ptcl_grid=n, box=16.0 * n, steps=10,
+                               warmup=warmup, samples=draws, chains=2)
+    return TourSection(
+        title="Particle mesh: the initial conditions behind a noisy density map",
+        summary=(
+            f"A mock observation: the density contrast at a = 1 of {n}³ particles in a ({16 * n} Mpc/h)³ box "
+            "(2LPT at a = 1/16, 10 KDK steps), one 16 Mpc/h cell per particle, plus Gaussian noise σ = 0.2. "
+            "The linearised model is a convolution on the particle lattice, measured by one forward-mode "
+            "derivative; its Wiener filter is the exact posterior in the linear regime and the dashed "
+            "line its expected correlation with the truth. The MAP comes from L-BFGS through the whole "
+            "model, the draws from NUTS in coordinates whitened by the linearised posterior covariance. "
+            "At σ8 = 0.8 the field is mildly nonlinear, so the MAP and the posterior mean correlate with "
+            "the truth better than the Wiener filter does. `astrograd pm reconstruct` runs it."
+        ),
+        figures=[Path(s["plot"]).resolve()],
+        numbers={
+            "chains × draws (warm-up)": f"2 × {draws} ({warmup})",
+            "gradient evaluations, divergences": f"{s['gradient_evaluations']}, {s['divergences']}",
+            "ESS min / median, r_hat max": f"{s['ess_min']:.0f} / {s['ess_median']:.0f}, {s['r_hat_max']:.3f}",
+            "posterior sd per cell (linear theory)": f"{s['posterior_std_mean']:.3f} ({s['posterior_std_linear']:.3f})",
+            "1σ coverage of the truth (0.683 if calibrated)": round(s["coverage_1sigma"], 3),
+            "r(k) at the lowest / highest k: Wiener, MAP, mean (expected)": (
+                f"{s['r_wiener'][0]:.3f}/{s['r_wiener'][-1]:.3f}, {s['r_map'][0]:.3f}/{s['r_map'][-1]:.3f}, "
+                f"{s['r_mean'][0]:.3f}/{s['r_mean'][-1]:.3f} "
+                f"({s['r_wiener_expected'][0]:.3f}/{s['r_wiener_expected'][-1]:.3f})"),
+        },
+        seconds=time.perf_counter() - start,
+    )
 
 
 def tour_sections(outdir: Path, quick: bool) -> list[TourSection]:
@@ -37,5 +75,6 @@ def tour_sections(outdir: Path, quick: bool) -> list[TourSection]:
                 "compile seconds": round(s["compile_seconds"], 1),
             },
             seconds=time.perf_counter() - start,
-        )
+        ),
+        _reconstruct(outdir, quick),
     ]
