@@ -223,3 +223,21 @@ def test_cli_reconstruct_refuses_bad_input(tmp_path):
         res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "8", "--out", str(tmp_path / "bad"), *bad])
         assert res.exit_code == 2, res.output
         assert match in res.output and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_nonlinear_posterior_beats_the_wiener_filter_and_is_calibrated(x64):
+    """σ8 = 0.8 at 16 Mpc/h per particle (δ rms ≈ 0.45): inference through the whole model
+    correlates better with the truth than the Wiener filter of the same data on every shell above
+    the largest scales, and the truth's 1σ coverage stays near 0.683."""
+    config = PMConfig(ptcl_grid=(8, 8, 8), box_size=(128.0,) * 3, a_start=1 / 16, a_stop=1.0, num_steps=10,
+                      dtype="float64")
+    truth, problem = mock_data(jax.random.key(1), 0.2, _cosmo(), config)
+    post = field_posterior(problem, jax.random.key(2), num_warmup=200, num_samples=300, num_chains=2,
+                           progress=False)
+    assert post.sampling.divergent.sum() == 0 and np.nanmax(post.sampling.r_hat) < 1.05
+    _, r_wiener = cross_correlation(post.wiener, truth, config.box_size)
+    _, r_mean = cross_correlation(post.mean, truth, config.box_size)
+    _, r_map = cross_correlation(post.map, truth, config.box_size)
+    assert np.all(r_mean[1:] > r_wiener[1:] + 0.01) and np.all(r_map[1:] > r_wiener[1:] + 0.01)
+    assert 0.6 < coverage(truth, post.mean, post.std) < 0.76
