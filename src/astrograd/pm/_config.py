@@ -137,3 +137,20 @@ class PMConfig(eqx.Module):
         ]
         q = jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=-1)
         return q.reshape(-1, 3)
+
+
+def cli_cosmology(omega_m: float, sigma8: float):
+    """The cosmology of the ``astrograd pm`` commands: Ω_b = min(0.05, Ω_m/2), h = 0.7, n_s = 0.96."""
+    from astrograd.cosmo import Cosmology
+
+    omega_b = min(0.05, 0.5 * omega_m) if omega_m > 0 else 0.05
+    return Cosmology(omega_m=omega_m, omega_b=omega_b, sigma8=sigma8)
+
+
+def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_stop: float, steps: int,
+               **kwargs) -> PMConfig:
+    """A cubic :class:`PMConfig` from the ``astrograd pm`` options (``--mesh-factor`` checked)."""
+    if isinstance(mesh_factor, bool) or int(mesh_factor) != mesh_factor or mesh_factor < 1:
+        raise InputError(f"--mesh-factor = {mesh_factor} is not allowed; it must be an integer >= 1")
+    return PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * int(mesh_factor), box_size=box, a_start=a_start,
+                    a_stop=a_stop, num_steps=steps, **kwargs)

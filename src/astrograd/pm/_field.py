@@ -30,7 +30,7 @@ from jaxtyping import Array, Complex, Float
 
 from astrograd._errors import InputError, check_positive
 from astrograd.cosmo import Cosmology
-from astrograd.pm._config import PMConfig
+from astrograd.pm._config import PMConfig, cli_config, cli_cosmology
 from astrograd.pm._gravity import density_contrast
 from astrograd.pm._lpt import linear_modes
 from astrograd.pm._nbody import positions
@@ -128,12 +128,11 @@ def linear_posterior_std(variance_k, shape) -> float:
     return float(np.sqrt(np.fft.irfftn(np.asarray(variance_k), s=tuple(shape), axes=(0, 1, 2))[0, 0, 0]))
 
 
-def _whitening(problem: FieldProblem, response):
-    """ω = centre + L u with L = C^{1/2}, C the linearised posterior covariance (a symmetric
-    circulant): u ~ N(0, I) in the linear regime."""
-    _, variance = wiener_filter(problem, response)
-    root = jnp.sqrt(variance)
-    shape = problem.config.ptcl_grid
+def _whitening(variance_k, shape):
+    """u ↦ C^{1/2} u, with C the linearised posterior covariance (a symmetric circulant with the
+    eigenvalues ``variance_k`` from :func:`wiener_filter`): ω = centre + C^{1/2} u makes
+    u ~ N(0, I) in the linear regime."""
+    root = jnp.sqrt(variance_k)
     return lambda u: jnp.fft.irfftn(root * jnp.fft.rfftn(u), s=shape)
 
 
@@ -146,8 +145,8 @@ def field_map(problem: FieldProblem, *, steps: int = 200, response=None, tol: fl
     from astrograd.inverse import fit
 
     response = linear_response(problem.cosmo, problem.config) if response is None else response
-    start, _ = wiener_filter(problem, response)
-    whiten = _whitening(problem, response)
+    start, variance = wiener_filter(problem, response)
+    whiten = _whitening(variance, problem.config.ptcl_grid)
 
     def loss(u):
         return -log_posterior(start + whiten(u), problem)
@@ -212,7 +211,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     response = linear_response(problem.cosmo, problem.config)
     wiener, variance = wiener_filter(problem, response)
     centre, map_fit = field_map(problem, steps=map_steps, response=response, progress=progress)
-    whiten = _whitening(problem, response)
+    whiten = _whitening(variance, problem.config.ptcl_grid)
 
     def log_density(u):
         return log_posterior(centre + whiten(u), problem)
@@ -274,12 +273,8 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     from astrograd.pm._plots import plot_reconstruction
 
     out = Path(out)
-    omega_b = min(0.05, 0.5 * omega_m) if omega_m > 0 else 0.05
-    cosmo = Cosmology(omega_m=omega_m, omega_b=omega_b, sigma8=sigma8)
-    if isinstance(mesh_factor, bool) or int(mesh_factor) != mesh_factor or mesh_factor < 1:
-        raise InputError(f"--mesh-factor = {mesh_factor} is not allowed; it must be an integer >= 1")
-    config = PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * mesh_factor, box_size=box, a_start=a_start,
-                      a_stop=a_stop, num_steps=steps, dtype=dtype)
+    cosmo = cli_cosmology(omega_m, sigma8)
+    config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)
     key_data, key_sample = jax.random.split(jax.random.key(seed))
     t0 = time.perf_counter()
     if data_file is None:

@@ -53,23 +53,18 @@ def run(
     import numpy as np
 
     from astrograd._errors import InputError, SimulationError, check_in_range
-    from astrograd.cosmo import Cosmology, growth_table, linear_power
-    from astrograd.pm._config import PMConfig
+    from astrograd.cosmo import growth_table, linear_power
+    from astrograd.pm._config import cli_config, cli_cosmology
     from astrograd.pm._lpt import linear_modes, lpt, white_noise
     from astrograd.pm._nbody import kdk_factors, nbody_snapshots
     from astrograd.pm._observables import density_mesh, power_spectrum, projection
     from astrograd.pm._snapshot import write_gadget_snapshot
 
-    if mesh_factor < 1:
-        raise InputError(f"--mesh-factor = {mesh_factor} is not allowed; it must be an integer >= 1")
     snaps = _parse_snapshots(snapshots)
     for s in snaps:
         check_in_range("snapshot scale factor", s, 0.0, 10.0, low_open=True)
-    omega_b = min(0.05, 0.5 * omega_m) if omega_m > 0 else 0.05
-    cosmo = Cosmology(omega_m=omega_m, omega_b=omega_b, sigma8=sigma8)
-    a_stop = max(snaps)
-    config = PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * mesh_factor, box_size=box, a_start=a_start,
-                      a_stop=a_stop, num_steps=steps, lpt_order=lpt_order)
+    cosmo = cli_cosmology(omega_m, sigma8)
+    config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
     for s in snaps:
         if s < a_start:
             raise InputError(f"snapshot scale factor {s:g} is before --a-start = {a_start:g}")
