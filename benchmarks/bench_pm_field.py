@@ -4,7 +4,7 @@
 
 Two runs of the CLI's driver, float64, 16³ particles, a 32³ force mesh, (256 Mpc/h)³, 10 KDK steps
 from a = 1/16 to 1:
-- "nonlinear": σ8 = 0.8, noise σ = 0.2 on δ per (16 Mpc/h)³ cell (δ itself has rms ≈ 0.45);
+- "nonlinear": σ8 = 0.8, noise σ = 0.2 on δ per (16 Mpc/h)³ cell;
 - "linear": σ8 = 0.008 and σ = 0.002, the same signal-to-noise, where the posterior is the
   linearised model's Gaussian (Wiener filter mean, covariance eigenvalues σ²/(σ² + |r̂|²)).
 Prints one JSON object: wall time (compile included), seconds per gradient of the log posterior

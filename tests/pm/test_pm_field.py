@@ -257,7 +257,7 @@ def test_cli_reconstruct_refuses_bad_input(tmp_path):
 
 @pytest.mark.slow
 def test_nonlinear_posterior_beats_the_wiener_filter_and_is_calibrated(x64):
-    """σ8 = 0.8 at 16 Mpc/h per particle (δ rms ≈ 0.45): inference through the whole model
+    """σ8 = 0.8 at 16 Mpc/h per particle (mildly nonlinear): inference through the whole model
     correlates better with the truth than the Wiener filter of the same data on every shell above
     the largest scales, and the truth's 1σ coverage stays near 0.683."""
     config = PMConfig(ptcl_grid=(8, 8, 8), box_size=(128.0,) * 3, a_start=1 / 16, a_stop=1.0, num_steps=10,
