@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# test workers (pytest-xdist; one per core, at most 4; whole test files per worker). 0: serial.
+TEST_JOBS ?= auto
+XDIST  := -n $(TEST_JOBS) --maxprocesses 4 --dist loadfile
 
 .PHONY: demo test test-all bench lint clean
 
@@ -19,10 +22,10 @@ demo: $(STAMP)
 	$(VENV)/bin/astrograd tour
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q $(XDIST)
 
 test-all: $(STAMP)
-	$(PY) -m pytest -m "" -q
+	$(PY) -m pytest -m "" -q $(XDIST)
 
 # Our benchmarks; peer-only scripts (bench_*peer*, bench_pm_jaxpm) run under the peer's own venv.
 bench: $(STAMP)

@@ -221,6 +221,17 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), remat="yes")
 
 
+def test_check_grad_traces_each_derivative_once(x64):
+    traces = []
+
+    def f(x):
+        traces.append(1)
+        return jnp.sum(jnp.sin(x) ** 2)
+
+    check_grad(f, jnp.array([0.3, -0.2, 1.1]), num_directions=4).assert_close(rtol=1e-7)
+    assert len(traces) == 3  # f, its vjp and its jvp: one trace each, for all four directions
+
+
 def test_check_grad_refuses_float32():
     with pytest.raises(InputError, match="float64"):
         check_grad(lambda x: x**2, jnp.float32(1.0))

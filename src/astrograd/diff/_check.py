@@ -114,7 +114,12 @@ def check_grad(
     scale = max(float(jnp.max(jnp.abs(v))) for d, v in zip(diff_mask, leaves, strict=True) if d)
     eps = 1e-6 * max(1.0, scale) if eps is None else float(eps)
 
-    y0, vjp_fn = jax.vjp(f, x)
+    # f, its vjp and its jvp are each compiled once and reused for every direction (evaluated
+    # eagerly, each call would trace f again and compile every loop inside it anew).
+    f_jit = jax.jit(f)
+    y0 = f_jit(x)
+    vjp_jit = jax.jit(lambda x, u: jax.vjp(f, x)[1](u)[0])
+    jvp_jit = jax.jit(lambda x, v: jax.jvp(f, (x,), (v,))[1])
     values = {m: [] for m in modes}
     for key_v, key_u in jax.random.split(key, (num_directions, 2)):
         v_leaves, _ = _random_like(key_v, x, diff_mask)
@@ -131,10 +136,10 @@ def check_grad(
             return sum(jnp.vdot(p, q) for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
         if "reverse" in modes:
-            (g,) = vjp_fn(u)
+            g = vjp_jit(x, u)
             values["reverse"].append(float(inner(_diff_only(g, diff_mask), _diff_only(v, diff_mask))))
         if "forward" in modes:
-            _, jv = jax.jvp(f, (x,), (v,))
+            jv = jvp_jit(x, v)
             values["forward"].append(float(inner(u, jv)))
         if "fd" in modes:
             def shifted(h, v=v):
@@ -143,7 +148,7 @@ def check_grad(
                     jax.tree.unflatten(treedef, diff_mask),
                 )
 
-            up, down = f(shifted(eps)), f(shifted(-eps))
+            up, down = f_jit(shifted(eps)), f_jit(shifted(-eps))
             values["fd"].append(float((inner(u, up) - inner(u, down)) / (2 * eps)))
 
     values = {m: np.asarray(vs) for m, vs in values.items()}
