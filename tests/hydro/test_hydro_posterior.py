@@ -17,7 +17,7 @@ from astrograd.hydro.cli import app
 runner = CliRunner()
 
 
-def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path):
+def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkeypatch):
     args = ["posterior", "--cells", "16", "--warmup", "30", "--samples", "40", "--chains", "2", "--out", str(tmp_path),
             "--json"]
     res = runner.invoke(app, args)
@@ -42,7 +42,14 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path):
     assert again.exit_code == 0, again.output
     with h5py.File(tmp_path / "posterior.h5") as f:
         np.testing.assert_array_equal(f["v_inf_km_s"][:], v)
-    # other data (noise level) with the same checkpoint file: refused, not silently reused
+    # other data (noise level) with the same checkpoint file: refused, not silently reused, and
+    # before the maximum likelihood is searched
+    import astrograd.hydro._posterior as posterior_module
+
+    def no_search(*a, **k):
+        raise AssertionError("the maximum likelihood was searched before a stale checkpoint was refused")
+
+    monkeypatch.setattr(posterior_module, "_map_estimate", no_search)
     other = runner.invoke(app, [*args, "--noise", "0.1"])
     assert other.exit_code == 2 and "different sampling run" in other.output, other.output
 

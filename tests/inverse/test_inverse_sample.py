@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from astrograd._errors import InputError
-from astrograd.inverse import sample
+from astrograd.inverse import check_checkpoint, sample
 
 MU = np.array([1.0, -2.0, 0.5])
 COV = np.array([[1.0, 2.7, 0.0], [2.7, 9.0, 0.0], [0.0, 0.0, 0.04]])  # correlation 0.9, scales 1, 3, 0.2
@@ -62,7 +62,7 @@ def test_same_key_same_draws_and_chains_independent_of_their_number(gaussian_run
 
 def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_path):
     path = tmp_path / "nuts.npz"
-    kw = dict(num_warmup=200, num_samples=600, progress=False, checkpoint=path)
+    kw = dict(num_warmup=200, num_samples=600, progress=False, checkpoint=path, fingerprint={"noise": 0.1})
     with jax.enable_x64(True):
         first = sample(_log_density, INIT, jax.random.key(0), num_chains=1, **kw)
         assert first.resumed_chains == 0 and path.exists()
@@ -76,9 +76,17 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
         sample(_log_density, INIT, jax.random.PRNGKey(1), num_chains=2, **kw)
     with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
         sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "num_samples": 500})
-    # what defines the density (here: nothing was given before) must match too
+    # what defines the density must match too
     with jax.enable_x64(True), pytest.raises(InputError, match="fingerprint differ"):
-        sample(_log_density, INIT, jax.random.key(0), num_chains=2, fingerprint={"data": [1.0]}, **kw)
+        sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "fingerprint": {"data": [1.0]}})
+    # ... and can be checked before a run is prepared, on the entries known by then
+    check_checkpoint(path, {"noise": np.float64(0.1)})
+    check_checkpoint(path, {})
+    for given, key in (({"noise": 0.2}, "noise"), ({"noise": 0.1, "data": [1.0]}, "data")):
+        with pytest.raises(InputError, match=f"different sampling run \\(fingerprint entries {key} differ"):
+            check_checkpoint(path, given)
+    check_checkpoint(tmp_path / "none.npz", {"noise": 0.2})  # no checkpoint yet: nothing to refuse
+    check_checkpoint(None, {"noise": 0.2})
 
 
 @pytest.mark.parametrize(

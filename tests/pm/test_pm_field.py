@@ -226,7 +226,7 @@ def test_cli_reconstruct_in_the_linear_regime_matches_the_exact_posterior(tmp_pa
 
 
 @pytest.mark.slow
-def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path):
+def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path, monkeypatch):
     out = tmp_path / "rec"
     args = [*_LINEAR_CLI[:-9], "--warmup", "20", "--samples", "20", "--chains", "2", "--map-steps", "5", "--json",
             "--out", str(out)]
@@ -234,9 +234,18 @@ def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path):
     again = _cli(args)  # both chains read from the checkpoint: the same draws
     assert again["gradient_evaluations"] == first["gradient_evaluations"]
     assert again["posterior_std_mean"] == first["posterior_std_mean"]
-    # another MAP (the centre of the whitened coordinates) or noise: the stored chains are refused
-    for change in (["--map-steps", "1"], ["--noise", "0.003"]):
-        res = CliRunner().invoke(app, [*args, *change])
+    # another MAP (the centre of the whitened coordinates) or noise: the stored chains are refused,
+    # another noise before the MAP is computed
+    import astrograd.pm._field as field_module
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("the MAP was computed before a stale checkpoint was refused")
+
+    for change, before_map in ((["--map-steps", "1"], False), (["--noise", "0.003"], True)):
+        with monkeypatch.context() as m:
+            if before_map:
+                m.setattr(field_module, "field_map", no_map)
+            res = CliRunner().invoke(app, [*args, *change])
         assert res.exit_code == 2 and "different sampling run" in res.output, res.output
     with h5py.File(tmp_path / "obs.h5", "w") as f:
         f["delta"] = np.zeros((8, 8, 8))

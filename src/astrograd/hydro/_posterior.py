@@ -171,7 +171,7 @@ def wind_posterior(
     ±6 sample standard deviations around the sample mean (enlarged until the density at its
     edge is below 1e-6 of the peak), and its moments by quadrature (0: skipped).
     """
-    from astrograd.inverse import sample
+    from astrograd.inverse import check_checkpoint, sample
     from astrograd.inverse._sample import _check_count
 
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples), ("num_chains", num_chains),
@@ -192,6 +192,11 @@ def wind_posterior(
     observe = _observe(problem, "checkpointed")
     clean, _ = jax.jit(observe_fwd)(jnp.asarray(u_true))
     data = clean + noise * jax.random.normal(k_data, clean.shape, clean.dtype)
+    # what defines the density (with the whitening below): a checkpoint of another problem or
+    # noise is refused here, before the maximum likelihood; another whitening by sample()
+    fingerprint = {"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
+                   "data": np.asarray(data).tolist()}
+    check_checkpoint(checkpoint, fingerprint)
     jac_fn = jax.jit(lambda x: (observe_fwd(x)[0], jax.jacfwd(lambda y: observe_fwd(y)[0])(x)))
     u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
     chol = np.linalg.cholesky(np.linalg.inv(jac.T @ jac / noise**2))
@@ -209,10 +214,7 @@ def wind_posterior(
         log_density, jnp.zeros(2, clean.dtype), k_sample, num_warmup=num_warmup, num_samples=num_samples,
         num_chains=num_chains, init_scale=0.5, dense_mass=True, checkpoint=checkpoint, progress=progress,
         description="wind posterior (NUTS)",
-        # what defines the density: a checkpoint of another problem, noise or whitening is refused
-        fingerprint={"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
-                     "data": np.asarray(data).tolist(), "u_map": np.asarray(u_map).tolist(),
-                     "chol": np.asarray(chol).tolist()},
+        fingerprint={**fingerprint, "u_map": np.asarray(u_map).tolist(), "chol": np.asarray(chol).tolist()},
     )
     u = u_map + np.asarray(res.samples) @ chol.T
     mean = u.reshape(-1, 2).mean(axis=0)

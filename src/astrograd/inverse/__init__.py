@@ -3,7 +3,7 @@ posterior sampling with NUTS (``sample``)."""
 
 from astrograd.inverse._fisher import fisher
 from astrograd.inverse._fit import FitResult, fit
-from astrograd.inverse._sample import SampleResult, sample
+from astrograd.inverse._sample import SampleResult, check_checkpoint, sample
 from astrograd.inverse._sensitivity import (
     FiniteDifferenceLimit,
     directional_derivative,
@@ -15,6 +15,7 @@ __all__ = [
     "FiniteDifferenceLimit",
     "FitResult",
     "SampleResult",
+    "check_checkpoint",
     "directional_derivative",
     "finite_difference_limit",
     "fisher",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
@@ -14,11 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from astrograd._cli_util import ProgressBar
+from astrograd._cli_util import ProgressBar, to_jsonable
 from astrograd._errors import InputError
 from astrograd.io._npz import atomic_savez, load_npz
 
-__all__ = ["SampleResult", "sample"]
+__all__ = ["SampleResult", "check_checkpoint", "sample"]
 
 _CHECKPOINT_VERSION = 1
 _CHUNK = 50  # draws per compiled call (one progress step)
@@ -78,6 +79,29 @@ class SampleResult:
             "mean_acceptance": float(self.acceptance_rate.mean()),
             "gradient_evaluations": int(self.gradient_evaluations.sum() + self.warmup_gradient_evaluations.sum()),
         }
+
+
+def _stale(path, differs: str) -> InputError:
+    return InputError(
+        f"checkpoint {str(path)!r} was written by a different sampling run ({differs} differ); "
+        "use the same settings or another checkpoint file"
+    )
+
+
+def check_checkpoint(checkpoint, fingerprint: dict) -> None:
+    """Refuse a stale checkpoint before the costly preparation of a run (a MAP, a whitening):
+    raises InputError if the file ``checkpoint`` exists and the fingerprint :func:`sample` stored
+    in it differs from ``fingerprint`` on any key that ``fingerprint`` names. The keys it leaves
+    out (e.g. a centre computed later) and the sampler's settings are checked by :func:`sample`
+    itself. No checkpoint (``None`` or no file): nothing to check."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return
+    meta, _ = load_npz(checkpoint, "checkpoint")
+    stored = meta.get("fingerprint") or {}
+    given = json.loads(json.dumps(to_jsonable(fingerprint)))
+    keys = [k for k in given if k not in stored or stored[k] != given[k]]
+    if keys:
+        raise _stale(checkpoint, "fingerprint entries " + ", ".join(map(str, keys)))
 
 
 def _check_count(name: str, value, minimum: int) -> int:
@@ -189,11 +213,7 @@ def sample(
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
         if {k: meta.get(k) for k in settings} != settings:
-            raise InputError(
-                f"checkpoint {str(path)!r} was written by a different sampling run (settings, key, init or "
-                "fingerprint differ); "
-                "use the same settings or another checkpoint file"
-            )
+            raise _stale(path, "settings, key, init or fingerprint")
         stored = int(meta["chains"])
         done = [{k[len(f"c{c}_") :]: v for k, v in arrays.items() if k.startswith(f"c{c}_")} for c in range(stored)]
         done = done[:num_chains]

@@ -182,12 +182,12 @@ def _sha256(array) -> str:
     return hashlib.sha256(np.ascontiguousarray(np.asarray(array)).tobytes()).hexdigest()
 
 
-def _fingerprint(problem: FieldProblem, centre) -> dict:
-    """What defines the sampled density: the data, noise, model, and the centre of the whitened
-    coordinates (the MAP, which depends on ``map_steps``), so that stale chains are refused."""
+def _fingerprint(problem: FieldProblem) -> dict:
+    """What defines the sampled density, so that stale chains are refused: the data, noise and
+    model (known before the MAP: checked first), and then the centre of the whitened coordinates
+    (the MAP, which depends on ``map_steps``)."""
     return {
         "data_sha256": _sha256(problem.data),
-        "centre_sha256": _sha256(centre),
         "sigma": problem.sigma,
         "config": repr(problem.config),
         "cosmo": [float(x) for x in jax.tree.leaves(problem.cosmo)],
@@ -204,10 +204,12 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     of variables: the draws of ω are exact). ``checkpoint``: a file; finished chains are saved and
     a rerun with the same data, noise, model and settings resumes from it.
     """
-    from astrograd.inverse import sample
+    from astrograd.inverse import check_checkpoint, sample
 
     if isinstance(map_steps, bool) or not isinstance(map_steps, int | np.integer) or map_steps < 1:
         raise InputError(f"map_steps = {map_steps!r} is not allowed; it must be an integer >= 1")
+    fingerprint = _fingerprint(problem)
+    check_checkpoint(checkpoint, fingerprint)  # other data or model: refused before the MAP
     response = linear_response(problem.cosmo, problem.config)
     wiener, variance = wiener_filter(problem, response)
     centre, map_fit = field_map(problem, steps=map_steps, response=response, progress=progress)
@@ -218,7 +220,8 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
     result = sample(log_density, jnp.zeros_like(centre), key, num_warmup=num_warmup, num_samples=num_samples,
                     num_chains=num_chains, init_scale=0.5, dense_mass=False, checkpoint=checkpoint,
-                    fingerprint=_fingerprint(problem, centre), progress=progress, description="NUTS field")
+                    fingerprint={**fingerprint, "centre_sha256": _sha256(centre)}, progress=progress,
+                    description="NUTS field")
     to_field = jax.jit(jax.vmap(jax.vmap(lambda u: centre + whiten(u))))
     draws = np.asarray(to_field(jnp.asarray(result.samples)), dtype=np.float32)
     flat = draws.reshape(-1, *draws.shape[2:]).astype(np.float64)
