@@ -46,16 +46,15 @@ def main() -> None:
     grads = s["gradient_evaluations"]
     # the Laplace standard deviation of ln v∞ at points along ln v∞ around the grid mean (in grid
     # standard deviations): how much the discretised solver's derivative moves it
-    from astrograd.hydro._posterior import _observe
+    from astrograd.hydro._posterior import _jacobian_fn, _laplace_cov, _observe
 
-    observe = _observe(wind_problem(args.cells), "forward")
-    jac = jax.jit(jax.jacfwd(lambda x: observe(x)[0]))
+    jac = _jacobian_fn(_observe(wind_problem(args.cells), "forward"))
     sd_v = float(np.sqrt(post.grid_cov[0, 0]))
     offsets = [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0]
     laplace_sd = []
     for o in offsets:
-        j = np.asarray(jac(jax.numpy.asarray(post.grid_mean + np.array([o * sd_v, 0.0]))))
-        laplace_sd.append(float(np.sqrt(np.linalg.inv(j.T @ j / args.noise**2)[0, 0])))
+        _, j = jac(jax.numpy.asarray(post.grid_mean + np.array([o * sd_v, 0.0])))
+        laplace_sd.append(float(np.sqrt(_laplace_cov(j, args.noise)[0, 0])))
     out = {
         "case": "wind_posterior", "cells": args.cells, "noise": args.noise, "chains": args.chains,
         "warmup": args.warmup, "samples": args.samples, "wall_s": round(wall, 1),

@@ -85,6 +85,18 @@ def _observe(problem: Problem, adjoint: str):
     return observe
 
 
+def _jacobian_fn(observe):
+    """Compiled u ↦ (prediction, its forward-mode Jacobian (cells, 2)) of ``observe``."""
+    return jax.jit(lambda u: (observe(u)[0], jax.jacfwd(lambda y: observe(y)[0])(u)))
+
+
+def _laplace_cov(jac, noise: float) -> np.ndarray:
+    """The Laplace covariance (JᵀJ / σ²)⁻¹ at a maximum of the likelihood: the inverse Fisher matrix."""
+    from astrograd.inverse import fisher
+
+    return np.linalg.inv(np.asarray(fisher(jnp.asarray(jac), noise**2)))
+
+
 def _map_estimate(observe, jac_fn, data, lo, hi, dtype, iterations: int, progress: bool):
     """Maximum of the likelihood of ``data``, from the prior box centre: Adam on the mean
     squared residual in the fit coordinates (ln v, ln v²Ṁ) as in :func:`fit_wind` (``observe``:
@@ -197,9 +209,9 @@ def wind_posterior(
     fingerprint = {"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
                    "data": np.asarray(data).tolist()}
     check_checkpoint(checkpoint, fingerprint)
-    jac_fn = jax.jit(lambda x: (observe_fwd(x)[0], jax.jacfwd(lambda y: observe_fwd(y)[0])(x)))
+    jac_fn = _jacobian_fn(observe_fwd)
     u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
-    chol = np.linalg.cholesky(np.linalg.inv(jac.T @ jac / noise**2))
+    chol = np.linalg.cholesky(_laplace_cov(jac, noise))
     lo_j, hi_j = jnp.asarray(lo, clean.dtype), jnp.asarray(hi, clean.dtype)
     u0, chol_j = jnp.asarray(u_map, clean.dtype), jnp.asarray(chol, clean.dtype)
 
@@ -232,7 +244,7 @@ def wind_posterior(
             half = 1.5 * half
     return WindPosterior(
         u_true=u_true, data=np.asarray(data), noise=float(noise), u_samples=u, v_inf_km_s=np.exp(u[..., 0]),
-        mdot_msun_per_myr=np.exp(u[..., 1]), laplace_cov=np.linalg.inv(jac_mean.T @ jac_mean / noise**2),
+        mdot_msun_per_myr=np.exp(u[..., 1]), laplace_cov=_laplace_cov(jac_mean, noise),
         result=res, grid_u=None if grid[0] is None else (grid[0][0], grid[0][1]), grid_log_posterior=grid[1],
         grid_mean=grid[2], grid_cov=grid[3],
     )
