@@ -87,7 +87,11 @@ def _observe(problem: Problem, adjoint: str):
 
 def _jacobian_fn(observe):
     """Compiled u ↦ (prediction, its forward-mode Jacobian (cells, 2)) of ``observe``."""
-    return jax.jit(lambda u: (observe(u)[0], jax.jacfwd(lambda y: observe(y)[0])(u)))
+    def pred_twice(y):  # (output, aux): the prediction comes back with the Jacobian, run once
+        pred = observe(y)[0]
+        return pred, pred
+
+    return jax.jit(lambda u: jax.jacfwd(pred_twice, has_aux=True)(u)[::-1])
 
 
 def _laplace_cov(jac, noise: float) -> np.ndarray:

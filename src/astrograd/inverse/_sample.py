@@ -81,6 +81,11 @@ class SampleResult:
         }
 
 
+def _as_stored(obj):
+    """``obj`` as a checkpoint's JSON header gives it back (tuples as lists, numpy as Python)."""
+    return json.loads(json.dumps(to_jsonable(obj)))
+
+
 def _stale(path, differs: str) -> InputError:
     return InputError(
         f"checkpoint {str(path)!r} was written by a different sampling run ({differs} differ); "
@@ -98,7 +103,7 @@ def check_checkpoint(checkpoint, fingerprint: dict) -> None:
         return
     meta, _ = load_npz(checkpoint, "checkpoint")
     stored = meta.get("fingerprint") or {}
-    given = json.loads(json.dumps(to_jsonable(fingerprint)))
+    given = _as_stored(fingerprint)
     keys = [k for k in given if k not in stored or stored[k] != given[k]]
     if keys:
         raise _stale(checkpoint, "fingerprint entries " + ", ".join(map(str, keys)))
@@ -202,12 +207,12 @@ def sample(
                 "(move init or lower init_scale)"
             )
 
-    settings = {
+    settings = _as_stored({
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
         "target_acceptance": float(target_acceptance), "dim": dim,
         "key": _key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
-    }
+    })  # compared with a stored header as it reads back
     path = Path(checkpoint) if checkpoint is not None else None
     done: list[dict[str, np.ndarray]] = []
     if path is not None and path.exists():
