@@ -17,12 +17,59 @@ def test_version_and_help():
     assert out.returncode == 0 and out.stdout.strip() == "0.1.0"
 
 
+@pytest.mark.parametrize("area", ["orbit", "hydro", "pm", "flow", "learn"])
+def test_group_help_lists_each_command_summary_on_one_line(area):
+    """The command listing of `astrograd AREA --help` shows each docstring's first paragraph as
+    one line on a wide terminal (typer kept the source's line breaks there)."""
+    import importlib
+    import inspect
+    import os
+
+    group = importlib.import_module(f"astrograd.{area}.cli").app
+    env = {**os.environ, "COLUMNS": "1000"}
+    out = subprocess.run([sys.executable, "-m", "astrograd.cli", area, "--help"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    rows = [" ".join(line.strip("│ ").split()) for line in out.stdout.splitlines()]
+    for command in group.registered_commands:
+        summary = " ".join(inspect.cleandoc(inspect.getdoc(command.callback)).split("\n\n")[0].split())
+        name = command.name or command.callback.__name__.replace("_", "-")
+        assert f"{name} {summary}" in rows, (name, summary)
+
+
 def test_unknown_tour_area_exits_2_with_one_line():
     out = subprocess.run([sys.executable, "-m", "astrograd.cli", "tour", "--only", "nosuch"],
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: unknown tour area 'nosuch'")
     assert "Traceback" not in out.stderr
+
+
+_FAILING_CHECK = """
+import equinox as eqx, jax, jax.numpy as jnp
+from astrograd._cli_util import handle_errors, quiet_callback_failures
+
+@handle_errors
+def command():
+    f = jax.jit(lambda x: eqx.error_if(x, x > 0, "the step cap was reached at t = 0.5"))
+    return float(f(jnp.array(1.0)))
+
+{setup}
+command()
+"""
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_check_failing_in_a_compiled_program_is_one_line_exit_2(quiet):
+    """A failed equinox.error_if inside a command (a solver's step cap, say) ends the command with
+    its one-line message and status 2; with the filter the CLI installs, JAX's logged traceback of
+    the failed callback is dropped (without it, it is printed before the message)."""
+    script = _FAILING_CHECK.format(setup="quiet_callback_failures()" if quiet else "")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1] == "error: the step cap was reached at t = 0.5", out.stderr
+    assert (len(lines) == 1) == quiet, out.stderr
 
 
 def _fake_area(monkeypatch, tmp_path, tour_fn):

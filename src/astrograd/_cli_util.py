@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import numpy as np
 
-from astrograd._errors import InputError, SimulationError
+from astrograd._errors import InputError, SimulationError, runtime_check_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,8 +41,24 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
+class _QuietCallbackFailure(logging.Filter):
+    """Drops JAX's logged traceback of a failed callback: for a failed check the CLI prints the
+    check's one-line message instead (other errors keep their traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "jax.pure_callback failed"
+
+
+def quiet_callback_failures() -> None:
+    """Install the filter on JAX's callback logger (once)."""
+    logger = logging.getLogger("jax._src.callback")
+    if not any(isinstance(f, _QuietCallbackFailure) for f in logger.filters):
+        logger.addFilter(_QuietCallbackFailure())
+
+
 def handle_errors(fn: F) -> F:
-    """Decorator for CLI commands: InputError/SimulationError become one-line errors, exit 2."""
+    """Decorator for CLI commands: InputError/SimulationError, and checks that failed inside a
+    compiled program, become one-line errors, exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -51,6 +68,11 @@ def handle_errors(fn: F) -> F:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
         except FileNotFoundError as err:
             fail(f"file not found: {err.filename or err}")
+        except (RuntimeError, ValueError) as err:  # a check failed inside a compiled program
+            message = runtime_check_message(err)
+            if message is None:
+                raise
+            fail(message)
 
     return wrapper  # type: ignore[return-value]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -14,6 +15,7 @@ __all__ = [
     "check_finite_array",
     "check_in_range",
     "check_positive",
+    "runtime_check_message",
 ]
 
 
@@ -89,3 +91,12 @@ def check_finite_array(name: str, array) -> np.ndarray:
         idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape) if a.ndim else ()
         raise InputError(f"{name} has a non-finite value {a[idx]!r} at index {tuple(int(i) for i in idx)}")
     return a
+
+
+def runtime_check_message(err: BaseException) -> str | None:
+    """The message of a check that failed inside a compiled program, or None.
+
+    A failed ``equinox.error_if`` (e.g. the adaptive loop's step cap) reaches Python as a
+    ``JaxRuntimeError`` whose text is a long dump; this returns just the check's first line."""
+    found = re.search(r"EquinoxRuntimeError: ([^\n]+)", str(err))
+    return found.group(1).strip() if found else None

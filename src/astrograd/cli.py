@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 from pathlib import Path
 
 import typer
 
 from astrograd import __version__
-from astrograd._cli_util import handle_errors
+from astrograd._cli_util import handle_errors, quiet_callback_failures
 
 AREAS = {
     "orbit": "The ballistic throw: fit gravity, best angle, learn a drag force.",
@@ -35,7 +36,19 @@ def _mount_areas() -> None:
         if importlib.util.find_spec(f"astrograd.{area}") is None or importlib.util.find_spec(module) is None:
             continue
         sub = importlib.import_module(module).app
+        _one_line_summaries(sub)
         app.add_typer(sub, name=area, help=help_text)
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """Give each command of ``group`` its docstring's first paragraph as one line of short help.
+
+    Typer's group listing otherwise keeps the docstring's own line breaks, so a summary wrapped
+    in the source appeared as broken lines in ``astrograd AREA --help``."""
+    for command in group.registered_commands:
+        if command.short_help is None:
+            doc = inspect.cleandoc(command.help or inspect.getdoc(command.callback) or "")
+            command.short_help = " ".join(doc.split("\n\n")[0].split())
 
 
 @app.callback()
@@ -68,6 +81,7 @@ def tour(
 
 def main() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
+    quiet_callback_failures()
     _mount_areas()
     app()
 

@@ -63,6 +63,7 @@ def test_run_custom_round_trips_a_snapshot(tmp_path):
         (["run", "sod", "--left-boundary", "sticky"], "unknown left boundary"),
         (["run", "custom"], "needs --init"),
         (["fit-wind", "--loss", "chi2"], "unknown loss"),
+        (["fit-wind", "--learning-rate", "0"], "learning_rate = 0 "),
         (["loss-map", "--grid", "1"], "--grid = 1"),
         (["loss-map", "--vmap", "0"], "--vmap = 0"),
         (["loss-map", "--devices", "0"], "devices = 0"),

@@ -90,6 +90,18 @@ def test_non_finite_loss_is_reported_with_the_step(x64):
         fit(lambda p: jnp.log(p["x"] - 5.0), {"x": jnp.array(1.0)}, steps=3, progress=False)
 
 
+def test_a_check_failing_inside_the_loss_is_reported_with_the_step(x64):
+    """An equinox.error_if inside the loss (a solver's step cap, say) fails as a one-line
+    SimulationError naming the step, not as JAX's multi-page runtime error."""
+    import equinox as eqx
+
+    def loss(p):  # Adam with learning rate 1 moves x by 1 per step: 0, 1, 2 (fails)
+        return -eqx.error_if(p["x"], p["x"] > 1.5, "x left its range")
+
+    with pytest.raises(SimulationError, match="^the loss failed at step 2: x left its range$"):
+        fit(loss, {"x": jnp.array(0.0)}, learning_rate=1.0, steps=5, progress=False)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, check_positive
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._solve import simulate
@@ -198,6 +198,7 @@ def fit_wind(
     from astrograd.inverse import fit
 
     check_choice("loss", loss, LOSSES)
+    check_positive("learning_rate", learning_rate)
     setup = problem.info["setup"]
     truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
     starts = np.atleast_2d(np.asarray(starts, dtype=float))

@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, SimulationError
+from astrograd._errors import InputError, SimulationError, runtime_check_message
 from astrograd.io._npz import atomic_savez, load_npz
 
 __all__ = ["FitResult", "fit"]
@@ -131,6 +131,19 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves) -> dict:
     }
 
 
+def _run_update(update, diff, opt_state, step: int):
+    """One compiled update, with the loss value and gradient norm as floats. A check that fails
+    inside the loss (e.g. a solver's step cap) becomes a SimulationError naming the step."""
+    try:
+        new_diff, new_state, value, gnorm = update(diff, opt_state)
+        return new_diff, new_state, float(value), float(gnorm)
+    except (RuntimeError, ValueError) as err:  # JAX raises either, depending on where it surfaces
+        message = runtime_check_message(err)
+        if message is None:
+            raise
+        raise SimulationError(f"the loss failed at step {step}: {message}") from None
+
+
 def fit(
     loss: Callable[[Any], jax.Array],
     params: Any,
@@ -159,7 +172,8 @@ def fit(
     progress: show a progress bar with the current loss on stderr.
 
     Each update is one ``jax.jit``-compiled function (compiled once). A non-finite loss or
-    gradient raises SimulationError naming the step.
+    gradient, or a check failing inside the loss (``equinox.error_if``, such as a solver's step
+    cap), raises SimulationError naming the step.
     """
     for name, value in (("steps", steps), ("checkpoint_every", checkpoint_every)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
@@ -241,8 +255,7 @@ def fit(
     with ProgressBar(steps, description=description, enabled=progress) as bar:
         bar.advance(start)
         while step < steps and not converged:
-            new_diff, new_state, value, gnorm = update(diff, opt_state)
-            value, gnorm = float(value), float(gnorm)
+            new_diff, new_state, value, gnorm = _run_update(update, diff, opt_state, step)
             if not (math.isfinite(value) and math.isfinite(gnorm)):
                 raise SimulationError(
                     f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
@@ -264,8 +277,7 @@ def fit(
         save(step)
 
     # the loss and gradient at the final parameters, from the already compiled update
-    _, _, final_value, final_gnorm = update(diff, opt_state)
-    final_value, final_gnorm = float(final_value), float(final_gnorm)
+    _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, step)
     if not math.isfinite(final_value):
         raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")
     if final_value < best_loss:
