@@ -253,6 +253,14 @@ def test_runtime_failure_reports_time_and_cell(x64):
     assert np.all(np.isfinite(np.asarray(sol.state)))
 
 
+def test_step_cap_is_a_one_line_simulation_error(x64):
+    """run() with too few max_steps stops with the cap's one-line message, not JAX's dump."""
+    cfg = HydroConfig(num_cells=16)
+    with pytest.raises(SimulationError, match="^adaptive_loop reached max_steps=3 before") as err:
+        run(np.ones(16), np.zeros(16), np.linspace(1.0, 2.0, 16), HydroParams(), cfg, 0.2, max_steps=3)
+    assert "\n" not in str(err.value)
+
+
 def test_periodic_advection_returns_after_one_period(x64):
     # a density pulse in uniform pressure and velocity is a contact: exact solution is a shift
     cfg = HydroConfig(num_cells=64, left_boundary="periodic", right_boundary="periodic")
