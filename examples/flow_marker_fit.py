@@ -10,12 +10,8 @@ from astrograd.flow import fit_marker
 from astrograd.flow._plot import plot_marker_fit
 
 if __name__ == "__main__":
-    result = fit_marker(
-        100,
-        0.05,
-        n=32,
-        steps=20,
-        callback=lambda i, loss: print(f"iteration {i:3d}  loss {loss:.3e}") if i % 10 == 0 else None,
-    )
+    result = fit_marker(100, 0.05, n=32, steps=20, progress=True)
+    for i in range(0, len(result["losses"]), 10):
+        print(f"iteration {i:3d}  loss {result['losses'][i]:.3e}")
     print(f"loss {result['initial_loss']:.3e} -> {result['final_loss']:.3e}")
     print("figure:", plot_marker_fit(Path("outputs/flow/marker_fit.png"), result))

@@ -122,3 +122,22 @@ def test_fit_marker_cli_reduces_the_loss(tmp_path):
     assert r.exit_code == 0, r.output
     s = _json(r)
     assert s["iterations"] == 30 and s["final_loss"] < 0.05 * s["initial_loss"]
+
+
+@pytest.mark.slow
+def test_fit_marker_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
+    """fit-marker --checkpoint: 2 iterations, then rerun with 4 from the checkpoint, ends exactly
+    where 4 uninterrupted iterations end; a checkpoint of another --steps is refused in one line."""
+    base = ["fit-marker", "--res", "8", "--steps", "3", "--json", "--quiet"]
+    ckpt = str(tmp_path / "marker.npz")
+    full = runner.invoke(app, [*base, "--iterations", "4"])
+    first = runner.invoke(app, [*base, "--iterations", "2", "--checkpoint", ckpt])
+    resumed = runner.invoke(app, [*base, "--iterations", "4", "--checkpoint", ckpt])
+    for r in (full, first, resumed):
+        assert r.exit_code == 0, r.output
+    assert _json(resumed)["final_loss"] == _json(full)["final_loss"]
+    assert _json(resumed)["initial_loss"] == _json(full)["initial_loss"]
+    assert _json(first)["final_loss"] != _json(full)["final_loss"]
+    stale = runner.invoke(app, ["fit-marker", "--res", "8", "--steps", "4", "--iterations", "4", "--checkpoint", ckpt])
+    assert stale.exit_code == 2
+    assert stale.output.strip().splitlines()[-1].startswith("error: checkpoint") and "extra differ" in stale.output

@@ -75,6 +75,29 @@ def test_outer_shock_radius_needs_a_shock():
         outer_shock_radius(np.arange(5.0), np.ones(5), 1.0)
 
 
+def test_fit_wind_checkpoint_is_tied_to_its_settings(x64, monkeypatch, tmp_path):
+    """fit_wind hands inverse.fit the settings its loss and Adam schedule depend on (the starts
+    are the parameters, which fit records itself), so that a checkpoint of other settings is
+    refused; and it refuses a learning rate <= 0 before any work."""
+    import astrograd.inverse
+
+    seen = {}
+
+    def capture(loss, params, **kwargs):
+        seen.update(kwargs)
+        raise InterruptedError
+
+    monkeypatch.setattr(astrograd.inverse, "fit", capture)
+    with pytest.raises(InterruptedError):
+        fit_wind(wind_problem(16), [[1200.0, 0.16]], loss="profile", iterations=7, learning_rate=0.2,
+                 checkpoint=tmp_path / "c.npz", progress=False)
+    assert seen["checkpoint"] == tmp_path / "c.npz" and seen["steps"] == 7
+    assert seen["fingerprint"] == {"problem": "fit_wind", "cells": 16, "loss": "profile", "iterations": 7,
+                                   "learning_rate": 0.2}
+    with pytest.raises(InputError, match="learning_rate = 0 is not allowed"):
+        fit_wind(wind_problem(16), [[1200.0, 0.16]], learning_rate=0.0)
+
+
 @pytest.mark.slow
 def test_fit_wind_recovers_both_parameters_from_three_starts(x64):
     starts = np.array([[1200.0, 0.16], [3000.0, 0.07], [1500.0, 0.06]])

@@ -46,6 +46,19 @@ def test_adam_reaches_known_minimum_and_history_is_consistent(x64):
     assert float(quadratic(res.best_params)) == pytest.approx(res.best_loss, rel=1e-12, abs=1e-300)
 
 
+def test_fingerprint_of_the_callers_settings_is_kept_across_resume(x64, tmp_path):
+    """A fit with a fingerprint (tuples, numpy scalars: stored as JSON) resumes under the same one
+    and ends where an uninterrupted run ends."""
+    ckpt = tmp_path / "fp.npz"
+    p0 = {"a": jnp.zeros(3), "b": jnp.array(0.0)}
+    fp = {"grid": (8, 8), "noise": np.float32(0.25)}
+    full = fit(quadratic, p0, steps=6, progress=False)
+    fit(quadratic, p0, steps=3, checkpoint=ckpt, progress=False, fingerprint=fp)
+    resumed = fit(quadratic, p0, steps=6, checkpoint=ckpt, progress=False, fingerprint=fp)
+    assert resumed.resumed_from == 3
+    np.testing.assert_array_equal(resumed.params["a"], full.params["a"])
+
+
 def test_best_params_without_history_and_across_resume(x64, tmp_path):
     # SGD with lr 1.05 on x² multiplies x by -1.1 each step: the loss grows, the best is the start
     p0 = {"x": jnp.array(1.0)}
@@ -140,9 +153,14 @@ def test_lbfgs_resume_in_process_is_bit_identical(x64, tmp_path):
     np.testing.assert_array_equal(resumed.params["x"], full.params["x"])
     np.testing.assert_array_equal(resumed.losses, full.losses)
     np.testing.assert_array_equal(resumed.params_history["x"], full.params_history["x"])
-    # a checkpoint from a different optimiser is refused, not silently reused
-    with pytest.raises(InputError, match="different fit"):
+    # a checkpoint from a different optimiser, start or caller fingerprint is refused, naming
+    # what differs, not silently reused
+    with pytest.raises(InputError, match=r"different fit \(optimizer, state differ\)"):
         fit(rosenbrock, p0, optimizer="adam", steps=15, checkpoint=ckpt, progress=False)
+    with pytest.raises(InputError, match=r"different fit \(start_sha256 differ\)"):
+        fit(rosenbrock, {"x": jnp.array([-1.0, 1.0])}, optimizer="lbfgs", steps=15, checkpoint=ckpt, progress=False)
+    with pytest.raises(InputError, match=r"different fit \(extra differ\)"):
+        fit(rosenbrock, p0, optimizer="lbfgs", steps=15, checkpoint=ckpt, progress=False, fingerprint={"n": 3})
     with pytest.raises(InputError, match="smaller than"):
         fit(rosenbrock, p0, optimizer="lbfgs", steps=3, checkpoint=ckpt, progress=False)
 

@@ -55,6 +55,22 @@ def test_learned_drag_beats_no_drag_on_held_out_throw(x64):
     assert r.drag_relative_error < 0.5
 
 
+def test_checkpoints_resume_and_refuse_other_data(x64, tmp_path):
+    """fit_gravity and learn_drag resume from a checkpoint to the uninterrupted result, and refuse
+    one written for other data (the settings that make the data are in its fingerprint)."""
+    ckpt = tmp_path / "g.npz"
+    full = fit_gravity(steps=40, tol=0.0)
+    fit_gravity(steps=20, tol=0.0, checkpoint=ckpt)
+    resumed = fit_gravity(steps=40, tol=0.0, checkpoint=ckpt)
+    assert resumed.g == full.g and resumed.iterations == full.iterations
+    with pytest.raises(InputError, match=r"different fit \(extra differ\)"):
+        fit_gravity(steps=40, tol=0.0, checkpoint=ckpt, g_true=3.0)
+    ckpt = tmp_path / "drag.npz"
+    learn_drag(steps=2, width=4, depth=1, key=jax.random.key(0), checkpoint=ckpt)
+    with pytest.raises(InputError, match=r"different fit \(extra differ\)"):
+        learn_drag(steps=4, width=4, depth=1, key=jax.random.key(0), checkpoint=ckpt, drag=0.03)
+
+
 @pytest.mark.slow
 def test_learned_drag_long_training(x64):
     r = learn_drag(steps=1500, key=jax.random.key(0))

@@ -194,6 +194,20 @@ def test_bad_input_is_refused_in_one_line():
         cross_correlation(np.zeros((4, 4, 4)), np.zeros((8, 8, 8)), (1.0, 1.0, 1.0))
 
 
+@pytest.mark.parametrize(("option", "name"), [("--warmup", "num_warmup"), ("--samples", "num_samples"),
+                                            ("--chains", "num_chains"), ("--map-steps", "map_steps")])
+def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_path, option, name):
+    import astrograd.pm._field as field
+
+    def no_mock(*args, **kwargs):
+        raise AssertionError("the mock data were made before the settings were checked")
+
+    monkeypatch.setattr(field, "mock_data", no_mock)
+    res = CliRunner().invoke(app, ["reconstruct", option, "0", "--out", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines()[-1] == f"error: {name} = 0 is not allowed; it must be an integer >= 1"
+
+
 def _cli(args):
     res = CliRunner().invoke(app, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output

@@ -8,13 +8,13 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from astrograd._errors import check_positive
 from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
 from astrograd.flow._grid import Boundaries, Grid
 from astrograd.flow._pressure import project, solve_pressure_cg
 from astrograd.flow._solver import FlowConfig, make_params, make_state, simulate
+from astrograd.inverse import fit
 
 
 def _check_iterations(iterations):
@@ -101,14 +101,18 @@ def fit_marker(
     *,
     n: int = 32,
     steps: int = 20,
-    callback: Callable[[int, float], None] | None = None,
+    checkpoint=None,
+    progress: bool = False,
 ) -> dict:
     """Adam on the initial face velocities (from rest; projected to be divergence-free by a
     differentiable pressure solve before the first step) so that the marker after ``steps``
     steps matches the target of :func:`marker_problem`. Loss = mean squared marker difference.
+    Runs on :func:`astrograd.inverse.fit`: ``checkpoint`` is a file to save the optimisation to
+    and resume it from (a checkpoint of another ``n``, ``steps`` or learning rate is refused);
+    ``progress`` shows a progress bar with the loss.
 
-    Returns a dict: initial_loss, final_loss, iterations, losses, marker0, target,
-    marker_fit, vx0, vy0 (fitted, projected), grid (nx, ny, lx, ly).
+    Returns a dict: initial_loss, final_loss, iterations, losses (per iteration, before the
+    update), marker0, target, marker_fit, vx0, vy0 (fitted, projected), grid (nx, ny, lx, ly).
     """
     _check_iterations(iterations)
     check_positive("learning rate", learning_rate)
@@ -124,31 +128,22 @@ def fit_marker(
 
     def loss_fn(v):
         final, _ = run(v)
-        return jnp.mean((final.marker - target) ** 2), final.status
-
-    optimiser = optax.adam(learning_rate)
-
-    @jax.jit
-    def update(v, opt_state):
-        (loss, status), grad = jax.value_and_grad(loss_fn, has_aux=True)(v)
-        updates, opt_state = optimiser.update(grad, opt_state, v)
-        return optax.apply_updates(v, updates), opt_state, loss, status
+        return jnp.mean((final.marker - target) ** 2)
 
     v = (jnp.zeros((g.ny, g.nx + 1)), jnp.zeros((g.ny + 1, g.nx)))
-    opt_state = optimiser.init(v)
-    losses = []
-    for it in range(iterations):
-        v, opt_state, loss, status = update(v, opt_state)
-        losses.append(float(loss))
-        if callback is not None:
-            callback(it, float(loss))
+    losses = np.array([])
+    if iterations:
+        res = fit(loss_fn, v, optimizer="adam", learning_rate=learning_rate, steps=iterations,
+                  checkpoint=checkpoint, progress=progress, history=False, description="fit marker",
+                  fingerprint={"problem": "fit_marker", "n": int(n), "steps": int(steps)})
+        v, losses = res.params, res.losses[:-1]
     final, (vx0, vy0) = jax.jit(run)(v)
     from astrograd.flow._solver import raise_on_failure
 
     raise_on_failure(final, config)
     final_loss = float(jnp.mean((final.marker - target) ** 2))
     return {
-        "initial_loss": losses[0] if losses else final_loss,
+        "initial_loss": float(losses[0]) if len(losses) else final_loss,
         "final_loss": final_loss,
         "iterations": iterations,
         "losses": np.array(losses),

@@ -231,6 +231,8 @@ def fit_marker_cmd(
     steps: int = typer.Option(20, "--steps", help="solver steps between initial and target marker"),
     out: Path = typer.Option(None, "--out", help="HDF5 with the fitted initial velocity, markers, losses"),
     plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="save the optimisation to this file and resume from it when rerun"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ):
@@ -241,10 +243,7 @@ def fit_marker_cmd(
         raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
     _steps(steps)
     t0 = time.perf_counter()
-    with ProgressBar(iterations, "fit marker", enabled=not quiet) as bar:
-        result = fit_marker(
-            iterations, lr, n=res, steps=steps, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}")
-        )
+    result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
     _fit_outputs(result, out, plot, "marker", t0, json_out)
 
 

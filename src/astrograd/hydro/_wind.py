@@ -193,7 +193,8 @@ def fit_wind(
     follows its own independent trajectory). Not ``vmap``: a batched adaptive loop runs every
     lane for the longest lane's steps and its checkpointed adjoint for all ``max_steps`` slots;
     at 64 cells and three starts one iteration took 2.0 s vmapped and 0.18 s mapped.
-    checkpoint: file for save/resume (``astrograd.inverse.fit``).
+    checkpoint: file for save/resume (``astrograd.inverse.fit``); a checkpoint of other starts,
+    cells, loss, iterations or learning rate is refused.
     """
     from astrograd.inverse import fit
 
@@ -223,6 +224,9 @@ def fit_wind(
         checkpoint=checkpoint,
         progress=progress,
         description=f"fit-wind ({loss})",
+        # the optimiser's schedule depends on iterations and learning_rate; the loss on the grid
+        fingerprint={"problem": "fit_wind", "cells": problem.config.num_cells, "loss": loss,
+                     "iterations": iterations, "learning_rate": learning_rate},
     )
     paths = np.asarray(result.params_history)  # (iterations+1, k, 2)
     final = np.asarray(result.params)

@@ -18,12 +18,12 @@ import optax
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, SimulationError, runtime_check_message
-from astrograd.io._npz import atomic_savez, load_npz
+from astrograd.io._npz import atomic_savez, load_npz, sha256_of
 
 __all__ = ["FitResult", "fit"]
 
 _OPTIMIZERS = ("adam", "lbfgs", "sgd")
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2  # 2: the starting parameters and the caller's fingerprint are stored
 
 
 @dataclass
@@ -120,15 +120,19 @@ def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
     return update, loss_of
 
 
-def _fingerprint(name, learning_rate, tol, leaves, state_leaves) -> dict:
-    return {
+def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
+    from astrograd.inverse._sample import _as_stored
+
+    return _as_stored({
         "version": _CHECKPOINT_VERSION,
         "optimizer": name,
         "learning_rate": None if learning_rate is None else float(learning_rate),
         "tol": None if tol is None else float(tol),
         "params": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in leaves],
         "state": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in state_leaves],
-    }
+        "start_sha256": sha256_of(*leaves),
+        "extra": extra or {},
+    })
 
 
 def _run_update(update, diff, opt_state, step: int):
@@ -157,6 +161,7 @@ def fit(
     progress: bool = True,
     history: bool = True,
     description: str = "fit",
+    fingerprint: dict | None = None,
 ) -> FitResult:
     """Minimise ``loss(params)`` with an optax optimiser.
 
@@ -167,8 +172,12 @@ def fit(
     steps: maximum number of updates (> 0). tol: stop when the global gradient norm is <= tol.
     checkpoint: file path; the optimiser state, step, parameters and history are written there
       every ``checkpoint_every`` steps and at the end (atomically). Calling ``fit`` again with the
-      same loss, optimiser and learning rate resumes from it (a larger ``steps`` continues it) and
-      ends with exactly the parameters of an uninterrupted run.
+      same loss, starting parameters, optimiser and learning rate resumes from it (a larger
+      ``steps`` continues it) and ends with exactly the parameters of an uninterrupted run. A
+      checkpoint written with other starting parameters, optimiser, learning rate, tol, shapes
+      or ``fingerprint`` is refused (InputError naming what differs).
+    fingerprint: JSON-able settings the loss depends on that ``fit`` cannot see (a problem's
+      size, a custom optimiser's hyperparameters); a checkpoint must match them to be resumed.
     progress: show a progress bar with the current loss on stderr.
 
     Each update is one ``jax.jit``-compiled function (compiled once). A non-finite loss or
@@ -199,7 +208,7 @@ def fit(
 
     opt_state = opt.init(diff0)
     state_leaves0, state_def = jax.tree.flatten(opt_state)
-    fingerprint = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0)
+    stamp = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0, fingerprint)
 
     diff = diff0
     start = 0
@@ -211,10 +220,12 @@ def fit(
 
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        if meta.get("fingerprint") != fingerprint:
+        stored = meta.get("fingerprint") or {}
+        differ = [k for k in stamp if stored.get(k) != stamp[k]]
+        if differ:
             raise InputError(
-                f"checkpoint {str(path)!r} was written by a different fit (optimizer, learning rate, "
-                "tol or parameter shapes differ); delete it or pass another path"
+                f"checkpoint {str(path)!r} was written by a different fit ({', '.join(differ)} differ); "
+                "delete it or pass another path"
             )
         start = int(meta["step"])
         if start > steps:
@@ -247,7 +258,7 @@ def fit(
         arrays["losses"] = np.asarray(losses, dtype=np.float64)
         if history:
             arrays.update({f"h{j}": np.stack([h[j] for h in hist]) for j in range(len(leaves0))})
-        meta = {"fingerprint": fingerprint, "step": step, "converged": converged, "history": history,
+        meta = {"fingerprint": stamp, "step": step, "converged": converged, "history": history,
                 "best_loss": best_loss}
         atomic_savez(path, meta, arrays)
 

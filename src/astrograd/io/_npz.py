@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from astrograd._errors import InputError
+
+
+def sha256_of(*arrays) -> str:
+    """Hex SHA-256 of the bytes of ``arrays`` (C order): a short record, for a checkpoint's
+    fingerprint, of data or starting values too large to store in its JSON header."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+    return digest.hexdigest()
 
 
 def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:

@@ -13,6 +13,7 @@ from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, SimulationError, check_choice, check_in_range, check_positive
 from astrograd.inverse import fisher, fit, sensitivity
+from astrograd.io._npz import sha256_of
 from astrograd.orbit._model import (
     INTEGRATORS,
     Ballistics,
@@ -152,7 +153,9 @@ def fit_gravity(
         return jnp.mean(jnp.sum((sim - data) ** 2, axis=-1))
 
     res = fit(loss, params0, optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
-              checkpoint=checkpoint, progress=progress, description="fit g")
+              checkpoint=checkpoint, progress=progress, description="fit g",
+              fingerprint={"problem": "fit_gravity", "data_sha256": sha256_of(data), "joint": joint,
+                           "dt": dt, "integrator": integrator})
     g_hist = np.asarray(res.params_history["g"])
     rel_hist = np.abs(g_hist - g_true) / g_true
     bad = np.flatnonzero(rel_hist >= 1e-3)
@@ -406,6 +409,7 @@ def learn_drag(
     learning_rate: float = 3e-3,
     steps: int = 1500,
     key: jax.Array | None = None,
+    checkpoint=None,
     progress: bool = False,
 ) -> DragLearning:
     """Learn the drag force f(v) from trajectories made with quadratic drag k |v| v.
@@ -415,6 +419,8 @@ def learn_drag(
     integrator with acceleration (0, −g) + DragNet(v), g known; trained with Adam on the mean
     squared position error through the whole unrolled trajectories. Validated on a held-out throw
     and against the true force law. key: PRNG key for the network weights (required).
+    checkpoint: file for save/resume of the training (``astrograd.inverse.fit``); a checkpoint of
+    other data, network or learning rate is refused.
     """
     check_positive("drag", drag, allow_zero=True)
     check_positive("g", g)
@@ -462,8 +468,10 @@ def learn_drag(
         return position_ms(sim.position, observed_all.position[:n_train], weights[:n_train])
 
     net0 = DragNet(key, width=width, depth=depth, acceleration_scale=g)
-    res = fit(loss, net0, optimizer="adam", learning_rate=learning_rate, steps=steps,
-              progress=progress, history=False, description="learn drag")
+    res = fit(loss, net0, optimizer="adam", learning_rate=learning_rate, steps=steps, checkpoint=checkpoint,
+              progress=progress, history=False, description="learn drag",
+              fingerprint={"problem": "learn_drag", "drag": drag, "g": g, "dt": dt, "integrator": integrator,
+                           "train_throws": throws})
     net = res.params
 
     learned_all = run_net(net, x0s, v0s)

@@ -134,6 +134,7 @@ def learn_drag_cmd(
     depth: int = typer.Option(2, help="hidden layers of the MLP"),
     learning_rate: float = typer.Option(3e-3, help="Adam learning rate"),
     seed: int = typer.Option(0, help="PRNG seed for the network weights"),
+    checkpoint: Path = typer.Option(None, help="save/resume the training from this file"),
     plot: Path = PLOT,
     json_out: bool = JSON,
     progress: bool = PROGRESS,
@@ -145,7 +146,7 @@ def learn_drag_cmd(
     with float64():
         r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
                        depth=depth, learning_rate=learning_rate, key=jax.random.key(seed),
-                       progress=progress)
+                       checkpoint=checkpoint, progress=progress)
         print(f"learn-drag (k = {drag:g} /m, MLP {depth}x{width}, {r.iterations} Adam steps): "
               f"loss {r.losses[0]:.3e} -> {r.losses[-1]:.3e} m²")
         print(f"  drag law relative error on the visited velocities: {r.drag_relative_error:.3%}")

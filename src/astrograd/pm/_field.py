@@ -19,7 +19,6 @@ the linear posterior covariance, a fixed linear change of variables, so the draw
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -30,6 +29,7 @@ from jaxtyping import Array, Complex, Float
 
 from astrograd._errors import InputError, check_positive
 from astrograd.cosmo import Cosmology
+from astrograd.io._npz import sha256_of
 from astrograd.pm._config import PMConfig, cli_config, cli_cosmology
 from astrograd.pm._gravity import density_contrast
 from astrograd.pm._lpt import linear_modes
@@ -178,20 +178,24 @@ class FieldPosterior:
     map_fit: object
 
 
-def _sha256(array) -> str:
-    return hashlib.sha256(np.ascontiguousarray(np.asarray(array)).tobytes()).hexdigest()
-
-
 def _fingerprint(problem: FieldProblem) -> dict:
     """What defines the sampled density, so that stale chains are refused: the data, noise and
     model (known before the MAP: checked first), and then the centre of the whitened coordinates
     (the MAP, which depends on ``map_steps``)."""
     return {
-        "data_sha256": _sha256(problem.data),
+        "data_sha256": sha256_of(problem.data),
         "sigma": problem.sigma,
         "config": repr(problem.config),
         "cosmo": [float(x) for x in jax.tree.leaves(problem.cosmo)],
     }
+
+
+def _check_counts(**counts) -> None:
+    """Each count an integer >= 1 (InputError naming it), checked before anything costly."""
+    from astrograd.inverse._sample import _check_count
+
+    for name, value in counts.items():
+        _check_count(name, value, 1)
 
 
 def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_samples: int = 300,
@@ -206,8 +210,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     """
     from astrograd.inverse import check_checkpoint, sample
 
-    if isinstance(map_steps, bool) or not isinstance(map_steps, int | np.integer) or map_steps < 1:
-        raise InputError(f"map_steps = {map_steps!r} is not allowed; it must be an integer >= 1")
+    _check_counts(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, map_steps=map_steps)
     fingerprint = _fingerprint(problem)
     check_checkpoint(checkpoint, fingerprint)  # other data or model: refused before the MAP
     response = linear_response(problem.cosmo, problem.config)
@@ -220,7 +223,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
     result = sample(log_density, jnp.zeros_like(centre), key, num_warmup=num_warmup, num_samples=num_samples,
                     num_chains=num_chains, init_scale=0.5, dense_mass=False, checkpoint=checkpoint,
-                    fingerprint={**fingerprint, "centre_sha256": _sha256(centre)}, progress=progress,
+                    fingerprint={**fingerprint, "centre_sha256": sha256_of(centre)}, progress=progress,
                     description="NUTS field")
     to_field = jax.jit(jax.vmap(jax.vmap(lambda u: centre + whiten(u))))
     draws = np.asarray(to_field(jnp.asarray(result.samples)), dtype=np.float32)
@@ -275,6 +278,7 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     from astrograd.io import read_h5, write_h5
     from astrograd.pm._plots import plot_reconstruction
 
+    _check_counts(num_warmup=warmup, num_samples=samples, num_chains=chains, map_steps=map_steps)
     out = Path(out)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)
