@@ -19,6 +19,8 @@ runner = CliRunner()
         (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--factor", "0"], "factor"),
         (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--train-re", "1,x"], "--train-re"),
         (["control-train", "--n", "30"], "divisible"),
+        (["control-train", "--checkpoint-every", "0", "--out", "/tmp/learn-cli-never.npz"],
+         "checkpoint_every = 0"),
         (["control-eval", "--checkpoint", "/nonexistent/c.npz"], "does not exist"),
     ],
 )

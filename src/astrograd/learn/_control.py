@@ -296,6 +296,7 @@ def train_control(
     """
     s = settings
     s.check()
+    _check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
     config = control_config(s.n)
     key = jax.random.key(s.seed)
     pair_key = jax.random.fold_in(key, 10)
