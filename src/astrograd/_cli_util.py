@@ -115,6 +115,7 @@ class ProgressBar:
                 transient=True,
             )
             self._task = self._bar.add_task(description, total=total, status="")
+        self._done = 0
 
     def __enter__(self):
         if self._bar is not None:
@@ -125,6 +126,14 @@ class ProgressBar:
         if self._bar is not None:
             kw = {"status": status} if status is not None else {}
             self._bar.update(self._task, advance=n, **kw)
+
+    def reach(self, n) -> None:
+        """Raise the count to ``n`` if it is lower (for callbacks that may repeat or come out of
+        order, such as ``jax.debug.callback`` from several devices)."""
+        n = int(n)
+        if self._bar is not None and n > self._done:
+            self._done = n
+            self._bar.update(self._task, completed=n)
 
     def __exit__(self, *exc):
         if self._bar is not None:

@@ -18,6 +18,7 @@ from astrograd.pm import (
     lpt,
     nbody,
     nbody_backward,
+    nbody_snapshots,
     positions,
     power_spectrum,
     simulate,
@@ -132,3 +133,19 @@ def test_one_scan_whatever_the_number_of_steps():
         loss = lambda x, c=cfg: jnp.sum(simulate(x, Cosmology(), c)[0] ** 2)  # noqa: E731
         sizes.append((len(jax.make_jaxpr(loss)(noise).eqns), len(jax.make_jaxpr(jax.grad(loss))(noise).eqns)))
     assert sizes[0] == sizes[1]
+
+
+def test_snapshot_run_reports_each_step_and_is_unchanged_by_it():
+    """on_step (the CLI's progress bar) is called with 1, 2, ..., steps; the run is identical."""
+    cfg = PMConfig(ptcl_grid=4, box_size=32.0, num_steps=5)
+    cosmo = Cosmology()
+    table = growth_table(cosmo)
+    d0, p0 = lpt(linear_modes(white_noise(jax.random.key(4), cfg), cosmo, cfg, table), cosmo, cfg, table)
+    f = kdk_factors(cosmo, cfg, table)
+    seen = []
+    with_cb = jax.jit(lambda d, p: nbody_snapshots(d, p, f, cfg, [2, 5], on_step=lambda n: seen.append(int(n))))
+    plain = jax.jit(lambda d, p: nbody_snapshots(d, p, f, cfg, [2, 5]))
+    a, b = jax.block_until_ready(with_cb(d0, p0)), plain(d0, p0)
+    assert sorted(seen) == [1, 2, 3, 4, 5]
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -187,21 +187,23 @@ def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
     return d, p
 
 
-def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps, devices=None):
+def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps, devices=None, on_step=None):
     """Forward run that keeps the state after each step count in ``snap_steps`` (int array (S,))
     and the first step at which a non-finite value appeared (−1 if none). ``devices``: as in
-    :func:`nbody`.
+    :func:`nbody`. ``on_step``: a host function called with the number of steps done after each
+    step (``jax.debug.callback``: for a progress bar; with several devices it is called once per
+    device, in no guaranteed order, so use it to raise a count to at least that number).
 
     Returns (disp (S, N, 3), mom (S, N, 3), first_bad_step, first_bad_particle).
     """
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
     if devices is None:
-        return _snapshots(disp, mom, factors, snap_steps, config, SINGLE)
+        return _snapshots(disp, mom, factors, snap_steps, config, SINGLE, on_step)
     mesh, decomp = device_mesh(config, devices)
     ptcl, whole = jax.sharding.PartitionSpec(decomp.axis_name), jax.sharding.PartitionSpec()
     snaps = jax.sharding.PartitionSpec(None, decomp.axis_name)
     fn = jax.shard_map(
-        lambda d, p, f, s: _snapshots(d, p, f, s, config, decomp),
+        lambda d, p, f, s: _snapshots(d, p, f, s, config, decomp, on_step),
         mesh=mesh,
         in_specs=(ptcl, ptcl, whole, whole),
         out_specs=(snaps, snaps, whole, whole),
@@ -209,7 +211,8 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
     return fn(disp, mom, factors, snap_steps)
 
 
-def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, decomp: Decomposition):
+def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, decomp: Decomposition,
+               on_step=None):
     acc = _force(disp, config, decomp=decomp)
     empty = jnp.zeros((snap_steps.size, *disp.shape), disp.dtype)
     buf_d = jnp.where((snap_steps == 0)[:, None, None], disp[None], empty)
@@ -228,6 +231,8 @@ def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, dec
         newly = (bad_step < 0) & any_bad
         bad_ptcl = jnp.where(newly, first, bad_ptcl)
         bad_step = jnp.where(newly, n + 1, bad_step)
+        if on_step is not None:
+            jax.debug.callback(on_step, n + 1)
         return (state, bd, bp, bad_step, bad_ptcl), None
 
     steps = jnp.arange(factors.kick1.shape[0], dtype=jnp.int32)

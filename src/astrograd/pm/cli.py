@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import handle_errors, print_json
+from astrograd._cli_util import ProgressBar, handle_errors, print_json
 from astrograd._precision import with_float64
 
 app = typer.Typer(help="Particle-mesh cosmological N-body.", no_args_is_help=True, add_completion=False)
@@ -73,15 +73,17 @@ def run(
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
     t0 = time.perf_counter()
 
-    @jax.jit
-    def forward(key):
-        table = growth_table(cosmo)
-        noise = white_noise(key, config)
-        disp, mom = lpt(linear_modes(noise, cosmo, config, table), cosmo, config, table)
-        factors = kdk_factors(cosmo, config, table, a_steps=a_steps)
-        return nbody_snapshots(disp, mom, factors, config, snap_steps, devices=split)
+    with ProgressBar(len(a_steps) - 1, "pm run (compiling, then KDK steps)", enabled=not json_out) as bar:
 
-    bd, bp, bad_step, bad_ptcl = jax.block_until_ready(forward(jax.random.key(seed)))
+        @jax.jit
+        def forward(key):
+            table = growth_table(cosmo)
+            noise = white_noise(key, config)
+            disp, mom = lpt(linear_modes(noise, cosmo, config, table), cosmo, config, table)
+            factors = kdk_factors(cosmo, config, table, a_steps=a_steps)
+            return nbody_snapshots(disp, mom, factors, config, snap_steps, devices=split, on_step=bar.reach)
+
+        bd, bp, bad_step, bad_ptcl = jax.block_until_ready(forward(jax.random.key(seed)))
     seconds = time.perf_counter() - t0
     if int(bad_step) >= 0:
         q = np.asarray(config.lagrangian_positions())[int(bad_ptcl)]
