@@ -114,7 +114,7 @@ def fit_wind_cmd(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
     """Recover (v∞, Ṁ) of the wind bubble from its final state by Adam from several starts.
-    Interrupt and rerun with the same options to resume from OUT/checkpoint.npz."""
+    Interrupt and rerun with the same options to resume from OUT/checkpoint-LOSS-CELLS.npz."""
     import numpy as np
 
     from astrograd._errors import InputError, check_choice
