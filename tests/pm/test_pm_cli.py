@@ -87,3 +87,6 @@ def test_fit_image_resumes_from_checkpoint(tmp_path):
     assert second["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-4)
     for name in ("target.png", "initial.png", "final.png", "loss.png", "fit.gif", "ics.h5"):
         assert (out / name).exists()
+    # another --seed starts from other noise: its checkpoint is refused, not resumed
+    res = runner.invoke(app, ["fit-image", "--iterations", "8", "--seed", "1", "--out", str(out), "--checkpoint"])
+    assert res.exit_code == 2 and "written for another starting_noise;" in res.output

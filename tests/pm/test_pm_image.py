@@ -77,8 +77,13 @@ def test_checkpoint_round_trip(tmp_path):
     assert back.iteration == 7 and back.losses == [1.0, 0.5] and back.frame_iterations == [0]
     for a, b in zip(jax.tree.leaves(back.opt_state), jax.tree.leaves(opt_state), strict=False):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(InputError, match="learning_rate"):
+    with pytest.raises(InputError, match=r"written with learning_rate = 0.1, not 0.2;"):
         load_checkpoint(tmp_path / "c.npz", opt.init(noise), {"views": 1, "learning_rate": 0.2})
+    # an array setting (the target image) is named, not printed; the message stays one line
+    save_checkpoint(tmp_path / "t.npz", state, {"target": np.zeros((64, 108))})
+    with pytest.raises(InputError, match="written for another target;") as err:
+        load_checkpoint(tmp_path / "t.npz", opt.init(noise), {"target": np.ones((64, 108))})
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.slow

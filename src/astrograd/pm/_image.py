@@ -17,6 +17,7 @@ from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, SimulationError, check_positive
 from astrograd.cosmo import Cosmology
+from astrograd.io._npz import sha256_of
 from astrograd.pm._config import PMConfig
 from astrograd.pm._nbody import positions
 from astrograd.pm._observables import projection
@@ -173,9 +174,11 @@ def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
     for k, v in meta.items():
         stored = data.get(f"meta_{k}")
         if stored is None or not np.array_equal(stored, np.asarray(v)):
+            scalar = not isinstance(v, str) and np.size(v) == 1 and stored is not None and stored.size == 1
+            # an image target or a hash is named, not printed
+            was = f"with {k} = {stored.item()!r}, not {v!r}" if scalar else f"for another {k}"
             raise InputError(
-                f"checkpoint {str(path)!r} was written with {k} = {stored!r}, not {v!r}; "
-                "use the same settings or another --checkpoint file"
+                f"checkpoint {str(path)!r} was written {was}; use the same settings or another --checkpoint file"
             )
     treedef = jax.tree.structure(opt_template)
     leaves = [jnp.asarray(data[f"opt_{i}"]) for i in range(int(data["num_opt_leaves"]))]
@@ -217,7 +220,9 @@ def fit_image(
     optimiser = optax.adam(learning_rate)
     key = jax.random.key(0) if key is None else key
     noise0 = jax.random.normal(key, config.ptcl_grid, dtype=config.float_dtype)
-    meta = {"views": views, "learning_rate": float(learning_rate), "target": target.astype(np.float32)}
+    # the starting noise stands for the key (--seed): another seed is another fit
+    meta = {"views": views, "learning_rate": float(learning_rate), "target": target.astype(np.float32),
+            "starting_noise": sha256_of(noise0)}
 
     @jax.jit
     def update(noise, opt_state):
