@@ -53,8 +53,15 @@ def test_bad_input_and_mismatched_checkpoint(tmp_path, key):
         train(_tiny_loss, model, lambda k: batch, steps=-2, **kw)
     ck = tmp_path / "c.npz"
     train(_tiny_loss, model, lambda k: batch, steps=2, checkpoint=ck, **kw)
-    with pytest.raises(InputError, match="different training run"):
+    with pytest.raises(InputError, match=r"different training run \(learning_rate differ\)"):
         train(_tiny_loss, model, lambda k: batch, steps=3, checkpoint=ck, learning_rate=0.5, **kw)
+    # other starting weights or another batch key: another run, refused, naming what differs
+    other = CorrectorResNet(blocks=0, channels=2, key=jax.random.fold_in(key, 1))
+    with pytest.raises(InputError, match=r"different training run \(start_sha256 differ\)"):
+        train(_tiny_loss, other, lambda k: batch, steps=3, checkpoint=ck, **kw)
+    with pytest.raises(InputError, match=r"different training run \(key differ\)"):
+        train(_tiny_loss, model, lambda k: batch, steps=3, checkpoint=ck, key=jax.random.fold_in(key, 1),
+              progress=False)
     with pytest.raises(InputError, match="smaller"):
         train(_tiny_loss, model, lambda k: batch, steps=1, checkpoint=ck, **kw)
 

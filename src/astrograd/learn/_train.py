@@ -3,7 +3,6 @@ checkpoints, progress with the loss; and model files (hyper-parameters + weights
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
@@ -19,9 +18,10 @@ import optax
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, SimulationError
-from astrograd.io._npz import atomic_savez, load_npz
+from astrograd.inverse._sample import _as_stored, _key_list
+from astrograd.io._npz import atomic_savez, load_npz, sha256_of
 
-_VERSION = 1
+_VERSION = 2  # 2: the starting weights and the batch key are part of the fingerprint
 
 
 @dataclass
@@ -109,13 +109,17 @@ def train(
         "version": _VERSION,
         "learning_rate": lr,
         "shapes": [list(np.shape(x)) for x in jax.tree.leaves(diff)],
+        "start_sha256": sha256_of(*jax.tree.leaves(diff)),  # the starting weights
+        "key": _key_list(key),  # the batches
         "extra": fingerprint or {},
     }
-    # only when set, so that checkpoints of runs without them still resume
+    # only when set: they change the updates
     if final_learning_rate is not None:
         fp["final_learning_rate"] = float(final_learning_rate)
+        fp["steps"] = steps  # the cosine schedule spans the steps
     if clip_norm is not None:
         fp["clip_norm"] = float(clip_norm)
+    fp = _as_stored(fp)
 
     @eqx.filter_jit
     def update(diff, opt_state, batch):
@@ -130,10 +134,12 @@ def train(
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        if meta.get("fingerprint") != json.loads(json.dumps(fp)):
+        stored = meta.get("fingerprint") or {}
+        differ = sorted(set(stored) ^ set(fp) | {k for k in fp if k in stored and stored[k] != fp[k]})
+        if differ:
             raise InputError(
-                f"checkpoint {str(path)!r} was written by a different training run (settings or "
-                "model shapes differ); delete it or pass another --checkpoint"
+                f"checkpoint {str(path)!r} was written by a different training run ({', '.join(differ)} "
+                "differ); delete it or pass another --checkpoint"
             )
         start = int(meta["step"])
         if start > steps:
