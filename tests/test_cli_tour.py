@@ -72,6 +72,18 @@ def test_a_check_failing_in_a_compiled_program_is_one_line_exit_2(quiet):
     assert (len(lines) == 1) == quiet, out.stderr
 
 
+def test_ctrl_c_in_a_command_is_one_line_exit_130(capsys):
+    from astrograd._cli_util import handle_errors
+
+    @handle_errors
+    def command():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    assert exit_info.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
 def _fake_area(monkeypatch, tmp_path, tour_fn):
     module = types.ModuleType("astrograd.fake.tour")
     module.tour_sections = tour_fn

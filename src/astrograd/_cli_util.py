@@ -68,6 +68,9 @@ def handle_errors(fn: F) -> F:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
         except FileNotFoundError as err:
             fail(f"file not found: {err.filename or err}")
+        except KeyboardInterrupt:  # Ctrl-C: no traceback (a fit with a checkpoint said where it saved)
+            print("interrupted", file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         except (RuntimeError, ValueError) as err:  # a check failed inside a compiled program
             message = runtime_check_message(err)
             if message is None:

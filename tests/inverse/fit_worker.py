@@ -1,8 +1,10 @@
 """Subprocess worker for the kill-and-resume test of astrograd.inverse.fit (not a test module).
 
-usage: python fit_worker.py CHECKPOINT|none OUT.npz STEPS
+usage: python fit_worker.py CHECKPOINT|none OUT.npz STEPS [quiet-after-5]
 Fits a damped oscillator's frequency, damping and amplitude (a 1500-step lax.scan per loss
 evaluation, so the fit takes a few seconds) with Adam and writes the result to OUT.npz.
+quiet-after-5: first 5 steps (so that the checkpoint appears once the fit runs), then the rest
+without periodic checkpoints (for the Ctrl-C test).
 """
 
 import sys
@@ -43,8 +45,12 @@ if __name__ == "__main__":
     checkpoint = None if sys.argv[1] == "none" else sys.argv[1]
     steps = int(sys.argv[3])
     guess = {"omega": jnp.array(1.5), "gamma": jnp.array(0.1), "amp": jnp.array(0.8)}
+    every = 20
+    if sys.argv[4:] == ["quiet-after-5"]:
+        fit(loss, guess, learning_rate=0.01, steps=5, checkpoint=checkpoint, progress=False)
+        every = 10**9
     res = fit(loss, guess, learning_rate=0.01, steps=steps, checkpoint=checkpoint,
-              checkpoint_every=20, progress=False)
+              checkpoint_every=every, progress=False)
     np.savez(
         sys.argv[2],
         losses=res.losses,

@@ -170,39 +170,65 @@ def _read_step(ckpt: Path) -> int:
         return json.loads(str(z["__meta__"]))["step"]
 
 
-def test_sigkill_mid_run_then_resume_matches_uninterrupted_run(tmp_path):
-    steps = 1500
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+_STEPS = 1500
+_ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_fit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit") / "full.npz"
+    run = subprocess.run([sys.executable, str(WORKER), "none", str(out), str(_STEPS)], env=_ENV,
+                         capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr.decode()
+    return out
+
+
+def _wait_for(ckpt, proc):
+    deadline = time.monotonic() + 240
+    while not ckpt.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no checkpoint written within 240 s"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted_fit, how):
+    """SIGKILL at an arbitrary moment loses only the steps since the last periodic checkpoint;
+    Ctrl-C (SIGINT) ends the fit after the current step and saves it (the worker then runs with
+    no periodic checkpoints, so the step found in the file was saved by the interruption). Either
+    way a rerun resumes and ends bit for bit where an uninterrupted run ends."""
     ckpt = tmp_path / "fit.npz"
     killed_out = tmp_path / "killed.npz"
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), str(killed_out), str(steps)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    mode = ["quiet-after-5"] if how == "Ctrl-C" else []
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(ckpt), str(killed_out), str(_STEPS), *mode],
+                            env=_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 240
-        while not ckpt.exists():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no checkpoint written within 240 s"
-            time.sleep(0.002)
-        time.sleep(0.05)  # let the run go on past the checkpoint: killed somewhere inside a step
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL
+        _wait_for(ckpt, proc)
+        if how == "SIGKILL":
+            time.sleep(0.05)  # let the run go on past the checkpoint: killed somewhere inside a step
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+        else:
+            time.sleep(0.3)  # the second fit is running, with no periodic checkpoint
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) != 0
+            err = proc.stderr.read().decode()
+            assert "KeyboardInterrupt" in err and f"interrupted after step {_read_step(ckpt)};" in err, err
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert not killed_out.exists()
-    step_at_kill = _read_step(ckpt)
-    assert 0 < step_at_kill < steps
+    step_at_stop = _read_step(ckpt)
+    assert (5 if how == "Ctrl-C" else 0) < step_at_stop < _STEPS
 
     resumed_out = tmp_path / "resumed.npz"
-    full_out = tmp_path / "full.npz"
-    for args in ([str(ckpt), str(resumed_out)], ["none", str(full_out)]):
-        run = subprocess.run([sys.executable, str(WORKER), *args, str(steps)], env=env,
-                             capture_output=True, timeout=600)
-        assert run.returncode == 0, run.stderr.decode()
-    with np.load(resumed_out) as r, np.load(full_out) as f:
-        assert int(r["resumed_from"]) == step_at_kill and int(f["resumed_from"]) == 0
-        assert r["losses"].shape == (steps + 1,)
+    run = subprocess.run([sys.executable, str(WORKER), str(ckpt), str(resumed_out), str(_STEPS)], env=_ENV,
+                         capture_output=True, timeout=600)
+    assert run.returncode == 0, run.stderr.decode()
+    with np.load(resumed_out) as r, np.load(uninterrupted_fit) as f:
+        assert int(r["resumed_from"]) == step_at_stop and int(f["resumed_from"]) == 0
+        assert r["losses"].shape == (_STEPS + 1,)
         for name in ("omega", "gamma", "amp", "losses", "hist_omega", "hist_gamma", "hist_amp"):
             np.testing.assert_array_equal(r[name], f[name], err_msg=name)
         # and the fit did move: the frequency is recovered
