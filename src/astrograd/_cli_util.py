@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -141,4 +143,41 @@ class ProgressBar:
     def __exit__(self, *exc):
         if self._bar is not None:
             self._bar.stop()
+        return False
+
+
+class StopBetweenSteps:
+    """Ctrl-C (SIGINT) for a loop that saves its state: the loop ends after the current step and
+    saves it (:meth:`check` at the top of each step, where the state is whole), so that no
+    finished step is lost; a second Ctrl-C stops at once. Only in the main thread (where Python
+    runs signal handlers) and when ``enabled`` (a checkpoint is being written); otherwise Ctrl-C
+    acts as usual."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
+
+    def check(self, save: Callable[[int], None], step: int, path) -> None:
+        """If Ctrl-C was pressed: ``save(step)``, say where, raise KeyboardInterrupt."""
+        if self.requested:
+            save(step)
+            print(f"interrupted after step {step}; saved to {str(path)!r}: run again with the same settings "
+                  "to resume", file=sys.stderr, flush=True)
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
         return False

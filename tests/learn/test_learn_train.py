@@ -19,17 +19,21 @@ def _run(*args):
     return subprocess.run([sys.executable, str(WORKER), *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-def test_resume_after_kill_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("how", ["SIGKILL", "Ctrl-C"])
+def test_resume_after_kill_is_bit_identical(tmp_path, how):
     ref = _run("none", tmp_path / "ref.npz", 12, 0)
     assert ref.returncode == 0, ref.stderr
     ck = tmp_path / "state.npz"
-    killed = _run(ck, tmp_path / "never.npz", 12, 8)
-    assert killed.returncode == -9  # SIGKILL after update 8; the last checkpoint is at 5
+    killed = _run(ck, tmp_path / "never.npz", 12, 8 if how == "SIGKILL" else -8)
+    if how == "SIGKILL":
+        assert killed.returncode == -9  # SIGKILL after update 8; the last checkpoint is at 5
+    else:  # Ctrl-C after update 8: stops before update 9 and saves update 8
+        assert killed.returncode != 0 and "interrupted after step 8;" in killed.stderr, killed.stderr
     assert ck.exists() and not (tmp_path / "never.npz").exists()
     resumed = _run(ck, tmp_path / "res.npz", 12, 0)
     assert resumed.returncode == 0, resumed.stderr
     a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "res.npz")
-    assert int(b["resumed"]) == 5
+    assert int(b["resumed"]) == (5 if how == "SIGKILL" else 8)
     weights = [k for k in a.files if k.startswith("w")]
     assert weights
     for k in weights:

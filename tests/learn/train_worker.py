@@ -2,7 +2,8 @@
 
 usage: python train_worker.py CHECKPOINT OUT.npz STEPS KILL_AT
 Trains a small CorrectorResNet on a synthetic regression with random mini-batches; with
-KILL_AT > 0 the process kills itself with SIGKILL right after update KILL_AT.
+KILL_AT > 0 the process kills itself with SIGKILL right after update KILL_AT; with KILL_AT < 0 it
+sends itself SIGINT (Ctrl-C) right after update -KILL_AT.
 """
 
 import os
@@ -37,6 +38,8 @@ def batches(k):
 def callback(step, model, loss):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
+    if step == -kill_at:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 model = CorrectorResNet(blocks=1, channels=4, key=jax.random.key(0))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import sys
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from astrograd._cli_util import ProgressBar
+from astrograd._cli_util import ProgressBar, StopBetweenSteps
 from astrograd._errors import InputError, SimulationError, runtime_check_message
 from astrograd.io._npz import atomic_savez, load_npz, sha256_of
 
@@ -136,34 +133,6 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
         "start_sha256": sha256_of(*leaves),
         "extra": extra or {},
     })
-
-
-class _StopBetweenSteps:
-    """With a checkpoint, Ctrl-C (SIGINT) ends the fit after the current step, so that the
-    checkpoint then written keeps every finished step; a second Ctrl-C stops at once. Only in the
-    main thread (where Python runs signal handlers); elsewhere, and without a checkpoint,
-    Ctrl-C acts as usual."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.requested = False
-        self._previous = None
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr, flush=True)
-
-    def __enter__(self):
-        if self.enabled:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
-        return False
 
 
 def _run_update(update, diff, opt_state, step: int):
@@ -294,15 +263,11 @@ def fit(
         atomic_savez(path, meta, arrays)
 
     step = start
-    with _StopBetweenSteps(path is not None) as stop, ProgressBar(steps, description=description,
-                                                                    enabled=progress) as bar:
+    with StopBetweenSteps(path is not None) as stop, ProgressBar(steps, description=description,
+                                                                   enabled=progress) as bar:
         bar.advance(start)
         while step < steps and not converged:
-            if stop.requested:  # Ctrl-C: keep every finished step
-                save(step)
-                print(f"interrupted after step {step}; saved to {str(path)!r}: call again with the same "
-                      "settings to resume", file=sys.stderr, flush=True)
-                raise KeyboardInterrupt
+            stop.check(save, step, path)  # Ctrl-C: keep every finished step
             new_diff, new_state, value, gnorm = _run_update(update, diff, opt_state, step)
             if not (math.isfinite(value) and math.isfinite(gnorm)):
                 raise SimulationError(

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from astrograd._cli_util import ProgressBar
+from astrograd._cli_util import ProgressBar, StopBetweenSteps
 from astrograd._errors import InputError, SimulationError
 from astrograd.inverse._sample import _as_stored, _key_list
 from astrograd.io._npz import atomic_savez, load_npz, sha256_of
@@ -164,9 +164,11 @@ def train(
         atomic_savez(path, {"fingerprint": fp, "step": step, "n_model": len(model_leaves)}, arrays)
 
     step = start
-    with ProgressBar(steps, description=description, enabled=progress) as bar:
+    with StopBetweenSteps(path is not None) as stop, ProgressBar(steps, description=description,
+                                                                   enabled=progress) as bar:
         bar.advance(start)
         while step < steps:
+            stop.check(save, step, path)  # Ctrl-C: keep every finished update
             batch = batch_fn(jax.random.fold_in(key, step))
             diff, opt_state, value = update(diff, opt_state, batch)
             value = float(value)

@@ -15,6 +15,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float
 
+from astrograd._cli_util import StopBetweenSteps
 from astrograd._errors import InputError, SimulationError, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
@@ -204,7 +205,7 @@ def fit_image(
 ) -> tuple[FitState, dict]:
     """Adam on the white noise so that the projected particles at a = 1 draw ``target``
     (ink coverage, (64, 108)). Resumes from ``checkpoint`` if it exists and saves to it every
-    ``checkpoint_every`` iterations, at the end, and on KeyboardInterrupt.
+    ``checkpoint_every`` iterations, at the end, and on Ctrl-C (after the current iteration).
 
     Returns the final state (``losses[i]`` is the loss before update i; the last entry is
     the loss of the final noise) and timing information.
@@ -244,8 +245,10 @@ def fit_image(
     t_compile = time.perf_counter() - t_compile
     t0 = time.perf_counter()
     done_here = 0
-    try:
+    ckpt = None if checkpoint is None else Path(checkpoint)
+    with StopBetweenSteps(ckpt is not None) as stop:
         while state.iteration < iterations:
+            stop.check(lambda _: save_checkpoint(ckpt, state, meta), state.iteration, ckpt)
             if state.iteration % frame_every == 0 and state.iteration not in state.frame_iterations:
                 state.frames.append(np.asarray(images_jit(noise)))
                 state.frame_iterations.append(state.iteration)
@@ -259,12 +262,8 @@ def fit_image(
             state.noise, state.opt_state = noise, opt_state
             if callback is not None:
                 callback(state.iteration, loss)
-            if checkpoint is not None and state.iteration % checkpoint_every == 0:
-                save_checkpoint(Path(checkpoint), state, meta)
-    except KeyboardInterrupt:
-        if checkpoint is not None:
-            save_checkpoint(Path(checkpoint), state, meta)
-        raise
+            if ckpt is not None and state.iteration % checkpoint_every == 0:
+                save_checkpoint(ckpt, state, meta)
     seconds = time.perf_counter() - t0
     final_loss = float(loss_jit(noise))
     if not state.frame_iterations or state.frame_iterations[-1] != state.iteration:
