@@ -127,7 +127,7 @@ def run(
 @app.command("fit-image")
 @handle_errors
 def fit_image_cmd(
-    text: str = typer.Option("", "--text", help="Text to draw (default 'pmwd' when no --image)."),
+    text: str = typer.Option(None, "--text", help="Text to draw (default 'pmwd' when no --image)."),
     image: Path = typer.Option(None, "--image", help="A picture file (PNG, JPEG) to draw instead of text."),
     views: int = typer.Option(1, "--views", help="1: project along z; 2: along z and x at once."),
     iterations: int = typer.Option(100, "--iterations", help="Adam iterations."),
@@ -142,13 +142,14 @@ def fit_image_cmd(
     from astrograd._errors import InputError
     from astrograd.pm._image import fit_image_to_dir
 
-    if text and image is not None:
+    if text is not None and image is not None:
         raise InputError("give either --text or --image, not both")
     if views not in (1, 2):
         raise InputError(f"--views = {views} is not allowed; choose 1 or 2")
     learning_rate = (0.1 if views == 1 else 0.02) if lr is None else lr
-    summary = fit_image_to_dir(out, text=text or "pmwd", image=image, views=views, iterations=iterations,
-                               learning_rate=learning_rate, seed=seed, checkpoint=checkpoint, progress=not json_out)
+    summary = fit_image_to_dir(out, text="pmwd" if text is None else text, image=image, views=views,
+                               iterations=iterations, learning_rate=learning_rate, seed=seed, checkpoint=checkpoint,
+                               progress=not json_out)
     if json_out:
         print_json(summary)
     else:
