@@ -70,8 +70,8 @@ def test_fit_image_bad_image(tmp_path):
     res = runner.invoke(app, ["fit-image", "--views", "3", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "views" in res.output + getattr(res, "stderr", "")
     # an empty --text is refused (it used to draw the default 'pmwd' instead)
-    res = runner.invoke(app, ["fit-image", "--text", " ", "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "text = ' ' is empty" in res.output + getattr(res, "stderr", "")
+    res = runner.invoke(app, ["fit-image", "--text", "", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "text = '' is empty" in res.output + getattr(res, "stderr", "")
 
 
 @pytest.mark.slow
