@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from astrograd._errors import InputError, SimulationError, runtime_check_message
+from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +65,8 @@ def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with runtime_checks_as_simulation_errors():  # a check failed inside a compiled program
+                return fn(*args, **kwargs)
         except (InputError, SimulationError) as err:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
         except FileNotFoundError as err:
@@ -73,11 +74,6 @@ def handle_errors(fn: F) -> F:
         except KeyboardInterrupt:  # Ctrl-C: no traceback (a fit with a checkpoint said where it saved)
             print("interrupted", file=sys.stderr, flush=True)
             raise SystemExit(130) from None
-        except (RuntimeError, ValueError) as err:  # a check failed inside a compiled program
-            message = runtime_check_message(err)
-            if message is None:
-                raise
-            fail(message)
 
     return wrapper  # type: ignore[return-value]
 

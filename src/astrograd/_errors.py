@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -14,8 +15,10 @@ __all__ = [
     "check_choice",
     "check_finite_array",
     "check_in_range",
+    "check_int",
     "check_positive",
     "runtime_check_message",
+    "runtime_checks_as_simulation_errors",
 ]
 
 
@@ -51,6 +54,13 @@ def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
         allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
         raise InputError(f"{name} = {_fmt(value)} is not allowed; it must be {allowed}")
     return v
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """Return ``int(value)`` if it is an integer (not a bool) >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {minimum}")
+    return int(value)
 
 
 def check_in_range(
@@ -100,3 +110,17 @@ def runtime_check_message(err: BaseException) -> str | None:
     ``JaxRuntimeError`` whose text is a long dump; this returns just the check's first line."""
     found = re.search(r"EquinoxRuntimeError: ([^\n]+)", str(err))
     return found.group(1).strip() if found else None
+
+
+@contextmanager
+def runtime_checks_as_simulation_errors(prefix: str = "") -> Iterator[None]:
+    """Turn a check that fails inside a compiled program (see :func:`runtime_check_message`)
+    into a one-line ``SimulationError(prefix + message)``; other errors pass unchanged. JAX
+    raises such a failure as a RuntimeError or a ValueError, depending on where it surfaces."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as err:
+        message = runtime_check_message(err)
+        if message is None:
+            raise
+        raise SimulationError(prefix + message) from None

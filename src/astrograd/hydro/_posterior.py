@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_int
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._wind import wind_adam, wind_model
 
@@ -188,11 +188,10 @@ def wind_posterior(
     edge is below 1e-6 of the peak), and its moments by quadrature (0: skipped).
     """
     from astrograd.inverse import check_checkpoint, sample
-    from astrograd.inverse._sample import _check_count
 
     for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples), ("num_chains", num_chains),
                         ("map_iterations", map_iterations)):
-        _check_count(name, value, 1)
+        check_int(name, value, 1)
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
         raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, SimulationError, runtime_check_message
+from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
 from astrograd.diff import adaptive_loop, fixed_loop
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
@@ -198,12 +198,7 @@ def run(
     dtype = jnp.result_type(float)
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
     st = None if save_times is None else jnp.asarray(save_times, dtype)
-    try:
+    with runtime_checks_as_simulation_errors():  # the step cap, checked inside the compiled loop
         sol = _simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps)
         raise_if_failed(sol, params, config)
-    except (RuntimeError, ValueError) as err:  # the step cap, checked inside the compiled loop
-        message = runtime_check_message(err)
-        if message is None:
-            raise
-        raise SimulationError(message) from None
     return np.asarray(sol.primitive(params.gamma)), sol

@@ -17,8 +17,8 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, runtime_check_message
-from astrograd.io._npz import atomic_savez, load_npz, sha256_of
+from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
+from astrograd.io._npz import as_stored, atomic_savez, differing_keys, load_npz, sha256_of
 
 __all__ = ["FitResult", "fit"]
 
@@ -121,9 +121,7 @@ def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
 
 
 def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
-    from astrograd.inverse._sample import _as_stored
-
-    return _as_stored({
+    return as_stored({
         "version": _CHECKPOINT_VERSION,
         "optimizer": name,
         "learning_rate": None if learning_rate is None else float(learning_rate),
@@ -138,14 +136,9 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
 def _run_update(update, diff, opt_state, step: int):
     """One compiled update, with the loss value and gradient norm as floats. A check that fails
     inside the loss (e.g. a solver's step cap) becomes a SimulationError naming the step."""
-    try:
+    with runtime_checks_as_simulation_errors(f"the loss failed at step {step}: "):
         new_diff, new_state, value, gnorm = update(diff, opt_state)
         return new_diff, new_state, float(value), float(gnorm)
-    except (RuntimeError, ValueError) as err:  # JAX raises either, depending on where it surfaces
-        message = runtime_check_message(err)
-        if message is None:
-            raise
-        raise SimulationError(f"the loss failed at step {step}: {message}") from None
 
 
 def fit(
@@ -220,8 +213,7 @@ def fit(
 
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        stored = meta.get("fingerprint") or {}
-        differ = [k for k in stamp if stored.get(k) != stamp[k]]
+        differ = differing_keys(meta.get("fingerprint") or {}, stamp)
         if differ:
             raise InputError(
                 f"checkpoint {str(path)!r} was written by a different fit ({', '.join(differ)} differ); "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
@@ -15,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from astrograd._cli_util import ProgressBar, to_jsonable
-from astrograd._errors import InputError
-from astrograd.io._npz import atomic_savez, load_npz
+from astrograd._cli_util import ProgressBar
+from astrograd._errors import InputError, check_int
+from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
 
 __all__ = ["SampleResult", "check_checkpoint", "sample"]
 
@@ -81,11 +80,6 @@ class SampleResult:
         }
 
 
-def _as_stored(obj):
-    """``obj`` as a checkpoint's JSON header gives it back (tuples as lists, numpy as Python)."""
-    return json.loads(json.dumps(to_jsonable(obj)))
-
-
 def _stale(path, differs: str) -> InputError:
     return InputError(
         f"checkpoint {str(path)!r} was written by a different sampling run ({differs} differ); "
@@ -102,24 +96,9 @@ def check_checkpoint(checkpoint, fingerprint: dict) -> None:
     if checkpoint is None or not Path(checkpoint).exists():
         return
     meta, _ = load_npz(checkpoint, "checkpoint")
-    stored = meta.get("fingerprint") or {}
-    given = _as_stored(fingerprint)
-    keys = [k for k in given if k not in stored or stored[k] != given[k]]
+    keys = differing_keys(meta.get("fingerprint") or {}, as_stored(fingerprint), only_given=True)
     if keys:
         raise _stale(checkpoint, "fingerprint entries " + ", ".join(map(str, keys)))
-
-
-def _check_count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {minimum}")
-    return int(value)
-
-
-def _key_list(key) -> list:
-    """The key's bits as a list (a typed ``jax.random.key`` or a legacy uint32 ``PRNGKey``)."""
-    if jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.asarray(key).tolist()
 
 
 def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,9 +155,9 @@ def sample(
     """
     import blackjax
 
-    num_warmup = _check_count("num_warmup", num_warmup, 1)
-    num_samples = _check_count("num_samples", num_samples, 1)
-    num_chains = _check_count("num_chains", num_chains, 1)
+    num_warmup = check_int("num_warmup", num_warmup, 1)
+    num_samples = check_int("num_samples", num_samples, 1)
+    num_chains = check_int("num_chains", num_chains, 1)
     if not (math.isfinite(init_scale) and init_scale >= 0):
         raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
     if not (0.0 < target_acceptance < 1.0):
@@ -207,11 +186,11 @@ def sample(
                 "(move init or lower init_scale)"
             )
 
-    settings = _as_stored({
+    settings = as_stored({
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
         "target_acceptance": float(target_acceptance), "dim": dim,
-        "key": _key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
+        "key": key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
     })  # compared with a stored header as it reads back
     path = Path(checkpoint) if checkpoint is not None else None
     done: list[dict[str, np.ndarray]] = []

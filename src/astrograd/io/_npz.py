@@ -21,6 +21,32 @@ def sha256_of(*arrays) -> str:
     return digest.hexdigest()
 
 
+def as_stored(obj):
+    """``obj`` as a checkpoint's JSON header gives it back (tuples as lists, numpy as Python):
+    the form to compare a run's settings with a stored header in."""
+    from astrograd._cli_util import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(obj)))
+
+
+def key_list(key) -> list:
+    """A PRNG key's bits as a list, for a JSON header (a typed ``jax.random.key`` or a legacy
+    uint32 ``PRNGKey``)."""
+    import jax
+
+    if jax.numpy.issubdtype(jax.numpy.asarray(key).dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).tolist()
+
+
+def differing_keys(stored: dict, given: dict, *, only_given: bool = False) -> list[str]:
+    """Keys whose values differ between a stored fingerprint and ``given`` (both as
+    :func:`as_stored` gives them), in ``given``'s order, then keys only ``stored`` has (unless
+    ``only_given``: a partial fingerprint checked early)."""
+    keys = [k for k in given if k not in stored or stored[k] != given[k]]
+    return keys if only_given else keys + sorted(k for k in stored if k not in given)
+
+
 def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` and a JSON ``meta`` to ``path`` (npz) via a temporary file in the same
     folder, flushed to disk, then ``os.replace``: a kill at any moment leaves either the old or

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from astrograd._errors import InputError, check_choice, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
 from astrograd.learn._nets import UNet, count_parameters
 from astrograd.learn._train import load_weights, read_model_meta, save_model, train
@@ -30,15 +30,9 @@ from astrograd.learn._train import load_weights, read_model_meta, save_model, tr
 SHAPES = ("circle", "square", "diamond", "ellipse")
 
 
-def _check_int(name, v, low):
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
-    return v
-
-
 def control_config(n: int = 64) -> FlowConfig:
     """Periodic ``n × n`` unit cells, dt = 1, no viscosity, FFT projection."""
-    _check_int("resolution n", n, 8)
+    check_int("resolution n", n, 8)
     return FlowConfig(
         Grid(n, n, float(n), float(n)),
         PERIODIC,
@@ -81,7 +75,7 @@ def shape_marker(shape: int, centre, n: int, radius: float | None = None, edge: 
 def draw_pairs(key, count: int, n: int = 64):
     """Shape indices ``(count, 2)`` and centres ``(count, 2, 2)`` (start, target) of
     ``count`` pairs, centres uniform in the middle half of the domain."""
-    _check_int("number of pairs", count, 1)
+    check_int("number of pairs", count, 1)
     ks, kc = jax.random.split(key)
     shapes = jax.random.randint(ks, (count, 2), 0, len(SHAPES))
     centres = jax.random.uniform(kc, (count, 2, 2), minval=0.25 * n, maxval=0.75 * n)
@@ -258,13 +252,13 @@ class ControlSettings:
     clip_norm: float = 1.0
 
     def check(self):
-        _check_int("resolution n", self.n, 8)
+        check_int("resolution n", self.n, 8)
         if self.n % 2**self.levels:
             raise InputError(f"resolution n = {self.n} must be divisible by 2**levels = {2**self.levels}")
         for name in ("num_steps", "channels", "train_pairs", "test_pairs", "batch"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("op_steps", "cfe_steps", "e2e_steps", "levels"):
-            _check_int(name, getattr(self, name), 0)
+            check_int(name, getattr(self, name), 0)
         check_positive("learning rate", self.learning_rate)
         check_positive("force weight", self.force_weight, allow_zero=True)
         check_positive("end-to-end final learning rate", self.e2e_final_learning_rate)
@@ -296,7 +290,7 @@ def train_control(
     """
     s = settings
     s.check()
-    _check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
+    check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
     config = control_config(s.n)
     key = jax.random.key(s.seed)
     pair_key = jax.random.fold_in(key, 10)
@@ -487,9 +481,9 @@ def evaluate_control(
     training objective), with the time per instance of (b) and (c): each batch of instances run
     as one compiled, vmapped call (compilation excluded), divided by the number of instances."""
     nets, s = load_control(model)
-    _check_int("direct iterations", direct_iterations, 1)
-    pairs = s.test_pairs if pairs is None else _check_int("pairs", pairs, 1)
-    direct_pairs = min(pairs, 4) if direct_pairs is None else _check_int("direct pairs", direct_pairs, 0)
+    check_int("direct iterations", direct_iterations, 1)
+    pairs = s.test_pairs if pairs is None else check_int("pairs", pairs, 1)
+    direct_pairs = min(pairs, 4) if direct_pairs is None else check_int("direct pairs", direct_pairs, 0)
     direct_pairs = min(direct_pairs, pairs)
     config = control_config(s.n)
     seed = s.seed if seed is None else seed

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_positive
+from astrograd._errors import InputError, check_int, check_positive
 from astrograd.flow import FlowState, karman, simulate
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
@@ -88,8 +88,7 @@ def generate_karman_data(
         ("warmup", warmup, 0),
         ("chunk", chunk, 1),
     ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
+        check_int(name, v, low)
     dt = check_positive("dt", dt)
     runs = [(float(r), "train") for r in train_reynolds] + [(float(r), "test") for r in test_reynolds]
     if not runs:

@@ -12,13 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {low}")
-    return value
+from astrograd._errors import InputError, check_int
 
 
 def stack_staggered(vx: Float[Array, "ny nxp1"], vy: Float[Array, "nyp1 nx"]) -> Float[Array, "2 nyp1 nxp1"]:
@@ -74,9 +68,9 @@ class CorrectorResNet(eqx.Module):
         velocity_scale: float = 1.0,
         key: jax.Array,
     ):
-        _check_int("blocks", blocks, 0)
-        _check_int("channels", channels, 1)
-        _check_int("kernel", kernel, 1)
+        check_int("blocks", blocks, 0)
+        check_int("channels", channels, 1)
+        check_int("kernel", kernel, 1)
         keys = jax.random.split(key, blocks + 2)
         self.inp = eqx.nn.Conv2d(3, channels, 5, padding="SAME", key=keys[0])
         self.blocks = tuple(_ResBlock(channels, kernel, k) for k in keys[1:-1])
@@ -120,10 +114,10 @@ class UNet(eqx.Module):
         padding_mode: str = "CIRCULAR",
         key: jax.Array,
     ):
-        _check_int("in_channels", in_channels, 1)
-        _check_int("out_channels", out_channels, 1)
-        _check_int("channels", channels, 1)
-        _check_int("levels", levels, 0)
+        check_int("in_channels", in_channels, 1)
+        check_int("out_channels", out_channels, 1)
+        check_int("channels", channels, 1)
+        check_int("levels", levels, 0)
         keys = iter(jax.random.split(key, 4 * levels + 3))
 
         def conv(cin, cout):

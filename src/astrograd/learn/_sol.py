@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive
 from astrograd.flow import FlowState, enforce_boundaries, step
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
@@ -230,8 +230,7 @@ def train_sol(
     """
     check_choice("mode", mode, SOL_MODES)
     for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            raise InputError(f"{name} = {v!r} is not allowed; it must be an integer >= {low}")
+        check_int(name, v, low)
     check_positive("learning rate", learning_rate)
     problem, attrs = make_problem(data, "train")
     frames = problem.vx.shape[1]

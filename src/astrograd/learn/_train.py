@@ -18,8 +18,7 @@ import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
 from astrograd._errors import InputError, SimulationError
-from astrograd.inverse._sample import _as_stored, _key_list
-from astrograd.io._npz import atomic_savez, load_npz, sha256_of
+from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz, sha256_of
 
 _VERSION = 2  # 2: the starting weights and the batch key are part of the fingerprint
 
@@ -110,7 +109,7 @@ def train(
         "learning_rate": lr,
         "shapes": [list(np.shape(x)) for x in jax.tree.leaves(diff)],
         "start_sha256": sha256_of(*jax.tree.leaves(diff)),  # the starting weights
-        "key": _key_list(key),  # the batches
+        "key": key_list(key),  # the batches
         "extra": fingerprint or {},
     }
     # only when set: they change the updates
@@ -119,7 +118,7 @@ def train(
         fp["steps"] = steps  # the cosine schedule spans the steps
     if clip_norm is not None:
         fp["clip_norm"] = float(clip_norm)
-    fp = _as_stored(fp)
+    fp = as_stored(fp)
 
     @eqx.filter_jit
     def update(diff, opt_state, batch):
@@ -134,8 +133,7 @@ def train(
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        stored = meta.get("fingerprint") or {}
-        differ = sorted(set(stored) ^ set(fp) | {k for k in fp if k in stored and stored[k] != fp[k]})
+        differ = differing_keys(meta.get("fingerprint") or {}, fp)
         if differ:
             raise InputError(
                 f"checkpoint {str(path)!r} was written by a different training run ({', '.join(differ)} "

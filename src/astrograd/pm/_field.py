@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float
 
-from astrograd._errors import InputError, check_positive
+from astrograd._errors import InputError, check_int, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
 from astrograd.pm._config import PMConfig, cli_config, cli_cosmology
@@ -192,10 +192,8 @@ def _fingerprint(problem: FieldProblem) -> dict:
 
 def _check_counts(**counts) -> None:
     """Each count an integer >= 1 (InputError naming it), checked before anything costly."""
-    from astrograd.inverse._sample import _check_count
-
     for name, value in counts.items():
-        _check_count(name, value, 1)
+        check_int(name, value, 1)
 
 
 def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_samples: int = 300,
