@@ -16,6 +16,7 @@ __all__ = [
     "check_finite_array",
     "check_in_range",
     "check_int",
+    "check_key",
     "check_positive",
     "runtime_check_message",
     "runtime_checks_as_simulation_errors",
@@ -61,6 +62,19 @@ def check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {minimum}")
     return int(value)
+
+
+def check_key(name: str, key) -> None:
+    """Raise unless ``key`` is one JAX PRNG key: ``jax.random.key(seed)``, or the legacy
+    ``jax.random.PRNGKey(seed)`` (uint32, shape (2,))."""
+    import jax  # here, not at the top: the CLI imports this module for `--help`, which needs no JAX
+
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
+    legacy = dtype == np.uint32 and shape == (2,)
+    if not (typed or legacy):
+        got = f"{key!r}" if dtype is None else f"an array of dtype {dtype} and shape {shape}"
+        raise InputError(f"{name} = {got} is not allowed; it must be one PRNG key, e.g. jax.random.key(0)")
 
 
 def check_in_range(

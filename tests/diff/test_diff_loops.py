@@ -194,6 +194,17 @@ def test_adaptive_fail_fn_stops_the_run():
     assert int(res.num_steps) == 4
 
 
+@pytest.mark.parametrize("dt", [0.0, -0.1, float("nan")])
+def test_adaptive_step_that_is_not_positive_fails_the_run(x64, dt):
+    """Before: a NaN step ended the loop with t = NaN and failed = False; a zero or negative
+    one ran into the step cap's runtime error."""
+    res = adaptive_loop(lambda y, t, dt, a: y + dt, lambda y, t, a: jnp.where(t < 0.25, 0.1, dt),
+                        jnp.array(0.0), 0.0, 1.0, max_steps=50)
+    assert bool(res.failed)
+    np.testing.assert_allclose(float(res.t), 0.3, rtol=1e-12)  # stopped at the time reached
+    assert int(res.num_steps) == 4
+
+
 def test_check_grad_detects_a_wrong_gradient(x64):
     @jax.custom_vjp
     def wrong_square(x):
@@ -219,6 +230,14 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), adjoint="magic")
     with pytest.raises(InputError, match="remat"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), remat="yes")
+    quadratic = lambda x: jnp.sum(x**2)  # noqa: E731
+    with pytest.raises(InputError, match="^eps = -1 is not allowed; it must be a finite number > 0$"):
+        check_grad(quadratic, jnp.ones(2), eps=-1.0)
+    with pytest.raises(InputError, match="^key = 0 is not allowed; it must be one PRNG key"):
+        check_grad(quadratic, jnp.ones(2), key=0)
+    with pytest.raises(InputError, match="^num_directions = 0 is not allowed; it must be an integer >= 1$"):
+        check_grad(quadratic, jnp.ones(2), num_directions=0)
+    check_grad(quadratic, jnp.ones(2), key=jax.random.PRNGKey(1)).assert_close(rtol=1e-8)  # legacy keys work
 
 
 def test_check_grad_traces_each_derivative_once(x64):

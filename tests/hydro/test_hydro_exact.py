@@ -62,6 +62,12 @@ def test_vacuum_and_bad_states_are_reported():
         riemann_star_state((1.0, -20.0, 0.4), (1.0, 20.0, 0.4), 1.4)
     with pytest.raises(InputError, match="left density"):
         riemann_star_state((-1.0, 0.0, 1.0), (1.0, 0.0, 1.0), 1.4)
+    x = np.linspace(0.0, 1.0, 5)
+    with pytest.raises(InputError, match=r"^left state has 2 values; it must be \(density, velocity, pressure\)$"):
+        exact_riemann((1.0, 0.0), (0.125, 0.0, 0.1), 1.4, x, 0.2)
+    for gamma in (1.0, 0.5):  # gamma = 1 divided by zero; gamma < 1 ran, though no ideal gas has it
+        with pytest.raises(InputError, match=f"^gamma = {gamma:g} is not allowed; it must be a finite number > 1$"):
+            exact_riemann((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), gamma, x, 0.2)
 
 
 def test_similarity_radii():
@@ -72,6 +78,10 @@ def test_similarity_radii():
     assert weaver_radius(1.0, 1.0, 2.0) / weaver_radius(1.0, 1.0, 1.0) == pytest.approx(2.0**0.6)
     with pytest.raises(InputError, match="gamma"):
         sedov_shock_radius(1.0, 1.0, 1.0, 1.3)
+    with pytest.raises(InputError, match="^blast energy = -1 is not allowed"):  # was a complex radius
+        sedov_shock_radius(-1.0, 1.0, 1.0, 1.4)
+    with pytest.raises(InputError, match="^time = 0 is not allowed"):
+        sedov_shock_radius(1.0, 1.0, 0.0, 1.4)
 
 
 def test_weaver_similarity_solution_conserves_what_it_was_not_built_from():

@@ -16,6 +16,7 @@ from astrograd.hydro import (
     sedov_problem,
     sedov_shock_radius,
     simulate,
+    simulate_fixed,
     sod_problem,
     weaver_bubble,
     weaver_radius,
@@ -214,6 +215,46 @@ def test_bad_initial_state_names_first_bad_cell(x64):
         run(np.ones(7), np.zeros(7), np.ones(7), HydroParams(), cfg, 0.1)
     with pytest.raises(InputError, match="t_end"):
         run(np.ones(8), np.zeros(8), np.ones(8), HydroParams(), cfg, 0.0)
+    # save times are checked although the run is compiled with them as traced values
+    for save_times in ([0.2], [0.05, 0.01]):
+        with pytest.raises(InputError, match=r"^save_times must increase strictly and lie in \(0, 0.1\]$"):
+            run(np.ones(8), np.zeros(8), np.ones(8), HydroParams(), cfg, 0.1, save_times=save_times)
+
+
+def test_state_of_the_wrong_shape_and_bad_fixed_steps_are_refused(x64):
+    """simulate and simulate_fixed name the expected shape (before: a broadcasting TypeError)
+    and refuse a fixed dt that is not > 0 (before: it ran backwards)."""
+    cfg, params = HydroConfig(num_cells=8), HydroParams()
+    q = primitive_to_conserved(jnp.ones((3, 8)), params.gamma)
+    for bad in (q[:, :6], q[:2]):
+        shape = rf"\({bad.shape[0]}, {bad.shape[1]}\)"
+        with pytest.raises(InputError, match=rf"^state has shape {shape}; expected \(3, 8\)"):
+            simulate(bad, params, cfg, 0.1)
+        with pytest.raises(InputError, match="^state has shape"):
+            simulate_fixed(bad, params, cfg, 1e-3, 2)
+    for dt in (-1e-3, 0.0, np.nan):
+        with pytest.raises(InputError, match="^dt = .* is not allowed; it must be a finite number > 0$"):
+            simulate_fixed(q, params, cfg, dt, 2)
+    # a traced dt (differentiation with respect to it) is still accepted
+    d = jax.grad(lambda dt: simulate_fixed(q, params, cfg, dt, 2).state[2, 0])(1e-3)
+    assert np.isfinite(float(d))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"energy": -1.0}, "^blast energy = -1 is not allowed"),
+        ({"density": 0.0}, "^ambient density = 0 is not allowed"),
+        ({"ambient_pressure": -1.0}, "^ambient pressure = -1 is not allowed"),
+        ({"t_end": 0.0}, "^t_end = 0 is not allowed"),
+        ({"energy_cells": 0}, "^energy_cells = 0 is not allowed; it must be an integer >= 1$"),
+        ({"energy_cells": 50}, "^energy_cells = 50 is not allowed; it must be at most the 20 cells$"),
+    ],
+)
+def test_bad_sedov_settings_are_refused(kwargs, match):
+    """Before, each made a Problem: a negative blast, vacuum, or energy put nowhere."""
+    with pytest.raises(InputError, match=match):
+        sedov_problem(20, **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,13 @@ def test_bad_settings_are_one_line_errors(kw, match):
         sample(_log_density, INIT, jax.random.key(0), progress=False, **kw)
 
 
+@pytest.mark.parametrize("key", [0, jax.random.split(jax.random.key(0), 2), np.zeros(2)])
+def test_a_key_that_is_not_one_prng_key_is_refused(key):
+    """Before: JAX's TypeError ('invalid PRNG key data') or fold_in's ValueError for a batch of keys."""
+    with pytest.raises(InputError, match="^key = .* is not allowed; it must be one PRNG key, e.g. jax.random.key"):
+        sample(_log_density, INIT, key, progress=False)
+
+
 def test_bad_start_and_bad_density_are_one_line_errors():
     def outside(theta):  # zero density left of 0
         return jnp.where(theta[0] > 0, -0.5 * jnp.sum(theta**2), -jnp.inf)

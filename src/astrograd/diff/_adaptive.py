@@ -31,7 +31,8 @@ class AdaptiveResult(eqx.Module):
 
     final: state at ``t`` (``t1`` unless the run failed). saved: states at the save times,
     stacked on a leading axis (None if none requested). t: time reached. num_steps: total steps
-    taken (int32). failed: ``fail_fn`` became true and the loop stopped there.
+    taken (int32). failed: ``fail_fn`` became true, or ``dt_fn`` proposed a step that is not
+    > 0, and the loop stopped there.
     """
 
     final: PyTree
@@ -198,6 +199,8 @@ def adaptive_loop(
             ``max_steps`` steps: reverse mode storing every step; a reference).
         checkpoints: states stored by the checkpointed adjoint (default ⌈√max_steps⌉).
         fail_fn: ``fail_fn(state) -> bool``; when true the loop stops (``result.failed``).
+            The loop also stops with ``result.failed`` set, at the time reached, when
+            ``dt_fn`` proposes a step that is not > 0 (zero, negative or NaN).
         remat: wrap each whole step (``dt_fn``, ``step`` and ``fail_fn``) in ``jax.checkpoint``,
             so that the backward pass of a segment replay keeps one carry per step and
             recomputes the rest (reverse mode only; no effect on the values).
@@ -216,7 +219,7 @@ def adaptive_loop(
         raise InputError(f"remat = {remat!r} is not allowed; it must be True or False")
 
     dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
-    _check_times(t0, t1, save_times)
+    check_times(t0, t1, save_times)
     if save_times is not None:
         save_times = jnp.asarray(save_times, dtype)
     # jit inside: closures over values traced by an outer transformation are then handled by
@@ -234,13 +237,16 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
     def one_step(carry, t_end, args):
         s, t, n, failed = carry
         proposed = jnp.asarray(dt_fn(s, t, args), dtype)
+        # A step that is not > 0 (zero, negative or NaN) would never reach t_end, or would
+        # carry NaN time out of the loop unnoticed: it fails the run at the time it was proposed.
+        bad_dt = jnp.logical_not(proposed > 0)
         remaining = t_end - t
         last = proposed >= remaining
         dt = jnp.where(last, remaining, proposed)
         s_new = step(s, t, dt, args)
-        t_new = jnp.where(last, t_end, t + dt)
+        t_new = jnp.where(bad_dt, t, jnp.where(last, t_end, t + dt))
         failed = jnp.asarray(fail_fn(s_new), bool) if fail_fn is not None else failed
-        return (s_new, t_new, n + 1, failed)
+        return (s_new, t_new, n + 1, failed | bad_dt)
 
     if remat:
         one_step = jax.checkpoint(one_step)
@@ -278,7 +284,7 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
     return AdaptiveResult(final=final, saved=saved, t=t_reached, num_steps=total, failed=failed)
 
 
-def _check_times(t0, t1, save_times) -> None:
+def check_times(t0, t1, save_times) -> None:
     """Validate concrete times (skipped for traced values)."""
     try:
         t0c, t1c = float(t0), float(t1)

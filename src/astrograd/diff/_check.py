@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_int, check_key, check_positive
 
 MODES = ("reverse", "forward", "fd")
 
@@ -93,9 +93,10 @@ def check_grad(
     unknown = [m for m in modes if m not in MODES]
     if unknown or len(modes) < 2:
         raise InputError(f"modes = {modes!r}; choose at least two of {', '.join(MODES)}")
-    if num_directions < 1:
-        raise InputError(f"num_directions = {num_directions!r}; it must be >= 1")
-    key = jax.random.key(0) if key is None else key
+    num_directions = check_int("num_directions", num_directions, 1)
+    if key is None:
+        key = jax.random.key(0)
+    check_key("key", key)
 
     x = jax.tree.map(lambda v: jnp.asarray(v) if isinstance(v, float | int | np.ndarray) else v, x)
     # Non-array leaves (activation functions in an equinox module, strings, ...) stay fixed.
@@ -112,7 +113,7 @@ def check_grad(
     if any(d and jnp.result_type(v) != jnp.float64 for d, v in zip(diff_mask, leaves, strict=True)):
         raise InputError("check_grad: the floating-point leaves of x must be float64")
     scale = max(float(jnp.max(jnp.abs(v))) for d, v in zip(diff_mask, leaves, strict=True) if d)
-    eps = 1e-6 * max(1.0, scale) if eps is None else float(eps)
+    eps = 1e-6 * max(1.0, scale) if eps is None else check_positive("eps", eps)
 
     # f, its vjp and its jvp are each compiled once and reused for every direction (evaluated
     # eagerly, each call would trace f again and compile every loop inside it anew).

@@ -37,6 +37,9 @@ def sedov_shock_radius(energy, density, t, gamma: float = 5.0 / 3.0):
 
     energy: blast energy E; density: ambient ρ; t: time since the explosion. gamma: 1.4 or 5/3.
     """
+    check_positive("blast energy", energy)
+    check_positive("ambient density", density)
+    check_positive("time", t)
     for key, xi0 in SEDOV_XI0.items():
         if abs(float(gamma) - key) < 1e-9:
             return xi0 * (energy * t**2 / density) ** 0.2

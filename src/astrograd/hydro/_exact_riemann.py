@@ -28,8 +28,18 @@ def _pressure_function(p, rho_k, p_k, c_k, gamma):
     return f, df
 
 
+def _check_gamma(gamma) -> float:
+    gamma = check_positive("gamma", gamma)
+    if gamma <= 1.0:
+        raise InputError(f"gamma = {gamma:.6g} is not allowed; it must be a finite number > 1")
+    return gamma
+
+
 def _check_state(name, state):
-    rho, u, p = (float(v) for v in state)
+    values = np.asarray(state, dtype=float).reshape(-1)
+    if values.size != 3:
+        raise InputError(f"{name} state has {values.size} values; it must be (density, velocity, pressure)")
+    rho, u, p = (float(v) for v in values)
     check_positive(f"{name} density", rho)
     check_positive(f"{name} pressure", p)
     if not np.isfinite(u):
@@ -43,7 +53,7 @@ def riemann_star_state(left, right, gamma: float, *, tol: float = 1e-14) -> tupl
     left, right: (density, velocity, pressure) of the two states; gamma: adiabatic index.
     Raises SimulationError if the data generate vacuum (Toro eq. 4.40).
     """
-    gamma = check_positive("gamma", gamma)
+    gamma = _check_gamma(gamma)
     rho_l, u_l, p_l = _check_state("left", left)
     rho_r, u_r, p_r = _check_state("right", right)
     c_l = np.sqrt(gamma * p_l / rho_l)
@@ -76,7 +86,7 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
     discontinuity. Returns (rho, u, p), each of shape (n,), in the units of the inputs.
     """
     t = check_positive("t", t)
-    gamma = float(gamma)
+    gamma = _check_gamma(gamma)
     rho_l, u_l, p_l = _check_state("left", left)
     rho_r, u_r, p_r = _check_state("right", right)
     p_s, u_s = riemann_star_state(left, right, gamma)

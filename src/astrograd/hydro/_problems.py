@@ -8,7 +8,7 @@ import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
-from astrograd._errors import check_positive
+from astrograd._errors import InputError, check_int, check_positive
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.units import CodeUnits
 
@@ -60,6 +60,13 @@ def sedov_problem(
     kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical"}
     kw.update(config_kw)
     config = HydroConfig(num_cells=num_cells, **kw)
+    check_positive("blast energy", energy)
+    check_positive("ambient density", density)
+    check_positive("ambient pressure", ambient_pressure)
+    check_positive("t_end", t_end)
+    check_int("energy_cells", energy_cells, 1)
+    if energy_cells > num_cells:
+        raise InputError(f"energy_cells = {energy_cells} is not allowed; it must be at most the {num_cells} cells")
     vol = config.grid.volumes
     p = np.full(num_cells, ambient_pressure)
     p[:energy_cells] = (gamma - 1.0) * energy / vol[:energy_cells].sum()

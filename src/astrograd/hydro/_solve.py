@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
+from astrograd._errors import InputError, SimulationError, check_positive, runtime_checks_as_simulation_errors
 from astrograd.diff import adaptive_loop, fixed_loop
+from astrograd.diff._adaptive import check_times
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._step import cfl_time_step, step, unphysical
@@ -73,6 +74,8 @@ def simulate(
     ``failed``; call :func:`raise_if_failed` outside ``jit``.
     """
 
+    _check_state_shape(state, config)
+
     def dt_fn(q, t, p):
         dt = cfl_time_step(q, p, config)
         return dt if differentiate_dt else jax.lax.stop_gradient(dt)
@@ -116,6 +119,14 @@ def simulate_fixed(
     check is made: choose dt below the CFL limit. ``failed`` is set if the final state is
     unphysical."""
 
+    _check_state_shape(state, config)
+    try:
+        dt_value = float(dt)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        dt_value = None  # traced (e.g. differentiated with respect to dt): checked by the caller
+    if dt_value is not None:
+        check_positive("dt", dt_value)
+
     def step_fn(q, i, p):
         return step(q, dt, p, config)
 
@@ -128,6 +139,15 @@ def simulate_fixed(
         num_steps=jnp.asarray(num_steps, jnp.int32),
         failed=failed,
     )
+
+
+def _check_state_shape(state, config: HydroConfig) -> None:
+    shape = tuple(jnp.shape(state))
+    if shape != (3, config.num_cells):
+        raise InputError(
+            f"state has shape {shape}; expected (3, {config.num_cells}): conserved density, momentum "
+            "and energy per cell (see primitive_to_conserved)"
+        )
 
 
 def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray:
@@ -195,6 +215,7 @@ def run(
     w0 = check_initial_state(rho, vel, p, config.num_cells)
     if not (math.isfinite(float(t_end)) and float(t_end) > 0):
         raise InputError(f"t_end = {float(t_end):.6g} is not allowed; it must be a finite number > 0")
+    check_times(0.0, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
     dtype = jnp.result_type(float)
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
     st = None if save_times is None else jnp.asarray(save_times, dtype)

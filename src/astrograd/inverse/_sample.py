@@ -15,7 +15,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_int
+from astrograd._errors import InputError, check_int, check_key
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
 
 __all__ = ["SampleResult", "check_checkpoint", "sample"]
@@ -158,6 +158,7 @@ def sample(
     num_warmup = check_int("num_warmup", num_warmup, 1)
     num_samples = check_int("num_samples", num_samples, 1)
     num_chains = check_int("num_chains", num_chains, 1)
+    check_key("key", key)
     if not (math.isfinite(init_scale) and init_scale >= 0):
         raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
     if not (0.0 < target_acceptance < 1.0):
