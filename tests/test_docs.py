@@ -1,4 +1,5 @@
-"""The Python examples in README.md and docs/*.md run as written.
+"""The Python examples in README.md and docs/*.md run as written, and the CLI options they
+name exist.
 
 A ```python block whose first line is an import is a program: it runs here in a fresh Python
 process and must exit cleanly (and, where it prints a number it states, print that number).
@@ -58,3 +59,33 @@ def test_doc_program_runs(code, expect, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     if expect is not None:
         assert re.match(expect, run.stdout), run.stdout
+
+
+def test_every_documented_cli_option_exists():
+    """Each ``astrograd AREA COMMAND --option`` written in README.md or docs/ names a real command
+    and real options of it (checked against the CLI's own definition, without running it)."""
+    import typer
+
+    from astrograd.cli import _mount_areas, app
+
+    _mount_areas()
+    root = typer.main.get_command(app)
+    checked, wrong = 0, []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text().replace("\\\n", " ")  # shell line continuations
+        for m in re.finditer(r"astrograd ([a-z]+) ([a-z][a-z-]*)([^`\n]*)", text):
+            area, name, rest = m.groups()
+            if area not in root.commands:
+                continue  # prose such as "astrograd import flow"
+            command = root.commands[area].commands.get(name)
+            if command is None:
+                wrong.append(f"{path.name}: no command 'astrograd {area} {name}'")
+                continue
+            options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+            rest = rest.split("#")[0].split(" | ")[0]  # up to a comment or the next alternative
+            for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
+                checked += 1
+                if flag not in options:
+                    wrong.append(f"{path.name}: 'astrograd {area} {name}' has no option {flag}")
+    assert not wrong, wrong
+    assert checked > 100, checked  # the pattern still finds the documented commands
