@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.integrate import quad, solve_ivp
 
-from astrograd.cosmo import Cosmology, E, growth_table
+from astrograd._errors import InputError
+from astrograd.cosmo import Cosmology, E, growth_factor, growth_rate, growth_table
 
 
 def _e_numpy(a, om, ok, w0=-1.0, wa=0.0):
@@ -87,3 +88,16 @@ def test_w0wa_against_scipy_ode_in_a(x64, w0, wa, ok):
     table = growth_table(Cosmology(omega_m=om, omega_k=ok, w0=w0, wa=wa))
     np.testing.assert_allclose(table.D1_early(jnp.asarray(a)), d_ref, rtol=1e-6)
     np.testing.assert_allclose(table.D2(jnp.asarray(a)) * table.D1_early(1.0) ** 2, d2_ref, rtol=1e-5)
+
+
+def test_bad_steps_and_scale_factors():
+    cosmo = Cosmology()
+    for steps in (0, -1, 2.5, True):
+        with pytest.raises(InputError, match=f"num_steps = {steps!r} is not allowed; it must be an integer >= 1"):
+            growth_table(cosmo, steps)
+    table = growth_table(cosmo)
+    # the table ends at a = 4: D1(10) used to be D1(4)
+    with pytest.raises(InputError, match=r"a = 10 is outside the allowed range \[1e-05, 4\]"):
+        growth_factor(cosmo, [0.5, 10.0], table)
+    with pytest.raises(InputError, match="a = -1 is outside"):
+        growth_rate(cosmo, -1.0, table)

@@ -13,6 +13,7 @@ from astrograd.cosmo import (
     growth_table,
     linear_power,
     sigma8,
+    sigma_r,
     transfer_eisenstein_hu,
     transfer_eisenstein_hu_nowiggle,
 )
@@ -137,3 +138,42 @@ def test_bad_input():
         Cosmology(sigma8=0.8, A_s=2e-9)
     with pytest.raises(InputError, match="transfer"):
         Cosmology(transfer="bbks")
+
+
+def test_bad_parameters_beyond_the_normalisation():
+    with pytest.raises(InputError, match="n_s = nan is not allowed; it must be a finite number"):
+        Cosmology(n_s=float("nan"))
+    with pytest.raises(InputError, match="omega_k = inf"):
+        Cosmology(omega_k=float("inf"))
+    with pytest.raises(InputError, match="w0 = 'x' is not a number"):
+        Cosmology(w0="x")
+    with pytest.raises(InputError, match="wa = nan"):
+        Cosmology(wa=float("nan"))
+    with pytest.raises(InputError, match="t_cmb = 0 is not allowed"):
+        Cosmology(t_cmb=0.0)
+    # a traced parameter is not checked (differentiable, vmappable)
+    assert float(jax.grad(lambda ns: Cosmology(n_s=ns).n_s * 2)(0.96)) == 2.0
+
+
+def test_power_and_sigma_refuse_bad_k_a_and_radius():
+    cosmo = Cosmology()
+    table = growth_table(cosmo)
+    with pytest.raises(InputError, match="k = -0.1 is not allowed; it must be a finite number > 0"):
+        linear_power(cosmo, np.array([0.1, -0.1]), 1.0, table)
+    with pytest.raises(InputError, match="k = 0 is not allowed"):
+        linear_power(cosmo, 0.0, 1.0, table)
+    # outside the growth table the scale factor used to be clipped silently
+    with pytest.raises(InputError, match=r"a = 5 is outside the allowed range \[1e-05, 4\]"):
+        linear_power(cosmo, 0.1, 5.0, table)
+    with pytest.raises(InputError, match="a = 0 is outside"):
+        linear_power(cosmo, 0.1, 0.0, table)
+    with pytest.raises(InputError, match=r"k of shape \(3,\) and a of shape \(2,\) do not broadcast"):
+        linear_power(cosmo, jnp.ones(3), jnp.ones(2), table)
+    with pytest.raises(InputError, match=r"radius has shape \(2,\)"):
+        sigma_r(cosmo, jnp.array([8.0, 16.0]), 1.0, table)
+    with pytest.raises(InputError, match="radius = -8 is not allowed"):
+        sigma_r(cosmo, -8.0, 1.0, table)
+    with pytest.raises(InputError, match="a = nan is outside"):
+        sigma_r(cosmo, 8.0, float("nan"), table)
+    # traced values are not checked
+    assert jax.jit(lambda k: linear_power(cosmo, k, 0.5, table))(jnp.array([0.1])).shape == (1,)

@@ -50,6 +50,7 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
         (["--ptcl-grid", "8", "--omega-m", "0"], "omega_m"),
         (["--ptcl-grid", "8", "--sigma8", "-0.8"], "sigma8"),
         (["--ptcl-grid", "8", "--snapshots", "0.5,x"], "snapshots"),
+        (["--ptcl-grid", "8", "--snapshots", "0.5,6"], "snapshot scale factor = 6 is outside the allowed range"),
         (["--ptcl-grid", "8", "--lpt-order", "3"], "lpt_order"),
         (["--ptcl-grid", "8", "--devices", "0"], "devices = 0"),
         (["--ptcl-grid", "8", "--devices", "1000"], "devices = 1000"),

@@ -194,6 +194,30 @@ def test_bad_input_is_refused_in_one_line():
         cross_correlation(np.zeros((4, 4, 4)), np.zeros((8, 8, 8)), (1.0, 1.0, 1.0))
 
 
+def test_more_bad_input_is_refused_before_any_simulation():
+    config = PMConfig(ptcl_grid=(4, 4, 4), box_size=(64.0,) * 3, num_steps=1)
+    with pytest.raises(InputError, match="key = 0 is not allowed; it must be one PRNG key"):
+        mock_data(0, 0.1, _cosmo(), config)
+    with pytest.raises(InputError, match="sigma .* = 'x' is not a number"):
+        mock_data(jax.random.key(0), "x", _cosmo(), config)
+    with pytest.raises(InputError, match="data has dtype complex128; it must hold real numbers"):
+        field_problem(np.zeros((4, 4, 4), complex), 0.1, _cosmo(), config)  # the imaginary part was dropped
+    problem = field_problem(np.zeros((4, 4, 4)), 0.1, _cosmo(), config)
+    with pytest.raises(InputError, match=r"response has shape \(4, 4, 4\); it must be \(4, 4, 3\)"):
+        wiener_filter(problem, jnp.ones((4, 4, 4)))
+    with pytest.raises(InputError, match=r"noise has shape \(8, 8, 8\)"):
+        log_posterior(jnp.zeros((8, 8, 8)), problem)
+    # another grid's variance used to be cropped silently
+    with pytest.raises(InputError, match=r"variance_k has shape \(4, 4, 3\); it must be \(8, 8, 5\)"):
+        linear_posterior_std(np.ones((4, 4, 3)), (8, 8, 8))
+    with pytest.raises(InputError, match=r"variance_k has shape \(4, 4, 4\)"):
+        wiener_correlation(np.ones((4, 4, 4)), (4, 4, 4), config.box_size)
+    with pytest.raises(InputError, match=r"a has a non-finite value .*nan.* at index \(0, 0, 0\)"):
+        cross_correlation(np.full((4, 4, 4), np.nan), np.ones((4, 4, 4)), config.box_size)
+    with pytest.raises(InputError, match="num_bins = 0"):
+        cross_correlation(np.ones((4, 4, 4)), np.ones((4, 4, 4)), config.box_size, num_bins=0)
+
+
 @pytest.mark.parametrize(("option", "name"), [("--warmup", "num_warmup"), ("--samples", "num_samples"),
                                             ("--chains", "num_chains"), ("--map-steps", "map_steps")])
 def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_path, option, name):

@@ -9,6 +9,7 @@ import pytest
 from astrograd._errors import InputError
 from astrograd.pm._image import (
     FitState,
+    fit_image,
     image_config,
     image_loss,
     image_target,
@@ -47,6 +48,33 @@ def test_image_target_from_png(tmp_path):
         image_target(tmp_path / "bad.png")
     with pytest.raises(InputError, match="does not exist"):
         image_target(tmp_path / "missing.png")
+
+
+def test_fit_image_refuses_bad_input_before_compiling():
+    good = np.random.default_rng(0).random((64, 108))
+    with pytest.raises(InputError, match=r"target has shape \(32, 32\); it must be \(64, 108\)"):
+        fit_image(np.ones((32, 32)), iterations=1)
+    with pytest.raises(InputError, match=r"target has shape \(2, 64, 108\)"):
+        fit_image(np.stack([good, good]), iterations=1)  # used to broadcast and run
+    with pytest.raises(InputError, match="target is uniform"):
+        fit_image(np.zeros((64, 108)), iterations=1)  # a NaN loss after compiling
+    with pytest.raises(InputError, match=r"target has a non-finite value"):
+        fit_image(np.where(good > 0.5, np.nan, good), iterations=1)
+    with pytest.raises(InputError, match="target has a negative value"):
+        fit_image(good - 0.5, iterations=1)
+    for iterations in (2.5, True):  # 2.5 ran 3 iterations, True one
+        with pytest.raises(InputError, match=f"iterations = {iterations!r} is not allowed"):
+            fit_image(good, iterations=iterations)
+    with pytest.raises(InputError, match="views = True"):
+        fit_image(good, views=True)
+    with pytest.raises(InputError, match="key = 0 is not allowed"):
+        fit_image(good, key=0)
+    with pytest.raises(InputError, match="checkpoint_every = 0"):
+        fit_image(good, checkpoint_every=0)
+    with pytest.raises(InputError, match="num_frames = -1"):
+        fit_image(good, num_frames=-1)
+    with pytest.raises(InputError, match="text = 5 is not allowed"):
+        text_target(5)
 
 
 def test_views_and_loss():

@@ -3,7 +3,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from astrograd._errors import InputError
 from astrograd.cosmo import Cosmology, E, growth_table, linear_power
 from astrograd.pm import PMConfig, linear_modes, lpt, lpt_fields, power_spectrum, white_noise
 
@@ -19,6 +21,25 @@ def test_white_noise_explicit_key():
     assert a.shape == (4, 6, 8) and a.dtype == jnp.float32
     np.testing.assert_array_equal(a, white_noise(jax.random.key(3), cfg))
     assert not np.allclose(a, white_noise(jax.random.key(4), cfg))
+
+
+def test_initial_conditions_refuse_bad_keys_noise_and_modes():
+    cfg = PMConfig(ptcl_grid=4, box_size=32.0, num_steps=1)
+    cosmo = Cosmology()
+    with pytest.raises(InputError, match="key = 0 is not allowed; it must be one PRNG key"):
+        white_noise(0, cfg)
+    with pytest.raises(InputError, match=r"key = an array of dtype key<fry> and shape \(2,\)"):
+        white_noise(jax.random.split(jax.random.key(0)), cfg)
+    # a 2D noise used to broadcast silently against the 3D amplitudes
+    with pytest.raises(InputError, match=r"noise has shape \(4, 4\); it must be the particle grid \(4, 4, 4\)"):
+        linear_modes(jnp.zeros((4, 4)), cosmo, cfg)
+    noise = white_noise(jax.random.key(0), cfg)
+    with pytest.raises(InputError, match=r"noise has a non-finite value .*nan.* at index \(1, 2, 3\)"):
+        linear_modes(noise.at[1, 2, 3].set(jnp.nan), cosmo, cfg)
+    with pytest.raises(InputError, match=r"modes has shape \(4, 4, 4\); it must be \(4, 4, 3\), the rfftn layout"):
+        lpt(noise, cosmo, cfg)
+    # traced noise: no value check (jit and grad as before)
+    assert jax.jit(lambda w: linear_modes(w, cosmo, cfg))(noise).shape == (4, 4, 3)
 
 
 def test_linear_modes_have_the_linear_power(x64):

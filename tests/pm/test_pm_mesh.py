@@ -8,10 +8,15 @@ import pytest
 from astrograd._errors import InputError
 from astrograd.pm import (
     PMConfig,
+    acceleration,
     acceleration_mesh,
     cic_paint,
     cic_readout,
+    density_contrast,
+    density_mesh,
+    power_spectrum,
     projection,
+    shell_average,
 )
 
 
@@ -93,6 +98,72 @@ def test_config_bad_input():
         PMConfig(box_size=(100.0, -1.0, 100.0))
     with pytest.raises(InputError, match="gradient"):
         PMConfig(gradient="upwind")
+
+
+def test_config_refuses_non_integers_and_times_outside_the_growth_table():
+    # these used to be truncated (4.5 -> 4), taken as bool("no") = True, or run with growth
+    # factors clipped at a = 4 (particles frozen after it)
+    with pytest.raises(InputError, match=r"ptcl_grid = \(4.5, 4.5, 4.5\) is not allowed; each entry must be an int"):
+        PMConfig(ptcl_grid=4.5)
+    with pytest.raises(InputError, match="ptcl_grid = .'x'"):
+        PMConfig(ptcl_grid="x")
+    with pytest.raises(InputError, match="mesh_shape = .* positive integer multiple"):
+        PMConfig(ptcl_grid=4, mesh_shape=8.5)
+    for steps in (2.7, True, None):
+        with pytest.raises(InputError, match=f"num_steps = {steps!r} is not allowed"):
+            PMConfig(ptcl_grid=4, num_steps=steps)
+    with pytest.raises(InputError, match="lpt_order = True"):
+        PMConfig(ptcl_grid=4, lpt_order=True)
+    with pytest.raises(InputError, match="compensate_cic = 'no' is not allowed"):
+        PMConfig(ptcl_grid=4, compensate_cic="no")
+    with pytest.raises(InputError, match=r"a_stop = 8 is outside the allowed range \[1e-05, 4\]"):
+        PMConfig(ptcl_grid=4, a_stop=8.0)
+    with pytest.raises(InputError, match="a_start = 1e-07 is outside"):
+        PMConfig(ptcl_grid=4, a_start=1e-7)
+    # integral floats are still integers
+    cfg = PMConfig(ptcl_grid=4.0, mesh_shape=np.int64(8), num_steps=3.0)
+    assert cfg.ptcl_grid == (4, 4, 4) and cfg.mesh_shape == (8, 8, 8) and cfg.num_steps == 3
+
+
+def test_observables_and_force_refuse_bad_shapes_and_boxes():
+    cfg = PMConfig(ptcl_grid=4, box_size=32.0, num_steps=1)
+    pos = cfg.lagrangian_positions() + 0.3
+    box = cfg.box_size
+    with pytest.raises(InputError, match=r"positions has shape \(64, 2\); it must be \(N, 3\)"):
+        density_mesh(pos[:, :2], (8, 8, 8), box)
+    with pytest.raises(InputError, match=r"positions has shape \(0, 3\)"):
+        density_mesh(pos[:0], (8, 8, 8), box)  # was a mesh of NaN
+    with pytest.raises(InputError, match="mesh_shape = .* each entry must be a positive integer"):
+        density_mesh(pos, (0, 8, 8), box)
+    with pytest.raises(InputError, match="box_size = -32 is not allowed"):
+        density_mesh(pos, (8, 8, 8), (-32.0, 32.0, 32.0))
+    with pytest.raises(InputError, match="box_size = .* must have 3 entries"):
+        projection(pos, (32.0, 32.0), 2, pixel_size=4.0)
+    with pytest.raises(InputError, match="shape = .* each entry must be a positive integer"):
+        projection(pos, box, 2, shape=(0, 8))
+    with pytest.raises(InputError, match="axis = True"):
+        projection(pos, box, True, pixel_size=4.0)
+    with pytest.raises(InputError, match=r"positions has shape \(64, 2\)"):
+        projection(pos[:, :2], box, 2, pixel_size=4.0)
+    delta = density_mesh(pos, (8, 8, 8), box) - 1.0
+    with pytest.raises(InputError, match=r"delta has shape \(8, 8\); it must be a 3D mesh"):
+        power_spectrum(delta[0], box)
+    with pytest.raises(InputError, match="num_bins = 0 is not allowed"):
+        power_spectrum(delta, box, num_bins=0)  # was empty
+    with pytest.raises(InputError, match="k_max = 0.01 is not allowed; it must be > 0.0981748"):
+        power_spectrum(delta, box, k_max=0.01)  # was empty
+    with pytest.raises(InputError, match="k_max = -1 is not allowed"):
+        power_spectrum(delta, box, k_max=-1.0)  # was the k = 0 mode
+    with pytest.raises(InputError, match="box_size = -32"):
+        power_spectrum(delta, (-32.0, 32.0, 32.0))  # was a negative power
+    with pytest.raises(InputError, match=r"a field of shape \(4, 4, 3\) is not allowed; it must be \(8, 8, 5\)"):
+        shell_average((8, 8, 8), box, [np.ones((4, 4, 3))])
+    with pytest.raises(InputError, match=r"positions has shape \(10, 3\); it must be \(64, 3\)"):
+        acceleration(pos[:10], cfg)  # was a force from the wrong mean density
+    with pytest.raises(InputError, match=r"positions has shape \(64, 2\)"):
+        density_contrast(pos[:, :2], cfg)
+    with pytest.raises(InputError, match=r"delta has shape \(4, 4, 4\); it must be mesh_shape = \(8, 8, 8\)"):
+        acceleration_mesh(jnp.zeros((4, 4, 4)), cfg)
 
 
 def _force_case(gradient, compensate):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from astrograd._errors import InputError
 from astrograd.cosmo import Cosmology, E, growth_table
 from astrograd.pm import (
     PMConfig,
@@ -135,13 +136,18 @@ def test_one_scan_whatever_the_number_of_steps():
     assert sizes[0] == sizes[1]
 
 
-def test_snapshot_run_reports_each_step_and_is_unchanged_by_it():
-    """on_step (the CLI's progress bar) is called with 1, 2, ..., steps; the run is identical."""
-    cfg = PMConfig(ptcl_grid=4, box_size=32.0, num_steps=5)
+def _small_start(num_steps, seed):
+    """A 4³-particle configuration, its cosmology and table, 2LPT start and KDK factors."""
+    cfg = PMConfig(ptcl_grid=4, box_size=32.0, num_steps=num_steps)
     cosmo = Cosmology()
     table = growth_table(cosmo)
-    d0, p0 = lpt(linear_modes(white_noise(jax.random.key(4), cfg), cosmo, cfg, table), cosmo, cfg, table)
-    f = kdk_factors(cosmo, cfg, table)
+    d0, p0 = lpt(linear_modes(white_noise(jax.random.key(seed), cfg), cosmo, cfg, table), cosmo, cfg, table)
+    return cfg, cosmo, table, d0, p0, kdk_factors(cosmo, cfg, table)
+
+
+def test_snapshot_run_reports_each_step_and_is_unchanged_by_it():
+    """on_step (the CLI's progress bar) is called with 1, 2, ..., steps; the run is identical."""
+    cfg, cosmo, table, d0, p0, f = _small_start(5, 4)
     seen = []
     with_cb = jax.jit(lambda d, p: nbody_snapshots(d, p, f, cfg, [2, 5], on_step=lambda n: seen.append(int(n))))
     plain = jax.jit(lambda d, p: nbody_snapshots(d, p, f, cfg, [2, 5]))
@@ -149,3 +155,32 @@ def test_snapshot_run_reports_each_step_and_is_unchanged_by_it():
     assert sorted(seen) == [1, 2, 3, 4, 5]
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_bad_particles_steps_and_snapshots_are_refused():
+    cfg, cosmo, table, d0, p0, f = _small_start(2, 0)
+    with pytest.raises(InputError, match=r"disp has shape \(10, 3\); it must be \(64, 3\), one row per particle"):
+        nbody(d0[:10], p0[:10], f, cfg)
+    with pytest.raises(InputError, match=r"mom has shape \(64, 2\)"):
+        nbody(d0, p0[:, :2], f, cfg, adjoint="autodiff")
+    with pytest.raises(InputError, match=r"disp has a non-finite value .*nan.* at index \(3, 1\)"):
+        nbody(d0.at[3, 1].set(jnp.nan), p0, f, cfg)  # was NaN out
+    with pytest.raises(InputError, match=r"disp has shape \(10, 3\)"):
+        nbody_backward(d0[:10], p0[:10], f, cfg)
+    with pytest.raises(InputError, match=r"disp has shape \(64, 2\); it must end with \(64, 3\)"):
+        positions(d0[:, :2], cfg)
+    # a snapshot after the last step used to come back as zeros
+    with pytest.raises(InputError, match="snap_steps = 5 is not allowed; each entry must be an integer step count "
+                                         "from 0 to 2"):
+        nbody_snapshots(d0, p0, f, cfg, [1, 5])
+    with pytest.raises(InputError, match="snap_steps = 0.5 is not allowed"):
+        nbody_snapshots(d0, p0, f, cfg, [0.5])
+    with pytest.raises(InputError, match=r"a_steps has shape \(1,\)"):
+        kdk_factors(cosmo, cfg, table, a_steps=[0.5])
+    with pytest.raises(InputError, match=r"a_steps = -0.5 is outside the allowed range \[1e-05, 4\]"):
+        kdk_factors(cosmo, cfg, table, a_steps=[-0.5, 1.0])  # was NaN factors
+    # a concrete a_steps is checked inside jit too (the CLI's case)
+    with pytest.raises(InputError, match="a_steps = 5 is outside"):
+        jax.jit(lambda: kdk_factors(cosmo, cfg, table, a_steps=np.array([0.5, 5.0])))()
+    with pytest.raises(InputError, match=r"noise has shape \(8, 8, 8\); it must be the particle grid \(4, 4, 4\)"):
+        simulate(jnp.zeros((8, 8, 8)), cosmo, cfg)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from astrograd._errors import InputError, check_choice, check_in_range, check_positive
@@ -62,6 +65,10 @@ class Cosmology(eqx.Module):
                 check_positive("sigma8", sigma8)
             if A_s is not None:
                 check_positive("A_s", A_s)
+        for name, value in (("n_s", n_s), ("omega_k", omega_k), ("w0", w0), ("wa", wa)):
+            if _all_concrete(value):
+                _check_finite(name, value)
+        check_positive("t_cmb", t_cmb)
         if (sigma8 is None) == (A_s is None):
             raise InputError("give exactly one of sigma8 and A_s to normalise the power spectrum")
         check_choice("transfer", transfer, TRANSFER_CHOICES)
@@ -92,6 +99,35 @@ def _all_concrete(*values) -> bool:
     import jax
 
     return not any(isinstance(v, jax.core.Tracer) for v in values if v is not None)
+
+
+def _check_each(values, ok, check) -> None:
+    """For a concrete ``values``: ``check`` (a one-value check that raises InputError) on its first
+    entry where the elementwise ``ok`` is false. Nothing under tracing (jit, grad, vmap); a
+    concrete value inside a traced function (a closed-over constant) is checked."""
+    import jax
+
+    if isinstance(values, jax.core.Tracer):
+        return
+    with jax.ensure_compile_time_eval():
+        try:
+            array = jnp.asarray(values)
+        except TypeError:
+            check(values)  # not numbers: the check names the value
+            raise
+        bad = ~ok(array)
+        if bool(jnp.any(bad)):
+            check(np.asarray(array)[np.asarray(bad)][0])
+
+
+def _check_finite(name: str, value) -> None:
+    """Raise unless ``value`` is one finite number (any sign)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a number; it must be a finite number") from None
+    if not math.isfinite(v):
+        raise InputError(f"{name} = {v:g} is not allowed; it must be a finite number")
 
 
 def _de_density(cosmo: Cosmology, a):

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd.cosmo._cosmology import Cosmology, dlnE_dlna, omega_m_of_a
+from astrograd._errors import check_in_range, check_int
+from astrograd.cosmo._cosmology import Cosmology, _check_each, dlnE_dlna, omega_m_of_a
 
 #: The ODEs start at a = A_MIN in the matter era on the growing modes (D1 ≈ a, D2 ≈ −3/7 a²).
 A_MIN = 1e-5
@@ -85,6 +86,7 @@ def growth_table(cosmo: Cosmology, num_steps: int = NUM_STEPS) -> GrowthTable:
 
     One ``lax.scan`` of ``num_steps`` steps: differentiable with respect to every parameter.
     """
+    check_int("num_steps", num_steps, 1)
     dtype = jnp.result_type(cosmo.omega_m)
     lna = jnp.linspace(jnp.log(A_MIN), jnp.log(A_MAX), num_steps + 1, dtype=dtype)
     h = lna[1] - lna[0]
@@ -116,13 +118,21 @@ def growth_table(cosmo: Cosmology, num_steps: int = NUM_STEPS) -> GrowthTable:
     return eqx.tree_at(lambda t: t.d1_today, table, table._interp(1.0, 0))
 
 
+def check_scale_factors(a: ArrayLike, name: str = "a") -> None:
+    """Raise InputError naming the first scale factor of a concrete ``a`` outside the growth
+    table [A_MIN, A_MAX] (where :class:`GrowthTable` would clip it) or NaN."""
+    _check_each(a, lambda x: (x >= A_MIN) & (x <= A_MAX), lambda v: check_in_range(name, v, A_MIN, A_MAX))
+
+
 def growth_factor(cosmo: Cosmology, a: ArrayLike, table: GrowthTable | None = None) -> Float[Array, "..."]:
-    """Linear growth factor D1(a), normalised to 1 at a = 1."""
+    """Linear growth factor D1(a), normalised to 1 at a = 1 (A_MIN <= a <= A_MAX)."""
+    check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     return table.D1(a)
 
 
 def growth_rate(cosmo: Cosmology, a: ArrayLike, table: GrowthTable | None = None) -> Float[Array, "..."]:
-    """Linear growth rate f = d ln D1 / d ln a."""
+    """Linear growth rate f = d ln D1 / d ln a (A_MIN <= a <= A_MAX)."""
+    check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     return table.f1(a)

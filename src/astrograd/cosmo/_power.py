@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd.cosmo._cosmology import HUBBLE_DISTANCE_MPC_H, Cosmology
-from astrograd.cosmo._growth import GrowthTable, growth_table
+from astrograd._errors import InputError, check_positive
+from astrograd.cosmo._cosmology import HUBBLE_DISTANCE_MPC_H, Cosmology, _check_each
+from astrograd.cosmo._growth import GrowthTable, check_scale_factors, growth_table
 from astrograd.cosmo._transfer import transfer
 
 #: Pivot scale of A_s, 1/Mpc.
@@ -59,6 +61,12 @@ def linear_power(
 
     ``a`` broadcasts against ``k``. ``table``: a precomputed ``growth_table(cosmo)`` to reuse.
     """
+    try:
+        np.broadcast_shapes(np.shape(k), np.shape(a))
+    except ValueError:
+        raise InputError(f"k of shape {np.shape(k)} and a of shape {np.shape(a)} do not broadcast") from None
+    _check_each(k, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("k", v))
+    check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     k = jnp.asarray(k)
     return _amplitude(cosmo, table) * _primordial_power(cosmo, k) * table.D1(a) ** 2
@@ -68,6 +76,10 @@ def sigma_r(
     cosmo: Cosmology, radius: ArrayLike, a: ArrayLike = 1.0, table: GrowthTable | None = None
 ) -> Float[Array, ""]:
     """rms linear density contrast in top-hat spheres of ``radius`` Mpc/h at scale factor ``a``."""
+    if np.ndim(radius) != 0:
+        raise InputError(f"radius has shape {np.shape(radius)}; give one radius (jax.vmap for several)")
+    _check_each(radius, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("radius", v))
+    check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     return _sigma_unnormalised(cosmo, radius, lambda k: linear_power(cosmo, k, a, table))
 

@@ -3,24 +3,87 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_in_range, check_positive
+from astrograd._errors import (
+    InputError,
+    check_choice,
+    check_finite_array,
+    check_in_range,
+    check_int,
+    check_positive,
+)
+from astrograd.cosmo._growth import A_MAX, A_MIN
 
 GRADIENTS = ("spectral", "fd")
 DTYPES = ("float32", "float64")
 
 
-def _triple(name: str, value, kind):
+def _triple(name: str, value, entries: int = 3) -> tuple:
+    """``value`` as ``entries`` entries, one per axis (a single value is used for every axis)."""
     if np.ndim(value) == 0:
-        value = (value,) * 3
+        value = (value,) * entries
     value = tuple(value)
-    if len(value) != 3:
-        raise InputError(f"{name} = {value!r} must have 3 entries (one per axis)")
-    return tuple(kind(v) for v in value)
+    if len(value) != entries:
+        raise InputError(f"{name} = {value!r} must have {entries} entries (one per axis)")
+    return value
+
+
+def _integral(value):
+    """``value`` as an int if it is an integer or a float with an integral value (16.0 is 16);
+    anything else unchanged (a bool too), for :func:`check_int` to refuse."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _counts(name: str, value, minimum: int, what: str, entries: int = 3) -> tuple[int, ...]:
+    """3 (``entries``) integers >= ``minimum``, one per axis, else InputError saying each entry
+    must be ``what``."""
+    value = _triple(name, value, entries)
+    counts = tuple(_integral(v) for v in value)
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < minimum for n in counts):
+        raise InputError(f"{name} = {value} is not allowed; each entry must be {what}")
+    return counts
+
+
+def rfft_shape(shape) -> tuple[int, ...]:
+    """The shape of ``jnp.fft.rfftn`` of a real array of ``shape``."""
+    return (*shape[:-1], shape[-1] // 2 + 1)
+
+
+def check_shape(name: str, array, shape, what: str) -> None:
+    """InputError unless ``array`` has ``shape`` (static: checked under jit too); ``what`` says
+    what that shape is."""
+    if tuple(np.shape(array)) != tuple(shape):
+        raise InputError(f"{name} has shape {tuple(np.shape(array))}; it must be {what}")
+
+
+def check_particles(config: PMConfig, **arrays) -> None:
+    """Each array (N, 3): one row per particle of ``config`` (static: checked under jit too)."""
+    want = (config.num_ptcl, 3)
+    for name, array in arrays.items():
+        check_shape(name, array, want, f"{want}, one row per particle of ptcl_grid = {config.ptcl_grid}")
+
+
+def check_finite_if_concrete(name: str, array) -> None:
+    """:func:`check_finite_array` of a concrete array; nothing under tracing (jit, grad, vmap)."""
+    if isinstance(array, jax.core.Tracer):
+        return
+    with jax.ensure_compile_time_eval():
+        if not bool(jnp.all(jnp.isfinite(array))):
+            check_finite_array(name, array)
 
 
 class PMConfig(eqx.Module):
@@ -63,28 +126,24 @@ class PMConfig(eqx.Module):
         compensate_cic: bool = False,
         dtype: str = "float32",
     ):
-        ptcl_grid = _triple("ptcl_grid", ptcl_grid, int)
-        mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else _triple("mesh_shape", mesh_shape, int)
-        box_size = _triple("box_size", box_size, float)
-        for n in ptcl_grid:
-            if n < 2:
-                raise InputError(f"ptcl_grid = {ptcl_grid} is not allowed; each entry must be >= 2")
+        ptcl_grid = _counts("ptcl_grid", ptcl_grid, 2, "an integer >= 2")
+        multiple = f"a positive integer multiple of ptcl_grid = {ptcl_grid}"
+        mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else _counts(
+            "mesh_shape", mesh_shape, 1, multiple)
+        box_size = tuple(check_positive("box_size", side) for side in _triple("box_size", box_size))
         for n, m in zip(ptcl_grid, mesh_shape, strict=True):
             if m < n or m % n:
-                raise InputError(
-                    f"mesh_shape = {mesh_shape} is not allowed; each entry must be a positive integer "
-                    f"multiple of ptcl_grid = {ptcl_grid}"
-                )
-        for side in box_size:
-            check_positive("box_size", side)
-        check_in_range("a_start", a_start, 0.0, 10.0, low_open=True)
-        check_in_range("a_stop", a_stop, 0.0, 10.0, low_open=True)
+                raise InputError(f"mesh_shape = {mesh_shape} is not allowed; each entry must be {multiple}")
+        # the growth factors are tabulated on [A_MIN, A_MAX] (clipped outside)
+        check_in_range("a_start", a_start, A_MIN, A_MAX)
+        check_in_range("a_stop", a_stop, A_MIN, A_MAX)
         if not a_start < a_stop:
             raise InputError(f"a_start = {a_start:g} is not allowed; it must be smaller than a_stop = {a_stop:g}")
-        if int(num_steps) < 1:
-            raise InputError(f"num_steps = {num_steps} is not allowed; it must be an integer >= 1")
-        if lpt_order not in (1, 2):
+        num_steps = check_int("num_steps", _integral(num_steps), 1)
+        if _integral(lpt_order) not in (1, 2) or isinstance(lpt_order, bool):
             raise InputError(f"lpt_order = {lpt_order!r} is not allowed; choose 1 or 2")
+        if compensate_cic not in (True, False):
+            raise InputError(f"compensate_cic = {compensate_cic!r} is not allowed; it must be True or False")
         check_choice("gradient", gradient, GRADIENTS)
         check_choice("dtype", dtype, DTYPES)
         self.ptcl_grid = ptcl_grid

@@ -27,10 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float
 
-from astrograd._errors import InputError, check_int, check_positive
+from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
-from astrograd.pm._config import PMConfig, cli_config, cli_cosmology
+from astrograd.pm._config import PMConfig, _counts, check_shape, cli_config, cli_cosmology, rfft_shape
 from astrograd.pm._gravity import density_contrast
 from astrograd.pm._lpt import linear_modes
 from astrograd.pm._nbody import positions
@@ -91,6 +91,8 @@ def field_problem(data, sigma: float, cosmo: Cosmology, config: PMConfig) -> Fie
     data = np.asarray(data)
     if data.shape != tuple(config.ptcl_grid):
         raise InputError(f"data has shape {data.shape}; it must be the particle grid {tuple(config.ptcl_grid)}")
+    if data.dtype.kind not in "biuf":
+        raise InputError(f"data has dtype {data.dtype}; it must hold real numbers")
     if not np.all(np.isfinite(data)):
         first = np.argwhere(~np.isfinite(data))[0]
         raise InputError(f"data has a non-finite value at cell {tuple(int(i) for i in first)}")
@@ -100,6 +102,8 @@ def field_problem(data, sigma: float, cosmo: Cosmology, config: PMConfig) -> Fie
 def mock_data(key, sigma: float, cosmo: Cosmology, config: PMConfig) -> tuple[Array, FieldProblem]:
     """(true white noise, problem whose data is its density plus N(0, σ²) noise): two keys split
     from ``key``."""
+    check_key("key", key)
+    check_positive("sigma (the noise level of the data)", sigma)  # before the simulation
     k_field, k_noise = jax.random.split(key)
     truth = jax.random.normal(k_field, config.ptcl_grid, config.float_dtype)
     delta = _observed_density_jit(truth, cosmo, config)
@@ -116,7 +120,11 @@ def log_posterior(noise: Float[Array, "px py pz"], problem: FieldProblem) -> Flo
 def wiener_filter(problem: FieldProblem, response=None) -> tuple[Array, Array]:
     """The posterior of the linearised model: its mean (the Wiener filter, a field like ω) and
     the eigenvalues of its covariance σ² / (σ² + |r̂|²) (rfftn layout)."""
-    response = linear_response(problem.cosmo, problem.config) if response is None else response
+    grid = problem.config.ptcl_grid
+    if response is None:
+        response = linear_response(problem.cosmo, problem.config)
+    check_shape("response", response, rfft_shape(grid),
+                f"{rfft_shape(grid)}, the rfftn layout of the particle grid {grid} (from linear_response)")
     s2 = problem.sigma**2
     mean_k = jnp.conj(response) * jnp.fft.rfftn(problem.data) / (s2 + jnp.abs(response) ** 2)
     return jnp.fft.irfftn(mean_k, s=problem.config.ptcl_grid), s2 / (s2 + jnp.abs(response) ** 2)
@@ -125,7 +133,16 @@ def wiener_filter(problem: FieldProblem, response=None) -> tuple[Array, Array]:
 def linear_posterior_std(variance_k, shape) -> float:
     """The posterior standard deviation of each white-noise cell in the linear regime: the
     square root of the diagonal of the circulant covariance (the mean of its eigenvalues)."""
-    return float(np.sqrt(np.fft.irfftn(np.asarray(variance_k), s=tuple(shape), axes=(0, 1, 2))[0, 0, 0]))
+    shape = _check_variance(variance_k, shape)
+    return float(np.sqrt(np.fft.irfftn(np.asarray(variance_k), s=shape, axes=(0, 1, 2))[0, 0, 0]))
+
+
+def _check_variance(variance_k, shape) -> tuple[int, int, int]:
+    """``shape`` as 3 integers; InputError unless ``variance_k`` has its rfftn layout."""
+    shape = _counts("shape", shape, 1, "a positive integer")
+    check_shape("variance_k", variance_k, rfft_shape(shape),
+                f"{rfft_shape(shape)}, the rfftn layout of shape {shape} (from wiener_filter)")
+    return shape
 
 
 def _whitening(variance_k, shape):
@@ -239,6 +256,8 @@ def cross_correlation(a, b, box_size, num_bins: int | None = None) -> tuple[np.n
     if a.shape != b.shape or a.ndim != 3:
         raise InputError(f"fields of shapes {a.shape} and {b.shape} cannot be correlated; give two 3D grids "
                          "of the same shape")
+    check_finite_array("a", a)
+    check_finite_array("b", b)
     ka, kb = np.fft.rfftn(a), np.fft.rfftn(b)
     k, (ab, aa, bb), _ = shell_average(a.shape, box_size, [(ka * np.conj(kb)).real, np.abs(ka) ** 2,
                                                             np.abs(kb) ** 2], num_bins)
@@ -250,8 +269,9 @@ def wiener_correlation(variance_k, shape, box_size, num_bins: int | None = None)
     :func:`cross_correlation` bins it; ``variance_k`` from :func:`wiener_filter`, ``shape`` the
     particle grid. Per mode the filter keeps the signal fraction s = 1 − σ²/(σ² + |r̂|²) of the
     truth's power in its cross power and in its own power, so r = Σ s / √(Σ s · Σ 1) per shell."""
+    shape = _check_variance(variance_k, shape)
     s = 1.0 - np.asarray(variance_k, np.float64)
-    k, (cross, ones), _ = shell_average(tuple(shape), box_size, [s, np.ones_like(s)], num_bins)
+    k, (cross, ones), _ = shell_average(shape, box_size, [s, np.ones_like(s)], num_bins)
     return k, cross / np.sqrt(cross * ones)
 
 

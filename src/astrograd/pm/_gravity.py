@@ -10,7 +10,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._xla import materialise
-from astrograd.pm._config import PMConfig
+from astrograd.pm._config import PMConfig, check_particles, check_shape
 from astrograd.pm._decomp import SINGLE, Decomposition
 from astrograd.pm._mesh import _CORNERS, cic_paint, cic_readout, cic_window, rfft_wavevectors
 
@@ -41,12 +41,14 @@ def _inverse_laplacian(config: PMConfig) -> Array:
 
 def density_contrast(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "nx ny nz"]:
     """δ = ρ/ρ̄ − 1 on the force mesh from CIC-painted particles (positions in Mpc/h)."""
+    check_particles(config, positions=positions)
     counts = cic_paint(positions, config.mesh_shape, config.cell_size)
     return counts * (np.prod(config.mesh_shape) / config.num_ptcl) - 1.0
 
 
 def acceleration_mesh(delta: Float[Array, "nx ny nz"], config: PMConfig) -> Float[Array, "nx ny nz 3"]:
     """F = −∇φ with ∇²φ = δ on the mesh (units: Mpc/h; multiply by 3/2 Ω_m H0² / a for physics)."""
+    check_shape("delta", delta, config.mesh_shape, f"mesh_shape = {config.mesh_shape}")
     phi_k = jnp.fft.rfftn(delta) * _inverse_laplacian(config)
     comps = [jnp.fft.irfftn(-g * phi_k, s=config.mesh_shape) for g in gradient_kernels(config)]
     return jnp.stack(comps, axis=-1)
@@ -102,6 +104,7 @@ def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Arra
     Reverse mode uses a hand-written adjoint (one 3-component scatter, one gather and, for the
     "fd" kernel, one forward and one inverse FFT with central differences in real space) instead
     of differentiating the scatter and gather."""
+    check_particles(config, positions=positions)
     return _acceleration(positions, config, SINGLE)
 
 

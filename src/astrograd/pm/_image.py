@@ -16,10 +16,10 @@ import optax
 from jaxtyping import Array, Float
 
 from astrograd._cli_util import StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, check_positive
+from astrograd._errors import InputError, SimulationError, check_finite_array, check_int, check_key, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
-from astrograd.pm._config import PMConfig
+from astrograd.pm._config import PMConfig, _integral
 from astrograd.pm._nbody import positions
 from astrograd.pm._observables import projection
 from astrograd.pm._simulate import simulate
@@ -44,6 +44,8 @@ def text_target(text: str, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.nda
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    if not isinstance(text, str | None):
+        raise InputError(f"text = {text!r} is not allowed; give a string with at least one visible character")
     if not text or not text.strip():
         raise InputError(f"text = {text!r} is empty; give at least one visible character")
     h, w = shape
@@ -210,13 +212,17 @@ def fit_image(
     Returns the final state (``losses[i]`` is the loss before update i; the last entry is
     the loss of the final noise) and timing information.
     """
-    if views not in VIEW_AXES:
+    if isinstance(views, bool) or views not in VIEW_AXES:
         raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
-    if int(iterations) < 1:
-        raise InputError(f"iterations = {iterations!r} is not allowed; it must be an integer >= 1")
+    iterations = check_int("iterations", _integral(iterations), 1)
+    check_int("checkpoint_every", _integral(checkpoint_every), 1)
+    check_int("num_frames", _integral(num_frames), 1)
     check_positive("learning_rate", learning_rate)
+    if key is not None:
+        check_key("key", key)
     config = image_config()
-    target = normalise_target(np.asarray(target, dtype=np.float64), config.num_ptcl)
+    target = _check_target(target)
+    target = normalise_target(target, config.num_ptcl)
     loss_fn, images_fn = make_loss_fn(target, views, config)
     optimiser = optax.adam(learning_rate)
     key = jax.random.key(0) if key is None else key
@@ -279,6 +285,22 @@ def fit_image(
         "target": target,
     }
     return state, info
+
+
+def _check_target(target) -> np.ndarray:
+    """The target as float64 (IMAGE_SHAPE, finite, >= 0, not uniform), else InputError."""
+    try:
+        target = np.asarray(target, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"target = {target!r} is not allowed; give an image of {IMAGE_SHAPE} numbers") from None
+    if target.shape != IMAGE_SHAPE:
+        raise InputError(f"target has shape {target.shape}; it must be {IMAGE_SHAPE} (rows, columns)")
+    check_finite_array("target", target)
+    if target.min() < 0:
+        raise InputError(f"target has a negative value {target.min():g}; it must be ink coverage >= 0")
+    if target.max() - target.min() <= 0:
+        raise InputError("target is uniform; it has nothing to draw")
+    return target
 
 
 #: pmwd's published losses for "pmwd", one projection, Adam lr 0.1 (REFERENCES.md).

@@ -7,14 +7,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
+from astrograd._errors import check_key
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table, linear_power
-from astrograd.pm._config import PMConfig
+from astrograd.pm._config import PMConfig, check_finite_if_concrete, check_shape, rfft_shape
 from astrograd.pm._mesh import rfft_wavevectors
 
 
 def white_noise(key: PRNGKeyArray, config: PMConfig) -> Float[Array, "px py pz"]:
     """Unit-variance Gaussian white noise on the particle grid, drawn for the global shape from an
     explicit key (the same numbers for any device count)."""
+    check_key("key", key)
     return jax.random.normal(key, config.ptcl_grid, dtype=config.float_dtype)
 
 
@@ -33,6 +35,8 @@ def linear_modes(
 ) -> Complex[Array, "px py pzr"]:
     """The linear density contrast at a = 1 in Fourier space (rfftn layout of the particle grid):
     δ_k = ω_k √(P(k) / V_cell), so that ⟨|δ_k|²⟩ = N² P(k) / V; the k = 0 mode is zero."""
+    check_shape("noise", noise, config.ptcl_grid, f"the particle grid {config.ptcl_grid}")
+    check_finite_if_concrete("noise", noise)
     ks = _ptcl_wavevectors(config, nyquist_zero=False)
     kmag = jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2)
     kpos = jnp.where(kmag > 0, kmag, 1.0)
@@ -48,6 +52,8 @@ def lpt_fields(modes: Complex[Array, "px py pzr"], config: PMConfig):
     x = q + D1 Ψ1 + D2 Ψ2 with D2 ≈ −3/7 D1² (Ψ2 is zero for ``lpt_order = 1``).
     """
     shape = config.ptcl_grid
+    check_shape("modes", modes, rfft_shape(shape),
+                f"{rfft_shape(shape)}, the rfftn layout of the particle grid {shape} (from linear_modes)")
     ks = _ptcl_wavevectors(config, nyquist_zero=True)
     kfull = rfft_wavevectors(shape, config.ptcl_spacing, config.float_dtype)
     k2 = kfull[0] ** 2 + kfull[1] ** 2 + kfull[2] ** 2

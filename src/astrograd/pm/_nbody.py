@@ -8,11 +8,13 @@ import functools
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, check_choice
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
-from astrograd.pm._config import PMConfig
+from astrograd.cosmo._growth import check_scale_factors
+from astrograd.pm._config import PMConfig, check_finite_if_concrete, check_particles
 from astrograd.pm._decomp import SINGLE, Decomposition, device_mesh
 from astrograd.pm._gravity import _acceleration, acceleration_autodiff, acceleration_with_vjp
 
@@ -36,6 +38,10 @@ def kdk_factors(
     cosmo: Cosmology, config: PMConfig, table: GrowthTable | None = None, a_steps=None
 ) -> KDKFactors:
     """Growth-consistent KDK factors for the steps ``a_steps`` (default ``config.a_steps``)."""
+    if a_steps is not None:
+        if np.ndim(a_steps) != 1 or np.shape(a_steps)[0] < 2:
+            raise InputError(f"a_steps has shape {np.shape(a_steps)}; give a 1D sequence of at least 2 scale factors")
+        check_scale_factors(a_steps, "a_steps")
     table = growth_table(cosmo) if table is None else table
     a_steps = jnp.asarray(config.a_steps if a_steps is None else a_steps, dtype=jnp.result_type(cosmo.omega_m))
     a_i, a_f = a_steps[:-1], a_steps[1:]
@@ -156,6 +162,10 @@ def nbody(
     Returns the displacements and momenta at the end.
     """
     check_choice("adjoint", adjoint, ADJOINTS)
+    check_particles(config, disp=disp, mom=mom)
+    for name, array in (("disp", disp), ("mom", mom), ("factors.kick1", factors.kick1),
+                        ("factors.drift", factors.drift), ("factors.kick2", factors.kick2)):
+        check_finite_if_concrete(name, array)
     if devices is not None:
         if adjoint != "reverse_time":
             raise InputError(f"adjoint = {adjoint!r} is not allowed with devices; use 'reverse_time'")
@@ -181,6 +191,7 @@ def _nbody_sharded(disp, mom, factors, config: PMConfig, devices):
 def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
     """Run the KDK steps of ``factors`` backwards from (disp, mom) at their end (a test of
     reversibility: returns the state at their start)."""
+    check_particles(config, disp=disp, mom=mom)
     acc = _force(disp, config)
     xs = (factors.kick1, factors.drift, factors.kick2)
     (d, p, _), _ = jax.lax.scan(lambda c, f: (_unstep(c, f, config), None), (disp, mom, acc), xs, reverse=True)
@@ -196,6 +207,8 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
 
     Returns (disp (S, N, 3), mom (S, N, 3), first_bad_step, first_bad_particle).
     """
+    check_particles(config, disp=disp, mom=mom)
+    _check_snap_steps(snap_steps, factors.kick1.shape[0])
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
     if devices is None:
         return _snapshots(disp, mom, factors, snap_steps, config, SINGLE, on_step)
@@ -209,6 +222,20 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
         out_specs=(snaps, snaps, whole, whole),
     )
     return fn(disp, mom, factors, snap_steps)
+
+
+def _check_snap_steps(snap_steps, num_steps: int) -> None:
+    """``snap_steps``: a 1D array; if concrete, of integers from 0 to ``num_steps`` (a snapshot
+    never reached would come back as zeros)."""
+    if np.ndim(snap_steps) != 1:
+        raise InputError(f"snap_steps has shape {np.shape(snap_steps)}; give a 1D sequence of step counts")
+    if isinstance(snap_steps, jax.core.Tracer):
+        return
+    steps = np.asarray(snap_steps)
+    ok = np.isfinite(steps) & (steps == np.round(steps)) & (steps >= 0) & (steps <= num_steps)
+    if not ok.all():
+        raise InputError(f"snap_steps = {steps[~ok][0].item()!r} is not allowed; each entry must be an integer "
+                         f"step count from 0 to {num_steps}")
 
 
 def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, decomp: Decomposition,
@@ -244,7 +271,11 @@ def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, dec
 
 
 def positions(disp: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "n 3"]:
-    """Particle positions q + disp wrapped into the periodic box [0, L) (Mpc/h)."""
+    """Particle positions q + disp wrapped into the periodic box [0, L) (Mpc/h); ``disp`` (..., N, 3)."""
+    want = (config.num_ptcl, 3)
+    if tuple(np.shape(disp)[-2:]) != want:
+        raise InputError(f"disp has shape {np.shape(disp)}; it must end with {want}, one row per particle of "
+                         f"ptcl_grid = {config.ptcl_grid}")
     box = jnp.asarray(config.box_size, dtype=disp.dtype)
     return jnp.mod(config.lagrangian_positions() + disp, box)
 

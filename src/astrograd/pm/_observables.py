@@ -6,16 +6,28 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_positive
+from astrograd._errors import InputError, check_int, check_positive
+from astrograd.pm._config import _counts, _triple, rfft_shape
 from astrograd.pm._mesh import cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
+
+
+def _box(box_size) -> tuple[float, float, float]:
+    return tuple(check_positive("box_size", side) for side in _triple("box_size", box_size))
+
+
+def _check_positions(positions) -> None:
+    shape = tuple(np.shape(positions))
+    if len(shape) != 2 or shape[0] < 1 or shape[1] != 3:
+        raise InputError(f"positions has shape {shape}; it must be (N, 3) with N >= 1")
 
 
 def density_mesh(
     positions: Float[Array, "n 3"], mesh_shape: tuple[int, int, int], box_size
 ) -> Float[Array, "nx ny nz"]:
     """ρ/ρ̄ (mean 1) of particles at ``positions`` (Mpc/h) on a CIC mesh of ``mesh_shape`` cells."""
-    mesh_shape = tuple(int(n) for n in mesh_shape)
-    cell = tuple(float(b) / n for b, n in zip(box_size, mesh_shape, strict=True))
+    _check_positions(positions)
+    mesh_shape = _counts("mesh_shape", mesh_shape, 1, "a positive integer")
+    cell = tuple(b / n for b, n in zip(_box(box_size), mesh_shape, strict=True))
     counts = cic_paint(positions, mesh_shape, cell)
     return counts * (np.prod(mesh_shape) / positions.shape[0])
 
@@ -26,10 +38,12 @@ def projection(
     """Particles per pixel, CIC-painted along the two axes other than ``axis`` (in increasing
     order) — the same as painting a 3D mesh and summing it along ``axis``. Give ``pixel_size``
     (Mpc/h; the box side must be a multiple of it) or the image ``shape``."""
-    if axis not in (0, 1, 2):
+    if isinstance(axis, bool) or axis not in (0, 1, 2):
         raise InputError(f"axis = {axis!r} is not allowed; choose 0, 1 or 2")
+    _check_positions(positions)
     keep = [i for i in range(3) if i != axis]
-    sides = [float(box_size[i]) for i in keep]
+    box_size = _box(box_size)
+    sides = [box_size[i] for i in keep]
     if shape is None:
         if pixel_size is None:
             raise InputError("give pixel_size or shape for the projection")
@@ -37,7 +51,7 @@ def projection(
         shape = tuple(int(round(s / pixel_size)) for s in sides)
         if any(abs(n * pixel_size - s) > 1e-6 * s for n, s in zip(shape, sides, strict=True)):
             raise InputError(f"pixel_size = {pixel_size:g} does not divide the box sides {sides}")
-    shape = tuple(int(n) for n in shape)
+    shape = _counts("shape", shape, 1, "a positive integer", entries=2)
     pix = tuple(s / n for s, n in zip(sides, shape, strict=True))
     return cic_paint_2d(positions[:, keep], shape, pix)
 
@@ -52,8 +66,15 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     Returns (k (mean of each shell's modes), [sum of each field per shell], number of modes),
     for the non-empty shells. |k| is computed in ``dtype`` (a mode at the top edge, rounded
     below it, is kept)."""
-    shape = tuple(int(n) for n in shape)
-    cell = tuple(float(b) / n for b, n in zip(box_size, shape, strict=True))
+    shape = _counts("shape", shape, 1, "a positive integer")
+    box_size = _box(box_size)
+    for f in fields:
+        if tuple(np.shape(f)) != rfft_shape(shape):
+            raise InputError(f"a field of shape {tuple(np.shape(f))} is not allowed; it must be {rfft_shape(shape)}, "
+                             f"the rfftn layout of shape {shape}")
+    if num_bins is not None:
+        check_int("num_bins", num_bins, 1)
+    cell = tuple(b / n for b, n in zip(box_size, shape, strict=True))
     ks = rfft_wavevectors(shape, cell, dtype)
     kmag = np.asarray(jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2))
     weight = np.full(kmag.shape[2], 2.0)
@@ -61,7 +82,10 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     if shape[2] % 2 == 0:
         weight[-1] = 1.0
     weight = np.broadcast_to(weight, kmag.shape).ravel()
-    k_fund = 2.0 * np.pi / max(float(b) for b in box_size)
+    k_fund = 2.0 * np.pi / max(box_size)
+    if k_max is not None and check_positive("k_max", k_max) <= 0.5 * k_fund:
+        raise InputError(f"k_max = {k_max:g} is not allowed; it must be > {0.5 * k_fund:g} (half the fundamental "
+                         "frequency, the lowest shell's lower edge)")
     k_top = min(np.pi / c for c in cell) if k_max is None else float(k_max)
     if num_bins is None:
         num_bins = max(1, int(k_top / k_fund))
@@ -91,8 +115,11 @@ def power_spectrum(
     bins linear in k of width the fundamental frequency of the largest box side, up to the
     smallest Nyquist frequency (or ``k_max``). ``deconvolve_cic`` divides by the CIC window.
     """
+    if np.ndim(delta) != 3:
+        raise InputError(f"delta has shape {np.shape(delta)}; it must be a 3D mesh")
     shape = delta.shape
-    cell = tuple(float(b) / n for b, n in zip(box_size, shape, strict=True))
+    box_size = _box(box_size)
+    cell = tuple(b / n for b, n in zip(box_size, shape, strict=True))
     volume = float(np.prod(box_size))
     dk = jnp.fft.rfftn(delta)
     if deconvolve_cic:

@@ -54,6 +54,7 @@ def run(
 
     from astrograd._errors import InputError, SimulationError, check_in_range
     from astrograd.cosmo import growth_table, linear_power
+    from astrograd.cosmo._growth import A_MAX, A_MIN
     from astrograd.pm._config import cli_config, cli_cosmology
     from astrograd.pm._lpt import linear_modes, lpt, white_noise
     from astrograd.pm._nbody import kdk_factors, nbody_snapshots
@@ -62,7 +63,7 @@ def run(
 
     snaps = _parse_snapshots(snapshots)
     for s in snaps:
-        check_in_range("snapshot scale factor", s, 0.0, 10.0, low_open=True)
+        check_in_range("snapshot scale factor", s, A_MIN, A_MAX)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
     for s in snaps:
