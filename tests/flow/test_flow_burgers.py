@@ -75,3 +75,13 @@ def test_burgers_bad_input():
         burgers.burgers_simulate(burgers.burgers_initial(config), 1.0, config, 2)
     with pytest.raises(InputError, match="u0 has a non-finite value"):
         burgers.burgers_simulate(np.full(128, np.nan), 0.01, config, 2)
+    with pytest.raises(InputError, match="x_min = nan is not allowed; it must be a finite number"):
+        burgers.BurgersConfig(x_min=float("nan"))
+
+
+def test_diverging_burgers_fit_is_a_simulation_error():
+    from astrograd._errors import SimulationError
+    from astrograd.flow._fit import fit_burgers
+
+    with pytest.raises(SimulationError, match="the fit diverged: the loss became .* at iteration 1; lower"):
+        fit_burgers(3, 1e30, n=16, target_step=2)

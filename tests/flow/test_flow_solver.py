@@ -176,3 +176,76 @@ def test_smoke_plume_rises():
     centroid = float((m * np.asarray(y)).sum() / m.sum())
     assert centroid > 15.0 + 5.0
     assert float(final.vy[4:10, 7:9].mean()) > 0
+
+
+def _closed_box(n=8, dt=0.01):
+    return flow.FlowConfig(flow.Grid(n, n, 1.0, 1.0), flow.Boundaries(*["free-slip"] * 4), dt)
+
+
+def _simulate_mismatched_grids():
+    small, big = _closed_box(4), _closed_box(8)
+    flow.simulate(flow.make_state(big), flow.make_params(small, 1e-3), small, 1)
+
+
+def _simulate_swapped_arguments():
+    config = _closed_box()
+    flow.simulate(flow.make_params(config, 1e-3), flow.make_state(config), config, 1)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), None, 0.1), "boundaries = None"),
+        (lambda: flow.FlowConfig(None, flow.Boundaries(), 0.1), "grid = None"),
+        (lambda: flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), 0.1, forcing_direction=(1.0,)),
+         r"forcing_direction = \(1.0,\) is not allowed; it must be a pair of numbers"),
+        (lambda: flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), 0.1,
+                                 forcing_direction=(float("nan"), 1.0)), "forcing_direction .* must be finite"),
+        (lambda: flow.make_params(_closed_box(), "a"), "viscosity = 'a' is not allowed"),
+        (lambda: flow.make_params(_closed_box(), 1e-3, inflow_speed=[1.0, 2.0]),
+         r"inflow_speed has shape \(2,\); it must be a single number"),
+        (lambda: flow.make_params(_closed_box(), 1e-3, solid=np.full((8, 8), 2.0)),
+         r"solid has the value 2 at index \(0, 0\); mask values must lie in \[0, 1\]"),
+        (lambda: flow.make_params(_closed_box(), 1e-3, forcing=-np.eye(8)), "forcing has the value -1"),
+        (lambda: flow.make_state(_closed_box(), time=float("nan")), "time has a non-finite value"),
+        (lambda: flow.make_state(_closed_box(), time=[0.0, 1.0]), r"time has shape \(2,\)"),
+        (_simulate_mismatched_grids, r"state.vx has shape \(8, 9\); the grid of config needs \(4, 5\)"),
+        (_simulate_swapped_arguments, "state is a FlowParams; it must be a FlowState"),
+        (lambda: flow.karman(8.7, 32), "resolution nx = 8.7"),
+        (lambda: flow.karman(True, 32), "resolution nx = True"),
+        (lambda: flow.karman(16, 32, width=float("nan")), "width = nan"),
+        (lambda: flow.karman(16, 32, inflow_speed=0.0), "inflow speed = 0"),
+        (lambda: flow.karman(16, 32, inflow_depth=-1.0), "inflow depth = -1"),
+        (lambda: flow.karman(16, 32, inflow_depth=60.0), "inflow depth 60 reaches the cylinder"),
+        (lambda: flow.karman(4, 40), "cylinder radius 10 is too small for the grid"),
+        (lambda: flow.karman(16, 32, centre=(50.0,)), "cylinder centre = .* must be a pair of numbers"),
+        (lambda: flow.karman(16, 32, perturbation=0.1, key=123), "key = 123"),
+        (lambda: flow.taylor_green(8.5), "resolution n = 8.5"),
+        (lambda: flow.taylor_green(8, k=1.5), "wavenumber k = 1.5"),
+        (lambda: flow.taylor_green(8, k=4), r"wavenumber k = 4 .* k < n/2 = 4"),
+        (lambda: flow.taylor_green(8, amplitude=0.0), "amplitude = 0 needs an explicit dt"),
+        (lambda: flow.taylor_green(8, dt=0.1, amplitude=float("inf")), "amplitude = inf"),
+        (lambda: flow.smoke(8, 8, size=100.0), "size = 100.0 is not allowed; it must be a pair of numbers"),
+        (lambda: flow.box_mask(flow.Grid(8, 8, 1.0, 1.0), 0.0, (1.0, 1.0)), "box lower corner = 0.0"),
+        (lambda: flow.marker_problem(8.5), "resolution n = 8.5"),
+        (lambda: flow.shedding_probe(*flow.taylor_green(8), 2.5, (1.0, 1.0)), "num_steps = 2.5"),
+        (lambda: flow.shedding_probe(*flow.taylor_green(8), 2, (float("nan"), 1.0)), r"probe \(nan, 1.0\) lies"),
+        (lambda: flow.strouhal_number(np.arange(9.0), np.sin(np.arange(9.0)), 1.0, 0.0, 0.0), "speed = 0"),
+        (lambda: flow.strouhal_number(np.arange(9.0), np.zeros(8), 1.0, 1.0, 0.0), "same length"),
+        (lambda: flow.advect(jnp.zeros((8, 8)), "c", jnp.zeros((8, 9)), jnp.zeros((9, 8)), 0.1,
+                             flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), "upwind"), "unknown advection scheme"),
+    ],
+)
+def test_bad_api_input_is_one_line_input_error(call, match):
+    with pytest.raises(InputError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_numpy_step_counts_and_a_negative_taylor_green_amplitude_are_accepted():
+    state, params, config = flow.taylor_green(8)
+    a, _ = flow.simulate(state, params, config, 2)
+    b, _ = flow.simulate(state, params, config, np.int64(2), save_every=np.int64(1))
+    np.testing.assert_array_equal(np.asarray(a.vx), np.asarray(b.vx))
+    # the default dt is 0.5 dx / |amplitude|: a vortex turning the other way has the same one
+    assert flow.taylor_green(8, amplitude=-1.0)[2].dt == config.dt

@@ -1,6 +1,8 @@
 """OP/CFE control: reference paths, the multi-scale objective, direct optimisation through the
 solver, and a tiny staged training run with held-out evaluation."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,7 @@ from astrograd._errors import InputError
 from astrograd.learn import (
     ControlSettings,
     control_config,
+    controlled_rollout,
     direct_optimisation,
     draw_pairs,
     evaluate_control,
@@ -21,6 +24,8 @@ from astrograd.learn import (
     train_control,
 )
 from astrograd.learn._control import loss_scales
+
+WEIGHTS = Path(__file__).parents[2] / "src" / "astrograd" / "learn" / "weights"
 
 
 def test_path_starts_and_ends_on_the_pair_and_keeps_the_area(key):
@@ -87,6 +92,46 @@ def test_settings_reject_unknown_names():
         ControlSettings(loss="l1").check()
     with pytest.raises(InputError, match="unknown OP target 'fade'"):
         ControlSettings(op_target="fade").check()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ControlSettings(n=16, levels=2.5).check(), "levels = 2.5 is not allowed"),
+        (lambda: ControlSettings(n=16, levels=1, seed=1.5).check(), "seed = 1.5 is not allowed"),
+        (lambda: draw_pairs(5, 2, 16), "key = 5 is not allowed; it must be one PRNG key"),
+        (lambda: make_pairs(jax.random.key(0), 2, 0), "resolution n = 0"),
+        (lambda: path_marker(jnp.array([0, 1]), jnp.full((2, 2), 8.0), 2.0, 16),
+         r"fraction = 2 is outside the allowed range \[0, 1\]"),
+        (lambda: smoothed_error(jnp.ones((8, 8)), jnp.ones((8, 8)), ()), "scales is empty"),
+        (lambda: smoothed_error(jnp.ones((8, 8)), jnp.ones((8, 8)), (float("nan"),)), "scale = nan"),
+        (lambda: controlled_rollout(None, jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 2,
+                                    psi_direct=jnp.zeros((1, 16, 16))),
+         r"psi_direct has shape \(1, 16, 16\); it must be \(num_steps, n, n\) = \(2, 16, 16\)"),
+        (lambda: controlled_rollout(None, jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 0,
+                                    psi_direct=jnp.zeros((0, 16, 16))), "num_steps = 0"),
+        (lambda: direct_optimisation(jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 1,
+                                     learning_rate=-0.05), "learning rate = -0.05"),
+        (lambda: direct_optimisation(jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 1,
+                                     iterations=-1), "iterations = -1"),
+        (lambda: evaluate_control(WEIGHTS / "tour_control.npz", direct_learning_rate=float("nan")),
+         "direct learning rate = nan"),
+        (lambda: evaluate_control(WEIGHTS / "tour_control.npz", seed="a"), "seed = 'a'"),
+    ],
+)
+def test_bad_input_is_one_line_input_error(call, match):
+    with pytest.raises(InputError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
+
+
+def test_model_file_with_foreign_settings_is_refused(tmp_path):
+    from astrograd.learn import ControlNets, load_control, save_model
+
+    save_model(tmp_path / "m.npz", ControlNets(channels=2, levels=1, key=jax.random.key(0)),
+               {"kind": "control", "settings": {"n": 16, "colour": "red"}})
+    with pytest.raises(InputError, match="is not a valid control-train model file"):
+        load_control(tmp_path / "m.npz")
 
 
 def test_tiny_staged_training_and_evaluation(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 import astrograd.learn._karman as karman_mod
 from astrograd._errors import InputError
-from astrograd.learn import generate_karman_data, load_karman_data
+from astrograd.learn import fine_scene, generate_karman_data, load_karman_data
 
 KW = dict(
     train_reynolds=(150.0,), test_reynolds=(80.0,), nx=10, ny=20, factor=1, frames=7, warmup=2, chunk=2, progress=False
@@ -57,3 +57,18 @@ def test_settings_mismatch_and_bad_input(tmp_path):
         generate_karman_data(tmp_path / "e.h5", **{**KW, "factor": 0})
     with pytest.raises(InputError, match="does not exist"):
         load_karman_data(tmp_path / "nope.h5")
+    with pytest.raises(InputError, match="unknown split 'validation'; choose one of: train, test"):
+        load_karman_data(tmp_path / "d.h5", "validation")
+    with pytest.raises(InputError, match="perturbation = nan"):
+        generate_karman_data(tmp_path / "e.h5", **{**KW, "perturbation": float("nan")})
+    with pytest.raises(InputError, match="seed = 1.5 is not allowed; it must be an integer"):
+        generate_karman_data(tmp_path / "e.h5", **{**KW, "seed": 1.5})
+    with pytest.raises(InputError, match="train_reynolds = 150.0 is not allowed"):
+        generate_karman_data(tmp_path / "e.h5", **{**KW, "train_reynolds": 150.0})
+    with pytest.raises(InputError, match="Reynolds number 150 is given twice"):
+        generate_karman_data(tmp_path / "e.h5", **{**KW, "test_reynolds": (150.0,)})
+    (tmp_path / "notes.h5").write_text("not HDF5")
+    with pytest.raises(InputError, match="cannot open .*notes.h5' as HDF5"):
+        generate_karman_data(tmp_path / "notes.h5", **KW)
+    with pytest.raises(InputError, match="factor = 1.5"):
+        fine_scene(10, 20, 100.0, 1.0, 1.5, 0.0, None)

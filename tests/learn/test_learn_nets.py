@@ -100,3 +100,28 @@ def test_shapes_have_the_area_of_the_disc(shape):
     m = shape_marker(shape, (32.0, 32.0), n, radius=8.0)
     assert float(m.min()) >= 0 and float(m.max()) <= 1
     np.testing.assert_allclose(float(m.sum()), np.pi * 8.0**2, rtol=0.03)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: UNet(1, 1, levels=1, key=5), "key = 5 is not allowed; it must be one PRNG key"),
+        (lambda: UNet(1, 1, levels=1, padding_mode="bad", key=jax.random.key(0)), "unknown padding mode 'bad'"),
+        (lambda: CorrectorResNet(blocks=0, channels=2, key=None), "key = None"),
+        (lambda: CorrectorResNet(blocks=0, channels=2, reynolds_scale=0.0, key=jax.random.key(0)),
+         "reynolds_scale = 0"),
+        (lambda: downsample(jnp.zeros((8, 9)), jnp.zeros((9, 8)), 3), "multiples of factor = 3"),
+        (lambda: downsample(jnp.zeros((8, 9)), jnp.zeros((9, 8)), 0), "factor = 0"),
+        (lambda: shape_marker(7, (8.0, 8.0), 16), "shape = 7 is not allowed; it must be an index 0 to 3"),
+        (lambda: shape_marker("circle", (8.0, 8.0), 16), "shape = 'circle'"),
+        (lambda: shape_marker(0, (8.0,), 16), r"centre = \(8.0,\) is not allowed"),
+        (lambda: shape_marker(0, (float("nan"), 8.0), 16), "centre has a non-finite value"),
+        (lambda: shape_marker(0, (8.0, 8.0), 16.5), "resolution n = 16.5"),
+        (lambda: shape_marker(0, (8.0, 8.0), 16, radius=-1.0), "radius = -1"),
+        (lambda: shape_marker(0, (8.0, 8.0), 16, edge=0.0), "edge = 0"),
+    ],
+)
+def test_bad_input_is_one_line_input_error(call, match):
+    with pytest.raises(InputError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)

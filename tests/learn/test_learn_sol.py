@@ -137,3 +137,22 @@ def test_init_starts_training_from_a_given_model(tmp_path):
     train_sol(data, tmp_path / "none.npz", mode="none")
     with pytest.raises(InputError, match="--init"):
         train_sol(data, tmp_path / "y.npz", mode="loop", steps=0, init=tmp_path / "none.npz", **small)
+
+
+def test_rollout_and_evaluation_refuse_frames_outside_the_data(tmp_path):
+    from astrograd._errors import InputError
+    from astrograd.learn import evaluate_sol, load_corrector, save_model
+
+    problem = _problem(jnp.float32, 1e-3)
+    with pytest.raises(InputError, match=r"run = 1 is not allowed; the problem has 1 runs \(0 to 0\)"):
+        rollout(None, problem, 1, 0, 2)
+    with pytest.raises(InputError, match=r"start = 6 is not allowed; the problem has 6 frames per run"):
+        rollout_stepwise(None, problem, 0, FRAMES, 2)
+    with pytest.raises(InputError, match="num_steps = -1"):
+        rollout(None, problem, 0, 0, -1)
+    # checked before the data file is opened
+    with pytest.raises(InputError, match="start = 1.5 is not allowed"):
+        evaluate_sol(tmp_path / "none.h5", {}, steps=1, start=1.5)
+    save_model(tmp_path / "m.npz", CorrectorResNet(blocks=0, channels=2, key=jax.random.key(0)), {"kind": "sol"})
+    with pytest.raises(InputError, match="is not a valid sol-train model file"):
+        load_corrector(tmp_path / "m.npz")

@@ -55,6 +55,12 @@ def test_bad_input_and_mismatched_checkpoint(tmp_path, key):
         train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate=-1.0, **kw)
     with pytest.raises(InputError, match="steps"):
         train(_tiny_loss, model, lambda k: batch, steps=-2, **kw)
+    with pytest.raises(InputError, match="learning_rate = 'fast' is not a number"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate="fast", **kw)
+    with pytest.raises(InputError, match="clip norm = 'x' is not a number"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, clip_norm="x", **kw)
+    with pytest.raises(InputError, match="key = 0 is not allowed; it must be one PRNG key"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, key=0, progress=False)
     ck = tmp_path / "c.npz"
     train(_tiny_loss, model, lambda k: batch, steps=2, checkpoint=ck, **kw)
     with pytest.raises(InputError, match=r"different training run \(learning_rate differ\)"):

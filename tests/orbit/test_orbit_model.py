@@ -163,6 +163,14 @@ def test_jit_and_vmap_agree_with_plain_calls(x64):
         (lambda: initial_velocity(10.0, 90.0), "angle = 90"),
         (lambda: initial_velocity(10.0, -5.0), "angle = -5"),
         (lambda: initial_velocity(10.0, float("nan")), "angle = nan"),
+        (lambda: simulate(jnp.zeros(3), jnp.ones(2), Ballistics(G), ThrowConfig(0.1, 5)),
+         r"position0 has shape \(3,\); it must be \(2,\)"),
+        (lambda: simulate(jnp.zeros(2), 1.0, Ballistics(G), ThrowConfig(0.1, 5)), r"velocity0 has shape \(\)"),
+        (lambda: simulate(jnp.zeros(2), jnp.array([np.nan, 1.0]), Ballistics(G), ThrowConfig(0.1, 5)),
+         "velocity0 has a non-finite value"),
+        (lambda: steps_for_flight(10.0, float("nan"), G, 0.1), r"angle = nan is outside the allowed range \(0, 90\]"),
+        (lambda: steps_for_flight(10.0, -30.0, G, 0.1), "angle = -30"),
+        (lambda: steps_for_flight(10.0, 45.0, G, 0.1, margin=-1.0), "margin = -1"),
     ],
 )
 def test_bad_input_is_one_line_input_error(make, match):

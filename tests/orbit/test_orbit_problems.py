@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from astrograd._errors import InputError
-from astrograd.orbit import best_angle, fit_gravity, learn_drag
+from astrograd.orbit import Ballistics, DragNet, ThrowConfig, best_angle, fit_gravity, learn_drag, scan_range
 
 
 def test_recover_g_from_15_with_adam(x64):
@@ -93,6 +93,17 @@ def test_learned_drag_long_training(x64):
         (lambda: learn_drag(train_throws=((10.0, 95.0),), key=jax.random.key(0)), "angle = 95"),
         (lambda: learn_drag(dt=-0.01, key=jax.random.key(0)), "dt = -0.01"),
         (lambda: learn_drag(), "explicit PRNG key"),
+        (lambda: learn_drag(key=5), "key = 5 is not allowed; it must be one PRNG key"),
+        (lambda: learn_drag(train_throws=(20.0, 30.0), key=jax.random.key(0)), "train_throws entry 20.0"),
+        (lambda: learn_drag(test_throw=(18.0,), key=jax.random.key(0)), r"test_throw = \(18.0,\)"),
+        (lambda: fit_gravity(noise=0.1, key=jax.random.split(jax.random.key(0))), "key = an array of dtype key"),
+        (lambda: scan_range(10.0, [30.0, 120.0], Ballistics(9.81), ThrowConfig(0.05, 60)), "angle = 120"),
+        (lambda: scan_range(10.0, [float("nan")], Ballistics(9.81), ThrowConfig(0.05, 60)), "angle = nan"),
+        (lambda: scan_range(10.0, [[30.0, 45.0]], Ballistics(9.81), ThrowConfig(0.05, 60)),
+         r"angles_deg has shape \(1, 2\)"),
+        (lambda: DragNet(jax.random.key(0), width=0), "width = 0"),
+        (lambda: DragNet(jax.random.key(0), velocity_scale=0.0), "velocity_scale = 0"),
+        (lambda: DragNet(None), "key = None"),
     ],
 )
 def test_bad_input(call, match):

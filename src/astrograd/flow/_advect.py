@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from astrograd._errors import check_choice
 from astrograd.flow._grid import Boundaries, Grid
 from astrograd.flow._ops import nodes, sample
 
@@ -32,6 +33,8 @@ def advect(q, kind: str, vx, vy, dt, grid: Grid, bc: Boundaries, scheme: str):
     round-trip error added back, then clamped to the range of the four nodes interpolated in the
     forward step (Selle et al. 2008); this keeps it free of new extrema.
     """
+    check_choice("node kind", kind, ("x", "y", "c"))
+    check_choice("advection scheme", scheme, ADVECTION_SCHEMES)
     x, y = nodes(kind, grid)
     xb, yb = _trace(x, y, vx, vy, dt, grid, bc)
     if scheme == "semi-lagrangian":

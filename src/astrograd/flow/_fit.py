@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import check_positive
+from astrograd._errors import SimulationError, check_int, check_positive
 from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
 from astrograd.flow._grid import Boundaries, Grid
 from astrograd.flow._pressure import project, solve_pressure_cg
@@ -22,6 +22,15 @@ def _check_iterations(iterations):
         from astrograd._errors import InputError
 
         raise InputError(f"iterations = {iterations!r} is not allowed; it must be an integer >= 0")
+
+
+def _finite_loss(loss, iteration: int) -> float:
+    value = float(loss)
+    if not np.isfinite(value):
+        raise SimulationError(
+            f"the fit diverged: the loss became {value} at iteration {iteration}; lower the learning rate"
+        )
+    return value
 
 
 def fit_burgers(
@@ -56,11 +65,11 @@ def fit_burgers(
     losses = []
     for it in range(iterations):
         loss, grad = value_and_grad(u0)
-        losses.append(float(loss))
+        losses.append(_finite_loss(loss, it))
         if callback is not None:
             callback(it, float(loss))
         u0 = u0 - learning_rate * grad
-    final = float(value_and_grad(u0)[0])
+    final = _finite_loss(value_and_grad(u0)[0], iterations)
     u_fit, _ = burgers_simulate(u0, viscosity, config, target_step)
     return {
         "initial_loss": losses[0] if losses else final,
@@ -80,9 +89,10 @@ def marker_problem(n: int = 32, steps: int = 20, dt: float = 0.02):
     Gaussian marker blob at (0.3, 0.5) (width 0.1), target = the marker after ``steps`` steps
     of the flow started from the cellular vortex ψ = 0.2 sin(πx) sin(πy) (speed ≤ 0.63).
     Returns ``(config, params, marker0, target, (vx_true, vy_true))``."""
-    grid = Grid(int(n), int(n), 1.0, 1.0)
+    n = check_int("resolution n", n, 2)
+    grid = Grid(n, n, 1.0, 1.0)
     bc = Boundaries("free-slip", "free-slip", "free-slip", "free-slip")
-    config = FlowConfig(grid, bc, float(dt), tol=1e-5)
+    config = FlowConfig(grid, bc, check_positive("dt", dt), tol=1e-5)
     params = make_params(config, 1e-4)
     xc, yc = grid.cell_centres()
     marker0 = jnp.exp(-((xc - 0.3) ** 2 + (yc - 0.5) ** 2) / (2 * 0.1**2))

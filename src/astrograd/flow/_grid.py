@@ -17,6 +17,15 @@ from astrograd._errors import InputError, check_choice, check_positive
 SIDE_KINDS = ("no-slip", "free-slip", "inflow", "outflow", "periodic")
 
 
+def as_pair(name: str, value) -> tuple[float, float]:
+    """``value`` as two floats (a point, a size, a direction), else a one-line InputError."""
+    try:
+        a, b = value
+        return float(a), float(b)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not allowed; it must be a pair of numbers") from None
+
+
 def _mesh(x, y):
     # Node coordinates are built with numpy and enter traced code as constants: computed from
     # iota inside jit, XLA rewrites (i*dx)/dx and may round a node onto the other side of a

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_positive
-from astrograd.flow._grid import PERIODIC, Boundaries, Grid
+from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive
+from astrograd.flow._grid import PERIODIC, Boundaries, Grid, as_pair
 from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._solver import FlowConfig, make_params, make_state
 
@@ -42,14 +44,25 @@ def karman(
     early; with a ``key``, white noise of 0.1 × that amplitude is added as well.
     """
     reynolds = check_positive("Reynolds number", reynolds)
-    grid = Grid(int(nx), int(ny), float(width), float(height))
+    if not isinstance(inflow_speed, jax.core.Tracer):  # the scene is traceable in the speed
+        check_positive("inflow speed", inflow_speed)
+    inflow_depth = check_positive("inflow depth", inflow_depth)
+    if key is not None:
+        check_key("key", key)
+    grid = Grid(
+        check_int("resolution nx", nx, 2),
+        check_int("resolution ny", ny, 2),
+        check_positive("width", width),
+        check_positive("height", height),
+    )
     if centre is None:
         centre = (0.5 * width, 50.0 * height / 200.0)
+    centre = as_pair("cylinder centre", centre)
     bc = Boundaries(left=sides, right=sides, bottom="inflow", top="outflow")
     config = FlowConfig(
         grid,
         bc,
-        float(dt),
+        check_positive("dt", dt),
         advection=advection,
         viscosity_scheme=viscosity_scheme,
         tol=tol,
@@ -59,8 +72,18 @@ def karman(
     solid = cylinder_mask(grid, centre, radius)
     forcing = box_mask(grid, (-1.0, -1.0), (width + 1.0, inflow_depth))
     source = box_mask(grid, (0.25 * width, inflow_depth), (0.75 * width, 2 * inflow_depth))
+    if not np.any(np.asarray(solid)):
+        raise InputError(
+            f"cylinder radius {radius:g} is too small for the grid: it covers no cell centre "
+            f"(dx = {grid.dx:g}, dy = {grid.dy:g})"
+        )
     if not np.any(np.asarray(forcing)):
         raise InputError(f"inflow depth {inflow_depth:g} is thinner than one cell (dy = {grid.dy:g})")
+    if np.any(np.asarray(forcing) * np.asarray(solid)):
+        raise InputError(
+            f"inflow depth {inflow_depth:g} reaches the cylinder (lowest point y = {centre[1] - radius:g}); "
+            "it must end below it"
+        )
     viscosity = inflow_speed * 2 * radius / reynolds
     params = make_params(
         config, viscosity, inflow_speed=inflow_speed, solid=solid, forcing=forcing, marker_source=source
@@ -90,13 +113,25 @@ def taylor_green(
     """Taylor–Green vortex on the periodic square [0, 2π]², ``n × n`` cells:
     ``vx = A sin(kx) cos(ky)``, ``vy = −A cos(kx) sin(ky)``; kinetic energy decays as
     ``E₀ exp(−4 ν k² t)``. Default dt: CFL 0.5 (dt = 0.5 dx / A)."""
-    grid = Grid(int(n), int(n), 2 * np.pi, 2 * np.pi)
+    n = check_int("resolution n", n, 2)
+    grid = Grid(n, n, 2 * np.pi, 2 * np.pi)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < n / 2:
+        raise InputError(f"wavenumber k = {k!r} is not allowed; it must be an integer with 1 <= k < n/2 = {n / 2:g}")
+    if not isinstance(amplitude, jax.core.Tracer):  # traceable in the amplitude (with a given dt)
+        try:
+            amplitude_ok = math.isfinite(amplitude)
+        except TypeError:
+            amplitude_ok = False
+        if not amplitude_ok:
+            raise InputError(f"amplitude = {amplitude!r} is not allowed; it must be a finite number")
     if dt is None:
-        dt = 0.5 * grid.dx / amplitude
+        if amplitude == 0:
+            raise InputError("amplitude = 0 needs an explicit dt (the default is 0.5 dx / |amplitude|)")
+        dt = 0.5 * grid.dx / abs(amplitude)
     config = FlowConfig(
         grid,
         PERIODIC,
-        float(dt),
+        check_positive("dt", dt),
         advection=advection,
         viscosity_scheme=viscosity_scheme,
         pressure_solver=pressure_solver,
@@ -131,10 +166,12 @@ def smoke(
 ):
     """Smoke plume: closed box (free-slip walls), marker injected at rate 1 in a disc of radius
     size/10 near the bottom centre, rising under ``buoyancy`` (acceleration per unit marker)."""
-    lx, ly = size
-    grid = Grid(int(nx), int(ny), float(lx), float(ly))
+    lx, ly = as_pair("size", size)
+    grid = Grid(check_int("resolution nx", nx, 2), check_int("resolution ny", ny, 2), lx, ly)
     bc = Boundaries("free-slip", "free-slip", "free-slip", "free-slip")
-    config = FlowConfig(grid, bc, float(dt), advection=advection, viscosity_scheme=viscosity_scheme, tol=1e-4)
+    config = FlowConfig(
+        grid, bc, check_positive("dt", dt), advection=advection, viscosity_scheme=viscosity_scheme, tol=1e-4
+    )
     source = cylinder_mask(grid, (0.5 * lx, 0.15 * ly), 0.1 * min(lx, ly))
     params = make_params(config, viscosity, buoyancy=buoyancy, marker_source=source)
     return make_state(config), params, config
@@ -143,11 +180,18 @@ def smoke(
 def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, float]):
     """Run ``num_steps`` steps recording the cross-stream velocity ``vx`` at the x-face nearest
     to ``probe`` (length units) after every step. Returns ``(final_state, times, vx_series)``."""
-    from astrograd.flow._solver import _concrete, raise_on_failure, step
+    from astrograd.flow._solver import _concrete, check_inputs, check_params, check_state_input, raise_on_failure, step
 
+    check_inputs(state, params, config)
+    num_steps = check_int("num_steps", num_steps, 0)
+    check_state_input(state)
+    check_params(params, config)
     g = config.grid
-    i = int(round(probe[0] / g.dx))
-    j = int(round(probe[1] / g.dy - 0.5))
+    px, py = as_pair("probe", probe)
+    if not (math.isfinite(px) and math.isfinite(py)):
+        raise InputError(f"probe {probe} lies outside the domain [0, {g.lx:g}] x [0, {g.ly:g}]")
+    i = int(round(px / g.dx))
+    j = int(round(py / g.dy - 0.5))
     if not (0 <= i <= g.nx and 0 <= j < g.ny):
         raise InputError(f"probe {probe} lies outside the domain [0, {g.lx:g}] x [0, {g.ly:g}]")
 
@@ -168,9 +212,15 @@ def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, fl
 def strouhal_number(times, signal, diameter: float, speed: float, t_start: float) -> tuple[float, int]:
     """Strouhal number f D / U from the mean period between upward zero crossings of
     ``signal − mean`` after ``t_start``. Returns ``(St, number_of_periods)``."""
-    times = np.asarray(times)
+    check_positive("diameter", diameter)
+    check_positive("speed", speed)
+    times, signal = np.asarray(times), np.asarray(signal)
+    if times.ndim != 1 or signal.shape != times.shape:
+        raise InputError(f"times {times.shape} and signal {signal.shape} must be 1-D arrays of the same length")
+    check_finite_array("times", times)
+    check_finite_array("signal", signal)
     keep = times >= t_start
-    t, s = times[keep], np.asarray(signal)[keep]
+    t, s = times[keep], signal[keep]
     s = s - s.mean()
     idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))
     if len(idx) < 3:

@@ -7,6 +7,8 @@ Static ``FlowConfig`` (grid, boundaries, dt, schemes), differentiable ``FlowPara
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -19,11 +21,12 @@ from astrograd._errors import (
     check_choice,
     check_finite_array,
     check_in_range,
+    check_int,
     check_positive,
 )
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES, advect
-from astrograd.flow._grid import Boundaries, Grid
+from astrograd.flow._grid import Boundaries, Grid, as_pair
 from astrograd.flow._ops import cells_to_xfaces, cells_to_yfaces, complete, divergence, laplacian, unique
 from astrograd.flow._pressure import cg_solve, face_weights, project, solve_pressure_cg, solve_pressure_fft
 
@@ -60,6 +63,10 @@ class FlowConfig(eqx.Module):
     warm_start: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
+        if not isinstance(self.grid, Grid):
+            raise InputError(f"grid = {self.grid!r} is not allowed; it must be a Grid(nx, ny, lx, ly)")
+        if not isinstance(self.boundaries, Boundaries):
+            raise InputError(f"boundaries = {self.boundaries!r} is not allowed; it must be a Boundaries(...)")
         check_positive("dt", self.dt)
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
         check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
@@ -67,6 +74,8 @@ class FlowConfig(eqx.Module):
         check_in_range("tol", self.tol, 0.0, 1.0, low_open=True, high_open=True)
         if isinstance(self.max_cg_steps, bool) or not isinstance(self.max_cg_steps, int) or self.max_cg_steps < 1:
             raise InputError(f"max_cg_steps = {self.max_cg_steps!r} is not allowed; it must be an integer >= 1")
+        if not all(math.isfinite(e) for e in as_pair("forcing_direction", self.forcing_direction)):
+            raise InputError(f"forcing_direction = {self.forcing_direction!r} is not allowed; it must be finite")
         if self.pressure_solver == "fft" and not (self.boundaries.periodic_x and self.boundaries.periodic_y):
             raise InputError("pressure solver 'fft' needs periodic boundaries on all sides; use 'cg'")
 
@@ -130,15 +139,21 @@ def make_params(
     def field(name, a):
         if a is None:
             return zeros
-        a = jnp.asarray(a, dtype)
+        a = _as_array(name, a, dtype)
         if a.shape != (g.ny, g.nx):
             raise InputError(f"{name} has shape {a.shape}; it must be (ny, nx) = {(g.ny, g.nx)}")
         return a
 
+    def scalar(name, a):
+        a = _as_array(name, a, dtype)
+        if a.ndim:
+            raise InputError(f"{name} has shape {a.shape}; it must be a single number")
+        return a
+
     params = FlowParams(
-        viscosity=jnp.asarray(viscosity, dtype),
-        inflow_speed=jnp.asarray(inflow_speed, dtype),
-        buoyancy=jnp.asarray(buoyancy, dtype),
+        viscosity=_as_array("viscosity", viscosity, dtype),
+        inflow_speed=scalar("inflow_speed", inflow_speed),
+        buoyancy=scalar("buoyancy", buoyancy),
         solid=field("solid", solid),
         forcing=field("forcing", forcing),
         marker_source=field("marker_source", marker_source),
@@ -155,7 +170,7 @@ def make_state(config: FlowConfig, vx=None, vy=None, marker=None, *, time=0.0, d
     def field(name, a, shape):
         if a is None:
             return jnp.zeros(shape, dtype)
-        a = jnp.asarray(a, dtype)
+        a = _as_array(name, a, dtype)
         if a.shape != shape:
             raise InputError(f"{name} has shape {a.shape}; it must be {shape}")
         return a
@@ -165,7 +180,7 @@ def make_state(config: FlowConfig, vx=None, vy=None, marker=None, *, time=0.0, d
         vy=field("vy", vy, (g.ny + 1, g.nx)),
         marker=field("marker", marker, (g.ny, g.nx)),
         pressure=jnp.zeros((g.ny, g.nx), dtype),
-        time=jnp.asarray(time, dtype),
+        time=field("time", time, ()),
         status=jnp.asarray(0, jnp.int32),
         fail_time=jnp.asarray(jnp.inf, dtype),
         fail_cell=jnp.asarray(-1, jnp.int32),
@@ -175,16 +190,48 @@ def make_state(config: FlowConfig, vx=None, vy=None, marker=None, *, time=0.0, d
     return state
 
 
+def _as_array(name, a, dtype):
+    try:
+        return jnp.asarray(a, dtype)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {a!r} is not allowed; it must be a number or an array of numbers") from None
+
+
 def _concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
 def check_state_input(state: FlowState) -> None:
     """Raise InputError on non-finite input fields (skipped when traced)."""
-    for name in ("vx", "vy", "marker"):
+    for name in ("vx", "vy", "marker", "time"):
         a = getattr(state, name)
         if _concrete(a):
             check_finite_array(name, a)
+
+
+def check_inputs(state: FlowState, params: FlowParams, config: FlowConfig) -> None:
+    """Raise InputError unless ``state``, ``params`` and ``config`` have the right types and
+    the field shapes of ``config.grid`` (shapes are static: checked under jit too)."""
+    for name, value, kind, maker in (
+        ("config", config, FlowConfig, "FlowConfig(...)"),
+        ("state", state, FlowState, "make_state"),
+        ("params", params, FlowParams, "make_params"),
+    ):
+        if not isinstance(value, kind):
+            raise InputError(f"{name} is a {type(value).__name__}; it must be a {kind.__name__} (see {maker})")
+    g = config.grid
+    c, x, y = (g.ny, g.nx), (g.ny, g.nx + 1), (g.ny + 1, g.nx)
+    for name, a, shape in (
+        ("state.vx", state.vx, x),
+        ("state.vy", state.vy, y),
+        ("state.marker", state.marker, c),
+        ("state.pressure", state.pressure, c),
+        ("params.solid", params.solid, c),
+        ("params.forcing", params.forcing, c),
+        ("params.marker_source", params.marker_source, c),
+    ):
+        if jnp.shape(a) != shape:
+            raise InputError(f"{name} has shape {jnp.shape(a)}; the grid of config needs {shape}")
 
 
 def diffusion_number(config: FlowConfig, viscosity: float) -> float:
@@ -215,6 +262,18 @@ def check_params(params: FlowParams, config: FlowConfig) -> None:
         a = getattr(params, name)
         if _concrete(a):
             check_finite_array(name, a)
+    for name in ("solid", "forcing"):
+        a = getattr(params, name)
+        if not _concrete(a):
+            continue
+        a = np.asarray(a)  # numpy: a jnp reduction would be staged when called under a trace
+        bad = (a < 0) | (a > 1)
+        if bad.any():
+            idx = np.unravel_index(int(np.argmax(bad)), a.shape)
+            raise InputError(
+                f"{name} has the value {a[idx]:g} at index {tuple(int(i) for i in idx)}; "
+                "mask values must lie in [0, 1]"
+            )
     if _concrete(params.solid) and config.pressure_solver == "fft" and np.any(np.asarray(params.solid) != 0):
         raise InputError("pressure solver 'fft' does not support obstacles; use 'cg'")
 
@@ -353,6 +412,10 @@ def simulate(
     (under ``jit``/``grad`` inspect ``state.status`` instead).
     Returns ``(final_state, saved_states_or_None)``.
     """
+    check_inputs(state, params, config)
+    num_steps = check_int("num_steps", num_steps, 0)
+    if save_every is not None:
+        save_every = check_int("save_every", save_every, 1)
     check_state_input(state)
     check_params(params, config)
     final, saved = _run(state, params, config, num_steps, save_every, checkpoint)

@@ -22,10 +22,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from astrograd._errors import InputError, check_choice, check_int, check_positive
+from astrograd._errors import (
+    InputError,
+    check_choice,
+    check_finite_array,
+    check_in_range,
+    check_int,
+    check_key,
+    check_positive,
+)
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
 from astrograd.learn._nets import UNet, count_parameters
-from astrograd.learn._train import load_weights, read_model_meta, save_model, train
+from astrograd.learn._train import check_seed, load_weights, read_model_meta, save_model, train
 
 SHAPES = ("circle", "square", "diamond", "ellipse")
 
@@ -47,6 +55,7 @@ def shape_distance(shape: int, centre, n: int, radius: float | None = None):
     """Signed distance (cells, negative inside) to the edge of shape index ``shape`` (into
     ``SHAPES``) centred at ``centre`` on an ``(n, n)`` grid of unit cells; every shape has the
     area of a disc of ``radius`` (default n/10). Traceable in ``shape`` and ``centre``."""
+    _check_shape_args(shape, centre, n, radius)
     radius = n / 10 if radius is None else radius
     x = jnp.arange(n) + 0.5
     xx, yy = jnp.meshgrid(x, x, indexing="xy")
@@ -61,6 +70,31 @@ def shape_distance(shape: int, centre, n: int, radius: float | None = None):
     return jnp.stack([d_circle, d_square, d_diamond, d_ellipse])[shape]
 
 
+def _concrete(*values) -> bool:
+    return not any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
+
+
+def _check_shape_args(shape, centre, n, radius) -> None:
+    """Raise InputError on a bad resolution, radius, or (when concrete) shape index or centre."""
+    check_int("resolution n", n, 1)
+    if radius is not None and _concrete(radius):
+        check_positive("radius", radius)
+    if _concrete(shape):
+        s = np.asarray(shape)
+        if s.dtype.kind not in "iu" or s.ndim or not 0 <= s < len(SHAPES):
+            raise InputError(
+                f"shape = {shape!r} is not allowed; it must be an index 0 to {len(SHAPES) - 1} into SHAPES {SHAPES}"
+            )
+    if _concrete(centre):
+        try:
+            c = np.asarray(centre, dtype=float)
+        except (TypeError, ValueError):
+            c = None
+        if c is None or c.shape != (2,):
+            raise InputError(f"centre = {centre!r} is not allowed; it must be a pair of numbers (x, y)")
+        check_finite_array("centre", c)
+
+
 def _edge(d, edge: float):
     return jax.nn.sigmoid(-d / (0.5 * edge))
 
@@ -69,13 +103,17 @@ def shape_marker(shape: int, centre, n: int, radius: float | None = None, edge: 
     """Marker ``(n, n)`` of shape index ``shape`` (into ``SHAPES``) centred at ``centre``
     (cells): all shapes have the area of a disc of ``radius`` (default n/10); smooth edge of
     width ~``edge`` cells; values in [0, 1]. Traceable in ``shape`` and ``centre``."""
+    if _concrete(edge):
+        check_positive("edge", edge)
     return _edge(shape_distance(shape, centre, n, radius), edge)
 
 
 def draw_pairs(key, count: int, n: int = 64):
     """Shape indices ``(count, 2)`` and centres ``(count, 2, 2)`` (start, target) of
     ``count`` pairs, centres uniform in the middle half of the domain."""
+    check_key("key", key)
     check_int("number of pairs", count, 1)
+    check_int("resolution n", n, 1)
     ks, kc = jax.random.split(key)
     shapes = jax.random.randint(ks, (count, 2), 0, len(SHAPES))
     centres = jax.random.uniform(kc, (count, 2, 2), minval=0.25 * n, maxval=0.75 * n)
@@ -99,6 +137,10 @@ def path_marker(shapes, centres, fraction, n: int, edge: float = 0.75):
     reference path: the centre moves on the straight line between the two centres and the
     outline morphs by blending the two signed distances, so every marker on the path is a sharp
     shape of about the same area (reachable by advection, unlike a cross-fade)."""
+    if _concrete(fraction):
+        check_in_range("fraction", fraction, 0.0, 1.0)
+    if _concrete(edge):
+        check_positive("edge", edge)
     c = (1.0 - fraction) * centres[0] + fraction * centres[1]
     d0, d1 = shape_distance(shapes[0], c, n), shape_distance(shapes[1], c, n)
     d = (1.0 - fraction) * d0 + fraction * d1
@@ -117,6 +159,11 @@ def smoothed_error(final, target, scales):
     (cells; 0 = no smoothing) on the periodic grid. The wide scales reach markers that do not
     overlap their target (the plain squared error has no gradient pulling a marker across empty
     space); σ = 0 alone is the relative squared error."""
+    scales = tuple(scales)
+    if not scales:
+        raise InputError("scales is empty; give at least one Gaussian width (0 = no smoothing)")
+    for sigma in scales:
+        check_positive("scale", sigma, allow_zero=True)
     n0, n1 = final.shape[-2:]
     k0 = 2 * jnp.pi * jnp.fft.fftfreq(n0)[:, None]
     k1 = 2 * jnp.pi * jnp.fft.fftfreq(n1)[None, :]
@@ -160,6 +207,7 @@ class ControlNets(eqx.Module):
     cfe: UNet
 
     def __init__(self, *, channels: int = 16, levels: int = 3, key):
+        check_key("key", key)
         k1, k2 = jax.random.split(key)
         # small output layers: the OP starts close to "no change", the CFE close to "no force"
         self.op = _small_head(UNet(3, 1, channels=channels, levels=levels, key=k1))
@@ -191,8 +239,12 @@ def controlled_rollout(nets: ControlNets, start, target, config: FlowConfig, num
     """Run ``num_steps`` controlled steps from ``start`` at rest. With ``psi_direct``
     ``(num_steps, n, n)`` the given stream functions are used instead of the networks.
     Returns ``(final marker (n, n), force energy Σ_k mean(Δvx²) + mean(Δvy²))``."""
+    check_int("num_steps", num_steps, 1)
     params = make_params(config, 0.0, dtype=start.dtype)
     s0 = make_state(config, marker=start, dtype=start.dtype)
+    shape = (num_steps, config.grid.ny, config.grid.nx)
+    if psi_direct is not None and jnp.shape(psi_direct) != shape:
+        raise InputError(f"psi_direct has shape {jnp.shape(psi_direct)}; it must be (num_steps, n, n) = {shape}")
 
     def body(s, k):
         if psi_direct is None:
@@ -253,11 +305,12 @@ class ControlSettings:
 
     def check(self):
         check_int("resolution n", self.n, 8)
+        check_int("levels", self.levels, 0)
         if self.n % 2**self.levels:
             raise InputError(f"resolution n = {self.n} must be divisible by 2**levels = {2**self.levels}")
         for name in ("num_steps", "channels", "train_pairs", "test_pairs", "batch"):
             check_int(name, getattr(self, name), 1)
-        for name in ("op_steps", "cfe_steps", "e2e_steps", "levels"):
+        for name in ("op_steps", "cfe_steps", "e2e_steps"):
             check_int(name, getattr(self, name), 0)
         check_positive("learning rate", self.learning_rate)
         check_positive("force weight", self.force_weight, allow_zero=True)
@@ -265,6 +318,7 @@ class ControlSettings:
         check_positive("clip norm", self.clip_norm)
         check_choice("loss", self.loss, LOSSES)
         check_choice("OP target", self.op_target, OP_TARGETS)
+        check_seed(self.seed)
 
 
 def train_control(
@@ -422,7 +476,10 @@ def load_control(path: str | Path) -> tuple[ControlNets, ControlSettings]:
     meta = read_model_meta(path)
     if meta.get("kind") != "control":
         raise InputError(f"{str(path)!r} is not a control-train model file (kind {meta.get('kind')!r})")
-    s = ControlSettings(**meta["settings"])
+    try:
+        s = ControlSettings(**meta["settings"])
+    except (KeyError, TypeError) as err:
+        raise InputError(f"{str(path)!r} is not a valid control-train model file (bad settings: {err})") from None
     return load_weights(path, ControlNets(channels=s.channels, levels=s.levels, key=jax.random.key(0))), s
 
 
@@ -440,6 +497,12 @@ def direct_optimisation(
     """Optimise the ``num_steps`` stream functions of one instance with Adam through the solver
     (the objective of end-to-end training, :func:`control_objective`). Pure and traceable (vmap
     it over instances). Returns ``(final marker, losses (iterations,))``."""
+    check_int("num_steps", num_steps, 1)
+    check_int("iterations", iterations, 0)
+    if _concrete(learning_rate):
+        check_positive("learning rate", learning_rate)
+    if _concrete(force_weight):
+        check_positive("force weight", force_weight, allow_zero=True)
     n = start.shape[-1]
     psi0 = jnp.zeros((num_steps, n, n), start.dtype)
     opt = optax.adam(learning_rate)
@@ -482,6 +545,9 @@ def evaluate_control(
     as one compiled, vmapped call (compilation excluded), divided by the number of instances."""
     nets, s = load_control(model)
     check_int("direct iterations", direct_iterations, 1)
+    check_positive("direct learning rate", direct_learning_rate)
+    if seed is not None:
+        check_seed(seed)
     pairs = s.test_pairs if pairs is None else check_int("pairs", pairs, 1)
     direct_pairs = min(pairs, 4) if direct_pairs is None else check_int("direct pairs", direct_pairs, 0)
     direct_pairs = min(direct_pairs, pairs)

@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_int, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive
 from astrograd.flow import FlowState, karman, simulate
+from astrograd.learn._train import check_seed
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
@@ -39,6 +40,8 @@ def coarse_scene(nx: int, ny: int, reynolds: float, dt: float = 1.0):
 def fine_scene(nx: int, ny: int, reynolds: float, dt: float, factor: int, perturbation: float, key):
     """The reference solver: ``factor`` × finer grid, implicit viscosity (stable at any Re),
     CG tolerance 1e-4, small random cross-stream perturbation to trigger shedding."""
+    check_int("factor", factor, 1)
+    check_positive("perturbation", perturbation, allow_zero=True)
     kw = {"perturbation": perturbation, "key": key} if perturbation > 0 else {}
     return karman(factor * nx, factor * ny, reynolds, dt, viscosity_scheme="implicit", tol=1e-4, **kw)
 
@@ -47,7 +50,13 @@ def downsample(vx, vy, factor: int):
     """Average fine staggered velocities onto the coarse faces that coincide with fine faces:
     ``vx (F ny, F nx+1) -> (ny, nx+1)`` (mean over the F fine faces inside each coarse face),
     ``vy (F ny+1, F nx) -> (ny+1, nx)``. Conserves the flux through every coarse face."""
+    check_int("factor", factor, 1)
     fy, fx1 = vx.shape[-2:]
+    if fy % factor or (fx1 - 1) % factor or vy.shape[-2:] != (fy + 1, fx1 - 1):
+        raise InputError(
+            f"vx {vx.shape[-2:]} and vy {vy.shape[-2:]} are not staggered velocities of a grid whose cell "
+            f"counts are multiples of factor = {factor}"
+        )
     ny, nx = fy // factor, (fx1 - 1) // factor
     cx = vx[..., :, ::factor].reshape(*vx.shape[:-2], ny, factor, nx + 1).mean(axis=-2)
     cy = vy[..., ::factor, :].reshape(*vy.shape[:-2], ny + 1, nx, factor).mean(axis=-1)
@@ -90,11 +99,22 @@ def generate_karman_data(
     ):
         check_int(name, v, low)
     dt = check_positive("dt", dt)
-    runs = [(float(r), "train") for r in train_reynolds] + [(float(r), "test") for r in test_reynolds]
+    check_positive("perturbation", perturbation, allow_zero=True)
+    check_seed(seed)
+    runs = []
+    for split, values in (("train", train_reynolds), ("test", test_reynolds)):
+        try:
+            runs += [(float(r), split) for r in values]
+        except (TypeError, ValueError):
+            raise InputError(f"{split}_reynolds = {values!r} is not allowed; it must be a list of numbers") from None
     if not runs:
         raise InputError("no Reynolds numbers given; pass at least one training or test Reynolds number")
+    names = set()
     for r, _ in runs:
         check_positive("Reynolds number", r)
+        if run_name(r) in names:
+            raise InputError(f"Reynolds number {r:g} is given twice; each run needs its own Reynolds number")
+        names.add(run_name(r))
     attrs = {
         "nx": nx,
         "ny": ny,
@@ -113,7 +133,11 @@ def generate_karman_data(
     path.parent.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
     total = len(runs) * (warmup + frames - 1)
-    with h5py.File(path, "a") as f:
+    try:
+        f = h5py.File(path, "a")
+    except OSError as err:
+        raise InputError(f"cannot open {str(path)!r} as HDF5 ({err})") from None
+    with f:
         if "nx" in f.attrs:
             for k, v in attrs.items():
                 if k not in f.attrs or not np.all(np.asarray(f.attrs[k]) == np.asarray(v)):
@@ -195,6 +219,8 @@ def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, 
     """Read a data file: ``(attrs, runs)`` where each run is a dict with ``reynolds``, ``split``,
     ``vx (frames, ny, nx+1)``, ``vy (frames, ny+1, nx)`` (complete runs only; optionally only
     one split)."""
+    if split is not None:
+        check_choice("split", split, ("train", "test"))
     path = Path(path)
     if not path.is_file():
         raise InputError(f"data file {str(path)!r} does not exist; create it with `astrograd learn karman-data`")

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_int
+from astrograd._errors import InputError, check_choice, check_int, check_key, check_positive
 
 
 def stack_staggered(vx: Float[Array, "ny nxp1"], vy: Float[Array, "nyp1 nx"]) -> Float[Array, "2 nyp1 nxp1"]:
@@ -71,6 +71,9 @@ class CorrectorResNet(eqx.Module):
         check_int("blocks", blocks, 0)
         check_int("channels", channels, 1)
         check_int("kernel", kernel, 1)
+        check_positive("reynolds_scale", reynolds_scale)
+        check_positive("velocity_scale", velocity_scale)
+        check_key("key", key)
         keys = jax.random.split(key, blocks + 2)
         self.inp = eqx.nn.Conv2d(3, channels, 5, padding="SAME", key=keys[0])
         self.blocks = tuple(_ResBlock(channels, kernel, k) for k in keys[1:-1])
@@ -118,6 +121,8 @@ class UNet(eqx.Module):
         check_int("out_channels", out_channels, 1)
         check_int("channels", channels, 1)
         check_int("levels", levels, 0)
+        check_choice("padding mode", padding_mode, ("ZEROS", "REFLECT", "REPLICATE", "CIRCULAR"))
+        check_key("key", key)
         keys = iter(jax.random.split(key, 4 * levels + 3))
 
         def conv(cin, cout):

@@ -20,7 +20,7 @@ from astrograd._errors import InputError, check_choice, check_int, check_positiv
 from astrograd.flow import FlowState, enforce_boundaries, step
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
-from astrograd.learn._train import load_weights, read_model_meta, save_model, train
+from astrograd.learn._train import check_seed, load_weights, read_model_meta, save_model, train
 
 SOL_MODES = ("none", "supervised", "loop")
 
@@ -97,7 +97,23 @@ def _params_of(problem: SolProblem, run):
 def rollout(model, problem: SolProblem, run: int, start: int, num_steps: int):
     """Run the (corrected) coarse solver ``num_steps`` steps from reference frame ``start`` of
     run ``run``. Returns ``(vx (num_steps+1, ny, nx+1), vy (num_steps+1, ny+1, nx), status)``."""
+    num_steps = _check_rollout(problem, run, start, num_steps)
     return _rollout(model, problem, run, start, num_steps)
+
+
+def _check_rollout(problem: SolProblem, run, start, num_steps) -> int:
+    """Raise unless run and start (when concrete) index a reference frame; ``int(num_steps)``."""
+    runs, frames = problem.vx.shape[:2]
+    for name, value, count, what in (("run", run, runs, "runs"), ("start", start, frames, "frames per run")):
+        if isinstance(value, jax.core.Tracer):
+            continue
+        try:
+            ok = not isinstance(value, bool) and int(value) == value and 0 <= value < count
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"{name} = {value!r} is not allowed; the problem has {count} {what} (0 to {count - 1})")
+    return check_int("num_steps", num_steps, 0)
 
 
 def _rollout_start(problem: SolProblem, run, start):
@@ -128,6 +144,7 @@ def rollout_stepwise(model, problem: SolProblem, run: int, start: int, num_steps
     (same results; not for use under ``jit``). On CPU XLA runs the network's convolutions
     several times slower inside a loop body: 32×64 grid, 100 steps, 4.6 vs 19 ms per step
     (``benchmarks/bench_learn_sol.py``)."""
+    num_steps = _check_rollout(problem, run, start, num_steps)
     params, s, re = _rollout_start(problem, run, start)
     vx, vy = [s.vx], [s.vy]
     for _ in range(num_steps):
@@ -232,6 +249,7 @@ def train_sol(
     for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
         check_int(name, v, low)
     check_positive("learning rate", learning_rate)
+    check_seed(seed)
     problem, attrs = make_problem(data, "train")
     frames = problem.vx.shape[1]
     if mode == "loop" and unroll >= frames:
@@ -315,9 +333,13 @@ def load_corrector(path: str | Path):
     meta = read_model_meta(path)
     if meta.get("kind") != "sol":
         raise InputError(f"{str(path)!r} is not a sol-train model file (kind {meta.get('kind')!r})")
-    if meta["mode"] == "none":
-        return None, meta
-    return load_weights(path, make_corrector(meta["hyper"], jax.random.key(0))), meta
+    try:
+        if meta["mode"] == "none":
+            return None, meta
+        skeleton = make_corrector(meta["hyper"], jax.random.key(0))
+    except (KeyError, TypeError) as err:
+        raise InputError(f"{str(path)!r} is not a valid sol-train model file (missing or bad setting {err})") from None
+    return load_weights(path, skeleton), meta
 
 
 def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int = 100, start: int = 0) -> dict:
@@ -325,9 +347,11 @@ def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int 
     every test run of ``data`` from frame ``start``. Returns ``{"reynolds": [...], "errors":
     {label: (runs, steps+1) relative L1 errors}, "mean": {label: [per run mean over steps 1..]},
     "vorticity": ...}``."""
+    steps = check_int("steps", steps, 1)
+    start = check_int("start", start, 0)
     problem, attrs = make_problem(data, "test")
     frames = problem.vx.shape[1]
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or start < 0 or start + steps > frames - 1:
+    if start + steps > frames - 1:
         raise InputError(
             f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
             f"(at most {frames - 1 - start} steps)"

@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
-from astrograd._errors import InputError, SimulationError
+from astrograd._errors import InputError, SimulationError, check_key, check_positive
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz, sha256_of
 
 _VERSION = 2  # 2: the starting weights and the batch key are part of the fingerprint
@@ -86,21 +86,15 @@ def train(
         raise InputError(f"steps = {steps!r} is not allowed; it must be an integer >= 0")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
         raise InputError(f"checkpoint_every = {checkpoint_every!r} is not allowed; it must be an integer >= 1")
-    lr = float(learning_rate)
-    if not (math.isfinite(lr) and lr > 0):
-        raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
+    check_key("key", key)
+    lr = check_positive("learning_rate", learning_rate)
     rate = lr
     if final_learning_rate is not None:
-        final = float(final_learning_rate)
-        if not (math.isfinite(final) and final > 0):
-            raise InputError(
-                f"final learning rate = {final_learning_rate!r} is not allowed; it must be a finite number > 0"
-            )
+        final = check_positive("final learning rate", final_learning_rate)
         rate = optax.cosine_decay_schedule(lr, max(steps, 1), alpha=final / lr)
     opt = optax.adam(rate)
     if clip_norm is not None:
-        if not (math.isfinite(float(clip_norm)) and float(clip_norm) > 0):
-            raise InputError(f"clip norm = {clip_norm!r} is not allowed; it must be a finite number > 0")
+        check_positive("clip norm", clip_norm)
         opt = optax.chain(optax.clip_by_global_norm(float(clip_norm)), opt)
     diff, static = eqx.partition(model, eqx.is_inexact_array)
     opt_state = opt.init(diff)
@@ -181,6 +175,12 @@ def train(
                 callback(step, eqx.combine(diff, static), value)
         save(step)
     return TrainResult(eqx.combine(diff, static), np.asarray(losses), step, start)
+
+
+def check_seed(seed) -> None:
+    """Raise unless ``seed`` is an integer (not a bool): the seed of ``jax.random.key``."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InputError(f"seed = {seed!r} is not allowed; it must be an integer")
 
 
 def save_model(path: str | os.PathLike, model: Any, meta: dict) -> Path:

@@ -11,7 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, SimulationError, check_choice, check_in_range, check_positive
+from astrograd._errors import (
+    InputError,
+    SimulationError,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_key,
+    check_positive,
+)
 from astrograd.inverse import fisher, fit, sensitivity
 from astrograd.io._npz import sha256_of
 from astrograd.orbit._model import (
@@ -125,6 +133,8 @@ def fit_gravity(
     steps = _check_steps("steps", steps)
     if noise > 0 and key is None:
         raise InputError("noise > 0 needs an explicit PRNG key (key=jax.random.key(...))")
+    if key is not None:
+        check_key("key", key)
 
     v0_true = initial_velocity(speed, angle_deg)
     config = ThrowConfig(dt, steps_for_flight(speed, angle_deg, g_true, dt, margin=1.0), integrator)
@@ -235,6 +245,15 @@ def _range_scanner(speed, params: Ballistics, config: ThrowConfig):
         return jax.vmap(one)(angles_deg)
 
     def scan(angles_deg) -> np.ndarray:
+        try:
+            a = np.asarray(angles_deg, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"angles_deg = {angles_deg!r} is not allowed; it must be a 1-D array of numbers") from None
+        if a.ndim != 1 or a.size == 0:
+            raise InputError(f"angles_deg has shape {a.shape}; it must be a 1-D array of at least one angle")
+        outside = ~((a > 0) & (a < 90))
+        if outside.any():
+            check_in_range("angle", a[outside][0], 0.0, 90.0, low_open=True, high_open=True)
         dist, landed = ranges(jnp.asarray(angles_deg, dtype=float))
         if not bool(np.all(np.asarray(landed))):
             raise SimulationError(
@@ -349,6 +368,11 @@ class DragNet(eqx.Module):
     acceleration_scale: float = eqx.field(static=True)
 
     def __init__(self, key, *, width=32, depth=2, velocity_scale=20.0, acceleration_scale=10.0):
+        check_key("key", key)
+        check_int("width", width, 1)
+        check_int("depth", depth, 0)
+        velocity_scale = check_positive("velocity_scale", velocity_scale)
+        acceleration_scale = check_positive("acceleration_scale", acceleration_scale)
         mlp = eqx.nn.MLP(2, 2, width, depth, activation=jax.nn.tanh, key=key)
         # start from "no drag": a zero last layer
         last = mlp.layers[-1]
@@ -396,6 +420,16 @@ def _split(batch: Trajectory) -> list[Trajectory]:
     return [Trajectory(batch.time[k], batch.position[k], batch.velocity[k]) for k in range(batch.time.shape[0])]
 
 
+def _throw_pair(name: str, pair, whole: bool = False) -> tuple[float, float]:
+    """``(speed, angle)`` as floats; a one-line InputError naming ``pair`` otherwise."""
+    try:
+        s, a = pair
+        return float(s), float(a)
+    except (TypeError, ValueError):
+        what = f"{name} = {pair!r}" if whole else f"{name} entry {pair!r}"
+        raise InputError(f"{what} is not allowed; it must be a (speed, angle) pair of numbers") from None
+
+
 def learn_drag(
     *,
     drag: float = 0.02,
@@ -430,15 +464,20 @@ def learn_drag(
     steps = _check_steps("steps", steps)
     width = _check_steps("width", width)
     depth = _check_steps("depth", depth)
-    throws = [(float(s), float(a)) for s, a in train_throws]
+    try:
+        throws = [_throw_pair("train_throws", t) for t in train_throws]
+    except TypeError:
+        raise InputError(f"train_throws = {train_throws!r} is not allowed; it must be (speed, angle) pairs") from None
     if not throws:
         raise InputError("train_throws is empty; give at least one (speed, angle) pair")
-    for s, a in [*throws, tuple(test_throw)]:
+    test = _throw_pair("test_throw", test_throw, whole=True)
+    for s, a in [*throws, test]:
         initial_velocity(s, a)  # validates speed > 0 and angle in (0°, 90°)
     if key is None:
         raise InputError("learn_drag needs an explicit PRNG key for the network weights (key=jax.random.key(...))")
+    check_key("key", key)
 
-    all_throws = [*throws, (float(test_throw[0]), float(test_throw[1]))]
+    all_throws = [*throws, test]
     num_steps = max(steps_for_flight(s, a, g, dt, margin=1.0) for s, a in all_throws)
     config = ThrowConfig(dt, num_steps, integrator)
     truth = Ballistics(g, drag)
