@@ -1,4 +1,4 @@
-"""astrograd.io: HDF5 paths that are directories give one-line errors naming them."""
+"""astrograd.io: paths that are directories and metadata that is not JSON give one-line errors."""
 
 import numpy as np
 import pytest
@@ -20,3 +20,20 @@ def test_round_trip_and_directories_are_refused(tmp_path):
         read_h5(tmp_path)
     with pytest.raises(InputError, match=f"^cannot write '{tmp_path}': it is a directory"):
         write_h5(tmp_path, {"x": np.ones(2)})
+
+
+def test_npz_files_name_directories_and_metadata_that_is_not_json(tmp_path):
+    from astrograd.io import atomic_savez, load_npz
+
+    atomic_savez(tmp_path / "ok.npz", {"step": 3}, {"x": np.arange(2.0)})
+    meta, arrays = load_npz(tmp_path / "ok.npz", "checkpoint")
+    assert meta == {"step": 3} and arrays["x"].tolist() == [0.0, 1.0]
+    # before: IsADirectoryError from os.replace (leaving the temporary file), "does not exist",
+    # and json's TypeError after the temporary file was opened
+    with pytest.raises(InputError, match=f"^cannot write '{tmp_path}': it is a directory"):
+        atomic_savez(tmp_path, {}, {"x": np.ones(2)})
+    with pytest.raises(InputError, match=f"^checkpoint '{tmp_path}' is a directory; give a .npz file$"):
+        load_npz(tmp_path, "checkpoint")
+    with pytest.raises(InputError, match="its metadata is not JSON"):
+        atomic_savez(tmp_path / "bad.npz", {"x": object()}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npz"]  # no temporary file left

@@ -126,6 +126,7 @@ def test_a_check_failing_inside_the_loss_is_reported_with_the_step(x64):
         ({"learning_rate": -1.0}, "learning_rate = -1.0"),
         ({"checkpoint_every": 0}, "checkpoint_every = 0"),
         ({"tol": float("nan")}, "tol = nan"),
+        ({"tol": "a"}, "tol = 'a' is not allowed"),  # was float()'s ValueError
     ],
 )
 def test_bad_input(kwargs, match):

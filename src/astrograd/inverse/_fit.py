@@ -181,7 +181,10 @@ def fit(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
             raise InputError(f"{name} = {value!r} is not allowed; it must be an integer > 0")
     if tol is not None:
-        t = float(tol)
+        try:
+            t = float(tol)
+        except (TypeError, ValueError):
+            t = math.nan
         if not (math.isfinite(t) and t >= 0):
             raise InputError(f"tol = {tol!r} is not allowed; it must be a finite number >= 0 or None")
     opt, name = _make_optimizer(optimizer, learning_rate)

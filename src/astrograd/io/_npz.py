@@ -52,10 +52,16 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
     folder, flushed to disk, then ``os.replace``: a kill at any moment leaves either the old or
     the new file."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name ending in .npz")
+    try:
+        text = json.dumps(meta)
+    except (TypeError, ValueError) as err:  # before any file is touched
+        raise InputError(f"cannot write {str(path)!r}: its metadata is not JSON ({err})") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
-        np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+        np.savez(f, __meta__=np.array(text), **arrays)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -65,6 +71,8 @@ def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.nda
     """``(meta, arrays)`` of a file written by :func:`atomic_savez`; a one-line InputError naming
     ``what`` (e.g. "checkpoint") if it is missing or not such a file."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {str(path)!r} is a directory; give a .npz file")
     if not path.is_file():
         raise InputError(f"{what} {str(path)!r} does not exist")
     try:
