@@ -23,11 +23,17 @@ def one_axis_mesh(devices, axis_name: str) -> jax.sharding.Mesh:
         if len(devices.axis_names) != 1:
             raise InputError(f"devices: a Mesh with axes {devices.axis_names} is not allowed; give one axis")
         return devices
+    if isinstance(devices, bool) or not isinstance(devices, int | np.integer | Sequence) or isinstance(devices, str):
+        raise InputError(
+            f"devices = {devices!r} is not allowed; give a count, a sequence of jax devices or a one-axis Mesh"
+        )
     if isinstance(devices, (int, np.integer)):
         available = jax.devices()
         if not 1 <= devices <= len(available):
             raise InputError(f"devices = {devices} is not allowed; choose 1 to {len(available)} (the devices JAX sees)")
         devices = available[: int(devices)]
-    if isinstance(devices, Sequence) and not devices:
+    if not devices:
         raise InputError("devices = [] is not allowed; give at least one device")
+    if not all(isinstance(d, jax.Device) for d in devices):
+        raise InputError(f"devices = {devices!r} is not allowed; a sequence must hold jax devices (jax.devices())")
     return jax.sharding.Mesh(np.asarray(list(devices)), (axis_name,))
