@@ -171,6 +171,9 @@ def test_jit_and_vmap_agree_with_plain_calls(x64):
         (lambda: steps_for_flight(10.0, float("nan"), G, 0.1), r"angle = nan is outside the allowed range \(0, 90\]"),
         (lambda: steps_for_flight(10.0, -30.0, G, 0.1), "angle = -30"),
         (lambda: steps_for_flight(10.0, 45.0, G, 0.1, margin=-1.0), "margin = -1"),
+        # a flight of 1e30 steps: was a multi-line MLIR TypeError (fit_gravity(g_true=1e-30))
+        (lambda: steps_for_flight(10.0, 60.0, 1e-30, 0.05), r"^the flight lasts 1.73205e\+31 s: .* more than the "
+                                                              "10,000,000 allowed"),
     ],
 )
 def test_bad_input_is_one_line_input_error(make, match):

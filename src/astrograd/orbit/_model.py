@@ -186,6 +186,10 @@ def throw(speed, angle_deg, params: Ballistics, config: ThrowConfig) -> Trajecto
     return simulate(jnp.zeros(2, dtype=v0.dtype), v0, params, config)
 
 
+#: Most steps :func:`steps_for_flight` gives (a trajectory of 10⁷ steps is 0.4 GB in float64).
+MAX_FLIGHT_STEPS = 10_000_000
+
+
 def steps_for_flight(speed: float, angle_deg: float, g: float, dt: float, margin: float = 1.15) -> int:
     """Number of steps that covers the drag-free flight time 2 v sin(θ)/g with a margin
     (drag only shortens the flight)."""
@@ -195,7 +199,13 @@ def steps_for_flight(speed: float, angle_deg: float, g: float, dt: float, margin
     check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True)
     check_positive("margin", margin)
     flight = 2.0 * speed * math.sin(math.radians(angle_deg)) / g
-    return max(2, math.ceil(margin * flight / dt) + 2)
+    steps = margin * flight / dt
+    if not steps <= MAX_FLIGHT_STEPS:
+        raise InputError(
+            f"the flight lasts {flight:.6g} s: {steps:.3g} steps of dt = {dt:g} s, more than the "
+            f"{MAX_FLIGHT_STEPS:,} allowed (the whole trajectory is kept); raise dt or g, or lower the speed"
+        )
+    return max(2, math.ceil(steps) + 2)
 
 
 def check_trajectory(traj: Trajectory) -> None:
