@@ -15,9 +15,11 @@ __all__ = [
     "check_choice",
     "check_finite_array",
     "check_in_range",
+    "check_finite_if_concrete",
     "check_int",
     "check_key",
     "check_positive",
+    "is_concrete",
     "runtime_check_message",
     "runtime_checks_as_simulation_errors",
 ]
@@ -67,7 +69,7 @@ def check_int(name: str, value, minimum: int) -> int:
 def check_key(name: str, key) -> None:
     """Raise unless ``key`` is one JAX PRNG key: ``jax.random.key(seed)``, or the legacy
     ``jax.random.PRNGKey(seed)`` (uint32, shape (2,))."""
-    import jax  # here, not at the top: the CLI imports this module for `--help`, which needs no JAX
+    import jax
 
     dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
     typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
@@ -115,6 +117,22 @@ def check_finite_array(name: str, array) -> np.ndarray:
         idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape) if a.ndim else ()
         raise InputError(f"{name} has a non-finite value {a[idx]!r} at index {tuple(int(i) for i in idx)}")
     return a
+
+
+def is_concrete(*values) -> bool:
+    """True unless a leaf of ``values`` is a JAX tracer (an abstract value under ``jit``,
+    ``grad`` or ``vmap``): whether a check can look at the numbers. An array that a traced
+    function closes over is concrete and is checked."""
+    import jax  # here, not at the top: the CLI imports this module for `--help`, which needs no JAX
+
+    return not any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
+
+
+def check_finite_if_concrete(name: str, array) -> None:
+    """:func:`check_finite_array` of a concrete ``array``; nothing under tracing. numpy, not
+    jnp: a jnp reduction would be staged when called inside a trace."""
+    if is_concrete(array):
+        check_finite_array(name, array)
 
 
 def runtime_check_message(err: BaseException) -> str | None:

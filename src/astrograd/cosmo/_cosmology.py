@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd._errors import InputError, check_choice, check_in_range, check_positive
+from astrograd._errors import InputError, check_choice, check_in_range, check_positive, is_concrete
 
 TRANSFER_CHOICES = ("eisenstein_hu", "eisenstein_hu_nowiggle")
 
@@ -56,7 +56,7 @@ class Cosmology(eqx.Module):
         transfer: str = "eisenstein_hu",
         t_cmb: float = 2.7255,
     ):
-        concrete = _all_concrete(omega_m, omega_b, h, sigma8, A_s)
+        concrete = is_concrete(omega_m, omega_b, h, sigma8, A_s)
         if concrete:
             check_positive("omega_m", omega_m)
             check_in_range("omega_b", omega_b, 0.0, float(omega_m), low_open=True, high_open=True)
@@ -66,7 +66,7 @@ class Cosmology(eqx.Module):
             if A_s is not None:
                 check_positive("A_s", A_s)
         for name, value in (("n_s", n_s), ("omega_k", omega_k), ("w0", w0), ("wa", wa)):
-            if _all_concrete(value):
+            if is_concrete(value):
                 _check_finite(name, value)
         check_positive("t_cmb", t_cmb)
         if (sigma8 is None) == (A_s is None):
@@ -95,19 +95,13 @@ class Cosmology(eqx.Module):
         return self.omega_m - self.omega_b
 
 
-def _all_concrete(*values) -> bool:
-    import jax
-
-    return not any(isinstance(v, jax.core.Tracer) for v in values if v is not None)
-
-
-def _check_each(values, ok, check) -> None:
+def check_each(values, ok, check) -> None:
     """For a concrete ``values``: ``check`` (a one-value check that raises InputError) on its first
     entry where the elementwise ``ok`` is false. Nothing under tracing (jit, grad, vmap); a
     concrete value inside a traced function (a closed-over constant) is checked."""
     import jax
 
-    if isinstance(values, jax.core.Tracer):
+    if not is_concrete(values):
         return
     with jax.ensure_compile_time_eval():
         try:

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from astrograd._errors import check_in_range, check_int
-from astrograd.cosmo._cosmology import Cosmology, _check_each, dlnE_dlna, omega_m_of_a
+from astrograd.cosmo._cosmology import Cosmology, check_each, dlnE_dlna, omega_m_of_a
 
 #: The ODEs start at a = A_MIN in the matter era on the growing modes (D1 ≈ a, D2 ≈ −3/7 a²).
 A_MIN = 1e-5
@@ -121,7 +121,7 @@ def growth_table(cosmo: Cosmology, num_steps: int = NUM_STEPS) -> GrowthTable:
 def check_scale_factors(a: ArrayLike, name: str = "a") -> None:
     """Raise InputError naming the first scale factor of a concrete ``a`` outside the growth
     table [A_MIN, A_MAX] (where :class:`GrowthTable` would clip it) or NaN."""
-    _check_each(a, lambda x: (x >= A_MIN) & (x <= A_MAX), lambda v: check_in_range(name, v, A_MIN, A_MAX))
+    check_each(a, lambda x: (x >= A_MIN) & (x <= A_MAX), lambda v: check_in_range(name, v, A_MIN, A_MAX))
 
 
 def growth_factor(cosmo: Cosmology, a: ArrayLike, table: GrowthTable | None = None) -> Float[Array, "..."]:

@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from astrograd._errors import InputError, check_positive
-from astrograd.cosmo._cosmology import HUBBLE_DISTANCE_MPC_H, Cosmology, _check_each
+from astrograd.cosmo._cosmology import HUBBLE_DISTANCE_MPC_H, Cosmology, check_each
 from astrograd.cosmo._growth import GrowthTable, check_scale_factors, growth_table
 from astrograd.cosmo._transfer import transfer
 
@@ -65,7 +65,7 @@ def linear_power(
         np.broadcast_shapes(np.shape(k), np.shape(a))
     except ValueError:
         raise InputError(f"k of shape {np.shape(k)} and a of shape {np.shape(a)} do not broadcast") from None
-    _check_each(k, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("k", v))
+    check_each(k, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("k", v))
     check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     k = jnp.asarray(k)
@@ -78,7 +78,7 @@ def sigma_r(
     """rms linear density contrast in top-hat spheres of ``radius`` Mpc/h at scale factor ``a``."""
     if np.ndim(radius) != 0:
         raise InputError(f"radius has shape {np.shape(radius)}; give one radius (jax.vmap for several)")
-    _check_each(radius, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("radius", v))
+    check_each(radius, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("radius", v))
     check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     return _sigma_unnormalised(cosmo, radius, lambda k: linear_power(cosmo, k, a, table))

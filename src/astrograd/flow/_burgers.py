@@ -5,12 +5,11 @@ Physics-based Deep Learning book's example."""
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice, check_finite_array, check_positive
+from astrograd._errors import InputError, check_choice, check_finite_array, check_positive, is_concrete
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES
 
@@ -81,11 +80,11 @@ def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Flo
 
 def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
     """Raise InputError for a non-finite initial state, ν ≤ 0, or ν dt·2/dx² > 1."""
-    if not isinstance(u0, jax.core.Tracer):
+    if is_concrete(u0):
         check_finite_array("u0", u0)
         if np.shape(u0) != (config.n,):
             raise InputError(f"u0 has shape {np.shape(u0)}; it must be (n,) = ({config.n},)")
-    if not isinstance(viscosity, jax.core.Tracer):
+    if is_concrete(viscosity):
         nu = check_positive("viscosity", viscosity)
         d = nu * config.dt * 2 / config.dx**2
         if d > 1:

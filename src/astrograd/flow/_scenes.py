@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive
+from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive, is_concrete
 from astrograd.flow._grid import PERIODIC, Boundaries, Grid, as_pair
 from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._solver import FlowConfig, make_params, make_state
@@ -44,7 +44,7 @@ def karman(
     early; with a ``key``, white noise of 0.1 × that amplitude is added as well.
     """
     reynolds = check_positive("Reynolds number", reynolds)
-    if not isinstance(inflow_speed, jax.core.Tracer):  # the scene is traceable in the speed
+    if is_concrete(inflow_speed):  # the scene is traceable in the speed
         check_positive("inflow speed", inflow_speed)
     inflow_depth = check_positive("inflow depth", inflow_depth)
     if key is not None:
@@ -117,7 +117,7 @@ def taylor_green(
     grid = Grid(n, n, 2 * np.pi, 2 * np.pi)
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < n / 2:
         raise InputError(f"wavenumber k = {k!r} is not allowed; it must be an integer with 1 <= k < n/2 = {n / 2:g}")
-    if not isinstance(amplitude, jax.core.Tracer):  # traceable in the amplitude (with a given dt)
+    if is_concrete(amplitude):  # traceable in the amplitude (with a given dt)
         try:
             amplitude_ok = math.isfinite(amplitude)
         except TypeError:
@@ -180,7 +180,7 @@ def smoke(
 def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, float]):
     """Run ``num_steps`` steps recording the cross-stream velocity ``vx`` at the x-face nearest
     to ``probe`` (length units) after every step. Returns ``(final_state, times, vx_series)``."""
-    from astrograd.flow._solver import _concrete, check_inputs, check_params, check_state_input, raise_on_failure, step
+    from astrograd.flow._solver import check_inputs, check_params, check_state_input, raise_on_failure, step
 
     check_inputs(state, params, config)
     num_steps = check_int("num_steps", num_steps, 0)
@@ -204,7 +204,7 @@ def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, fl
         return jax.lax.scan(body, state, None, length=num_steps)
 
     final, (times, series) = run(state, params)
-    if _concrete(final.status):
+    if is_concrete(final.status):
         raise_on_failure(final, config)
     return final, np.asarray(times), np.asarray(series)
 

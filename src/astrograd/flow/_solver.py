@@ -19,10 +19,11 @@ from astrograd._errors import (
     InputError,
     SimulationError,
     check_choice,
-    check_finite_array,
+    check_finite_if_concrete,
     check_in_range,
     check_int,
     check_positive,
+    is_concrete,
 )
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES, advect
@@ -197,16 +198,10 @@ def _as_array(name, a, dtype):
         raise InputError(f"{name} = {a!r} is not allowed; it must be a number or an array of numbers") from None
 
 
-def _concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
 def check_state_input(state: FlowState) -> None:
     """Raise InputError on non-finite input fields (skipped when traced)."""
     for name in ("vx", "vy", "marker", "time"):
-        a = getattr(state, name)
-        if _concrete(a):
-            check_finite_array(name, a)
+        check_finite_if_concrete(name, getattr(state, name))
 
 
 def check_inputs(state: FlowState, params: FlowParams, config: FlowConfig) -> None:
@@ -242,7 +237,7 @@ def diffusion_number(config: FlowConfig, viscosity: float) -> float:
 
 def check_params(params: FlowParams, config: FlowConfig) -> None:
     """Raise InputError on bad concrete parameters (skipped for traced values)."""
-    if _concrete(params.viscosity):
+    if is_concrete(params.viscosity):
         if config.viscosity_scheme == "none":
             check_positive("viscosity", params.viscosity, allow_zero=True)
         else:
@@ -256,15 +251,13 @@ def check_params(params: FlowParams, config: FlowConfig) -> None:
                 )
     for name in ("inflow_speed", "buoyancy"):
         a = getattr(params, name)
-        if _concrete(a) and not np.isfinite(np.asarray(a)).all():
+        if is_concrete(a) and not np.isfinite(np.asarray(a)).all():
             raise InputError(f"{name} = {np.asarray(a)!r} is not allowed; it must be finite")
     for name in ("solid", "forcing", "marker_source"):
-        a = getattr(params, name)
-        if _concrete(a):
-            check_finite_array(name, a)
+        check_finite_if_concrete(name, getattr(params, name))
     for name in ("solid", "forcing"):
         a = getattr(params, name)
-        if not _concrete(a):
+        if not is_concrete(a):
             continue
         a = np.asarray(a)  # numpy: a jnp reduction would be staged when called under a trace
         bad = (a < 0) | (a > 1)
@@ -274,7 +267,7 @@ def check_params(params: FlowParams, config: FlowConfig) -> None:
                 f"{name} has the value {a[idx]:g} at index {tuple(int(i) for i in idx)}; "
                 "mask values must lie in [0, 1]"
             )
-    if _concrete(params.solid) and config.pressure_solver == "fft" and np.any(np.asarray(params.solid) != 0):
+    if is_concrete(params.solid) and config.pressure_solver == "fft" and np.any(np.asarray(params.solid) != 0):
         raise InputError("pressure solver 'fft' does not support obstacles; use 'cg'")
 
 
@@ -419,7 +412,7 @@ def simulate(
     check_state_input(state)
     check_params(params, config)
     final, saved = _run(state, params, config, num_steps, save_every, checkpoint)
-    if check and _concrete(final.status):
+    if check and is_concrete(final.status):
         raise_on_failure(final, config)
     return final, saved
 

@@ -147,7 +147,7 @@ def _scalar(name, value, check):
     return a
 
 
-def _gamma_ok(name, v):
+def check_gamma(name, v):
     if not (math.isfinite(v) and v > 1.0):
         raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number > 1")
 
@@ -206,7 +206,7 @@ class HydroParams(eqx.Module):
         inflow_left=(1.0, 0.0, 1.0),
         inflow_right=(1.0, 0.0, 1.0),
     ):
-        self.gamma = _scalar("gamma", gamma, _gamma_ok)
+        self.gamma = _scalar("gamma", gamma, check_gamma)
         self.cfl = _scalar("CFL number", cfl, _cfl_ok)
         self.dt_max = _scalar("dt_max", dt_max, _positive_or_inf)
         self.wind_mass_loss_rate = _scalar("wind mass-loss rate", wind_mass_loss_rate, _non_negative)

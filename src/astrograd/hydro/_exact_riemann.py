@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from astrograd._errors import InputError, SimulationError, check_positive
+from astrograd.hydro._config import check_gamma
 
 __all__ = ["exact_riemann", "riemann_star_state"]
 
@@ -29,9 +30,9 @@ def _pressure_function(p, rho_k, p_k, c_k, gamma):
 
 
 def _check_gamma(gamma) -> float:
+    """gamma as a float, with HydroParams' check (finite and > 1)."""
     gamma = check_positive("gamma", gamma)
-    if gamma <= 1.0:
-        raise InputError(f"gamma = {gamma:.6g} is not allowed; it must be a finite number > 1")
+    check_gamma("gamma", gamma)
     return gamma
 
 

@@ -11,7 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, SimulationError, check_positive, runtime_checks_as_simulation_errors
+from astrograd._errors import (
+    InputError,
+    SimulationError,
+    check_positive,
+    is_concrete,
+    runtime_checks_as_simulation_errors,
+)
 from astrograd.diff import adaptive_loop, fixed_loop
 from astrograd.diff._adaptive import check_times
 from astrograd.hydro._config import HydroConfig, HydroParams
@@ -120,12 +126,8 @@ def simulate_fixed(
     unphysical."""
 
     _check_state_shape(state, config)
-    try:
-        dt_value = float(dt)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        dt_value = None  # traced (e.g. differentiated with respect to dt): checked by the caller
-    if dt_value is not None:
-        check_positive("dt", dt_value)
+    if is_concrete(dt):  # a traced dt (differentiated with respect to it) cannot be checked here
+        check_positive("dt", dt)
 
     def step_fn(q, i, p):
         return step(q, dt, p, config)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
-from jax import core
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, is_concrete
 
 __all__ = ["fisher"]
 
 
 def _check_concrete_positive(name: str, values) -> None:
-    if isinstance(values, core.Tracer):
+    if not is_concrete(values):
         return
     a = np.asarray(values)
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
@@ -50,7 +49,7 @@ def fisher(
             raise InputError(
                 f"noise_covariance has shape {tuple(C.shape)}; it must be ({n}, {n}) to match the jacobian"
             )
-        if not isinstance(noise_covariance, core.Tracer):
+        if is_concrete(noise_covariance):
             a = np.asarray(noise_covariance, dtype=np.float64)
             if not np.all(np.isfinite(a)) or not np.allclose(a, a.T, rtol=1e-10, atol=0):
                 raise InputError("noise_covariance must be a finite symmetric (n, n) matrix")

@@ -30,6 +30,7 @@ from astrograd._errors import (
     check_int,
     check_key,
     check_positive,
+    is_concrete,
 )
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
 from astrograd.learn._nets import UNet, count_parameters
@@ -70,22 +71,18 @@ def shape_distance(shape: int, centre, n: int, radius: float | None = None):
     return jnp.stack([d_circle, d_square, d_diamond, d_ellipse])[shape]
 
 
-def _concrete(*values) -> bool:
-    return not any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves(values))
-
-
 def _check_shape_args(shape, centre, n, radius) -> None:
     """Raise InputError on a bad resolution, radius, or (when concrete) shape index or centre."""
     check_int("resolution n", n, 1)
-    if radius is not None and _concrete(radius):
+    if radius is not None and is_concrete(radius):
         check_positive("radius", radius)
-    if _concrete(shape):
+    if is_concrete(shape):
         s = np.asarray(shape)
         if s.dtype.kind not in "iu" or s.ndim or not 0 <= s < len(SHAPES):
             raise InputError(
                 f"shape = {shape!r} is not allowed; it must be an index 0 to {len(SHAPES) - 1} into SHAPES {SHAPES}"
             )
-    if _concrete(centre):
+    if is_concrete(centre):
         try:
             c = np.asarray(centre, dtype=float)
         except (TypeError, ValueError):
@@ -103,7 +100,7 @@ def shape_marker(shape: int, centre, n: int, radius: float | None = None, edge: 
     """Marker ``(n, n)`` of shape index ``shape`` (into ``SHAPES``) centred at ``centre``
     (cells): all shapes have the area of a disc of ``radius`` (default n/10); smooth edge of
     width ~``edge`` cells; values in [0, 1]. Traceable in ``shape`` and ``centre``."""
-    if _concrete(edge):
+    if is_concrete(edge):
         check_positive("edge", edge)
     return _edge(shape_distance(shape, centre, n, radius), edge)
 
@@ -137,9 +134,9 @@ def path_marker(shapes, centres, fraction, n: int, edge: float = 0.75):
     reference path: the centre moves on the straight line between the two centres and the
     outline morphs by blending the two signed distances, so every marker on the path is a sharp
     shape of about the same area (reachable by advection, unlike a cross-fade)."""
-    if _concrete(fraction):
+    if is_concrete(fraction):
         check_in_range("fraction", fraction, 0.0, 1.0)
-    if _concrete(edge):
+    if is_concrete(edge):
         check_positive("edge", edge)
     c = (1.0 - fraction) * centres[0] + fraction * centres[1]
     d0, d1 = shape_distance(shapes[0], c, n), shape_distance(shapes[1], c, n)
@@ -499,9 +496,9 @@ def direct_optimisation(
     it over instances). Returns ``(final marker, losses (iterations,))``."""
     check_int("num_steps", num_steps, 1)
     check_int("iterations", iterations, 0)
-    if _concrete(learning_rate):
+    if is_concrete(learning_rate):
         check_positive("learning rate", learning_rate)
-    if _concrete(force_weight):
+    if is_concrete(force_weight):
         check_positive("force weight", force_weight, allow_zero=True)
     n = start.shape[-1]
     psi0 = jnp.zeros((num_steps, n, n), start.dtype)

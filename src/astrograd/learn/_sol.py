@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_int, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive, is_concrete
 from astrograd.flow import FlowState, enforce_boundaries, step
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
@@ -105,7 +105,7 @@ def _check_rollout(problem: SolProblem, run, start, num_steps) -> int:
     """Raise unless run and start (when concrete) index a reference frame; ``int(num_steps)``."""
     runs, frames = problem.vx.shape[:2]
     for name, value, count, what in (("run", run, runs, "runs"), ("start", start, frames, "frames per run")):
-        if isinstance(value, jax.core.Tracer):
+        if not is_concrete(value):
             continue
         try:
             ok = not isinstance(value, bool) and int(value) == value and 0 <= value < count

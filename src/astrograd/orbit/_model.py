@@ -9,16 +9,16 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax import core
 from jaxtyping import Array, Float
 
 from astrograd._errors import (
     InputError,
     SimulationError,
     check_choice,
-    check_finite_array,
+    check_finite_if_concrete,
     check_in_range,
     check_positive,
+    is_concrete,
 )
 
 __all__ = [
@@ -37,10 +37,6 @@ __all__ = [
 INTEGRATORS = ("euler", "leapfrog", "rk4")
 
 Acceleration = Callable[[Float[Array, "2"], Float[Array, "2"], Any], Float[Array, "2"]]
-
-
-def _concrete(value) -> bool:
-    return not isinstance(value, core.Tracer)
 
 
 class ThrowConfig(eqx.Module):
@@ -72,9 +68,9 @@ class Ballistics(eqx.Module):
     drag: Float[Array, ""]
 
     def __init__(self, g, drag=0.0):
-        if _concrete(g):
+        if is_concrete(g):
             check_positive("g", g)
-        if _concrete(drag):
+        if is_concrete(drag):
             check_positive("drag", drag, allow_zero=True)
         self.g = jnp.asarray(g, dtype=float)
         self.drag = jnp.asarray(drag, dtype=float)
@@ -152,8 +148,7 @@ def simulate(
     for name, value in (("position0", x0), ("velocity0", v0)):
         if value.shape != (2,):
             raise InputError(f"{name} has shape {value.shape}; it must be (2,): (x, y)")
-        if _concrete(value):
-            check_finite_array(name, value)
+        check_finite_if_concrete(name, value)
 
     # rematerialised: the backward pass recomputes each step from its stored state instead of
     # stacking every stage's intermediates (RK4 gradients ~1.8x faster on CPU, same values)
@@ -172,9 +167,9 @@ def initial_velocity(speed, angle_deg) -> Float[Array, "2"]:
 
     Concrete values are checked: speed finite and > 0, angle in the open interval (0°, 90°).
     """
-    if _concrete(speed):
+    if is_concrete(speed):
         check_positive("speed", speed)
-    if _concrete(angle_deg):
+    if is_concrete(angle_deg):
         check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True, high_open=True)
     theta = jnp.deg2rad(jnp.asarray(angle_deg, dtype=float))
     return jnp.asarray(speed, dtype=float) * jnp.stack([jnp.cos(theta), jnp.sin(theta)])

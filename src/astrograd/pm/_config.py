@@ -6,14 +6,12 @@ import math
 import operator
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from astrograd._errors import (
     InputError,
     check_choice,
-    check_finite_array,
     check_in_range,
     check_int,
     check_positive,
@@ -24,7 +22,7 @@ GRADIENTS = ("spectral", "fd")
 DTYPES = ("float32", "float64")
 
 
-def _triple(name: str, value, entries: int = 3) -> tuple:
+def per_axis(name: str, value, entries: int = 3) -> tuple:
     """``value`` as ``entries`` entries, one per axis (a single value is used for every axis)."""
     if np.ndim(value) == 0:
         value = (value,) * entries
@@ -34,7 +32,7 @@ def _triple(name: str, value, entries: int = 3) -> tuple:
     return value
 
 
-def _integral(value):
+def as_integer(value):
     """``value`` as an int if it is an integer or a float with an integral value (16.0 is 16);
     anything else unchanged (a bool too), for :func:`check_int` to refuse."""
     if isinstance(value, bool | np.bool_):
@@ -48,11 +46,11 @@ def _integral(value):
     return value
 
 
-def _counts(name: str, value, minimum: int, what: str, entries: int = 3) -> tuple[int, ...]:
+def check_counts(name: str, value, minimum: int, what: str, entries: int = 3) -> tuple[int, ...]:
     """3 (``entries``) integers >= ``minimum``, one per axis, else InputError saying each entry
     must be ``what``."""
-    value = _triple(name, value, entries)
-    counts = tuple(_integral(v) for v in value)
+    value = per_axis(name, value, entries)
+    counts = tuple(as_integer(v) for v in value)
     if any(isinstance(n, bool) or not isinstance(n, int) or n < minimum for n in counts):
         raise InputError(f"{name} = {value} is not allowed; each entry must be {what}")
     return counts
@@ -75,15 +73,6 @@ def check_particles(config: PMConfig, **arrays) -> None:
     want = (config.num_ptcl, 3)
     for name, array in arrays.items():
         check_shape(name, array, want, f"{want}, one row per particle of ptcl_grid = {config.ptcl_grid}")
-
-
-def check_finite_if_concrete(name: str, array) -> None:
-    """:func:`check_finite_array` of a concrete array; nothing under tracing (jit, grad, vmap)."""
-    if isinstance(array, jax.core.Tracer):
-        return
-    with jax.ensure_compile_time_eval():
-        if not bool(jnp.all(jnp.isfinite(array))):
-            check_finite_array(name, array)
 
 
 class PMConfig(eqx.Module):
@@ -126,11 +115,11 @@ class PMConfig(eqx.Module):
         compensate_cic: bool = False,
         dtype: str = "float32",
     ):
-        ptcl_grid = _counts("ptcl_grid", ptcl_grid, 2, "an integer >= 2")
+        ptcl_grid = check_counts("ptcl_grid", ptcl_grid, 2, "an integer >= 2")
         multiple = f"a positive integer multiple of ptcl_grid = {ptcl_grid}"
-        mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else _counts(
+        mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else check_counts(
             "mesh_shape", mesh_shape, 1, multiple)
-        box_size = tuple(check_positive("box_size", side) for side in _triple("box_size", box_size))
+        box_size = tuple(check_positive("box_size", side) for side in per_axis("box_size", box_size))
         for n, m in zip(ptcl_grid, mesh_shape, strict=True):
             if m < n or m % n:
                 raise InputError(f"mesh_shape = {mesh_shape} is not allowed; each entry must be {multiple}")
@@ -139,8 +128,8 @@ class PMConfig(eqx.Module):
         check_in_range("a_stop", a_stop, A_MIN, A_MAX)
         if not a_start < a_stop:
             raise InputError(f"a_start = {a_start:g} is not allowed; it must be smaller than a_stop = {a_stop:g}")
-        num_steps = check_int("num_steps", _integral(num_steps), 1)
-        if _integral(lpt_order) not in (1, 2) or isinstance(lpt_order, bool):
+        num_steps = check_int("num_steps", as_integer(num_steps), 1)
+        if as_integer(lpt_order) not in (1, 2) or isinstance(lpt_order, bool):
             raise InputError(f"lpt_order = {lpt_order!r} is not allowed; choose 1 or 2")
         if compensate_cic not in (True, False):
             raise InputError(f"compensate_cic = {compensate_cic!r} is not allowed; it must be True or False")

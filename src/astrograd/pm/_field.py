@@ -30,7 +30,7 @@ from jaxtyping import Array, Complex, Float
 from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
-from astrograd.pm._config import PMConfig, _counts, check_shape, cli_config, cli_cosmology, rfft_shape
+from astrograd.pm._config import PMConfig, check_counts, check_shape, cli_config, cli_cosmology, rfft_shape
 from astrograd.pm._gravity import density_contrast
 from astrograd.pm._lpt import linear_modes
 from astrograd.pm._nbody import positions
@@ -139,7 +139,7 @@ def linear_posterior_std(variance_k, shape) -> float:
 
 def _check_variance(variance_k, shape) -> tuple[int, int, int]:
     """``shape`` as 3 integers; InputError unless ``variance_k`` has its rfftn layout."""
-    shape = _counts("shape", shape, 1, "a positive integer")
+    shape = check_counts("shape", shape, 1, "a positive integer")
     check_shape("variance_k", variance_k, rfft_shape(shape),
                 f"{rfft_shape(shape)}, the rfftn layout of shape {shape} (from wiener_filter)")
     return shape

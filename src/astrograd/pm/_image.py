@@ -19,7 +19,7 @@ from astrograd._cli_util import StopBetweenSteps
 from astrograd._errors import InputError, SimulationError, check_finite_array, check_int, check_key, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
-from astrograd.pm._config import PMConfig, _integral
+from astrograd.pm._config import PMConfig, as_integer
 from astrograd.pm._nbody import positions
 from astrograd.pm._observables import projection
 from astrograd.pm._simulate import simulate
@@ -214,9 +214,9 @@ def fit_image(
     """
     if isinstance(views, bool) or views not in VIEW_AXES:
         raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
-    iterations = check_int("iterations", _integral(iterations), 1)
-    check_int("checkpoint_every", _integral(checkpoint_every), 1)
-    check_int("num_frames", _integral(num_frames), 1)
+    iterations = check_int("iterations", as_integer(iterations), 1)
+    check_int("checkpoint_every", as_integer(checkpoint_every), 1)
+    check_int("num_frames", as_integer(num_frames), 1)
     check_positive("learning_rate", learning_rate)
     if key is not None:
         check_key("key", key)

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
-from astrograd._errors import check_key
+from astrograd._errors import check_finite_if_concrete, check_key
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table, linear_power
-from astrograd.pm._config import PMConfig, check_finite_if_concrete, check_shape, rfft_shape
+from astrograd.pm._config import PMConfig, check_shape, rfft_shape
 from astrograd.pm._mesh import rfft_wavevectors
 
 

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, check_finite_if_concrete, is_concrete
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.cosmo._growth import check_scale_factors
-from astrograd.pm._config import PMConfig, check_finite_if_concrete, check_particles
+from astrograd.pm._config import PMConfig, check_particles
 from astrograd.pm._decomp import SINGLE, Decomposition, device_mesh
 from astrograd.pm._gravity import _acceleration, acceleration_autodiff, acceleration_with_vjp
 
@@ -229,7 +229,7 @@ def _check_snap_steps(snap_steps, num_steps: int) -> None:
     never reached would come back as zeros)."""
     if np.ndim(snap_steps) != 1:
         raise InputError(f"snap_steps has shape {np.shape(snap_steps)}; give a 1D sequence of step counts")
-    if isinstance(snap_steps, jax.core.Tracer):
+    if not is_concrete(snap_steps):
         return
     steps = np.asarray(snap_steps)
     ok = np.isfinite(steps) & (steps == np.round(steps)) & (steps >= 0) & (steps <= num_steps)

@@ -7,12 +7,12 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, check_int, check_positive
-from astrograd.pm._config import _counts, _triple, rfft_shape
+from astrograd.pm._config import check_counts, per_axis, rfft_shape
 from astrograd.pm._mesh import cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
 
 
 def _box(box_size) -> tuple[float, float, float]:
-    return tuple(check_positive("box_size", side) for side in _triple("box_size", box_size))
+    return tuple(check_positive("box_size", side) for side in per_axis("box_size", box_size))
 
 
 def _check_positions(positions) -> None:
@@ -26,7 +26,7 @@ def density_mesh(
 ) -> Float[Array, "nx ny nz"]:
     """ρ/ρ̄ (mean 1) of particles at ``positions`` (Mpc/h) on a CIC mesh of ``mesh_shape`` cells."""
     _check_positions(positions)
-    mesh_shape = _counts("mesh_shape", mesh_shape, 1, "a positive integer")
+    mesh_shape = check_counts("mesh_shape", mesh_shape, 1, "a positive integer")
     cell = tuple(b / n for b, n in zip(_box(box_size), mesh_shape, strict=True))
     counts = cic_paint(positions, mesh_shape, cell)
     return counts * (np.prod(mesh_shape) / positions.shape[0])
@@ -51,7 +51,7 @@ def projection(
         shape = tuple(int(round(s / pixel_size)) for s in sides)
         if any(abs(n * pixel_size - s) > 1e-6 * s for n, s in zip(shape, sides, strict=True)):
             raise InputError(f"pixel_size = {pixel_size:g} does not divide the box sides {sides}")
-    shape = _counts("shape", shape, 1, "a positive integer", entries=2)
+    shape = check_counts("shape", shape, 1, "a positive integer", entries=2)
     pix = tuple(s / n for s, n in zip(sides, shape, strict=True))
     return cic_paint_2d(positions[:, keep], shape, pix)
 
@@ -66,7 +66,7 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     Returns (k (mean of each shell's modes), [sum of each field per shell], number of modes),
     for the non-empty shells. |k| is computed in ``dtype`` (a mode at the top edge, rounded
     below it, is kept)."""
-    shape = _counts("shape", shape, 1, "a positive integer")
+    shape = check_counts("shape", shape, 1, "a positive integer")
     box_size = _box(box_size)
     for f in fields:
         if tuple(np.shape(f)) != rfft_shape(shape):
