@@ -16,7 +16,7 @@ def test_round_trip_and_directories_are_refused(tmp_path):
     with pytest.raises(InputError, match="lacks dataset"):
         read_h5(path, required=("rho",))
     # before: "file ... does not exist" for a directory that exists, and h5py's IsADirectoryError
-    with pytest.raises(InputError, match=f"^'{tmp_path}' is a directory; give an HDF5 file$"):
+    with pytest.raises(InputError, match=f"^file '{tmp_path}' is a directory; give an HDF5 file$"):
         read_h5(tmp_path)
     with pytest.raises(InputError, match=f"^cannot write '{tmp_path}': it is a directory"):
         write_h5(tmp_path, {"x": np.ones(2)})

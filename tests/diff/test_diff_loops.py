@@ -226,6 +226,14 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 1.0, 0.5, jnp.array(1.0))
     with pytest.raises(InputError, match="save_times"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5, 0.2])
+    # before: t1 = None passed as if traced (then JAX: "None is not a valid value"), a string raised numpy's
+    # ValueError, and complex save times were cast to real with a ComplexWarning
+    with pytest.raises(InputError, match="^t1 = None is not a number$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, None, jnp.array(1.0))
+    with pytest.raises(InputError, match="^t0 = 'a' is not a number$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), "a", 1.0, jnp.array(1.0))
+    with pytest.raises(InputError, match="save_times = .* it must be real numbers, not complex128$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5 + 1j])
     with pytest.raises(InputError, match="adjoint"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), adjoint="magic")
     with pytest.raises(InputError, match="remat"):

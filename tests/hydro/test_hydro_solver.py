@@ -263,6 +263,13 @@ def test_bad_sedov_settings_are_refused(kwargs, match):
         (lambda: HydroParams(cfl=1.5), "CFL"),
         (lambda: HydroParams(cfl=0.0), "CFL"),
         (lambda: HydroParams(gamma=0.9), "gamma"),
+        # before: a string was taken for a traced value and stored unchecked; None gave
+        # "None is not a valid value for jnp.array"; True and complex were cast to 1.0 and 1.4
+        (lambda: HydroParams(gamma="1.4"), "^gamma = '1.4' is not allowed; it must be a number$"),
+        (lambda: HydroParams(cfl=None), "^CFL number = None is not allowed; it must be a number$"),
+        (lambda: HydroParams(dt_max=True), "dt_max = True is not allowed; it must be real, not bool"),
+        (lambda: HydroParams(gamma=1.4 + 1j), "it must be real, not complex"),
+        (lambda: HydroParams(inflow_left=(1, 0, "x")), "inflow_left = .* is not allowed; it must be a number$"),
         (lambda: HydroConfig(num_cells=3), "number of cells"),
         (lambda: HydroConfig(num_cells=8, limiter="foo"), "limiter"),
         (lambda: HydroConfig(num_cells=8, riemann="roe"), "Riemann"),

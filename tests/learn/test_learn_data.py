@@ -57,6 +57,8 @@ def test_settings_mismatch_and_bad_input(tmp_path):
         generate_karman_data(tmp_path / "e.h5", **{**KW, "factor": 0})
     with pytest.raises(InputError, match="does not exist"):
         load_karman_data(tmp_path / "nope.h5")
+    with pytest.raises(InputError, match="is a directory; give an HDF5 file"):  # before: "does not exist"
+        load_karman_data(tmp_path)
     with pytest.raises(InputError, match="unknown split 'validation'; choose one of: train, test"):
         load_karman_data(tmp_path / "d.h5", "validation")
     with pytest.raises(InputError, match="perturbation = nan"):

@@ -48,6 +48,8 @@ def test_image_target_from_png(tmp_path):
         image_target(tmp_path / "bad.png")
     with pytest.raises(InputError, match="does not exist"):
         image_target(tmp_path / "missing.png")
+    with pytest.raises(InputError, match="is a directory; give a picture file"):  # before: "does not exist"
+        image_target(tmp_path)
 
 
 def test_fit_image_refuses_bad_input_before_compiling():

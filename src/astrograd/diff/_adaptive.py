@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, is_concrete
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
@@ -284,20 +284,31 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
     return AdaptiveResult(final=final, saved=saved, t=t_reached, num_steps=total, failed=failed)
 
 
+def _time(name, value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a number") from None
+
+
 def check_times(t0, t1, save_times) -> None:
     """Validate concrete times (skipped for traced values)."""
-    try:
-        t0c, t1c = float(t0), float(t1)
-    except (TypeError, jax.errors.ConcretizationTypeError):
+    if not is_concrete(t0, t1):
         return
+    t0c, t1c = _time("t0", t0), _time("t1", t1)
     if not (math.isfinite(t0c) and math.isfinite(t1c) and t1c > t0c):
         raise InputError(f"t1 = {t1c:g} is not allowed; it must be finite and greater than t0 = {t0c:g}")
     if save_times is None:
         return
-    try:
-        ts = np.asarray(save_times, dtype=float)
-    except (TypeError, jax.errors.TracerArrayConversionError):
+    if not is_concrete(save_times):
         return
+    try:
+        ts = np.asarray(save_times)
+    except ValueError:  # ragged
+        raise InputError("save_times must be a non-empty 1D sequence of times") from None
+    if not (np.issubdtype(ts.dtype, np.integer) or np.issubdtype(ts.dtype, np.floating)):
+        raise InputError(f"save_times = {save_times!r} is not allowed; it must be real numbers, not {ts.dtype}")
+    ts = ts.astype(float)
     if ts.ndim != 1 or ts.size == 0:
         raise InputError("save_times must be a non-empty 1D sequence of times")
     if np.any(ts <= t0c) or np.any(ts > t1c) or np.any(np.diff(ts) <= 0):

@@ -6,12 +6,11 @@ import math
 from dataclasses import dataclass
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, is_concrete
 
 GEOMETRIES = ("cartesian", "cylindrical", "spherical")
 RIEMANN_SOLVERS = ("hll", "hllc")
@@ -126,25 +125,29 @@ class Grid:
         return Grid(faces=faces, centres=centres, dx=dx, areas=areas, volumes=volumes, alpha=alpha)
 
 
-def _is_traced(value) -> bool:
-    """True for abstract values (under jit/grad/vmap), which cannot be validated."""
+def _real_array(name, value) -> np.ndarray:
+    """A concrete ``value`` as a numpy array of real numbers, for checking, else a one-line
+    InputError (a string, None, a complex or bool value). numpy, not jnp: inside a trace a
+    jnp array of a constant is staged and cannot be read."""
     try:
-        np.asarray(jnp.asarray(value), dtype=float)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError, TypeError):
-        return True
-    return False
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} = {value!r} is not a number") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        what = "a number" if a.dtype.kind in "OUS" else f"real, not {a.dtype}"
+        raise InputError(f"{name} = {value!r} is not allowed; it must be {what}")
+    return a
 
 
 def _scalar(name, value, check):
-    if _is_traced(value):
+    if not is_concrete(value):  # traced (under jit/grad/vmap): cannot be validated
         return value
-    a = jnp.asarray(value)
-    if not jnp.issubdtype(a.dtype, jnp.floating):
-        a = a.astype(float)
+    a = _real_array(name, value)
     if a.ndim != 0:
         raise InputError(f"{name} must be a scalar, got shape {a.shape}")
     check(name, float(a))
-    return a
+    value = jnp.asarray(value)
+    return value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(float)
 
 
 def check_gamma(name, v):
@@ -168,15 +171,15 @@ def _non_negative(name, v):
 
 
 def _state3(name, value):
-    if _is_traced(value):
+    if not is_concrete(value):
         return value
-    a = jnp.asarray(value, dtype=float)
+    a = _real_array(name, value)
     if a.shape != (3,):
         raise InputError(f"{name} must be (density, velocity, pressure), got shape {a.shape}")
     rho, vel, p = (float(v) for v in a)
     if not (rho > 0 and p > 0 and math.isfinite(rho) and math.isfinite(p) and math.isfinite(vel)):
         raise InputError(f"{name} = ({rho:g}, {vel:g}, {p:g}) is not allowed; density and pressure must be > 0")
-    return a
+    return jnp.asarray(value, dtype=float)
 
 
 class HydroParams(eqx.Module):

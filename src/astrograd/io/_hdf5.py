@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 from astrograd._errors import InputError
+from astrograd.io._paths import file_to_read, file_to_write
 
 
 def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[str, Any] | None) -> None:
@@ -25,10 +26,7 @@ def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[s
 def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
     """Write arrays (and nested groups: a mapping value becomes a group, its ``"attrs"`` key
     that group's attributes) to ``path``, overwriting it. Returns the path."""
-    path = Path(path)
-    if path.is_dir():
-        example = str(path / "out.h5")
-        raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name such as {example!r}")
+    path = file_to_write(path, "out.h5")
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         _write_group(f, datasets, attrs)
@@ -40,11 +38,7 @@ def read_h5(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str,
 
     Raises InputError if the file cannot be opened or a ``required`` dataset is missing.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{str(path)!r} is a directory; give an HDF5 file")
-    if not path.is_file():
-        raise InputError(f"file {str(path)!r} does not exist")
+    path = file_to_read(path, "file", "an HDF5 file")
     try:
         f = h5py.File(path, "r")
     except OSError as err:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from astrograd._errors import InputError
+from astrograd.io._paths import file_to_read, file_to_write
 
 
 def sha256_of(*arrays) -> str:
@@ -51,9 +51,7 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
     """Write ``arrays`` and a JSON ``meta`` to ``path`` (npz) via a temporary file in the same
     folder, flushed to disk, then ``os.replace``: a kill at any moment leaves either the old or
     the new file."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name ending in .npz")
+    path = file_to_write(path, "checkpoint.npz")
     try:
         text = json.dumps(meta)
     except (TypeError, ValueError) as err:  # before any file is touched
@@ -70,11 +68,7 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
 def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.ndarray]]:
     """``(meta, arrays)`` of a file written by :func:`atomic_savez`; a one-line InputError naming
     ``what`` (e.g. "checkpoint") if it is missing or not such a file."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{what} {str(path)!r} is a directory; give a .npz file")
-    if not path.is_file():
-        raise InputError(f"{what} {str(path)!r} does not exist")
+    path = file_to_read(path, what, "a .npz file")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["__meta__"]))

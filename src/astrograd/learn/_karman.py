@@ -24,6 +24,7 @@ import numpy as np
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, check_choice, check_int, check_positive
 from astrograd.flow import FlowState, karman, simulate
+from astrograd.io._paths import file_to_read
 from astrograd.learn._train import check_seed
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
@@ -221,9 +222,7 @@ def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, 
     one split)."""
     if split is not None:
         check_choice("split", split, ("train", "test"))
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"data file {str(path)!r} does not exist; create it with `astrograd learn karman-data`")
+    path = file_to_read(path, "data file", "an HDF5 file", "create it with `astrograd learn karman-data`")
     try:
         f = h5py.File(path, "r")
     except OSError as err:

@@ -207,7 +207,7 @@ def _fingerprint(problem: FieldProblem) -> dict:
     }
 
 
-def _check_counts(**counts) -> None:
+def _check_settings_counts(**counts) -> None:
     """Each count an integer >= 1 (InputError naming it), checked before anything costly."""
     for name, value in counts.items():
         check_int(name, value, 1)
@@ -225,7 +225,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     """
     from astrograd.inverse import check_checkpoint, sample
 
-    _check_counts(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, map_steps=map_steps)
+    _check_settings_counts(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, map_steps=map_steps)
     fingerprint = _fingerprint(problem)
     check_checkpoint(checkpoint, fingerprint)  # other data or model: refused before the MAP
     response = linear_response(problem.cosmo, problem.config)
@@ -296,7 +296,7 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     from astrograd.io import read_h5, write_h5
     from astrograd.pm._plots import plot_reconstruction
 
-    _check_counts(num_warmup=warmup, num_samples=samples, num_chains=chains, map_steps=map_steps)
+    _check_settings_counts(num_warmup=warmup, num_samples=samples, num_chains=chains, map_steps=map_steps)
     out = Path(out)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)

@@ -19,6 +19,7 @@ from astrograd._cli_util import StopBetweenSteps
 from astrograd._errors import InputError, SimulationError, check_finite_array, check_int, check_key, check_positive
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
+from astrograd.io._paths import file_to_read
 from astrograd.pm._config import PMConfig, as_integer
 from astrograd.pm._nbody import positions
 from astrograd.pm._observables import projection
@@ -75,9 +76,7 @@ def image_target(path: str | Path, shape: tuple[int, int] = IMAGE_SHAPE) -> Floa
     pixels if the picture is mostly bright (dark drawing on a light background)."""
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image file {str(path)!r} does not exist")
+    path = file_to_read(path, "image file", "a picture file (PNG, JPEG, ...)")
     try:
         with Image.open(path) as im:
             grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)

@@ -1,0 +1,30 @@
+"""Paths given to the file helpers: one-line errors for a directory or a missing file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from astrograd._errors import InputError
+
+
+def file_to_write(path: str | os.PathLike, example: str) -> Path:
+    """``path`` as a Path whose folder exists (created), unless it is a directory: then an
+    InputError suggesting a file name ``example`` inside it."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name such as "
+                         f"{str(path / example)!r}")
+    return path
+
+
+def file_to_read(path: str | os.PathLike, what: str, kind: str, missing_hint: str = "") -> Path:
+    """``path`` as a Path if it is an existing file, else an InputError naming ``what`` it was
+    meant to be (e.g. "checkpoint") and the ``kind`` of file wanted (e.g. "an HDF5 file");
+    ``missing_hint`` is added when it does not exist (e.g. how to make one)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {str(path)!r} is a directory; give {kind}")
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist{'; ' + missing_hint if missing_hint else ''}")
+    return path
