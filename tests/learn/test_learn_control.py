@@ -114,9 +114,6 @@ def test_settings_reject_unknown_names():
                                      learning_rate=-0.05), "learning rate = -0.05"),
         (lambda: direct_optimisation(jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 1,
                                      iterations=-1), "iterations = -1"),
-        (lambda: evaluate_control(WEIGHTS / "tour_control.npz", direct_learning_rate=float("nan")),
-         "direct learning rate = nan"),
-        (lambda: evaluate_control(WEIGHTS / "tour_control.npz", seed="a"), "seed = 'a'"),
     ],
 )
 def test_bad_input_is_one_line_input_error(call, match):
@@ -125,19 +122,66 @@ def test_bad_input_is_one_line_input_error(call, match):
     assert "\n" not in str(err.value)
 
 
-def test_model_file_with_foreign_settings_is_refused(tmp_path):
-    from astrograd.learn import ControlNets, load_control, save_model
+# The control nets of the tests below (and of test_tiny_staged_training_and_evaluation) all have
+# 4 channels and 1 level, in float32: their eager initialisation compiles a random draw for each
+# new weight shape (seconds), so they share these shapes and, where they can, one built instance.
+TINY = {"channels": 4, "levels": 1}
 
-    save_model(tmp_path / "m.npz", ControlNets(channels=2, levels=1, key=jax.random.key(0)),
-               {"kind": "control", "settings": {"n": 16, "colour": "red"}})
+
+@pytest.fixture(scope="module")
+def tiny_nets():
+    """Untrained float32 ControlNets of size TINY (module scope: set up before the x64 fixture)."""
+    from astrograd.learn import ControlNets
+
+    return ControlNets(**TINY, key=jax.random.key(7))
+
+
+@pytest.fixture(scope="module")
+def tiny_control_file(tmp_path_factory, tiny_nets):
+    """A valid control model file (untrained tiny nets) to call evaluate_control on."""
+    from dataclasses import asdict
+
+    from astrograd.learn import save_model
+
+    s = ControlSettings(n=16, num_steps=2, **TINY)
+    path = tmp_path_factory.mktemp("control") / "tiny.npz"
+    return save_model(path, tiny_nets, {"kind": "control", "settings": asdict(s)})
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [({"direct_learning_rate": float("nan")}, "direct learning rate = nan"), ({"seed": "a"}, "seed = 'a'")],
+)
+def test_bad_evaluation_options_are_one_line_input_errors(tiny_control_file, options, match):
+    with pytest.raises(InputError, match=match) as err:
+        evaluate_control(tiny_control_file, **options)
+    assert "\n" not in str(err.value)
+
+
+def test_shipped_tour_weights_load():
+    """load_control accepts the shipped tour model file: run abstractly (eqx.filter_eval_shape),
+    it does all its checks (kind, settings, number and shapes of the weights) without building
+    the nets (an eager build compiles each weight shape: ~10 s)."""
+    import equinox as eqx
+
+    from astrograd.learn import load_control
+
+    nets, s = eqx.filter_eval_shape(load_control, WEIGHTS / "tour_control.npz")
+    assert isinstance(s, ControlSettings) and s.channels == nets.op.head.weight.shape[1]
+
+
+def test_model_file_with_foreign_settings_is_refused(tmp_path, tiny_nets):
+    from astrograd.learn import load_control, save_model
+
+    save_model(tmp_path / "m.npz", tiny_nets, {"kind": "control", "settings": {"n": 16, "colour": "red"}})
     with pytest.raises(InputError, match="is not a valid control-train model file"):
         load_control(tmp_path / "m.npz")
 
 
 def test_tiny_staged_training_and_evaluation(tmp_path):
     s = ControlSettings(
-        n=16, num_steps=3, channels=4, levels=1, train_pairs=8, test_pairs=3, batch=2,
-        op_steps=2, cfe_steps=2, e2e_steps=2, learning_rate=1e-3,
+        n=16, num_steps=3, train_pairs=8, test_pairs=3, batch=2, op_steps=2, cfe_steps=2, e2e_steps=2,
+        learning_rate=1e-3, **TINY,
     )
     summary = train_control(s, tmp_path / "c.npz", progress=False)
     assert (tmp_path / "c.npz").is_file()
@@ -152,29 +196,37 @@ def test_tiny_staged_training_and_evaluation(tmp_path):
     np.testing.assert_allclose(r["mae_uncontrolled"], np.asarray(relative_mae(start, target)), rtol=1e-6)
 
 
-def test_gradient_through_the_unrolled_controlled_rollout(x64):
+def test_gradient_through_the_unrolled_controlled_rollout(tiny_nets, x64):
     """Reverse mode, forward mode and central differences agree in float64 for the end-to-end
     objective through both U-Nets and the solver (the unrolled rollout)."""
     import equinox as eqx
+    from jax.flatten_util import ravel_pytree
 
     from astrograd.diff import check_grad
-    from astrograd.learn import ControlNets, control_objective, controlled_rollout
+    from astrograd.learn import control_objective, controlled_rollout
 
     n, steps = 8, 2
     config = control_config(n)
     start = shape_marker(0, jnp.array([3.0, 4.0]), n, radius=1.5).astype(jnp.float64)
     target = shape_marker(1, jnp.array([5.0, 4.0]), n, radius=1.5).astype(jnp.float64)
-    nets = ControlNets(channels=4, levels=1, key=jax.random.key(7))
+    # the shared float32 nets (drawn before x64 was on), as float64
+    nets = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, tiny_nets)
     # heads at the usual initial size (ControlNets starts them 100× smaller)
     nets = eqx.tree_at(lambda m: (m.op.head.weight, m.cfe.head.weight), nets,
                        (100 * nets.op.head.weight, 100 * nets.cfe.head.weight))
-    nets = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, nets)
     diff, static = eqx.partition(nets, eqx.is_inexact_array)
+    # all the weights as one flat vector: check_grad draws its random unit directions leaf by
+    # leaf, compiling eager ops for each new leaf shape (seconds); over one vector they are the
+    # same isotropic directions over all the weights
+    weights, unflatten = ravel_pytree(diff)
 
-    def f(d):
-        final, force = controlled_rollout(eqx.combine(d, static), start, target, config, steps)
+    def f(w):
+        final, force = controlled_rollout(eqx.combine(unflatten(w), static), start, target, config, steps)
         return control_objective(final, target, force, 1e-3, loss_scales(n, "multiscale"))
 
-    check_grad(f, diff, num_directions=2, key=jax.random.key(6)).assert_close(rtol=1e-5)
-    g = jax.grad(f)(diff)
-    assert float(sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(g))) > 0
+    report = check_grad(f, weights, num_directions=2, key=jax.random.key(6))
+    report.assert_close(rtol=1e-5)
+    # and the gradient is not zero (all three would agree on a zero one): the reverse-mode
+    # directional derivatives u·⟨∇f, v⟩ that check_grad computed are not (an eager jax.grad(f)
+    # here would compile the unrolled rollout once more, op by op: ~20 s)
+    assert np.all(np.abs(report.values["reverse"]) > 0)

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,9 +19,12 @@ from astrograd.learn import CorrectorResNet, train
 
 checkpoint, out, steps, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 ny, nx = 6, 4
-data_key = jax.random.key(3)
-vx_all = jax.random.normal(data_key, (16, ny, nx + 1))
-vy_all = jax.random.normal(jax.random.fold_in(data_key, 1), (16, ny + 1, nx))
+# Data and starting weights are drawn with NumPy (fixed seed: the same in every process). Drawn
+# with jax.random, each eager draw of a new shape is compiled first (~3 s per process, most of
+# its run time, and the test starts five of them); what is tested is the training driver.
+rng = np.random.default_rng(3)
+vx_all = jnp.asarray(rng.standard_normal((16, ny, nx + 1), dtype=np.float32))
+vy_all = jnp.asarray(rng.standard_normal((16, ny + 1, nx), dtype=np.float32))
 
 
 def loss_fn(model, idx):
@@ -42,7 +46,19 @@ def callback(step, model, loss):
         os.kill(os.getpid(), signal.SIGINT)
 
 
-model = CorrectorResNet(blocks=1, channels=4, key=jax.random.key(0))
+# a CorrectorResNet's structure (built abstractly, computing nothing) filled with NumPy draws:
+# kernels uniform in ±1/sqrt(fan-in) as equinox draws them, biases in ±0.1
+shapes = eqx.filter_eval_shape(lambda k: CorrectorResNet(blocks=1, channels=4, key=k), jax.random.key(0))
+
+
+def _draw(x):
+    if not isinstance(x, jax.ShapeDtypeStruct):
+        return x  # the static settings
+    limit = 1 / np.sqrt(np.prod(x.shape[1:])) if x.ndim == 4 else 0.1
+    return jnp.asarray(rng.uniform(-limit, limit, x.shape).astype(x.dtype))
+
+
+model = jax.tree.map(_draw, shapes)
 res = train(
     loss_fn,
     model,
