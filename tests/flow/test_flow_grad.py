@@ -112,5 +112,7 @@ def test_solver_in_the_loop_rollout_as_documented(x64, karman_small):
         saved = rollout(theta)
         return jnp.mean(saved.vx[1:] ** 2) + jnp.mean(saved.marker[1:])
 
-    x = {"a": jnp.asarray(0.01), "b": jnp.asarray(-0.02)}
+    # float64 leaves, not weakly typed ones: the finite-difference points x ± eps v are float64,
+    # and a weakly typed x would make check_grad compile f a second time for them
+    x = {"a": jnp.asarray(0.01, jnp.float64), "b": jnp.asarray(-0.02, jnp.float64)}
     check_grad(f, x, num_directions=2, modes=("reverse", "fd")).assert_close(rtol=1e-6)

@@ -25,6 +25,14 @@ def test_split_run_matches_single_device(result, kernel, devices):
     assert r["grad_omega_m"] < 1e-10
 
 
+def test_simulate_with_devices_matches_single_device(result):
+    # the script above splits nbody() after the device-independent initial state; simulate()
+    # itself, split over 2 devices, gives the same run
+    s = result["simulate"]
+    assert s["devices_used"] == 2
+    assert s["disp"] < 1e-12 and s["mom"] < 1e-12
+
+
 def test_split_bad_input(result):
     e = result["errors"]
     assert "3 devices" in e["three"] and "mesh_shape[0] = 16" in e["three"]
