@@ -2,6 +2,7 @@
 the MAP against the Wiener filter in the linear regime, NUTS draws against the exact Gaussian
 posterior, the CLI and bad input."""
 
+import functools
 import json
 
 import h5py
@@ -42,17 +43,52 @@ def _small(steps=3):
                     num_steps=steps, dtype="float64")
 
 
+# Compiled once and shared by several tests (compilation, not running, is most of their time;
+# eagerly, each op of the model and its adjoint is dispatched and compiled on its own, ~3× slower).
+# The config is static and the cosmology traced, so σ8 = 0.8 and 0.008 share a program; a
+# problem's noise level is static, so every problem given to the gradients has σ = _SIGMA.
+_SIGMA = 0.2
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _forward_mode_response(w, cosmo, config):
+    """R ω: forward mode through the plain scan, along ω, at ω = 0 (the linearised model)."""
+    return jax.jvp(lambda x: observed_density(x, cosmo, config, adjoint="autodiff"), (jnp.zeros_like(w),), (w,))[1]
+
+
+def _autodiff_log_posterior(x, problem):
+    """:func:`log_posterior` with JAX autodiff through the plain scan instead of the reverse-time
+    adjoint (the reference for its gradient)."""
+    misfit = observed_density(x, problem.cosmo, problem.config, adjoint="autodiff") - problem.data
+    return -0.5 * jnp.sum(x**2) - 0.5 * jnp.sum(misfit**2) / problem.sigma**2
+
+
+_log_posterior_value_and_grad = jax.jit(jax.value_and_grad(log_posterior))  # the reverse-time adjoint
+_autodiff_log_posterior_grad = jax.jit(jax.grad(_autodiff_log_posterior))
+
+
+def _log_posterior_grad(x, problem):
+    return _log_posterior_value_and_grad(x, problem)[1]
+
+
+def _transpose_by(grad_log_posterior, c, cosmo, config):
+    """Rᵀ c by reverse mode: at ω = 0, where δ(0) = 0 exactly (the particles sit on the lattice),
+    ∇ log p = −ω − Jᵀ (δ(ω) − d) / σ² is Rᵀ d / σ², so take it with the data d = c."""
+    return grad_log_posterior(jnp.zeros_like(c), field_problem(c, _SIGMA, cosmo, config)) * _SIGMA**2
+
+
 def test_linear_response_is_a_convolution_and_the_adjoint_agrees(x64):
     config, cosmo = _small(), _cosmo()
     r = linear_response(cosmo, config)
     w = jax.random.normal(jax.random.key(1), config.ptcl_grid, jnp.float64)
     # forward mode through the plain scan, along a random field: R ω = irfftn(r̂ ω̂)
-    _, jw = jax.jvp(lambda x: observed_density(x, cosmo, config, adjoint="autodiff"), (jnp.zeros_like(w),), (w,))
+    jw = _forward_mode_response(w, cosmo, config)
     conv_err = float(jnp.max(jnp.abs(jw - apply_response(r, w)))) / float(jnp.max(jnp.abs(jw)))
     assert conv_err < 1e-12
-    # reverse mode through the reverse-time adjoint: Rᵀ e_0 has the kernel conj(r̂)
-    _, vjp = jax.vjp(lambda x: observed_density(x, cosmo, config), jnp.zeros_like(w))
-    rt = jnp.conj(jnp.fft.rfftn(vjp(jnp.zeros_like(w).at[0, 0, 0].set(1.0))[0]))
+    # reverse mode through the reverse-time adjoint: Rᵀ e_0 has the kernel conj(r̂) (taken from the
+    # gradient of log p, whose compiled program the gradient test reuses)
+    impulse = jnp.zeros_like(w).at[0, 0, 0].set(1.0)
+    rt = jnp.conj(jnp.fft.rfftn(_transpose_by(_log_posterior_grad, impulse, cosmo, config)))
     adj_err = float(jnp.max(jnp.abs(rt - r))) / float(jnp.max(jnp.abs(r)))
     print(f"measured: convolution {conv_err:.1e}, reverse-time kernel {adj_err:.1e}")
     assert adj_err < 1e-10
@@ -65,8 +101,14 @@ def test_linear_response_follows_linear_growth_on_large_scales(x64):
                       a_stop=1.0, num_steps=10, dtype="float64")
     cosmo = _cosmo()
     r = np.abs(np.asarray(linear_response(cosmo, config)))
-    amp = np.abs(np.asarray(linear_modes(jnp.zeros(config.ptcl_grid).at[0, 0, 0].set(1.0), cosmo, config)))
-    d1 = float(growth_table(cosmo).D1(1.0))
+
+    @jax.jit  # one compile for both (eagerly, each op of the growth ODE and the power spectrum compiles)
+    def amplitude_and_growth(cosmo):
+        return (linear_modes(jnp.zeros(config.ptcl_grid).at[0, 0, 0].set(1.0), cosmo, config),
+                growth_table(cosmo).D1(1.0))
+
+    amp, d1 = amplitude_and_growth(cosmo)
+    amp, d1 = np.abs(np.asarray(amp)), float(d1)
     ks = np.broadcast_arrays(*[np.asarray(k) for k in rfft_wavevectors(config.ptcl_grid, config.ptcl_spacing,
                                                                         jnp.float64)])
     on_axis = np.sum([k == 0 for k in ks], axis=0) == 2
@@ -86,19 +128,16 @@ def test_log_posterior_gradient_reverse_time_against_autodiff_and_fd(x64):
     adjoint against JAX autodiff of the plain scan, and a directional derivative against central
     finite differences."""
     config, cosmo = _small(), _cosmo()
-    truth, problem = mock_data(jax.random.key(4), 0.2, cosmo, config)
+    truth, problem = mock_data(jax.random.key(4), _SIGMA, cosmo, config)
     w = truth + 0.3 * jax.random.normal(jax.random.key(5), truth.shape, jnp.float64)
-
-    def autodiff_log_posterior(x):
-        misfit = observed_density(x, cosmo, config, adjoint="autodiff") - problem.data
-        return -0.5 * jnp.sum(x**2) - 0.5 * jnp.sum(misfit**2) / problem.sigma**2
-
-    g = jax.grad(log_posterior)(w, problem)
-    g_ref = jax.grad(autodiff_log_posterior)(w)
+    # the one compiled value_and_grad gives the gradient and the finite-difference values
+    _, g = _log_posterior_value_and_grad(w, problem)
+    g_ref = _autodiff_log_posterior_grad(w, problem)
     rel = float(jnp.linalg.norm(g - g_ref) / jnp.linalg.norm(g_ref))
     v = jax.random.normal(jax.random.key(6), w.shape, jnp.float64)
     h = 1e-5
-    fd = (log_posterior(w + h * v, problem) - log_posterior(w - h * v, problem)) / (2 * h)
+    fd = (_log_posterior_value_and_grad(w + h * v, problem)[0]
+          - _log_posterior_value_and_grad(w - h * v, problem)[0]) / (2 * h)
     fd_rel = abs(float(jnp.vdot(g, v)) - float(fd)) / abs(float(fd))
     print(f"measured: reverse-time vs autodiff {rel:.1e}, directional vs central FD {fd_rel:.1e}")
     assert rel < 1e-8
@@ -134,18 +173,17 @@ def test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude(x64):
 
 
 def test_wiener_filter_solves_the_normal_equations(x64, linear_regime):
-    """(I + RᵀR/σ²) ω_WF = Rᵀ d / σ², with R applied in real space by forward mode."""
+    """(I + RᵀR/σ²) ω_WF = Rᵀ d / σ², with R applied in real space by forward mode and Rᵀ by
+    reverse mode, both through the plain scan (reverse mode is the transpose of forward mode)."""
     config, cosmo, _, problem, r = linear_regime
     wf, _ = wiener_filter(problem, r)
 
-    def rmat(w):
-        return jax.jvp(lambda x: observed_density(x, cosmo, config, adjoint="autodiff"), (jnp.zeros_like(w),),
-                       (w,))[1]
+    def rt(c):
+        return _transpose_by(_autodiff_log_posterior_grad, c, cosmo, config)
 
-    _, rt = jax.vjp(rmat, wf)
     s2 = problem.sigma**2
-    lhs = wf + rt(rmat(wf))[0] / s2
-    rhs = rt(problem.data)[0] / s2
+    lhs = wf + rt(_forward_mode_response(wf, cosmo, config)) / s2
+    rhs = rt(problem.data) / s2
     assert float(jnp.max(jnp.abs(lhs - rhs))) < 1e-8 * float(jnp.max(jnp.abs(rhs)))
 
 
