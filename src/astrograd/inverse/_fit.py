@@ -120,6 +120,15 @@ def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
     return update, loss_of
 
 
+def _like_after_an_update(update, diff, opt_state):
+    """``opt_state`` with each leaf given the dtype that ``update`` returns it with (found by
+    tracing, not running). Some optimisers start with weakly typed scalars (optax's L-BFGS: its
+    line-search counters and errors) that an update returns strongly typed: without this, the
+    jitted update was compiled a second time at the second step."""
+    after = jax.eval_shape(update, diff, opt_state)[1]
+    return jax.tree.map(lambda x, a: jnp.asarray(x, dtype=a.dtype), opt_state, after)
+
+
 def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
     return as_stored({
         "version": _CHECKPOINT_VERSION,
@@ -202,7 +211,7 @@ def fit(
     if value0.shape != ():
         raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
 
-    opt_state = opt.init(diff0)
+    opt_state = _like_after_an_update(update, diff0, opt.init(diff0))
     state_leaves0, state_def = jax.tree.flatten(opt_state)
     stamp = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0, fingerprint)
 
