@@ -4,9 +4,13 @@ usage: python fit_worker.py CHECKPOINT|none OUT.npz STEPS [quiet-after-5]
 Fits a damped oscillator's frequency, damping and amplitude (a 1500-step lax.scan per loss
 evaluation, so the fit takes a few seconds) with Adam and writes the result to OUT.npz.
 quiet-after-5: first 5 steps (so that the checkpoint appears once the fit runs), then the rest
-without periodic checkpoints (for the Ctrl-C test).
+without periodic checkpoints, and Ctrl-C (SIGINT) sent by the worker to itself from its 30th loss
+evaluation, inside the second fit (for the Ctrl-C test: a signal sent from outside after a delay
+could arrive after the fit, which takes a fraction of a second on an idle machine).
 """
 
+import os
+import signal
 import sys
 
 import jax
@@ -37,7 +41,21 @@ def trajectory(p):
 target = trajectory({"omega": jnp.array(2.0), "gamma": jnp.array(0.3), "amp": jnp.array(1.0)})
 
 
+INTERRUPT_AT = 30 if sys.argv[4:] == ["quiet-after-5"] else 0  # loss evaluation; 0: never
+_evaluations = 0
+
+
+def _count_evaluation():
+    global _evaluations
+    _evaluations += 1
+    if _evaluations == INTERRUPT_AT:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def loss(p):
+    # the callback is in every run's program (uninterrupted, interrupted, resumed): the same
+    # compiled code, and it does not touch the values
+    jax.debug.callback(_count_evaluation)
     return jnp.mean((trajectory(p) - target) ** 2)
 
 
