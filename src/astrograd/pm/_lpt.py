@@ -30,12 +30,17 @@ def _ptcl_wavevectors(config: PMConfig, nyquist_zero: bool):
     return out
 
 
+def check_noise(noise, config: PMConfig) -> None:
+    """InputError unless ``noise`` has the shape of the particle grid (static: under jit too)."""
+    check_shape("noise", noise, config.ptcl_grid, f"the particle grid {config.ptcl_grid}")
+
+
 def linear_modes(
     noise: Float[Array, "px py pz"], cosmo: Cosmology, config: PMConfig, table: GrowthTable | None = None
 ) -> Complex[Array, "px py pzr"]:
     """The linear density contrast at a = 1 in Fourier space (rfftn layout of the particle grid):
     δ_k = ω_k √(P(k) / V_cell), so that ⟨|δ_k|²⟩ = N² P(k) / V; the k = 0 mode is zero."""
-    check_shape("noise", noise, config.ptcl_grid, f"the particle grid {config.ptcl_grid}")
+    check_noise(noise, config)
     check_finite_if_concrete("noise", noise)
     ks = _ptcl_wavevectors(config, nyquist_zero=False)
     kmag = jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2)

@@ -6,7 +6,7 @@ from jaxtyping import Array, Float
 
 from astrograd.cosmo import Cosmology, growth_table
 from astrograd.pm._config import PMConfig
-from astrograd.pm._lpt import linear_modes, lpt
+from astrograd.pm._lpt import check_noise, linear_modes, lpt
 from astrograd.pm._nbody import kdk_factors, nbody
 
 
@@ -20,6 +20,8 @@ def simulate(
     """Displacements (N, 3, Mpc/h) and momenta (N, 3) at ``config.a_stop`` from white noise on
     the particle grid; differentiable with respect to ``noise`` and every parameter of ``cosmo``.
     ``devices`` splits the N-body part over several devices (see :func:`nbody`)."""
+    # checked before the growth table is integrated (seconds): a wrong shape fails at once
+    check_noise(noise, config)
     table = growth_table(cosmo)
     modes = linear_modes(noise, cosmo, config, table)
     disp, mom = lpt(modes, cosmo, config, table)
