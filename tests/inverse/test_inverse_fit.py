@@ -82,6 +82,19 @@ def test_lbfgs_rosenbrock_and_tolerance(x64):
     np.testing.assert_allclose(res.params["x"], [1.0, 1.0], atol=1e-8)
     assert res.converged and res.steps < 200 and res.grad_norm <= 1e-9
     assert res.losses.shape == (res.steps + 1,)
+    # the update was compiled once (before: twice, optax's L-BFGS starting with weakly typed
+    # line-search scalars that the first update returns strongly typed)
+    from astrograd.inverse._fit import _UPDATE_CACHE
+
+    (update, _), = [v for k, v in _UPDATE_CACHE.items() if k[0] is rosenbrock and k[1] == "lbfgs"]
+    assert update._cache_size() == 1
+
+
+def test_lbfgs_with_a_loss_in_another_dtype_is_one_line_error(x64):
+    # before: optax's "cond branches must have equal output types" TypeError from deep in tracing
+    with pytest.raises(InputError, match="^optimizer 'lbfgs' cannot use a float64 loss with float32 parameters"):
+        fit(lambda p: jnp.sum((p.astype(jnp.float64) - 1) ** 2), jnp.zeros(3, jnp.float32), optimizer="lbfgs",
+            steps=2, progress=False)
 
 
 def test_custom_optax_transformation_and_equinox_static_leaves(x64):

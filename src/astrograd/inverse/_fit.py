@@ -211,7 +211,15 @@ def fit(
     if value0.shape != ():
         raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
 
-    opt_state = _like_after_an_update(update, diff0, opt.init(diff0))
+    try:
+        opt_state = _like_after_an_update(update, diff0, opt.init(diff0))
+    except TypeError as err:  # tracing the update failed
+        dtypes = sorted({str(jnp.result_type(x)) for x in leaves0})
+        if name != "lbfgs" or dtypes == [str(value0.dtype)]:
+            raise
+        # optax's L-BFGS line search mixes the loss and the parameters in one lax.cond
+        raise InputError(f"optimizer 'lbfgs' cannot use a {value0.dtype} loss with {'/'.join(dtypes)} parameters "
+                         f"(optax: {str(err).splitlines()[0]}); cast the loss to the parameters' dtype") from None
     state_leaves0, state_def = jax.tree.flatten(opt_state)
     stamp = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0, fingerprint)
 
