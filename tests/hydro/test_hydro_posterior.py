@@ -37,19 +37,21 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
     assert np.all(np.abs(u.reshape(-1, 2).mean(axis=0) - grid_mean) < 5 * sd)
     assert summary["v_inf_km_s"]["true"] == pytest.approx(2000.0) and summary["divergences"] >= 0
     assert (tmp_path / "posterior.png").stat().st_size > 1000
-    # rerun: both chains come from the checkpoint, identical draws
+    import astrograd.hydro._posterior as posterior_module
+
+    def no_search(*a, **k):
+        raise AssertionError("the maximum likelihood was searched again")
+
+    monkeypatch.setattr(posterior_module, "_map_estimate", no_search)
+    # rerun: both chains come from the checkpoint, and so do the maximum likelihood and the
+    # whitening (before: searched again, ~16 s); the draws u = u_MAP + chol z are bit-identical
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     with h5py.File(tmp_path / "posterior.h5") as f:
         np.testing.assert_array_equal(f["v_inf_km_s"][:], v)
+        np.testing.assert_array_equal(f["u"][:], u)
     # other data (noise level) with the same checkpoint file: refused, not silently reused, and
     # before the maximum likelihood is searched
-    import astrograd.hydro._posterior as posterior_module
-
-    def no_search(*a, **k):
-        raise AssertionError("the maximum likelihood was searched before a stale checkpoint was refused")
-
-    monkeypatch.setattr(posterior_module, "_map_estimate", no_search)
     other = runner.invoke(app, [*args, "--noise", "0.1"])
     assert other.exit_code == 2 and "different sampling run" in other.output, other.output
 

@@ -210,11 +210,16 @@ def wind_posterior(
     # what defines the density (with the whitening below): a checkpoint of another problem or
     # noise is refused here, before the maximum likelihood; another whitening by sample()
     fingerprint = {"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
-                   "data": np.asarray(data).tolist()}
-    check_checkpoint(checkpoint, fingerprint)
+                   "data": np.asarray(data).tolist(), "map_iterations": map_iterations}
+    stored = check_checkpoint(checkpoint, fingerprint)
     jac_fn = _jacobian_fn(observe_fwd)
-    u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
-    chol = np.linalg.cholesky(_laplace_cov(jac, noise))
+    if stored is not None and "u_map" in stored and "chol" in stored:
+        # a resume: the maximum likelihood and whitening of this data and these settings, as the
+        # checkpoint holds them (JSON floats round-trip exactly), instead of searching again
+        u_map, chol = (np.asarray(stored[k], dtype=clean.dtype) for k in ("u_map", "chol"))
+    else:
+        u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
+        chol = np.linalg.cholesky(_laplace_cov(jac, noise))
     lo_j, hi_j = jnp.asarray(lo, clean.dtype), jnp.asarray(hi, clean.dtype)
     u0, chol_j = jnp.asarray(u_map, clean.dtype), jnp.asarray(chol, clean.dtype)
 

@@ -87,18 +87,21 @@ def _stale(path, differs: str) -> InputError:
     )
 
 
-def check_checkpoint(checkpoint, fingerprint: dict) -> None:
+def check_checkpoint(checkpoint, fingerprint: dict) -> dict | None:
     """Refuse a stale checkpoint before the costly preparation of a run (a MAP, a whitening):
     raises InputError if the file ``checkpoint`` exists and the fingerprint :func:`sample` stored
     in it differs from ``fingerprint`` on any key that ``fingerprint`` names. The keys it leaves
     out (e.g. a centre computed later) and the sampler's settings are checked by :func:`sample`
-    itself. No checkpoint (``None`` or no file): nothing to check."""
+    itself. Returns the stored fingerprint (whose other keys a caller may reuse instead of
+    computing them again), or None when there is no checkpoint (``None`` or no file)."""
     if checkpoint is None or not Path(checkpoint).exists():
-        return
+        return None
     meta, _ = load_npz(checkpoint, "checkpoint")
-    keys = differing_keys(meta.get("fingerprint") or {}, as_stored(fingerprint), only_given=True)
+    stored = meta.get("fingerprint") or {}
+    keys = differing_keys(stored, as_stored(fingerprint), only_given=True)
     if keys:
         raise _stale(checkpoint, "fingerprint entries " + ", ".join(map(str, keys)))
+    return stored
 
 
 def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
