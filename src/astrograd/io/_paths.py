@@ -9,8 +9,8 @@ from astrograd._errors import InputError
 
 
 def file_to_write(path: str | os.PathLike, example: str) -> Path:
-    """``path`` as a Path whose folder exists (created), unless it is a directory: then an
-    InputError suggesting a file name ``example`` inside it."""
+    """``path`` as a Path, unless it is a directory: then an InputError suggesting a file name
+    ``example`` inside it. The caller creates the folder when it is about to write."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name such as "
