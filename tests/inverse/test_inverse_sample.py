@@ -6,8 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import astrograd.inverse._sample as sample_module
+from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError
 from astrograd.inverse import check_checkpoint, sample
+from astrograd.inverse._nuts import FAST, LAST_WARMUP, SLOW, SLOW_END, warmup_schedule
 
 MU = np.array([1.0, -2.0, 0.5])
 COV = np.array([[1.0, 2.7, 0.0], [2.7, 9.0, 0.0], [0.0, 0.0, 0.04]])  # correlation 0.9, scales 1, 3, 0.2
@@ -46,6 +49,33 @@ def test_gaussian_moments_within_monte_carlo_error(gaussian_run):
     assert np.all(res.gradient_evaluations >= 600) and np.all(res.warmup_gradient_evaluations >= 200)
     s = res.summary()
     assert s["divergences"] == 0 and len(s["mean"]) == 3 and 0.5 < s["mean_acceptance"] <= 1.0
+    # the warm-up's dense inverse mass matrix estimates the covariance (from one window of 75
+    # draws): variances within a factor 2, the correlation within 0.1
+    for m in res.inverse_mass_matrix:
+        assert np.all((np.diag(m) / np.diag(COV) > 0.5) & (np.diag(m) / np.diag(COV) < 2)), m
+        assert abs(m[0, 1] / np.sqrt(m[0, 0] * m[1, 1]) - 0.9) < 0.1, m
+
+
+def _windows(codes):
+    """(first step, length) of each slow window."""
+    ends = np.flatnonzero(codes == SLOW_END)
+    starts = [int(np.flatnonzero(codes == SLOW)[0])] + [int(e) + 1 for e in ends[:-1]]
+    return [(a, int(e) + 1 - a) for a, e in zip(starts, ends, strict=True)]
+
+
+def test_warmup_windows_follow_stan():
+    # Stan's reference manual (HMC algorithm parameters): 1000 warm-up steps are an initial fast
+    # window of 75, slow windows of 25, 50, 100, 200 and 500 (the last stretched to the final
+    # window), and a final fast window of 50
+    codes = warmup_schedule(1000)
+    assert _windows(codes) == [(75, 25), (100, 50), (150, 100), (250, 200), (450, 500)]
+    assert np.all(codes[:75] == FAST) and np.all(codes[950:999] == FAST) and codes[-1] == LAST_WARMUP
+    # fewer than 75 + 25 + 50 steps: 15 % fast, one slow window, 10 % fast
+    codes = warmup_schedule(100)
+    assert _windows(codes) == [(15, 75)] and np.all(codes[:15] == FAST) and np.all(codes[90:99] == FAST)
+    # below 20 steps only the step size is adapted
+    assert list(warmup_schedule(19)) == [FAST] * 18 + [LAST_WARMUP]
+    assert list(warmup_schedule(1)) == [LAST_WARMUP]
 
 
 def test_same_key_same_draws_and_chains_independent_of_their_number(gaussian_run, tmp_path):
@@ -89,6 +119,41 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
     check_checkpoint(None, {"noise": 0.2})
 
 
+def test_an_interrupted_chain_resumes_to_the_uninterrupted_result(gaussian_run, tmp_path, monkeypatch):
+    """Interrupted in the warm-up of chain 0, then in the draws of chain 1: each rerun continues the
+    running chain from its last chunk (50 steps), and the result equals the uninterrupted run draw
+    for draw."""
+    path = tmp_path / "nuts.npz"
+    kw = dict(num_warmup=200, num_samples=600, num_chains=2, progress=False, checkpoint=path)
+    calls = []
+
+    def interrupted_at(n):
+        class Interrupted(ProgressBar):
+            def advance(self, *args, **kwargs):
+                calls.append(kwargs.get("status"))
+                if len(calls) == n:
+                    raise KeyboardInterrupt
+                return super().advance(*args, **kwargs)
+
+        return Interrupted
+
+    with jax.enable_x64(True):
+        # 16 chunks per chain: stop after the 3rd (chain 0, warm-up), then after chain 1's 10th
+        for stop in (3, 3 + 13 + 10):
+            monkeypatch.setattr(sample_module, "ProgressBar", interrupted_at(stop))
+            with pytest.raises(KeyboardInterrupt):
+                sample(_log_density, INIT, jax.random.key(0), **kw)
+        assert calls[2] == "chain 0: warm-up 150/200" and calls[-1] == "chain 1: 300/600 draws"
+        monkeypatch.setattr(sample_module, "ProgressBar", interrupted_at(0))  # runs to the end
+        res = sample(_log_density, INIT, jax.random.key(0), **kw)
+    assert len(calls) == 2 * 16  # no chunk was run twice
+    assert res.resumed_chains == 1
+    for name in ("log_density", "acceptance_rate", "step_size", "inverse_mass_matrix",
+                 "gradient_evaluations", "warmup_gradient_evaluations"):
+        np.testing.assert_array_equal(getattr(res, name), getattr(gaussian_run, name))
+    np.testing.assert_array_equal(res.samples["b"], gaussian_run.samples["b"])
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
@@ -117,6 +182,9 @@ def test_bad_start_and_bad_density_are_one_line_errors():
 
     with pytest.raises(InputError, match="start of chain 0"):
         sample(outside, jnp.array([-1.0, 0.0]), jax.random.key(0), init_scale=0.0, progress=False)
+    with pytest.raises(InputError, match="gradient of log_density is not finite at the start of chain 0"):
+        sample(lambda t: -jnp.sum(jnp.sqrt(jnp.abs(t))), jnp.zeros(2), jax.random.key(0), init_scale=0.0,
+               progress=False)
     with pytest.raises(InputError, match="must return a scalar"):
         sample(lambda t: t, jnp.zeros(2), jax.random.key(0), progress=False)
     with pytest.raises(InputError, match="floating-point"):

@@ -16,12 +16,13 @@ from jax.flatten_util import ravel_pytree
 
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, check_int, check_key
+from astrograd.inverse._nuts import DRAW, SKIP, init_adaptation, make_step, warmup_schedule
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
 
 __all__ = ["SampleResult", "check_checkpoint", "sample"]
 
-_CHECKPOINT_VERSION = 1
-_CHUNK = 50  # draws per compiled call (one progress step)
+_CHECKPOINT_VERSION = 2  # 2: the warm-up of astrograd.inverse._nuts; an interrupted chain resumes
+_CHUNK = 50  # NUTS steps per compiled call (one progress step; a checkpoint after each)
 
 
 @dataclass
@@ -134,8 +135,9 @@ def sample(
     description: str = "NUTS",
 ) -> SampleResult:
     """Draw from the density ``exp(log_density(θ))`` with the No-U-Turn sampler (Hoffman &
-    Gelman 2014; blackjax): each chain adapts its step size and mass matrix in a Stan-style
-    window warm-up, then draws ``num_samples``.
+    Gelman 2014; the transition is blackjax's): each chain adapts its step size and mass matrix
+    in a Stan-style windowed warm-up (:mod:`astrograd.inverse._nuts`), then draws
+    ``num_samples``. Warm-up and draws are one compiled program, run 50 steps at a time.
 
     log_density: θ ↦ scalar log posterior (up to a constant), differentiable by JAX; θ a pytree
       like ``init`` in unconstrained coordinates (take logs of positive parameters). It is
@@ -147,16 +149,19 @@ def sample(
       compares chains from different starts (0: every chain starts at ``init``).
     dense_mass: adapt a full mass matrix (default; right for a few correlated parameters) or a
       diagonal one (many parameters).
-    checkpoint: file; each finished chain is saved there (atomically), and a call with the same
-      settings resumes from it, running only the missing chains. The log density itself cannot
-      be compared: pass what defines it (data, noise, model settings; JSON-able) as
-      ``fingerprint``, which must match too.
+    checkpoint: file; the finished chains and the state of the running one are saved there
+      (atomically) every 50 steps, and a call with the same settings resumes from it: the
+      finished chains are read, the interrupted one continues where it stopped, with the same
+      result as an uninterrupted run. The log density itself cannot be compared: pass what
+      defines it (data, noise, model settings; JSON-able) as ``fingerprint``, which must match
+      too.
     The chains run one after the other, not vmapped: a simulator with an adaptive time loop runs
     a vmapped batch for as many steps as its slowest member.
 
-    Raises InputError for bad settings and for a start where the log density is not finite.
+    Raises InputError for bad settings and for a start where the log density or its gradient is
+    not finite.
     """
-    import blackjax
+    from blackjax.mcmc.hmc import HMCState
 
     num_warmup = check_int("num_warmup", num_warmup, 1)
     num_samples = check_int("num_samples", num_samples, 1)
@@ -182,13 +187,19 @@ def sample(
     # the starts, checked before anything is compiled
     chain_keys = [jax.random.split(jax.random.fold_in(key, c), 3) for c in range(num_chains)]  # start, warm-up, draws
     starts = [flat0 + init_scale * jax.random.normal(k[0], flat0.shape, flat0.dtype) for k in chain_keys]
-    values = jax.jit(jax.vmap(logdensity))(jnp.stack(starts))
-    for c, v in enumerate(np.asarray(values)):
+    # the log density and its gradient at each start: the first NUTS states (one program, not
+    # vmapped: a batched adaptive loop compiles slower)
+    value_and_grad = jax.jit(jax.value_and_grad(logdensity))
+    values, grads = zip(*(value_and_grad(x) for x in starts), strict=True)
+    for c, (v, g) in enumerate(zip(np.asarray(values), np.asarray(grads), strict=True)):
         if not np.isfinite(v):
             raise InputError(
                 f"log_density is {v} at the start of chain {c}; every start must have a finite log density "
                 "(move init or lower init_scale)"
             )
+        if not np.all(np.isfinite(g)):
+            raise InputError(f"the gradient of log_density is not finite at the start of chain {c} "
+                             "(move init or lower init_scale)")
 
     settings = as_stored({
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
@@ -197,7 +208,21 @@ def sample(
         "key": key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
     })  # compared with a stored header as it reads back
     path = Path(checkpoint) if checkpoint is not None else None
+
+    def first_carry(c):
+        return HMCState(starts[c], values[c], grads[c]), init_adaptation(dim, flat0.dtype, dense_mass)
+
+    def save(chains, carry=None, outs=None, chunks_done=0):
+        """The finished chains, and the state and draws of the one running after its
+        ``chunks_done``-th chunk (atomically: an interrupted write leaves the previous file)."""
+        arrays = {f"c{j}_{k}": v for j, d in enumerate(chains) for k, v in d.items()}
+        if carry is not None:
+            arrays.update({f"p_carry{j}": np.asarray(a) for j, a in enumerate(jax.tree.leaves(carry))})
+            arrays.update({f"p_out{j}": np.concatenate(p) for j, p in enumerate(zip(*outs, strict=True))})
+        atomic_savez(path, {**settings, "chains": len(chains), "partial_chunks": chunks_done}, arrays)
+
     done: list[dict[str, np.ndarray]] = []
+    partial = None  # the interrupted chain: its state after a number of chunks, and its draws so far
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
         if {k: meta.get(k) for k in settings} != settings:
@@ -205,50 +230,59 @@ def sample(
         stored = int(meta["chains"])
         done = [{k[len(f"c{c}_") :]: v for k, v in arrays.items() if k.startswith(f"c{c}_")} for c in range(stored)]
         done = done[:num_chains]
+        if int(meta.get("partial_chunks", 0)) and stored < num_chains:
+            treedef = jax.tree.structure(first_carry(stored))
+            carry = jax.tree.unflatten(treedef, [jnp.asarray(arrays[f"p_carry{j}"]) for j in range(treedef.num_leaves)])
+            partial = {"carry": carry, "outs": [[arrays[f"p_out{j}"] for j in range(5)]],
+                       "chunks": int(meta["partial_chunks"])}
     resumed = len(done)
 
-    warmup = jax.jit(
-        lambda k, x: blackjax.window_adaptation(
-            blackjax.nuts, logdensity, is_mass_matrix_diagonal=not dense_mass,
-            target_acceptance_rate=target_acceptance,
-        ).run(k, x, num_steps=num_warmup)
-    )
+    step = make_step(logdensity, target_acceptance)
 
     @jax.jit
-    def draw_chunk(state, keys, step_size, inverse_mass_matrix):
-        kernel = blackjax.nuts(logdensity, step_size=step_size, inverse_mass_matrix=inverse_mass_matrix)
+    def advance(carry, keys, codes):  # _CHUNK steps of a chain, warm-up or draws: compiled once
+        return jax.lax.scan(step, carry, (keys, codes))
 
-        def one(s, k):
-            s, info = kernel.step(k, s)
-            return s, (s.position, s.logdensity, info.acceptance_rate, info.is_divergent, info.num_integration_steps)
-
-        return jax.lax.scan(one, state, keys)
-
-    chunks = -(-num_samples // _CHUNK)
-    total = (num_chains - resumed) * (1 + chunks)
-    with ProgressBar(total, description, enabled=progress and total > 0) as bar:
+    total_steps = num_warmup + num_samples
+    chunks = -(-total_steps // _CHUNK)
+    codes = np.full(chunks * _CHUNK, SKIP, np.int32)
+    codes[:num_warmup] = warmup_schedule(num_warmup)
+    codes[num_warmup:total_steps] = DRAW
+    todo = (num_chains - resumed) * chunks - (partial["chunks"] if partial else 0)
+    with ProgressBar(todo, description, enabled=progress and todo > 0) as bar:
         for c in range(resumed, num_chains):
             _, k_warm, k_draw = chain_keys[c]
-            (state, params), info = warmup(k_warm, starts[c])
-            warm_grads = int(np.sum(info.info.num_integration_steps))
-            bar.advance(status=f"chain {c}: warm-up done, step {float(params['step_size']):.3g}")
-            keys = jax.random.split(k_draw, chunks * _CHUNK)
-            parts = []
-            for i in range(chunks):
-                state, out = draw_chunk(state, keys[i * _CHUNK : (i + 1) * _CHUNK], params["step_size"],
-                                        params["inverse_mass_matrix"])
-                parts.append([np.asarray(a) for a in out])
-                bar.advance(status=f"chain {c}: {min((i + 1) * _CHUNK, num_samples)}/{num_samples} draws")
-            pos, logd, acc, div, steps = (np.concatenate(p)[:num_samples] for p in zip(*parts, strict=True))
+            keys = jnp.concatenate([jax.random.split(k_warm, num_warmup),
+                                    jax.random.split(k_draw, chunks * _CHUNK - num_warmup)])
+            if partial is not None:
+                carry, outs, first = partial["carry"], partial["outs"], partial["chunks"]
+                partial = None
+            else:
+                carry = first_carry(c)
+                outs, first = [], 0
+            for i in range(first, chunks):
+                part = slice(i * _CHUNK, (i + 1) * _CHUNK)
+                carry, out = advance(carry, keys[part], jnp.asarray(codes[part]))
+                outs.append([np.asarray(a) for a in out])
+                done_steps = min((i + 1) * _CHUNK, total_steps)
+                if done_steps <= num_warmup:
+                    status = f"chain {c}: warm-up {done_steps}/{num_warmup}"
+                else:
+                    status = f"chain {c}: {done_steps - num_warmup}/{num_samples} draws"
+                if path is not None and i + 1 < chunks:
+                    save(done, carry, outs, i + 1)
+                bar.advance(status=status)
+            pos, logd, acc, div, steps = (np.concatenate(p)[:total_steps] for p in zip(*outs, strict=True))
+            adaptation = carry[1]
             done.append({
-                "position": pos, "logdensity": logd, "acceptance": acc, "divergent": div,
-                "steps": steps.astype(np.int64), "warmup_grads": np.asarray(warm_grads),
-                "step_size": np.asarray(params["step_size"]),
-                "inverse_mass_matrix": np.asarray(params["inverse_mass_matrix"]),
+                "position": pos[num_warmup:], "logdensity": logd[num_warmup:], "acceptance": acc[num_warmup:],
+                "divergent": div[num_warmup:], "steps": steps[num_warmup:].astype(np.int64),
+                "warmup_grads": np.asarray(int(np.sum(steps[:num_warmup]))),
+                "step_size": np.asarray(adaptation.step_size),
+                "inverse_mass_matrix": np.asarray(adaptation.inverse_mass_matrix),
             })
             if path is not None:
-                arrays = {f"c{j}_{k}": v for j, d in enumerate(done) for k, v in d.items()}
-                atomic_savez(path, {**settings, "chains": len(done)}, arrays)
+                save(done)
 
     flat = np.stack([d["position"] for d in done])  # (chains, draws, d)
     r_hat, ess = _diagnostics(flat)
