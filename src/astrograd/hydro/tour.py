@@ -192,12 +192,12 @@ def _posterior(outdir: Path, quick: bool) -> TourSection:
         summary=(
             "The data are the log enclosed mass at every cell with 5 % Gaussian noise; the prior is "
             "uniform in (ln v∞, ln Ṁ) over the loss map's box. After a maximum-likelihood fit, the "
-            "No-U-Turn sampler (blackjax) draws from the posterior with a reverse-mode gradient through "
-            "the adaptive solver at every leapfrog step, in coordinates whitened by the Laplace "
-            "covariance (a linear change of variables: the draws stay exact). The contours are the "
-            "posterior on a grid of forward runs (no gradients), the independent reference; the dashed "
-            "ellipses, the Laplace approximation from the forward-mode Jacobian at the mean, which the "
-            "discretised solver's rippled derivative can make too narrow or too wide. "
+            "No-U-Turn sampler (blackjax's transition, Stan's warm-up) draws from the posterior with a "
+            "reverse-mode gradient through the adaptive solver at every leapfrog step, in coordinates "
+            "whitened by the Laplace covariance (a linear change of variables: the draws stay exact). "
+            "The contours are the posterior on a grid of forward runs (no gradients), the independent "
+            "reference; the dashed ellipses, the Laplace approximation from the forward-mode Jacobian at "
+            "the mean, which the discretised solver's rippled derivative can make too narrow or too wide. "
             "`astrograd hydro posterior` runs it."
         ),
         figures=[fig.resolve()],
