@@ -229,7 +229,7 @@ def posterior_cmd(
 ):
     """Posterior of (v∞, Ṁ) from a noisy enclosed-mass profile of the wind bubble: NUTS through
     the solver, checked against the posterior on a grid of forward runs. PNG and HDF5.
-    Interrupt and rerun with the same options to resume from OUT (finished chains are kept)."""
+    Interrupt and rerun with the same options to resume from OUT where it stopped (checkpoint every 50 NUTS steps)."""
     import jax
     import numpy as np
 

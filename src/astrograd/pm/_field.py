@@ -220,8 +220,8 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
     First the MAP (:func:`field_map`); then NUTS with a diagonal mass matrix in the coordinates
     u of ω = ω_MAP + C^{1/2} u, with C the linearised posterior covariance (a fixed linear change
-    of variables: the draws of ω are exact). ``checkpoint``: a file; finished chains are saved and
-    a rerun with the same data, noise, model and settings resumes from it.
+    of variables: the draws of ω are exact). ``checkpoint``: a file; the chains are saved every 50
+    NUTS steps and a rerun with the same data, noise, model and settings resumes from it.
     """
     from astrograd.inverse import check_checkpoint, sample
 
