@@ -1,6 +1,7 @@
 """Growth factors against independent solutions: the ΛCDM(+curvature) integral, EdS, Bouchet et al.
 (1995) D2 fit, and an independent scipy ODE solve in the variable a for w0–wa dark energy."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -101,3 +102,18 @@ def test_bad_steps_and_scale_factors():
         growth_factor(cosmo, [0.5, 10.0], table)
     with pytest.raises(InputError, match="a = -1 is outside"):
         growth_rate(cosmo, -1.0, table)
+
+
+def test_growth_table_refuses_a_universe_that_does_not_expand():
+    """E²(a) <= 0 inside the table (a closed universe that bounces or recollapses) used to give
+    negative or meaningless D1 silently; an overflow of E² (w0 = 5 in float32) gave NaN."""
+    with pytest.raises(InputError, match=r"E²\(a\) = -[0-9.e-]+ at a = 0\.2.* omega_k = -1\.5.*expands"):
+        growth_table(Cosmology(omega_k=-1.5))
+    with pytest.raises(InputError, match=r"E²\(a\) = .* at a = 1\.0.* omega_m = 10,"):
+        growth_factor(Cosmology(omega_m=10.0), 1.0)
+    # a traced cosmology is not checked (differentiable); a closed-over one is, also under jit
+    assert np.isfinite(float(jax.grad(lambda ok: growth_table(Cosmology(omega_k=ok), 16).D1(0.5))(0.05)))
+    assert np.isfinite(float(jax.jit(lambda a: growth_table(Cosmology(), 16).D1(a))(0.5)))
+    closed = Cosmology(omega_k=-1.5)
+    with pytest.raises(InputError, match="expands"):
+        jax.jit(lambda a: growth_table(closed, 16).D1(a))(0.5)

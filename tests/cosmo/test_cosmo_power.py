@@ -177,3 +177,23 @@ def test_power_and_sigma_refuse_bad_k_a_and_radius():
         sigma_r(cosmo, 8.0, float("nan"), table)
     # traced values are not checked
     assert jax.jit(lambda k: linear_power(cosmo, k, 0.5, table))(jnp.array([0.1])).shape == (1,)
+
+
+def test_transfer_and_sigma_r_refuse_bad_k_and_a():
+    cosmo = Cosmology()
+    table = growth_table(cosmo)
+    # T(k) of a negative or NaN wavenumber used to be NaN; k = 0 is fine (T = 1)
+    with pytest.raises(InputError, match="k = -1 is not allowed; it must be a finite number >= 0"):
+        transfer_eisenstein_hu(cosmo, jnp.array([0.1, -1.0]))
+    with pytest.raises(InputError, match="k = nan is not allowed"):
+        transfer_eisenstein_hu_nowiggle(cosmo, float("nan"))
+    assert float(transfer_eisenstein_hu(cosmo, 0.0)) == pytest.approx(1.0)
+    # None was a ValueError from jnp.asarray that named neither k nor what is allowed
+    with pytest.raises(InputError, match="k = None is not a number"):
+        linear_power(cosmo, None, 1.0, table)
+    # sigma_r of several scale factors said "k of shape (4096,) ... do not broadcast", and of a
+    # (1, 1) array returned shape (1,) instead of a scalar
+    with pytest.raises(InputError, match=r"a has shape \(2,\); give one scale factor"):
+        sigma_r(cosmo, 8.0, jnp.array([0.5, 1.0]), table)
+    with pytest.raises(InputError, match=r"a has shape \(1, 1\)"):
+        sigma_r(cosmo, 8.0, np.array([[0.5]]), table)

@@ -106,7 +106,7 @@ def check_each(values, ok, check) -> None:
     with jax.ensure_compile_time_eval():
         try:
             array = jnp.asarray(values)
-        except TypeError:
+        except (TypeError, ValueError):  # None is a ValueError
             check(values)  # not numbers: the check names the value
             raise
         bad = ~ok(array)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd._errors import check_in_range, check_int
-from astrograd.cosmo._cosmology import Cosmology, check_each, dlnE_dlna, omega_m_of_a
+from astrograd._errors import InputError, check_in_range, check_int, is_concrete
+from astrograd.cosmo._cosmology import E2, Cosmology, check_each, dlnE_dlna, omega_m_of_a
 
 #: The ODEs start at a = A_MIN in the matter era on the growing modes (D1 ≈ a, D2 ≈ −3/7 a²).
 A_MIN = 1e-5
@@ -89,6 +90,7 @@ def growth_table(cosmo: Cosmology, num_steps: int = NUM_STEPS) -> GrowthTable:
     check_int("num_steps", num_steps, 1)
     dtype = jnp.result_type(cosmo.omega_m)
     lna = jnp.linspace(jnp.log(A_MIN), jnp.log(A_MAX), num_steps + 1, dtype=dtype)
+    _check_expansion(cosmo, num_steps, dtype)
     h = lna[1] - lna[0]
     a0 = jnp.exp(lna[0])
     # growing modes of matter + curvature to first order in eps = (Ω_k / Ω_m) a:
@@ -116,6 +118,28 @@ def growth_table(cosmo: Cosmology, num_steps: int = NUM_STEPS) -> GrowthTable:
     dy = jax.vmap(lambda x, yy: _rhs(cosmo, x, yy))(lna, y)
     table = GrowthTable(lna=lna, y=y, dy=dy, d1_today=jnp.asarray(1.0, dtype))
     return eqx.tree_at(lambda t: t.d1_today, table, table._interp(1.0, 0))
+
+
+def _check_expansion(cosmo: Cosmology, num_steps: int, dtype) -> None:
+    """For a concrete ``cosmo``: raise InputError at the first scale factor of the table where
+    E²(a) is not a finite number > 0 (a universe that is not expanding there, e.g. a closed one
+    that recollapses or bounces, or an overflow): the growth ODE would give garbage or NaN."""
+    if not is_concrete(cosmo):
+        return
+    # the table's scale factors in numpy: ``lna`` itself is staged when called under jit
+    a = np.exp(np.linspace(np.log(A_MIN), np.log(A_MAX), num_steps + 1)).astype(dtype)
+    with jax.ensure_compile_time_eval():
+        e2 = np.asarray(E2(cosmo, jnp.asarray(a)))
+    bad = ~(np.isfinite(e2) & (e2 > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        params = ", ".join(
+            f"{name} = {float(getattr(cosmo, name)):g}" for name in ("omega_m", "omega_k", "w0", "wa")
+        )
+        raise InputError(
+            f"E²(a) = {float(e2[i]):g} at a = {float(a[i]):.6g} for the cosmology with {params}: the growth "
+            f"table needs a universe that expands (E² finite and > 0) for a in [{A_MIN:g}, {A_MAX:g}]"
+        )
 
 
 def check_scale_factors(a: ArrayLike, name: str = "a") -> None:

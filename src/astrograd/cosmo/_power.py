@@ -78,6 +78,8 @@ def sigma_r(
     """rms linear density contrast in top-hat spheres of ``radius`` Mpc/h at scale factor ``a``."""
     if np.ndim(radius) != 0:
         raise InputError(f"radius has shape {np.shape(radius)}; give one radius (jax.vmap for several)")
+    if np.ndim(a) != 0:
+        raise InputError(f"a has shape {np.shape(a)}; give one scale factor (jax.vmap for several)")
     check_each(radius, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("radius", v))
     check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table

@@ -5,7 +5,14 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd.cosmo._cosmology import Cosmology
+from astrograd._errors import check_positive
+from astrograd.cosmo._cosmology import Cosmology, check_each
+
+
+def _check_k(k) -> None:
+    """Raise InputError naming the first negative or non-finite wavenumber of a concrete ``k``
+    (T(k) would be NaN there); k = 0 is allowed (T = 1)."""
+    check_each(k, lambda x: (x >= 0) & jnp.isfinite(x), lambda v: check_positive("k", v, allow_zero=True))
 
 
 def _t0_tilde(q, alpha_c, beta_c):
@@ -18,8 +25,9 @@ def _t0_tilde(q, alpha_c, beta_c):
 def transfer_eisenstein_hu(cosmo: Cosmology, k: ArrayLike) -> Float[Array, "..."]:
     """EH98 transfer function with baryon acoustic oscillations (their eqs. 2–24).
 
-    k: wavenumbers in h/Mpc (any shape, > 0). Returns T(k) (dimensionless, → 1 as k → 0).
+    k: wavenumbers in h/Mpc (any shape, >= 0). Returns T(k) (dimensionless, → 1 as k → 0).
     """
+    _check_k(k)
     h = cosmo.h
     k_mpc = jnp.asarray(k) * h
     theta = cosmo.t_cmb / 2.7
@@ -70,8 +78,9 @@ def transfer_eisenstein_hu(cosmo: Cosmology, k: ArrayLike) -> Float[Array, "..."
 def transfer_eisenstein_hu_nowiggle(cosmo: Cosmology, k: ArrayLike) -> Float[Array, "..."]:
     """EH98 zero-baryon-shape transfer function without oscillations (their eqs. 26–31).
 
-    k: wavenumbers in h/Mpc (any shape, > 0). Returns T(k).
+    k: wavenumbers in h/Mpc (any shape, >= 0). Returns T(k).
     """
+    _check_k(k)
     h = cosmo.h
     k = jnp.asarray(k)
     theta = cosmo.t_cmb / 2.7
