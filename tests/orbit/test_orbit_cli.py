@@ -60,6 +60,9 @@ def test_learn_drag_runs_and_reports(tmp_path):
         (["fit-gravity", "--plot", "fig.pdf"], "must be a file name ending in .png"),
         (["learn-drag", "--dt", "-0.1"], "dt = -0.1"),
         (["learn-drag", "--width", "0"], "width = 0"),
+        # a seed outside int64 was an OverflowError traceback from jax.random.key
+        (["fit-gravity", "--seed", str(2**64)], f"--seed = {2**64} is not allowed; it must be an integer in"),
+        (["learn-drag", "--seed", str(-(2**63) - 1)], "is not allowed; it must be an integer in [-2**63"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):

@@ -182,6 +182,15 @@ def test_bad_input_is_one_line_input_error(make, match):
     assert "\n" not in str(err.value)
 
 
+def test_numpy_integer_steps_and_numeric_strings_are_accepted():
+    # ThrowConfig refused a numpy integer with "it must be an integer > 0"
+    config = ThrowConfig(0.1, np.int64(5))
+    assert config.num_steps == 5 and type(config.num_steps) is int
+    assert throw(10.0, 45.0, Ballistics(G), config).position.shape == (6, 2)
+    # steps_for_flight checked "10" as the number 10 and then failed with a TypeError on the string
+    assert steps_for_flight("10", 45.0, G, 0.1) == steps_for_flight(10.0, 45.0, G, 0.1)
+
+
 def test_not_landed_and_blow_up_are_reported_with_time(x64):
     tr = throw(20.0, 60.0, Ballistics(G), ThrowConfig(0.01, 100, "rk4"))  # 1 s of a 3.5 s flight
     with pytest.raises(SimulationError, match=r"had not landed by t = 1 s"):

@@ -87,6 +87,9 @@ def test_learned_drag_long_training(x64):
         (lambda: fit_gravity(noise=0.1), "explicit PRNG key"),
         (lambda: fit_gravity(steps=0), "steps = 0"),
         (lambda: fit_gravity(integrator="midpoint"), "unknown integrator 'midpoint'"),
+        # the starting guesses of the joint fit were reported as "speed" and "angle"
+        (lambda: fit_gravity(joint=True, speed_init=-1.0), "speed_init = -1 is not allowed"),
+        (lambda: fit_gravity(joint=True, angle_init_deg=95.0), r"angle_init_deg = 95 is outside the allowed range"),
         (lambda: best_angle(speed=0.0), "speed = 0"),
         (lambda: best_angle(drag=float("nan")), "drag = nan"),
         (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._errors import (
@@ -47,7 +48,8 @@ class ThrowConfig(eqx.Module):
     """
 
     dt: float = eqx.field(static=True)
-    num_steps: int = eqx.field(static=True)
+    # a numpy integer is stored as an int (a hashable, plain static value)
+    num_steps: int = eqx.field(static=True, converter=lambda n: int(n) if isinstance(n, np.integer) else n)
     integrator: str = eqx.field(static=True, default="rk4")
 
     def __check_init__(self):
@@ -188,11 +190,11 @@ MAX_FLIGHT_STEPS = 10_000_000
 def steps_for_flight(speed: float, angle_deg: float, g: float, dt: float, margin: float = 1.15) -> int:
     """Number of steps that covers the drag-free flight time 2 v sin(θ)/g with a margin
     (drag only shortens the flight)."""
-    check_positive("speed", speed)
-    check_positive("g", g)
-    check_positive("dt", dt)
-    check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True)
-    check_positive("margin", margin)
+    speed = check_positive("speed", speed)
+    g = check_positive("g", g)
+    dt = check_positive("dt", dt)
+    angle_deg = check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True)
+    margin = check_positive("margin", margin)
     flight = 2.0 * speed * math.sin(math.radians(angle_deg)) / g
     steps = margin * flight / dt
     if not steps <= MAX_FLIGHT_STEPS:
@@ -205,8 +207,6 @@ def steps_for_flight(speed: float, angle_deg: float, g: float, dt: float, margin
 
 def check_trajectory(traj: Trajectory) -> None:
     """Raise SimulationError naming the time and the step of the first non-finite state."""
-    import numpy as np
-
     bad = ~(np.isfinite(np.asarray(traj.position)).all(axis=1) & np.isfinite(np.asarray(traj.velocity)).all(axis=1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

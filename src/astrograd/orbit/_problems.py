@@ -135,6 +135,10 @@ def fit_gravity(
         raise InputError("noise > 0 needs an explicit PRNG key (key=jax.random.key(...))")
     if key is not None:
         check_key("key", key)
+    if speed_init is not None:
+        check_positive("speed_init", speed_init)
+    if angle_init_deg is not None:
+        check_in_range("angle_init_deg", angle_init_deg, 0.0, 90.0, low_open=True, high_open=True)
 
     v0_true = initial_velocity(speed, angle_deg)
     config = ThrowConfig(dt, steps_for_flight(speed, angle_deg, g_true, dt, margin=1.0), integrator)

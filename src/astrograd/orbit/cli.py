@@ -8,7 +8,7 @@ import jax
 import typer
 
 from astrograd._cli_util import handle_errors, print_json
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_seed
 from astrograd._precision import float64
 
 app = typer.Typer(
@@ -55,7 +55,7 @@ def fit_gravity_cmd(
     _check_plot(plot)
     with float64():
         r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
-                        integrator=integrator, noise=noise, key=jax.random.key(seed), joint=joint,
+                        integrator=integrator, noise=noise, key=jax.random.key(check_seed(seed, "--seed")), joint=joint,
                         optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
                         checkpoint=checkpoint, progress=progress)
         print(f"fit-gravity ({integrator}, dt = {dt:g} s, {optimizer}): g = {r.g:.6f} m/s² "
@@ -145,7 +145,7 @@ def learn_drag_cmd(
     _check_plot(plot)
     with float64():
         r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
-                       depth=depth, learning_rate=learning_rate, key=jax.random.key(seed),
+                       depth=depth, learning_rate=learning_rate, key=jax.random.key(check_seed(seed, "--seed")),
                        checkpoint=checkpoint, progress=progress)
         print(f"learn-drag (k = {drag:g} /m, MLP {depth}x{width}, {r.iterations} Adam steps): "
               f"loss {r.losses[0]:.3e} -> {r.losses[-1]:.3e} m²")
