@@ -79,6 +79,19 @@ def test_burgers_bad_input():
         burgers.BurgersConfig(x_min=float("nan"))
 
 
+def test_burgers_integer_start_and_numpy_iteration_counts():
+    from astrograd.flow._fit import fit_burgers
+
+    config = burgers.BurgersConfig(n=8)
+    # an integer u0 was a multi-line TypeError from the scan (the carry changed dtype)
+    u, _ = burgers.burgers_simulate(np.zeros(8, dtype=np.int32), 0.01, config, 2)
+    assert np.issubdtype(u.dtype, np.floating) and np.all(np.asarray(u) == 0)
+    with pytest.raises(InputError, match="u0 has dtype <U1; it must be an array of numbers"):
+        burgers.burgers_simulate(np.array(list("abcdefgh")), 0.01, config, 2)
+    # a numpy iteration count was refused with "it must be an integer >= 0"
+    assert fit_burgers(np.int64(1), 1.0, n=8, target_step=1)["iterations"] == 1
+
+
 def test_diverging_burgers_fit_is_a_simulation_error():
     from astrograd._errors import SimulationError
     from astrograd.flow._fit import fit_burgers

@@ -83,6 +83,18 @@ def test_fit_burgers_json(tmp_path):
         (["run", "karman", "--res", "128x256", "--re", "10"], "explicit viscosity limit"),
         (["run", "karman", "--steps", "0"], "--steps"),
         (["fit-burgers", "--lr", "0"], "learning rate"),
+        # burgers is 1D: a second cell count, a GIF and a viscosity scheme were silently ignored
+        (["run", "burgers", "--res", "32x16"], "--res '32x16' is not allowed for burgers (1D)"),
+        (["run", "burgers", "--gif", "b.gif"], "--gif is not available for burgers"),
+        (["run", "burgers", "--viscosity-scheme", "implicit"], "--viscosity-scheme is not available for burgers"),
+        (["run", "smoke", "--re", "50"], "--re is not available for smoke"),
+        # output files are checked before the run: a GIF of another type was a PIL traceback after
+        # it, a --plot folder was written as FOLDER.png while the summary named the folder
+        (["run", "taylor-green", "--res", "8x8", "--gif", "run.txt"],
+         "--gif 'run.txt' must be a file name ending in .gif"),
+        (["run", "karman", "--out", "."], "--out '.' is a directory; give a file name such as 'out.h5'"),
+        (["fit-burgers", "--plot", "."], "--plot '.' is a directory"),
+        (["fit-marker", "--plot", "fit.pdf"], "--plot 'fit.pdf' must be a file name ending in .png"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):

@@ -234,6 +234,12 @@ def _simulate_swapped_arguments():
         (lambda: flow.strouhal_number(np.arange(9.0), np.zeros(8), 1.0, 1.0, 0.0), "same length"),
         (lambda: flow.advect(jnp.zeros((8, 8)), "c", jnp.zeros((8, 9)), jnp.zeros((9, 8)), 0.1,
                              flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), "upwind"), "unknown advection scheme"),
+        # a perturbation that is not a number was a TypeError from jnp; NaN was blamed on "vx"
+        (lambda: flow.karman(16, 32, perturbation="x"), "perturbation = 'x' is not allowed; it must be a finite"),
+        (lambda: flow.karman(16, 32, perturbation=float("nan")), "perturbation = nan is not allowed"),
+        # a NaN start time gave (nan, 0) as if too few periods had been seen
+        (lambda: flow.strouhal_number(np.arange(9.0), np.sin(np.arange(9.0)), 1.0, 1.0, float("nan")),
+         "t_start = nan is not allowed; it must be a finite number"),
     ],
 )
 def test_bad_api_input_is_one_line_input_error(call, match):

@@ -81,9 +81,11 @@ def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Flo
 def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
     """Raise InputError for a non-finite initial state, ν ≤ 0, or ν dt·2/dx² > 1."""
     if is_concrete(u0):
-        check_finite_array("u0", u0)
         if np.shape(u0) != (config.n,):
             raise InputError(f"u0 has shape {np.shape(u0)}; it must be (n,) = ({config.n},)")
+        if not np.issubdtype(np.asarray(u0).dtype, np.number):
+            raise InputError(f"u0 has dtype {np.asarray(u0).dtype}; it must be an array of numbers")
+        check_finite_array("u0", u0)
     if is_concrete(viscosity):
         nu = check_positive("viscosity", viscosity)
         d = nu * config.dt * 2 / config.dx**2
@@ -99,12 +101,15 @@ def burgers_simulate(
     """Run ``num_steps`` steps from ``u0`` ``(n,)``. Returns ``(u_final, saved)`` where
     ``saved`` stacks the initial state and every ``save_every``-th state (or None)."""
     check_burgers(u0, viscosity, config)
+    u0 = jnp.asarray(u0)
+    if not jnp.issubdtype(u0.dtype, jnp.inexact):  # an integer state would change dtype in the loop
+        u0 = u0.astype(jnp.result_type(float))
 
     def body(u, i, nu):
         return burgers_step(u, nu, config)
 
     return fixed_loop(
-        body, jnp.asarray(u0), num_steps, jnp.asarray(viscosity), save_every=save_every, checkpoint=checkpoint
+        body, u0, num_steps, jnp.asarray(viscosity), save_every=save_every, checkpoint=checkpoint
     )
 
 

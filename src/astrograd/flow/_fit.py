@@ -17,11 +17,8 @@ from astrograd.flow._solver import FlowConfig, make_params, make_state, simulate
 from astrograd.inverse import fit
 
 
-def _check_iterations(iterations):
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-        from astrograd._errors import InputError
-
-        raise InputError(f"iterations = {iterations!r} is not allowed; it must be an integer >= 0")
+def _check_iterations(iterations) -> int:
+    return check_int("iterations", iterations, 0)
 
 
 def _finite_loss(loss, iteration: int) -> float:
@@ -50,7 +47,7 @@ def fit_burgers(
     Returns a dict: initial_loss, final_loss, iterations, losses (per iteration, before the
     update), x, u0_fit, u0_true, target, u_fit (state at target_step from u0_fit).
     """
-    _check_iterations(iterations)
+    iterations = _check_iterations(iterations)
     check_positive("learning rate", learning_rate)
     config = BurgersConfig(n=n)
     u0_true = burgers_initial(config)
@@ -124,7 +121,7 @@ def fit_marker(
     Returns a dict: initial_loss, final_loss, iterations, losses (per iteration, before the
     update), marker0, target, marker_fit, vx0, vy0 (fitted, projected), grid (nx, ny, lx, ly).
     """
-    _check_iterations(iterations)
+    iterations = _check_iterations(iterations)
     check_positive("learning rate", learning_rate)
     config, params, marker0, target, _ = marker_problem(n, steps)
     g, bc = config.grid, config.boundaries

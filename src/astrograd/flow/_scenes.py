@@ -14,6 +14,16 @@ from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._solver import FlowConfig, make_params, make_state
 
 
+def _check_finite_number(name: str, value) -> None:
+    """InputError unless ``value`` is one finite real number (a string or NaN used to reach JAX)."""
+    try:
+        ok = math.isfinite(value)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InputError(f"{name} = {value!r} is not allowed; it must be a finite number")
+
+
 def karman(
     nx: int = 32,
     ny: int = 64,
@@ -47,6 +57,8 @@ def karman(
     if is_concrete(inflow_speed):  # the scene is traceable in the speed
         check_positive("inflow speed", inflow_speed)
     inflow_depth = check_positive("inflow depth", inflow_depth)
+    if is_concrete(perturbation):  # traceable in the perturbation too
+        _check_finite_number("perturbation", perturbation)
     if key is not None:
         check_key("key", key)
     grid = Grid(
@@ -118,12 +130,7 @@ def taylor_green(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k < n / 2:
         raise InputError(f"wavenumber k = {k!r} is not allowed; it must be an integer with 1 <= k < n/2 = {n / 2:g}")
     if is_concrete(amplitude):  # traceable in the amplitude (with a given dt)
-        try:
-            amplitude_ok = math.isfinite(amplitude)
-        except TypeError:
-            amplitude_ok = False
-        if not amplitude_ok:
-            raise InputError(f"amplitude = {amplitude!r} is not allowed; it must be a finite number")
+        _check_finite_number("amplitude", amplitude)
     if dt is None:
         if amplitude == 0:
             raise InputError("amplitude = 0 needs an explicit dt (the default is 0.5 dx / |amplitude|)")
@@ -219,6 +226,7 @@ def strouhal_number(times, signal, diameter: float, speed: float, t_start: float
         raise InputError(f"times {times.shape} and signal {signal.shape} must be 1-D arrays of the same length")
     check_finite_array("times", times)
     check_finite_array("signal", signal)
+    _check_finite_number("t_start", t_start)
     keep = times >= t_start
     t, s = times[keep], signal[keep]
     s = s - s.mean()

@@ -34,6 +34,17 @@ def parse_res(res: str, scene: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def _check_output(path: Path | None, option: str, suffix: str | None, example: str) -> None:
+    """Before the run: an output file that is a directory, or (``suffix``) of another type, is an
+    InputError (it used to fail after the run with a traceback, or was written elsewhere)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {str(path)!r} is a directory; give a file name such as {str(path / example)!r}")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise InputError(f"{option} {str(path)!r} must be a file name ending in {suffix}")
+
+
 def _steps(steps: int) -> int:
     if steps < 1:
         raise InputError(f"--steps {steps} is not allowed; it must be an integer >= 1")
@@ -49,7 +60,9 @@ def run_cmd(
         "--res",
         help="NXxNY cells (burgers: N). Defaults: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128",
     ),
-    re: float = typer.Option(100.0, "--re", help="Reynolds number (karman: U·2r/ν; taylor-green: A/(kν))"),
+    re: float = typer.Option(
+        None, "--re", help="Reynolds number, default 100 (karman: U·2r/ν; taylor-green: A/(kν); not for smoke, burgers)"
+    ),
     steps: int = typer.Option(None, "--steps", help="number of time steps"),
     dt: float = typer.Option(
         None, "--dt", help="time step (defaults: karman 1, smoke 1, burgers 1/32, taylor-green CFL 0.5)"
@@ -71,6 +84,16 @@ def run_cmd(
     from astrograd._errors import check_choice, check_positive
 
     check_choice("scene", scene, SCENES)
+    if scene == "burgers":
+        if res is not None and "x" in res.lower():
+            raise InputError(f"--res {res!r} is not allowed for burgers (1D); give one cell count N, e.g. 128")
+        for option, value in (("--gif", gif), ("--viscosity-scheme", viscosity_scheme)):
+            if value is not None:
+                raise InputError(f"{option} is not available for burgers (1D); it applies to the 2D scenes")
+    if re is not None and scene in ("smoke", "burgers"):
+        # it used to be accepted and ignored: smoke and burgers have their own fixed viscosity
+        raise InputError(f"--re is not available for {scene}; it sets the viscosity of karman and taylor-green")
+    re = 100.0 if re is None else re
     nx, ny = parse_res(res or DEFAULT_RES[scene], scene)
     steps = _steps(steps if steps is not None else DEFAULT_STEPS[scene])
     check_positive("--re", re)
@@ -78,6 +101,8 @@ def run_cmd(
         check_positive("--dt", dt)
     if save_every is not None and not 1 <= save_every <= steps:
         raise InputError(f"--save-every {save_every} is not allowed; it must lie in [1, --steps = {steps}]")
+    _check_output(out, "--out", None, "out.h5")
+    _check_output(gif, "--gif", ".gif", "run.gif")
     t0 = time.perf_counter()
     if scene == "burgers":
         summary = _run_burgers(nx, steps, dt, save_every, out, advection)
@@ -216,6 +241,8 @@ def fit_burgers_cmd(
     """Optimise the Burgers initial state (from 0) to match step 16 of the run from -sin(pi x)."""
     from astrograd.flow._fit import fit_burgers
 
+    _check_output(out, "--out", None, "out.h5")
+    _check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
     with ProgressBar(iterations, "fit burgers", enabled=not quiet) as bar:
         result = fit_burgers(iterations, lr, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
@@ -242,6 +269,8 @@ def fit_marker_cmd(
     if res < 4:
         raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
     _steps(steps)
+    _check_output(out, "--out", None, "out.h5")
+    _check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
     result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
     _fit_outputs(result, out, plot, "marker", t0, json_out)
