@@ -66,6 +66,14 @@ def check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """Return ``int(seed)`` if it is an integer (not a bool) that ``jax.random.key`` takes (int64),
+    else raise InputError (JAX itself raises an OverflowError traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not -(2**63) <= seed < 2**63:
+        raise InputError(f"{name} = {seed!r} is not allowed; it must be an integer in [-2**63, 2**63 - 1]")
+    return int(seed)
+
+
 def check_key(name: str, key) -> None:
     """Raise unless ``key`` is one JAX PRNG key: ``jax.random.key(seed)``, or the legacy
     ``jax.random.PRNGKey(seed)`` (uint32, shape (2,))."""

@@ -22,6 +22,12 @@ runner = CliRunner()
         (["control-train", "--checkpoint-every", "0", "--out", "/tmp/learn-cli-never.npz"],
          "checkpoint_every = 0"),
         (["control-eval", "--checkpoint", "/nonexistent/c.npz"], "does not exist"),
+        # a seed outside int64 was an OverflowError traceback from jax.random.key
+        (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--seed", str(2**64)],
+         f"seed = {2**64} is not allowed; it must be an integer in [-2**63, 2**63 - 1]"),
+        # --out a file: a FileExistsError traceback after the whole evaluation
+        (["sol-eval", "--out", __file__], "is a file; give a folder for eval.h5 and the figures"),
+        (["control-eval", "--out", __file__], "is a file; give a folder"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):
@@ -105,3 +111,22 @@ def test_tiny_pipeline_through_the_cli(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(summary["mean_relative_l1"]) == {"none", "supervised", "loop-2"}
     assert (tmp_path / "ev" / "errors.png").exists()
+
+
+def test_sol_eval_refuses_two_models_under_one_label(tmp_path):
+    import jax
+
+    from astrograd.learn._sol import make_corrector
+    from astrograd.learn._train import save_model
+
+    hyper = {"blocks": 1, "channels": 2, "kernel": 3, "reynolds_scale": 1000.0}
+    meta = {"kind": "sol", "mode": "supervised", "unroll": 1, "hyper": hyper, "nx": 10, "ny": 20}
+    paths = [str(save_model(tmp_path / f"m{i}.npz", make_corrector(hyper, jax.random.key(i)), meta)) for i in (1, 2)]
+    # both were labelled "supervised" and the second replaced the first without a word
+    r = runner.invoke(app, ["sol-eval", "--checkpoint", paths[0], "--checkpoint", paths[1]])
+    assert r.exit_code == 2, r.output
+    assert f"the label 'supervised' is already used by {paths[0]!r}; give LABEL=PATH" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    # an explicit label "none" for a network was dropped: "none" is the uncorrected solver
+    r = runner.invoke(app, ["sol-eval", "--checkpoint", f"none={paths[0]}"])
+    assert r.exit_code == 2 and "the label 'none' is the uncorrected solver" in r.stderr

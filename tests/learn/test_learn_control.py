@@ -87,6 +87,18 @@ def test_direct_optimisation_moves_the_marker_onto_the_target():
     assert float(losses[-1]) < 0.3 * float(losses[0])
 
 
+def test_train_control_refuses_a_folder_as_model_file_before_training(tmp_path, monkeypatch):
+    import astrograd.learn._control as control_mod
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the networks were trained before the model file was checked")
+
+    monkeypatch.setattr(control_mod, "train", no_training)
+    settings = ControlSettings(n=16, levels=1, channels=2, train_pairs=2, test_pairs=1, batch=1)
+    with pytest.raises(InputError, match="cannot write .*: it is a directory; give a file name such as .*control.npz"):
+        train_control(settings, tmp_path, progress=False)
+
+
 def test_settings_reject_unknown_names():
     with pytest.raises(InputError, match="unknown loss 'l1'"):
         ControlSettings(loss="l1").check()

@@ -74,3 +74,41 @@ def test_settings_mismatch_and_bad_input(tmp_path):
         generate_karman_data(tmp_path / "notes.h5", **KW)
     with pytest.raises(InputError, match="factor = 1.5"):
         fine_scene(10, 20, 100.0, 1.0, 1.5, 0.0, None)
+
+
+def test_a_grid_the_coarse_solver_cannot_use_is_refused_before_the_file_is_made(tmp_path):
+    # the file used to be created first, and every corrected rerun was refused ("holds data with nx = 8")
+    path = tmp_path / "k.h5"
+    with pytest.raises(InputError, match="the coarse solver cannot run on nx = 8, ny = 16 at Reynolds number 150: "
+                                         "inflow depth 5 is thinner than one cell"):
+        generate_karman_data(path, **{**KW, "nx": 8, "ny": 16})
+    assert not path.exists()
+
+
+def test_train_sol_refuses_a_folder_as_model_file_before_training(tmp_path):
+    from astrograd.learn import train_sol
+
+    # the folder was found only when the trained model was saved
+    with pytest.raises(InputError, match="cannot write .*: it is a directory; give a file name such as .*model.npz"):
+        train_sol(tmp_path / "no-data.h5", tmp_path, mode="supervised")
+
+
+def test_a_file_of_another_layout_is_a_one_line_input_error(tmp_path):
+    # each of these was a KeyError from h5py (a traceback from `astrograd learn sol-train`)
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"nx": 8, "frames": 2})
+        f.create_group("runs")
+    with pytest.raises(InputError, match="is not a karman-data file \\(no attribute 'ny'\\)"):
+        load_karman_data(path)
+    with h5py.File(path, "a") as f:
+        f.attrs.update({"ny": 4, "dt": 1.0})
+        g = f.create_group("runs/re_1")
+        g.attrs.update({"frames_done": 2, "reynolds": 1.0, "split": "train"})
+    with pytest.raises(InputError, match="run /runs/re_1 has no 'vx'; it is not a karman-data run"):
+        load_karman_data(path)
+    with h5py.File(path, "a") as f:
+        f["runs/re_1/vx"] = np.zeros((2, 3, 3))
+        f["runs/re_1/vy"] = np.zeros((2, 3, 3))
+    with pytest.raises(InputError, match=r"has vx \(2, 3, 3\) and vy \(2, 3, 3\); .* need \(2, 4, 9\) and \(2, 5, 8\)"):
+        load_karman_data(path)

@@ -30,11 +30,13 @@ from astrograd._errors import (
     check_int,
     check_key,
     check_positive,
+    check_seed,
     is_concrete,
 )
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
+from astrograd.io._paths import file_to_write
 from astrograd.learn._nets import UNet, count_parameters
-from astrograd.learn._train import check_seed, load_weights, read_model_meta, save_model, train
+from astrograd.learn._train import load_weights, read_model_meta, save_model, train
 
 SHAPES = ("circle", "square", "diamond", "ellipse")
 
@@ -342,6 +344,7 @@ def train_control(
     s = settings
     s.check()
     check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
+    out = file_to_write(out, "control.npz")  # before training, not when saving its result
     config = control_config(s.n)
     key = jax.random.key(s.seed)
     pair_key = jax.random.fold_in(key, 10)

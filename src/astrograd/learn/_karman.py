@@ -22,10 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_choice, check_int, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed
 from astrograd.flow import FlowState, karman, simulate
 from astrograd.io._paths import file_to_read
-from astrograd.learn._train import check_seed
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
@@ -116,6 +115,14 @@ def generate_karman_data(
         if run_name(r) in names:
             raise InputError(f"Reynolds number {r:g} is given twice; each run needs its own Reynolds number")
         names.add(run_name(r))
+        # before the file is created: a grid the coarse solver cannot use would otherwise leave a
+        # file whose settings every corrected rerun refuses
+        try:
+            coarse_scene(nx, ny, r, dt)
+        except InputError as err:
+            raise InputError(
+                f"the coarse solver cannot run on nx = {nx}, ny = {ny} at Reynolds number {r:g}: {err}"
+            ) from None
     attrs = {
         "nx": nx,
         "ny": ny,
@@ -230,10 +237,27 @@ def load_karman_data(path: str | Path, split: str | None = None) -> tuple[dict, 
     with f:
         if "runs" not in f or "nx" not in f.attrs:
             raise InputError(f"{str(path)!r} is not a karman-data file (no /runs group)")
+        # a file of another layout used to end in a KeyError from h5py (a traceback in the CLI)
+        missing = [k for k in ("ny", "dt", "frames") if k not in f.attrs]
+        if missing:
+            raise InputError(f"{str(path)!r} is not a karman-data file (no attribute {missing[0]!r})")
         attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+        nx, ny, frames = int(attrs["nx"]), int(attrs["ny"]), int(attrs["frames"])
         runs = []
-        for g in f["runs"].values():
-            if int(g.attrs["frames_done"]) < attrs["frames"]:
+        for name, g in f["runs"].items():
+            if not isinstance(g, h5py.Group):
+                raise InputError(f"{str(path)!r}: /runs/{name} is not a run group")
+            missing = [k for k in ("frames_done", "reynolds", "split") if k not in g.attrs]
+            missing += [k for k in ("vx", "vy") if k not in g]
+            if missing:
+                raise InputError(f"{str(path)!r}: run /runs/{name} has no {missing[0]!r}; it is not a karman-data run")
+            shapes = (g["vx"].shape, g["vy"].shape)
+            if shapes != ((frames, ny, nx + 1), (frames, ny + 1, nx)):
+                raise InputError(
+                    f"{str(path)!r}: run /runs/{name} has vx {shapes[0]} and vy {shapes[1]}; the file's frames, "
+                    f"nx, ny need {(frames, ny, nx + 1)} and {(frames, ny + 1, nx)}"
+                )
+            if int(g.attrs["frames_done"]) < frames:
                 continue
             if split is not None and g.attrs["split"] != split:
                 continue

@@ -16,11 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_int, check_positive, is_concrete
+from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed, is_concrete
 from astrograd.flow import FlowState, enforce_boundaries, step
+from astrograd.io._paths import file_to_write
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
-from astrograd.learn._train import check_seed, load_weights, read_model_meta, save_model, train
+from astrograd.learn._train import load_weights, read_model_meta, save_model, train
 
 SOL_MODES = ("none", "supervised", "loop")
 
@@ -250,6 +251,7 @@ def train_sol(
         check_int(name, v, low)
     check_positive("learning rate", learning_rate)
     check_seed(seed)
+    out = file_to_write(out, "model.npz")  # before training, not when saving its result
     problem, attrs = make_problem(data, "train")
     frames = problem.vx.shape[1]
     if mode == "loop" and unroll >= frames:

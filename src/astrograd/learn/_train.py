@@ -177,12 +177,6 @@ def train(
     return TrainResult(eqx.combine(diff, static), np.asarray(losses), step, start)
 
 
-def check_seed(seed) -> None:
-    """Raise unless ``seed`` is an integer (not a bool): the seed of ``jax.random.key``."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise InputError(f"seed = {seed!r} is not allowed; it must be an integer")
-
-
 def save_model(path: str | os.PathLike, model: Any, meta: dict) -> Path:
     """Write the model's weights and ``meta`` (kind and hyper-parameters, JSON) atomically."""
     path = Path(path)

@@ -26,6 +26,12 @@ def _floats(name: str, text: str) -> tuple[float, ...]:
         raise InputError(f"{name} = {text!r} is not a comma-separated list of numbers") from None
 
 
+def _check_out_folder(out: Path) -> None:
+    """Before the evaluation: ``--out`` must be a folder (or not exist yet)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; give a folder for eval.h5 and the figures")
+
+
 @app.command("karman-data")
 @handle_errors
 def karman_data_cmd(
@@ -138,11 +144,21 @@ def _parse_models(models: list[str]) -> dict[str, Path]:
     for item in models:
         label, _, path = item.rpartition("=")
         path = Path(path)
-        if not label:
-            _, meta = load_corrector(path)
-            label = meta["mode"] if meta["mode"] != "loop" else f"loop-{meta['unroll']}"
+        _, meta = load_corrector(path)
+        if meta["mode"] == "none" and label in ("", "none"):
+            continue  # the uncorrected solver is always included
+        label = label or (meta["mode"] if meta["mode"] != "loop" else f"loop-{meta['unroll']}")
         if label == "none":
-            continue
+            raise InputError(
+                f"--checkpoint {item!r}: the label 'none' is the uncorrected solver (always included); "
+                "choose another label"
+            )
+        # two models with one label: the second used to replace the first silently
+        if label in parsed:
+            raise InputError(
+                f"--checkpoint {item!r}: the label {label!r} is already used by {str(parsed[label])!r}; "
+                "give LABEL=PATH to tell the models apart"
+            )
         parsed[label] = path
     return parsed
 
@@ -165,6 +181,7 @@ def sol_eval_cmd(
     from astrograd.learn._plots import plot_sol_errors, plot_sol_vorticity
     from astrograd.learn._sol import evaluate_sol
 
+    _check_out_folder(out)
     models = _parse_models(checkpoint or [])
     result = evaluate_sol(data, models, steps=steps, start=start)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,6 +292,7 @@ def control_eval_cmd(
     from astrograd.learn._control import evaluate_control
     from astrograd.learn._plots import plot_control
 
+    _check_out_folder(out)
     r = evaluate_control(
         checkpoint,
         pairs=pairs,
