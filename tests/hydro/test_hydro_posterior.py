@@ -62,6 +62,7 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
         (["--cells", "8"], "--cells = 8"),
         (["--noise", "0"], "noise = 0.0"),
         (["--samples", "0"], "num_samples = 0"),
+        (["--seed", str(2**64)], f"--seed = {2**64} is not allowed"),  # was JAX's OverflowError
     ],
 )
 def test_cli_posterior_bad_input_is_one_line_exit_2(tmp_path, args, message):

@@ -54,6 +54,8 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
         (["--ptcl-grid", "8", "--lpt-order", "3"], "lpt_order"),
         (["--ptcl-grid", "8", "--devices", "0"], "devices = 0"),
         (["--ptcl-grid", "8", "--devices", "1000"], "devices = 1000"),
+        # a seed outside int64 was JAX's OverflowError traceback (as in hydro, orbit, learn)
+        (["--ptcl-grid", "8", "--seed", str(2**64)], f"--seed = {2**64} is not allowed; it must be an integer in"),
     ],
 )
 def test_pm_run_bad_input(tmp_path, args, needle):
@@ -73,6 +75,8 @@ def test_fit_image_bad_image(tmp_path):
     # an empty --text is refused (it used to draw the default 'pmwd' instead)
     res = runner.invoke(app, ["fit-image", "--text", "", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "text = '' is empty" in res.output + getattr(res, "stderr", "")
+    res = runner.invoke(app, ["fit-image", "--seed", str(-(2**63) - 1), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and f"seed = {-(2**63) - 1} is not allowed" in res.output + getattr(res, "stderr", "")
 
 
 @pytest.mark.slow

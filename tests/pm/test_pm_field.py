@@ -334,7 +334,8 @@ def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path, monkeypatch):
 def test_cli_reconstruct_refuses_bad_input(tmp_path):
     runner = CliRunner()
     for bad, match in ((["--noise", "-1"], "sigma"), (["--mesh-factor", "0"], "mesh-factor"),
-                       (["--data", str(tmp_path / "missing.h5")], "does not exist"), (["--dtype", "half"], "dtype")):
+                       (["--data", str(tmp_path / "missing.h5")], "does not exist"), (["--dtype", "half"], "dtype"),
+                       (["--seed", str(2**64)], f"seed = {2**64} is not allowed")):
         res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "8", "--out", str(tmp_path / "bad"), *bad])
         assert res.exit_code == 2, res.output
         assert match in res.output and len(res.output.strip().splitlines()) == 1

@@ -233,7 +233,7 @@ def posterior_cmd(
     import jax
     import numpy as np
 
-    from astrograd._errors import InputError
+    from astrograd._errors import InputError, check_seed
     from astrograd.hydro._plot import plot_posterior
     from astrograd.hydro._posterior import physical_summary, wind_posterior
     from astrograd.hydro._problems import wind_problem
@@ -241,8 +241,9 @@ def posterior_cmd(
 
     if cells < 16:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
+    key = jax.random.key(check_seed(seed, "--seed"))
     out.mkdir(parents=True, exist_ok=True)
-    post = wind_posterior(wind_problem(cells), jax.random.key(seed), noise=noise, num_warmup=warmup,
+    post = wind_posterior(wind_problem(cells), key, noise=noise, num_warmup=warmup,
                           num_samples=samples, num_chains=chains,
                           checkpoint=out / f"checkpoint-posterior-{cells}-{seed}.npz")
     res = post.result

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float
 
-from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive
+from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive, check_seed
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
 from astrograd.pm._config import PMConfig, check_counts, check_shape, cli_config, cli_cosmology, rfft_shape
@@ -300,7 +300,7 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     out = Path(out)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)
-    key_data, key_sample = jax.random.split(jax.random.key(seed))
+    key_data, key_sample = jax.random.split(jax.random.key(check_seed(seed)))
     t0 = time.perf_counter()
     if data_file is None:
         truth, problem = mock_data(key_data, noise, cosmo, config)

@@ -16,7 +16,15 @@ import optax
 from jaxtyping import Array, Float
 
 from astrograd._cli_util import StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, check_finite_array, check_int, check_key, check_positive
+from astrograd._errors import (
+    InputError,
+    SimulationError,
+    check_finite_array,
+    check_int,
+    check_key,
+    check_positive,
+    check_seed,
+)
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
 from astrograd.io._paths import file_to_read
@@ -327,6 +335,7 @@ def fit_image_to_dir(
     from astrograd.pm._plots import plot_images, plot_loss, write_gif
     from astrograd.pm._snapshot import write_initial_conditions
 
+    key = jax.random.key(check_seed(seed))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ink = image_target(image) if image is not None else text_target(text)
@@ -342,7 +351,7 @@ def fit_image_to_dir(
             bar.advance(1, status=f"loss {loss:.4f}")
 
         state, info = fit_image(ink, views=views, iterations=iterations, learning_rate=learning_rate,
-                                key=jax.random.key(seed), checkpoint=ckpt, callback=callback)
+                                key=key, checkpoint=ckpt, callback=callback)
     history = state.losses + [info["final_loss"]]  # history[i]: loss after i updates
     tenths = [history[round(j * iterations / 10)] for j in range(1, 11)]
     target = info["target"]

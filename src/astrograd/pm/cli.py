@@ -52,7 +52,7 @@ def run(
     import jax.numpy as jnp
     import numpy as np
 
-    from astrograd._errors import InputError, SimulationError, check_in_range
+    from astrograd._errors import InputError, SimulationError, check_in_range, check_seed
     from astrograd.cosmo import growth_table, linear_power
     from astrograd.cosmo._growth import A_MAX, A_MIN
     from astrograd.pm._config import cli_config, cli_cosmology
@@ -84,7 +84,7 @@ def run(
             factors = kdk_factors(cosmo, config, table, a_steps=a_steps)
             return nbody_snapshots(disp, mom, factors, config, snap_steps, devices=split, on_step=bar.reach)
 
-        bd, bp, bad_step, bad_ptcl = jax.block_until_ready(forward(jax.random.key(seed)))
+        bd, bp, bad_step, bad_ptcl = jax.block_until_ready(forward(jax.random.key(check_seed(seed, "--seed"))))
     seconds = time.perf_counter() - t0
     if int(bad_step) >= 0:
         q = np.asarray(config.lagrangian_positions())[int(bad_ptcl)]
