@@ -37,3 +37,38 @@ def test_npz_files_name_directories_and_metadata_that_is_not_json(tmp_path):
     with pytest.raises(InputError, match="its metadata is not JSON"):
         atomic_savez(tmp_path / "bad.npz", {"x": object()}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.npz"]  # no temporary file left
+
+
+def test_an_output_below_a_file_is_refused_before_writing(tmp_path):
+    """Before: atomic_savez raised FileExistsError/NotADirectoryError from mkdir (a traceback in
+    the CLI, e.g. `learn sol-train --out FILE/x.npz`), write_h5 likewise."""
+    from astrograd.io import atomic_savez
+    from astrograd.io._paths import file_to_write
+
+    (tmp_path / "plain").write_text("a file")
+    plain = tmp_path / "plain"
+    for target in (plain / "x.npz", plain / "deeper" / "x.npz"):
+        with pytest.raises(InputError, match=f"^cannot write '{target}': '{plain}' is a file, not a folder$"):
+            file_to_write(target, "x.npz")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        atomic_savez(tmp_path / "plain" / "x.npz", {}, {"x": np.ones(2)})
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        write_h5(tmp_path / "plain" / "a.h5", {"x": np.ones(2)})
+    assert file_to_write(tmp_path / "new" / "deeper" / "x.npz", "x.npz") == tmp_path / "new" / "deeper" / "x.npz"
+
+
+def test_an_os_error_in_a_command_is_one_line_exit_2(tmp_path, capsys):
+    """Any write below a file that no check caught (a figure, say) ends a command with one line."""
+    from astrograd._cli_util import handle_errors
+    from astrograd._plotting import pyplot, save_figure
+
+    (tmp_path / "plain").write_text("a file")
+
+    @handle_errors
+    def command():
+        save_figure(pyplot().figure(), tmp_path / "plain" / "fig.png")
+
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: cannot use ") and err.count("\n") == 1, err

@@ -71,6 +71,9 @@ def handle_errors(fn: F) -> F:
             fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
         except FileNotFoundError as err:
             fail(f"file not found: {err.filename or err}")
+        except (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError) as err:
+            # e.g. an output below an existing file: the OS error in one line, not a traceback
+            fail(f"cannot use {str(err.filename)!r}: {err.strerror or type(err).__name__}")
         except KeyboardInterrupt:  # Ctrl-C: no traceback (a fit with a checkpoint said where it saved)
             print("interrupted", file=sys.stderr, flush=True)
             raise SystemExit(130) from None

@@ -9,12 +9,18 @@ from astrograd._errors import InputError
 
 
 def file_to_write(path: str | os.PathLike, example: str) -> Path:
-    """``path`` as a Path, unless it is a directory: then an InputError suggesting a file name
-    ``example`` inside it. The caller creates the folder when it is about to write."""
+    """``path`` as a Path, unless it is a directory (an InputError suggesting a file name
+    ``example`` inside it) or lies below a file (an InputError naming that file: its folder could
+    never be created). The caller creates the folder when it is about to write."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"cannot write {str(path)!r}: it is a directory; give a file name such as "
                          f"{str(path / example)!r}")
+    for parent in path.parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"cannot write {str(path)!r}: {str(parent)!r} is a file, not a folder")
+            break
     return path
 
 
