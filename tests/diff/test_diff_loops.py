@@ -215,6 +215,11 @@ def test_check_grad_detects_a_wrong_gradient(x64):
     with pytest.raises(AssertionError, match="gradient check failed"):
         report.assert_close(rtol=1e-6)
     check_grad(lambda x: jnp.sum(x**2), jnp.array([1.0, 2.0])).assert_close(rtol=1e-8)
+    # NaN derivatives never agree: their NaN errors used to pass every tolerance
+    nan_report = check_grad(lambda x: jnp.sum(jnp.sqrt(x)), jnp.array([-1.0, 2.0]), num_directions=1)
+    assert np.isnan(nan_report.max_rel_error)
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        nan_report.assert_close(rtol=1e-6)
 
 
 def test_bad_input_is_one_line_error(x64):

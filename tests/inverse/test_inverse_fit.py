@@ -152,6 +152,12 @@ def test_bad_params_and_loss():
         fit(quadratic, {"a": jnp.array([0.0, jnp.nan, 0.0]), "b": jnp.array(0.0)}, progress=False)
     with pytest.raises(InputError, match="scalar"):
         fit(lambda p: p["a"], {"a": jnp.zeros(3)}, steps=2, progress=False)
+    # an integer loss was JAX's "grad requires real-valued outputs"; a fingerprint that is not
+    # JSON, json's TypeError
+    with pytest.raises(InputError, match="loss must return a floating-point scalar; it returned int"):
+        fit(lambda p: 1, {"a": jnp.zeros(3)}, steps=2, progress=False)
+    with pytest.raises(InputError, match="must be JSON-able"):
+        fit(quadratic, {"a": jnp.zeros(3), "b": jnp.array(0.0)}, steps=2, progress=False, fingerprint={"x": object()})
 
 
 def test_lbfgs_resume_in_process_is_bit_identical(x64, tmp_path):

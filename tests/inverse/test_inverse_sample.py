@@ -162,6 +162,11 @@ def test_an_interrupted_chain_resumes_to_the_uninterrupted_result(gaussian_run, 
         ({"num_chains": 0}, "num_chains = 0"),
         ({"init_scale": -1.0}, "init_scale = -1.0"),
         ({"target_acceptance": 1.0}, "target_acceptance = 1.0"),
+        # a string was a TypeError from a comparison, and dense_mass="no" ran a dense matrix
+        ({"target_acceptance": "a"}, "target_acceptance = 'a'"),
+        ({"init_scale": "a"}, "init_scale = 'a'"),
+        ({"dense_mass": "no"}, "dense_mass = 'no' is not allowed; it must be True or False"),
+        ({"fingerprint": {"data": object()}}, "must be JSON-able"),  # was json's TypeError
     ],
 )
 def test_bad_settings_are_one_line_errors(kw, match):
@@ -189,6 +194,9 @@ def test_bad_start_and_bad_density_are_one_line_errors():
         sample(lambda t: t, jnp.zeros(2), jax.random.key(0), progress=False)
     with pytest.raises(InputError, match="floating-point"):
         sample(lambda t: 0.0, jnp.zeros(2, jnp.int32), jax.random.key(0), progress=False)
+    # an integer log density was JAX's "grad requires real-valued outputs"
+    with pytest.raises(InputError, match="log_density must return a floating-point scalar; it returned int"):
+        sample(lambda t: 1, jnp.zeros(2), jax.random.key(0), progress=False)
 
 
 def test_a_density_with_a_hard_wall_stays_inside():

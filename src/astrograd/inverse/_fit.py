@@ -210,6 +210,8 @@ def fit(
     value0 = jax.eval_shape(loss_of, diff0)
     if value0.shape != ():
         raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
+    if not jnp.issubdtype(value0.dtype, jnp.floating):  # JAX: "grad requires real-valued outputs"
+        raise InputError(f"loss must return a floating-point scalar; it returned {value0.dtype}")
 
     try:
         opt_state = _like_after_an_update(update, diff0, opt.init(diff0))

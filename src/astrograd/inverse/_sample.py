@@ -81,6 +81,17 @@ class SampleResult:
         }
 
 
+def _is_real(value) -> bool:
+    """One real number (a Python or numpy number, a 0-d array), not a bool, a string or None."""
+    if isinstance(value, bool | np.bool_ | str | bytes) or np.ndim(value) != 0:
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not np.iscomplexobj(value)
+
+
 def _stale(path, differs: str) -> InputError:
     return InputError(
         f"checkpoint {str(path)!r} was written by a different sampling run ({differs} differ); "
@@ -167,10 +178,12 @@ def sample(
     num_samples = check_int("num_samples", num_samples, 1)
     num_chains = check_int("num_chains", num_chains, 1)
     check_key("key", key)
-    if not (math.isfinite(init_scale) and init_scale >= 0):
+    if not (_is_real(init_scale) and math.isfinite(init_scale) and init_scale >= 0):
         raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
-    if not (0.0 < target_acceptance < 1.0):
+    if not (_is_real(target_acceptance) and 0.0 < target_acceptance < 1.0):
         raise InputError(f"target_acceptance = {target_acceptance!r} is not allowed; it must be in (0, 1)")
+    if not isinstance(dense_mass, bool | np.bool_):  # "no" would be truthy: a dense matrix
+        raise InputError(f"dense_mass = {dense_mass!r} is not allowed; it must be True or False")
     flat0, unravel = ravel_pytree(init)
     if flat0.size == 0:
         raise InputError("init has no parameters")
@@ -182,6 +195,8 @@ def sample(
         value = log_density(unravel(flat))
         if jnp.shape(value) != ():
             raise InputError(f"log_density must return a scalar; it returned shape {jnp.shape(value)}")
+        if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
+            raise InputError(f"log_density must return a floating-point scalar; it returned {jnp.result_type(value)}")
         return value
 
     # the starts, checked before anything is compiled

@@ -26,7 +26,11 @@ def as_stored(obj):
     the form to compare a run's settings with a stored header in."""
     from astrograd._cli_util import to_jsonable
 
-    return json.loads(json.dumps(to_jsonable(obj)))
+    try:
+        return json.loads(json.dumps(to_jsonable(obj)))
+    except (TypeError, ValueError) as err:  # e.g. an object in a user's fingerprint
+        raise InputError(f"a checkpoint's settings and fingerprint must be JSON-able (numbers, strings, lists, "
+                         f"dicts): {err}") from None
 
 
 def key_list(key) -> list:
