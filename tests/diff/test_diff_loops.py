@@ -203,6 +203,8 @@ def test_adaptive_step_that_is_not_positive_fails_the_run(x64, dt):
     assert bool(res.failed)
     np.testing.assert_allclose(float(res.t), 0.3, rtol=1e-12)  # stopped at the time reached
     assert int(res.num_steps) == 4
+    # the final state is the state at that time (before: the refused step was applied, 0.2 or NaN)
+    np.testing.assert_allclose(float(res.final), 0.3, rtol=1e-12)
 
 
 def test_check_grad_detects_a_wrong_gradient(x64):

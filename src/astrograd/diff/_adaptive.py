@@ -32,7 +32,7 @@ class AdaptiveResult(eqx.Module):
     final: state at ``t`` (``t1`` unless the run failed). saved: states at the save times,
     stacked on a leading axis (None if none requested). t: time reached. num_steps: total steps
     taken (int32). failed: ``fail_fn`` became true, or ``dt_fn`` proposed a step that is not
-    > 0, and the loop stopped there.
+    > 0 (not applied), and the loop stopped there.
     """
 
     final: PyTree
@@ -243,7 +243,8 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         remaining = t_end - t
         last = proposed >= remaining
         dt = jnp.where(last, remaining, proposed)
-        s_new = step(s, t, dt, args)
+        # a refused step is not applied: ``final`` stays the state at the time reached
+        s_new = jax.tree.map(lambda old, new: jnp.where(bad_dt, old, new), s, step(s, t, dt, args))
         t_new = jnp.where(bad_dt, t, jnp.where(last, t_end, t + dt))
         failed = jnp.asarray(fail_fn(s_new), bool) if fail_fn is not None else failed
         return (s_new, t_new, n + 1, failed | bad_dt)
