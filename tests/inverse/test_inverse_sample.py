@@ -158,6 +158,7 @@ def test_an_interrupted_chain_resumes_to_the_uninterrupted_result(gaussian_run, 
     ("kw", "match"),
     [
         ({"num_samples": 0}, "num_samples = 0"),
+        ({"num_samples": 1}, "num_samples = 1 is not allowed; it must be an integer >= 2"),  # blackjax's ESS
         ({"num_warmup": 1.5}, "num_warmup = 1.5"),
         ({"num_chains": 0}, "num_chains = 0"),
         ({"init_scale": -1.0}, "init_scale = -1.0"),
@@ -197,6 +198,22 @@ def test_bad_start_and_bad_density_are_one_line_errors():
     # an integer log density was JAX's "grad requires real-valued outputs"
     with pytest.raises(InputError, match="log_density must return a floating-point scalar; it returned int"):
         sample(lambda t: 1, jnp.zeros(2), jax.random.key(0), progress=False)
+
+
+def test_float32_parameters_under_x64():
+    """Before: blackjax's 'cond branches must have equal output types' (its trajectory mixes float64
+    constants with a float32 position). The chain runs in float64, the density gets float32."""
+    seen = []
+
+    def density(theta):
+        seen.append(theta.dtype)
+        return -0.5 * jnp.sum(theta**2)
+
+    with jax.enable_x64(True):
+        res = sample(density, jnp.zeros(2, jnp.float32), jax.random.key(0), num_warmup=30, num_samples=20,
+                     num_chains=1, progress=False)
+    assert set(seen) == {jnp.dtype("float32")} and res.samples.dtype == np.float32
+    assert np.all(np.isfinite(res.samples)) and res.samples.shape == (1, 20, 2)
 
 
 def test_a_density_with_a_hard_wall_stays_inside():

@@ -175,7 +175,7 @@ def sample(
     from blackjax.mcmc.hmc import HMCState
 
     num_warmup = check_int("num_warmup", num_warmup, 1)
-    num_samples = check_int("num_samples", num_samples, 1)
+    num_samples = check_int("num_samples", num_samples, 2)  # the diagnostics need 2 draws
     num_chains = check_int("num_chains", num_chains, 1)
     check_key("key", key)
     if not (_is_real(init_scale) and math.isfinite(init_scale) and init_scale >= 0):
@@ -190,18 +190,23 @@ def sample(
     if not jnp.issubdtype(flat0.dtype, jnp.floating):
         raise InputError(f"init must hold floating-point arrays; got dtype {flat0.dtype}")
     dim = int(flat0.size)
+    # the chains run in at least the default float precision: blackjax's trajectory mixes its
+    # constants in it (float32 parameters under x64 failed in its lax.cond); the density still
+    # gets the parameters in their own dtype
+    run_dtype = jnp.promote_types(flat0.dtype, jnp.result_type(float))
 
     def logdensity(flat):
-        value = log_density(unravel(flat))
+        value = log_density(unravel(flat.astype(flat0.dtype)))
         if jnp.shape(value) != ():
             raise InputError(f"log_density must return a scalar; it returned shape {jnp.shape(value)}")
         if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
             raise InputError(f"log_density must return a floating-point scalar; it returned {jnp.result_type(value)}")
-        return value
+        return jnp.asarray(value, run_dtype)
 
     # the starts, checked before anything is compiled
     chain_keys = [jax.random.split(jax.random.fold_in(key, c), 3) for c in range(num_chains)]  # start, warm-up, draws
-    starts = [flat0 + init_scale * jax.random.normal(k[0], flat0.shape, flat0.dtype) for k in chain_keys]
+    starts = [(flat0 + init_scale * jax.random.normal(k[0], flat0.shape, flat0.dtype)).astype(run_dtype)
+              for k in chain_keys]
     # the log density and its gradient at each start: the first NUTS states (one program, not
     # vmapped: a batched adaptive loop compiles slower)
     value_and_grad = jax.jit(jax.value_and_grad(logdensity))
@@ -225,7 +230,7 @@ def sample(
     path = Path(checkpoint) if checkpoint is not None else None
 
     def first_carry(c):
-        return HMCState(starts[c], values[c], grads[c]), init_adaptation(dim, flat0.dtype, dense_mass)
+        return HMCState(starts[c], values[c], grads[c]), init_adaptation(dim, run_dtype, dense_mass)
 
     def save(chains, carry=None, outs=None, chunks_done=0):
         """The finished chains, and the state and draws of the one running after its
@@ -301,7 +306,7 @@ def sample(
 
     flat = np.stack([d["position"] for d in done])  # (chains, draws, d)
     r_hat, ess = _diagnostics(flat)
-    per_draw = jax.vmap(jax.vmap(unravel))(jnp.asarray(flat))
+    per_draw = jax.vmap(jax.vmap(unravel))(jnp.asarray(flat, flat0.dtype))
     return SampleResult(
         samples=jax.tree.map(np.asarray, per_draw),
         log_density=np.stack([d["logdensity"] for d in done]),
@@ -311,7 +316,7 @@ def sample(
         warmup_gradient_evaluations=np.array([int(d["warmup_grads"]) for d in done]),
         step_size=np.array([float(d["step_size"]) for d in done]),
         inverse_mass_matrix=np.stack([d["inverse_mass_matrix"] for d in done]),
-        r_hat=jax.tree.map(np.asarray, unravel(jnp.asarray(r_hat))),
-        ess=jax.tree.map(np.asarray, unravel(jnp.asarray(ess))),
+        r_hat=jax.tree.map(np.asarray, unravel(jnp.asarray(r_hat, flat0.dtype))),
+        ess=jax.tree.map(np.asarray, unravel(jnp.asarray(ess, flat0.dtype))),
         resumed_chains=resumed,
     )
