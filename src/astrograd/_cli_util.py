@@ -18,6 +18,25 @@ from astrograd._errors import InputError, SimulationError, runtime_checks_as_sim
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def check_output(path, option: str, suffix: str | None, example: str) -> None:
+    """Before a command's work: an output ``path`` (of the CLI ``option``) that is a directory or
+    lies below a file, or (``suffix``, e.g. ".png") names a file of another type, is an InputError
+    (found after the run otherwise, as a traceback, or written elsewhere: --plot DIR as DIR.png).
+    ``example``: the file name suggested inside a directory. None: nothing to check."""
+    from pathlib import Path
+
+    from astrograd.io._paths import file_to_write
+
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {str(path)!r} is a directory; give a file name such as {str(path / example)!r}")
+    file_to_write(path, example)  # below an existing file
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise InputError(f"{option} {str(path)!r} must be a file name ending in {suffix}")
+
+
 def to_jsonable(obj: Any) -> Any:
     """Convert numpy/JAX scalars and arrays (recursively) into plain JSON types."""
     if isinstance(obj, dict):

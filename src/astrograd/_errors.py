@@ -66,6 +66,19 @@ def check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def real_array(name: str, values, allowed: str) -> np.ndarray:
+    """``values`` as a float numpy array (integers converted), else a one-line InputError saying
+    it must be ``allowed`` (e.g. "a 1D array of real numbers"): ragged lists, strings, None,
+    booleans and complex numbers are refused."""
+    try:
+        a = np.asarray(values)
+    except (TypeError, ValueError):  # ragged
+        raise InputError(f"{name} is not allowed; it must be {allowed}") from None
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputError(f"{name} holds {a.dtype} values; it must be {allowed}")
+    return a.astype(float)
+
+
 def check_seed(seed, name: str = "seed") -> int:
     """Return ``int(seed)`` if it is an integer (not a bool) that ``jax.random.key`` takes (int64),
     else raise InputError (JAX itself raises an OverflowError traceback)."""

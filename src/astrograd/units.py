@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import astropy.units as u
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_positive
 
 __all__ = ["CodeUnits"]
 
@@ -107,9 +107,10 @@ class CodeUnits:
 
     @classmethod
     def from_cgs_attributes(cls, attrs) -> CodeUnits:
-        """Rebuild from ``unit_length_cm``, ``unit_mass_g``, ``unit_velocity_cm_s``."""
-        return cls(
-            float(attrs["unit_length_cm"]) * u.cm,
-            float(attrs["unit_mass_g"]) * u.g,
-            float(attrs["unit_velocity_cm_s"]) * u.cm / u.s,
-        )
+        """Rebuild from ``unit_length_cm``, ``unit_mass_g``, ``unit_velocity_cm_s``; a missing one,
+        or one that is not a number > 0, is an InputError (before: KeyError or ValueError)."""
+        scales = {"unit_length_cm": u.cm, "unit_mass_g": u.g, "unit_velocity_cm_s": u.cm / u.s}
+        missing = [name for name in scales if name not in attrs]
+        if missing:
+            raise InputError(f"the unit attribute {missing[0]!r} is missing; physical units need {', '.join(scales)}")
+        return cls(*(check_positive(name, attrs[name]) * unit for name, unit in scales.items()))

@@ -241,6 +241,9 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), "a", 1.0, jnp.array(1.0))
     with pytest.raises(InputError, match="save_times = .* it must be real numbers, not complex128$"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5 + 1j])
+    # a NaN save time passed every comparison (all False) and a state was "saved" at NaN
+    with pytest.raises(InputError, match="save_times = .* every time must be finite$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5, float("nan")])
     with pytest.raises(InputError, match="adjoint"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), adjoint="magic")
     with pytest.raises(InputError, match="remat"):

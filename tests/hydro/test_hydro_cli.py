@@ -1,7 +1,9 @@
 """CLI: `astrograd hydro run|fit-wind|loss-map` outputs, snapshot layout, and one-line errors."""
 
 import json
+import re
 
+import astropy.units as u
 import h5py
 import numpy as np
 import pytest
@@ -94,3 +96,104 @@ def test_bad_init_files(tmp_path):
     for path, message in ((missing, "lacks dataset(s) p"), (short, "'u'"), (negative, "cell 3")):
         res = _invoke("run", "custom", "--init", path)
         assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_init_files_with_data_that_are_not_real_numbers(tmp_path):
+    """Before: strings and string attributes were ValueError tracebacks (exit 1), a gamma attribute
+    of two values a TypeError; complex data ran on its real part and booleans as 0/1, silently."""
+    n = 8
+    cases = {
+        "text": ({"rho": np.array([b"a"] * n)}, {}, "dataset 'rho' in .* holds S1 values"),
+        "complex": ({"u": np.zeros(n) + 1j}, {}, "dataset 'u' in .* holds complex128 values"),
+        "bool": ({"p": np.ones(n, bool)}, {}, "dataset 'p' in .* holds bool values"),
+        "x_text": ({"x": np.array([b"a"] * n)}, {}, "dataset 'x' in .* holds S1 values"),
+        "gamma_text": ({}, {"gamma": "abc"}, "attribute 'gamma' = 'abc' in .* it must be a real number"),
+        "gamma_pair": ({}, {"gamma": np.array([1.4, 1.5])}, "attribute 'gamma' = .* it must be a real number"),
+        "t_end_text": ({}, {"t_end": "soon"}, "attribute 't_end' = 'soon' in .* it must be a real number"),
+        "units_text": ({}, {"unit_length_cm": "pc", "unit_mass_g": 1.0, "unit_velocity_cm_s": 1.0},
+                       "attribute 'unit_length_cm' = 'pc'"),
+    }
+    for name, (datasets, attrs, message) in cases.items():
+        path = tmp_path / f"{name}.h5"
+        with h5py.File(path, "w") as f:
+            for key, value in {"rho": np.ones(n), "u": np.zeros(n), "p": np.ones(n), **datasets}.items():
+                f[key] = value
+            f.attrs.update(attrs)
+        res = _invoke("run", "custom", "--init", path)
+        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        assert res.exit_code == 2 and len(lines) == 1, (name, res.output)
+        assert re.match(f"^error: {message}", lines[0].replace("|", "")), (name, lines[0])
+
+
+def test_loss_map_checks_fit_file_and_out_before_the_map(tmp_path, monkeypatch):
+    """Before: the --fit file was read after the whole map (minutes), and one of another layout
+    was an IndexError traceback; NaN paths were drawn as nothing; an --out that is a file
+    failed after the map too."""
+    import astrograd.hydro._wind as wind_module
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("the loss map was computed before the inputs were checked")
+
+    monkeypatch.setattr(wind_module, "wind_loss_map", no_map)
+    for name, paths in (("flat", np.ones(5)), ("nan", np.full((1, 3, 2), np.nan)), ("text", np.array([b"a"]))):
+        fit = tmp_path / f"{name}.h5"
+        with h5py.File(fit, "w") as f:
+            f["paths_theta"] = paths
+        res = _invoke("loss-map", "--cells", 16, "--grid", 2, "--fit", fit, "--out", tmp_path / "map")
+        assert res.exit_code == 2 and "dataset 'paths_theta'" in res.output, res.output
+        assert "(starts, iterations+1, 2)" in res.output and len(res.output.strip().splitlines()) == 1
+    afile = tmp_path / "file"
+    afile.write_text("")
+    res = _invoke("loss-map", "--cells", 16, "--grid", 2, "--out", afile)
+    assert res.exit_code == 2 and res.output.startswith("error: cannot use"), res.output
+
+
+def test_run_wind_compares_with_the_bubble_of_its_own_gamma(tmp_path):
+    """Before: `run wind --gamma 1.4` reported the outer shock, the bubble pressure and the
+    contact against the γ = 5/3 solution (weaver_bubble without γ, Weaver's 0.88)."""
+    from astrograd.hydro import weaver_bubble, weaver_coefficient, weaver_radius, wind_luminosity, wind_problem
+
+    res = _invoke("run", "wind", "--cells", 32, "--gamma", 1.4, "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    pr = wind_problem(32)
+    info, pc = pr.info, 1.0 / pr.units.to_code(1.0 * u.pc)
+    ref = weaver_bubble(np.array([1.0]), info["mdot"], info["v_inf"], info["rho"], pr.t_end, gamma=1.4)
+    assert summary["weaver_contact_radius_pc"] == pytest.approx(ref.r_contact * pc, rel=1e-12)
+    radius = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], pr.t_end, weaver_coefficient(1.4))
+    assert summary["weaver_radius_pc"] == pytest.approx(radius * pc, rel=1e-12)
+
+
+def test_reference_gamma_is_checked_before_the_run(monkeypatch):
+    """Before: `run sedov --gamma 2` ran the blast and then failed on the missing Sedov constant."""
+    import astrograd.hydro._examples as examples
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("ran before the reference's gamma was checked")
+
+    monkeypatch.setattr(examples, "run", no_run)
+    for problem, gamma, message in (("sedov", 2.0, "no tabulated Sedov constant"), ("wind", 4.0, "1 < gamma <= 3")):
+        res = _invoke("run", problem, "--cells", 16, "--gamma", gamma)
+        assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_run_checks_its_output_files_before_the_run(tmp_path, monkeypatch):
+    """Before: --plot DIR ran and wrote DIR.png, --plot x.foo ran and then failed with
+    matplotlib's ValueError traceback, a bad --out failed only after the run."""
+    import astrograd.hydro._examples as examples
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("ran before the outputs were checked")
+
+    monkeypatch.setattr(examples, "run", no_run)
+    afile = tmp_path / "file.h5"
+    afile.write_text("")
+    for args, message in (
+        (["--plot", tmp_path], "is a directory; give a file name such as"),
+        (["--plot", tmp_path / "x.foo"], "must be a file name ending in .png"),
+        (["--out", tmp_path], "is a directory; give a file name such as"),
+        (["--out", afile / "x.h5"], "is a file, not a folder"),
+    ):
+        res = _invoke("run", "sod", "--cells", 8, *args)
+        assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path.parent / f"{tmp_path.name}.png").exists()

@@ -7,6 +7,7 @@ import pytest
 from astrograd._errors import InputError, SimulationError
 from astrograd.hydro import (
     exact_riemann,
+    free_wind_density,
     riemann_star_state,
     sedov_shock_radius,
     weaver_bubble,
@@ -68,6 +69,43 @@ def test_vacuum_and_bad_states_are_reported():
     for gamma in (1.0, 0.5):  # gamma = 1 divided by zero; gamma < 1 ran, though no ideal gas has it
         with pytest.raises(InputError, match=f"^gamma = {gamma:g} is not allowed; it must be a finite number > 1$"):
             exact_riemann((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), gamma, x, 0.2)
+
+
+def test_star_state_of_low_pressure_data_scales_with_the_units():
+    """The Euler equations are invariant under p -> s² p, u -> s u: so is p*, u*. Before, the
+    Newton iteration floored p at an absolute 1e-14 and returned p* = 1e-14 for Sod's data in
+    units with p ~ 1e-20 (as in cgs for the ISM: p ~ 1e-12 dyn/cm²)."""
+    p_ref, u_ref = riemann_star_state((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
+    for s in (1e-10, 1e-3, 1e5):
+        p, u = riemann_star_state((1.0, 0.0, s**2), (0.125, 0.0, 0.1 * s**2), 1.4)
+        assert p == pytest.approx(p_ref * s**2, rel=1e-10) and u == pytest.approx(u_ref * s, rel=1e-10)
+
+
+SOD = ((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # before: NaN positions or x0 were sampled as if in the star region, silently
+        (lambda: exact_riemann(*SOD, np.array([0.2, np.nan]), 0.2), "^x has a non-finite value"),
+        (lambda: exact_riemann(*SOD, np.linspace(0, 1, 5), 0.2, x0=np.nan), "^x0 = .* it must be a finite number$"),
+        # before: ValueError/TypeError tracebacks
+        (lambda: exact_riemann(("a", 0, 1), SOD[1], 1.4, np.linspace(0, 1, 5), 0.2), "^left state = "),
+        (lambda: exact_riemann(*SOD, "abc", 0.2), "^x = 'abc' is not allowed"),
+        (lambda: exact_riemann(*SOD, np.ones((2, 3)), 0.2), r"^x has shape \(2, 3\); it must be 1D"),
+        # before: r = NaN was taken for ambient gas, a negative or NaN ambient pressure returned
+        (lambda: weaver_bubble(np.array([0.5, np.nan]), 1.0, 1.0, 1.0, 1.0), "^radius r = nan is not allowed"),
+        (lambda: weaver_bubble(np.array([2.0]), 1.0, 1.0, 1.0, 1.0, ambient_pressure=-1.0), "^ambient pressure = -1"),
+        (lambda: weaver_radius(1.0, 1.0, 1.0, coefficient=np.nan), "^coefficient = nan is not allowed"),  # was NaN
+        (lambda: free_wind_density([-1.0, 0.0], 1.0, 1.0), "^radius r = -1 is not allowed"),  # was inf
+        (lambda: free_wind_density([1.0], 1.0, 0.0), "^terminal velocity = 0 is not allowed"),  # was inf
+    ],
+)
+def test_bad_arguments_of_the_references_are_one_line_errors(call, match):
+    with pytest.raises(InputError, match=match) as err:
+        call()
+    assert "\n" not in str(err.value)
 
 
 def test_similarity_radii():

@@ -62,6 +62,8 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
         (["--cells", "8"], "--cells = 8"),
         (["--noise", "0"], "noise = 0.0"),
         (["--samples", "0"], "num_samples = 0"),
+        # before: the whole run, then blackjax's AssertionError traceback (ESS needs two draws)
+        (["--samples", "1"], "num_samples = 1 is not allowed; it must be an integer >= 2"),
         (["--seed", str(2**64)], f"--seed = {2**64} is not allowed"),  # was JAX's OverflowError
     ],
 )
@@ -75,6 +77,11 @@ def test_prior_box_must_contain_the_problem():
 
     with pytest.raises(InputError, match="outside the prior box"):
         wind_posterior(wind_problem(16, setup=WindSetup(v_inf_km_s=5000.0)), jax.random.key(0))
+    # before: KeyError 'setup'
+    from astrograd.hydro import sod_problem
+
+    with pytest.raises(InputError, match="^problem 'sod' is not allowed; it must be a wind problem"):
+        wind_posterior(sod_problem(8), jax.random.key(0))
 
 
 @pytest.mark.slow

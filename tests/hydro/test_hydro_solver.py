@@ -243,6 +243,53 @@ def test_state_of_the_wrong_shape_and_bad_fixed_steps_are_refused(x64):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
+        # before: a string or None was a ValueError, a complex array ran on its real part, a 2D
+        # array was flattened into the cells
+        ({"rho": ["a"] * 8}, "^rho holds <U1 values; it must be a 1D array of real numbers"),
+        ({"rho": None}, "^rho holds object values"),
+        ({"vel": np.zeros(8) + 1j}, "^u holds complex128 values"),
+        ({"p": np.ones((2, 4))}, r"^p has shape \(2, 4\); it must be 1D"),
+        # before: TypeError tracebacks
+        ({"t_end": None}, "^t_end = None is not a number"),
+        ({"t_end": np.array([0.1, 0.2])}, "^t_end = .* is not a number"),
+        # before: a NaN save time passed the check (NaN compares False) and was "saved"
+        ({"save_times": [0.05, np.nan]}, r"^save_times = .* every time must be finite$"),
+        # before: the run started and stopped after its first step, "try a smaller CFL number":
+        # E = p/(γ-1) + ρu²/2 holds p = 1e-8 next to ρu²/2 = 5e11 only as round-off
+        ({"vel": np.full(8, 1e6), "p": np.full(8, 1e-8)}, "^initial state in cell 0 .* lose the pressure to round-off"),
+        ({"vel": np.full(8, 1e300)}, "^initial state in cell 0 .* overflow"),
+    ],
+)
+def test_run_refuses_arrays_and_times_that_are_not_real_numbers(x64, kwargs, match):
+    args = {"rho": np.ones(8), "vel": np.zeros(8), "p": np.ones(8), "t_end": 0.1, **kwargs}
+    save_times = args.pop("save_times", None)
+    with pytest.raises(InputError, match=match) as err:
+        run(args["rho"], args["vel"], args["p"], HydroParams(), HydroConfig(num_cells=8), args["t_end"],
+            save_times=save_times)
+    assert "\n" not in str(err.value)
+
+
+def test_simulate_takes_integer_or_list_states_and_refuses_non_boolean_flags(x64):
+    """Before: an integer state was a while_loop carry-type TypeError, a list a TypeError from
+    a division; remat="no" and differentiate_dt="no" were taken as True."""
+    cfg, params = HydroConfig(num_cells=8), HydroParams()
+    q = np.asarray(primitive_to_conserved(jnp.ones((3, 8)), params.gamma))
+    ref = simulate(jnp.asarray(q), params, cfg, 0.1, adjoint="forward").state
+    ints = np.stack([np.full(8, 2), np.zeros(8, int), np.full(8, 3)])
+    for state, expect in ((q.tolist(), ref), (ints, simulate(ints.astype(float), params, cfg, 0.1).state)):
+        np.testing.assert_array_equal(simulate(state, params, cfg, 0.1, adjoint="forward").state, expect)
+    np.testing.assert_array_equal(simulate_fixed(ints, params, cfg, 1e-3, 2).state,
+                                  simulate_fixed(ints.astype(float), params, cfg, 1e-3, 2).state)
+    with pytest.raises(InputError, match="^state holds bool values"):
+        simulate(np.ones((3, 8), bool), params, cfg, 0.1)
+    for name in ("remat", "differentiate_dt"):
+        with pytest.raises(InputError, match=f"^{name} = 'no' is not allowed; it must be True or False$"):
+            simulate(q, params, cfg, 0.1, **{name: "no"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
         ({"energy": -1.0}, "^blast energy = -1 is not allowed"),
         ({"density": 0.0}, "^ambient density = 0 is not allowed"),
         ({"ambient_pressure": -1.0}, "^ambient pressure = -1 is not allowed"),
@@ -275,6 +322,19 @@ def test_bad_sedov_settings_are_refused(kwargs, match):
         (lambda: HydroConfig(num_cells=8, riemann="roe"), "Riemann"),
         (lambda: HydroConfig(num_cells=8, geometry="torus"), "geometry"),
         (lambda: HydroConfig(num_cells=8, left_boundary="periodic"), "periodic"),
+        # before: accepted (a string r_max failed later in the grid, None was a TypeError)
+        (lambda: HydroConfig(num_cells=8, r_max="2"), "^r_max = '2' is not allowed; it must be a real number$"),
+        (lambda: HydroConfig(num_cells=8, r_max=None), "^r_max = None is not allowed"),
+        (lambda: HydroConfig(num_cells=8, r_min=False), "^r_min = False is not allowed"),
+        (lambda: HydroConfig(num_cells=8, wind_cells=True), "^wind cells = True is not allowed"),
+        # before: r³ overflowed, the volumes were NaN and the run stopped at t = 0 with density
+        # 1 and pressure 1 called "unphysical"
+        (lambda: HydroConfig(num_cells=8, geometry="spherical", r_min=1e300, r_max=1.1e300),
+         r"^domain \[1e\+300, 1.1e\+300\] is not allowed in spherical geometry"),
+        # before: a negative end time or ambient pressure made a Problem (wind_problem)
+        (lambda: wind_problem(8, setup=WindSetup(t_end_yr=-1.0)), "^t_end_yr = -1 is not allowed"),
+        (lambda: wind_problem(8, setup=WindSetup(ambient_pressure_k_cm3=-1.0)), "^ambient pressure = -1"),
+        (lambda: wind_problem(8, setup=WindSetup(ambient_density_mp_cm3=0.0)), "^ambient density = 0"),
     ],
 )
 def test_bad_settings_are_one_line_input_errors(make, match):

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from astrograd._errors import InputError
-from astrograd.hydro import free_wind_density, primitive_to_conserved, run, wind_problem
-from astrograd.hydro._wind import fit_wind, outer_shock_radius, physical_from_theta, theta_from_physical
+from astrograd.hydro import free_wind_density, primitive_to_conserved, run, sod_problem, wind_problem
+from astrograd.hydro._wind import (
+    fit_wind,
+    outer_shock_radius,
+    physical_from_theta,
+    theta_from_physical,
+    wind_loss_map,
+)
 from astrograd.units import CodeUnits
 
 
@@ -31,6 +37,14 @@ def test_code_units_against_astropy():
     with pytest.raises(InputError):
         cu.to_code(5 * u.K)
     assert CodeUnits.from_cgs_attributes(cu.cgs_attributes()).to_code(1 * u.pc) == pytest.approx(1 / 3)
+    # a missing or non-numeric unit attribute was a KeyError or ValueError
+    attrs = cu.cgs_attributes()
+    with pytest.raises(InputError, match="the unit attribute 'unit_mass_g' is missing"):
+        CodeUnits.from_cgs_attributes({k: v for k, v in attrs.items() if k != "unit_mass_g"})
+    with pytest.raises(InputError, match="unit_length_cm = 'pc' is not a number"):
+        CodeUnits.from_cgs_attributes({**attrs, "unit_length_cm": "pc"})
+    with pytest.raises(InputError, match="unit_velocity_cm_s = -1 is not allowed"):
+        CodeUnits.from_cgs_attributes({**attrs, "unit_velocity_cm_s": -1.0})
 
 
 def test_fit_coordinates_round_trip():
@@ -96,6 +110,32 @@ def test_fit_wind_checkpoint_is_tied_to_its_settings(x64, monkeypatch, tmp_path)
                                    "learning_rate": 0.2}
     with pytest.raises(InputError, match="learning_rate = 0 is not allowed"):
         fit_wind(wind_problem(16), [[1200.0, 0.16]], learning_rate=0.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # before: ValueError / broadcasting TypeError / "need at least one array to stack" tracebacks
+        (lambda pr: fit_wind(pr, "abc", iterations=1), "^starts holds <U3 values"),
+        (lambda pr: fit_wind(pr, np.full((1, 2, 2), 1000.0), iterations=1), r"^starts has shape \(1, 2, 2\)"),
+        (lambda pr: fit_wind(pr, np.ones((0, 2)), iterations=1), r"^starts has shape \(0, 2\)"),
+        (lambda pr: fit_wind(pr, [[1000.0, 0.1]], iterations=0), "^iterations = 0 is not allowed"),  # was "steps"
+        (lambda pr: fit_wind(sod_problem(8), [[1000.0, 0.1]]), "^problem 'sod' is not allowed"),  # was KeyError
+        (lambda pr: wind_loss_map(sod_problem(8), [1000.0], [40.0]), "^problem 'sod' is not allowed"),
+        # before: NaN or negative grid values gave NaN losses, a 2D grid was flattened, silently;
+        # a string batch was a ValueError and batch=1.5 ran as 1
+        (lambda pr: wind_loss_map(pr, [np.nan], [40.0]), "^v_inf_km_s = nan is not allowed; it must be finite and > 0"),
+        (lambda pr: wind_loss_map(pr, [1000.0], [-40.0]), "^star_mass_msun = -40 is not allowed"),
+        (lambda pr: wind_loss_map(pr, [[1000.0, 2000.0]], [40.0]), r"^v_inf_km_s has shape \(1, 2\)"),
+        (lambda pr: wind_loss_map(pr, [], [40.0]), r"^v_inf_km_s has shape \(0,\)"),
+        (lambda pr: wind_loss_map(pr, [1000.0], [40.0], batch="a"), "^batch = 'a' is not allowed"),
+        (lambda pr: wind_loss_map(pr, [1000.0], [40.0], batch=1.5), "^batch = 1.5 is not allowed"),
+    ],
+)
+def test_bad_fit_and_map_arguments_are_one_line_errors_before_any_run(call, match):
+    with pytest.raises(InputError, match=match) as err:
+        call(wind_problem(16))
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.slow

@@ -312,5 +312,7 @@ def check_times(t0, t1, save_times) -> None:
     ts = ts.astype(float)
     if ts.ndim != 1 or ts.size == 0:
         raise InputError("save_times must be a non-empty 1D sequence of times")
+    if not np.all(np.isfinite(ts)):  # NaN passes every comparison below as False
+        raise InputError(f"save_times = {save_times!r} is not allowed; every time must be finite")
     if np.any(ts <= t0c) or np.any(ts > t1c) or np.any(np.diff(ts) <= 0):
         raise InputError(f"save_times must increase strictly and lie in ({t0c:g}, {t1c:g}]")

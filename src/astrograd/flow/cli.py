@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import ProgressBar, handle_errors, print_json
+from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json
 from astrograd._errors import InputError
 
 app = typer.Typer(
@@ -32,17 +32,6 @@ def parse_res(res: str, scene: str) -> tuple[int, int]:
     if len(values) != 2 or min(values) < 2:
         raise InputError(f"--res {res!r} is not allowed; give NXxNY with integers >= 2, e.g. 32x64")
     return values[0], values[1]
-
-
-def _check_output(path: Path | None, option: str, suffix: str | None, example: str) -> None:
-    """Before the run: an output file that is a directory, or (``suffix``) of another type, is an
-    InputError (it used to fail after the run with a traceback, or was written elsewhere)."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise InputError(f"{option} {str(path)!r} is a directory; give a file name such as {str(path / example)!r}")
-    if suffix is not None and path.suffix.lower() != suffix:
-        raise InputError(f"{option} {str(path)!r} must be a file name ending in {suffix}")
 
 
 def _steps(steps: int) -> int:
@@ -101,8 +90,8 @@ def run_cmd(
         check_positive("--dt", dt)
     if save_every is not None and not 1 <= save_every <= steps:
         raise InputError(f"--save-every {save_every} is not allowed; it must lie in [1, --steps = {steps}]")
-    _check_output(out, "--out", None, "out.h5")
-    _check_output(gif, "--gif", ".gif", "run.gif")
+    check_output(out, "--out", None, "out.h5")
+    check_output(gif, "--gif", ".gif", "run.gif")
     t0 = time.perf_counter()
     if scene == "burgers":
         summary = _run_burgers(nx, steps, dt, save_every, out, advection)
@@ -241,8 +230,8 @@ def fit_burgers_cmd(
     """Optimise the Burgers initial state (from 0) to match step 16 of the run from -sin(pi x)."""
     from astrograd.flow._fit import fit_burgers
 
-    _check_output(out, "--out", None, "out.h5")
-    _check_output(plot, "--plot", ".png", "fit.png")
+    check_output(out, "--out", None, "out.h5")
+    check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
     with ProgressBar(iterations, "fit burgers", enabled=not quiet) as bar:
         result = fit_burgers(iterations, lr, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
@@ -269,8 +258,8 @@ def fit_marker_cmd(
     if res < 4:
         raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
     _steps(steps)
-    _check_output(out, "--out", None, "out.h5")
-    _check_output(plot, "--plot", ".png", "fit.png")
+    check_output(out, "--out", None, "out.h5")
+    check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
     result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
     _fit_outputs(result, out, plot, "marker", t0, json_out)

@@ -72,6 +72,9 @@ class HydroConfig(eqx.Module):
         check_choice("right boundary", self.right_boundary, BOUNDARIES)
         if (self.left_boundary == "periodic") != (self.right_boundary == "periodic"):
             raise InputError("periodic boundaries must be used on both sides (left and right)")
+        for name, value in (("r_min", self.r_min), ("r_max", self.r_max)):
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+                raise InputError(f"{name} = {value!r} is not allowed; it must be a real number")
         lo, hi = float(self.r_min), float(self.r_max)
         if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
             raise InputError(f"domain [{lo:g}, {hi:g}] is not allowed; it needs finite r_min < r_max")
@@ -79,9 +82,18 @@ class HydroConfig(eqx.Module):
             raise InputError(f"r_min = {lo:g} is not allowed in {self.geometry} geometry; it must be >= 0")
         if self.geometry != "cartesian" and self.left_boundary == "periodic":
             raise InputError(f"periodic boundaries are not allowed in {self.geometry} geometry")
-        if not isinstance(self.wind_cells, int | np.integer) or not 0 <= self.wind_cells <= self.num_cells:
+        wind_int = isinstance(self.wind_cells, int | np.integer) and not isinstance(self.wind_cells, bool)
+        if not wind_int or not 0 <= self.wind_cells <= self.num_cells:
             raise InputError(
                 f"wind cells = {self.wind_cells!r} is not allowed; it must be an integer in [0, {self.num_cells}]"
+            )
+        with np.errstate(all="ignore"):
+            grid = Grid.build(self)
+            extent_ok = np.all(np.isfinite(grid.areas)) and np.all(np.isfinite(grid.volumes) & (grid.volumes > 0))
+        if not extent_ok:  # e.g. r_max = 1e300 in spherical geometry: r² overflows, the volumes are NaN
+            raise InputError(
+                f"domain [{lo:g}, {hi:g}] is not allowed in {self.geometry} geometry: its face areas or cell "
+                "volumes are not finite positive numbers in float64 (rescale the length unit)"
             )
 
     @property

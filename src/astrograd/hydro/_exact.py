@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from astrograd._errors import InputError, check_positive
+from astrograd.hydro._config import _real_array
 
 __all__ = [
     "SEDOV_XI0",
@@ -60,6 +61,7 @@ def weaver_radius(luminosity, density, t, coefficient: float = WEAVER_ADIABATIC)
     check_positive("wind luminosity", luminosity)
     check_positive("ambient density", density)
     check_positive("time", t)
+    check_positive("coefficient", coefficient)
     return coefficient * (luminosity * t**3 / density) ** 0.2
 
 
@@ -69,9 +71,22 @@ def weaver_shell_velocity(luminosity, density, t, coefficient: float = WEAVER_AD
 
 
 def free_wind_density(r, mass_loss_rate, terminal_velocity):
-    """Density of the free-streaming wind, ρ = Ṁ / (4π r² v∞), shape of r."""
-    r = np.asarray(r, dtype=float)
+    """Density of the free-streaming wind, ρ = Ṁ / (4π r² v∞), shape of r (> 0)."""
+    check_positive("mass-loss rate", mass_loss_rate, allow_zero=True)
+    check_positive("terminal velocity", terminal_velocity)
+    r = _radii(r, positive=True)
     return mass_loss_rate / (4.0 * np.pi * r**2 * terminal_velocity)
+
+
+def _radii(r, positive: bool) -> np.ndarray:
+    """``r`` as a float array of finite radii (> 0, or >= 0), else a one-line InputError."""
+    a = _real_array("r", r).astype(float)
+    bad = ~np.isfinite(a) | ((a <= 0) if positive else (a < 0))
+    if bad.any():
+        value = a[np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape)] if a.ndim else a
+        allowed = "> 0" if positive else ">= 0"
+        raise InputError(f"radius r = {float(value):.6g} is not allowed; it must be finite and {allowed}")
+    return a
 
 
 # --- the adiabatic wind bubble as a similarity solution (Castor, McCray & Weaver 1975; Weaver et
@@ -158,6 +173,7 @@ def weaver_bubble(r, mass_loss_rate, terminal_velocity, density, t, gamma: float
     check_positive("terminal velocity", terminal_velocity)
     check_positive("ambient density", density)
     check_positive("time", t)
+    check_positive("ambient pressure", ambient_pressure, allow_zero=True)
     weaver_coefficient(gamma)  # validates γ
     gamma = float(gamma)
     xi, f, g, h, alpha = _weaver_similarity(gamma)
@@ -167,7 +183,7 @@ def weaver_bubble(r, mass_loss_rate, terminal_velocity, density, t, gamma: float
     r_contact = xi[0] * r_shock
     p_bubble = density * u_shock**2 * h[0]
     r_reverse = np.sqrt(2.0 / (gamma + 1.0) * mass_loss_rate * terminal_velocity / (4.0 * np.pi * p_bubble))
-    r = np.asarray(r, dtype=float)
+    r = _radii(r, positive=False)
     s = r / r_shock
     k = 4.0 / (15.0 * gamma)  # ∇·u = −(1/γp) ∂p/∂t = (4/5)/(γ t) in the isobaric bubble: u = k r/t + C/r²
     with np.errstate(divide="ignore", invalid="ignore"):

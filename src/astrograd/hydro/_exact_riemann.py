@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from astrograd._errors import InputError, SimulationError, check_positive
-from astrograd.hydro._config import check_gamma
+from astrograd._errors import InputError, SimulationError, check_finite_array, check_positive
+from astrograd.hydro._config import _real_array, check_gamma
 
 __all__ = ["exact_riemann", "riemann_star_state"]
 
@@ -37,7 +37,7 @@ def _check_gamma(gamma) -> float:
 
 
 def _check_state(name, state):
-    values = np.asarray(state, dtype=float).reshape(-1)
+    values = _real_array(f"{name} state", state).astype(float).reshape(-1)
     if values.size != 3:
         raise InputError(f"{name} state has {values.size} values; it must be (density, velocity, pressure)")
     rho, u, p = (float(v) for v in values)
@@ -64,12 +64,13 @@ def riemann_star_state(left, right, gamma: float, *, tol: float = 1e-14) -> tupl
     # two-rarefaction guess (Toro eq. 4.46), robust for every case
     z = (gamma - 1.0) / (2.0 * gamma)
     p = ((c_l + c_r - 0.5 * (gamma - 1.0) * (u_r - u_l)) / (c_l / p_l**z + c_r / p_r**z)) ** (1.0 / z)
-    p = max(p, tol)
+    floor = tol * min(p_l, p_r)  # relative: an absolute floor would clamp p* of low-pressure data (any units)
+    p = max(p, floor)
     for _ in range(100):
         f_l, df_l = _pressure_function(p, rho_l, p_l, c_l, gamma)
         f_r, df_r = _pressure_function(p, rho_r, p_r, c_r, gamma)
         p_new = p - (f_l + f_r + u_r - u_l) / (df_l + df_r)
-        p_new = max(p_new, tol)
+        p_new = max(p_new, floor)
         change = 2.0 * abs(p_new - p) / (p_new + p)
         p = p_new
         if change < tol:
@@ -95,7 +96,15 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
     c_r = np.sqrt(gamma * p_r / rho_r)
     g1 = (gamma - 1.0) / (gamma + 1.0)
     g2 = (gamma - 1.0) / (2.0 * gamma)
-    s = (np.asarray(x, dtype=float) - x0) / t
+    x0 = _real_array("x0", x0)
+    if x0.ndim != 0 or not np.isfinite(x0):
+        raise InputError(f"x0 = {x0!r} is not allowed; it must be a finite number")
+    x0 = float(x0)
+    positions = _real_array("x", x).astype(float)
+    if positions.ndim != 1:
+        raise InputError(f"x has shape {positions.shape}; it must be 1D (positions)")
+    check_finite_array("x", positions)
+    s = (positions - x0) / t
     rho = np.empty_like(s)
     vel = np.empty_like(s)
     prs = np.empty_like(s)

@@ -10,7 +10,14 @@ import numpy as np
 
 from astrograd._errors import InputError, check_choice
 from astrograd.hydro._config import HydroConfig, HydroParams
-from astrograd.hydro._exact import sedov_shock_radius, weaver_bubble, weaver_radius, wind_luminosity
+from astrograd.hydro._exact import (
+    WEAVER_ADIABATIC,
+    sedov_shock_radius,
+    weaver_bubble,
+    weaver_coefficient,
+    weaver_radius,
+    wind_luminosity,
+)
 from astrograd.hydro._exact_riemann import exact_riemann
 from astrograd.hydro._problems import SOD_LEFT, SOD_RIGHT, Problem, sedov_problem, sod_problem, wind_problem
 from astrograd.hydro._solve import run
@@ -89,23 +96,40 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
         r_min, r_max = 0.0, 1.0
     config = HydroConfig(num_cells=n, geometry=geometry, r_min=r_min, r_max=r_max,
                          left_boundary="reflective" if geometry != "cartesian" else "open", right_boundary="open")
+    unit_keys = ("unit_length_cm", "unit_mass_g", "unit_velocity_cm_s")
     units = None
-    if all(k in attrs for k in ("unit_length_cm", "unit_mass_g", "unit_velocity_cm_s")):
+    if all(k in attrs for k in unit_keys):
         from astrograd.units import CodeUnits
 
-        units = CodeUnits.from_cgs_attributes(attrs)
-    gamma = float(attrs.get("gamma", 5.0 / 3.0))
-    t_end = float(attrs.get("t_end", 0.1))
+        units = CodeUnits.from_cgs_attributes({k: _number_attribute(init, attrs, k, None) for k in unit_keys})
+    gamma = _number_attribute(init, attrs, "gamma", 5.0 / 3.0)
+    t_end = _number_attribute(init, attrs, "t_end", 0.1)
     return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)})
+
+
+def _number_attribute(path, attrs: dict, key: str, default: float | None) -> float:
+    """Attribute ``key`` of the file ``path`` as a float (``default`` when absent), else a
+    one-line InputError (a string, an array)."""
+    value = attrs.get(key, default)
+    a = np.asarray(value)
+    if a.size != 1 or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise InputError(f"attribute {key!r} = {value!r} in {str(path)!r} is not allowed; it must be a real number")
+    return float(a.reshape(()))
 
 
 def run_problem(problem: Problem) -> dict:
     """Run and validate against the problem's reference. Returns a dict with the arrays (x, w)
     and the numbers (steps, seconds, errors/radii)."""
+    config, gamma = problem.config, float(problem.params.gamma)
+    # the references' γ, checked before the run: Sedov's constant is tabulated for 1.4 and 5/3,
+    # the wind bubble's similarity solution needs 1 < γ <= 3
+    if problem.name == "sedov":
+        sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
+    if problem.name == "wind":
+        weaver_coefficient(gamma)
     start = time.perf_counter()
     w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end)
     seconds = time.perf_counter() - start
-    config, gamma = problem.config, float(problem.params.gamma)
     out = {"x": config.grid.centres, "w": w, "steps": int(sol.num_steps), "seconds": seconds, "numbers": {}}
     nums = out["numbers"]
     if problem.name == "sod" and config.geometry == "cartesian":
@@ -121,13 +145,15 @@ def run_problem(problem: Problem) -> dict:
     if problem.name == "wind":
         info = problem.info
         radius = outer_shock_radius(config.grid.centres, w[2], info["p"])
-        exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end)
+        # Weaver's published 0.88 is for γ = 5/3; for another γ the coefficient of its solution
+        coefficient = WEAVER_ADIABATIC if abs(gamma - 5.0 / 3.0) < 1e-9 else weaver_coefficient(gamma)
+        exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end, coefficient)
         pc = problem.units.from_code(1.0, u.pc).value
         nums.update(shock_radius_pc=radius * pc, weaver_radius_pc=exact * pc, relative_error=radius / exact - 1.0)
         r = config.grid.centres
         out["reference_x"] = np.linspace(r[0], config.r_max, 2001)
         ref = weaver_bubble(out["reference_x"], info["mdot"], info["v_inf"], info["rho"], problem.t_end,
-                            ambient_pressure=info["p"])
+                            gamma=gamma, ambient_pressure=info["p"])
         out["reference"] = np.stack([ref.rho, ref.u, ref.p])
         out["reference_label"] = "Weaver (adiabatic similarity)"
         # hot bubble between the reverse shock and the contact: isobaric in Weaver's solution

@@ -11,7 +11,7 @@ import numpy as np
 
 from astrograd._errors import InputError, check_int
 from astrograd.hydro._problems import Problem
-from astrograd.hydro._wind import wind_adam, wind_model
+from astrograd.hydro._wind import _wind_setup, wind_adam, wind_model
 
 __all__ = [
     "PRIOR_MASS_MSUN",
@@ -189,15 +189,16 @@ def wind_posterior(
     """
     from astrograd.inverse import check_checkpoint, sample
 
-    for name, value in (("num_warmup", num_warmup), ("num_samples", num_samples), ("num_chains", num_chains),
-                        ("map_iterations", map_iterations)):
-        check_int(name, value, 1)
+    # two draws per chain at least: the diagnostics (ESS, r_hat) and the grid's width need a spread
+    for name, value, minimum in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 2),
+                                 ("num_chains", num_chains, 1), ("map_iterations", map_iterations, 1)):
+        check_int(name, value, minimum)
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
         raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
 
     if not (np.isfinite(noise) and noise > 0):
         raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
-    setup = problem.info["setup"]
+    setup = _wind_setup(problem)
     u_true = np.log([setup.v_inf_km_s, setup.mdot_msun_per_myr])
     lo, hi = _prior_box(problem)
     if np.any(u_true <= lo) or np.any(u_true >= hi):

@@ -131,6 +131,9 @@ def wind_problem(
     setup = setup or WindSetup()
     check_positive("star mass", setup.star_mass_msun)
     check_positive("v_inf", setup.v_inf_km_s)
+    check_positive("ambient density", setup.ambient_density_mp_cm3)
+    check_positive("ambient pressure", setup.ambient_pressure_k_cm3)
+    check_positive("t_end_yr", setup.t_end_yr)
     cv = setup.code_values()
     if wind_cells is None:
         wind_cells = max(2, int(round(0.01 * num_cells)))

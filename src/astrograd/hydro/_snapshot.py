@@ -41,10 +41,7 @@ def read_snapshot(path, num_cells: int | None = None):
     given); ``x`` is optional and must then have the same length.
     """
     data, attrs = read_h5(path, required=("rho", "u", "p"))
-    arrays = [np.asarray(data[k], dtype=float).reshape(-1) if data[k].ndim <= 1 else data[k] for k in ("rho", "u", "p")]
-    for name, a in zip(("rho", "u", "p"), arrays, strict=True):
-        if a.ndim != 1:
-            raise InputError(f"dataset {name!r} in {str(path)!r} has shape {a.shape}; it must be 1D")
+    arrays = [_numbers(path, k, data[k]) for k in ("rho", "u", "p")]
     n = arrays[0].size
     for name, a in zip(("u", "p"), arrays[1:], strict=True):
         if a.size != n:
@@ -53,7 +50,17 @@ def read_snapshot(path, num_cells: int | None = None):
         raise InputError(f"{str(path)!r} has {n} cells but --cells is {num_cells}")
     x = None
     if "x" in data:
-        x = np.asarray(data["x"], dtype=float).reshape(-1)
+        x = _numbers(path, "x", data["x"])
         if x.size != n:
             raise InputError(f"dataset 'x' in {str(path)!r} has {x.size} values but 'rho' has {n}")
     return x, np.stack(arrays), attrs
+
+
+def _numbers(path, name: str, values: np.ndarray) -> np.ndarray:
+    """Dataset ``name`` as a 1D float array, else a one-line InputError (several dimensions, or
+    values that are not real numbers: strings, complex, booleans, compound types)."""
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise InputError(f"dataset {name!r} in {str(path)!r} holds {values.dtype} values; it must hold real numbers")
+    if values.ndim > 1:
+        raise InputError(f"dataset {name!r} in {str(path)!r} has shape {values.shape}; it must be 1D")
+    return values.astype(float).reshape(-1)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -16,6 +14,7 @@ from astrograd._errors import (
     SimulationError,
     check_positive,
     is_concrete,
+    real_array,
     runtime_checks_as_simulation_errors,
 )
 from astrograd.diff import adaptive_loop, fixed_loop
@@ -80,7 +79,9 @@ def simulate(
     ``failed``; call :func:`raise_if_failed` outside ``jit``.
     """
 
-    _check_state_shape(state, config)
+    state = _check_state(state, config)
+    _check_flag("differentiate_dt", differentiate_dt)
+    _check_flag("remat", remat)
 
     def dt_fn(q, t, p):
         dt = cfl_time_step(q, p, config)
@@ -125,7 +126,7 @@ def simulate_fixed(
     check is made: choose dt below the CFL limit. ``failed`` is set if the final state is
     unphysical."""
 
-    _check_state_shape(state, config)
+    state = _check_state(state, config)
     if is_concrete(dt):  # a traced dt (differentiated with respect to it) cannot be checked here
         check_positive("dt", dt)
 
@@ -143,13 +144,29 @@ def simulate_fixed(
     )
 
 
-def _check_state_shape(state, config: HydroConfig) -> None:
-    shape = tuple(jnp.shape(state))
+def _check_state(state, config: HydroConfig):
+    """``state`` as a floating-point JAX array of shape (3, cells) (an integer one is cast; a list
+    is converted), else a one-line InputError."""
+    try:
+        state = jnp.asarray(state)
+    except (TypeError, ValueError):
+        raise InputError("state is not allowed; it must be an array of real numbers, shape (3, cells)") from None
+    if jnp.issubdtype(state.dtype, jnp.integer):
+        state = state.astype(jnp.result_type(float))
+    if not jnp.issubdtype(state.dtype, jnp.floating):
+        raise InputError(f"state holds {state.dtype} values; it must be an array of real numbers, shape (3, cells)")
+    shape = tuple(state.shape)
     if shape != (3, config.num_cells):
         raise InputError(
             f"state has shape {shape}; expected (3, {config.num_cells}): conserved density, momentum "
             "and energy per cell (see primitive_to_conserved)"
         )
+    return state
+
+
+def _check_flag(name: str, value) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(f"{name} = {value!r} is not allowed; it must be True or False")
 
 
 def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray:
@@ -158,7 +175,7 @@ def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray
     Raises a one-line InputError naming the first cell with a non-finite or non-positive
     density or pressure (or non-finite velocity), or arrays of the wrong length.
     """
-    arrays = [np.asarray(a, dtype=float).reshape(-1) for a in (rho, vel, p)]
+    arrays = [_real_values(name, a) for name, a in (("rho", rho), ("u", vel), ("p", p))]
     n = arrays[0].size
     for name, a in zip(("rho", "u", "p"), arrays, strict=True):
         if a.size != n or (num_cells is not None and a.size != num_cells):
@@ -174,6 +191,15 @@ def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray
             allowed = "finite and > 0" if positive else "finite"
             raise InputError(f"initial {name} = {a[i]:.6g} in cell {i} is not allowed; it must be {allowed}")
     return np.stack(arrays)
+
+
+def _real_values(name: str, values) -> np.ndarray:
+    """``values`` (a number or a 1D array) as a flat float array, else a one-line InputError
+    (strings, None, complex or boolean values, several dimensions)."""
+    a = real_array(name, values, "a 1D array of real numbers, one per cell")
+    if a.ndim > 1:
+        raise InputError(f"{name} has shape {a.shape}; it must be 1D, one value per cell")
+    return a.reshape(-1)
 
 
 def raise_if_failed(solution: HydroSolution, params: HydroParams, config: HydroConfig) -> None:
@@ -215,11 +241,18 @@ def run(
     Returns the final primitive state (3, n) as numpy and the :class:`HydroSolution`.
     """
     w0 = check_initial_state(rho, vel, p, config.num_cells)
-    if not (math.isfinite(float(t_end)) and float(t_end) > 0):
-        raise InputError(f"t_end = {float(t_end):.6g} is not allowed; it must be a finite number > 0")
+    t_end = check_positive("t_end", t_end)  # a number (not None, a string or an array), finite, > 0
     check_times(0.0, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
     dtype = jnp.result_type(float)
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
+    bad = np.asarray(unphysical(q0, params.gamma))
+    if bad.any():  # valid (ρ, u, p) that the conserved variables cannot hold: the run would fail in its first step
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"initial state in cell {i} (density {w0[0, i]:.6g}, velocity {w0[1, i]:.6g}, pressure {w0[2, i]:.6g}) "
+            f"is not allowed: in {dtype}, its conserved variables (ρ, ρu, E) overflow or lose the pressure to "
+            "round-off (E − ρu²/2 ≤ 0)"
+        )
     st = None if save_times is None else jnp.asarray(save_times, dtype)
     with runtime_checks_as_simulation_errors():  # the step cap, checked inside the compiled loop
         sol = _simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps)

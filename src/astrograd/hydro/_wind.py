@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_positive
+from astrograd._errors import InputError, check_choice, check_int, check_positive, real_array
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._solve import simulate
@@ -151,6 +151,28 @@ def wind_loss(problem: Problem, target, loss: str = "density", *, adjoint: str =
     return loss_fn
 
 
+def _wind_setup(problem: Problem):
+    """The WindSetup of a problem made by ``wind_problem``, else a one-line InputError."""
+    from astrograd.hydro._problems import WindSetup
+
+    setup = problem.info.get("setup")
+    if not isinstance(setup, WindSetup):
+        raise InputError(f"problem {problem.name!r} is not allowed; it must be a wind problem (wind_problem(...))")
+    return setup
+
+
+def _real_values(name: str, values, positive: bool = False) -> np.ndarray:
+    """``values`` as a float array of finite (and ``positive``: > 0) real numbers, else a
+    one-line InputError."""
+    a = real_array(name, values, "an array of real numbers")
+    bad = ~np.isfinite(a) | ((a <= 0) if positive else False)
+    if bad.any():
+        value = a[np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape)] if a.ndim else a
+        allowed = "finite and > 0" if positive else "finite"
+        raise InputError(f"{name} = {float(value):.6g} is not allowed; it must be {allowed}")
+    return a
+
+
 @dataclass
 class WindFit:
     """Result of :func:`fit_wind`: true and recovered (v∞ km/s, Ṁ M☉/Myr) per start, relative
@@ -199,12 +221,15 @@ def fit_wind(
     from astrograd.inverse import fit
 
     check_choice("loss", loss, LOSSES)
+    check_int("iterations", iterations, 1)
     check_positive("learning_rate", learning_rate)
-    setup = problem.info["setup"]
+    setup = _wind_setup(problem)
     truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
-    starts = np.atleast_2d(np.asarray(starts, dtype=float))
-    if starts.shape[1] != 2 or np.any(starts <= 0) or not np.all(np.isfinite(starts)):
-        raise InputError("starts must be positive (v_inf km/s, mdot Msun/Myr) pairs")
+    starts = _real_values("starts", starts, positive=True)
+    starts = np.atleast_2d(starts)
+    if starts.ndim != 2 or starts.shape[1] != 2 or starts.shape[0] == 0:
+        raise InputError(f"starts has shape {starts.shape}; it must be (k, 2) positive (v_inf km/s, mdot Msun/Myr) "
+                         "pairs")
     cu = problem.units
     target = jax.jit(wind_model(problem, adjoint="forward"))(
         jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
@@ -269,11 +294,15 @@ def wind_loss_map(
     from astrograd._cli_util import progress as progress_iter
     from astrograd._devices import one_axis_mesh
 
-    if int(batch) < 1:
-        raise InputError(f"batch = {batch} is not allowed; it must be an integer >= 1")
-    if vmap is not None and int(vmap) < 1:
-        raise InputError(f"vmap = {vmap} is not allowed; it must be an integer >= 1 (or None: automatic)")
-    setup = problem.info["setup"]
+    check_int("batch", batch, 1)
+    if vmap is not None and (isinstance(vmap, bool) or not isinstance(vmap, int | np.integer) or vmap < 1):
+        raise InputError(f"vmap = {vmap!r} is not allowed; it must be an integer >= 1 (or None: automatic)")
+    setup = _wind_setup(problem)
+    grids = [_real_values(name, values, positive=True)
+             for name, values in (("v_inf_km_s", v_inf_km_s), ("star_mass_msun", star_mass_msun))]
+    for name, values in zip(("v_inf_km_s", "star_mass_msun"), grids, strict=True):
+        if values.ndim != 1 or values.size == 0:
+            raise InputError(f"{name} has shape {values.shape}; it must be a non-empty 1D grid")
     cu = problem.units
     target = jax.jit(wind_model(problem, adjoint="forward"))(
         jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
@@ -295,7 +324,7 @@ def wind_loss_map(
         # check_vma off: the adaptive loop's carry starts from values shared by all devices
         chunk = jax.shard_map(chunk, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
     single = jax.jit(chunk)
-    vv, mm = np.meshgrid(np.asarray(v_inf_km_s, float), np.asarray(star_mass_msun, float))
+    vv, mm = np.meshgrid(*grids)
     thetas = theta_from_physical(vv.ravel(), mm.ravel() * setup.mdot_per_msun)
     out = np.empty(len(thetas))
     chunks = range(0, len(thetas), batch)

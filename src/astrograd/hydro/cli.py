@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import handle_errors, print_json
+from astrograd._cli_util import check_output, handle_errors, print_json
 from astrograd._precision import with_float64
 
 app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, stellar-wind bubbles.",
@@ -32,8 +32,12 @@ def run_cmd(
     cfl_width: str = typer.Option(
         None, "--cfl-width", help="cell width in the CFL condition: volume (V/max A, default) | coordinate (dx)"
     ),
-    left_boundary: str = typer.Option(None, "--left-boundary", help="reflective | open | periodic | inflow"),
-    right_boundary: str = typer.Option(None, "--right-boundary", help="reflective | open | periodic | inflow"),
+    left_boundary: str = typer.Option(
+        None, "--left-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
+    ),
+    right_boundary: str = typer.Option(
+        None, "--right-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
+    ),
     init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x) for 'custom'"),
     out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5)"),
     plot: Path = typer.Option(None, "--plot", help="write a PNG of the final profiles here"),
@@ -47,6 +51,8 @@ def run_cmd(
         from astrograd._errors import InputError
 
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 4")
+    check_output(out, "--out", None, "out.h5")
+    check_output(plot, "--plot", ".png", "profiles.png")
     pr = build_problem(problem, cells, geometry, init)
     pr = override(
         pr,
@@ -192,15 +198,21 @@ def loss_map_cmd(
         raise InputError(f"--vmap = {vmap} is not allowed; it must be an integer >= 1")
     pr = wind_problem(cells)
     setup = pr.info["setup"]
+    paths = None
+    if fit_file is not None:  # read and checked before the map, which takes long
+        data, _ = read_h5(fit_file, required=("paths_theta",))
+        theta = data["paths_theta"]
+        numeric = np.issubdtype(theta.dtype, np.integer) or np.issubdtype(theta.dtype, np.floating)
+        if not (numeric and theta.ndim == 3 and theta.shape[2] == 2 and theta.size and np.all(np.isfinite(theta))):
+            raise InputError(f"dataset 'paths_theta' in {str(fit_file)!r} ({theta.dtype}, shape {theta.shape}) is "
+                             "not allowed; it must hold finite numbers of shape (starts, iterations+1, 2) as fit-wind "
+                             "writes")
+        vv, mdot = physical_from_theta(theta)
+        paths = [np.stack([vv[i], mdot[i] / setup.mdot_per_msun], axis=1) for i in range(vv.shape[0])]
+    out.mkdir(parents=True, exist_ok=True)  # before the map: an --out that is a file fails at once
     v = np.linspace(200.0, 4000.0, grid)
     m = np.linspace(15.0, 70.0, grid)
     losses = wind_loss_map(pr, v, m, loss=loss, batch=batch, vmap=vmap, devices=None if devices == 1 else devices)
-    paths = None
-    if fit_file is not None:
-        data, _ = read_h5(fit_file, required=("paths_theta",))
-        vv, mdot = physical_from_theta(data["paths_theta"])
-        paths = [np.stack([vv[i], mdot[i] / setup.mdot_per_msun], axis=1) for i in range(vv.shape[0])]
-    out.mkdir(parents=True, exist_ok=True)
     write_h5(out / "loss_map.h5", {"v_inf_km_s": v, "star_mass_msun": m, "loss": losses},
              {"loss_kind": loss, "cells": cells})
     png = plot_loss_map(out / "loss_map.png", v, m, losses, paths=paths,
@@ -221,7 +233,7 @@ def posterior_cmd(
     cells: int = typer.Option(32, "--cells", help="number of cells (>= 16)"),
     noise: float = typer.Option(0.05, "--noise", help="relative noise on each enclosed mass M(<r) (> 0)"),
     warmup: int = typer.Option(150, "--warmup", help="NUTS warm-up steps per chain (>= 1)"),
-    samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 1)"),
+    samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 2)"),
     chains: int = typer.Option(2, "--chains", help="chains, run one after the other (>= 1)"),
     seed: int = typer.Option(0, "--seed", help="PRNG seed (data noise and sampler)"),
     out: Path = typer.Option(Path("outputs/hydro/posterior"), "--out", help="output directory"),

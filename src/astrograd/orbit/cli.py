@@ -7,8 +7,8 @@ from pathlib import Path
 import jax
 import typer
 
-from astrograd._cli_util import handle_errors, print_json
-from astrograd._errors import InputError, check_seed
+from astrograd._cli_util import check_output, handle_errors, print_json
+from astrograd._errors import check_seed
 from astrograd._precision import float64
 
 app = typer.Typer(
@@ -21,11 +21,6 @@ PLOT = typer.Option(None, "--plot", help="write a PNG figure to this file")
 JSON = typer.Option(False, "--json", help="print one JSON object as the last line of stdout")
 INTEGRATOR = typer.Option("rk4", "--integrator", help="euler, leapfrog or rk4")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
-
-
-def _check_plot(path: Path | None) -> None:
-    if path is not None and path.suffix.lower() != ".png":
-        raise InputError(f"--plot {str(path)!r} must be a file name ending in .png")
 
 
 @app.command("fit-gravity")
@@ -52,7 +47,7 @@ def fit_gravity_cmd(
     """Recover g (and with --joint the launch velocity) from an observed trajectory."""
     from astrograd.orbit._problems import fit_gravity
 
-    _check_plot(plot)
+    check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
                         integrator=integrator, noise=noise, key=jax.random.key(check_seed(seed, "--seed")), joint=joint,
@@ -101,7 +96,7 @@ def best_angle_cmd(
     """Throw angle of maximum range by gradient ascent, checked by a brute-force scan."""
     from astrograd.orbit._problems import best_angle
 
-    _check_plot(plot)
+    check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = best_angle(speed=speed, drag=drag, g=g, dt=dt, integrator=integrator,
                        angle_init_deg=angle_init, learning_rate=learning_rate, steps=steps,
@@ -142,7 +137,7 @@ def learn_drag_cmd(
     """Learn an unknown drag force f(v) with an MLP trained through the unrolled trajectories."""
     from astrograd.orbit._problems import learn_drag
 
-    _check_plot(plot)
+    check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
                        depth=depth, learning_rate=learning_rate, key=jax.random.key(check_seed(seed, "--seed")),
