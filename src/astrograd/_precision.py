@@ -9,14 +9,19 @@ import jax
 
 
 @contextlib.contextmanager
-def float64():
-    """Enable ``jax_enable_x64`` inside the block and restore the previous setting afterwards."""
+def x64(enabled: bool):
+    """``jax_enable_x64`` set to ``enabled`` inside the block, restored afterwards."""
     previous = jax.config.read("jax_enable_x64")
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", enabled)
     try:
         yield
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+def float64():
+    """Enable ``jax_enable_x64`` inside the block and restore the previous setting afterwards."""
+    return x64(True)
 
 
 def with_float64(fn):

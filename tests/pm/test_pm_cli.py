@@ -46,7 +46,13 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
     ("args", "needle"),
     [
         (["--ptcl-grid", "8", "--mesh-factor", "0"], "mesh-factor"),
-        (["--ptcl-grid", "8", "--a-start", "1.0"], "a_start"),
+        # these named a_stop (the last snapshot), not an option of this command
+        (["--ptcl-grid", "8", "--a-start", "1.0"],
+         "--a-start = 1 is not allowed; it must be before the last snapshot 1"),
+        (["--ptcl-grid", "8", "--a-start", "0.5", "--snapshots", "0.2,0.3"],
+         "snapshot scale factor 0.2 is before --a-start = 0.5"),
+        # a repeated snapshot was written twice
+        (["--ptcl-grid", "8", "--snapshots", "0.5,1,0.50"], "--snapshots '0.5,1,0.50' repeats the scale factor 0.5"),
         (["--ptcl-grid", "8", "--omega-m", "0"], "omega_m"),
         (["--ptcl-grid", "8", "--sigma8", "-0.8"], "sigma8"),
         (["--ptcl-grid", "8", "--snapshots", "0.5,x"], "snapshots"),
@@ -64,6 +70,18 @@ def test_pm_run_bad_input(tmp_path, args, needle):
     err = res.stderr if hasattr(res, "stderr") else res.output
     lines = [ln for ln in err.strip().splitlines() if ln]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+
+
+def test_pm_run_refuses_an_out_that_is_a_file_before_the_run(tmp_path, monkeypatch):
+    import astrograd.pm._nbody
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(astrograd.pm._nbody, "nbody_snapshots", no_run)
+    (tmp_path / "file").write_text("")
+    res = runner.invoke(app, ["run", "--ptcl-grid", "4", "--steps", "1", "--out", str(tmp_path / "file")])
+    assert res.exit_code == 2 and "cannot use" in res.output + getattr(res, "stderr", ""), res.output
 
 
 def test_fit_image_bad_image(tmp_path):

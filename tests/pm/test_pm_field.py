@@ -254,20 +254,75 @@ def test_more_bad_input_is_refused_before_any_simulation():
         cross_correlation(np.full((4, 4, 4), np.nan), np.ones((4, 4, 4)), config.box_size)
     with pytest.raises(InputError, match="num_bins = 0"):
         cross_correlation(np.ones((4, 4, 4)), np.ones((4, 4, 4)), config.box_size, num_bins=0)
+    # a uniform field: r = 0/0, NaN in every shell
+    with pytest.raises(InputError, match=r"b has no power in the shell at k = 0.09817 h/Mpc \(a uniform field\?\)"):
+        cross_correlation(np.random.default_rng(0).normal(size=(4, 4, 4)), np.ones((4, 4, 4)), config.box_size)
+    # these broadcast (a (4,) mean against a (4, 4, 4) truth) or counted a negative std and NaN as outside
+    truth = np.zeros((4, 4, 4))
+    with pytest.raises(InputError, match=r"truth, mean and std have shapes \(4, 4, 4\), \(4,\), \(4, 4, 4\)"):
+        coverage(truth, np.zeros(4), np.ones((4, 4, 4)))
+    with pytest.raises(InputError, match="std has a value -1; each must be >= 0"):
+        coverage(truth, truth, -np.ones((4, 4, 4)))
+    assert coverage(truth, truth, np.zeros((4, 4, 4))) == 0.0  # sd 0: never within it
+    with pytest.raises(InputError, match=r"mean has a non-finite value .*nan.* at index \(0, 0, 0\)"):
+        coverage(truth, np.full((4, 4, 4), np.nan), np.ones((4, 4, 4)))
+    assert coverage(truth, truth + 0.5, np.ones((4, 4, 4))) == 1.0
 
 
-@pytest.mark.parametrize(("option", "name"), [("--warmup", "num_warmup"), ("--samples", "num_samples"),
-                                            ("--chains", "num_chains"), ("--map-steps", "map_steps")])
-def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_path, option, name):
+def test_float32_model_under_x64_and_the_cli_float32_run_without_it(monkeypatch, tmp_path):
+    from astrograd.pm import density_mesh
+
+    config = PMConfig(ptcl_grid=(4, 4, 4), box_size=(64.0,) * 3, num_steps=1, dtype="float32")
+    with float64():
+        # δ came out float64 (a numpy float64 factor): the float32 scan carry was a TypeError
+        assert linear_response(_cosmo(), config).dtype == jnp.complex64
+        assert density_mesh(config.lagrangian_positions(), (4, 4, 4), 64.0).dtype == jnp.float32
+    import astrograd.pm._field as field
+
+    seen = []
+
+    def fake(out, **kwargs):
+        seen.append((kwargs["dtype"], jax.config.read("jax_enable_x64")))
+        raise InputError("stop here")
+
+    monkeypatch.setattr(field, "reconstruct_to_dir", fake)
+    for dtype in ("float32", "float64"):
+        CliRunner().invoke(app, ["reconstruct", "--dtype", dtype, "--out", str(tmp_path)])
+    # float32 under x64 failed in the sampler (float32 position, float64 arithmetic) after the MAP
+    assert seen == [("float32", False), ("float64", True)]
+
+
+def test_field_posterior_checks_the_key_before_the_map(monkeypatch):
+    import astrograd.pm._field as field
+
+    def no_response(*args, **kwargs):
+        raise AssertionError("the linear response was computed before the key was checked")
+
+    monkeypatch.setattr(field, "linear_response", no_response)
+    config = PMConfig(ptcl_grid=(4, 4, 4), box_size=(64.0,) * 3, num_steps=1)
+    problem = field_problem(np.zeros((4, 4, 4)), 0.1, _cosmo(), config)
+    with pytest.raises(InputError, match="key = 0 is not allowed; it must be one PRNG key"):
+        field_posterior(problem, 0)
+    with pytest.raises(InputError, match="num_samples = 1 is not allowed; it must be an integer >= 2"):
+        field_posterior(problem, jax.random.key(0), num_samples=1)
+
+
+@pytest.mark.parametrize(("option", "name", "value", "minimum"),
+                         [("--warmup", "num_warmup", 0, 1), ("--samples", "num_samples", 0, 2),
+                          ("--chains", "num_chains", 0, 1), ("--map-steps", "map_steps", 0, 1),
+                          # one draw per chain passed, then failed after the whole run (the ESS needs two)
+                          ("--samples", "num_samples", 1, 2)])
+def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_path, option, name, value, minimum):
     import astrograd.pm._field as field
 
     def no_mock(*args, **kwargs):
         raise AssertionError("the mock data were made before the settings were checked")
 
     monkeypatch.setattr(field, "mock_data", no_mock)
-    res = CliRunner().invoke(app, ["reconstruct", option, "0", "--out", str(tmp_path)])
+    res = CliRunner().invoke(app, ["reconstruct", option, str(value), "--out", str(tmp_path)])
     assert res.exit_code == 2, res.output
-    assert res.output.strip().splitlines()[-1] == f"error: {name} = 0 is not allowed; it must be an integer >= 1"
+    assert res.output.strip().splitlines()[-1] == (f"error: {name} = {value} is not allowed; it must be an integer "
+                                                   f">= {minimum}")
 
 
 def _cli(args):

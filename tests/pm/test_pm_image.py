@@ -52,6 +52,32 @@ def test_image_target_from_png(tmp_path):
         image_target(tmp_path)
 
 
+def test_text_is_drawn_as_typed_and_odd_pictures_are_one_line_errors(tmp_path, monkeypatch):
+    from PIL import Image
+
+    # dollar signs were parsed as mathtext: '$\frac$' a multi-line ValueError, '$x$' an italic x
+    assert text_target("$\\frac$").max() > 0.5
+    assert not np.allclose(text_target("$x$"), text_target("x"))
+    # a picture too large for PIL (a decompression bomb) was PIL's traceback
+    Image.new("L", (40, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(InputError, match=r"cannot read .*big.png' as an image \(DecompressionBombError\)"):
+        image_target(tmp_path / "big.png")
+
+
+def test_fit_image_refuses_a_checkpoint_past_the_iterations(tmp_path, monkeypatch):
+    import astrograd.pm._image as image
+
+    def loaded(path, opt_template, meta):
+        return FitState(noise=np.zeros(image_config().ptcl_grid, np.float32), opt_state=opt_template, iteration=8)
+
+    monkeypatch.setattr(image, "load_checkpoint", loaded)
+    (tmp_path / "c.npz").write_bytes(b"")
+    # this ran no iteration and reported the state after 8 as the result of 4
+    with pytest.raises(InputError, match=r"c.npz' is at iteration 8, past iterations = 4; ask for at least 8"):
+        fit_image(np.random.default_rng(0).random((64, 108)), iterations=4, checkpoint=tmp_path / "c.npz")
+
+
 def test_fit_image_refuses_bad_input_before_compiling():
     good = np.random.default_rng(0).random((64, 108))
     with pytest.raises(InputError, match=r"target has shape \(32, 32\); it must be \(64, 108\)"):
@@ -114,6 +140,12 @@ def test_checkpoint_round_trip(tmp_path):
     with pytest.raises(InputError, match="written for another target;") as err:
         load_checkpoint(tmp_path / "t.npz", opt.init(noise), {"target": np.ones((64, 108))})
     assert "\n" not in str(err.value)
+    # an empty file was an EOFError, a .npy file a TypeError (tracebacks)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    for path in (tmp_path / "empty.npz", tmp_path / "array.npy"):
+        with pytest.raises(InputError, match=r"cannot read checkpoint .* as an .npz archive \((EOFError|ValueError)\)"):
+            load_checkpoint(path, opt.init(noise), meta)
 
 
 @pytest.mark.slow

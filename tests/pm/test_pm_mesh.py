@@ -166,6 +166,54 @@ def test_observables_and_force_refuse_bad_shapes_and_boxes():
         acceleration_mesh(jnp.zeros((4, 4, 4)), cfg)
 
 
+def test_config_takes_numbers_as_strings_stores_plain_strings_and_limits_the_mesh():
+    # a_start / a_stop passed the range check as strings, then failed with a TypeError in a_start < a_stop
+    cfg = PMConfig(ptcl_grid=4, a_start="0.1", a_stop="1")
+    assert (cfg.a_start, cfg.a_stop) == (0.1, 1.0)
+    assert PMConfig(ptcl_grid=4, a_stop="1").a_stop == 1.0
+    with pytest.raises(InputError, match="a_start = 0.5 is not allowed; it must be smaller than a_stop = 0.2"):
+        PMConfig(ptcl_grid=4, a_start="0.5", a_stop="0.2")
+    # more cells than int32 indices reach: JAX's OverflowError traceback while tracing the paint
+    with pytest.raises(InputError, match=r"mesh_shape = \(2048, 2048, 2048\) has 8589934592 cells; at most 2147483647"):
+        PMConfig(ptcl_grid=1024)
+    with pytest.raises(InputError, match=r"mesh_shape = \(4096, 1024, 1024\) has 4294967296 cells"):
+        density_mesh(np.zeros((1, 3)), (4096, 1024, 1024), 100.0)
+    # an np.dtype equal to "float32" made a config equal to the default but with another hash
+    cfg = PMConfig(ptcl_grid=4, dtype=np.dtype("float32"))
+    assert cfg == PMConfig(ptcl_grid=4) and hash(cfg) == hash(PMConfig(ptcl_grid=4)) and cfg.dtype == "float32"
+
+
+def test_observables_refuse_non_finite_input_and_convert_integers():
+    box = (16.0, 16.0, 16.0)
+    ints = np.array([[1, 1, 1], [5, 6, 7]])
+    # integer positions painted into an integer mesh: every fractional CIC weight dropped (all zeros)
+    np.testing.assert_array_equal(np.asarray(density_mesh(ints, (8, 8, 8), box)),
+                                  np.asarray(density_mesh(ints.astype(np.float32), (8, 8, 8), box)))
+    assert float(jnp.sum(projection(ints, box, 2, shape=(8, 8)))) == pytest.approx(2.0)
+    pos = np.array([[1.0, 2.0, 3.0], [np.nan, 5.0, 6.0]])
+    with pytest.raises(InputError, match=r"positions has a non-finite value .*nan.* at index \(1, 0\)"):
+        density_mesh(pos, (8, 8, 8), box)  # was a mesh with NaN
+    with pytest.raises(InputError, match=r"positions has a non-finite value"):
+        projection(pos, box, 2, pixel_size=2.0)
+    with pytest.raises(InputError, match=r"positions has dtype complex"):
+        density_mesh(pos.astype(complex), (8, 8, 8), box)
+    with pytest.raises(InputError, match=r"give pixel_size or shape for the projection, not both \(pixel_size = 4.0"):
+        projection(pos[:1], box, 2, pixel_size=4.0, shape=(8, 8))  # pixel_size was ignored
+    # the string passed check_positive, then failed in the division (TypeError)
+    assert projection(pos[:1], box, 2, pixel_size="2").shape == (8, 8)
+    # an integer mesh gave integer wavevectors: every shell empty, P(k) = []
+    counts = np.zeros((8, 8, 8), dtype=np.int64)
+    counts[0, 0, 0] = 8
+    k, pk, _ = power_spectrum(counts, box)
+    k_ref, pk_ref, _ = power_spectrum(counts.astype(np.float32), box)
+    assert len(k) == len(k_ref) > 0
+    np.testing.assert_allclose(pk, pk_ref, rtol=1e-6)
+    delta = np.zeros((8, 8, 8))
+    delta[0, 0, 1] = np.inf
+    with pytest.raises(InputError, match=r"delta has a non-finite value .*inf.* at index \(0, 0, 1\)"):
+        power_spectrum(delta, box)  # was P = NaN
+
+
 def _force_case(gradient, compensate):
     """A non-cubic float64 config, displaced particles and a random force cotangent."""
     cfg = PMConfig(ptcl_grid=(8, 6, 4), mesh_shape=(16, 12, 8), box_size=(64.0, 60.0, 32.0), gradient=gradient,

@@ -12,6 +12,7 @@ import pytest
 from astrograd._errors import InputError
 from astrograd.cosmo import Cosmology, E, growth_table
 from astrograd.pm import (
+    KDKFactors,
     PMConfig,
     density_mesh,
     kdk_factors,
@@ -184,3 +185,40 @@ def test_bad_particles_steps_and_snapshots_are_refused():
         jax.jit(lambda: kdk_factors(cosmo, cfg, table, a_steps=np.array([0.5, 5.0])))()
     with pytest.raises(InputError, match=r"noise has shape \(8, 8, 8\); it must be the particle grid \(4, 4, 4\)"):
         simulate(jnp.zeros((8, 8, 8)), cosmo, cfg)
+
+
+def test_factors_of_other_shapes_and_steps_that_do_not_increase_are_refused():
+    cfg, cosmo, table, d0, p0, f = _small_start(2, 0)
+    # a (steps, 3) factor broadcast over the axes silently; lengths that differ were scan's error
+    wide = KDKFactors(*(jnp.ones((2, 3)),) * 3)
+    with pytest.raises(InputError, match=r"factors have shapes kick1 \(2, 3\), drift \(2, 3\), kick2 \(2, 3\); each "
+                                         r"must be \(num_steps,\)"):
+        nbody(d0, p0, wide, cfg)
+    short = KDKFactors(f.kick1, f.drift[:1], f.kick2)
+    for run in (nbody, nbody_backward, lambda *a: nbody_snapshots(*a, [1])):
+        with pytest.raises(InputError, match=r"factors have shapes kick1 \(2,\), drift \(1,\), kick2 \(2,\)"):
+            run(d0, p0, short, cfg)
+    # these ran backwards in time, or took a zero step, silently
+    for a_steps in ([0.5, 0.2, 1.0], [0.5, 0.5, 1.0]):
+        with pytest.raises(InputError, match=r"a_steps = \[.*\] is not allowed; the scale factors must increase"):
+            kdk_factors(cosmo, cfg, table, a_steps=a_steps)
+
+
+def test_positions_and_snapshot_coordinates_stay_below_the_box_side(tmp_path):
+    import h5py
+
+    from astrograd.pm._snapshot import write_gadget_snapshot
+
+    cfg, cosmo, _, _, _, _ = _small_start(2, 0)
+    q = np.asarray(cfg.lagrangian_positions())
+    x = q.copy()
+    x[0] = [-1e-6, 5.0, 32.0 - 1e-9]  # float32: -1e-6 mod 32 rounds up to 32
+    x = positions(jnp.asarray(x - q, jnp.float32), cfg)
+    assert float(jnp.max(x)) < 32.0 and float(jnp.min(x)) >= 0.0
+    pos = q.astype(np.float64)
+    pos[0] = [-1e-9, 5.0, 32.0 - 1e-9]  # within float32 round-off of the side: was written as BoxSize
+    path = write_gadget_snapshot(tmp_path / "s.h5", pos, np.zeros_like(pos), 0.5, cosmo, cfg)
+    with h5py.File(path) as f:
+        coords, side = f["PartType1/Coordinates"][:], f["Header"].attrs["BoxSize"]
+    assert side == 32000.0 and coords.min() >= 0 and coords.max() < side
+    np.testing.assert_array_equal(coords[0], [0.0, 5000.0, 0.0])

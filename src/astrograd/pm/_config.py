@@ -56,6 +56,18 @@ def check_counts(name: str, value, minimum: int, what: str, entries: int = 3) ->
     return counts
 
 
+#: CIC paint and read-out index the mesh cells with int32.
+MAX_CELLS = 2**31 - 1
+
+
+def check_cells(name: str, shape) -> None:
+    """InputError if a mesh of ``shape`` has more cells than int32 indices reach (it was JAX's
+    OverflowError traceback while tracing the paint)."""
+    if math.prod(shape) > MAX_CELLS:
+        raise InputError(f"{name} = {tuple(shape)} has {math.prod(shape)} cells; at most {MAX_CELLS} (2**31 - 1) are "
+                         "allowed (int32 cell indices)")
+
+
 def rfft_shape(shape) -> tuple[int, ...]:
     """The shape of ``jnp.fft.rfftn`` of a real array of ``shape``."""
     return (*shape[:-1], shape[-1] // 2 + 1)
@@ -123,9 +135,10 @@ class PMConfig(eqx.Module):
         for n, m in zip(ptcl_grid, mesh_shape, strict=True):
             if m < n or m % n:
                 raise InputError(f"mesh_shape = {mesh_shape} is not allowed; each entry must be {multiple}")
+        check_cells("mesh_shape", mesh_shape)  # the particle grid is no larger
         # the growth factors are tabulated on [A_MIN, A_MAX] (clipped outside)
-        check_in_range("a_start", a_start, A_MIN, A_MAX)
-        check_in_range("a_stop", a_stop, A_MIN, A_MAX)
+        a_start = check_in_range("a_start", a_start, A_MIN, A_MAX)
+        a_stop = check_in_range("a_stop", a_stop, A_MIN, A_MAX)
         if not a_start < a_stop:
             raise InputError(f"a_start = {a_start:g} is not allowed; it must be smaller than a_stop = {a_stop:g}")
         num_steps = check_int("num_steps", as_integer(num_steps), 1)
@@ -142,9 +155,10 @@ class PMConfig(eqx.Module):
         self.a_stop = float(a_stop)
         self.num_steps = int(num_steps)
         self.lpt_order = int(lpt_order)
-        self.gradient = gradient
+        # as str: an equal np.dtype("float32") would hash differently (a config is a static jit argument)
+        self.gradient = str(gradient)
         self.compensate_cic = bool(compensate_cic)
-        self.dtype = dtype
+        self.dtype = str(dtype)
 
     @property
     def num_ptcl(self) -> int:

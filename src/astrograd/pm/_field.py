@@ -208,9 +208,10 @@ def _fingerprint(problem: FieldProblem) -> dict:
 
 
 def _check_settings_counts(**counts) -> None:
-    """Each count an integer >= 1 (InputError naming it), checked before anything costly."""
+    """Each count an integer >= 1, ``num_samples`` >= 2 (a chain's effective sample size needs two
+    draws: one failed after the whole run), InputError naming it, checked before anything costly."""
     for name, value in counts.items():
-        check_int(name, value, 1)
+        check_int(name, value, 2 if name == "num_samples" else 1)
 
 
 def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_samples: int = 300,
@@ -226,6 +227,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     from astrograd.inverse import check_checkpoint, sample
 
     _check_settings_counts(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, map_steps=map_steps)
+    check_key("key", key)  # before the MAP search, not after it (in the sampler)
     fingerprint = _fingerprint(problem)
     check_checkpoint(checkpoint, fingerprint)  # other data or model: refused before the MAP
     response = linear_response(problem.cosmo, problem.config)
@@ -261,6 +263,10 @@ def cross_correlation(a, b, box_size, num_bins: int | None = None) -> tuple[np.n
     ka, kb = np.fft.rfftn(a), np.fft.rfftn(b)
     k, (ab, aa, bb), _ = shell_average(a.shape, box_size, [(ka * np.conj(kb)).real, np.abs(ka) ** 2,
                                                             np.abs(kb) ** 2], num_bins)
+    for name, power in (("a", aa), ("b", bb)):
+        if not np.all(power > 0):  # r = 0/0: NaN
+            raise InputError(f"{name} has no power in the shell at k = {k[np.argmin(power > 0)]:.4g} h/Mpc (a uniform "
+                             "field?); r(k) is undefined there")
     return k, ab / np.sqrt(aa * bb)
 
 
@@ -277,9 +283,19 @@ def wiener_correlation(variance_k, shape, box_size, num_bins: int | None = None)
 
 def coverage(truth, mean, std) -> float:
     """Fraction of cells whose true value lies within one posterior standard deviation of the
-    posterior mean (0.683 for a calibrated Gaussian posterior)."""
-    z = (np.asarray(truth) - np.asarray(mean)) / np.asarray(std)
-    return float(np.mean(np.abs(z) < 1.0))
+    posterior mean (0.683 for a calibrated Gaussian posterior). The three fields have one shape."""
+    arrays = {"truth": np.asarray(truth, np.float64), "mean": np.asarray(mean, np.float64),
+              "std": np.asarray(std, np.float64)}
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if len(set(shapes.values())) != 1 or arrays["truth"].size == 0:
+        raise InputError(f"truth, mean and std have shapes {', '.join(map(str, shapes.values()))}; give three "
+                         "fields of one (non-empty) shape")
+    for name, a in arrays.items():
+        check_finite_array(name, a)
+    if arrays["std"].min() < 0:
+        raise InputError(f"std has a value {arrays['std'].min():g}; each must be >= 0")
+    # |z| < 1 without dividing: a cell of sd 0 (a chain that never moved) counts as outside
+    return float(np.mean(np.abs(arrays["truth"] - arrays["mean"]) < arrays["std"]))
 
 
 def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: float = 256.0,

@@ -43,7 +43,8 @@ def density_contrast(positions: Float[Array, "n 3"], config: PMConfig) -> Float[
     """δ = ρ/ρ̄ − 1 on the force mesh from CIC-painted particles (positions in Mpc/h)."""
     check_particles(config, positions=positions)
     counts = cic_paint(positions, config.mesh_shape, config.cell_size)
-    return counts * (np.prod(config.mesh_shape) / config.num_ptcl) - 1.0
+    # a Python float: a numpy float64 scalar made δ float64 under x64 (float32 scan carry: TypeError)
+    return counts * float(np.prod(config.mesh_shape) / config.num_ptcl) - 1.0
 
 
 def acceleration_mesh(delta: Float[Array, "nx ny nz"], config: PMConfig) -> Float[Array, "nx ny nz 3"]:

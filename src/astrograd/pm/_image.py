@@ -64,8 +64,9 @@ def text_target(text: str, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.nda
         fig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi)
         canvas = FigureCanvasAgg(fig)
         fig.patch.set_facecolor("black")
+        # parse_math=False: the text as typed ('$\frac$' was a mathtext traceback, '5$ and 6$' italics)
         t = fig.text(0.5, 0.5, text, color="white", fontsize=size, ha="center", va="center",
-                     family="DejaVu Sans", weight="bold")
+                     family="DejaVu Sans", weight="bold", parse_math=False, usetex=False)
         canvas.draw()
         bbox = t.get_window_extent(canvas.get_renderer())
         img = np.asarray(canvas.buffer_rgba())[..., 0].astype(np.float64) / 255.0
@@ -88,7 +89,7 @@ def image_target(path: str | Path, shape: tuple[int, int] = IMAGE_SHAPE) -> Floa
     try:
         with Image.open(path) as im:
             grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read {str(path)!r} as an image ({type(err).__name__})") from None
     arr = np.asarray(grey, dtype=np.float64) / 255.0
     if arr.mean() > 0.5:
@@ -177,10 +178,14 @@ def save_checkpoint(path: Path, state: FitState, meta: dict) -> None:
 def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
     """Read a checkpoint written by :func:`save_checkpoint`; its settings must match ``meta``."""
     try:
-        with np.load(path) as f:
+        loaded = np.load(path)  # an empty file is an EOFError; a .npy file gives one array
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with loaded as f:
             data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read checkpoint {str(path)!r} ({err})") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(f"cannot read checkpoint {str(path)!r} as an .npz archive ({type(err).__name__}); delete "
+                         "it or use another checkpoint file (--out)") from None
     for k, v in meta.items():
         stored = data.get(f"meta_{k}")
         if stored is None or not np.array_equal(stored, np.asarray(v)):
@@ -188,7 +193,7 @@ def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
             # an image target or a hash is named, not printed
             was = f"with {k} = {stored.item()!r}, not {v!r}" if scalar else f"for another {k}"
             raise InputError(
-                f"checkpoint {str(path)!r} was written {was}; use the same settings or another --checkpoint file"
+                f"checkpoint {str(path)!r} was written {was}; use the same settings or another checkpoint file (--out)"
             )
     treedef = jax.tree.structure(opt_template)
     leaves = [jnp.asarray(data[f"opt_{i}"]) for i in range(int(data["num_opt_leaves"]))]
@@ -248,6 +253,9 @@ def fit_image(
     loss_jit = jax.jit(loss_fn)
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(Path(checkpoint), optimiser.init(noise0), meta)
+        if state.iteration > iterations:  # it reported the later state as the result of `iterations`
+            raise InputError(f"checkpoint {str(checkpoint)!r} is at iteration {state.iteration}, past iterations = "
+                             f"{iterations}; ask for at least {state.iteration} or use another checkpoint")
     else:
         state = FitState(noise=np.asarray(noise0), opt_state=optimiser.init(noise0), iteration=0)
     frame_every = max(1, iterations // max(1, num_frames))

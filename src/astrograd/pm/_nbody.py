@@ -42,6 +42,9 @@ def kdk_factors(
         if np.ndim(a_steps) != 1 or np.shape(a_steps)[0] < 2:
             raise InputError(f"a_steps has shape {np.shape(a_steps)}; give a 1D sequence of at least 2 scale factors")
         check_scale_factors(a_steps, "a_steps")
+        if is_concrete(a_steps) and not np.all(np.diff(np.asarray(a_steps, dtype=np.float64)) > 0):
+            raise InputError(f"a_steps = {np.asarray(a_steps).tolist()} is not allowed; the scale factors must "
+                             "increase from one step to the next")
     table = growth_table(cosmo) if table is None else table
     a_steps = jnp.asarray(config.a_steps if a_steps is None else a_steps, dtype=jnp.result_type(cosmo.omega_m))
     a_i, a_f = a_steps[:-1], a_steps[1:]
@@ -163,6 +166,7 @@ def nbody(
     """
     check_choice("adjoint", adjoint, ADJOINTS)
     check_particles(config, disp=disp, mom=mom)
+    _check_factors(factors)
     for name, array in (("disp", disp), ("mom", mom), ("factors.kick1", factors.kick1),
                         ("factors.drift", factors.drift), ("factors.kick2", factors.kick2)):
         check_finite_if_concrete(name, array)
@@ -174,6 +178,15 @@ def nbody(
         d, p, _ = _run(disp, mom, factors, config, autodiff=True)
         return d, p
     return _nbody_reverse_time(disp, mom, factors, config, SINGLE)
+
+
+def _check_factors(factors: KDKFactors) -> None:
+    """The three factors 1D and of one length, the number of steps (static: under jit too; a
+    (steps, 3) factor would broadcast over the axes silently)."""
+    shapes = [tuple(np.shape(f)) for f in (factors.kick1, factors.drift, factors.kick2)]
+    if len(shapes[0]) != 1 or len(set(shapes)) != 1:
+        raise InputError(f"factors have shapes kick1 {shapes[0]}, drift {shapes[1]}, kick2 {shapes[2]}; each must "
+                         "be (num_steps,), one value per step (from kdk_factors)")
 
 
 def _nbody_sharded(disp, mom, factors, config: PMConfig, devices):
@@ -192,6 +205,7 @@ def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
     """Run the KDK steps of ``factors`` backwards from (disp, mom) at their end (a test of
     reversibility: returns the state at their start)."""
     check_particles(config, disp=disp, mom=mom)
+    _check_factors(factors)
     acc = _force(disp, config)
     xs = (factors.kick1, factors.drift, factors.kick2)
     (d, p, _), _ = jax.lax.scan(lambda c, f: (_unstep(c, f, config), None), (disp, mom, acc), xs, reverse=True)
@@ -208,6 +222,7 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
     Returns (disp (S, N, 3), mom (S, N, 3), first_bad_step, first_bad_particle).
     """
     check_particles(config, disp=disp, mom=mom)
+    _check_factors(factors)
     _check_snap_steps(snap_steps, factors.kick1.shape[0])
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
     if devices is None:
@@ -277,6 +292,8 @@ def positions(disp: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "n 3"
         raise InputError(f"disp has shape {np.shape(disp)}; it must end with {want}, one row per particle of "
                          f"ptcl_grid = {config.ptcl_grid}")
     box = jnp.asarray(config.box_size, dtype=disp.dtype)
-    return jnp.mod(config.lagrangian_positions() + disp, box)
+    x = jnp.mod(config.lagrangian_positions() + disp, box)
+    # a tiny negative x rounds up to exactly L in mod (float32: -1e-6 mod 64 = 64); x - L is 0 there
+    return jnp.where(x < box, x, x - box)
 
 

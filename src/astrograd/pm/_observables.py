@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_int, check_positive
-from astrograd.pm._config import check_counts, per_axis, rfft_shape
+from astrograd._errors import InputError, check_finite_if_concrete, check_int, check_positive
+from astrograd.pm._config import check_cells, check_counts, per_axis, rfft_shape
 from astrograd.pm._mesh import cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
 
 
@@ -15,21 +15,36 @@ def _box(box_size) -> tuple[float, float, float]:
     return tuple(check_positive("box_size", side) for side in per_axis("box_size", box_size))
 
 
-def _check_positions(positions) -> None:
+def _as_float(name: str, array):
+    """``array`` as a JAX float array (integers converted: they would make an integer mesh, or
+    integer wavevectors); InputError unless it holds real numbers."""
+    array = jnp.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{name} has dtype {array.dtype}; it must hold real numbers")
+    return array if array.dtype.kind == "f" else array.astype(jnp.result_type(float))
+
+
+def _check_positions(positions):
+    """``positions`` (N, 3), finite if concrete, as a float array."""
     shape = tuple(np.shape(positions))
     if len(shape) != 2 or shape[0] < 1 or shape[1] != 3:
         raise InputError(f"positions has shape {shape}; it must be (N, 3) with N >= 1")
+    positions = _as_float("positions", positions)
+    check_finite_if_concrete("positions", positions)
+    return positions
 
 
 def density_mesh(
     positions: Float[Array, "n 3"], mesh_shape: tuple[int, int, int], box_size
 ) -> Float[Array, "nx ny nz"]:
     """ρ/ρ̄ (mean 1) of particles at ``positions`` (Mpc/h) on a CIC mesh of ``mesh_shape`` cells."""
-    _check_positions(positions)
+    positions = _check_positions(positions)
     mesh_shape = check_counts("mesh_shape", mesh_shape, 1, "a positive integer")
+    check_cells("mesh_shape", mesh_shape)
     cell = tuple(b / n for b, n in zip(_box(box_size), mesh_shape, strict=True))
     counts = cic_paint(positions, mesh_shape, cell)
-    return counts * (np.prod(mesh_shape) / positions.shape[0])
+    # a Python float: a numpy float64 factor made a float64 mesh from float32 positions under x64
+    return counts * float(np.prod(mesh_shape) / positions.shape[0])
 
 
 def projection(
@@ -40,14 +55,17 @@ def projection(
     (Mpc/h; the box side must be a multiple of it) or the image ``shape``."""
     if isinstance(axis, bool) or axis not in (0, 1, 2):
         raise InputError(f"axis = {axis!r} is not allowed; choose 0, 1 or 2")
-    _check_positions(positions)
+    positions = _check_positions(positions)
     keep = [i for i in range(3) if i != axis]
     box_size = _box(box_size)
     sides = [box_size[i] for i in keep]
+    if pixel_size is None and shape is None:
+        raise InputError("give pixel_size or shape for the projection")
+    if pixel_size is not None and shape is not None:  # pixel_size was ignored
+        raise InputError(f"give pixel_size or shape for the projection, not both (pixel_size = {pixel_size!r}, "
+                         f"shape = {shape!r})")
     if shape is None:
-        if pixel_size is None:
-            raise InputError("give pixel_size or shape for the projection")
-        check_positive("pixel_size", pixel_size)
+        pixel_size = check_positive("pixel_size", pixel_size)
         shape = tuple(int(round(s / pixel_size)) for s in sides)
         if any(abs(n * pixel_size - s) > 1e-6 * s for n, s in zip(shape, sides, strict=True)):
             raise InputError(f"pixel_size = {pixel_size:g} does not divide the box sides {sides}")
@@ -117,6 +135,8 @@ def power_spectrum(
     """
     if np.ndim(delta) != 3:
         raise InputError(f"delta has shape {np.shape(delta)}; it must be a 3D mesh")
+    delta = _as_float("delta", delta)
+    check_finite_if_concrete("delta", delta)
     shape = delta.shape
     box_size = _box(box_size)
     cell = tuple(b / n for b, n in zip(box_size, shape, strict=True))

@@ -74,8 +74,10 @@ def write_gadget_snapshot(
             params.attrs[k] = v
         params.attrs["ComovingIntegrationOn"] = 1
         ptype = f.create_group("PartType1")
-        coords = np.mod(np.asarray(pos, dtype=np.float64) * KPC_PER_MPC, box)
-        ptype.create_dataset("Coordinates", data=coords.astype(np.float32))
+        coords = np.mod(np.asarray(pos, dtype=np.float64) * KPC_PER_MPC, box).astype(np.float32)
+        # a coordinate within float32 round-off below the box side rounds up to it: 0 instead
+        coords[coords.astype(np.float64) >= box] = 0.0
+        ptype.create_dataset("Coordinates", data=coords)
         vel = peculiar_velocity(mom, a) / np.sqrt(a)
         ptype.create_dataset("Velocities", data=vel.astype(np.float32))
         ptype.create_dataset("ParticleIDs", data=np.arange(n, dtype=np.uint64))

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from astrograd._cli_util import ProgressBar, handle_errors, print_json
-from astrograd._precision import with_float64
 
 app = typer.Typer(help="Particle-mesh cosmological N-body.", no_args_is_help=True, add_completion=False)
 
@@ -21,6 +20,9 @@ def _parse_snapshots(text: str) -> list[float]:
         raise InputError(f"--snapshots {text!r} is not a comma-separated list of scale factors") from None
     if not values:
         raise InputError("--snapshots is empty; give at least one scale factor, e.g. 0.5,1")
+    repeated = sorted({s for s in values if values.count(s) > 1})
+    if repeated:
+        raise InputError(f"--snapshots {text!r} repeats the scale factor {repeated[0]:g}; give each one once")
     return values
 
 
@@ -30,13 +32,14 @@ def run(
     ptcl_grid: int = typer.Option(64, "--ptcl-grid", help="Particles per axis (cubic grid)."),
     mesh_factor: int = typer.Option(2, "--mesh-factor", help="Mesh cells per particle per axis (integer >= 1)."),
     box: float = typer.Option(256.0, "--box", help="Box side in Mpc/h."),
-    a_start: float = typer.Option(1 / 64, "--a-start", help="Scale factor of the 2LPT initial conditions."),
+    a_start: float = typer.Option(1 / 64, "--a-start", help="Scale factor of the LPT initial conditions."),
     steps: int = typer.Option(63, "--steps", help="Number of KDK steps (uniform in a; snapshot times are added)."),
     seed: int = typer.Option(0, "--seed", help="PRNG seed of the white noise."),
     omega_m: float = typer.Option(0.3, "--omega-m", help="Matter density Ω_m."),
     sigma8: float = typer.Option(0.8, "--sigma8", help="σ8 at a = 1."),
     lpt_order: int = typer.Option(2, "--lpt-order", help="1 (Zel'dovich) or 2."),
-    snapshots: str = typer.Option("1", "--snapshots", help="Comma-separated scale factors of the snapshots."),
+    snapshots: str = typer.Option("1", "--snapshots", help="Comma-separated scale factors of the snapshots, each "
+                                  "once, from --a-start on (files in this order)."),
     out: Path = typer.Option(Path("outputs/pm_run"), "--out", help="Output directory."),
     plot: bool = typer.Option(False, "--plot", help="Write a projection and the power spectrum as PNG."),
     devices: int = typer.Option(
@@ -64,11 +67,17 @@ def run(
     snaps = _parse_snapshots(snapshots)
     for s in snaps:
         check_in_range("snapshot scale factor", s, A_MIN, A_MAX)
-    cosmo = cli_cosmology(omega_m, sigma8)
-    config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
+    check_in_range("--a-start", a_start, A_MIN, A_MAX)
+    # checked here: the config would name a_stop (the last snapshot), not an option of this command
     for s in snaps:
         if s < a_start:
             raise InputError(f"snapshot scale factor {s:g} is before --a-start = {a_start:g}")
+    if max(snaps) <= a_start:
+        raise InputError(f"--a-start = {a_start:g} is not allowed; it must be before the last snapshot "
+                         f"{max(snaps):g}")
+    cosmo = cli_cosmology(omega_m, sigma8)
+    config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
+    out.mkdir(parents=True, exist_ok=True)  # an --out that cannot be a folder fails before the run
     split = None if devices == 1 else devices  # a bad count fails while `forward` is traced
     a_steps = np.unique(np.concatenate([config.a_steps, np.asarray(snaps)]))
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
@@ -92,7 +101,6 @@ def run(
             f"non-finite particle state at a = {a_steps[int(bad_step)]:.6g} (step {int(bad_step)}), "
             f"particle {int(bad_ptcl)} with Lagrangian position {q.tolist()} Mpc/h"
         )
-    out.mkdir(parents=True, exist_ok=True)
     q = config.lagrangian_positions()
     files = []
     for i, a in enumerate(snaps):
@@ -159,7 +167,6 @@ def fit_image_cmd(
 
 @app.command("reconstruct")
 @handle_errors
-@with_float64
 def reconstruct_cmd(
     ptcl_grid: int = typer.Option(16, "--ptcl-grid", help="Particles per axis; the data mesh has one cell each."),
     mesh_factor: int = typer.Option(2, "--mesh-factor", help="Force-mesh cells per particle per axis (>= 1)."),
@@ -174,7 +181,7 @@ def reconstruct_cmd(
                               "'delta' (shape ptcl-grid³); default: a mock observation drawn from --seed."),
     map_steps: int = typer.Option(200, "--map-steps", help="L-BFGS iterations of the MAP search (>= 1)."),
     warmup: int = typer.Option(200, "--warmup", help="NUTS warm-up steps per chain (>= 1)."),
-    samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 1)."),
+    samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 2)."),
     chains: int = typer.Option(2, "--chains", help="Chains, run one after the other (>= 1)."),
     seed: int = typer.Option(0, "--seed", help="PRNG seed (mock truth, its noise, the sampler)."),
     dtype: str = typer.Option("float64", "--dtype", help="float64 or float32."),
@@ -185,12 +192,15 @@ def reconstruct_cmd(
     linearised model, MAP through the whole PM model, and NUTS draws of the posterior.
     Writes OUT/reconstruct.h5 and OUT/reconstruct.png; rerun with the same options to resume.
     The defaults take about 30 minutes on 2 CPU cores; --ptcl-grid 8 --box 128 about 3."""
+    # float64 only for --dtype float64: a float32 run keeps JAX's default precision at float32
+    from astrograd._precision import x64
     from astrograd.pm._field import reconstruct_to_dir
 
-    s = reconstruct_to_dir(out, ptcl_grid=ptcl_grid, mesh_factor=mesh_factor, box=box, a_start=a_start,
-                           a_stop=a_stop, steps=steps, omega_m=omega_m, sigma8=sigma8, noise=noise, data_file=data,
-                           map_steps=map_steps, warmup=warmup, samples=samples, chains=chains, seed=seed,
-                           dtype=dtype, progress=not json_out)
+    with x64(dtype == "float64"):
+        s = reconstruct_to_dir(out, ptcl_grid=ptcl_grid, mesh_factor=mesh_factor, box=box, a_start=a_start,
+                               a_stop=a_stop, steps=steps, omega_m=omega_m, sigma8=sigma8, noise=noise,
+                               data_file=data, map_steps=map_steps, warmup=warmup, samples=samples, chains=chains,
+                               seed=seed, dtype=dtype, progress=not json_out)
     typer.echo(f"{s['chains']} × {s['samples']} draws, {s['gradient_evaluations']} gradients in {s['seconds']:.0f} s; "
                f"posterior std {s['posterior_std_mean']:.3f} (linear theory {s['posterior_std_linear']:.3f}); "
                f"ESS min {s['ess_min']:.0f}, {s['divergences']} divergences"
