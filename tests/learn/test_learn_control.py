@@ -117,6 +117,10 @@ def test_settings_reject_unknown_names():
          r"fraction = 2 is outside the allowed range \[0, 1\]"),
         (lambda: smoothed_error(jnp.ones((8, 8)), jnp.ones((8, 8)), ()), "scales is empty"),
         (lambda: smoothed_error(jnp.ones((8, 8)), jnp.ones((8, 8)), (float("nan"),)), "scale = nan"),
+        # an empty target: 0/0, the error was NaN
+        (lambda: relative_mae(jnp.ones((2, 8, 8)), jnp.stack([jnp.ones((8, 8)), jnp.zeros((8, 8))])),
+         "target 1 is zero everywhere"),
+        (lambda: smoothed_error(jnp.ones((8, 8)), jnp.zeros((8, 8)), (0.0,)), "target 0 is zero everywhere"),
         (lambda: controlled_rollout(None, jnp.zeros((16, 16)), jnp.zeros((16, 16)), control_config(16), 2,
                                     psi_direct=jnp.zeros((1, 16, 16))),
          r"psi_direct has shape \(1, 16, 16\); it must be \(num_steps, n, n\) = \(2, 16, 16\)"),

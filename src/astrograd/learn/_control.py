@@ -161,6 +161,7 @@ def smoothed_error(final, target, scales):
     scales = tuple(scales)
     if not scales:
         raise InputError("scales is empty; give at least one Gaussian width (0 = no smoothing)")
+    _check_nonzero_target(target)
     for sigma in scales:
         check_positive("scale", sigma, allow_zero=True)
     n0, n1 = final.shape[-2:]
@@ -263,8 +264,17 @@ def controlled_rollout(nets: ControlNets, start, target, config: FlowConfig, num
     return final.marker, jnp.sum(force)
 
 
+def _check_nonzero_target(target) -> None:
+    """A concrete target that is zero everywhere in a pair has no relative error (0/0: NaN)."""
+    if is_concrete(target):
+        empty = np.flatnonzero(np.abs(np.asarray(target)).reshape(-1, *np.shape(target)[-2:]).sum(axis=(-2, -1)) == 0)
+        if empty.size:
+            raise InputError(f"target {int(empty[0])} is zero everywhere; a relative error needs a marker in it")
+
+
 def relative_mae(final, target):
     """``Σ|final − target| / Σ|target|`` per pair (last two axes)."""
+    _check_nonzero_target(target)
     return jnp.abs(final - target).sum(axis=(-2, -1)) / jnp.abs(target).sum(axis=(-2, -1))
 
 
