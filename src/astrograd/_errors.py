@@ -79,6 +79,14 @@ def real_array(name: str, values, allowed: str) -> np.ndarray:
     return a.astype(float)
 
 
+def check_bool(name: str, value) -> bool:
+    """Return ``bool(value)`` if it is a bool (numpy's too), else raise: a string such as "no"
+    would be truthy."""
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(f"{name} = {value!r} is not allowed; it must be True or False")
+    return bool(value)
+
+
 def check_seed(seed, name: str = "seed") -> int:
     """Return ``int(seed)`` if it is an integer (not a bool) that ``jax.random.key`` takes (int64),
     else raise InputError (JAX itself raises an OverflowError traceback)."""

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_choice, is_concrete
+from astrograd._errors import InputError, check_bool, check_choice, is_concrete
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
@@ -215,8 +215,7 @@ def adaptive_loop(
         checkpoints = default_checkpoints(max_steps)
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
         raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
-    if not isinstance(remat, bool):
-        raise InputError(f"remat = {remat!r} is not allowed; it must be True or False")
+    check_bool("remat", remat)
 
     dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
     check_times(t0, t1, save_times)

@@ -12,6 +12,7 @@ from jaxtyping import Array, Float
 from astrograd._errors import (
     InputError,
     SimulationError,
+    check_bool,
     check_positive,
     is_concrete,
     real_array,
@@ -80,8 +81,8 @@ def simulate(
     """
 
     state = _check_state(state, config)
-    _check_flag("differentiate_dt", differentiate_dt)
-    _check_flag("remat", remat)
+    check_bool("differentiate_dt", differentiate_dt)
+    check_bool("remat", remat)
 
     def dt_fn(q, t, p):
         dt = cfl_time_step(q, p, config)
@@ -162,11 +163,6 @@ def _check_state(state, config: HydroConfig):
             "and energy per cell (see primitive_to_conserved)"
         )
     return state
-
-
-def _check_flag(name: str, value) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise InputError(f"{name} = {value!r} is not allowed; it must be True or False")
 
 
 def check_initial_state(rho, vel, p, num_cells: int | None = None) -> np.ndarray:

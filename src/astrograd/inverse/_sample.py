@@ -15,7 +15,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_int, check_key
+from astrograd._errors import InputError, check_bool, check_int, check_key
 from astrograd.inverse._nuts import DRAW, SKIP, init_adaptation, make_step, warmup_schedule
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
 
@@ -182,8 +182,7 @@ def sample(
         raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
     if not (_is_real(target_acceptance) and 0.0 < target_acceptance < 1.0):
         raise InputError(f"target_acceptance = {target_acceptance!r} is not allowed; it must be in (0, 1)")
-    if not isinstance(dense_mass, bool | np.bool_):  # "no" would be truthy: a dense matrix
-        raise InputError(f"dense_mass = {dense_mass!r} is not allowed; it must be True or False")
+    dense_mass = check_bool("dense_mass", dense_mass)  # "no" would be truthy: a dense matrix
     flat0, unravel = ravel_pytree(init)
     if flat0.size == 0:
         raise InputError("init has no parameters")
