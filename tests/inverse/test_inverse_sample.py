@@ -227,3 +227,25 @@ def test_a_density_with_a_hard_wall_stays_inside():
     x = res.flat_samples()[:, 0]
     assert np.all(x > 0)
     assert abs(x.mean() - np.sqrt(2 / np.pi)) < 4 * np.sqrt(1 - 2 / np.pi) / np.sqrt(float(res.ess[0]))
+
+
+def test_the_log_density_is_traced_once_per_program():
+    """A costly simulator's trace (seconds) is paid once for the start values and once for the
+    compiled chain program: the step function traces one NUTS transition, not a second one for
+    the output shapes of the padding steps."""
+    import blackjax
+    from blackjax.mcmc.hmc import HMCState
+
+    traces = [0]
+
+    def log_density(x):
+        traces[0] += 1
+        return -0.5 * jnp.sum(x**2)
+
+    sample(log_density, jnp.zeros(2), jax.random.key(0), num_warmup=10, num_samples=10, num_chains=2,
+           progress=False)
+    in_sample, traces[0] = traces[0], 0
+    x = jnp.zeros(2)
+    state = HMCState(x, jnp.zeros(()), x)
+    jax.eval_shape(lambda: blackjax.nuts.build_kernel()(jax.random.key(0), state, log_density, 1.0, jnp.ones(2)))
+    assert in_sample == 1 + traces[0]  # the start's value_and_grad, and one transition

@@ -129,20 +129,21 @@ def make_step(logdensity, target_acceptance: float):
             lambda: a,  # DRAW
         ])
 
+    def outputs(state, acceptance, divergent, steps):
+        # fixed dtypes, so that SKIP's zeros are known without tracing a transition a second time
+        return (state.position, state.logdensity, jnp.asarray(acceptance, state.logdensity.dtype),
+                jnp.asarray(divergent, bool), jnp.asarray(steps, jnp.int32))
+
     def transition(carry, key, code):
         state, a = carry
         new, info = kernel(key, state, logdensity, a.step_size, a.inverse_mass_matrix)
-        out = (new.position, new.logdensity, info.acceptance_rate, info.is_divergent, info.num_integration_steps)
+        out = outputs(new, info.acceptance_rate, info.is_divergent, info.num_integration_steps)
         return (new, adapt(a, code, new, info)), out
 
     def step(carry, xs):
         key, code = xs
-        # SKIP: the shapes of a transition's outputs, without running one
-        skipped = jax.eval_shape(lambda: transition(carry, key, jnp.int32(DRAW))[1])
-        return jax.lax.cond(
-            code == SKIP,
-            lambda: (carry, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), skipped)),
-            lambda: transition(carry, key, code),
-        )
+        state = carry[0]
+        skipped = jax.tree.map(jnp.zeros_like, outputs(state, 0, False, 0))  # SKIP: padding, no transition
+        return jax.lax.cond(code == SKIP, lambda: (carry, skipped), lambda: transition(carry, key, code))
 
     return step
