@@ -79,6 +79,18 @@ def real_array(name: str, values, allowed: str) -> np.ndarray:
     return a.astype(float)
 
 
+def is_real_number(value) -> bool:
+    """True for one real number (a Python or numpy number, a 0-d array), False for a bool, a
+    string, None, a complex number or an array with more than one element."""
+    if isinstance(value, bool | np.bool_ | str | bytes) or np.ndim(value) != 0:
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not np.iscomplexobj(value)
+
+
 def check_bool(name: str, value) -> bool:
     """Return ``bool(value)`` if it is a bool (numpy's too), else raise: a string such as "no"
     would be truthy."""

@@ -71,3 +71,19 @@ def test_bad_input():
         fisher(J, -np.eye(3))
     with pytest.raises(InputError, match="2-D"):
         fisher(np.ones(3), 1.0)
+
+
+def test_integer_jacobian_and_values_that_are_not_real_numbers():
+    # an integer Jacobian cast the variance to integers: 0.5 became 0 and F was inf
+    np.testing.assert_allclose(np.asarray(fisher(np.ones((3, 2), int), 0.5)), np.full((2, 2), 6.0))
+    J = np.ones((3, 2))
+    for bad, match in [
+        ("a", "noise_covariance holds <U1 values"),  # was float()'s ValueError
+        (True, "noise_covariance holds bool values"),  # was a variance of 1
+    ]:
+        with pytest.raises(InputError, match=match):
+            fisher(J, bad)
+    with pytest.raises(InputError, match="jacobian holds complex128 values"):  # returned a complex "Fisher matrix"
+        fisher(J * 1j, 1.0)
+    with pytest.raises(InputError, match="jacobian has non-finite entries"):  # returned NaN
+        fisher(np.array([[1.0, np.nan]]), 1.0)

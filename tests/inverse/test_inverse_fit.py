@@ -140,6 +140,13 @@ def test_a_check_failing_inside_the_loss_is_reported_with_the_step(x64):
         ({"checkpoint_every": 0}, "checkpoint_every = 0"),
         ({"tol": float("nan")}, "tol = nan"),
         ({"tol": "a"}, "tol = 'a' is not allowed"),  # was float()'s ValueError
+        ({"tol": True}, "tol = True is not allowed"),  # was a tolerance of 1
+        ({"learning_rate": "fast"}, "learning_rate = 'fast' is not allowed"),  # was float()'s ValueError
+        ({"learning_rate": 1j}, "learning_rate = 1j is not allowed"),  # was float()'s TypeError
+        ({"learning_rate": True}, "learning_rate = True is not allowed"),  # was a learning rate of 1
+        # a custom optimizer holds its own learning rate: this one was silently ignored
+        ({"optimizer": optax.sgd(0.1), "learning_rate": 0.5}, "learning_rate = 0.5 is not allowed with a custom"),
+        ({"history": "no"}, "history = 'no' is not allowed; it must be True or False"),  # "no" was truthy
     ],
 )
 def test_bad_input(kwargs, match):

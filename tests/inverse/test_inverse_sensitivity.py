@@ -89,3 +89,24 @@ def test_bad_input():
         directional_derivative(lambda t: t, theta, jnp.ones(3))
     with pytest.raises(InputError, match="hs ="):
         finite_difference_limit(lambda t: t, theta, jnp.ones(2), hs=[1e-3, -1e-4])
+
+
+def test_integer_parameters_directions_and_outputs():
+    square = lambda t: t**2  # noqa: E731
+    # integer parameters: one line instead of JAX's "jacfwd requires real-valued inputs" and
+    # "primal and tangent arguments to jax.jvp do not match"
+    for call in (lambda: sensitivity(square, jnp.array([1, 2])),
+                 lambda: directional_derivative(square, jnp.array([1, 2]), jnp.array([1.0, 0.0])),
+                 lambda: finite_difference_limit(square, jnp.array([1, 2]), jnp.array([1.0, 0.0]))):
+        with pytest.raises(InputError, match="^theta leaf 0 has dtype int32; the parameters must be floating-point"):
+            call()
+    # an integer direction of float parameters is a valid tangent (was a jvp dtype error)
+    theta = jnp.array([1.0, 2.0])
+    np.testing.assert_allclose(np.asarray(directional_derivative(square, theta, jnp.array([1, 0]))), [2.0, 0.0])
+    np.testing.assert_allclose(finite_difference_limit(square, theta, jnp.array([0, 1]), hs=[1e-2]).jvp, [0.0, 4.0])
+    with pytest.raises(InputError, match="^direction v leaf 0 holds <U1 values"):
+        directional_derivative(square, theta, np.array(["a", "b"]))
+    with pytest.raises(InputError, match="^hs holds <U2 values"):  # was float()'s ValueError
+        finite_difference_limit(square, theta, jnp.ones(2), hs="ab")
+    with pytest.raises(InputError, match="^f must return floating-point values; it returned int32"):
+        finite_difference_limit(lambda t: jnp.round(t).astype(jnp.int32), theta, jnp.ones(2))

@@ -7,7 +7,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, is_concrete
+from astrograd._errors import InputError, is_concrete, real_array
 
 __all__ = ["fisher"]
 
@@ -33,7 +33,15 @@ def fisher(
     Returns the ``(p, p)`` Fisher matrix (units 1/θ²); its inverse is the Cramér–Rao bound on
     the covariance of unbiased estimates of θ.
     """
+    if is_concrete(jacobian):
+        a = real_array("jacobian", jacobian, "an (n, p) array of real numbers")
+        if not np.all(np.isfinite(a)):
+            raise InputError("jacobian has non-finite entries; it must be finite")
+    if is_concrete(noise_covariance):
+        real_array("noise_covariance", noise_covariance, "a real variance, (n,) variances or an (n, n) matrix")
     J = jnp.asarray(jacobian)
+    if not jnp.issubdtype(J.dtype, jnp.floating):  # integers: C in J's dtype would be truncated
+        J = J.astype(jnp.result_type(float))
     if J.ndim != 2:
         raise InputError(f"jacobian must be a 2-D (n, p) array; got shape {tuple(J.shape)}")
     n = J.shape[0]

@@ -17,7 +17,13 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
+from astrograd._errors import (
+    InputError,
+    SimulationError,
+    check_bool,
+    is_real_number,
+    runtime_checks_as_simulation_errors,
+)
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, load_npz, sha256_of
 
 __all__ = ["FitResult", "fit"]
@@ -56,6 +62,9 @@ class FitResult:
 
 def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformationExtraArgs, str]:
     if isinstance(optimizer, optax.GradientTransformation):
+        if learning_rate is not None:  # it would be ignored: the transformation holds its own
+            raise InputError(f"learning_rate = {learning_rate!r} is not allowed with a custom optax optimizer; "
+                             "give the learning rate to the optimizer itself")
         return optax.with_extra_args_support(optimizer), "custom"
     if not isinstance(optimizer, str):
         raise InputError(
@@ -68,8 +77,7 @@ def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformat
             "(or pass an optax.GradientTransformation)"
         )
     if learning_rate is not None:
-        lr = float(learning_rate)
-        if not (math.isfinite(lr) and lr > 0):
+        if not (is_real_number(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0):
             raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
     if optimizer == "adam":
         return optax.with_extra_args_support(optax.adam(1e-2 if learning_rate is None else learning_rate)), "adam"
@@ -190,12 +198,9 @@ def fit(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
             raise InputError(f"{name} = {value!r} is not allowed; it must be an integer > 0")
     if tol is not None:
-        try:
-            t = float(tol)
-        except (TypeError, ValueError):
-            t = math.nan
-        if not (math.isfinite(t) and t >= 0):
+        if not (is_real_number(tol) and math.isfinite(tol) and tol >= 0):
             raise InputError(f"tol = {tol!r} is not allowed; it must be a finite number >= 0 or None")
+    progress, history = check_bool("progress", progress), check_bool("history", history)
     opt, name = _make_optimizer(optimizer, learning_rate)
 
     diff0, static = eqx.partition(params, eqx.is_inexact_array)

@@ -15,7 +15,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_bool, check_int, check_key
+from astrograd._errors import InputError, check_bool, check_int, check_key, is_real_number
 from astrograd.inverse._nuts import DRAW, SKIP, init_adaptation, make_step, warmup_schedule
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
 
@@ -79,17 +79,6 @@ class SampleResult:
             "mean_acceptance": float(self.acceptance_rate.mean()),
             "gradient_evaluations": int(self.gradient_evaluations.sum() + self.warmup_gradient_evaluations.sum()),
         }
-
-
-def _is_real(value) -> bool:
-    """One real number (a Python or numpy number, a 0-d array), not a bool, a string or None."""
-    if isinstance(value, bool | np.bool_ | str | bytes) or np.ndim(value) != 0:
-        return False
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not np.iscomplexobj(value)
 
 
 def _stale(path, differs: str) -> InputError:
@@ -178,9 +167,9 @@ def sample(
     num_samples = check_int("num_samples", num_samples, 2)  # the diagnostics need 2 draws
     num_chains = check_int("num_chains", num_chains, 1)
     check_key("key", key)
-    if not (_is_real(init_scale) and math.isfinite(init_scale) and init_scale >= 0):
+    if not (is_real_number(init_scale) and math.isfinite(init_scale) and init_scale >= 0):
         raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
-    if not (_is_real(target_acceptance) and 0.0 < target_acceptance < 1.0):
+    if not (is_real_number(target_acceptance) and 0.0 < target_acceptance < 1.0):
         raise InputError(f"target_acceptance = {target_acceptance!r} is not allowed; it must be in (0, 1)")
     dense_mass = check_bool("dense_mass", dense_mass)  # "no" would be truthy: a dense matrix
     flat0, unravel = ravel_pytree(init)

@@ -12,13 +12,24 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, is_concrete, real_array
 
 __all__ = ["FiniteDifferenceLimit", "directional_derivative", "finite_difference_limit", "sensitivity"]
 
 
+def _check_floating(theta) -> None:
+    """One line instead of JAX's "jacfwd requires real-valued inputs" / "primal and tangent
+    arguments to jax.jvp do not match" for integer (or complex, text) parameters."""
+    for i, leaf in enumerate(jax.tree.leaves(theta)):
+        dtype = jnp.result_type(leaf) if not isinstance(leaf, str | bytes) else np.dtype("U")
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise InputError(f"theta leaf {i} has dtype {dtype}; the parameters must be floating-point arrays "
+                             "(e.g. jnp.asarray(x, float))")
+
+
 def _flat_function(f: Callable, theta: Any):
     """``f`` as a map from the flat parameter vector (p,) to the flat output vector (n,)."""
+    _check_floating(theta)
     theta_flat, unravel_theta = ravel_pytree(theta)
     if theta_flat.size == 0:
         raise InputError("theta has no array entries to differentiate with respect to")
@@ -56,9 +67,20 @@ def directional_derivative(f: Callable[[Any], Any], theta: Any, v: Any) -> Any:
 
     v: a tangent with the same structure and shapes as ``theta`` (units of θ).
     """
+    _check_floating(theta)
     _check_same_structure(theta, v)
+    v = _tangent_like(theta, v)
     _, tangent_out = jax.jvp(f, (theta,), (v,))
     return tangent_out
+
+
+def _tangent_like(theta, v):
+    """``v`` as real numbers in the dtypes of ``theta``'s leaves (an integer direction such as
+    [1, 0] is a valid tangent of float parameters)."""
+    for i, leaf in enumerate(jax.tree.leaves(v)):
+        if is_concrete(leaf):
+            real_array(f"direction v leaf {i}", leaf, "an array of real numbers")
+    return jax.tree.map(lambda t, d: jnp.asarray(d, jnp.result_type(t)), theta, v)
 
 
 def _check_same_structure(theta, v) -> None:
@@ -101,14 +123,17 @@ def finite_difference_limit(
     precision of the dtype), so it is smallest near h ≈ √ε. hs default: 10⁻¹ … 10⁻¹⁵ (float64)
     or 10⁻¹ … 10⁻⁷ (float32).
     """
-    _check_same_structure(theta, v)
     flat_f, x = _flat_function(f, theta)
-    v_flat, _ = ravel_pytree(v)
+    _check_same_structure(theta, v)
+    v_flat, _ = ravel_pytree(_tangent_like(theta, v))
     v_flat = v_flat.astype(x.dtype)
+    out = jax.eval_shape(flat_f, x)
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise InputError(f"f must return floating-point values; it returned {out.dtype}")
     if hs is None:
         last = 15 if x.dtype == jnp.float64 else 7
         hs = [10.0 ** (-k) for k in range(1, last + 1)]
-    hs_arr = np.asarray(hs, dtype=np.float64)
+    hs_arr = real_array("hs", hs, "a non-empty list of finite numbers > 0")
     if hs_arr.ndim != 1 or hs_arr.size == 0 or not np.all(np.isfinite(hs_arr)) or np.any(hs_arr <= 0):
         raise InputError(f"hs = {hs!r} is not allowed; it must be a non-empty list of finite numbers > 0")
     jvp = np.asarray(jax.jvp(flat_f, (x,), (v_flat,))[1])
