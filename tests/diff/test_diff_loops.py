@@ -239,6 +239,16 @@ def test_bad_input_is_one_line_error(x64):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, None, jnp.array(1.0))
     with pytest.raises(InputError, match="^t0 = 'a' is not a number$"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), "a", 1.0, jnp.array(1.0))
+    # float() took the text "1" and True as times
+    with pytest.raises(InputError, match="^t1 = '1' is not a number$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, "1", jnp.array(1.0))
+    with pytest.raises(InputError, match="^t1 = True is not a number$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, True, jnp.array(1.0))
+    # the text "12" was read as the save steps 1 and 2, and 2.5 as step 2
+    with pytest.raises(InputError, match="^save_steps = '12' is not allowed; it must be a sequence of integers$"):
+        fixed_loop(osc_step, osc_state(), 3, osc_args(), save_steps="12")
+    with pytest.raises(InputError, match="^save_steps entry = 2.5 is not allowed; it must be an integer >= 0$"):
+        fixed_loop(osc_step, osc_state(), 3, osc_args(), save_steps=[1, 2.5])
     with pytest.raises(InputError, match="save_times = .* it must be real numbers, not complex128$"):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), save_times=[0.5 + 1j])
     # a NaN save time passed every comparison (all False) and a state was "saved" at NaN

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_bool, check_choice, is_concrete
+from astrograd._errors import InputError, check_bool, check_choice, is_concrete, is_real_number
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
@@ -285,10 +285,9 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
 
 
 def _time(name, value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} = {value!r} is not a number") from None
+    if not is_real_number(value):  # float() took the text "1" and True
+        raise InputError(f"{name} = {value!r} is not a number")
+    return float(value)
 
 
 def check_times(t0, t1, save_times) -> None:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from astrograd._errors import InputError, check_choice
+from astrograd._errors import InputError, check_choice, check_int
 
 CHECKPOINTS = ("none", "step", "nested")
 
@@ -98,7 +98,9 @@ def fixed_loop(
     if save_steps is None:
         return _run(step, state, args, 0, num_steps, checkpoint), None
 
-    marks = [int(s) for s in save_steps]
+    if isinstance(save_steps, str | bytes):  # "12" was read as the steps 1 and 2
+        raise InputError(f"save_steps = {save_steps!r} is not allowed; it must be a sequence of integers")
+    marks = [check_int("save_steps entry", s, 0) for s in save_steps]
     bad = [s for s in marks if not 0 <= s <= num_steps]
     if bad:
         raise InputError(f"save_steps contains {bad[0]}; each must lie in [0, {num_steps}]")
