@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import astropy.units as u
+import numpy as np
 
 from astrograd._errors import InputError, check_positive
 
@@ -76,9 +77,10 @@ class CodeUnits:
             * time_s ** float(powers.get(u.s, 0))
         )
 
-    def to_code(self, quantity) -> float:
+    def to_code(self, quantity):
         """The value of an astropy quantity (any unit built from length, mass and time) in code
-        units. Temperatures and other non-mechanical units raise InputError."""
+        units: a float, or a numpy array for an array quantity. Temperatures and other
+        non-mechanical units raise InputError."""
         try:
             q = u.Quantity(quantity)
             cgs = q.unit.decompose(bases=[u.cm, u.g, u.s])
@@ -86,11 +88,15 @@ class CodeUnits:
             raise InputError(
                 f"cannot convert {quantity!r} to code units; it must be a quantity built from length, mass and time"
             ) from None
-        return float(q.value * cgs.scale / self._scale(q.unit))
+        value = q.value * cgs.scale / self._scale(q.unit)
+        return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)
 
     def from_code(self, value, unit) -> u.Quantity:
         """A code-unit value (float or array) as an astropy quantity in ``unit``."""
-        unit = u.Unit(unit)
+        try:
+            unit = u.Unit(unit)
+        except (TypeError, ValueError):
+            raise InputError(f"unit {unit!r} is not a unit astropy knows") from None
         try:
             cgs = unit.decompose(bases=[u.cm, u.g, u.s])
         except u.UnitsError:

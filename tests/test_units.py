@@ -1,0 +1,28 @@
+"""astrograd.units.CodeUnits: arrays and unknown unit names."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+from astrograd._errors import InputError
+from astrograd.units import CodeUnits
+
+CU = CodeUnits(3 * u.pc, 1e-4 * u.Msun, 1 * u.km / u.s)
+
+
+def test_an_array_quantity_converts_element_by_element():
+    # was "TypeError: only 0-dimensional arrays can be converted to Python scalars"
+    v = np.array([1.0, 2.5, 40.0]) * u.km / u.s
+    got = CU.to_code(v)
+    assert isinstance(got, np.ndarray) and got.shape == (3,)
+    np.testing.assert_allclose(got, [CU.to_code(x) for x in v], rtol=1e-15)
+    np.testing.assert_allclose(CU.from_code(got, u.km / u.s).to_value(u.km / u.s), v.value, rtol=1e-14)
+    assert isinstance(CU.to_code(3 * u.pc), float) and CU.to_code(3 * u.pc) == pytest.approx(1.0)
+
+
+def test_an_unknown_unit_name_is_a_one_line_error():
+    # was astropy's ValueError "'furlongzz' did not parse as unit: ..."
+    with pytest.raises(InputError, match="^unit 'furlongzz' is not a unit astropy knows$"):
+        CU.from_code(1.0, "furlongzz")
+    with pytest.raises(InputError, match="^unit K is not built from length, mass and time$"):
+        CU.from_code(1.0, "K")
