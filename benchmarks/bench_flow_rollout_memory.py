@@ -8,8 +8,8 @@ Prints one JSON object per (checkpoint, N).
     .venv/bin/python benchmarks/bench_flow_rollout_memory.py [N1 N2 ...]   (default 64 256)
 """
 
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +17,7 @@ import jax.numpy as jnp
 from astrograd import flow
 
 
-def main() -> None:
-    steps = [int(a) for a in sys.argv[1:]] or [64, 256]
+def main(steps: list[int]) -> None:
     state, params, config = flow.karman(32, 64, reynolds=100.0)
     for checkpoint in ("none", "nested"):
         for n in steps:
@@ -40,4 +39,6 @@ def eqx_replace(state, vx, vy):
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("steps", type=int, nargs="*", default=[64, 256], help="rollout lengths N (default 64 256)")
+    main(parser.parse_args().steps)

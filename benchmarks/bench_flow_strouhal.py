@@ -11,8 +11,8 @@ Usage: bench_flow_strouhal.py [NX NY STEPS]
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
 
@@ -55,5 +55,9 @@ def measure(nx: int = 320, ny: int = 224, steps: int = 1200, dt: float = 0.5) ->
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:4]]
-    print(json.dumps(measure(*args)), flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("nx", type=int, nargs="?", default=320, help="cells across the stream (default 320)")
+    parser.add_argument("ny", type=int, nargs="?", default=224, help="cells along the stream (default 224)")
+    parser.add_argument("steps", type=int, nargs="?", default=1200, help="time steps of dt = 0.5 (default 1200)")
+    a = parser.parse_args()
+    print(json.dumps(measure(a.nx, a.ny, a.steps)), flush=True)

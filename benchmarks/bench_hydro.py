@@ -9,6 +9,7 @@ Prints one JSON object per measured case. Each case runs in its own subprocess (
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -157,9 +158,13 @@ def run_case(args: list[str]) -> None:
 
 
 def main():
-    if "--case" in sys.argv:
-        i = sys.argv.index("--case")
-        name, rest = sys.argv[i + 1], sys.argv[i + 2 :]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 1601-cell wind run and 400-cell peer Sod")
+    parser.add_argument("--peer", default=PEER_PY, help=f"jf1uids 0.4.0 interpreter (default {PEER_PY})")
+    parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)  # one case, in the subprocess
+    args = parser.parse_args()
+    if args.case:
+        name, rest = args.case[0], args.case[1:]
         if name == "sod":
             emit(case_sod(int(rest[0]), rest[1]))
         elif name == "sod_spherical":
@@ -167,8 +172,7 @@ def main():
         elif name == "wind":
             emit(case_wind(int(rest[0]), grad=rest[1] == "grad"))
         return
-    quick = "--quick" in sys.argv
-    peer = sys.argv[sys.argv.index("--peer") + 1] if "--peer" in sys.argv else PEER_PY
+    quick, peer = args.quick, args.peer
     import jax
 
     emit({"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),

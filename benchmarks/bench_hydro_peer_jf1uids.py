@@ -8,6 +8,7 @@ JSON object saying so and exits 0.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import sys
@@ -138,7 +139,9 @@ def wind(n, grad=False):
 
 
 def main():
-    quick = "--quick" in sys.argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Sod at 200 and 1000 cells only")
+    quick = parser.parse_args().quick
     for n in ((200, 1000) if quick else (200, 400, 1000)):
         r = sod(n)
         emit({"peer": "jf1uids", "version": VERSION, "case": "sod", "cells": n, **r})

@@ -7,6 +7,7 @@ at a low one (strong outer shock). Prints one JSON object per case.
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import jax
@@ -48,5 +49,6 @@ def case(cells: int, ambient_p_k: float) -> dict:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
     for cells, pk in ((401, 3e4), (401, 3e2), (201, 3e2)):
         print(json.dumps(case(cells, pk)), flush=True)

@@ -7,8 +7,8 @@ Prints one JSON object per form: compile seconds and the best of 2 later calls. 
 convolutions inside a while loop several times slower than the same convolutions unrolled.
 """
 
+import argparse
 import json
-import sys
 
 import equinox as eqx
 import jax
@@ -67,4 +67,9 @@ def main(n=64, num_steps=16, channels=16, batch=8):
 
 
 if __name__ == "__main__":
-    main(*[int(a) for a in sys.argv[1:5]])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name, default, what in (("n", 64, "grid cells per side"), ("steps", 16, "controlled steps"),
+                                ("channels", 16, "U-Net base channels"), ("batch", 8, "batch size")):
+        parser.add_argument(name, type=int, nargs="?", default=default, help=f"{what} (default {default})")
+    a = parser.parse_args()
+    main(a.n, a.steps, a.channels, a.batch)

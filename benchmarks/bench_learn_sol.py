@@ -7,8 +7,8 @@ in-the-loop loss at unroll 1, 4 and 8, and seconds per step of a corrected 100-s
 The reference frames are synthetic (the coarse solver's own run); no data file is needed.
 """
 
+import argparse
 import json
-import sys
 import time
 
 import equinox as eqx
@@ -87,4 +87,8 @@ def main(nx=32, ny=64):
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("nx", type=int, nargs="?", default=32, help="coarse cells in x (default 32)")
+    parser.add_argument("ny", type=int, nargs="?", default=64, help="coarse cells in y (default 64)")
+    a = parser.parse_args()
+    main(a.nx, a.ny)

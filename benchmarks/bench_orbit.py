@@ -3,6 +3,7 @@
 Prints one JSON object per case on stdout. Run: .venv/bin/python benchmarks/bench_orbit.py
 """
 
+import argparse
 import json
 import platform
 
@@ -38,4 +39,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
     main()
