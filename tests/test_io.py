@@ -72,3 +72,37 @@ def test_an_os_error_in_a_command_is_one_line_exit_2(tmp_path, capsys):
         command()
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("error: cannot use ") and err.count("\n") == 1, err
+
+
+def test_a_truncated_or_foreign_npz_is_a_one_line_error(tmp_path):
+    from astrograd.io import atomic_savez, load_npz
+
+    good = tmp_path / "c.npz"
+    atomic_savez(good, {"step": 3}, {"x": np.ones(1000)})
+    data = good.read_bytes()
+    truncated = tmp_path / "t.npz"
+    truncated.write_bytes(data[: len(data) // 2])  # e.g. a copy that did not finish
+    with pytest.raises(InputError, match=r"^checkpoint '.*t\.npz' cannot be read \("):  # was zipfile.BadZipFile
+        load_npz(truncated, "checkpoint")
+    listed = tmp_path / "l.npz"
+    np.savez(listed, __meta__=np.array("[1, 2]"))  # callers read meta["step"]: was an AttributeError/TypeError
+    with pytest.raises(InputError, match="its header is not a JSON object"):
+        load_npz(listed, "checkpoint")
+    assert load_npz(good, "checkpoint")[0] == {"step": 3}
+
+
+def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from astrograd.io import atomic_savez, load_npz
+
+    path = tmp_path / "c.npz"
+    atomic_savez(path, {"step": 1}, {"x": np.zeros(3)})
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_savez(path, {"step": 2}, {"x": np.ones(3)})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # the temporary file was left behind
+    assert load_npz(path, "checkpoint")[0] == {"step": 1}

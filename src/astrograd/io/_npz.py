@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -62,11 +63,15 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
         raise InputError(f"cannot write {str(path)!r}: its metadata is not JSON ({err})") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, __meta__=np.array(text), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, __meta__=np.array(text), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: no half-written temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -77,6 +82,8 @@ def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.nda
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["__meta__"]))
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a truncated file: BadZipFile
         raise InputError(f"{what} {str(path)!r} cannot be read ({err})") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{what} {str(path)!r} cannot be read (its header is not a JSON object)")
     return meta, arrays
