@@ -131,3 +131,17 @@ def test_tour_links_figures_in_place_whatever_the_path_form(monkeypatch, tmp_pat
     _fake_area(monkeypatch, tmp_path, sections)
     page = tour.run_tour(Path("out/tour"), ["fake"]).read_text()
     assert 'src="fake/plot.png"' in page
+
+
+def test_json_output_is_strict_json_with_null_for_non_finite_numbers(capsys):
+    import json
+
+    import numpy as np
+
+    from astrograd._cli_util import print_json
+
+    print_json({"r_hat": np.array([np.nan, 1.01]), "ess": float("inf"), "nested": {"x": [1.5, -np.inf]}, "n": 3})
+    line = capsys.readouterr().out.strip()
+    # was '{"r_hat": [NaN, 1.01], "ess": Infinity, ...}': not JSON (jq and JSON.parse refuse it)
+    parsed = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in the JSON output"))
+    assert parsed == {"r_hat": [None, 1.01], "ess": None, "nested": {"x": [1.5, None]}, "n": 3}

@@ -51,9 +51,21 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
+def _finite_or_null(obj: Any) -> Any:
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    """Print one JSON object on one line (the last line of stdout for ``--json``)."""
-    print(json.dumps(to_jsonable(obj)), flush=True)
+    """Print one JSON object on one line (the last line of stdout for ``--json``). NaN and
+    infinities (e.g. r_hat of a single chain) become null: Python writes them as NaN and
+    Infinity, which is not JSON (jq, JavaScript and strict parsers refuse the whole line)."""
+    print(json.dumps(_finite_or_null(to_jsonable(obj)), allow_nan=False), flush=True)
 
 
 def fail(message: str) -> None:
