@@ -103,6 +103,18 @@ def test_tour_writes_sections_numbers_and_figures(monkeypatch, tmp_path):
     assert "Fake example" in page and "0.125" in page and 'src="fake/plot.png"' in page
 
 
+def test_an_area_named_twice_runs_once(monkeypatch, tmp_path):
+    calls = []
+
+    def sections(outdir, quick):
+        calls.append(outdir)
+        return [TourSection("Fake example", "what it shows", [], {"steps": 3})]
+
+    _fake_area(monkeypatch, tmp_path, sections)
+    page = tour.run_tour(tmp_path / "t", ["fake", "fake"]).read_text()  # as from --only fake,fake
+    assert len(calls) == 1 and page.count("Fake example") == 1
+
+
 def test_tour_reports_a_failing_example(monkeypatch, tmp_path):
     def sections(outdir, quick):
         raise RuntimeError("boom")

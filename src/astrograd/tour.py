@@ -72,6 +72,7 @@ def run_tour(outdir: Path, areas: list[str], quick: bool = True) -> Path:
     A failing example is reported on the page (and makes the command fail at the end) rather
     than hiding the other examples.
     """
+    areas = list(dict.fromkeys(areas))  # --only hydro,hydro ran hydro twice
     for area in areas:
         check_choice("tour area", area, available_areas())
     os.environ.setdefault("MPLBACKEND", "Agg")
