@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from astrograd._errors import InputError
 from astrograd.flow.cli import app
 
 runner = CliRunner()
@@ -88,6 +89,9 @@ def test_fit_burgers_json(tmp_path):
         (["run", "burgers", "--gif", "b.gif"], "--gif is not available for burgers"),
         (["run", "burgers", "--viscosity-scheme", "implicit"], "--viscosity-scheme is not available for burgers"),
         (["run", "smoke", "--re", "50"], "--re is not available for smoke"),
+        # the saved states were computed and dropped without a word
+        (["run", "taylor-green", "--res", "8x8", "--save-every", "2"], "--save-every needs --out"),
+        (["run", "burgers", "--save-every", "2"], "--save-every needs --out"),
         # output files are checked before the run: a GIF of another type was a PIL traceback after
         # it, a --plot folder was written as FOLDER.png while the summary named the folder
         (["run", "taylor-green", "--res", "8x8", "--gif", "run.txt"],
@@ -111,6 +115,19 @@ def test_run_other_scenes(scene, res):
     assert r.exit_code == 0, r.output
     s = _json(r)
     assert s["steps"] == 3 and s["max_divergence"] < 1e-2
+
+
+def test_run_taylor_green_reports_its_reynolds_number(tmp_path):
+    # --re sets the viscosity 1/Re of taylor-green, but the summary said "reynolds": null and the
+    # file had no reynolds attribute
+    out = tmp_path / "tg.h5"
+    r = runner.invoke(app, ["run", "taylor-green", "--res", "8x8", "--steps", "1", "--re", "50", "--out", str(out),
+                            "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    s = _json(r)
+    assert s["reynolds"] == 50 and s["viscosity"] == pytest.approx(1 / 50)
+    with h5py.File(out) as f:
+        assert f.attrs["reynolds"] == 50 and f.attrs["viscosity"] == pytest.approx(1 / 50)
 
 
 @pytest.mark.slow
@@ -153,3 +170,23 @@ def test_fit_marker_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
     stale = runner.invoke(app, ["fit-marker", "--res", "8", "--steps", "4", "--iterations", "4", "--checkpoint", ckpt])
     assert stale.exit_code == 2
     assert stale.output.strip().splitlines()[-1].startswith("error: checkpoint") and "extra differ" in stale.output
+
+
+def test_snapshot_writers_need_the_save_interval_of_saved_states(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from astrograd import flow
+    from astrograd.flow._io import write_burgers_snapshot, write_flow_snapshot
+
+    final, params, config = flow.taylor_green(8)
+    saved = jax.tree.map(lambda a: jnp.stack([a, a, a]), final)  # three saved states, no run needed
+    # every saved state was named step_000000: the file kept only the last one, labelled step 0
+    with pytest.raises(InputError, match="save_every = None is not allowed; it must be an integer >= 1"):
+        write_flow_snapshot(tmp_path / "f.h5", final, params, config, saved=saved)
+    with pytest.raises(InputError, match="save_every = None is not allowed"):  # was a TypeError from int(None)
+        write_burgers_snapshot(tmp_path / "b.h5", np.arange(4.0), np.zeros(4), saved=np.zeros((2, 4)), dt=0.1,
+                               time=0.1, dx=1.0, viscosity=0.01)
+    write_flow_snapshot(tmp_path / "f.h5", final, params, config, saved=saved, save_every=1)
+    with h5py.File(tmp_path / "f.h5") as f:
+        assert sorted(k for k in f if k.startswith("step_")) == ["step_000000", "step_000001", "step_000002"]

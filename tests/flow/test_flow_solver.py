@@ -237,6 +237,8 @@ def _simulate_swapped_arguments():
         # a perturbation that is not a number was a TypeError from jnp; NaN was blamed on "vx"
         (lambda: flow.karman(16, 32, perturbation="x"), "perturbation = 'x' is not allowed; it must be a finite"),
         (lambda: flow.karman(16, 32, perturbation=float("nan")), "perturbation = nan is not allowed"),
+        # check="no" was truthy (and check=0 switched the failure check off)
+        (lambda: flow.simulate(*flow.taylor_green(8), 2, check="no"), "check = 'no' is not allowed; it must be True"),
         # a NaN start time gave (nan, 0) as if too few periods had been seen
         (lambda: flow.strouhal_number(np.arange(9.0), np.sin(np.arange(9.0)), 1.0, 1.0, float("nan")),
          "t_start = nan is not allowed; it must be a finite number"),

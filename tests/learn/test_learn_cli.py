@@ -28,6 +28,15 @@ runner = CliRunner()
         # --out a file: a FileExistsError traceback after the whole evaluation
         (["sol-eval", "--out", __file__], "is a file; give a folder for eval.h5 and the figures"),
         (["control-eval", "--out", __file__], "is a file; give a folder"),
+        # options the mode does not use were accepted and ignored
+        (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "supervised", "--unroll", "2"],
+         "--unroll is not available for --mode supervised; it applies to --mode loop"),
+        (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "none", "--unroll", "4"],
+         "--unroll is not available for --mode none"),
+        (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "none", "--init", "sup.npz"],
+         "--init is not available for --mode none; it trains no network"),
+        (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "none", "--checkpoint", "c.npz"],
+         "--checkpoint is not available for --mode none"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):
@@ -75,8 +84,7 @@ def test_tiny_pipeline_through_the_cli(tmp_path):
                 str(data),
                 "--mode",
                 mode,
-                "--unroll",
-                "2",
+                *(["--unroll", "2"] if mode == "loop" else []),  # refused by the other modes
                 "--steps",
                 "3",
                 "--channels",

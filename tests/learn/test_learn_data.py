@@ -1,5 +1,7 @@
 """Kármán data generation: an interrupted run continues to the same bytes; layout; bad input."""
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -85,12 +87,73 @@ def test_a_grid_the_coarse_solver_cannot_use_is_refused_before_the_file_is_made(
     assert not path.exists()
 
 
+TINY = {**KW, "frames": 2, "warmup": 0, "test_reynolds": ()}
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    """A complete file of one 2-frame training run (generated once: compiling takes ~10 s)."""
+    return generate_karman_data(tmp_path_factory.mktemp("tiny") / "d.h5", **TINY)
+
+
+def test_a_stored_run_listed_under_the_other_split_is_refused(tmp_path, tiny_file):
+    path = tmp_path / "d.h5"
+    path.write_bytes(tiny_file.read_bytes())
+    # it was skipped as "already done": the file kept Re 150 as a training run
+    with pytest.raises(InputError, match=re.escape(
+            f"{str(path)!r} holds a train run at Reynolds number 150.0, not a test run at 150.0; use another --out")):
+        generate_karman_data(path, **{**TINY, "train_reynolds": (), "test_reynolds": (150.0,)})
+    # and a Reynolds number that rounds to the same run name continued the stored one
+    with pytest.raises(InputError, match="not a train run at 150.0000001"):
+        generate_karman_data(path, **{**TINY, "train_reynolds": (150.0000001,)})
+    generate_karman_data(path, **TINY)  # the same: fine
+
+
+def test_a_complete_run_loses_its_resume_state_when_continued(tmp_path, tiny_file):
+    """An interruption between storing the last frame and removing the fine resume state left
+    the state in the file for good ("removed when complete"): reruns skipped the finished run."""
+    path = tmp_path / "d.h5"
+    path.write_bytes(tiny_file.read_bytes())
+    with h5py.File(path, "a") as f:
+        assert "resume" not in f["runs/re_150"]
+        f["runs/re_150"].create_group("resume")["vx"] = np.zeros((20, 11))
+    generate_karman_data(path, **TINY)
+    with h5py.File(path, "r") as f:
+        assert "resume" not in f["runs/re_150"]
+
+
+def test_a_folder_or_a_path_below_a_file_is_refused_as_data_file(tmp_path):
+    with pytest.raises(InputError, match="it is a directory; give a file name such as .*karman.h5'$"):
+        generate_karman_data(tmp_path, **KW)  # was "cannot open ... as HDF5 (... errno = 21 ...)"
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(InputError, match="notes.txt' is a file, not a folder"):  # was a FileExistsError
+        generate_karman_data(tmp_path / "notes.txt" / "k.h5", **KW)
+
+
 def test_train_sol_refuses_a_folder_as_model_file_before_training(tmp_path):
     from astrograd.learn import train_sol
 
     # the folder was found only when the trained model was saved
     with pytest.raises(InputError, match="cannot write .*: it is a directory; give a file name such as .*model.npz"):
         train_sol(tmp_path / "no-data.h5", tmp_path, mode="supervised")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "supervised", "unroll": 2},
+         "unroll = 2 is not allowed with mode 'supervised'; it applies to mode 'loop'"),
+        ({"mode": "none", "unroll": 4}, "unroll = 4 is not allowed with mode 'none'"),
+        ({"mode": "none", "init": "sup.npz"}, "init = 'sup.npz' is not allowed with mode 'none'; it trains no network"),
+        ({"mode": "none", "checkpoint": "c.npz"}, "checkpoint = 'c.npz' is not allowed with mode 'none'"),
+    ],
+)
+def test_train_sol_refuses_options_its_mode_does_not_use(tmp_path, kwargs, message):
+    from astrograd.learn import train_sol
+
+    # they were accepted and ignored (a supervised run "with unroll 2" trained one-step pairs)
+    with pytest.raises(InputError, match=re.escape(message)):
+        train_sol(tmp_path / "no-data.h5", tmp_path / "m.npz", **kwargs)
 
 
 def test_a_file_of_another_layout_is_a_one_line_input_error(tmp_path):

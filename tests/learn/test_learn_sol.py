@@ -156,3 +156,29 @@ def test_rollout_and_evaluation_refuse_frames_outside_the_data(tmp_path):
     save_model(tmp_path / "m.npz", CorrectorResNet(blocks=0, channels=2, key=jax.random.key(0)), {"kind": "sol"})
     with pytest.raises(InputError, match="is not a valid sol-train model file"):
         load_corrector(tmp_path / "m.npz")
+
+
+def test_checkpoint_is_tied_to_the_data_not_to_its_file_name(tmp_path):
+    """sol-train's checkpoint recorded the data file's name: a file regenerated under the same
+    name resumed a checkpoint of other data, and the same data moved elsewhere was refused."""
+    import h5py
+
+    from astrograd._errors import InputError
+    from astrograd.learn._sol import train_sol
+
+    data = tmp_path / "k.h5"  # a karman-data layout written directly (generating one takes 10 s)
+    with h5py.File(data, "w") as f:
+        f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
+        g = f.create_group("runs/re_150")
+        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
+        g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
+        g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
+    small = {"mode": "supervised", "blocks": 0, "channels": 2, "progress": False, "checkpoint": tmp_path / "ck.npz"}
+    train_sol(data, tmp_path / "a.npz", steps=1, **small)
+    moved = tmp_path / "moved.h5"
+    moved.write_bytes(data.read_bytes())
+    assert train_sol(moved, tmp_path / "b.npz", steps=2, **small)["resumed_from"] == 1
+    with h5py.File(data, "a") as f:
+        f["runs/re_150/vx"][0] += 0.01
+    with pytest.raises(InputError, match=r"different training run \(extra differ\)"):
+        train_sol(data, tmp_path / "c.npz", steps=3, **small)

@@ -123,3 +123,31 @@ def test_cosine_learning_rate_and_clipping_options(tmp_path):
               progress=False)
     with pytest.raises(InputError, match="clip norm"):
         train(loss, P(jnp.zeros(1)), lambda k: None, steps=2, key=jax.random.key(0), clip_norm=0.0, progress=False)
+
+
+def test_a_checkpoint_below_a_file_is_refused_before_training(tmp_path):
+    import equinox as eqx
+
+    class P(eqx.Module):
+        p: jax.Array
+
+    drawn = []
+    (tmp_path / "notes.txt").write_text("a file")
+    ck = tmp_path / "notes.txt" / "ck.npz"
+    # it was found at the first save, after checkpoint_every updates had been computed
+    with pytest.raises(InputError, match=r"cannot write .*ck.npz': .*notes.txt' is a file, not a folder"):
+        train(lambda m, b: jnp.sum(m.p**2), P(jnp.ones(1)), drawn.append, steps=3, key=jax.random.key(0),
+              checkpoint=ck, progress=False)
+    assert drawn == []
+
+
+def test_numpy_integer_step_counts_are_accepted(tmp_path):
+    import equinox as eqx
+
+    class P(eqx.Module):
+        p: jax.Array
+
+    # np.int64(2) was refused: "steps = 2 is not allowed; it must be an integer >= 0"
+    res = train(lambda m, b: jnp.sum(m.p**2), P(jnp.ones(1)), lambda k: None, steps=np.int64(2),
+                key=jax.random.key(0), checkpoint=tmp_path / "ck.npz", checkpoint_every=np.int32(1), progress=False)
+    assert res.steps == 2 and isinstance(res.steps, int) and len(res.losses) == 2

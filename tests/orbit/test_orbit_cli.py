@@ -43,6 +43,13 @@ def test_learn_drag_runs_and_reports(tmp_path):
     assert out["test_position_rms_m"] < out["test_position_rms_no_drag_m"]
 
 
+def test_learn_drag_depth_zero_is_a_linear_model():
+    # --depth 0 was refused ("depth = 0 ... must be an integer > 0") although DragNet takes it
+    r = runner.invoke(app, ["learn-drag", "--steps", "3", "--depth", "0", "--json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "linear model, 3 Adam steps" in r.stdout and _last_json(r.stdout)["iterations"] == 3
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -59,7 +66,12 @@ def test_learn_drag_runs_and_reports(tmp_path):
         (["fit-gravity", "--optimizer", "newton"], "unknown optimizer 'newton'"),
         (["fit-gravity", "--plot", "fig.pdf"], "must be a file name ending in .png"),
         (["learn-drag", "--dt", "-0.1"], "dt = -0.1"),
+        (["fit-gravity", "--optimizer", "lbfgs", "--learning-rate", "0.5"],
+         "--learning-rate is not available with --optimizer lbfgs; it uses a line search"),
         (["learn-drag", "--width", "0"], "width = 0"),
+        (["learn-drag", "--depth", "-1"], "depth = -1 is not allowed; it must be an integer >= 0"),
+        # a width with no hidden layer was accepted and ignored
+        (["learn-drag", "--depth", "0", "--width", "8"], "--width is not available with --depth 0"),
         # a seed outside int64 was an OverflowError traceback from jax.random.key
         (["fit-gravity", "--seed", str(2**64)], f"--seed = {2**64} is not allowed; it must be an integer in"),
         (["learn-drag", "--seed", str(-(2**63) - 1)], "is not allowed; it must be an integer in [-2**63"),

@@ -191,6 +191,18 @@ def test_numpy_integer_steps_and_numeric_strings_are_accepted():
     assert steps_for_flight("10", 45.0, G, 0.1) == steps_for_flight(10.0, 45.0, G, 0.1)
 
 
+def test_throw_config_time_step_is_stored_as_a_number():
+    # "0.05" passed the check and the run failed with "can't multiply sequence by non-int of type
+    # 'float'"; True was taken as a time step of 1 s
+    config = ThrowConfig("0.05", 4)
+    assert type(config.dt) is float and config == ThrowConfig(0.05, 4)
+    np.testing.assert_allclose(np.asarray(throw(10.0, 45.0, Ballistics(G), config).time), 0.05 * np.arange(5))
+    with pytest.raises(InputError, match="dt = True is not allowed; it must be a finite number > 0"):
+        ThrowConfig(True, 4)
+    with pytest.raises(InputError, match="dt = 'fast' is not a number"):
+        ThrowConfig("fast", 4)
+
+
 def test_not_landed_and_blow_up_are_reported_with_time(x64):
     tr = throw(20.0, 60.0, Ballistics(G), ThrowConfig(0.01, 100, "rk4"))  # 1 s of a 3.5 s flight
     with pytest.raises(SimulationError, match=r"had not landed by t = 1 s"):
@@ -199,6 +211,21 @@ def test_not_landed_and_blow_up_are_reported_with_time(x64):
     tr = simulate(jnp.zeros(2), jnp.array([30.0, 30.0]), Ballistics(G, 50.0), ThrowConfig(0.1, 50, "euler"))
     with pytest.raises(SimulationError, match=r"non-finite position or velocity at t = "):
         check_trajectory(tr)
+
+
+def test_not_landed_and_no_apex_give_the_last_sample(x64):
+    """As documented: without a crossing, landing and apex report the last sample (landing gave a
+    time inside the last interval: its start, 0.45 s of 0.5 s, for a ball still rising)."""
+    for steps in (10, 60):  # still rising at 0.5 s; past the apex but in the air at 3 s
+        tr = throw(20.0, 60.0, Ballistics(G), ThrowConfig(0.05, steps, "rk4"))
+        land = landing(tr)
+        assert not bool(land.landed)
+        assert float(land.time) == float(tr.time[-1]) and float(land.distance) == float(tr.position[-1, 0])
+    top = apex(throw(20.0, 60.0, Ballistics(G), ThrowConfig(0.05, 10, "rk4")))
+    assert not bool(top.found) and float(top.time) == 0.5
+    # differentiable as before, also where it falls back
+    g = jax.grad(lambda s: landing(throw(s, 60.0, Ballistics(G), ThrowConfig(0.05, 10, "rk4"))).distance)(20.0)
+    assert float(g) == pytest.approx(0.5 * math.cos(math.radians(60.0)), rel=1e-12)
 
 
 def test_gradient_check_through_network_inside_integrator(x64):

@@ -71,6 +71,17 @@ def test_checkpoints_resume_and_refuse_other_data(x64, tmp_path):
         learn_drag(steps=4, width=4, depth=1, key=jax.random.key(0), checkpoint=ckpt, drag=0.03)
 
 
+def test_learn_drag_accepts_depth_zero_as_a_linear_model(x64):
+    """DragNet takes depth = 0 (one linear layer); learn_drag refused it ("an integer > 0")."""
+    r = learn_drag(steps=5, depth=0, key=jax.random.key(0))
+    assert len(r.model.mlp.layers) == 1 and r.model.mlp.layers[0].weight.shape == (2, 2)
+    assert r.iterations == 5 and r.losses[-1] < r.losses[0]
+    with pytest.raises(InputError, match=r"depth = -1 is not allowed; it must be an integer >= 0"):
+        learn_drag(steps=5, depth=-1, key=jax.random.key(0))
+    with pytest.raises(InputError, match=r"depth = -1 is not allowed; it must be an integer >= 0"):
+        DragNet(jax.random.key(0), depth=-1)
+
+
 @pytest.mark.slow
 def test_learned_drag_long_training(x64):
     r = learn_drag(steps=1500, key=jax.random.key(0))
@@ -90,6 +101,13 @@ def test_learned_drag_long_training(x64):
         # the starting guesses of the joint fit were reported as "speed" and "angle"
         (lambda: fit_gravity(joint=True, speed_init=-1.0), "speed_init = -1 is not allowed"),
         (lambda: fit_gravity(joint=True, angle_init_deg=95.0), r"angle_init_deg = 95 is outside the allowed range"),
+        # settings the fit does not use were accepted and ignored (L-BFGS runs a line search; the
+        # starting guesses belong to the joint fit), and joint="no" ran a joint fit
+        (lambda: fit_gravity(optimizer="lbfgs", learning_rate=0.5),
+         "learning_rate = 0.5 is not allowed with optimizer 'lbfgs'; it uses a line search"),
+        (lambda: fit_gravity(speed_init=8.0), "speed_init = 8.0 is not allowed without joint=True"),
+        (lambda: fit_gravity(angle_init_deg=50.0), "angle_init_deg = 50.0 is not allowed without joint=True"),
+        (lambda: fit_gravity(joint="no"), "joint = 'no' is not allowed; it must be True or False"),
         (lambda: best_angle(speed=0.0), "speed = 0"),
         (lambda: best_angle(drag=float("nan")), "drag = nan"),
         (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from astrograd._errors import check_int
 from astrograd.flow._solver import FlowConfig, FlowParams, FlowState
 from astrograd.io import write_h5
 
@@ -38,11 +39,13 @@ def write_flow_snapshot(
     datasets = _fields(final)
     datasets["obstacle"] = (np.asarray(params.solid) > 0.5).astype(np.uint8)
     if saved is not None:
+        # without it every saved state was named step_000000 and only the last one was kept
+        save_every = check_int("save_every", save_every, 1)
         n_saved = int(np.shape(saved.time)[0])
         for k in range(n_saved):
             group = _fields(saved, k)
-            group["attrs"] = {"time": float(saved.time[k]), "step": k * int(save_every or 0)}
-            datasets[f"step_{k * int(save_every or 0):06d}"] = group
+            group["attrs"] = {"time": float(saved.time[k]), "step": k * save_every}
+            datasets[f"step_{k * save_every:06d}"] = group
     meta = {
         "time": float(final.time),
         "dx": g.dx,
@@ -82,8 +85,9 @@ def write_burgers_snapshot(
     """Burgers: datasets ``x`` (n,), ``u`` (n,); groups ``step_%06d`` with ``u`` and ``time``."""
     datasets = {"x": np.asarray(x), "u": np.asarray(u_final)}
     if saved is not None:
+        save_every = check_int("save_every", save_every, 1)  # None was a TypeError from int()
         for k in range(int(np.shape(saved)[0])):
-            step = k * int(save_every)
+            step = k * save_every
             datasets[f"step_{step:06d}"] = {"u": np.asarray(saved[k]), "attrs": {"time": dt * step, "step": step}}
     meta = {"time": time, "dx": dx, "dt": dt, "viscosity": viscosity}
     meta.update(attrs or {})

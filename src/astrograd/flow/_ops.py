@@ -151,7 +151,8 @@ def divergence(vx, vy, grid: Grid):
 
 def curl(vx, vy, grid: Grid):
     """Vorticity ∂vy/∂x − ∂vx/∂y at cell centres ``(ny, nx)`` (centred differences of the
-    face velocities averaged to the centres; one-sided at non-periodic edges)."""
+    face velocities averaged to the centres; one-sided in the edge cells, also on a periodic
+    axis: the grid does not know the boundaries)."""
     ux = 0.5 * (vx[:, 1:] + vx[:, :-1])
     uy = 0.5 * (vy[1:] + vy[:-1])
     return jnp.gradient(uy, grid.dx, axis=1) - jnp.gradient(ux, grid.dy, axis=0)

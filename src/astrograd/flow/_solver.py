@@ -18,6 +18,7 @@ from jaxtyping import Array, Bool, Float, Int
 from astrograd._errors import (
     InputError,
     SimulationError,
+    check_bool,
     check_choice,
     check_finite_if_concrete,
     check_in_range,
@@ -409,6 +410,7 @@ def simulate(
     num_steps = check_int("num_steps", num_steps, 0)
     if save_every is not None:
         save_every = check_int("save_every", save_every, 1)
+    check = check_bool("check", check)  # "no" would be truthy, 0 switched the check off
     check_state_input(state)
     check_params(params, config)
     final, saved = _run(state, params, config, num_steps, save_every, checkpoint)

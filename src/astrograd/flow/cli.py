@@ -90,6 +90,8 @@ def run_cmd(
         check_positive("--dt", dt)
     if save_every is not None and not 1 <= save_every <= steps:
         raise InputError(f"--save-every {save_every} is not allowed; it must lie in [1, --steps = {steps}]")
+    if save_every is not None and out is None and gif is None:  # the saved states went nowhere
+        raise InputError("--save-every needs --out (groups step_* of the HDF5 file) or --gif (its frames)")
     check_output(out, "--out", None, "out.h5")
     check_output(gif, "--gif", ".gif", "run.gif")
     t0 = time.perf_counter()
@@ -192,9 +194,8 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
             config,
             saved=saved,
             save_every=save_every,
-            attrs={"scene": scene, "steps": steps, "reynolds": re if scene == "karman" else None}
-            if scene == "karman"
-            else {"scene": scene, "steps": steps},
+            # taylor-green too: --re sets its viscosity (it used to be left out of file and summary)
+            attrs={"scene": scene, "steps": steps, **({} if scene == "smoke" else {"reynolds": re})},
         )
     if gif is not None:
         from astrograd.flow._plot import write_gif
@@ -208,7 +209,7 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
         "time": float(current.time),
         "dt": config.dt,
         "viscosity": float(params.viscosity),
-        "reynolds": re if scene == "karman" else None,
+        "reynolds": None if scene == "smoke" else re,
         "kinetic_energy": float(flow.kinetic_energy(current, config)),
         "max_divergence": float(div.max()),
         "max_cg_steps": int(current.cg_steps),

@@ -24,7 +24,7 @@ import numpy as np
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed
 from astrograd.flow import FlowState, karman, simulate
-from astrograd.io._paths import file_to_read
+from astrograd.io._paths import file_to_read, file_to_write
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
@@ -137,7 +137,8 @@ def generate_karman_data(
         "seed": seed,
         "version": _VERSION,
     }
-    path = Path(path)
+    # a folder was "cannot open ... as HDF5 (... Is a directory ...)", below a file an OSError
+    path = file_to_write(path, "karman.h5")
     path.parent.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
     total = len(runs) * (warmup + frames - 1)
@@ -156,6 +157,18 @@ def generate_karman_data(
         else:
             f.attrs.update(attrs)
         runs_group = f.require_group("runs")
+        # a stored run keeps its split and Reynolds number: a rerun that lists it under the other
+        # split (or a number that rounds to its name) used to be skipped without a word
+        for reynolds, split in runs:
+            stored = runs_group.get(run_name(reynolds))
+            if stored is None or "split" not in stored.attrs:
+                continue
+            was = (float(stored.attrs["reynolds"]), str(stored.attrs["split"]))
+            if was != (reynolds, split):
+                raise InputError(
+                    f"{str(path)!r} holds a {was[1]} run at Reynolds number {was[0]!r}, not a {split} run at "
+                    f"{reynolds!r}; use another --out or delete it"
+                )
         with ProgressBar(total, description="karman-data", enabled=progress) as bar:
             for index, (reynolds, split) in enumerate(runs):
                 _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar)
@@ -172,6 +185,8 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
         g.create_dataset("vy", (frames, ny + 1, nx), dtype="f4")
     done = int(g.attrs["frames_done"])
     if done >= frames:
+        if "resume" in g:  # interrupted after the last frame was stored, before this was removed
+            del g["resume"]
         bar.advance(warmup + frames - 1)
         return
     state, params, config = fine_scene(

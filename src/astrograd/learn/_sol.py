@@ -18,6 +18,7 @@ import numpy as np
 
 from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed, is_concrete
 from astrograd.flow import FlowState, enforce_boundaries, step
+from astrograd.io._npz import sha256_of
 from astrograd.io._paths import file_to_write
 from astrograd.learn._karman import coarse_scene, load_karman_data
 from astrograd.learn._nets import CorrectorResNet, count_parameters
@@ -225,7 +226,7 @@ def train_sol(
     out: str | Path,
     *,
     mode: str = "loop",
-    unroll: int = 4,
+    unroll: int | None = None,
     steps: int = 1000,
     batch: int = 4,
     learning_rate: float = 1e-3,
@@ -241,12 +242,22 @@ def train_sol(
     """Train a corrector on the training runs of ``data`` and write the model file ``out``.
 
     mode: ``none`` (writes a model file meaning "no correction"), ``supervised`` or ``loop``
-    (``unroll`` steps). batch: samples (run, start frame) per update, drawn from the key of
-    each update. init: a model file of the same architecture (e.g. a supervised network) to
-    start from instead of random weights (fine-tuning). Returns a summary dict (losses,
-    parameters, seconds).
+    (``unroll`` steps, default 4; ``unroll`` is refused in the other modes). batch: samples
+    (run, start frame) per update, drawn from the key of each update. init: a model file of the
+    same architecture (e.g. a supervised network) to start from instead of random weights
+    (fine-tuning); ``init`` and ``checkpoint`` are refused with mode ``none``, which trains
+    nothing. Returns a summary dict (losses, parameters, seconds).
     """
     check_choice("mode", mode, SOL_MODES)
+    # options that do not apply to the mode used to be accepted and ignored
+    if unroll is not None and mode != "loop":
+        raise InputError(f"unroll = {unroll!r} is not allowed with mode {mode!r}; it applies to mode 'loop' only")
+    for name, value in (("init", init), ("checkpoint", checkpoint)):
+        if value is not None and mode == "none":
+            raise InputError(
+                f"{name} = {str(value)!r} is not allowed with mode 'none'; it trains no network"
+            )
+    unroll = 4 if unroll is None else unroll  # also outside loop mode: the fingerprint keeps reading 4
     for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
         check_int(name, v, low)
     check_positive("learning rate", learning_rate)
@@ -312,7 +323,10 @@ def train_sol(
         checkpoint_every=checkpoint_every,
         progress=progress,
         description=f"sol-train {mode}",
-        fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "data": str(data),
+        # the data by content: a file deleted and regenerated under the same name used to resume
+        # a checkpoint of other data (and a moved file was refused)
+        fingerprint={"mode": mode, "unroll": unroll, "batch": batch, "seed": seed, "dt": float(attrs["dt"]),
+                     "data_sha256": sha256_of(problem.reynolds, problem.vx, problem.vy),
                      **({} if init is None else {"init": str(init)})},
     )
     meta["losses_first_last"] = [float(result.losses[0]), float(result.losses[-1])] if len(result.losses) else []

@@ -17,8 +17,9 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, check_key, check_positive
+from astrograd._errors import InputError, SimulationError, check_int, check_key, check_positive
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz, sha256_of
+from astrograd.io._paths import file_to_write
 
 _VERSION = 2  # 2: the starting weights and the batch key are part of the fingerprint
 
@@ -82,10 +83,9 @@ def train(
     ``steps``. clip_norm: if given, gradients are clipped to this global norm before Adam.
     A non-finite loss raises SimulationError naming the update.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise InputError(f"steps = {steps!r} is not allowed; it must be an integer >= 0")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise InputError(f"checkpoint_every = {checkpoint_every!r} is not allowed; it must be an integer >= 1")
+    # numpy integers too (they were refused as "not an integer")
+    steps = check_int("steps", steps, 0)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
     check_key("key", key)
     lr = check_positive("learning_rate", learning_rate)
     rate = lr
@@ -125,6 +125,9 @@ def train(
 
     start, losses = 0, []
     path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and not path.is_dir():
+        # below a file: found at the first save (after checkpoint_every updates) otherwise
+        file_to_write(path, "state.npz")
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
         differ = differing_keys(meta.get("fingerprint") or {}, fp)

@@ -90,7 +90,9 @@ def sol_train_cmd(
     data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data"),
     out: Path = typer.Option(None, "--out", help="model file (default outputs/learn/sol-<mode>.npz)"),
     mode: str = typer.Option("loop", "--mode", help="none, supervised or loop"),
-    unroll: int = typer.Option(4, "--unroll", help="solver + network steps per sample (loop mode)"),
+    unroll: int = typer.Option(
+        None, "--unroll", help="solver + network steps per sample (--mode loop only; default 4)"
+    ),
     steps: int = typer.Option(500, "--steps", help="Adam updates"),
     batch: int = typer.Option(4, "--batch", help="samples per update"),
     learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
@@ -109,8 +111,16 @@ def sol_train_cmd(
     show_progress: bool = PROGRESS,
 ) -> None:
     """Train the ResNet corrector of the coarse solver (none / supervised / solver in the loop)."""
-    from astrograd.learn._sol import train_sol
+    from astrograd._errors import check_choice
+    from astrograd.learn._sol import SOL_MODES, train_sol
 
+    check_choice("mode", mode, SOL_MODES)
+    # options that do not apply to the mode used to be accepted and ignored
+    if unroll is not None and mode != "loop":
+        raise InputError(f"--unroll is not available for --mode {mode}; it applies to --mode loop")
+    for option, value in (("--init", init), ("--checkpoint", checkpoint)):
+        if value is not None and mode == "none":
+            raise InputError(f"{option} is not available for --mode none; it trains no network")
     out = out or Path(f"outputs/learn/sol-{mode}.npz")
     summary = train_sol(
         data,

@@ -40,6 +40,17 @@ INTEGRATORS = ("euler", "leapfrog", "rk4")
 Acceleration = Callable[[Float[Array, "2"], Float[Array, "2"], Any], Float[Array, "2"]]
 
 
+def _as_float(value):
+    """``float(value)`` for a number or a numeric string; anything else (a bool included)
+    unchanged, for the check to name."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
 class ThrowConfig(eqx.Module):
     """Static configuration: time step ``dt`` (s), ``num_steps`` and the integrator name.
 
@@ -47,12 +58,15 @@ class ThrowConfig(eqx.Module):
     predicted velocity in the closing kick, second order also with drag), ``"rk4"`` (fourth order).
     """
 
-    dt: float = eqx.field(static=True)
+    # a float: "0.05" passed the check and failed later with a TypeError from the string
+    dt: float = eqx.field(static=True, converter=_as_float)
     # a numpy integer is stored as an int (a hashable, plain static value)
     num_steps: int = eqx.field(static=True, converter=lambda n: int(n) if isinstance(n, np.integer) else n)
     integrator: str = eqx.field(static=True, default="rk4")
 
     def __check_init__(self):
+        if isinstance(self.dt, bool | np.bool_):  # True was a time step of 1 s
+            raise InputError(f"dt = {self.dt!r} is not allowed; it must be a finite number > 0")
         check_positive("dt", self.dt)
         if isinstance(self.num_steps, bool) or not isinstance(self.num_steps, int) or self.num_steps <= 0:
             raise InputError(f"num_steps = {self.num_steps!r} is not allowed; it must be an integer > 0")

@@ -29,7 +29,8 @@ class Landing(NamedTuple):
 
 
 class Apex(NamedTuple):
-    """Highest point: ``time`` (s), ``distance`` x (m), ``height`` y (m); ``found`` as above."""
+    """Highest point: ``time`` (s), ``distance`` x (m), ``height`` y (m); ``found``: False if
+    the vertical velocity never turned from > 0 to <= 0 (then the values of the last sample)."""
 
     time: Float[Array, ""]
     distance: Float[Array, ""]
@@ -77,7 +78,9 @@ def landing(traj: Trajectory) -> Landing:
         slope = _hermite_ds(y0, vy0, y1, vy1, h, s)
         s = jnp.clip(s - _hermite(y0, vy0, y1, vy1, h, s) / jnp.where(slope == 0, -1.0, slope), 0.0, 1.0)
     x = _hermite(pos[i - 1, 0], vel[i - 1, 0], pos[i, 0], vel[i, 0], h, s)
-    return Landing(t[i - 1] + s * h, x, landed)
+    # not landed: the last sample, as documented (the interpolant of the last interval gave a
+    # time inside it, e.g. its start for a ball still rising)
+    return Landing(jnp.where(landed, t[i - 1] + s * h, t[-1]), jnp.where(landed, x, pos[-1, 0]), landed)
 
 
 def apex(traj: Trajectory) -> Apex:
@@ -95,7 +98,8 @@ def apex(traj: Trajectory) -> Apex:
         s = jnp.clip(s - _hermite_ds(y0, vy0, y1, vy1, h, s) / jnp.where(curv == 0, -1.0, curv), 0.0, 1.0)
     height = _hermite(y0, vy0, y1, vy1, h, s)
     x = _hermite(pos[i - 1, 0], vel[i - 1, 0], pos[i, 0], vel[i, 0], h, s)
-    return Apex(t[i - 1] + s * h, x, height, found)
+    last = (t[-1], pos[-1, 0], pos[-1, 1])  # not found: the last sample, as for landing
+    return Apex(*(jnp.where(found, a, b) for a, b in zip((t[i - 1] + s * h, x, height), last, strict=True)), found)
 
 
 def require_landed(result: Landing, traj: Trajectory) -> None:

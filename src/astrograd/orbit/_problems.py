@@ -14,6 +14,7 @@ from jaxtyping import Array, Float
 from astrograd._errors import (
     InputError,
     SimulationError,
+    check_bool,
     check_choice,
     check_in_range,
     check_int,
@@ -104,7 +105,7 @@ def fit_gravity(
     speed_init: float | None = None,
     angle_init_deg: float | None = None,
     optimizer: str = "adam",
-    learning_rate: float | None = 0.1,
+    learning_rate: float | None = None,
     steps: int = 2000,
     tol: float = 1e-7,
     checkpoint=None,
@@ -117,16 +118,24 @@ def fit_gravity(
     mean squared distance between observed and simulated positions (m²), differentiated through
     every integrator step. ``joint=True`` also fits the launch velocity vector, starting from
     ``speed_init`` at ``angle_init_deg`` (defaults: 20 % slower and 10° flatter than the truth).
-    optimizer: ``"adam"`` (with ``learning_rate``) or ``"lbfgs"`` (line search; the joint fit is
-    ill-conditioned — g and v_y are strongly correlated — and L-BFGS needs far fewer steps).
+    optimizer: ``"adam"`` (with ``learning_rate``, default 0.1) or ``"lbfgs"`` (line search, so
+    no ``learning_rate``; the joint fit is ill-conditioned — g and v_y are strongly correlated —
+    and L-BFGS needs far fewer steps).
     """
     for name, value in (("g_true", g_true), ("g_init", g_init), ("speed", speed), ("dt", dt)):
         check_positive(name, value)
     check_choice("optimizer", optimizer, ("adam", "lbfgs"))
-    if optimizer == "lbfgs":
-        learning_rate = None  # L-BFGS with its line search
-    else:
-        check_positive("learning_rate", learning_rate)
+    joint = check_bool("joint", joint)  # "no" would be truthy
+    # settings the fit does not use were accepted and ignored
+    if optimizer == "lbfgs" and learning_rate is not None:
+        raise InputError(
+            f"learning_rate = {learning_rate!r} is not allowed with optimizer 'lbfgs'; it uses a line search"
+        )
+    for name, value in (("speed_init", speed_init), ("angle_init_deg", angle_init_deg)):
+        if value is not None and not joint:
+            raise InputError(f"{name} = {value!r} is not allowed without joint=True; it starts the joint fit")
+    if optimizer == "adam":
+        learning_rate = check_positive("learning_rate", 0.1 if learning_rate is None else learning_rate)
     check_positive("noise", noise, allow_zero=True)
     check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True, high_open=True)
     check_choice("integrator", integrator, INTEGRATORS)
@@ -363,6 +372,9 @@ def best_angle(
 class DragNet(eqx.Module):
     """Unknown force per unit mass f(v) (m/s²) as an MLP of the velocity (m/s).
 
+    ``depth`` hidden layers of ``width`` units (tanh); ``depth = 0`` is a linear model
+    f(v) = A v + b (``width`` unused), which can learn a linear drag but not |v| v.
+
     Inputs are divided by ``velocity_scale`` and outputs multiplied by ``acceleration_scale`` so
     the network works with numbers of order one. The total acceleration is (0, −g) + f(v).
     """
@@ -466,8 +478,8 @@ def learn_drag(
     check_positive("learning_rate", learning_rate)
     check_choice("integrator", integrator, INTEGRATORS)
     steps = _check_steps("steps", steps)
-    width = _check_steps("width", width)
-    depth = _check_steps("depth", depth)
+    width = check_int("width", width, 1)
+    depth = check_int("depth", depth, 0)  # as DragNet: 0 is a linear model f(v) = A v + b
     try:
         throws = [_throw_pair("train_throws", t) for t in train_throws]
     except TypeError:

@@ -8,7 +8,7 @@ import jax
 import typer
 
 from astrograd._cli_util import check_output, handle_errors, print_json
-from astrograd._errors import check_seed
+from astrograd._errors import InputError, check_seed
 from astrograd._precision import float64
 
 app = typer.Typer(
@@ -36,7 +36,9 @@ def fit_gravity_cmd(
     seed: int = typer.Option(0, help="PRNG seed for the noise"),
     joint: bool = typer.Option(False, "--joint", help="also fit the launch velocity vector"),
     optimizer: str = typer.Option("adam", help="adam or lbfgs"),
-    learning_rate: float = typer.Option(0.1, help="Adam learning rate (m/s² per step)"),
+    learning_rate: float = typer.Option(
+        None, help="Adam learning rate (m/s² per step; default 0.1; not with --optimizer lbfgs)"
+    ),
     steps: int = typer.Option(2000, help="maximum number of optimiser steps"),
     tol: float = typer.Option(1e-7, help="stop when the gradient norm is below this"),
     checkpoint: Path = typer.Option(None, help="save/resume the fit from this file"),
@@ -47,6 +49,8 @@ def fit_gravity_cmd(
     """Recover g (and with --joint the launch velocity) from an observed trajectory."""
     from astrograd.orbit._problems import fit_gravity
 
+    if optimizer == "lbfgs" and learning_rate is not None:  # it used to be accepted and ignored
+        raise InputError("--learning-rate is not available with --optimizer lbfgs; it uses a line search")
     check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
@@ -125,8 +129,8 @@ def learn_drag_cmd(
     dt: float = typer.Option(0.05, help="time step (s)"),
     integrator: str = INTEGRATOR,
     steps: int = typer.Option(1500, help="Adam steps"),
-    width: int = typer.Option(32, help="hidden width of the MLP"),
-    depth: int = typer.Option(2, help="hidden layers of the MLP"),
+    width: int = typer.Option(None, help="hidden width of the MLP (default 32; not with --depth 0)"),
+    depth: int = typer.Option(2, help="hidden layers of the MLP (0: a linear model, --width unused)"),
     learning_rate: float = typer.Option(3e-3, help="Adam learning rate"),
     seed: int = typer.Option(0, help="PRNG seed for the network weights"),
     checkpoint: Path = typer.Option(None, help="save/resume the training from this file"),
@@ -137,12 +141,16 @@ def learn_drag_cmd(
     """Learn an unknown drag force f(v) with an MLP trained through the unrolled trajectories."""
     from astrograd.orbit._problems import learn_drag
 
+    if depth == 0 and width is not None:  # it used to be accepted and ignored
+        raise InputError("--width is not available with --depth 0 (a linear model, no hidden layer)")
+    width = 32 if width is None else width
     check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
                        depth=depth, learning_rate=learning_rate, key=jax.random.key(check_seed(seed, "--seed")),
                        checkpoint=checkpoint, progress=progress)
-        print(f"learn-drag (k = {drag:g} /m, MLP {depth}x{width}, {r.iterations} Adam steps): "
+        net = f"MLP {depth}x{width}" if depth else "linear model"
+        print(f"learn-drag (k = {drag:g} /m, {net}, {r.iterations} Adam steps): "
               f"loss {r.losses[0]:.3e} -> {r.losses[-1]:.3e} m²")
         print(f"  drag law relative error on the visited velocities: {r.drag_relative_error:.3%}")
         print(f"  position RMS, training throws: {r.train_position_rms:.4f} m "
