@@ -4,12 +4,22 @@ target (closed unit box, 32 x 32, Adam through the solver and its pressure solve
 Run: .venv/bin/python examples/flow_marker_fit.py   (writes outputs/flow/marker_fit.png)
 """
 
+import argparse
 from pathlib import Path
 
-from astrograd.flow import fit_marker
-from astrograd.flow._plot import plot_marker_fit
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Writes outputs/flow/marker_fit.png.")
+    return parser.parse_args()
+
 
 if __name__ == "__main__":
+    args = parse_args()  # before importing JAX, so that --help answers at once
+
+    from astrograd.flow import fit_marker
+    from astrograd.flow._plot import plot_marker_fit
+
     result = fit_marker(100, 0.05, n=32, steps=20, progress=True)
     for i in range(0, len(result["losses"]), 10):
         print(f"iteration {i:3d}  loss {result['losses'][i]:.3e}")

@@ -5,11 +5,25 @@ and the Laplace (Fisher) approximation.
     .venv/bin/python examples/hydro_posterior.py [CELLS] [WARMUP] [DRAWS] [CHAINS]
 """
 
-import sys
+import argparse
 from pathlib import Path
 
-import jax
-import numpy as np
+from _args import int_at_least  # examples/_args.py
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Writes outputs/hydro/examples/hydro_posterior.png.")
+parser.add_argument("cells", metavar="CELLS", type=int_at_least(1), nargs="?", default=32,
+                    help="cells of the wind problem (default: %(default)s)")
+parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=150,
+                    help="NUTS warm-up steps per chain (default: %(default)s)")
+parser.add_argument("draws", metavar="DRAWS", type=int_at_least(2), nargs="?", default=300,
+                    help="NUTS draws per chain (default: %(default)s)")
+parser.add_argument("chains", metavar="CHAINS", type=int_at_least(1), nargs="?", default=2,
+                    help="NUTS chains (default: %(default)s)")
+args = parser.parse_args()  # before importing JAX, so that --help and bad values answer at once
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -17,10 +31,7 @@ from astrograd.hydro import wind_problem  # noqa: E402
 from astrograd.hydro._plot import plot_posterior  # noqa: E402
 from astrograd.hydro._posterior import physical_summary, wind_posterior  # noqa: E402
 
-cells = int(sys.argv[1]) if len(sys.argv) > 1 else 32
-warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 150
-draws = int(sys.argv[3]) if len(sys.argv) > 3 else 300
-chains = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+cells, warmup, draws, chains = args.cells, args.warmup, args.draws, args.chains
 out = Path("outputs/hydro/examples")
 
 post = wind_posterior(wind_problem(cells), jax.random.key(0), noise=0.05, num_warmup=warmup, num_samples=draws,

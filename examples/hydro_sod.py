@@ -4,11 +4,17 @@ and the same initial data in spherical geometry.
     .venv/bin/python examples/hydro_sod.py [OUTDIR]
 """
 
-import sys
+import argparse
 from pathlib import Path
 
-import jax
-import numpy as np
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Writes OUTDIR/sod_cartesian.png and OUTDIR/sod_spherical.png.")
+parser.add_argument("out", metavar="OUTDIR", type=Path, nargs="?", default=Path("outputs/hydro/examples"),
+                    help="folder for the two figures (default: %(default)s)")
+args = parser.parse_args()  # before importing JAX, so that --help answers at once
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -16,7 +22,7 @@ from astrograd.hydro import sod_problem  # noqa: E402
 from astrograd.hydro._examples import run_problem  # noqa: E402
 from astrograd.hydro._plot import plot_profiles  # noqa: E402
 
-out = Path(sys.argv[1] if len(sys.argv) > 1 else "outputs/hydro/examples")
+out = args.out
 errors = {}
 for cells in (200, 400, 1000):
     res = run_problem(sod_problem(cells))

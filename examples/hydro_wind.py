@@ -5,12 +5,24 @@ from three starting guesses.
     .venv/bin/python examples/hydro_wind.py [CELLS] [FIT_CELLS] [ITERATIONS]
 """
 
-import sys
+import argparse
 from pathlib import Path
 
-import astropy.units as u
-import jax
-import numpy as np
+from _args import int_at_least  # examples/_args.py
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Writes outputs/hydro/examples/wind.png.")
+parser.add_argument("cells", metavar="CELLS", type=int_at_least(1), nargs="?", default=401,
+                    help="cells of the forward run and its sensitivities (default: %(default)s)")
+parser.add_argument("fit_cells", metavar="FIT_CELLS", type=int_at_least(1), nargs="?", default=64,
+                    help="cells of the runs inside the fits (default: %(default)s)")
+parser.add_argument("iterations", metavar="ITERATIONS", type=int_at_least(1), nargs="?", default=200,
+                    help="Adam iterations of each fit (default: %(default)s)")
+args = parser.parse_args()  # before importing JAX, so that --help and bad values answer at once
+
+import astropy.units as u  # noqa: E402
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -19,9 +31,7 @@ from astrograd.hydro._examples import run_problem  # noqa: E402
 from astrograd.hydro._plot import plot_wind  # noqa: E402
 from astrograd.hydro._wind import fit_wind, wind_sensitivity  # noqa: E402
 
-cells = int(sys.argv[1]) if len(sys.argv) > 1 else 401
-fit_cells = int(sys.argv[2]) if len(sys.argv) > 2 else 64
-iterations = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+cells, fit_cells, iterations = args.cells, args.fit_cells, args.iterations
 out = Path("outputs/hydro/examples")
 
 pr = wind_problem(cells)

@@ -5,27 +5,39 @@
 
 import argparse
 
-import jax
-import numpy as np
+from _args import int_at_least  # examples/_args.py
 
-from astrograd.cosmo import Cosmology, growth_table, linear_power
-from astrograd.pm import (
-    PMConfig,
-    density_mesh,
-    kdk_factors,
-    linear_modes,
-    lpt,
-    nbody,
-    positions,
-    power_spectrum,
-    white_noise,
-)
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Prints the power spectrum ratios per k bin; writes no file.")
+    parser.add_argument("--ptcl", type=int_at_least(2), default=32,
+                        help="particles per side; the box is 64 Mpc/h per particle and the mesh twice as fine "
+                             "(default: %(default)s)")
+    parser.add_argument("--steps", type=int_at_least(1), default=10,
+                        help="KDK time steps from a = 0.1 to 1 (default: %(default)s)")
+    return parser.parse_args()
+
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--ptcl", type=int, default=32)
-    p.add_argument("--steps", type=int, default=10)
-    args = p.parse_args()
+    args = parse_args()  # before importing JAX, so that --help and bad values answer at once
+
+    import jax
+    import numpy as np
+
+    from astrograd.cosmo import Cosmology, growth_table, linear_power
+    from astrograd.pm import (
+        PMConfig,
+        density_mesh,
+        kdk_factors,
+        linear_modes,
+        lpt,
+        nbody,
+        positions,
+        power_spectrum,
+        white_noise,
+    )
+
     cfg = PMConfig(ptcl_grid=args.ptcl, mesh_shape=2 * args.ptcl, box_size=64.0 * args.ptcl, a_start=0.1,
                    num_steps=args.steps)
     cosmo = Cosmology()

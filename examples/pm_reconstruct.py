@@ -5,10 +5,25 @@ compared with the truth shell by shell.
     .venv/bin/python examples/pm_reconstruct.py [PTCL_GRID] [WARMUP] [DRAWS] [CHAINS]
 """
 
-import sys
+import argparse
 
-import jax
-import numpy as np
+from _args import int_at_least  # examples/_args.py
+
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Prints the sampling diagnostics and the correlation with the truth per k "
+                                        "shell; writes no file.")
+parser.add_argument("n", metavar="PTCL_GRID", type=int_at_least(2), nargs="?", default=16,
+                    help="particles per side (16 Mpc/h each; the mesh is twice as fine) (default: %(default)s)")
+parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=200,
+                    help="NUTS warm-up steps per chain (default: %(default)s)")
+parser.add_argument("draws", metavar="DRAWS", type=int_at_least(2), nargs="?", default=300,
+                    help="NUTS draws per chain (default: %(default)s)")
+parser.add_argument("chains", metavar="CHAINS", type=int_at_least(1), nargs="?", default=2,
+                    help="NUTS chains (default: %(default)s)")
+args = parser.parse_args()  # before importing JAX, so that --help and bad values answer at once
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -23,10 +38,7 @@ from astrograd.pm import (  # noqa: E402
     wiener_correlation,
 )
 
-n = int(sys.argv[1]) if len(sys.argv) > 1 else 16
-warmup = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-draws = int(sys.argv[3]) if len(sys.argv) > 3 else 300
-chains = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+n, warmup, draws, chains = args.n, args.warmup, args.draws, args.chains
 
 # 16 Mpc/h per particle, 2LPT at a = 1/16, 10 KDK steps to a = 1 on a mesh twice as fine
 config = PMConfig(ptcl_grid=n, mesh_shape=2 * n, box_size=16.0 * n, a_start=1 / 16, a_stop=1.0, num_steps=10,

@@ -2,8 +2,11 @@
 
 Each runs in a fresh Python process in a temporary directory (they write to ``outputs/...``
 under the working directory). The quickest are in ``make test``; the others are ``slow``.
+Every script also has an argparse command line that answers ``--help`` before importing JAX,
+without running or writing anything, and turns a bad value into a usage error (exit status 2).
 """
 
+import ast
 import os
 import subprocess
 import sys
@@ -29,13 +32,14 @@ CASES = {
     "flow_burgers_fit.py": ([], ["outputs/flow/burgers_fit.png"], True),
     "flow_marker_fit.py": ([], ["outputs/flow/marker_fit.png"], False),
 }
+# (examples/_args.py holds their shared argparse types)
 # retrains the networks shipped in src/astrograd/learn/weights (minutes); its pieces are tested
 # in tests/learn
 NOT_RUN = {"learn_tour_weights.py"}
 
 
 def test_every_example_is_covered():
-    assert {p.name for p in EXAMPLES.glob("*.py")} == set(CASES) | NOT_RUN
+    assert {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")} == set(CASES) | NOT_RUN
 
 
 @pytest.mark.parametrize(
@@ -50,3 +54,55 @@ def test_example_runs_and_writes_its_files(name, tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout.strip()
     for f in files:
         assert (tmp_path / f).stat().st_size > 0, f
+
+
+# runs the script named after -c like `python SCRIPT ARGS...` (exit status and output unchanged),
+# then says on stderr whether JAX got imported: --help and bad values must answer before that
+_DRIVER = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: print('jax imported:', 'jax' in sys.modules, file=sys.stderr))\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, __import__('os').path.dirname(sys.argv[0]))  # as python SCRIPT does\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def _run_command_line(name, args, cwd):
+    """``python examples/NAME ARGS`` in ``cwd`` through the driver; a failure (not a hang) if it
+    is still running after 30 s (an example that ignores its arguments and starts working)."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"}
+    try:
+        return subprocess.run([sys.executable, "-c", _DRIVER, str(EXAMPLES / name), *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{name} {' '.join(args)}: still running after 30 s, so it does not parse its command line")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")))
+def test_example_help_is_quick_and_writes_nothing(name, tmp_path):
+    proc = _run_command_line(name, ["--help"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stdout.startswith(f"usage: {name} "), proc.stdout[:500]
+    assert proc.stderr.splitlines()[-1:] == ["jax imported: False"], proc.stderr[-3000:]
+    # the description is the first paragraph of the module docstring
+    first_paragraph = ast.get_docstring(ast.parse((EXAMPLES / name).read_text())).split("\n\n")[0]
+    assert " ".join(first_paragraph.split()) in " ".join(proc.stdout.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("hydro_wind.py", ["abc"]),  # a cell count that is not an integer
+    ("flow_karman.py", ["16", "32", "100", "20", "extra"]),
+    ("pm_reconstruct.py", ["8", "30", "1"]),  # NUTS needs two draws per chain
+    ("learn_tour_weights.py", ["work", "bogus"]),  # neither sol nor control
+])
+def test_example_bad_value_is_a_usage_error(name, args, tmp_path):
+    proc = _run_command_line(name, args, tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(f"usage: {name} ") and lines[-1] == "jax imported: False", proc.stderr
+    assert [line for line in lines if "error:" in line] == [lines[-2]], proc.stderr
+    assert lines[-2].startswith(f"{name}: error: "), proc.stderr
+    assert proc.stdout == "" and list(tmp_path.iterdir()) == []
