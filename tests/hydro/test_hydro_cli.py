@@ -197,3 +197,79 @@ def test_run_checks_its_output_files_before_the_run(tmp_path, monkeypatch):
         res = _invoke("run", "sod", "--cells", 8, *args)
         assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1, res.output
     assert not (tmp_path.parent / f"{tmp_path.name}.png").exists()
+
+
+def test_run_custom_reads_back_a_spherical_snapshot_from_r_0(tmp_path):
+    """Before: a snapshot that `hydro run wind --cells 16 --out` writes (spherical, from r = 0)
+    was refused as --init: 'r_min = -6.93889e-18 is not allowed in spherical geometry' (x[0] − dx/2
+    after round-off). And a geometry attribute stored as an HDF5 fixed-length string (bytes, as
+    many tools write it) was read as "b'spherical'": 'unknown geometry'."""
+    from astrograd.hydro import wind_problem
+    from astrograd.hydro._snapshot import write_snapshot
+
+    pr = wind_problem(16)
+    x = pr.config.grid.centres
+    assert x[0] - (x[1] - x[0]) / 2 < 0  # the round-off this test is about
+    snap = write_snapshot(tmp_path / "wind.h5", x, pr.initial, time=0.0, gamma=5.0 / 3.0, geometry="spherical",
+                          units=pr.units, attrs={"problem": "wind"})
+    with h5py.File(snap, "a") as f:
+        f.attrs["geometry"] = np.bytes_(b"spherical")
+    res = _invoke("run", "custom", "--init", snap, "--t-end", 1e-4, "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["geometry"] == "spherical" and summary["cells"] == 16
+
+
+def test_run_sedov_at_too_few_cells_names_the_density_and_the_resolution():
+    """Before: `run sedov --cells 16` said 'no shock found: the pressure nowhere exceeds 1.5 × the
+    ambient pressure' while the pressure was 1e5 × ambient behind the shock: the check reads the
+    density, whose jump 16 cells smear to 1.497."""
+    res = _invoke("run", "sedov", "--cells", 16)
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0] == (
+        "error: no shock found: the density nowhere exceeds 1.5 × the ambient density: at 16 cells the blast is "
+        "not resolved; use more cells (32 or more)"), lines
+
+
+def test_run_refuses_an_end_time_at_which_the_reference_shock_left_the_box(monkeypatch):
+    """Before: `run wind --t-end 0.05` ran and reported shock_radius_pc 0.47 against Weaver's
+    6.09 pc in a 3 pc box ("relative_error: -0.92"), the radius of whatever was left inside; now
+    refused before the run, with the largest end time that keeps the shock inside."""
+    import astrograd.hydro._examples as examples
+    from astrograd.hydro import sedov_shock_radius, weaver_radius, wind_luminosity, wind_problem
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("ran although the reference shock is outside the box")
+
+    monkeypatch.setattr(examples, "run", no_run)
+    for problem, t_end in (("wind", 0.05), ("sedov", 1.0)):
+        res = _invoke("run", problem, "--cells", 16, "--t-end", t_end)
+        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        assert res.exit_code == 2 and len(lines) == 1, res.output
+        found = re.match(rf"^error: t_end = {t_end:g} is not allowed for {problem}: the reference shock radius "
+                         r"[0-9.]+ lies outside the domain \(r_max = 1\); choose t_end < ([0-9.e-]+) \(code units\)$",
+                         lines[0])
+        assert found, lines[0]
+        t_max = float(found.group(1))  # the reference radius is r_max there
+        if problem == "wind":
+            info = wind_problem(16).info
+            radius = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], t_max)
+        else:
+            radius = sedov_shock_radius(1.0, 1.0, t_max)
+        assert radius == pytest.approx(1.0, rel=1e-3)
+
+
+def test_run_wind_refuses_an_end_time_before_the_bubble_solution_exists(monkeypatch):
+    """Before: `run wind --t-end 1e-6` ran, then compared with (and plotted) a Weaver bubble whose
+    reverse shock lay outside its contact, without a word."""
+    import astrograd.hydro._examples as examples
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("ran before the reference was checked")
+
+    monkeypatch.setattr(examples, "run", no_run)
+    res = _invoke("run", "wind", "--cells", 16, "--t-end", 1e-6)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: the wind's reverse shock (r = ") and "lies outside the contact" in lines[0]

@@ -100,6 +100,14 @@ SOD = ((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
         (lambda: weaver_radius(1.0, 1.0, 1.0, coefficient=np.nan), "^coefficient = nan is not allowed"),  # was NaN
         (lambda: free_wind_density([-1.0, 0.0], 1.0, 1.0), "^radius r = -1 is not allowed"),  # was inf
         (lambda: free_wind_density([1.0], 1.0, 0.0), "^terminal velocity = 0 is not allowed"),  # was inf
+        # before: ValueError tracebacks (float('x')) or a TypeError (None)
+        (lambda: weaver_bubble([0.5], 1.0, 1.0, 1.0, 1.0, gamma="x"),
+         r"^gamma = 'x' is not allowed; .*\(1 < gamma <= 3\)$"),
+        (lambda: weaver_coefficient(None), "^gamma = None is not allowed"),
+        (lambda: sedov_shock_radius(1.0, 1.0, 1.0, "x"), r"^gamma = 'x' is not allowed; .*\(allowed: 1.4, 5/3\)$"),
+        # before: a tolerance <= 0 or NaN ran 100 Newton steps unnoticed
+        (lambda: riemann_star_state(*SOD, tol=0.0), "^tol = 0 is not allowed"),
+        (lambda: riemann_star_state(*SOD, tol=np.nan), "^tol = nan is not allowed"),
     ],
 )
 def test_bad_arguments_of_the_references_are_one_line_errors(call, match):
@@ -154,3 +162,100 @@ def test_weaver_similarity_solution_conserves_what_it_was_not_built_from():
     assert prof.rho[2] == rho0 and prof.u[2] == 0.0 and prof.p[2] == 0.01
     with pytest.raises(InputError, match="gamma"):
         weaver_coefficient(1.0)
+
+
+def _independent_weaver_alpha(gamma: float) -> float:
+    """α of the adiabatic wind bubble, R₂ = α (L t³/ρ₀)^(1/5), derived here without the package.
+
+    Shell: the self-similar Euler equations (u = U f, ρ = ρ₀ g, p = ρ₀ U² h, ξ = r/R₂, U = λR₂/t,
+    λ = 3/5) written as the linear system
+        g f' + (f − ξ) g'              = −2 g f/ξ            (continuity)
+        (f − ξ) f' + h'/g              = −(λ − 1) f/λ        (momentum)
+        −γ (f − ξ) g'/g + (f − ξ) h'/h = −2 (λ − 1)/λ        (entropy)
+    and integrated with scipy's adaptive Runge–Kutta from the strong-shock jump at ξ = 1 to the
+    contact (f = ξ), which gives ξ_c and the bubble pressure p_b = ρ₀ U² h_c.
+    Bubble: E = p_b V_c/(γ − 1) with dE/dt = L − p_b dV_c/dt. With p_b ∝ t^(−4/5), V_c ∝ t^(9/5)
+    this is L t = p_b V_c (1/(γ − 1) + 9/5), so α⁻⁵ = (12/25) π h_c ξ_c³ (1/(γ − 1) + 9/5).
+    (The package closes α with the total energy of shell and bubble instead; the two agree
+    only if the shell's energy equals the work p_b dV_c done on it.)"""
+    from scipy.integrate import solve_ivp
+
+    lam = 0.6
+
+    def rhs(xi, y):
+        f, g, h = y
+        a = f - xi
+        matrix = np.array([[g, a, 0.0], [a, 0.0, 1.0 / g], [0.0, -gamma * a / g, a / h]])
+        return np.linalg.solve(matrix, [-2.0 * g * f / xi, -(lam - 1.0) / lam * f, -2.0 * (lam - 1.0) / lam])
+
+    def contact(xi, y):
+        return y[0] - xi + 1e-9
+
+    contact.terminal = True
+    y0 = [2.0 / (gamma + 1.0), (gamma + 1.0) / (gamma - 1.0), 2.0 / (gamma + 1.0)]
+    sol = solve_ivp(rhs, (1.0, 0.3), y0, rtol=1e-11, atol=1e-13, events=contact)
+    assert sol.status == 1  # stopped at the contact
+    xi_c, h_c = sol.t[-1], sol.y[2, -1]
+    return float((12.0 / 25.0 * np.pi * h_c * xi_c**3 * (1.0 / (gamma - 1.0) + 1.8)) ** -0.2)
+
+
+@pytest.mark.parametrize("gamma", [1.2, 1.4, 2.0])
+def test_weaver_coefficient_for_other_gammas_matches_an_independent_derivation(gamma):
+    """Only γ = 5/3 has a published α (0.88); for other γ, α from this file's own similarity
+    solution closed by the bubble's energy equation (see _independent_weaver_alpha). The thin-shell
+    model (all swept-up mass at R, shell thermal energy radiated away) is a different bubble:
+    it gives (125/(154π))^(1/5) = 0.763 at γ = 5/3, Weaver's cooled-shell stage, not 0.88."""
+    assert _independent_weaver_alpha(5.0 / 3.0) == pytest.approx(0.88, abs=0.005)  # the method, on the published value
+    assert weaver_coefficient(gamma) == pytest.approx(_independent_weaver_alpha(gamma), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("rho_scale", "p_scale"),
+    [(1e300, 1e300), (1e-300, 1e-300), (1e300, 1e-300), (1e-300, 1e300), (1.0, 1.5e308)],
+    ids=["rho,p~1e300", "rho,p~1e-300", "rho~1e300,p~1e-300", "rho~1e-300,p~1e300", "p~1.5e308"],
+)
+def test_exact_riemann_is_invariant_under_the_scaling_of_units(rho_scale, p_scale):
+    """ρ -> a ρ, p -> b p, u -> sqrt(b/a) u, x/t likewise leave the Euler equations unchanged.
+    Before, the quotients inside the Newton iteration overflowed or underflowed: Sod's data with
+    ρ and p ~ 1e300 returned p* = 1e300, u* = 0 (no wave at all), ~1e-300 a p* 3 orders too low,
+    ρ ~ 1e300 with p ~ 1e-300 raised 'the Riemann data generate vacuum'."""
+    left, right = (1.0, 0.0, 1.0), (0.125, 0.0, 0.1)
+    x = np.linspace(0.0, 1.0, 41)
+    ref = exact_riemann(left, right, 1.4, x, 0.2)
+    p_ref, u_ref = riemann_star_state(left, right, 1.4)
+    s_u = np.sqrt(p_scale) / np.sqrt(rho_scale)
+    scale = lambda state: (state[0] * rho_scale, state[1] * s_u, state[2] * p_scale)  # noqa: E731
+    p, u = riemann_star_state(scale(left), scale(right), 1.4)
+    assert p == pytest.approx(p_ref * p_scale, rel=1e-12) and u == pytest.approx(u_ref * s_u, rel=1e-12)
+    rho, vel, prs = exact_riemann(scale(left), scale(right), 1.4, x * s_u, 0.2, x0=0.5 * s_u)
+    np.testing.assert_allclose(rho, ref[0] * rho_scale, rtol=1e-12)
+    np.testing.assert_allclose(vel, ref[1] * s_u, rtol=1e-12, atol=1e-15 * s_u)
+    np.testing.assert_allclose(prs, ref[2] * p_scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [((1.0, 0.0, 1.0), (1.0, -1e300, 1.0)), ((1e-300, 0.0, 1e300), (1e300, 0.0, 1e-300))],
+    ids=["p*~1e600", "sound-speed-ratio~1e600"],
+)
+def test_riemann_solution_beyond_float64_is_a_one_line_error(left, right):
+    """Before: colliding streams at 1e300 returned p* = inf (with overflow warnings); a sound-speed
+    ratio of 1e600 returned a NaN or a wrong star state."""
+    with pytest.raises(InputError, match=r"^left state .* is beyond the range of float64$") as err:
+        riemann_star_state(left, right, 1.4)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match="beyond the range of float64"):
+        exact_riemann(left, right, 1.4, np.linspace(0.0, 1.0, 5), 0.2)
+
+
+def test_weaver_bubble_refuses_a_reverse_shock_outside_the_contact():
+    """The solution has a shocked-wind layer between the reverse shock and the contact only if
+    the wind is much faster than the shell. Before, a slow wind (v∞ = 1 against a shell at 0.46)
+    put the reverse shock (0.689) outside the contact (0.660) and returned the free wind drawn
+    over the inner shell, silently. Now an InputError; the scaling r_reverse/r_contact ∝ t^(-1/5)
+    (from p_b ∝ t^(-4/5) and r_c ∝ t^(3/5)) is checked on either side of the limit."""
+    with pytest.raises(InputError, match=r"^the wind's reverse shock \(r = 0.6893\) lies outside the contact "
+                       r"\(r = 0.6603\) at t = 1: .* \(v_inf = 1, shell speed 0.4616\)"):
+        weaver_bubble([0.5], 1.0, 1.0, 1.0, 1.0)
+    b = weaver_bubble([0.5], 1.0, 1.0, 1.0, 2.0**5)  # 32 times later: the ratio halves
+    assert b.r_reverse / b.r_contact == pytest.approx(0.5 * 0.6893 / 0.6603, rel=1e-3)

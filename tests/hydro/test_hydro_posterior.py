@@ -104,3 +104,18 @@ def test_posterior_matches_the_grid_posterior_and_covers_the_truth():
     # the truth lies within 3.5 posterior standard deviations (Mahalanobis; p ≈ 0.002 by chance)
     d = post.grid_mean - post.u_true
     assert np.sqrt(d @ np.linalg.solve(post.grid_cov, d)) < 3.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # before: TypeError tracebacks (np.isfinite of a string or None; jax.random.split of an int)
+        ({"noise": "0.05"}, "^noise = '0.05' is not allowed; it must be a finite number > 0$"),
+        ({"noise": None}, "^noise = None is not allowed; it must be a finite number > 0$"),
+        ({"key": 0}, "^key = 0 is not allowed; it must be one PRNG key"),
+    ],
+)
+def test_wind_posterior_refuses_a_noise_that_is_not_a_number_and_a_seed_for_a_key(kwargs, match):
+    args = {"key": jax.random.key(0), **kwargs}
+    with pytest.raises(InputError, match=match):
+        wind_posterior(wind_problem(16), args.pop("key"), **args)

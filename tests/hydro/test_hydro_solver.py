@@ -1,6 +1,8 @@
 """Solver validation: exact solutions, conservation to round-off, hydrostatic balance in curvilinear
 geometry, an independent reference scheme for spherical Sod, Sedov and Weaver radii, bad input."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -287,6 +289,42 @@ def test_simulate_takes_integer_or_list_states_and_refuses_non_boolean_flags(x64
             simulate(q, params, cfg, 0.1, **{name: "no"})
 
 
+def test_variable_conversions_refuse_arrays_without_three_variables_first(x64):
+    """Before: jnp clamps an index out of range, so conserved_to_primitive of a (2, n) array read
+    row 1 as the energy and returned 3 rows; an (n, 3) array (variables last) was converted as 3
+    cells of n variables; a list was a TypeError ("can't multiply sequence"). Under jit the
+    shape is static: the check still runs."""
+    from astrograd.hydro import conserved_to_primitive, euler_flux
+
+    w = [[1.0, 2.0], [0.5, 0.0], [1.0, 3.0]]
+    q = primitive_to_conserved(w, 1.4)  # a list: converted
+    np.testing.assert_allclose(np.asarray(q), [[1.0, 2.0], [0.5, 0.0], [1.0 / 0.4 + 0.125, 3.0 / 0.4]], rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(conserved_to_primitive(q, 1.4)), w, rtol=1e-14)
+    for fn in (primitive_to_conserved, conserved_to_primitive, euler_flux, jax.jit(conserved_to_primitive)):
+        for bad, shape in ((jnp.ones((2, 4)), r"\(2, 4\)"), (jnp.ones((4, 3)), r"\(4, 3\)"),
+                           (jnp.ones(3, complex), r"\(3,\) and dtype complex")):
+            with pytest.raises(InputError, match=rf"state \(rho, .*\) has shape {shape}.* it must be an array of "
+                               r"real numbers of shape \(3, n\), the variables on the first axis"):
+                fn(bad, 1.4)
+
+
+def test_step_and_time_step_refuse_a_state_of_the_wrong_shape(x64):
+    """Before: cfl_time_step of a (2, n) state returned a time step (jnp clamps row 2 to row 1, the
+    momentum read as the energy) and unphysical a verdict, silently; step raised a broadcasting
+    TypeError traceback."""
+    from astrograd.hydro import cfl_time_step, step, unphysical
+
+    cfg, params = HydroConfig(num_cells=8), HydroParams()
+    for bad in (jnp.ones((2, 8)), jnp.ones((8, 3))):
+        for fn in (lambda q: step(q, 1e-3, params, cfg), lambda q: cfl_time_step(q, params, cfg),
+                   lambda q: unphysical(q, 1.4)):
+            shape = re.escape(str(bad.shape))
+            with pytest.raises(InputError, match=r"^conserved state \(rho, rho u, E\) has shape " + shape):
+                fn(bad)
+    with pytest.raises(InputError, match=r"^state has shape \(3, 6\); expected \(3, 8\)"):
+        cfl_time_step(jnp.ones((3, 6)), params, cfg)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -367,6 +405,26 @@ def test_step_cap_is_a_one_line_simulation_error(x64):
     with pytest.raises(SimulationError, match="^adaptive_loop reached max_steps=3 before") as err:
         run(np.ones(16), np.zeros(16), np.linspace(1.0, 2.0, 16), HydroParams(), cfg, 0.2, max_steps=3)
     assert "\n" not in str(err.value)
+
+
+def test_simulate_step_cap_is_one_line_naming_the_time_reached_and_t_end(x64):
+    """simulate() with too few max_steps raised equinox's multi-line EquinoxRuntimeError (a JAX
+    dump with debugging advice). Now a one-line SimulationError with the cap, the time the run
+    reached and t_end; the time is the one three steps reach."""
+    cfg = HydroConfig(num_cells=16)
+    q0 = primitive_to_conserved(jnp.asarray(np.stack([np.ones(16), np.zeros(16), np.linspace(1.0, 2.0, 16)])), 1.4)
+    params = HydroParams()
+    with pytest.raises(SimulationError, match=r"^adaptive_loop reached max_steps=3 before .*\(the run stopped at "
+                       r"t = ([0-9.e-]+), short of the next output time 0.2; t_end = 0.2\)$") as err:
+        simulate(q0, params, cfg, 0.2, max_steps=3)
+    assert "\n" not in str(err.value)
+    t_reached = float(str(err.value).split("stopped at t = ")[1].split(",")[0])
+    assert 0.0 < t_reached < 0.2
+    assert float(simulate(q0, params, cfg, t_reached * (1 - 1e-5), max_steps=3).t) > 0  # 3 steps do
+    with pytest.raises(SimulationError, match="max_steps=3"):  # and not much further
+        simulate(q0, params, cfg, t_reached * (1 + 1e-3), max_steps=3)
+    with pytest.raises(SimulationError, match=r"short of the next output time 0.08; t_end = 0.2\)$"):
+        simulate(q0, params, cfg, 0.2, save_times=[0.08, 0.1], max_steps=3)
 
 
 def test_periodic_advection_returns_after_one_period(x64):

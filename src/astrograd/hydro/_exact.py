@@ -41,10 +41,19 @@ def sedov_shock_radius(energy, density, t, gamma: float = 5.0 / 3.0):
     check_positive("blast energy", energy)
     check_positive("ambient density", density)
     check_positive("time", t)
+    gamma = _gamma(gamma, "allowed: 1.4, 5/3")
     for key, xi0 in SEDOV_XI0.items():
-        if abs(float(gamma) - key) < 1e-9:
+        if abs(gamma - key) < 1e-9:
             return xi0 * (energy * t**2 / density) ** 0.2
-    raise InputError(f"gamma = {float(gamma):.6g} has no tabulated Sedov constant; allowed: 1.4, 5/3")
+    raise InputError(f"gamma = {gamma:.6g} has no tabulated Sedov constant; allowed: 1.4, 5/3")
+
+
+def _gamma(gamma, allowed: str) -> float:
+    """``gamma`` as a float, else a one-line InputError (a string, None, an array)."""
+    try:
+        return float(_real_array("gamma", gamma).reshape(()))
+    except ValueError:  # not a number (InputError is a ValueError), or several values
+        raise InputError(f"gamma = {gamma!r} is not allowed; it must be one number ({allowed})") from None
 
 
 def wind_luminosity(mass_loss_rate, terminal_velocity):
@@ -136,7 +145,7 @@ def _weaver_similarity(gamma: float, step: float = 1e-4):
 def weaver_coefficient(gamma: float = 5.0 / 3.0) -> float:
     """α in R₂ = α (L t³/ρ₀)^(1/5) from the adiabatic similarity solution (0.8837 for γ = 5/3,
     the value Weaver et al. 1977 quote as 0.88)."""
-    gamma = float(gamma)
+    gamma = _gamma(gamma, "1 < gamma <= 3")
     if not 1.0 < gamma <= 3.0:
         raise InputError(f"gamma = {gamma:.6g} is not allowed; the wind-bubble solution needs 1 < gamma <= 3")
     return _weaver_similarity(gamma)[4]
@@ -183,7 +192,14 @@ def weaver_bubble(r, mass_loss_rate, terminal_velocity, density, t, gamma: float
     r_contact = xi[0] * r_shock
     p_bubble = density * u_shock**2 * h[0]
     r_reverse = np.sqrt(2.0 / (gamma + 1.0) * mass_loss_rate * terminal_velocity / (4.0 * np.pi * p_bubble))
-    r = _radii(r, positive=False)
+    r = _radii(r, positive=False)  # the arguments first, then whether the solution exists
+    if r_reverse >= r_contact:  # no shocked wind: the free wind would be drawn over the shell
+        raise InputError(
+            f"the wind's reverse shock (r = {r_reverse:.4g}) lies outside the contact (r = {r_contact:.4g}) at "
+            f"t = {float(t):.4g}: the adiabatic bubble needs a wind much faster than its shell (v_inf = "
+            f"{float(terminal_velocity):.4g}, shell speed {u_shock:.4g}) or a later time "
+            "(r_reverse/r_contact ∝ t^(-1/5))"
+        )
     s = r / r_shock
     k = 4.0 / (15.0 * gamma)  # ∇·u = −(1/γp) ∂p/∂t = (4/5)/(γ t) in the isobaric bubble: u = k r/t + C/r²
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -19,7 +19,7 @@ def _pressure_function(p, rho_k, p_k, c_k, gamma):
     if p > p_k:  # shock
         a_k = 2.0 / ((gamma + 1.0) * rho_k)
         b_k = (gamma - 1.0) / (gamma + 1.0) * p_k
-        root = np.sqrt(a_k / (p + b_k))
+        root = np.sqrt(a_k) / np.sqrt(p + b_k)  # not sqrt(a_k/(p + b_k)): the quotient can underflow
         f = (p - p_k) * root
         df = root * (1.0 - 0.5 * (p - p_k) / (b_k + p))
     else:  # rarefaction
@@ -48,15 +48,50 @@ def _check_state(name, state):
     return rho, u, p
 
 
+def _scales(left, right) -> tuple[float, float, float]:
+    """Reference density, pressure and velocity of two checked states: the geometric means of the
+    densities and of the pressures, and sqrt(p_ref/ρ_ref). The Euler equations are invariant under
+    ρ -> a ρ, p -> b p, u -> sqrt(b/a) u, x/t likewise; the solver works on the scaled states, whose
+    values lie near 1 (a pressure or density near 1e±300 overflowed or underflowed inside the
+    iteration and returned a wrong star state, or claimed vacuum)."""
+    with np.errstate(all="ignore"):  # out of range: refused by riemann_star_state
+        rho_ref = float(np.sqrt(left[0]) * np.sqrt(right[0]))
+        p_ref = float(np.sqrt(left[2]) * np.sqrt(right[2]))
+        u_ref = float(np.sqrt(p_ref) / np.sqrt(rho_ref))
+    return rho_ref, p_ref, u_ref
+
+
+def _scaled(state, rho_ref, p_ref, u_ref):
+    return state[0] / rho_ref, state[1] / u_ref, state[2] / p_ref
+
+
 def riemann_star_state(left, right, gamma: float, *, tol: float = 1e-14) -> tuple[float, float]:
     """Pressure and velocity of the star region, (p*, u*).
 
     left, right: (density, velocity, pressure) of the two states; gamma: adiabatic index.
-    Raises SimulationError if the data generate vacuum (Toro eq. 4.40).
+    Raises SimulationError if the data generate vacuum (Toro eq. 4.40). Any units: the
+    iteration works on states scaled by reference values (see :func:`_scales`).
     """
     gamma = _check_gamma(gamma)
-    rho_l, u_l, p_l = _check_state("left", left)
-    rho_r, u_r, p_r = _check_state("right", right)
+    tol = check_positive("tol", tol)  # tol <= 0 or NaN ran 100 Newton steps and returned their result silently
+    left = _check_state("left", left)
+    right = _check_state("right", right)
+    rho_ref, p_ref, u_ref = _scales(left, right)
+    with np.errstate(all="ignore"):  # a value out of range is refused below
+        p, u = _star_state(_scaled(left, rho_ref, p_ref, u_ref), _scaled(right, rho_ref, p_ref, u_ref), gamma, tol)
+        p, u = p * p_ref, u * u_ref
+    if not (np.isfinite(p) and np.isfinite(u) and p > 0 and 0 < u_ref < np.inf):
+        raise InputError(
+            f"left state {tuple(left)} and right state {tuple(right)} are not allowed: their Riemann solution "
+            "(sound speeds, star pressure or velocity) is beyond the range of float64"
+        )
+    return float(p), float(u)
+
+
+def _star_state(left, right, gamma: float, tol: float) -> tuple[float, float]:
+    """(p*, u*) of two checked states of order unity (Newton iteration, Toro §4.3)."""
+    rho_l, u_l, p_l = left
+    rho_r, u_r, p_r = right
     c_l = np.sqrt(gamma * p_l / rho_l)
     c_r = np.sqrt(gamma * p_r / rho_r)
     if 2.0 / (gamma - 1.0) * (c_l + c_r) <= u_r - u_l:
@@ -89,9 +124,15 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
     """
     t = check_positive("t", t)
     gamma = _check_gamma(gamma)
-    rho_l, u_l, p_l = _check_state("left", left)
-    rho_r, u_r, p_r = _check_state("right", right)
-    p_s, u_s = riemann_star_state(left, right, gamma)
+    left = _check_state("left", left)
+    right = _check_state("right", right)
+    rho_ref, p_ref, u_ref = _scales(left, right)
+    riemann_star_state(left, right, gamma)  # a star state beyond float64 is refused
+    # sampled in scaled units (see _scales), then converted back
+    left, right = _scaled(left, rho_ref, p_ref, u_ref), _scaled(right, rho_ref, p_ref, u_ref)
+    rho_l, u_l, p_l = left
+    rho_r, u_r, p_r = right
+    p_s, u_s = _star_state(left, right, gamma, 1e-14)
     c_l = np.sqrt(gamma * p_l / rho_l)
     c_r = np.sqrt(gamma * p_r / rho_r)
     g1 = (gamma - 1.0) / (gamma + 1.0)
@@ -104,7 +145,8 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
     if positions.ndim != 1:
         raise InputError(f"x has shape {positions.shape}; it must be 1D (positions)")
     check_finite_array("x", positions)
-    s = (positions - x0) / t
+    with np.errstate(over="ignore"):  # an infinite x/t is far outside the waves: the unperturbed state
+        s = (positions - x0) / u_ref / t
     rho = np.empty_like(s)
     vel = np.empty_like(s)
     prs = np.empty_like(s)
@@ -150,4 +192,4 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
                         p_r * base ** (1.0 / g2),
                     )
         rho[i], vel[i], prs[i] = state
-    return rho, vel, prs
+    return rho * rho_ref, vel * u_ref, prs * p_ref

@@ -86,12 +86,17 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
 
     x, w, attrs = read_snapshot(init, cells)
     n = w.shape[1]
-    geometry = geometry or str(attrs.get("geometry", "cartesian"))
+    geometry = geometry or _text_attribute(attrs.get("geometry", "cartesian"))
     if x is not None and n > 1:
         dx = np.diff(x)
         if np.any(dx <= 0) or np.ptp(dx) > 1e-6 * abs(dx.mean()):
             raise InputError("dataset 'x' must hold the centres of a uniform grid (increasing, equal spacing)")
-        r_min, r_max = float(x[0] - dx[0] / 2), float(x[-1] + dx[0] / 2)
+        width = (x[-1] - x[0]) / (n - 1)
+        r_min, r_max = float(x[0] - width / 2), float(x[-1] + width / 2)
+        if geometry != "cartesian" and -1e-6 * width < r_min < 0:
+            # a grid from r = 0 (as `hydro run sedov|wind --out` writes) gives x[0] - dx/2 = -1e-17
+            # after round-off, which curvilinear geometry refuses
+            r_min = 0.0
     else:
         r_min, r_max = 0.0, 1.0
     config = HydroConfig(num_cells=n, geometry=geometry, r_min=r_min, r_max=r_max,
@@ -107,6 +112,14 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)})
 
 
+def _text_attribute(value):
+    """A text attribute as ``str``: HDF5 fixed-length strings (written by many tools, or by
+    h5py from ``numpy.bytes_``) read back as bytes, whose ``str`` is "b'spherical'"."""
+    if isinstance(value, bytes | np.bytes_):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
 def _number_attribute(path, attrs: dict, key: str, default: float | None) -> float:
     """Attribute ``key`` of the file ``path`` as a float (``default`` when absent), else a
     one-line InputError (a string, an array)."""
@@ -117,6 +130,27 @@ def _number_attribute(path, attrs: dict, key: str, default: float | None) -> flo
     return float(a.reshape(()))
 
 
+def _weaver_reference_radius(problem: Problem, gamma: float) -> float:
+    """Weaver's outer-shock radius at t_end (code units): the published 0.88 for γ = 5/3, the
+    coefficient of the similarity solution for another γ."""
+    info = problem.info
+    coefficient = WEAVER_ADIABATIC if abs(gamma - 5.0 / 3.0) < 1e-9 else weaver_coefficient(gamma)
+    return weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end, coefficient)
+
+
+def _check_inside(problem: Problem, radius: float, exponent: float) -> None:
+    """Refuse, before the run, a t_end at which the reference shock (R ∝ t^exponent) has left
+    the domain: the run would then report the radius of whatever is left in the box against it
+    (`run wind --t-end 0.05`: 0.47 pc against Weaver's 6.1 pc, "relative_error -0.92")."""
+    r_max = problem.config.r_max
+    if radius >= r_max:
+        t_max = problem.t_end * (r_max / radius) ** (1.0 / exponent)
+        raise InputError(
+            f"t_end = {problem.t_end:.6g} is not allowed for {problem.name}: the reference shock radius "
+            f"{radius:.4g} lies outside the domain (r_max = {r_max:.4g}); choose t_end < {t_max:.4g} (code units)"
+        )
+
+
 def run_problem(problem: Problem) -> dict:
     """Run and validate against the problem's reference. Returns a dict with the arrays (x, w)
     and the numbers (steps, seconds, errors/radii)."""
@@ -124,9 +158,13 @@ def run_problem(problem: Problem) -> dict:
     # the references' γ, checked before the run: Sedov's constant is tabulated for 1.4 and 5/3,
     # the wind bubble's similarity solution needs 1 < γ <= 3
     if problem.name == "sedov":
-        sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
+        exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
+        _check_inside(problem, exact, 0.4)
     if problem.name == "wind":
         weaver_coefficient(gamma)
+        _check_inside(problem, _weaver_reference_radius(problem, gamma), 0.6)
+        info = problem.info  # the bubble solution exists (reverse shock inside the contact)
+        weaver_bubble(np.zeros(1), info["mdot"], info["v_inf"], info["rho"], problem.t_end, gamma=gamma)
     start = time.perf_counter()
     w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end)
     seconds = time.perf_counter() - start
@@ -139,15 +177,17 @@ def run_problem(problem: Problem) -> dict:
         nums["l1_density_error"] = sod_l1_error(w, config, gamma, problem.t_end)
         nums["l1_density_error_centres"] = sod_l1_error(w, config, gamma, problem.t_end, cell_average=False)
     if problem.name == "sedov":
-        radius = outer_shock_radius(config.grid.centres, w[0], problem.initial[0, -1])
+        try:  # the outermost cell behind the density jump
+            radius = outer_shock_radius(config.grid.centres, w[0], problem.initial[0, -1], quantity="density")
+        except InputError as err:  # too few cells smear the jump below 1.5 × ambient
+            raise InputError(f"{err}: at {config.num_cells} cells the blast is not resolved; use more cells "
+                             "(32 or more)") from None
         exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
         nums.update(shock_radius=radius, sedov_radius=exact, relative_error=radius / exact - 1.0)
     if problem.name == "wind":
         info = problem.info
         radius = outer_shock_radius(config.grid.centres, w[2], info["p"])
-        # Weaver's published 0.88 is for γ = 5/3; for another γ the coefficient of its solution
-        coefficient = WEAVER_ADIABATIC if abs(gamma - 5.0 / 3.0) < 1e-9 else weaver_coefficient(gamma)
-        exact = weaver_radius(wind_luminosity(info["mdot"], info["v_inf"]), info["rho"], problem.t_end, coefficient)
+        exact = _weaver_reference_radius(problem, gamma)
         pc = problem.units.from_code(1.0, u.pc).value
         nums.update(shock_radius_pc=radius * pc, weaver_radius_pc=exact * pc, relative_error=radius / exact - 1.0)
         r = config.grid.centres

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from astrograd._errors import InputError
+
 __all__ = [
     "conserved_to_primitive",
     "euler_flux",
@@ -24,17 +26,32 @@ __all__ = [
 
 def primitive_to_conserved(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, u, p) -> (ρ, ρu, E), E = p/(γ-1) + ρu²/2 (energy per volume)."""
-    return jnp.stack(to_conserved(w, gamma))
+    return jnp.stack(to_conserved(_three("primitive state (rho, u, p)", w), gamma))
 
 
 def conserved_to_primitive(q: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, ρu, E) -> (ρ, u, p)."""
-    return jnp.stack(to_primitive(q, gamma))
+    return jnp.stack(to_primitive(_three("conserved state (rho, rho u, E)", q), gamma))
 
 
 def euler_flux(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """Physical flux (ρu, ρu² + p, (E + p)u) of primitive states."""
-    return jnp.stack(_euler_flux(w, gamma))
+    return jnp.stack(_euler_flux(_three("primitive state (rho, u, p)", w), gamma))
+
+
+def _three(name: str, a):
+    """``a`` as an array with the three variables on its leading axis, else a one-line InputError
+    (the shape is static, so this also works under jit): jnp clamps an index out of range, so a
+    (2, n) array would be read with row 1 as the energy."""
+    try:
+        a = jnp.asarray(a)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} is not allowed; it must be an array of real numbers of shape (3, n)") from None
+    real = jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.floating)
+    if a.ndim == 0 or a.shape[0] != 3 or not real:
+        raise InputError(f"{name} has shape {tuple(a.shape)} and dtype {a.dtype}; it must be an array of real "
+                         "numbers of shape (3, n), the variables on the first axis")
+    return a
 
 
 # The solver works on the three variables as separate arrays (a tuple, or any sequence of

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_int
+from astrograd._errors import InputError, check_int, check_key, is_real_number
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._wind import _wind_setup, wind_adam, wind_model
 
@@ -196,8 +196,10 @@ def wind_posterior(
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
         raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
 
-    if not (np.isfinite(noise) and noise > 0):
+    # a number (a string or None was a TypeError from np.isfinite), finite and > 0
+    if not (is_real_number(noise) and np.isfinite(noise) and noise > 0):
         raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
+    check_key("key", key)  # an integer seed was a TypeError from jax.random.split
     setup = _wind_setup(problem)
     u_true = np.log([setup.v_inf_km_s, setup.mdot_msun_per_myr])
     lo, hi = _prior_box(problem)

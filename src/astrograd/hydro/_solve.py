@@ -16,7 +16,7 @@ from astrograd._errors import (
     check_positive,
     is_concrete,
     real_array,
-    runtime_checks_as_simulation_errors,
+    runtime_check_message,
 )
 from astrograd.diff import adaptive_loop, fixed_loop
 from astrograd.diff._adaptive import check_times
@@ -97,20 +97,31 @@ def simulate(
     # checkpoints, value_and_grad: session 3, 1.61 s with the step rematerialised and 2.0 s
     # without; session 5, 1.02 s with the CFL time step rematerialised along with the step
     # against 1.13 s with the step alone; benchmarks/bench_hydro.py).
-    res = adaptive_loop(
-        step_fn,
-        dt_fn,
-        state,
-        t_start,
-        t_end,
-        params,
-        save_times=save_times,
-        max_steps=max_steps,
-        adjoint=adjoint,
-        checkpoints=checkpoints,
-        fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)),
-        remat=bool(remat) and adjoint == "checkpointed",
-    )
+    concrete = is_concrete(state, params, t_start, t_end, save_times)
+    try:
+        res = adaptive_loop(
+            step_fn,
+            dt_fn,
+            state,
+            t_start,
+            t_end,
+            params,
+            save_times=save_times,
+            max_steps=max_steps,
+            adjoint=adjoint,
+            checkpoints=checkpoints,
+            fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)),
+            remat=bool(remat) and adjoint == "checkpointed",
+        )
+        if concrete:  # the step cap's check surfaces here, not later where the result is read
+            jax.block_until_ready(res)
+    except (RuntimeError, ValueError) as err:
+        message = runtime_check_message(err)
+        if message is None:
+            raise
+        if concrete:
+            message = _step_cap_message(message, state, params, config, t_start, t_end, save_times, max_steps)
+        raise SimulationError(message) from None
     return HydroSolution(state=res.final, saved=res.saved, t=res.t, num_steps=res.num_steps, failed=res.failed)
 
 
@@ -250,7 +261,53 @@ def run(
             "round-off (E − ρu²/2 ≤ 0)"
         )
     st = None if save_times is None else jnp.asarray(save_times, dtype)
-    with runtime_checks_as_simulation_errors():  # the step cap, checked inside the compiled loop
-        sol = _simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps)
-        raise_if_failed(sol, params, config)
+    try:  # the step cap, checked inside the compiled loop
+        sol = jax.block_until_ready(_simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps))
+    except (RuntimeError, ValueError) as err:
+        message = runtime_check_message(err)
+        if message is None:
+            raise
+        raise SimulationError(_step_cap_message(message, q0, params, config, 0.0, t_end, st, max_steps)) from None
+    raise_if_failed(sol, params, config)
     return np.asarray(sol.primitive(params.gamma)), sol
+
+
+def _step_cap_message(message: str, q0, params: HydroParams, config: HydroConfig, t_start, t_end, save_times,
+                     max_steps: int) -> str:
+    """``message`` of a failed check inside the adaptive loop; if it is the step cap's, with the
+    time the run reached and t_end appended (one line). Replays the loop's steps to find the time
+    (a forward run of at most ``max_steps`` steps per output interval; only on this error path)."""
+    if "max_steps" not in message:
+        return message
+    dtype = jnp.result_type(*[x for x in jax.tree.leaves(q0) if eqx.is_inexact_array(x)] or [float])
+    q, t = jnp.asarray(q0), jnp.asarray(t_start, dtype)
+    stops = [] if save_times is None else [float(v) for v in np.asarray(save_times).reshape(-1)]
+    for stop in [*stops, float(t_end)]:
+        stop_dtype = jnp.asarray(stop, dtype)  # compared in the loop's precision (float32 rounds 0.7 down)
+        q, t = _advance(q, t, stop_dtype, params, config, max_steps)
+        if bool(t < stop_dtype):
+            return (f"{message} (the run stopped at t = {float(t):.6g}, short of the next output time {stop:.6g}; "
+                    f"t_end = {float(t_end):.6g})")
+    return f"{message} (t_end = {float(t_end):.6g})"
+
+
+@eqx.filter_jit
+def _advance(q, t, t_stop, params, config, max_steps):
+    """(state, time) after at most ``max_steps`` CFL steps towards ``t_stop``, as ``adaptive_loop``
+    takes them (the last step lands on t_stop); stops early at an unphysical state."""
+
+    def cond(carry):
+        q, t, n, failed = carry
+        return (n < max_steps) & (t < t_stop) & jnp.logical_not(failed)
+
+    def body(carry):
+        q, t, n, _ = carry
+        proposed = cfl_time_step(q, params, config)
+        last = proposed >= t_stop - t
+        dt = jnp.where(last, t_stop - t, proposed)
+        q = step(q, dt, params, config)
+        failed = jnp.any(unphysical(q, params.gamma)) | jnp.logical_not(proposed > 0)
+        return q, jnp.where(last, t_stop, t + dt), n + 1, failed
+
+    q, t, _, _ = jax.lax.while_loop(cond, body, (q, t, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
+    return q, t

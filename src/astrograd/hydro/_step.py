@@ -14,9 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from astrograd._errors import InputError
 from astrograd._xla import materialise
 from astrograd.hydro._config import Grid, HydroConfig, HydroParams
-from astrograd.hydro._numerics import hll, hllc, limited_slope, primitive_to_conserved, to_primitive
+from astrograd.hydro._numerics import _three, hll, hllc, limited_slope, primitive_to_conserved, to_primitive
 
 NUM_GHOSTS = 2
 
@@ -181,8 +182,19 @@ def ssp_rk2_step(q, dt, params: HydroParams, config: HydroConfig, grid: Grid):
     return 0.5 * (q + q2)
 
 
+def _state(q, config: HydroConfig):
+    """``q`` as an array of shape (3, cells), else a one-line InputError (a static check: also under
+    jit). jnp clamps an index out of range, so a (2, n) state read row 1 as the energy."""
+    q = _three("conserved state (rho, rho u, E)", q)
+    if tuple(q.shape) != (3, config.num_cells):
+        raise InputError(f"state has shape {tuple(q.shape)}; expected (3, {config.num_cells}): conserved density, "
+                         "momentum and energy per cell (see primitive_to_conserved)")
+    return q
+
+
 def step(q: Float[Array, "3 n"], dt, params: HydroParams, config: HydroConfig) -> Float[Array, "3 n"]:
     """Advance the conserved state q (3, n) by dt (code time) with the configured scheme."""
+    q = _state(q, config)
     grid = config.grid
     if config.integrator == "ssp_rk2":
         return ssp_rk2_step(q, dt, params, config, grid)
@@ -202,6 +214,7 @@ def _cfl_width(config: HydroConfig) -> np.ndarray:
 def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConfig):
     """dt = min(cfl · min_i(w_i / (|u_i| + c_i)), dt_max) in code time, with w_i the cell width
     of ``config.cfl_width`` (V / max(A) by default)."""
+    q = _state(q, config)
     w = to_primitive(q, params.gamma)
     c = jnp.sqrt(params.gamma * jnp.abs(w[2]) / w[0])
     width = jnp.asarray(_cfl_width(config), q.dtype)
@@ -210,7 +223,7 @@ def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConf
 
 def unphysical(q: Float[Array, "3 n"], gamma):
     """Per cell: non-positive or non-finite density or pressure (bool, shape (n,))."""
-    w = to_primitive(q, gamma)
+    w = to_primitive(_three("conserved state (rho, rho u, E)", q), gamma)
     return (w[0] <= 0) | (w[2] <= 0) | ~jnp.isfinite(w[0]) | ~jnp.isfinite(w[2]) | ~jnp.isfinite(w[1])
 
 

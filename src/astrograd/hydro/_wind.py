@@ -35,12 +35,13 @@ V_SCALE = 1000.0 * u.km / u.s
 MDOT_SCALE = 0.1 * u.Msun / u.Myr
 
 
-def outer_shock_radius(x, pressure, ambient_pressure, level: float = 1.5) -> float:
+def outer_shock_radius(x, pressure, ambient_pressure, level: float = 1.5, quantity: str = "pressure") -> float:
     """Radius of the outermost cell whose pressure exceeds ``level`` × the ambient pressure
-    (numpy; x and pressure of shape (n,)). Raises InputError if no cell does."""
+    (numpy; x and pressure of shape (n,)). Any other profile works too (``quantity`` names it in
+    the message). Raises InputError if no cell does."""
     above = np.flatnonzero(np.asarray(pressure) > level * ambient_pressure)
     if above.size == 0:
-        raise InputError("no shock found: the pressure nowhere exceeds 1.5 × the ambient pressure")
+        raise InputError(f"no shock found: the {quantity} nowhere exceeds {level:g} × the ambient {quantity}")
     return float(np.asarray(x)[above[-1]])
 
 
