@@ -93,8 +93,8 @@ def main():
     d0, p0, *_ = snap(disp, mom, None)
     d4, p4, bad_step, bad_ptcl = snap(disp, mom, 4)
     out["snapshots"] = {"disp": rel(d4, d0), "mom": rel(p4, p0), "bad_step": int(bad_step)}
-    # a NaN in one particle spreads to every particle through the mesh within the step: found at
-    # step 1 (as particle 0)
+    # a NaN in one particle of the initial state: found at step 0, by its global index (on the
+    # third device; it used to be found at step 1, by then spread to every particle: particle 0)
     _, _, bad_step, bad_ptcl = snap(disp.at[500, 1].set(jnp.nan), mom, 4)
     out["nan"] = {"bad_step": int(bad_step), "bad_ptcl": int(bad_ptcl)}
     # the first flagged particle over the devices, by global index

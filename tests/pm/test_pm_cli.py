@@ -62,6 +62,10 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
         (["--ptcl-grid", "8", "--devices", "1000"], "devices = 1000"),
         # a seed outside int64 was JAX's OverflowError traceback (as in hydro, orbit, learn)
         (["--ptcl-grid", "8", "--seed", str(2**64)], f"--seed = {2**64} is not allowed; it must be an integer in"),
+        # an absurd box ran, but the particles never moved (linear modes underflowed to 0 in float32);
+        # a tiny one failed with "k = inf is not allowed"
+        (["--ptcl-grid", "8", "--box", "1e30"], "--box = 1e+30 is outside the allowed range [0.01, 100000] Mpc/h"),
+        (["--ptcl-grid", "8", "--box", "1e-30"], "--box = 1e-30 is outside the allowed range [0.01, 100000] Mpc/h"),
     ],
 )
 def test_pm_run_bad_input(tmp_path, args, needle):

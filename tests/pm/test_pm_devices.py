@@ -45,6 +45,6 @@ def test_split_snapshots_and_first_bad_particle(result):
     s = result["snapshots"]
     assert s["disp"] < 1e-12 and s["mom"] < 1e-12
     assert s["bad_step"] == -1
-    assert result["nan"] == {"bad_step": 1, "bad_ptcl": 0}
+    assert result["nan"] == {"bad_step": 0, "bad_ptcl": 500}
     # the first flagged particle by global index: 500 on the third device, 700 on the fourth
     assert result["first_true"] == {"500_and_700": [1, 500], "none": [0, 0]}

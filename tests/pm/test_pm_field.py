@@ -172,6 +172,37 @@ def test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude(x64):
     assert 7.0 < gaps[0] / gaps[1] < 14.0, gaps
 
 
+def test_field_map_reuses_its_compiled_program_for_new_data(x64):
+    """Each call made a new loss closure, and fit compiled its L-BFGS update through the whole
+    model again (every call compiled as much as the first). The model is the first one of
+    test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude, so that after it nothing
+    needs compiling here."""
+    from jax._src.dispatch import BACKEND_COMPILE_EVENT
+
+    config, cosmo, sigma = _small(), _cosmo(0.1), 0.2 * 0.1  # σ as that test computes it (static)
+    rng = np.random.default_rng(0)
+    problems = [field_problem(sigma * rng.normal(size=config.ptcl_grid), sigma, cosmo, config) for _ in range(3)]
+    compiled = []
+
+    def count(event, duration, **kwargs):
+        if event == BACKEND_COMPILE_EVENT:
+            compiled.append(kwargs.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        jax.jit(lambda x: x + 1.5)(jnp.zeros(7))
+        assert compiled, "the listener saw no compilation"
+        first, _ = field_map(problems[0], steps=2, progress=False)  # compiles, unless that test ran
+        compiled.clear()
+        second, result = field_map(problems[1], steps=2, progress=False)
+        third, _ = field_map(problems[2], steps=3, progress=False)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
+    assert compiled == []
+    assert result.best_params.shape == config.ptcl_grid and not np.allclose(first, second)
+    assert not np.allclose(second, third)
+
+
 def test_wiener_filter_solves_the_normal_equations(x64, linear_regime):
     """(I + RᵀR/σ²) ω_WF = Rᵀ d / σ², with R applied in real space by forward mode and Rᵀ by
     reverse mode, both through the plain scan (reverse mode is the transpose of forward mode)."""
@@ -305,6 +336,30 @@ def test_field_posterior_checks_the_key_before_the_map(monkeypatch):
         field_posterior(problem, 0)
     with pytest.raises(InputError, match="num_samples = 1 is not allowed; it must be an integer >= 2"):
         field_posterior(problem, jax.random.key(0), num_samples=1)
+
+
+@pytest.mark.parametrize("value", [1, "no"])
+def test_progress_flags_refuse_numbers_and_strings_before_any_simulation(monkeypatch, tmp_path, value):
+    import astrograd.pm._field as field
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the model ran before the progress flag was checked")
+
+    for name in ("linear_response", "mock_data"):
+        monkeypatch.setattr(field, name, no_simulation)
+    config = PMConfig(ptcl_grid=(4, 4, 4), box_size=(64.0,) * 3, num_steps=1)
+    problem = field_problem(np.zeros((4, 4, 4)), 0.1, _cosmo(), config)
+    match = f"progress = {value!r} is not allowed; it must be True or False"
+    with pytest.raises(InputError, match=match):
+        field_map(problem, progress=value)
+    with pytest.raises(InputError, match=match):
+        field_posterior(problem, jax.random.key(0), progress=value)
+    with pytest.raises(InputError, match=match):
+        field.reconstruct_to_dir(tmp_path, ptcl_grid=4, box=64.0, steps=1, progress=value)
+    # a bad step count was refused by fit, after the linear response (a compile of the whole model)
+    for steps in (0, 2.5, True):
+        with pytest.raises(InputError, match=f"steps = {steps!r} is not allowed"):
+            field_map(problem, steps=steps, progress=False)
 
 
 @pytest.mark.parametrize(("option", "name", "value", "minimum"),

@@ -105,6 +105,16 @@ def test_fit_image_refuses_bad_input_before_compiling():
         text_target(5)
 
 
+@pytest.mark.parametrize("option", ["checkpoint", "progress"])
+def test_fit_image_to_dir_refuses_flags_that_are_not_bools(tmp_path, option):
+    from astrograd.pm._image import fit_image_to_dir
+
+    # checkpoint="no" used to be truthy: a checkpoint was written and resumed
+    with pytest.raises(InputError, match=f"{option} = 'no' is not allowed; it must be True or False"):
+        fit_image_to_dir(tmp_path, iterations=1, **{option: "no"})
+    assert not any(tmp_path.iterdir())
+
+
 def test_views_and_loss():
     cfg = image_config()
     disp = jnp.zeros((cfg.num_ptcl, 3))

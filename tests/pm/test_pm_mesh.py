@@ -1,5 +1,7 @@
 """CIC paint/read-out and the FFT Poisson solver against exact results."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +13,7 @@ from astrograd.pm import (
     acceleration,
     acceleration_mesh,
     cic_paint,
+    cic_paint_2d,
     cic_readout,
     density_contrast,
     density_mesh,
@@ -52,6 +55,26 @@ def test_readout_of_linear_field_is_exact(x64):
     pos = jax.random.uniform(jax.random.key(1), (50, 3)) * jnp.array([6.0, 12.0, 3.0])
     ref = 1.0 + 0.3 * pos[:, 0] - 0.2 * pos[:, 1] + 0.7 * pos[:, 2]
     np.testing.assert_allclose(cic_readout(jnp.asarray(field), pos, cell), ref, rtol=1e-12)
+
+
+def test_integer_positions_paint_and_read_out_like_floats():
+    """Integer positions made an integer mesh and an integer cell size: 1.5 became 1 and the
+    weights were truncated (two particles painted a mesh summing to 1)."""
+    ints = np.array([[0, 0, 0], [3, 1, 2], [5, 4, 1]])
+    floats = jnp.asarray(ints, dtype=jnp.float32)
+    cell = (1.5, 2.0, 1.25)
+    np.testing.assert_allclose(cic_paint(ints, (4, 4, 4), cell), cic_paint(floats, (4, 4, 4), cell), atol=1e-6)
+    image = cic_paint_2d(floats[:, :2], (4, 4), cell[:2])
+    np.testing.assert_allclose(cic_paint_2d(ints[:, :2], (4, 4), cell[:2]), image, atol=1e-6)
+    mesh = jax.random.normal(jax.random.key(0), (4, 4, 4))
+    np.testing.assert_allclose(cic_readout(mesh, ints, cell), cic_readout(mesh, floats, cell), atol=1e-6)
+    cfg = PMConfig(ptcl_grid=(2, 2, 2), mesh_shape=(4, 4, 4), box_size=(6.0, 8.0, 5.0))
+    lattice = np.array([[i, j, k] for i in (0, 3) for j in (1, 5) for k in (0, 2)])
+    np.testing.assert_allclose(density_contrast(lattice, cfg), density_contrast(jnp.asarray(lattice, float), cfg),
+                               atol=1e-6)
+    np.testing.assert_allclose(acceleration(lattice, cfg), acceleration(jnp.asarray(lattice, float), cfg), atol=1e-6)
+    with pytest.raises(InputError, match="positions has dtype complex64; it must hold real numbers"):
+        cic_paint(jnp.zeros((2, 3), jnp.complex64), (4, 4, 4), cell)
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
@@ -123,6 +146,45 @@ def test_config_refuses_non_integers_and_times_outside_the_growth_table():
     # integral floats are still integers
     cfg = PMConfig(ptcl_grid=4.0, mesh_shape=np.int64(8), num_steps=3.0)
     assert cfg.ptcl_grid == (4, 4, 4) and cfg.mesh_shape == (8, 8, 8) and cfg.num_steps == 3
+
+
+def test_float64_config_without_x64_is_refused_not_run_in_float32():
+    """dtype="float64" with JAX's float64 off ran in float32 (a UserWarning per array)."""
+    from astrograd.cosmo import Cosmology
+    from astrograd.pm import simulate, white_noise
+
+    cfg = PMConfig(ptcl_grid=4, box_size=64.0, num_steps=1, dtype="float64")  # building it is fine
+    assert not jax.config.read("jax_enable_x64")
+    message = "dtype = 'float64' needs JAX's float64 (off: the run would be float32)"
+    with pytest.raises(InputError, match=re.escape(message)):
+        white_noise(jax.random.key(0), cfg)
+    with pytest.raises(InputError, match=re.escape(message)):
+        simulate(jnp.zeros((4, 4, 4), jnp.float32), Cosmology(), cfg)
+    with jax.enable_x64(True):
+        assert white_noise(jax.random.key(0), cfg).dtype == jnp.float64
+
+
+@pytest.mark.parametrize("side", [1e30, 1e-30, 2e5, 5e-3])
+def test_config_refuses_boxes_outside_the_sensible_range(side):
+    """At 1e30 Mpc/h the linear modes underflowed to 0 in float32 and the particles never moved;
+    at 1e-30 |k|² overflowed (an error about k = inf): the box sides must be in [1e-2, 1e5] Mpc/h."""
+    from astrograd.pm._config import BOX_RANGE
+
+    message = f"box_size = {side:g} is outside the allowed range [0.01, 100000] Mpc/h"
+    with pytest.raises(InputError, match=re.escape(message)):
+        PMConfig(ptcl_grid=4, box_size=(100.0, side, 100.0))
+    assert PMConfig(ptcl_grid=4, box_size=BOX_RANGE[0]).box_size == (BOX_RANGE[0],) * 3
+    assert PMConfig(ptcl_grid=4, box_size=BOX_RANGE[1]).box_size == (BOX_RANGE[1],) * 3
+
+
+@pytest.mark.parametrize("value", [1, 0, 1.0, "no", "False", None])
+def test_boolean_flags_refuse_numbers_and_strings(value):
+    """compensate_cic = 1 was taken as True and "no" was truthy elsewhere: flags take only bools."""
+    with pytest.raises(InputError, match=f"compensate_cic = {value!r} is not allowed; it must be True or False"):
+        PMConfig(ptcl_grid=4, compensate_cic=value)
+    with pytest.raises(InputError, match=f"deconvolve_cic = {value!r} is not allowed; it must be True or False"):
+        power_spectrum(jnp.zeros((4, 4, 4)), 64.0, deconvolve_cic=value)
+    assert PMConfig(ptcl_grid=4, compensate_cic=np.True_).compensate_cic is True
 
 
 def test_observables_and_force_refuse_bad_shapes_and_boxes():

@@ -158,6 +158,16 @@ def test_snapshot_run_reports_each_step_and_is_unchanged_by_it():
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+def test_snapshot_run_reports_non_finite_initial_conditions_at_step_0():
+    """NaN initial conditions (σ8 = 1e25 overflows in float32) were reported after the first
+    step, by then in every particle: the CLI named a_start + one step and particle 0."""
+    cfg, cosmo, table, d0, p0, f = _small_start(2, 0)
+    run = jax.jit(lambda d, p: nbody_snapshots(d, p, f, cfg, [2])[2:])  # traced: no InputError
+    assert [int(x) for x in run(d0, p0)] == [-1, -1]
+    assert [int(x) for x in run(d0.at[7, 2].set(jnp.nan), p0)] == [0, 7]
+    assert [int(x) for x in run(d0, p0.at[9, 0].set(jnp.inf))] == [0, 9]
+
+
 def test_bad_particles_steps_and_snapshots_are_refused():
     cfg, cosmo, table, d0, p0, f = _small_start(2, 0)
     with pytest.raises(InputError, match=r"disp has shape \(10, 3\); it must be \(64, 3\), one row per particle"):

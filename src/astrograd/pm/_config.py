@@ -6,11 +6,13 @@ import math
 import operator
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from astrograd._errors import (
     InputError,
+    check_bool,
     check_choice,
     check_in_range,
     check_int,
@@ -54,6 +56,24 @@ def check_counts(name: str, value, minimum: int, what: str, entries: int = 3) ->
     if any(isinstance(n, bool) or not isinstance(n, int) or n < minimum for n in counts):
         raise InputError(f"{name} = {value} is not allowed; each entry must be {what}")
     return counts
+
+
+#: The box sides a PMConfig takes, Mpc/h: 10 kpc/h to 100 Gpc/h. The fundamental wavenumber 2π/L
+#: then lies within 6e-5 to 6e2 h/Mpc, inside the 1e-5 to 1e3 h/Mpc on which the linear power is
+#: normalised, and the box is at most ~5 times the observable universe. Far outside it the run
+#: was silently meaningless: at 1e30 the linear modes underflow to 0 in float32 (particles never
+#: move); at 1e-30 |k|² overflows (an error about k = inf).
+BOX_RANGE = (1e-2, 1e5)
+
+
+def check_box_side(name: str, side) -> float:
+    """One box side as a float if it is a number in :data:`BOX_RANGE` (Mpc/h), else InputError."""
+    side = check_positive(name, side)
+    low, high = BOX_RANGE
+    if not low <= side <= high:
+        raise InputError(f"{name} = {side:g} is outside the allowed range [{low:g}, {high:g}] Mpc/h (10 kpc/h to "
+                         "100 Gpc/h: the linear power is normalised on 1e-5 to 1e3 h/Mpc)")
+    return side
 
 
 #: CIC paint and read-out index the mesh cells with int32.
@@ -131,7 +151,7 @@ class PMConfig(eqx.Module):
         multiple = f"a positive integer multiple of ptcl_grid = {ptcl_grid}"
         mesh_shape = tuple(2 * n for n in ptcl_grid) if mesh_shape is None else check_counts(
             "mesh_shape", mesh_shape, 1, multiple)
-        box_size = tuple(check_positive("box_size", side) for side in per_axis("box_size", box_size))
+        box_size = tuple(check_box_side("box_size", side) for side in per_axis("box_size", box_size))
         for n, m in zip(ptcl_grid, mesh_shape, strict=True):
             if m < n or m % n:
                 raise InputError(f"mesh_shape = {mesh_shape} is not allowed; each entry must be {multiple}")
@@ -144,8 +164,7 @@ class PMConfig(eqx.Module):
         num_steps = check_int("num_steps", as_integer(num_steps), 1)
         if as_integer(lpt_order) not in (1, 2) or isinstance(lpt_order, bool):
             raise InputError(f"lpt_order = {lpt_order!r} is not allowed; choose 1 or 2")
-        if compensate_cic not in (True, False):
-            raise InputError(f"compensate_cic = {compensate_cic!r} is not allowed; it must be True or False")
+        compensate_cic = check_bool("compensate_cic", compensate_cic)  # 1 or "no" refused
         check_choice("gradient", gradient, GRADIENTS)
         check_choice("dtype", dtype, DTYPES)
         self.ptcl_grid = ptcl_grid
@@ -185,6 +204,11 @@ class PMConfig(eqx.Module):
 
     @property
     def float_dtype(self):
+        """The dtype of the run. InputError for "float64" while JAX's float64 is off: the run
+        was silently float32 (with a UserWarning per array)."""
+        if self.dtype == "float64" and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
+            raise InputError("dtype = 'float64' needs JAX's float64 (off: the run would be float32); call "
+                             "jax.config.update('jax_enable_x64', True) first, or use dtype = 'float32'")
         return jnp.dtype(self.dtype)
 
     def lagrangian_positions(self):
@@ -214,5 +238,6 @@ def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_s
     """A cubic :class:`PMConfig` from the ``astrograd pm`` options (``--mesh-factor`` checked)."""
     if isinstance(mesh_factor, bool) or int(mesh_factor) != mesh_factor or mesh_factor < 1:
         raise InputError(f"--mesh-factor = {mesh_factor} is not allowed; it must be an integer >= 1")
+    check_box_side("--box", box)
     return PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * int(mesh_factor), box_size=box, a_start=a_start,
                     a_stop=a_stop, num_steps=steps, **kwargs)

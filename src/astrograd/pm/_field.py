@@ -18,6 +18,7 @@ the linear posterior covariance, a fixed linear change of variables, so the draw
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -27,7 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float
 
-from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive, check_seed
+from astrograd._errors import (
+    InputError,
+    check_bool,
+    check_finite_array,
+    check_int,
+    check_key,
+    check_positive,
+    check_seed,
+)
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
 from astrograd.pm._config import PMConfig, check_counts, check_shape, cli_config, cli_cosmology, rfft_shape
@@ -153,24 +162,59 @@ def _whitening(variance_k, shape):
     return lambda u: jnp.fft.irfftn(root * jnp.fft.rfftn(u), s=shape)
 
 
+@dataclass(frozen=True)
+class _MapModel:
+    """The static part of the MAP loss: the config, σ and the cosmology's values (hashable, so
+    that ``fit`` reuses its compiled update for every problem of one model and shape; the data,
+    the Wiener filter and the whitening are arguments of that program, not constants in it)."""
+
+    config: PMConfig
+    sigma: float
+    cosmo_def: object
+    cosmo_leaves: tuple[tuple[float, str], ...]
+
+    @classmethod
+    def of(cls, problem: FieldProblem) -> _MapModel:
+        leaves, treedef = jax.tree.flatten(problem.cosmo)
+        values = tuple((float(x), str(jnp.asarray(x).dtype)) for x in leaves)
+        return cls(config=problem.config, sigma=problem.sigma, cosmo_def=treedef, cosmo_leaves=values)
+
+    def problem(self, data) -> FieldProblem:
+        cosmo = jax.tree.unflatten(self.cosmo_def, [jnp.asarray(v, dtype) for v, dtype in self.cosmo_leaves])
+        return FieldProblem(data=data, cosmo=cosmo, config=self.config, sigma=self.sigma)
+
+
+def _map_loss(params):
+    """−log p(ω | d) at ω = start + C^{1/2} u. A module-level function: ``fit`` caches its compiled
+    update by the loss and the static leaves (a closure made per call was compiled again on every
+    call). Only ``u`` is optimised: the other arrays get no gradient, so L-BFGS leaves them as
+    they are."""
+    start, root, data = jax.lax.stop_gradient(params["fixed"])
+    model = params["model"]
+    omega = start + jnp.fft.irfftn(root * jnp.fft.rfftn(params["u"]), s=model.config.ptcl_grid)
+    return -log_posterior(omega, model.problem(data))
+
+
 def field_map(problem: FieldProblem, *, steps: int = 200, response=None, tol: float | None = None,
               progress: bool = True):
     """The maximum a posteriori white noise, by L-BFGS through the whole model, started at the
     Wiener filter and in coordinates whitened by the linearised posterior covariance.
 
-    Returns (ω_MAP, astrograd.inverse.FitResult of the whitened coordinates)."""
+    Returns (ω_MAP, astrograd.inverse.FitResult of the whitened coordinates). Later calls for
+    the same config, σ and cosmology reuse the compiled program (other data too)."""
     from astrograd.inverse import fit
 
+    check_bool("progress", progress)
+    check_int("steps", steps, 1)  # before the linear response (fit checked it only after that)
     response = linear_response(problem.cosmo, problem.config) if response is None else response
     start, variance = wiener_filter(problem, response)
-    whiten = _whitening(variance, problem.config.ptcl_grid)
-
-    def loss(u):
-        return -log_posterior(start + whiten(u), problem)
-
-    result = fit(loss, jnp.zeros_like(start), optimizer="lbfgs", steps=steps, tol=tol, history=False,
+    params = {"u": jnp.zeros_like(start), "fixed": (start, jnp.sqrt(variance), problem.data),
+              "model": _MapModel.of(problem)}
+    result = fit(_map_loss, params, optimizer="lbfgs", steps=steps, tol=tol, history=False,
                  progress=progress, description="MAP field")
-    return start + whiten(result.best_params), result
+    u = result.best_params["u"]
+    result = dataclasses.replace(result, params=result.params["u"], best_params=u)
+    return start + _whitening(variance, problem.config.ptcl_grid)(u), result
 
 
 @dataclass
@@ -227,6 +271,7 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     from astrograd.inverse import check_checkpoint, sample
 
     _check_settings_counts(num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, map_steps=map_steps)
+    check_bool("progress", progress)
     check_key("key", key)  # before the MAP search, not after it (in the sampler)
     fingerprint = _fingerprint(problem)
     check_checkpoint(checkpoint, fingerprint)  # other data or model: refused before the MAP
@@ -313,6 +358,7 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     from astrograd.pm._plots import plot_reconstruction
 
     _check_settings_counts(num_warmup=warmup, num_samples=samples, num_chains=chains, map_steps=map_steps)
+    check_bool("progress", progress)
     out = Path(out)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)

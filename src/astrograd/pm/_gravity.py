@@ -12,7 +12,7 @@ from jaxtyping import Array, Float
 from astrograd._xla import materialise
 from astrograd.pm._config import PMConfig, check_particles, check_shape
 from astrograd.pm._decomp import SINGLE, Decomposition
-from astrograd.pm._mesh import _CORNERS, cic_paint, cic_readout, cic_window, rfft_wavevectors
+from astrograd.pm._mesh import _CORNERS, as_float, cic_paint, cic_readout, cic_window, rfft_wavevectors
 
 
 def gradient_kernels(config: PMConfig) -> list[Array]:
@@ -42,6 +42,7 @@ def _inverse_laplacian(config: PMConfig) -> Array:
 def density_contrast(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Array, "nx ny nz"]:
     """δ = ρ/ρ̄ − 1 on the force mesh from CIC-painted particles (positions in Mpc/h)."""
     check_particles(config, positions=positions)
+    positions = as_float("positions", positions)
     counts = cic_paint(positions, config.mesh_shape, config.cell_size)
     # a Python float: a numpy float64 scalar made δ float64 under x64 (float32 scan carry: TypeError)
     return counts * float(np.prod(config.mesh_shape) / config.num_ptcl) - 1.0
@@ -106,7 +107,8 @@ def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Arra
     "fd" kernel, one forward and one inverse FFT with central differences in real space) instead
     of differentiating the scatter and gather."""
     check_particles(config, positions=positions)
-    return _acceleration(positions, config, SINGLE)
+    # integer positions made an integer cell size (1.5 Mpc/h became 1)
+    return _acceleration(as_float("positions", positions), config, SINGLE)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))

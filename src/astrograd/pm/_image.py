@@ -19,6 +19,7 @@ from astrograd._cli_util import StopBetweenSteps
 from astrograd._errors import (
     InputError,
     SimulationError,
+    check_bool,
     check_finite_array,
     check_int,
     check_key,
@@ -343,6 +344,8 @@ def fit_image_to_dir(
     from astrograd.pm._plots import plot_images, plot_loss, write_gif
     from astrograd.pm._snapshot import write_initial_conditions
 
+    check_bool("checkpoint", checkpoint)
+    check_bool("progress", progress)
     key = jax.random.key(check_seed(seed))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

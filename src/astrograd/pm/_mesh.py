@@ -8,7 +8,19 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from astrograd._errors import InputError
+
 _CORNERS = np.array(list(itertools.product((0, 1), repeat=3)), dtype=np.int32)  # (8, 3)
+
+
+def as_float(name: str, array):
+    """``array`` as a JAX float array (integers and bools converted to the default float: integer
+    positions made an integer mesh and an integer cell size, so 1.5 became 1 and painted weights
+    were truncated); InputError unless it holds real numbers."""
+    array = jnp.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"{name} has dtype {array.dtype}; it must hold real numbers")
+    return array if array.dtype.kind == "f" else array.astype(jnp.result_type(float))
 
 
 def _cic_stencil(positions, mesh_shape, cell_size):
@@ -34,6 +46,7 @@ def cic_paint(
     """Deposit particles (positions in Mpc/h, any real values: wrapped periodically) on a mesh of
     ``mesh_shape`` cells of ``cell_size`` Mpc/h with cloud-in-cell weights. Each particle carries
     ``weights`` (default 1), so the mesh sums to the total weight exactly."""
+    positions = as_float("positions", positions)
     flat, w = _cic_stencil(positions, mesh_shape, cell_size)
     if weights is not None:
         w = w * weights[:, None]
@@ -47,6 +60,7 @@ def cic_readout(
 ) -> Float[Array, "n ..."]:
     """Interpolate a mesh (optionally with trailing components) to particle positions (CIC);
     the transpose of :func:`cic_paint`."""
+    positions = as_float("positions", positions)
     mesh_shape = mesh.shape[:3]
     flat, w = _cic_stencil(positions, mesh_shape, cell_size)
     values = mesh.reshape(int(np.prod(mesh_shape)), *mesh.shape[3:])[flat]  # (N, 8, *c)
@@ -58,6 +72,7 @@ def cic_paint_2d(
     positions: Float[Array, "n 2"], shape: tuple[int, int], pixel_size, weights=None
 ) -> Float[Array, "nx ny"]:
     """Cloud-in-cell deposit of 2D positions (Mpc/h) on a periodic ``shape`` image."""
+    positions = as_float("positions", positions)
     x = positions / jnp.asarray(pixel_size, dtype=positions.dtype)
     i0 = jnp.floor(x)
     frac = x - i0

@@ -214,7 +214,8 @@ def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
 
 def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps, devices=None, on_step=None):
     """Forward run that keeps the state after each step count in ``snap_steps`` (int array (S,))
-    and the first step at which a non-finite value appeared (−1 if none). ``devices``: as in
+    and the first step at which a non-finite value appeared (0: the initial state; −1 if none),
+    with the first particle that has one (−1 if none). ``devices``: as in
     :func:`nbody`. ``on_step``: a host function called with the number of steps done after each
     step (``jax.debug.callback``: for a progress bar; with several devices it is called once per
     device, in no guaranteed order, so use it to raise a count to at least that number).
@@ -278,7 +279,11 @@ def _snapshots(disp, mom, factors: KDKFactors, snap_steps, config: PMConfig, dec
         return (state, bd, bp, bad_step, bad_ptcl), None
 
     steps = jnp.arange(factors.kick1.shape[0], dtype=jnp.int32)
-    init = ((disp, mom, acc), buf_d, buf_p, jnp.int32(-1), jnp.int32(-1))
+    # non-finite initial conditions are step 0 (they were reported after the first step)
+    finite = jnp.all(jnp.isfinite(disp), axis=1) & jnp.all(jnp.isfinite(mom), axis=1)
+    any_bad, first = decomp.first_true(~finite)
+    init = ((disp, mom, acc), buf_d, buf_p, jnp.where(any_bad, 0, -1).astype(jnp.int32),
+            jnp.where(any_bad, first, -1).astype(jnp.int32))
     (_, bd, bp, bad_step, bad_ptcl), _ = jax.lax.scan(
         body, init, (steps, (factors.kick1, factors.drift, factors.kick2))
     )

@@ -6,22 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_finite_if_concrete, check_int, check_positive
+from astrograd._errors import InputError, check_bool, check_finite_if_concrete, check_int, check_positive
 from astrograd.pm._config import check_cells, check_counts, per_axis, rfft_shape
-from astrograd.pm._mesh import cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
+from astrograd.pm._mesh import as_float, cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
 
 
 def _box(box_size) -> tuple[float, float, float]:
     return tuple(check_positive("box_size", side) for side in per_axis("box_size", box_size))
-
-
-def _as_float(name: str, array):
-    """``array`` as a JAX float array (integers converted: they would make an integer mesh, or
-    integer wavevectors); InputError unless it holds real numbers."""
-    array = jnp.asarray(array)
-    if array.dtype.kind not in "biuf":
-        raise InputError(f"{name} has dtype {array.dtype}; it must hold real numbers")
-    return array if array.dtype.kind == "f" else array.astype(jnp.result_type(float))
 
 
 def _check_positions(positions):
@@ -29,7 +20,7 @@ def _check_positions(positions):
     shape = tuple(np.shape(positions))
     if len(shape) != 2 or shape[0] < 1 or shape[1] != 3:
         raise InputError(f"positions has shape {shape}; it must be (N, 3) with N >= 1")
-    positions = _as_float("positions", positions)
+    positions = as_float("positions", positions)
     check_finite_if_concrete("positions", positions)
     return positions
 
@@ -133,9 +124,10 @@ def power_spectrum(
     bins linear in k of width the fundamental frequency of the largest box side, up to the
     smallest Nyquist frequency (or ``k_max``). ``deconvolve_cic`` divides by the CIC window.
     """
+    check_bool("deconvolve_cic", deconvolve_cic)
     if np.ndim(delta) != 3:
         raise InputError(f"delta has shape {np.shape(delta)}; it must be a 3D mesh")
-    delta = _as_float("delta", delta)
+    delta = as_float("delta", delta)
     check_finite_if_concrete("delta", delta)
     shape = delta.shape
     box_size = _box(box_size)
