@@ -101,6 +101,18 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
     # equal to the uninterrupted two-chain run, draw for draw
     np.testing.assert_array_equal(both.samples["b"], gaussian_run.samples["b"])
     np.testing.assert_array_equal(both.log_density, gaussian_run.log_density)
+    # a finished run read back compiles nothing (before: the gradient at every start, seconds
+    # for a simulator, compiled and evaluated again)
+    traces = []
+
+    def counted(theta):
+        traces.append(1)
+        return _log_density(theta)
+
+    with jax.enable_x64(True):
+        again = sample(counted, INIT, jax.random.key(0), num_chains=2, **kw)
+    assert again.resumed_chains == 2 and traces == []
+    np.testing.assert_array_equal(again.samples["b"], gaussian_run.samples["b"])
     # a legacy uint32 key works too, and is a different run from the typed key's checkpoint
     with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
         sample(_log_density, INIT, jax.random.PRNGKey(1), num_chains=2, **kw)

@@ -191,24 +191,10 @@ def sample(
             raise InputError(f"log_density must return a floating-point scalar; it returned {jnp.result_type(value)}")
         return jnp.asarray(value, run_dtype)
 
-    # the starts, checked before anything is compiled
+    # the starts (their log density is checked once the checkpoint tells which chains start now)
     chain_keys = [jax.random.split(jax.random.fold_in(key, c), 3) for c in range(num_chains)]  # start, warm-up, draws
     starts = [(flat0 + init_scale * jax.random.normal(k[0], flat0.shape, flat0.dtype)).astype(run_dtype)
               for k in chain_keys]
-    # the log density and its gradient at each start: the first NUTS states (one program, not
-    # vmapped: a batched adaptive loop compiles slower)
-    value_and_grad = jax.jit(jax.value_and_grad(logdensity))
-    values, grads = zip(*(value_and_grad(x) for x in starts), strict=True)
-    for c, (v, g) in enumerate(zip(np.asarray(values), np.asarray(grads), strict=True)):
-        if not np.isfinite(v):
-            raise InputError(
-                f"log_density is {v} at the start of chain {c}; every start must have a finite log density "
-                "(move init or lower init_scale)"
-            )
-        if not np.all(np.isfinite(g)):
-            raise InputError(f"the gradient of log_density is not finite at the start of chain {c} "
-                             "(move init or lower init_scale)")
-
     settings = as_stored({
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
@@ -218,7 +204,8 @@ def sample(
     path = Path(checkpoint) if checkpoint is not None else None
 
     def first_carry(c):
-        return HMCState(starts[c], values[c], grads[c]), init_adaptation(dim, run_dtype, dense_mass)
+        value, grad = first_states[c]
+        return HMCState(starts[c], value, grad), init_adaptation(dim, run_dtype, dense_mass)
 
     def save(chains, carry=None, outs=None, chunks_done=0):
         """The finished chains, and the state and draws of the one running after its
@@ -239,11 +226,29 @@ def sample(
         done = [{k[len(f"c{c}_") :]: v for k, v in arrays.items() if k.startswith(f"c{c}_")} for c in range(stored)]
         done = done[:num_chains]
         if int(meta.get("partial_chunks", 0)) and stored < num_chains:
-            treedef = jax.tree.structure(first_carry(stored))
+            placeholder = HMCState(starts[stored], jnp.zeros((), run_dtype), starts[stored])  # its structure only
+            treedef = jax.tree.structure((placeholder, init_adaptation(dim, run_dtype, dense_mass)))
             carry = jax.tree.unflatten(treedef, [jnp.asarray(arrays[f"p_carry{j}"]) for j in range(treedef.num_leaves)])
             partial = {"carry": carry, "outs": [[arrays[f"p_out{j}"] for j in range(5)]],
                        "chunks": int(meta["partial_chunks"])}
     resumed = len(done)
+
+    # the log density and its gradient at the start of each chain that starts now (not those
+    # read from the checkpoint: a finished resume compiles nothing): the first NUTS states (one
+    # program, not vmapped: a batched adaptive loop compiles slower)
+    fresh = [c for c in range(resumed, num_chains) if partial is None or c != resumed]
+    value_and_grad = jax.jit(jax.value_and_grad(logdensity))
+    first_states = {c: value_and_grad(starts[c]) for c in fresh}
+    for c, (v, g) in first_states.items():
+        v, g = np.asarray(v), np.asarray(g)
+        if not np.isfinite(v):
+            raise InputError(
+                f"log_density is {v} at the start of chain {c}; every start must have a finite log density "
+                "(move init or lower init_scale)"
+            )
+        if not np.all(np.isfinite(g)):
+            raise InputError(f"the gradient of log_density is not finite at the start of chain {c} "
+                             "(move init or lower init_scale)")
 
     step = make_step(logdensity, target_acceptance)
 
