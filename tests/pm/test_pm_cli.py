@@ -120,3 +120,19 @@ def test_fit_image_resumes_from_checkpoint(tmp_path):
     # another --seed starts from other noise: its checkpoint is refused, not resumed
     res = runner.invoke(app, ["fit-image", "--iterations", "8", "--seed", "1", "--out", str(out), "--checkpoint"])
     assert res.exit_code == 2 and "written for another starting_noise;" in res.output
+
+
+def test_pm_run_refuses_stale_snapshots_of_an_earlier_run_before_the_run(tmp_path, monkeypatch):
+    import astrograd.pm._nbody
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(astrograd.pm._nbody, "nbody_snapshots", no_run)
+    for i in range(3):  # an earlier run with three snapshots
+        (tmp_path / f"snapshot_{i:03d}.h5").write_text("")
+    # two snapshots now: snapshot_002.h5 would have stayed and been read as part of this run
+    args = ["run", "--ptcl-grid", "4", "--steps", "1", "--snapshots", "0.5,1", "--out", str(tmp_path)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert "holds snapshot_002.h5 from an earlier run with more snapshots" in res.output + getattr(res, "stderr", "")

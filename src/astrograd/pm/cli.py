@@ -78,6 +78,14 @@ def run(
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
     out.mkdir(parents=True, exist_ok=True)  # an --out that cannot be a folder fails before the run
+    # snapshots of an earlier run with more of them would stay next to this run's and be read
+    # as one series (yt: snapshot_*.h5): refused before the run, not deleted
+    stale = sorted(p.name for p in out.glob("snapshot_[0-9][0-9][0-9].h5") if int(p.stem[-3:]) >= len(snaps))
+    if stale:
+        more = f" and {len(stale) - 1} more" if len(stale) > 1 else ""
+        raise InputError(f"--out {str(out)!r} holds {stale[0]}{more} from an earlier run with more snapshots; "
+                         "this run writes " + (f"snapshot_000.h5 to snapshot_{len(snaps) - 1:03d}.h5" if len(snaps) > 1
+                                               else "snapshot_000.h5 only") + ": remove them or use another --out")
     split = None if devices == 1 else devices  # a bad count fails while `forward` is traced
     a_steps = np.unique(np.concatenate([config.a_steps, np.asarray(snaps)]))
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
