@@ -66,6 +66,9 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
         # a tiny one failed with "k = inf is not allowed"
         (["--ptcl-grid", "8", "--box", "1e30"], "--box = 1e+30 is outside the allowed range [0.01, 100000] Mpc/h"),
         (["--ptcl-grid", "8", "--box", "1e-30"], "--box = 1e-30 is outside the allowed range [0.01, 100000] Mpc/h"),
+        # named as the config's fields before ("num_steps = 0", "ptcl_grid = (1, 1, 1)")
+        (["--ptcl-grid", "8", "--steps", "0"], "--steps = 0 is not allowed; it must be an integer >= 1"),
+        (["--ptcl-grid", "1"], "--ptcl-grid = 1 is not allowed; it must be an integer >= 2"),
     ],
 )
 def test_pm_run_bad_input(tmp_path, args, needle):

@@ -239,5 +239,7 @@ def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_s
     if isinstance(mesh_factor, bool) or int(mesh_factor) != mesh_factor or mesh_factor < 1:
         raise InputError(f"--mesh-factor = {mesh_factor} is not allowed; it must be an integer >= 1")
     check_box_side("--box", box)
+    check_int("--ptcl-grid", ptcl_grid, 2)  # named as the option, not as the config field
+    check_int("--steps", steps, 1)
     return PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * int(mesh_factor), box_size=box, a_start=a_start,
                     a_stop=a_stop, num_steps=steps, **kwargs)
