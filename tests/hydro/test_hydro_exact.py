@@ -259,3 +259,97 @@ def test_weaver_bubble_refuses_a_reverse_shock_outside_the_contact():
         weaver_bubble([0.5], 1.0, 1.0, 1.0, 1.0)
     b = weaver_bubble([0.5], 1.0, 1.0, 1.0, 2.0**5)  # 32 times later: the ratio halves
     assert b.r_reverse / b.r_contact == pytest.approx(0.5 * 0.6893 / 0.6603, rel=1e-3)
+
+
+@pytest.mark.parametrize("gamma", [1e308, 8.99e307, 1e301])
+def test_extreme_gamma_is_a_one_line_error_naming_the_allowed_range(gamma):
+    """Before: exact_riemann / riemann_star_state with gamma = 1e308 raised ZeroDivisionError
+    (2γ overflows, the exponent (γ−1)/(2γ) is 0); HydroParams and `run --gamma 1e308` took it.
+    Now the same range everywhere: 1 < gamma <= 1e300."""
+    from typer.testing import CliRunner
+
+    from astrograd.hydro import HydroParams, exact_riemann, riemann_star_state
+    from astrograd.hydro.cli import app
+
+    message = "gamma = " + f"{gamma:.6g}" + " is not allowed; it must be a number with 1 < gamma <= 1e+300"
+    for call in (lambda: riemann_star_state((1, 0, 1), (0.125, 0, 0.1), gamma),
+                 lambda: exact_riemann((1, 0, 1), (0.125, 0, 0.1), gamma, np.linspace(0, 1, 5), 0.2),
+                 lambda: HydroParams(gamma=gamma)):
+        with pytest.raises(InputError) as err:
+            call()
+        assert str(err.value) == message
+    res = CliRunner().invoke(app, ["run", "sod", "--cells", "8", "--gamma", str(gamma)])
+    assert res.exit_code == 2 and res.output.strip() == "error: " + message, res.output
+
+
+def test_largest_allowed_gamma_gives_the_stiff_limit():
+    """At gamma = 1e300 the star state is finite: p* tends to its γ → ∞ limit (the same as at
+    1e16) and u* ∝ 1/sqrt(γ)."""
+    from astrograd.hydro import exact_riemann, riemann_star_state
+
+    p_big, u_big = riemann_star_state((1, 0, 1), (0.125, 0, 0.1), 1e300)
+    p_ref, u_ref = riemann_star_state((1, 0, 1), (0.125, 0, 0.1), 1e16)
+    assert p_big == pytest.approx(p_ref, rel=1e-12) and u_big * 1e150 == pytest.approx(u_ref * 1e8, rel=1e-12)
+    assert all(np.all(np.isfinite(a)) for a in exact_riemann((1, 0, 1), (0.125, 0, 0.1), 1e300,
+                                                              np.linspace(0, 1, 5), 1e-140))
+
+
+def test_hydro_params_refuse_a_value_that_overflows_float32():
+    """Before: with float64 off (the default), HydroParams(gamma=1e300) passed the finite check
+    and stored gamma = inf (float32); likewise a wind mass-loss rate of 1e300."""
+    import jax
+
+    from astrograd.hydro import HydroParams
+
+    assert not jax.config.jax_enable_x64
+    with pytest.raises(InputError, match=r"^gamma = 1e\+300 is not allowed in float32: it overflows to inf"):
+        HydroParams(gamma=1e300)
+    with pytest.raises(InputError, match=r"^wind mass-loss rate = 1e\+40 is not allowed in float32"):
+        HydroParams(wind_mass_loss_rate=1e40)
+    assert float(HydroParams(gamma=1e30).gamma) == pytest.approx(1e30, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((-1.0, 1.0), r"^mass-loss rate = -1 is not allowed; it must be a finite number >= 0$"),
+        ((1.0, float("nan")), r"^terminal velocity = nan is not allowed; it must be a finite number >= 0$"),
+        ((np.array([1.0, -2.0]), 1.0), r"^mass-loss rate = -2 is not allowed"),
+        (("a", 1.0), r"^mass-loss rate = 'a' is not allowed; it must be a number$"),
+    ],
+)
+def test_wind_luminosity_refuses_negative_or_non_numeric_input(args, match):
+    """Before: wind_luminosity(-1, 1) returned -0.5 and wind_luminosity("a", 1) raised a
+    TypeError; arrays >= 0 still work."""
+    from astrograd.hydro import wind_luminosity
+
+    with pytest.raises(InputError, match=match):
+        wind_luminosity(*args)
+    np.testing.assert_allclose(wind_luminosity(np.array([1.0, 2.0]), 3.0), [4.5, 9.0])
+
+
+@pytest.mark.parametrize("gamma", [1.0 + 1e-12, 1.0 + 1e-15])
+def test_exact_riemann_tends_to_the_isothermal_solution_as_gamma_tends_to_1(gamma):
+    """Before: ratio**((γ−1)/(2γ)) − 1 and base**(2/(γ−1)) lost every digit near γ = 1: Sod's p*
+    was 4e-5 off the γ → 1 limit at γ = 1 + 1e-12 and 5 % off at 1 + 1e-15, the fan worse.
+    The limit is the isothermal Riemann problem, solved here independently (shock:
+    f = (p − p_K)/sqrt(ρ_K p); rarefaction: f = c ln(p/p_K); fan: u = s + c, ρ = ρ_L e^((u_L−s)/c − 1))."""
+    from scipy.optimize import brentq
+
+    left, right = (1.0, 0.0, 1.0), (0.125, 0.0, 0.1)
+
+    def f(p, state):
+        rho, _, pk = state
+        return (p - pk) / np.sqrt(rho * p) if p > pk else np.sqrt(pk / rho) * np.log(p / pk)
+
+    p_iso = brentq(lambda p: f(p, left) + f(p, right), 1e-6, 10.0, xtol=1e-15, rtol=1e-15)
+    u_iso = 0.5 * (f(p_iso, right) - f(p_iso, left))
+    p_star, u_star = riemann_star_state(left, right, gamma)
+    assert p_star == pytest.approx(p_iso, rel=1e-9) and u_star == pytest.approx(u_iso, rel=1e-9)
+    c = 1.0  # left sound speed, isothermal
+    s = np.array([-0.9, -0.5, 0.0])  # inside the left fan: from -c to u* - c
+    assert np.all(s < u_iso - c)
+    rho, vel, prs = exact_riemann(left, right, gamma, 0.5 + s * 0.1, 0.1)
+    np.testing.assert_allclose(vel, s + c, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rho, np.exp(-s / c - 1.0), rtol=1e-9)
+    np.testing.assert_allclose(prs, rho * c**2 / 1.0, rtol=1e-9)

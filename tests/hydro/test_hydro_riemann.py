@@ -5,6 +5,7 @@ central differences of those formulas in float64."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from astrograd.hydro import euler_flux, hll_flux, hllc_flux
 
@@ -99,3 +100,29 @@ def test_flux_vjps_match_central_differences_of_the_textbook_formulas(x64):
                     dn[side][k] -= h
                     fd = g[:, i] @ (ref(*up) - ref(*dn)) / (2 * h)
                     np.testing.assert_allclose(grad[k, i], fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.5, float("nan"), 1e308])
+def test_public_numerics_refuse_a_concrete_gamma_out_of_range(gamma):
+    """Before: euler_flux with gamma = 1 returned an infinite energy flux, hll_flux NaN,
+    primitive_to_conserved with gamma = 0.5 a negative energy, all silently. A traced gamma is
+    not checked (it cannot be read), so the functions stay usable under jit and grad."""
+    from astrograd._errors import InputError
+    from astrograd.hydro import conserved_to_primitive, primitive_to_conserved
+
+    w = jnp.ones((3, 4))
+    for call in (lambda: primitive_to_conserved(w, gamma), lambda: conserved_to_primitive(w, gamma),
+                 lambda: euler_flux(w, gamma), lambda: hll_flux(w, w, gamma), lambda: hllc_flux(w, w, gamma)):
+        with pytest.raises(InputError, match=r"^gamma = \S+ is not allowed; it must be a .*number"):
+            call()
+    assert np.isfinite(jax.grad(lambda g: jnp.sum(hllc_flux(w, 2.0 * w, g)))(1.4))
+
+
+def test_limited_slope_refuses_an_unknown_limiter_in_one_line():
+    """Before: a ValueError ("unknown limiter 'foo'"), not the package's InputError naming the
+    allowed limiters."""
+    from astrograd._errors import InputError
+    from astrograd.hydro import limited_slope
+
+    with pytest.raises(InputError, match=r"^unknown limiter 'foo'; choose one of: first_order, minmod, mc, "):
+        limited_slope(jnp.ones(3), jnp.ones(3), "foo")

@@ -465,3 +465,80 @@ def test_cfl_width_volume_is_a_third_of_dx_at_the_spherical_centre(x64):
         np.testing.assert_allclose(float(cfl_time_step(q, params, vol)) / dt_coord, ratio, rtol=1e-12)
     with pytest.raises(InputError, match="CFL width"):
         HydroConfig(num_cells=n, cfl_width="cell")
+
+
+def test_config_stores_numpy_settings_as_python_numbers():
+    """Before: HydroConfig(num_cells=np.int64(8)) made equinox warn "A JAX array is being set as
+    static!" and kept the numpy scalar in the static field (also wind_cells, r_min, r_max); a
+    numpy bool or a one-element array warned before being refused."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = HydroConfig(num_cells=np.int64(8), r_min=np.float32(0.5), r_max=np.int64(2),
+                             wind_cells=np.int32(2), geometry="spherical")
+        for value in (np.bool_(True), np.array([8]), np.float64(8.0)):
+            with pytest.raises(InputError, match=r"^number of cells = .* is not allowed; it must be an integer >= 4$"):
+                HydroConfig(num_cells=value)
+    assert [type(getattr(config, f)) for f in ("num_cells", "r_min", "r_max", "wind_cells")] == [int, float, int, int]
+    assert config == HydroConfig(num_cells=8, r_min=0.5, r_max=2, wind_cells=2, geometry="spherical")
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        # before: a TypeError from the unit arithmetic ("40" passed check_positive)
+        (lambda: wind_problem(8, setup=WindSetup(star_mass_msun="40")), "^star mass = '40' is not allowed"),
+        # before: accepted (a wind without mass loss), or refused in code units as
+        # "wind mass-loss rate = -1.17335e+06" / "length unit = <Quantity 0. pc>"
+        (lambda: wind_problem(8, setup=WindSetup(mdot_per_msun=0.0)), "^mdot_per_msun = 0 is not allowed"),
+        (lambda: wind_problem(8, setup=WindSetup(mdot_per_msun=-1.0)), "^mdot_per_msun = -1 is not allowed"),
+        (lambda: wind_problem(8, setup=WindSetup(box_pc=0.0)), "^box_pc = 0 is not allowed"),
+        (lambda: wind_problem(8, setup={"box_pc": 3.0}), "^setup = .* is not allowed; it must be a WindSetup"),
+        # before: a TypeError ("a" - 1.0) and an overflow warning before HydroParams' check
+        (lambda: sedov_problem(8, gamma="a"), "^gamma = 'a' is not allowed; it must be a number$"),
+        (lambda: sedov_problem(8, gamma=1e308), r"^gamma = 1e\+308 is not allowed"),
+    ],
+)
+def test_bad_problem_set_ups_are_one_line_input_errors(make, match):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=match) as err:
+            make()
+    assert "\n" not in str(err.value)
+
+
+def test_time_loops_take_numpy_step_counts_and_name_their_times(x64):
+    """Before: simulate(max_steps=np.int64(100)), simulate(checkpoints=np.int64(10)) and
+    simulate_fixed(num_steps=np.int64(3)) were refused ("max_steps = np.int64(100) is not
+    allowed; it must be an integer >= 1"), and t_start > t_end was reported as "t1 = 0.01 ...
+    greater than t0 = 0.02"."""
+    pr = sod_problem(8)
+    q = primitive_to_conserved(jnp.asarray(pr.initial), pr.params.gamma)
+    a = simulate(q, pr.params, pr.config, 0.01, max_steps=np.int64(100), checkpoints=np.int64(10))
+    b = simulate(q, pr.params, pr.config, 0.01, max_steps=100, checkpoints=10)
+    np.testing.assert_array_equal(a.state, b.state)
+    fixed = simulate_fixed(q, pr.params, pr.config, 1e-3, np.int64(3))
+    np.testing.assert_array_equal(fixed.state, simulate_fixed(q, pr.params, pr.config, 1e-3, 3).state)
+    with pytest.raises(InputError, match=r"^t_end = 0.01 with t_start = 0.02 is not allowed; both must be finite "
+                                         r"and t_end > t_start$"):
+        simulate(q, pr.params, pr.config, 0.01, t_start=0.02)
+
+
+def test_step_wind_source_and_unphysical_refuse_or_handle_edge_values(x64):
+    """Before: step with dt = -1 stepped backwards and with dt = NaN returned NaN, silently;
+    wind_source of a configuration without wind cells raised ZeroDivisionError; unphysical with
+    gamma = 1 called every cell unphysical."""
+    from astrograd.hydro import step, unphysical, wind_source
+
+    pr = sod_problem(8)
+    q = primitive_to_conserved(jnp.asarray(pr.initial), pr.params.gamma)
+    for dt in (-1.0, float("nan"), 0.0):
+        with pytest.raises(InputError, match=r"^dt = \S+ is not allowed; it must be a finite number > 0$"):
+            step(q, dt, pr.params, pr.config)
+    assert np.all(np.isfinite(jax.jit(lambda dt: step(q, dt, pr.params, pr.config))(1e-3)))  # traced dt
+    np.testing.assert_array_equal(wind_source(q, pr.params, pr.config, pr.config.grid), np.zeros((3, 8)))
+    with pytest.raises(InputError, match=r"^gamma = 1 is not allowed; it must be a finite number > 1$"):
+        unphysical(q, 1.0)

@@ -106,8 +106,10 @@ def test_fit_wind_checkpoint_is_tied_to_its_settings(x64, monkeypatch, tmp_path)
         fit_wind(wind_problem(16), [[1200.0, 0.16]], loss="profile", iterations=7, learning_rate=0.2,
                  checkpoint=tmp_path / "c.npz", progress=False)
     assert seen["checkpoint"] == tmp_path / "c.npz" and seen["steps"] == 7
-    assert seen["fingerprint"] == {"problem": "fit_wind", "cells": 16, "loss": "profile", "iterations": 7,
-                                   "learning_rate": 0.2}
+    problem_keys = {"setup", "config", "problem_sha256"}  # the problem itself (see the test below)
+    assert {k: v for k, v in seen["fingerprint"].items() if k not in problem_keys} == {
+        "problem": "fit_wind", "cells": 16, "loss": "profile", "iterations": 7, "learning_rate": 0.2}
+    assert set(seen["fingerprint"]) - {"problem", "cells", "loss", "iterations", "learning_rate"} == problem_keys
     with pytest.raises(InputError, match="learning_rate = 0 is not allowed"):
         fit_wind(wind_problem(16), [[1200.0, 0.16]], learning_rate=0.0)
 
@@ -163,3 +165,45 @@ def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64, run_json_script):
     assert res["num_devices"] == 2
     assert res["max_abs_diff"] <= 1e-12 * res["max_loss"]
     assert res["min_loss"] == pytest.approx(one.min(), rel=1e-12)
+
+
+def test_fit_wind_refuses_a_checkpoint_of_another_wind_problem(x64, tmp_path):
+    """Before: the checkpoint's fingerprint held the cell count but not the problem: a fit of a
+    60 Msun star resumed the finished checkpoint of the 40 Msun one and returned its result
+    (recovered Ṁ near 0.119 Msun/Myr, its "relative error" taken against 0.178). The set-up, the
+    configuration (e.g. the limiter) and a hash of the initial state, parameters and t_end are
+    now part of it (the keys are checked in the test above)."""
+    from astrograd.hydro import WindSetup
+
+    path = tmp_path / "c.npz"
+    fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, checkpoint=path, progress=False)
+    with pytest.raises(InputError, match=r"^checkpoint .* was written by a different fit \(.*\bdiffer\)"):
+        fit_wind(wind_problem(16, setup=WindSetup(star_mass_msun=60.0)), [[1200.0, 0.16]], iterations=1,
+                 checkpoint=path, progress=False)
+
+
+def test_loss_map_batch_is_no_larger_than_the_grid(monkeypatch):
+    """Before: the last chunk was padded to --batch, so a 2 × 2 map at the default batch of 40
+    ran 40 forward runs, 36 of them thrown away (and --batch 100000 ran 100000). The model and
+    the loss are replaced by cheap stand-ins: this is about the chunks handed to lax.map."""
+    import jax
+
+    import astrograd.hydro._wind as wind
+
+    n = 16
+    monkeypatch.setattr(wind, "wind_model", lambda problem, adjoint: lambda v, mdot: jnp.ones((3, n)) * v * mdot)
+    monkeypatch.setattr(wind, "wind_loss", lambda problem, target, loss, adjoint: lambda theta: jnp.sum(theta**2))
+    shapes = []
+    real_map = jax.lax.map
+
+    def recording_map(f, xs, **kwargs):
+        shapes.append(xs.shape)
+        return real_map(f, xs, **kwargs)
+
+    monkeypatch.setattr(jax.lax, "map", recording_map)
+    v, m = np.array([1000.0, 2000.0]), np.array([30.0, 40.0])
+    losses = wind_loss_map(wind_problem(n), v, m, batch=40, progress=False)
+    assert shapes == [(4, 2)]
+    vv, mm = np.meshgrid(v, m)
+    theta = theta_from_physical(vv, mm * wind_problem(n).info["setup"].mdot_per_msun)
+    np.testing.assert_allclose(losses, np.sum(theta**2, axis=-1), rtol=1e-6)

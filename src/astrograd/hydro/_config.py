@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -32,6 +33,16 @@ __all__ = [
 ]
 
 
+def _python_number(value):
+    """A numpy or JAX number (np.int64(8), a 0-d array) as the Python int/float it holds, so that
+    static fields hold Python numbers (a numpy scalar set as static made equinox warn "A JAX array
+    is being set as static" and was hashed as an array); a numpy bool or array as its Python bool
+    or list, which the checks refuse; anything else unchanged."""
+    if isinstance(value, np.generic | np.ndarray | jax.Array) and is_concrete(value):
+        return np.asarray(value).tolist()  # refused by the checks unless an int or float
+    return value
+
+
 class HydroConfig(eqx.Module):
     """Everything that fixes shapes or program structure (static under ``jit``).
 
@@ -48,16 +59,16 @@ class HydroConfig(eqx.Module):
     steps for the wind bubble, but the spherical Sedov blast goes negative in the central cell).
     """
 
-    num_cells: int = eqx.field(static=True)
+    num_cells: int = eqx.field(static=True, converter=_python_number)
     geometry: str = eqx.field(static=True, default="cartesian")
-    r_min: float = eqx.field(static=True, default=0.0)
-    r_max: float = eqx.field(static=True, default=1.0)
+    r_min: float = eqx.field(static=True, default=0.0, converter=_python_number)
+    r_max: float = eqx.field(static=True, default=1.0, converter=_python_number)
     riemann: str = eqx.field(static=True, default="hllc")
     limiter: str = eqx.field(static=True, default="mc")
     integrator: str = eqx.field(static=True, default="muscl_hancock")
     left_boundary: str = eqx.field(static=True, default="reflective")
     right_boundary: str = eqx.field(static=True, default="open")
-    wind_cells: int = eqx.field(static=True, default=0)
+    wind_cells: int = eqx.field(static=True, default=0, converter=_python_number)
     cfl_width: str = eqx.field(static=True, default="volume")
 
     def __check_init__(self):
@@ -158,13 +169,31 @@ def _scalar(name, value, check):
     if a.ndim != 0:
         raise InputError(f"{name} must be a scalar, got shape {a.shape}")
     check(name, float(a))
+    # the dtype jnp stores it in (float32 unless float64 is on), checked in numpy: inside a trace
+    # jnp.asarray of a constant is staged and cannot be read
+    stored = jax.dtypes.canonicalize_dtype(a.dtype if np.issubdtype(a.dtype, np.floating) else np.float64)
+    with np.errstate(over="ignore"):
+        overflows = math.isfinite(float(a)) and not np.isfinite(a.astype(stored))
+    if overflows:  # e.g. gamma = 1e300 was stored as inf in float32
+        raise InputError(
+            f"{name} = {float(a):.6g} is not allowed in {np.dtype(stored).name}: it overflows to inf "
+            "(enable float64 with jax_enable_x64, or rescale the code units)"
+        )
     value = jnp.asarray(value)
     return value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(float)
+
+
+GAMMA_MAX = 1e300
+"""Largest adiabatic index accepted: the solver's formulas (2γ, γ + 1, γ p/ρ of order-unity
+states) stay finite in float64 (γ = 1e308 made 2γ overflow: a ZeroDivisionError in the exact
+Riemann solver)."""
 
 
 def check_gamma(name, v):
     if not (math.isfinite(v) and v > 1.0):
         raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number > 1")
+    if v > GAMMA_MAX:
+        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a number with 1 < {name} <= {GAMMA_MAX:g}")
 
 
 def _cfl_ok(name, v):

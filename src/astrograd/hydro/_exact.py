@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from astrograd._errors import InputError, check_positive
+from astrograd._errors import InputError, check_positive, is_concrete
 from astrograd.hydro._config import _real_array
 
 __all__ = [
@@ -57,7 +57,15 @@ def _gamma(gamma, allowed: str) -> float:
 
 
 def wind_luminosity(mass_loss_rate, terminal_velocity):
-    """Mechanical luminosity L = Ṁ v∞² / 2."""
+    """Mechanical luminosity L = Ṁ v∞² / 2 (numbers or arrays >= 0; unchecked when traced)."""
+    if is_concrete(mass_loss_rate, terminal_velocity):  # a negative Ṁ gave a negative L silently
+        for name, value in (("mass-loss rate", mass_loss_rate), ("terminal velocity", terminal_velocity)):
+            a = _real_array(name, value)
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.isfinite(a) & (a >= 0))
+            if np.any(bad):
+                shown = a if a.ndim == 0 else a.reshape(-1)[int(np.flatnonzero(bad)[0])]
+                raise InputError(f"{name} = {float(shown):.6g} is not allowed; it must be a finite number >= 0")
     return 0.5 * mass_loss_rate * terminal_velocity**2
 
 

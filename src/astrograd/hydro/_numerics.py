@@ -12,7 +12,8 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_choice, is_concrete
+from astrograd.hydro._config import LIMITERS, _real_array, check_gamma
 
 __all__ = [
     "conserved_to_primitive",
@@ -26,17 +27,28 @@ __all__ = [
 
 def primitive_to_conserved(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, u, p) -> (ρ, ρu, E), E = p/(γ-1) + ρu²/2 (energy per volume)."""
-    return jnp.stack(to_conserved(_three("primitive state (rho, u, p)", w), gamma))
+    return jnp.stack(to_conserved(_three("primitive state (rho, u, p)", w), _gamma(gamma)))
 
 
 def conserved_to_primitive(q: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """(ρ, ρu, E) -> (ρ, u, p)."""
-    return jnp.stack(to_primitive(_three("conserved state (rho, rho u, E)", q), gamma))
+    return jnp.stack(to_primitive(_three("conserved state (rho, rho u, E)", q), _gamma(gamma)))
 
 
 def euler_flux(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
     """Physical flux (ρu, ρu² + p, (E + p)u) of primitive states."""
-    return jnp.stack(_euler_flux(_three("primitive state (rho, u, p)", w), gamma))
+    return jnp.stack(_euler_flux(_three("primitive state (rho, u, p)", w), _gamma(gamma)))
+
+
+def _gamma(gamma):
+    """``gamma`` unchanged, after HydroParams' check when it is concrete (a traced γ cannot be
+    read): γ = 1 gave an infinite energy flux, γ = 0.5 a negative energy, silently."""
+    if is_concrete(gamma):
+        a = _real_array("gamma", gamma)
+        if a.ndim != 0:
+            raise InputError(f"gamma must be a scalar, got shape {a.shape}")
+        check_gamma("gamma", float(a))
+    return gamma
 
 
 def _three(name: str, a):
@@ -115,7 +127,8 @@ def limited_slope(left_diff, right_diff, limiter: str):
         return jnp.where(same_sign, jnp.sign(a) * mag, 0.0)
     if limiter == "van_leer":
         return jnp.where(same_sign, _safe_div(2.0 * a * b, a + b), 0.0)
-    raise ValueError(f"unknown limiter {limiter!r}")
+    check_choice("limiter", limiter, LIMITERS)  # a one-line InputError naming the allowed ones
+    raise AssertionError(limiter)  # every allowed limiter returned above
 
 
 def _wave_speeds(wl, wr, gamma):
@@ -137,7 +150,7 @@ def hll_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
 
     materialise: applied to the wave speeds, which several later expressions use (the solver
     passes a fusion barrier on CPU so that they are computed once)."""
-    return jnp.stack(hll(wl, wr, gamma, materialise))
+    return jnp.stack(hll(wl, wr, _gamma(gamma), materialise))
 
 
 def hllc_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
@@ -146,7 +159,7 @@ def hllc_flux(wl: Float[Array, "3 m"], wr: Float[Array, "3 m"], gamma,
 
     materialise: applied to the wave speeds and mass fluxes (S_L, S_R, S*, m_L, m_R), see
     :func:`hll_flux`; on CPU this makes the reverse pass of a step 1.3× faster."""
-    return jnp.stack(hllc(wl, wr, gamma, materialise))
+    return jnp.stack(hllc(wl, wr, _gamma(gamma), materialise))
 
 
 def hll(wl, wr, gamma, materialise: Callable = _identity) -> tuple:

@@ -8,7 +8,7 @@ import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
-from astrograd._errors import InputError, check_int, check_positive
+from astrograd._errors import InputError, check_int, check_positive, is_real_number
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.units import CodeUnits
 
@@ -60,6 +60,7 @@ def sedov_problem(
     kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical"}
     kw.update(config_kw)
     config = HydroConfig(num_cells=num_cells, **kw)
+    params = HydroParams(gamma=gamma)  # checked before γ is used (text was a TypeError, 1e308 an overflow)
     check_positive("blast energy", energy)
     check_positive("ambient density", density)
     check_positive("ambient pressure", ambient_pressure)
@@ -69,10 +70,10 @@ def sedov_problem(
         raise InputError(f"energy_cells = {energy_cells} is not allowed; it must be at most the {num_cells} cells")
     vol = config.grid.volumes
     p = np.full(num_cells, ambient_pressure)
-    p[:energy_cells] = (gamma - 1.0) * energy / vol[:energy_cells].sum()
+    p[:energy_cells] = (float(gamma) - 1.0) * energy / vol[:energy_cells].sum()
     w = np.stack([np.full(num_cells, density), np.zeros(num_cells), p])
-    info = {"energy": energy, "density": density}
-    return Problem("sedov", config, HydroParams(gamma=gamma), w, t_end, info=info)
+    info = {"energy": energy, "density": density, "energy_cells": int(energy_cells)}
+    return Problem("sedov", config, params, w, t_end, info=info)
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,19 @@ def wind_problem(
     the van Leer limiter unless ``config_kw`` says otherwise).
     ``wind_cells`` defaults to the cells inside 1 % of the box (at least 2)."""
     setup = setup or WindSetup()
-    check_positive("star mass", setup.star_mass_msun)
-    check_positive("v_inf", setup.v_inf_km_s)
-    check_positive("ambient density", setup.ambient_density_mp_cm3)
-    check_positive("ambient pressure", setup.ambient_pressure_k_cm3)
-    check_positive("t_end_yr", setup.t_end_yr)
+    if not isinstance(setup, WindSetup):
+        raise InputError(f"setup = {setup!r} is not allowed; it must be a WindSetup (or None: the default)")
+    # every field a real number > 0 (a text value passed check_positive, which converts "40",
+    # then failed in the unit arithmetic with a TypeError; Ṁ per M☉ <= 0 and box_pc were unchecked
+    # or refused in code units as "wind mass-loss rate = -1.17e+06", "length unit = 0 pc")
+    for name, value in (("star mass", setup.star_mass_msun), ("v_inf", setup.v_inf_km_s),
+                        ("mdot_per_msun", setup.mdot_per_msun),
+                        ("ambient density", setup.ambient_density_mp_cm3),
+                        ("ambient pressure", setup.ambient_pressure_k_cm3), ("t_end_yr", setup.t_end_yr),
+                        ("box_pc", setup.box_pc)):
+        if not is_real_number(value):
+            raise InputError(f"{name} = {value!r} is not allowed; it must be a finite number > 0")
+        check_positive(name, value)
     cv = setup.code_values()
     if wind_cells is None:
         wind_cells = max(2, int(round(0.01 * num_cells)))

@@ -15,6 +15,7 @@ from astrograd._errors import (
     check_bool,
     check_positive,
     is_concrete,
+    is_real_number,
     real_array,
     runtime_check_message,
 )
@@ -83,6 +84,12 @@ def simulate(
     state = _check_state(state, config)
     check_bool("differentiate_dt", differentiate_dt)
     check_bool("remat", remat)
+    max_steps, checkpoints = _python_int(max_steps), _python_int(checkpoints)
+    if is_concrete(t_start, t_end) and is_real_number(t_start) and is_real_number(t_end):
+        t0, t1 = float(t_start), float(t_end)  # the time loop named them "t1 = 0.01 ... t0 = 0.02"
+        if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+            raise InputError(f"t_end = {t1:g} with t_start = {t0:g} is not allowed; both must be finite and "
+                             "t_end > t_start")
 
     def dt_fn(q, t, p):
         dt = cfl_time_step(q, p, config)
@@ -141,6 +148,7 @@ def simulate_fixed(
     state = _check_state(state, config)
     if is_concrete(dt):  # a traced dt (differentiated with respect to it) cannot be checked here
         check_positive("dt", dt)
+    num_steps = _python_int(num_steps)
 
     def step_fn(q, i, p):
         return step(q, dt, p, config)
@@ -154,6 +162,13 @@ def simulate_fixed(
         num_steps=jnp.asarray(num_steps, jnp.int32),
         failed=failed,
     )
+
+
+def _python_int(value):
+    """A numpy integer (np.int64(100), e.g. from an array of settings) as a Python int: the time
+    loops take step counts as static Python ints and refused "max_steps = np.int64(100)";
+    anything else unchanged, for their checks."""
+    return int(value) if isinstance(value, np.integer) else value
 
 
 def _check_state(state, config: HydroConfig):
@@ -247,6 +262,7 @@ def run(
     cap if ``max_steps`` steps do not reach the next output time.
     Returns the final primitive state (3, n) as numpy and the :class:`HydroSolution`.
     """
+    max_steps = _python_int(max_steps)
     w0 = check_initial_state(rho, vel, p, config.num_cells)
     t_end = check_positive("t_end", t_end)  # a number (not None, a string or an array), finite, > 0
     check_times(0.0, t_end, save_times)  # here, where the times are concrete; the jitted run cannot

@@ -14,10 +14,18 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_positive, is_concrete
 from astrograd._xla import materialise
 from astrograd.hydro._config import Grid, HydroConfig, HydroParams
-from astrograd.hydro._numerics import _three, hll, hllc, limited_slope, primitive_to_conserved, to_primitive
+from astrograd.hydro._numerics import (
+    _gamma,
+    _three,
+    hll,
+    hllc,
+    limited_slope,
+    primitive_to_conserved,
+    to_primitive,
+)
 
 NUM_GHOSTS = 2
 
@@ -134,6 +142,8 @@ def wind_source(q, params: HydroParams, config: HydroConfig, grid: Grid):
     volume of the innermost ``wind_cells`` cells (mass and thermal energy; the gas accelerates
     itself to v∞ as its enthalpy turns into kinetic energy)."""
     k = config.wind_cells
+    if k == 0:  # no wind (1 / the volume of no cells was a ZeroDivisionError)
+        return jnp.zeros((3, config.num_cells), jnp.result_type(q, params.wind_mass_loss_rate))
     mask = jnp.asarray((jnp.arange(config.num_cells) < k), q.dtype)
     inv_volume = 1.0 / float(grid.volumes[:k].sum())
     mdot = params.wind_mass_loss_rate
@@ -195,6 +205,8 @@ def _state(q, config: HydroConfig):
 def step(q: Float[Array, "3 n"], dt, params: HydroParams, config: HydroConfig) -> Float[Array, "3 n"]:
     """Advance the conserved state q (3, n) by dt (code time) with the configured scheme."""
     q = _state(q, config)
+    if is_concrete(dt):  # a traced dt (the adaptive loop's) cannot be read
+        check_positive("dt", dt)  # dt < 0 stepped backwards, NaN filled the state with NaN, silently
     grid = config.grid
     if config.integrator == "ssp_rk2":
         return ssp_rk2_step(q, dt, params, config, grid)
@@ -223,7 +235,7 @@ def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConf
 
 def unphysical(q: Float[Array, "3 n"], gamma):
     """Per cell: non-positive or non-finite density or pressure (bool, shape (n,))."""
-    w = to_primitive(_three("conserved state (rho, rho u, E)", q), gamma)
+    w = to_primitive(_three("conserved state (rho, rho u, E)", q), _gamma(gamma))
     return (w[0] <= 0) | (w[2] <= 0) | ~jnp.isfinite(w[0]) | ~jnp.isfinite(w[2]) | ~jnp.isfinite(w[1])
 
 

@@ -174,6 +174,26 @@ def _real_values(name: str, values, positive: bool = False) -> np.ndarray:
     return a
 
 
+def _problem_fingerprint(problem: Problem) -> dict:
+    """What defines a wind problem's loss beyond its cell count, for a checkpoint's fingerprint:
+    the set-up (the truth), the static configuration, and a hash of the initial state, the
+    parameters and t_end. Without it a checkpoint of another set-up with as many cells (e.g.
+    a 60 M☉ star instead of 40) was resumed, and a finished one returned that fit's result,
+    with errors taken against the new truth."""
+    import dataclasses
+
+    from astrograd.io._npz import sha256_of
+
+    config = problem.config
+    fields = [f.name for f in dataclasses.fields(config)]
+    leaves = [np.asarray(leaf, float) for leaf in jax.tree.leaves(problem.params)]
+    return {
+        "setup": dataclasses.asdict(_wind_setup(problem)),
+        "config": {name: getattr(config, name) for name in fields},
+        "problem_sha256": sha256_of(np.asarray(problem.initial, float), *leaves, np.asarray(float(problem.t_end))),
+    }
+
+
 @dataclass
 class WindFit:
     """Result of :func:`fit_wind`: true and recovered (v∞ km/s, Ṁ M☉/Myr) per start, relative
@@ -217,7 +237,8 @@ def fit_wind(
     lane for the longest lane's steps and its checkpointed adjoint for all ``max_steps`` slots;
     at 64 cells and three starts one iteration took 2.0 s vmapped and 0.18 s mapped.
     checkpoint: file for save/resume (``astrograd.inverse.fit``); a checkpoint of other starts,
-    cells, loss, iterations or learning rate is refused.
+    cells, loss, iterations, learning rate or another problem (set-up, configuration, initial
+    state, parameters or t_end) is refused.
     """
     from astrograd.inverse import fit
 
@@ -252,7 +273,7 @@ def fit_wind(
         description=f"fit-wind ({loss})",
         # the optimiser's schedule depends on iterations and learning_rate; the loss on the grid
         fingerprint={"problem": "fit_wind", "cells": problem.config.num_cells, "loss": loss,
-                     "iterations": iterations, "learning_rate": learning_rate},
+                     "iterations": iterations, "learning_rate": learning_rate, **_problem_fingerprint(problem)},
     )
     paths = np.asarray(result.params_history)  # (iterations+1, k, 2)
     final = np.asarray(result.params)
@@ -312,7 +333,10 @@ def wind_loss_map(
     one = wind_loss(problem, target, loss, adjoint="forward")
     mesh = None if devices is None else one_axis_mesh(devices, "runs")
     per_device = 1 if mesh is None else mesh.devices.size
-    batch = -(-int(batch) // per_device) * per_device  # a multiple of the device count
+    # no larger than the grid: a 2 × 2 map at the default batch of 40 ran 40 forward runs, 36 of
+    # them padding (and --batch 100000 ran 100000)
+    batch = min(int(batch), grids[0].size * grids[1].size)
+    batch = -(-batch // per_device) * per_device  # a multiple of the device count
     vmap = batch // per_device if vmap is None else int(vmap)
 
     def chunk(thetas):
