@@ -186,7 +186,8 @@ def test_lbfgs_resume_in_process_is_bit_identical(x64, tmp_path):
         fit(rosenbrock, p0, optimizer="adam", steps=15, checkpoint=ckpt, progress=False)
     with pytest.raises(InputError, match=r"different fit \(start_sha256 differ\)"):
         fit(rosenbrock, {"x": jnp.array([-1.0, 1.0])}, optimizer="lbfgs", steps=15, checkpoint=ckpt, progress=False)
-    with pytest.raises(InputError, match=r"different fit \(extra differ\)"):
+    # the caller's fingerprint entries are named (before: only "extra")
+    with pytest.raises(InputError, match=r"different fit \(extra differ\); fingerprint entries that differ: n; "):
         fit(rosenbrock, p0, optimizer="lbfgs", steps=15, checkpoint=ckpt, progress=False, fingerprint={"n": 3})
     with pytest.raises(InputError, match="smaller than"):
         fit(rosenbrock, p0, optimizer="lbfgs", steps=3, checkpoint=ckpt, progress=False)

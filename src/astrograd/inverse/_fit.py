@@ -240,10 +240,14 @@ def fit(
 
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        differ = differing_keys(meta.get("fingerprint") or {}, stamp)
+        stored = meta.get("fingerprint") or {}
+        differ = differing_keys(stored, stamp)
         if differ:
+            # the caller's fingerprint: name its entries, not only "extra"
+            entries = differing_keys(stored.get("extra") or {}, stamp["extra"]) if "extra" in differ else []
+            detail = f"; fingerprint entries that differ: {', '.join(map(str, entries))}" if entries else ""
             raise InputError(
-                f"checkpoint {str(path)!r} was written by a different fit ({', '.join(differ)} differ); "
+                f"checkpoint {str(path)!r} was written by a different fit ({', '.join(differ)} differ){detail}; "
                 "delete it or pass another path"
             )
         start = int(meta["step"])
