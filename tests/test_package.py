@@ -12,3 +12,21 @@ def test_x64_fixture_switches_on_and_off(x64):
     import jax.numpy as jnp
 
     assert jnp.zeros(1).dtype == jnp.float64
+
+
+def test_check_positive_refuses_bools():
+    import numpy as np
+    import pytest
+
+    from astrograd._errors import InputError, check_positive
+
+    # True was read as 1.0 (float() takes it); every area's numbers go through check_positive
+    for value in (True, np.True_):
+        with pytest.raises(InputError, match=r"^g = (np\.)?True_? is not allowed; it must be a finite number > 0$"):
+            check_positive("g", value)
+    with pytest.raises(InputError, match="^drag = False is not allowed; it must be a finite number >= 0$"):
+        check_positive("drag", False, allow_zero=True)
+    with pytest.raises(InputError, match="^dt = 'fast' is not a number; it must be a positive number$"):
+        check_positive("dt", "fast")
+    assert check_positive("dt", "0.5") == 0.5  # numeric text is read as a number (ThrowConfig("0.05"))
+    assert check_positive("dt", np.float32(0.5)) == 0.5 and check_positive("n", np.int64(3)) == 3.0

@@ -47,14 +47,17 @@ def _fmt(value) -> str:
 
 
 def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
-    """Return ``float(value)`` if it is finite and > 0 (>= 0 with ``allow_zero``), else raise."""
+    """Return ``float(value)`` if it is finite and > 0 (>= 0 with ``allow_zero``), else raise. A
+    bool is refused (``True`` would read as 1.0); numeric text such as "0.5" is read as a number."""
+    allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
+    if isinstance(value, bool | np.bool_):
+        raise InputError(f"{name} = {value!r} is not allowed; it must be {allowed}")
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise InputError(f"{name} = {value!r} is not a number; it must be a positive number") from None
     ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
     if not ok:
-        allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
         raise InputError(f"{name} = {_fmt(value)} is not allowed; it must be {allowed}")
     return v
 

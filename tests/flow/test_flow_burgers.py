@@ -98,3 +98,17 @@ def test_diverging_burgers_fit_is_a_simulation_error():
 
     with pytest.raises(SimulationError, match="the fit diverged: the loss became .* at iteration 1; lower"):
         fit_burgers(3, 1e30, n=16, target_step=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"dt": True}, "dt = True is not allowed; it must be a finite number > 0"),
+        ({"length": True}, "length = True is not allowed"),
+        ({"x_min": True}, "x_min = True is not allowed; it must be a finite number"),
+    ],
+)
+def test_burgers_config_refuses_a_bool_as_a_number(kwargs, match):
+    # True was taken as 1.0
+    with pytest.raises(InputError, match=match):
+        burgers.BurgersConfig(**kwargs)

@@ -190,3 +190,22 @@ def test_snapshot_writers_need_the_save_interval_of_saved_states(tmp_path):
     write_flow_snapshot(tmp_path / "f.h5", final, params, config, saved=saved, save_every=1)
     with h5py.File(tmp_path / "f.h5") as f:
         assert sorted(k for k in f if k.startswith("step_")) == ["step_000000", "step_000001", "step_000002"]
+
+
+def test_fit_marker_refuses_a_checkpoint_with_no_iterations(tmp_path):
+    # nothing is optimised with --iterations 0: the checkpoint was neither read nor written
+    ckpt = tmp_path / "c.npz"
+    r = runner.invoke(app, ["fit-marker", "--iterations", "0", "--checkpoint", str(ckpt), "--quiet"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert lines == ["error: --checkpoint is not available with --iterations 0; nothing is optimised or saved"]
+    assert not ckpt.exists()
+
+
+@pytest.mark.parametrize("command", ["fit-burgers", "fit-marker"])
+def test_fits_refuse_a_learning_rate_with_no_iterations(command):
+    # nothing is optimised with --iterations 0: the learning rate was accepted and ignored
+    r = runner.invoke(app, [command, "--iterations", "0", "--lr", "0.5", "--quiet"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert lines == ["error: --lr is not available with --iterations 0; nothing is optimised"]

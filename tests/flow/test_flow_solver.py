@@ -257,3 +257,39 @@ def test_numpy_step_counts_and_a_negative_taylor_green_amplitude_are_accepted():
     np.testing.assert_array_equal(np.asarray(a.vx), np.asarray(b.vx))
     # the default dt is 0.5 dx / |amplitude|: a vortex turning the other way has the same one
     assert flow.taylor_green(8, amplitude=-1.0)[2].dt == config.dt
+
+
+@pytest.mark.parametrize("op", [flow.divergence, flow.curl])
+def test_divergence_and_curl_name_mismatched_field_shapes(op):
+    # a raw broadcasting TypeError, or a wrong-sized result when the fields fit another grid
+    grid = flow.Grid(4, 3, 4.0, 3.0)
+    for vx, vy in (((3, 5), (3, 4)), ((3, 5), (5, 4)), ((2, 3), (3, 2))):
+        with pytest.raises(InputError, match=(
+            rf"^{op.__name__}: vx of shape \({vx[0]}, {vx[1]}\) and vy of shape \({vy[0]}, {vy[1]}\) are not allowed "
+            r"on the 4x3 grid; it needs vx \(3, 5\) \(ny, nx\+1\) and vy \(4, 4\) \(ny\+1, nx\)$")):
+            op(jnp.zeros(vx), jnp.zeros(vy), grid)
+        with pytest.raises(InputError, match="are not allowed on the 4x3 grid"):  # shapes are static under jit
+            jax.jit(op, static_argnums=2)(jnp.zeros(vx), jnp.zeros(vy), grid)
+    assert op(jnp.zeros((3, 5)), jnp.zeros((4, 4)), grid).shape == (3, 4)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: flow.Grid(4, 4, True, 1.0), "domain size lx = True is not allowed; it must be a finite number > 0"),
+        (lambda: flow.Grid(4, 4, 1.0, False), "domain size ly = False is not allowed"),
+        (lambda: flow.FlowConfig(flow.Grid(4, 4, 1.0, 1.0), flow.Boundaries(), True),
+         "dt = True is not allowed; it must be a finite number > 0"),
+    ],
+)
+def test_flow_settings_refuse_a_bool_as_a_number(make, match):
+    # True was taken as 1.0
+    with pytest.raises(InputError, match=match):
+        make()
+
+
+def test_fit_marker_refuses_a_checkpoint_with_no_iterations(tmp_path):
+    from astrograd.flow._fit import fit_marker
+
+    with pytest.raises(InputError, match="with iterations = 0; nothing is optimised or saved"):
+        fit_marker(0, checkpoint=tmp_path / "c.npz")

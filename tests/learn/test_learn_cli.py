@@ -85,12 +85,8 @@ def test_tiny_pipeline_through_the_cli(tmp_path):
                 "--mode",
                 mode,
                 *(["--unroll", "2"] if mode == "loop" else []),  # refused by the other modes
-                "--steps",
-                "3",
-                "--channels",
-                "4",
-                "--blocks",
-                "1",
+                # --mode none trains nothing and refuses the training options
+                *(["--steps", "3", "--channels", "4", "--blocks", "1"] if mode != "none" else []),
                 "--out",
                 str(tmp_path / f"{mode}.npz"),
                 "--no-progress",
@@ -138,3 +134,92 @@ def test_sol_eval_refuses_two_models_under_one_label(tmp_path):
     # an explicit label "none" for a network was dropped: "none" is the uncorrected solver
     r = runner.invoke(app, ["sol-eval", "--checkpoint", f"none={paths[0]}"])
     assert r.exit_code == 2 and "the label 'none' is the uncorrected solver" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # --mode none trains nothing: these options were accepted and ignored
+        *[
+            (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "none", option, value],
+             f"{option} is not available for --mode none; it trains no network")
+            for option, value in (
+                ("--steps", "3"),
+                ("--batch", "2"),
+                ("--lr", "0.01"),
+                ("--blocks", "1"),
+                ("--channels", "4"),
+                ("--kernel", "5"),
+                ("--seed", "1"),
+                ("--checkpoint-every", "5"),
+            )
+        ],
+        # nothing is saved without a checkpoint file
+        (["sol-train", "--data", "/nonexistent/k.h5", "--mode", "supervised", "--checkpoint-every", "5"],
+         "--checkpoint-every 5 needs --checkpoint (the training state file it saves)"),
+        # no direct optimisation runs with --direct-pairs 0
+        (["control-eval", "--checkpoint", "/nonexistent/c.npz", "--direct-pairs", "0", "--direct-iterations", "5"],
+         "--direct-iterations is not available with --direct-pairs 0; no pair is optimised directly"),
+        (["control-eval", "--checkpoint", "/nonexistent/c.npz", "--direct-pairs", "0", "--direct-lr", "0.1"],
+         "--direct-lr is not available with --direct-pairs 0"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_sol_train_defaults_and_checkpoint_every_with_checkpoint_pass_the_cli_checks(tmp_path, monkeypatch):
+    """The None sentinels resolve to the documented defaults (the checkpoint fingerprints of
+    earlier runs read the same), and --checkpoint-every with --checkpoint is accepted."""
+    import astrograd.learn._sol as sol
+
+    seen = {}
+    monkeypatch.setattr(sol, "train_sol", lambda data, out, **kw: seen.update(kw) or {"parameters": 0})
+    r = runner.invoke(app, ["sol-train", "--data", "k.h5", "--mode", "supervised", "--out", str(tmp_path / "m.npz")])
+    assert r.exit_code == 0, r.output
+    assert {k: seen[k] for k in ("steps", "batch", "learning_rate", "blocks", "channels", "kernel", "seed",
+                                 "checkpoint_every", "unroll")} == {
+        "steps": 500, "batch": 4, "learning_rate": 1e-3, "blocks": 3, "channels": 32, "kernel": 3, "seed": 0,
+        "checkpoint_every": 25, "unroll": None}
+    r = runner.invoke(app, ["sol-train", "--data", "k.h5", "--mode", "loop", "--checkpoint", str(tmp_path / "c.npz"),
+                            "--checkpoint-every", "7", "--out", str(tmp_path / "m.npz")])
+    assert r.exit_code == 0, r.output
+    assert seen["checkpoint_every"] == 7
+
+
+def test_control_train_refuses_checkpoint_every_without_checkpoint(monkeypatch):
+    # nothing was saved: the interval was accepted and ignored (a stand-in for the training, so
+    # that the old code, which trained, fails quickly too)
+    import astrograd.learn._control as control
+
+    monkeypatch.setattr(control, "train_control", lambda *a, **k: {"parameters": 0, "e2e_loss": None})
+    result = runner.invoke(app, ["control-train", "--checkpoint-every", "5", "--out", "/tmp/learn-cli-never.npz"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: --checkpoint-every 5 needs --checkpoint (the training state file it saves)"
+    result = runner.invoke(app, ["control-train", "--checkpoint-every", "5", "--checkpoint", "/tmp/learn-cli-never",
+                                 "--out", "/tmp/learn-cli-never.npz"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("option, value", [("--e2e-final-lr", "1e-5"), ("--clip-norm", "2")])
+def test_control_train_refuses_stage_3_options_without_stage_3(monkeypatch, option, value):
+    # with --e2e-steps 0 the end-to-end stage does not run: the option was accepted and ignored
+    import astrograd.learn._control as control
+
+    seen = []
+    monkeypatch.setattr(control, "train_control", lambda settings, *a, **k: seen.append(settings) or
+                        {"parameters": 0, "e2e_loss": None})
+    out = ["--out", "/tmp/learn-cli-never.npz"]
+    result = runner.invoke(app, ["control-train", "--e2e-steps", "0", option, value, *out])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: {option} is not available with --e2e-steps 0; it applies to stage 3 (end to end)")
+    # the defaults and an explicit value with stage 3 reach the settings as before
+    assert runner.invoke(app, ["control-train", "--e2e-steps", "0", *out]).exit_code == 0
+    assert runner.invoke(app, ["control-train", option, value, *out]).exit_code == 0
+    assert (seen[0].e2e_final_learning_rate, seen[0].clip_norm) == (1e-4, 1.0)
+    field = {"--e2e-final-lr": "e2e_final_learning_rate", "--clip-norm": "clip_norm"}[option]
+    assert getattr(seen[1], field) == float(value)

@@ -107,6 +107,21 @@ def test_settings_reject_unknown_names():
 
 
 @pytest.mark.parametrize(
+    "name, label",
+    [
+        ("learning_rate", "learning rate"),
+        ("force_weight", "force weight"),
+        ("e2e_final_learning_rate", "end-to-end final learning rate"),
+        ("clip_norm", "clip norm"),
+    ],
+)
+def test_settings_refuse_a_bool_as_a_number(name, label):
+    # True was taken as 1.0 (and stored so in the checkpoint fingerprint)
+    with pytest.raises(InputError, match=f"^{label} = True is not allowed; it must be a finite number"):
+        ControlSettings(**{name: True}).check()
+
+
+@pytest.mark.parametrize(
     "call, match",
     [
         (lambda: ControlSettings(n=16, levels=2.5).check(), "levels = 2.5 is not allowed"),

@@ -83,3 +83,10 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert message in r.stderr
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error: ")
     assert "Traceback" not in r.output
+
+
+def test_fit_gravity_refuses_a_seed_without_noise():
+    # no noise is drawn with --noise 0: the seed was accepted and ignored
+    r = runner.invoke(app, ["fit-gravity", "--seed", "3", "--no-progress"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.stderr.strip() == "error: --seed is not available with --noise 0; it seeds the noise on the observations"

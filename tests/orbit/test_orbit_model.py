@@ -246,3 +246,18 @@ def test_gradient_check_through_network_inside_integrator(x64):
     weights, static = eqx.partition(net, eqx.is_inexact_array)  # check_grad needs array leaves
     check_grad(jax.jit(lambda w: loss(eqx.combine(w, static))), weights,
                key=jax.random.key(5)).assert_close(rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Ballistics(True), "g = True is not allowed; it must be a finite number > 0"),
+        (lambda: Ballistics(9.81, np.True_), "drag = np.True_ is not allowed; it must be a finite number >= 0"),
+        (lambda: Ballistics(9.81, False), "drag = False is not allowed"),
+    ],
+)
+def test_ballistics_refuses_a_bool_as_a_number(make, match):
+    # True was taken as g = 1 m/s² (check_positive reads it as 1.0)
+    with pytest.raises(InputError, match=match) as err:
+        make()
+    assert "\n" not in str(err.value)

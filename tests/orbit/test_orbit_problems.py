@@ -130,3 +130,16 @@ def test_learned_drag_long_training(x64):
 def test_bad_input(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_fit_gravity_refuses_a_key_without_noise():
+    # no noise is drawn with noise = 0: the key was accepted and ignored
+    with pytest.raises(InputError, match="key is not allowed with noise = 0; it draws the noise"):
+        fit_gravity(key=jax.random.key(3))
+
+
+def test_drag_net_refuses_a_bool_scale():
+    with pytest.raises(InputError, match="velocity_scale = True is not allowed; it must be a finite number > 0"):
+        DragNet(jax.random.key(0), velocity_scale=True)
+    with pytest.raises(InputError, match="acceleration_scale = False is not allowed"):
+        DragNet(jax.random.key(0), acceleration_scale=False)

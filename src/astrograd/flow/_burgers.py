@@ -27,12 +27,12 @@ class BurgersConfig(eqx.Module):
     def __check_init__(self):
         if isinstance(self.n, bool) or not isinstance(self.n, int | np.integer) or self.n < 4:
             raise InputError(f"resolution n = {self.n!r} is not allowed; it must be an integer >= 4")
-        check_positive("length", self.length)
+        check_positive("length", self.length)  # a bool (True) was taken as 1.0
         try:
             x_min_ok = np.isfinite(float(self.x_min))
         except (TypeError, ValueError):
             x_min_ok = False
-        if not x_min_ok:
+        if not x_min_ok or isinstance(self.x_min, bool | np.bool_):
             raise InputError(f"x_min = {self.x_min!r} is not allowed; it must be a finite number")
         check_positive("dt", self.dt)
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)

@@ -35,6 +35,8 @@ def _mesh(x, y):
     return jnp.asarray(xx, dtype), jnp.asarray(yy, dtype)
 
 
+
+
 class Grid(eqx.Module):
     """Cell counts ``nx, ny`` and domain size ``lx, ly`` (length units). Static."""
 
@@ -47,7 +49,7 @@ class Grid(eqx.Module):
         for name, n in (("nx", self.nx), ("ny", self.ny)):
             if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
                 raise InputError(f"resolution {name} = {n!r} is not allowed; it must be an integer >= 2")
-        check_positive("domain size lx", self.lx)
+        check_positive("domain size lx", self.lx)  # a bool (True) was taken as 1.0
         check_positive("domain size ly", self.ly)
 
     @property

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
+from astrograd._errors import InputError
 from astrograd.flow._grid import Boundaries, Grid
 
 
@@ -144,8 +146,22 @@ def gradient(phi, grid: Grid, bc: Boundaries):
     return gx, gy
 
 
+def _check_faces(name: str, vx, vy, grid: Grid) -> None:
+    """One-line InputError unless ``vx`` is ``(ny, nx+1)`` and ``vy`` ``(ny+1, nx)`` on ``grid``
+    (shapes are static: the check also runs under ``jit``). Mismatched shapes were a raw
+    broadcasting TypeError, or a wrong-sized result when both fitted another grid."""
+    want_x, want_y = (grid.ny, grid.nx + 1), (grid.ny + 1, grid.nx)
+    got_x, got_y = tuple(np.shape(vx)), tuple(np.shape(vy))
+    if got_x != want_x or got_y != want_y:
+        raise InputError(
+            f"{name}: vx of shape {got_x} and vy of shape {got_y} are not allowed on the {grid.nx}x{grid.ny} "
+            f"grid; it needs vx {want_x} (ny, nx+1) and vy {want_y} (ny+1, nx)"
+        )
+
+
 def divergence(vx, vy, grid: Grid):
     """Cell-centred divergence ``(ny, nx)`` of a staggered field (units of v / length)."""
+    _check_faces("divergence", vx, vy, grid)
     return (vx[:, 1:] - vx[:, :-1]) / grid.dx + (vy[1:] - vy[:-1]) / grid.dy
 
 
@@ -153,6 +169,7 @@ def curl(vx, vy, grid: Grid):
     """Vorticity ∂vy/∂x − ∂vx/∂y at cell centres ``(ny, nx)`` (centred differences of the
     face velocities averaged to the centres; one-sided in the edge cells, also on a periodic
     axis: the grid does not know the boundaries)."""
+    _check_faces("curl", vx, vy, grid)
     ux = 0.5 * (vx[:, 1:] + vx[:, :-1])
     uy = 0.5 * (vy[1:] + vy[:-1])
     return jnp.gradient(uy, grid.dx, axis=1) - jnp.gradient(ux, grid.dy, axis=0)

@@ -69,7 +69,7 @@ class FlowConfig(eqx.Module):
             raise InputError(f"grid = {self.grid!r} is not allowed; it must be a Grid(nx, ny, lx, ly)")
         if not isinstance(self.boundaries, Boundaries):
             raise InputError(f"boundaries = {self.boundaries!r} is not allowed; it must be a Boundaries(...)")
-        check_positive("dt", self.dt)
+        check_positive("dt", self.dt)  # a bool (True) was taken as 1.0
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
         check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
         check_choice("pressure solver", self.pressure_solver, PRESSURE_SOLVERS)

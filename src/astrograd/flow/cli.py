@@ -222,7 +222,7 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
 @handle_errors
 def fit_burgers_cmd(
     iterations: int = typer.Option(50, "--iterations", help="gradient-descent iterations"),
-    lr: float = typer.Option(128.0, "--lr", help="learning rate on the mean squared loss"),
+    lr: float = typer.Option(None, "--lr", help="learning rate on the mean squared loss (default 128)"),
     out: Path = typer.Option(None, "--out", help="HDF5 with u0_fit, target, losses"),
     plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
@@ -231,6 +231,7 @@ def fit_burgers_cmd(
     """Optimise the Burgers initial state (from 0) to match step 16 of the run from -sin(pi x)."""
     from astrograd.flow._fit import fit_burgers
 
+    lr = _fit_lr(lr, iterations, 128.0)
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
@@ -243,7 +244,7 @@ def fit_burgers_cmd(
 @handle_errors
 def fit_marker_cmd(
     iterations: int = typer.Option(100, "--iterations", help="Adam iterations"),
-    lr: float = typer.Option(0.05, "--lr", help="Adam learning rate"),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate (default 0.05)"),
     res: int = typer.Option(32, "--res", help="cells per side of the unit box"),
     steps: int = typer.Option(20, "--steps", help="solver steps between initial and target marker"),
     out: Path = typer.Option(None, "--out", help="HDF5 with the fitted initial velocity, markers, losses"),
@@ -259,11 +260,21 @@ def fit_marker_cmd(
     if res < 4:
         raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
     _steps(steps)
+    if checkpoint is not None and iterations == 0:  # it used to be accepted and ignored
+        raise InputError("--checkpoint is not available with --iterations 0; nothing is optimised or saved")
+    lr = _fit_lr(lr, iterations, 0.05)
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
     result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
     _fit_outputs(result, out, plot, "marker", t0, json_out)
+
+
+def _fit_lr(lr: float | None, iterations: int, default: float) -> float:
+    """``--lr`` (None: not given) with ``--iterations 0`` was accepted and ignored."""
+    if lr is not None and iterations == 0:
+        raise InputError("--lr is not available with --iterations 0; nothing is optimised")
+    return default if lr is None else lr
 
 
 def _fit_outputs(result, out, plot, kind, t0, json_out):

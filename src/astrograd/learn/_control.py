@@ -32,6 +32,7 @@ from astrograd._errors import (
     check_positive,
     check_seed,
     is_concrete,
+    is_real_number,
 )
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
 from astrograd.io._paths import file_to_write
@@ -321,10 +322,17 @@ class ControlSettings:
             check_int(name, getattr(self, name), 1)
         for name in ("op_steps", "cfe_steps", "e2e_steps"):
             check_int(name, getattr(self, name), 0)
-        check_positive("learning rate", self.learning_rate)
-        check_positive("force weight", self.force_weight, allow_zero=True)
-        check_positive("end-to-end final learning rate", self.e2e_final_learning_rate)
-        check_positive("clip norm", self.clip_norm)
+        for name, value, zero in (
+            ("learning rate", self.learning_rate, False),
+            ("force weight", self.force_weight, True),
+            ("end-to-end final learning rate", self.e2e_final_learning_rate, False),
+            ("clip norm", self.clip_norm, False),
+        ):
+            if not is_real_number(value):  # a bool (True) was taken as 1.0
+                raise InputError(
+                    f"{name} = {value!r} is not allowed; it must be a finite number {'>= 0' if zero else '> 0'}"
+                )
+            check_positive(name, value, allow_zero=zero)
         check_choice("loss", self.loss, LOSSES)
         check_choice("OP target", self.op_target, OP_TARGETS)
         check_seed(self.seed)

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from astrograd._cli_util import handle_errors, print_json
-from astrograd._errors import InputError
+from astrograd._errors import InputError, check_int
 
 app = typer.Typer(
     help="Solver-in-the-loop correction of a coarse Kármán solver, and OP/CFE control of a marker.",
@@ -30,6 +30,16 @@ def _check_out_folder(out: Path) -> None:
     """Before the evaluation: ``--out`` must be a folder (or not exist yet)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; give a folder for eval.h5 and the figures")
+
+
+def _check_checkpoint_every(checkpoint_every: int | None, checkpoint: Path | None) -> None:
+    """``--checkpoint-every`` without ``--checkpoint`` was accepted and ignored (nothing is saved)."""
+    if checkpoint_every is not None:
+        check_int("checkpoint_every", checkpoint_every, 1)  # a bad value is named first
+    if checkpoint_every is not None and checkpoint is None:
+        raise InputError(
+            f"--checkpoint-every {checkpoint_every} needs --checkpoint (the training state file it saves)"
+        )
 
 
 @app.command("karman-data")
@@ -93,17 +103,20 @@ def sol_train_cmd(
     unroll: int = typer.Option(
         None, "--unroll", help="solver + network steps per sample (--mode loop only; default 4)"
     ),
-    steps: int = typer.Option(500, "--steps", help="Adam updates"),
-    batch: int = typer.Option(4, "--batch", help="samples per update"),
-    learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
-    blocks: int = typer.Option(3, help="ResNet blocks"),
-    channels: int = typer.Option(32, help="ResNet channels"),
-    kernel: int = typer.Option(3, help="kernel size inside the blocks"),
-    seed: int = typer.Option(0, help="PRNG seed (initial weights, batches)"),
+    # None: not given (the defaults in the help); --mode none refuses the training options
+    steps: int = typer.Option(None, "--steps", help="Adam updates (default 500)"),
+    batch: int = typer.Option(None, "--batch", help="samples per update (default 4)"),
+    learning_rate: float = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3)"),
+    blocks: int = typer.Option(None, help="ResNet blocks (default 3)"),
+    channels: int = typer.Option(None, help="ResNet channels (default 32)"),
+    kernel: int = typer.Option(None, help="kernel size inside the blocks (default 3)"),
+    seed: int = typer.Option(None, help="PRNG seed (initial weights, batches; default 0)"),
     checkpoint: Path = typer.Option(
         None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"
     ),
-    checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
+    checkpoint_every: int = typer.Option(
+        None, help="updates between checkpoints (default 25; needs --checkpoint)"
+    ),
     init: Path = typer.Option(
         None, "--init", help="start from this model file (same architecture, e.g. a supervised network)"
     ),
@@ -118,10 +131,31 @@ def sol_train_cmd(
     # options that do not apply to the mode used to be accepted and ignored
     if unroll is not None and mode != "loop":
         raise InputError(f"--unroll is not available for --mode {mode}; it applies to --mode loop")
-    for option, value in (("--init", init), ("--checkpoint", checkpoint)):
+    for option, value in (
+        ("--init", init),
+        ("--checkpoint", checkpoint),
+        ("--steps", steps),
+        ("--batch", batch),
+        ("--lr", learning_rate),
+        ("--blocks", blocks),
+        ("--channels", channels),
+        ("--kernel", kernel),
+        ("--seed", seed),
+        ("--checkpoint-every", checkpoint_every),
+    ):
         if value is not None and mode == "none":
             raise InputError(f"{option} is not available for --mode none; it trains no network")
+    _check_checkpoint_every(checkpoint_every, checkpoint)
     out = out or Path(f"outputs/learn/sol-{mode}.npz")
+    # the documented defaults (the stored fingerprints read the same as before)
+    steps = 500 if steps is None else steps
+    batch = 4 if batch is None else batch
+    learning_rate = 1e-3 if learning_rate is None else learning_rate
+    blocks = 3 if blocks is None else blocks
+    channels = 32 if channels is None else channels
+    kernel = 3 if kernel is None else kernel
+    seed = 0 if seed is None else seed
+    checkpoint_every = 25 if checkpoint_every is None else checkpoint_every
     summary = train_sol(
         data,
         out,
@@ -237,9 +271,9 @@ def control_train_cmd(
     e2e_steps: int = typer.Option(400, help="stage 3 updates (both, end to end through all steps)"),
     learning_rate: float = typer.Option(1e-3, "--lr", help="Adam learning rate"),
     e2e_final_lr: float = typer.Option(
-        1e-4, "--e2e-final-lr", help="stage 3 learning rate at the end (cosine decay from --lr)"
+        None, "--e2e-final-lr", help="stage 3 learning rate at the end (cosine decay from --lr; default 1e-4)"
     ),
-    clip_norm: float = typer.Option(1.0, help="stage 3 gradient clipping (global norm)"),
+    clip_norm: float = typer.Option(None, help="stage 3 gradient clipping (global norm; default 1)"),
     force_weight: float = typer.Option(1e-3, help="weight of the force regulariser"),
     loss: str = typer.Option(
         "multiscale", help="end-to-end objective: multiscale (Gaussian-smoothed errors) or mse (relative squared error)"
@@ -249,13 +283,22 @@ def control_train_cmd(
     ),
     seed: int = typer.Option(0, help="PRNG seed (pairs, weights, batches)"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="training state prefix (<prefix>.stage1..3; resumed)"),
-    checkpoint_every: int = typer.Option(25, help="updates between checkpoints"),
+    checkpoint_every: int = typer.Option(
+        None, help="updates between checkpoints (default 25; needs --checkpoint)"
+    ),
     json_out: bool = JSON,
     show_progress: bool = PROGRESS,
 ) -> None:
     """Staged training of the observation predictor and control-force estimator U-Nets."""
     from astrograd.learn._control import ControlSettings, train_control
 
+    _check_checkpoint_every(checkpoint_every, checkpoint)
+    for option, value in (("--e2e-final-lr", e2e_final_lr), ("--clip-norm", clip_norm)):
+        if value is not None and e2e_steps == 0:  # it used to be accepted and ignored
+            raise InputError(f"{option} is not available with --e2e-steps 0; it applies to stage 3 (end to end)")
+    checkpoint_every = 25 if checkpoint_every is None else checkpoint_every
+    e2e_final_lr = 1e-4 if e2e_final_lr is None else e2e_final_lr
+    clip_norm = 1.0 if clip_norm is None else clip_norm
     settings = ControlSettings(
         n=n,
         num_steps=num_steps,
@@ -290,9 +333,13 @@ def control_eval_cmd(
         Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"
     ),
     pairs: int = typer.Option(None, help="held-out pairs (default: the number set at training)"),
-    direct_pairs: int = typer.Option(4, help="pairs also solved by direct per-instance optimisation"),
-    direct_iterations: int = typer.Option(100, help="Adam iterations of the direct optimisation"),
-    direct_lr: float = typer.Option(0.05, help="Adam learning rate of the direct optimisation"),
+    direct_pairs: int = typer.Option(4, help="pairs also solved by direct per-instance optimisation (0: none)"),
+    direct_iterations: int = typer.Option(
+        None, help="Adam iterations of the direct optimisation (default 100; not with --direct-pairs 0)"
+    ),
+    direct_lr: float = typer.Option(
+        None, help="Adam learning rate of the direct optimisation (default 0.05; not with --direct-pairs 0)"
+    ),
     out: Path = typer.Option(Path("outputs/learn/control-eval"), "--out", help="folder for eval.h5 and the figure"),
     json_out: bool = JSON,
 ) -> None:
@@ -302,6 +349,11 @@ def control_eval_cmd(
     from astrograd.learn._control import evaluate_control
     from astrograd.learn._plots import plot_control
 
+    for option, value in (("--direct-iterations", direct_iterations), ("--direct-lr", direct_lr)):
+        if value is not None and direct_pairs == 0:  # it used to be accepted and ignored
+            raise InputError(f"{option} is not available with --direct-pairs 0; no pair is optimised directly")
+    direct_iterations = 100 if direct_iterations is None else direct_iterations
+    direct_lr = 0.05 if direct_lr is None else direct_lr
     _check_out_folder(out)
     r = evaluate_control(
         checkpoint,

@@ -51,6 +51,8 @@ def _as_float(value):
         return value
 
 
+
+
 class ThrowConfig(eqx.Module):
     """Static configuration: time step ``dt`` (s), ``num_steps`` and the integrator name.
 
@@ -84,7 +86,7 @@ class Ballistics(eqx.Module):
     drag: Float[Array, ""]
 
     def __init__(self, g, drag=0.0):
-        if is_concrete(g):
+        if is_concrete(g):  # a bool (g=True) was taken as 1.0
             check_positive("g", g)
         if is_concrete(drag):
             check_positive("drag", drag, allow_zero=True)

@@ -114,7 +114,8 @@ def fit_gravity(
     """Recover g from a trajectory thrown under ``g_true`` (m/s²), starting at ``g_init``.
 
     The observation is the whole sampled path (positions at every step until the ball lands;
-    plus Gaussian noise of standard deviation ``noise`` metres drawn with ``key``). The loss is the
+    plus Gaussian noise of standard deviation ``noise`` metres drawn with ``key``, which is refused
+    with ``noise = 0``). The loss is the
     mean squared distance between observed and simulated positions (m²), differentiated through
     every integrator step. ``joint=True`` also fits the launch velocity vector, starting from
     ``speed_init`` at ``angle_init_deg`` (defaults: 20 % slower and 10° flatter than the truth).
@@ -144,6 +145,8 @@ def fit_gravity(
         raise InputError("noise > 0 needs an explicit PRNG key (key=jax.random.key(...))")
     if key is not None:
         check_key("key", key)
+        if noise == 0:  # it used to be accepted and ignored
+            raise InputError("key is not allowed with noise = 0; it draws the noise on the observations")
     if speed_init is not None:
         check_positive("speed_init", speed_init)
     if angle_init_deg is not None:

@@ -33,7 +33,7 @@ def fit_gravity_cmd(
     dt: float = typer.Option(0.05, help="time step (s)"),
     integrator: str = INTEGRATOR,
     noise: float = typer.Option(0.0, help="Gaussian noise on the observed positions (m)"),
-    seed: int = typer.Option(0, help="PRNG seed for the noise"),
+    seed: int = typer.Option(None, help="PRNG seed for the noise (default 0; needs --noise > 0)"),
     joint: bool = typer.Option(False, "--joint", help="also fit the launch velocity vector"),
     optimizer: str = typer.Option("adam", help="adam or lbfgs"),
     learning_rate: float = typer.Option(
@@ -51,10 +51,15 @@ def fit_gravity_cmd(
 
     if optimizer == "lbfgs" and learning_rate is not None:  # it used to be accepted and ignored
         raise InputError("--learning-rate is not available with --optimizer lbfgs; it uses a line search")
+    if seed is not None:
+        check_seed(seed, "--seed")  # a bad value is named first
+        if noise == 0:  # it used to be accepted and ignored: no noise is drawn
+            raise InputError("--seed is not available with --noise 0; it seeds the noise on the observations")
+    seed = 0 if seed is None else seed
     check_output(plot, "--plot", ".png", "fig.png")
     with float64():
         r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
-                        integrator=integrator, noise=noise, key=jax.random.key(check_seed(seed, "--seed")), joint=joint,
+                        integrator=integrator, noise=noise, key=jax.random.key(seed) if noise else None, joint=joint,
                         optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
                         checkpoint=checkpoint, progress=progress)
         print(f"fit-gravity ({integrator}, dt = {dt:g} s, {optimizer}): g = {r.g:.6f} m/s² "
