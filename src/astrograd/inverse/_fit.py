@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import OrderedDict
@@ -104,20 +105,18 @@ def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
         _UPDATE_CACHE.move_to_end(key)
         return cached
 
-    def loss_of(diff):
-        return jnp.asarray(loss(eqx.combine(diff, static)))
-
-    value_and_grad = (
-        optax.value_and_grad_from_state(loss_of) if name == "lbfgs" else jax.value_and_grad(loss_of)
-    )
+    def loss_of(diff, args):
+        params = eqx.combine(diff, static)
+        return jnp.asarray(loss(params) if args is None else loss(params, args))
 
     @jax.jit
-    def update(diff, opt_state):
+    def update(diff, opt_state, args):
+        value_fn = functools.partial(loss_of, args=args)
         if name == "lbfgs":
-            value, grad = value_and_grad(diff, state=opt_state)
+            value, grad = optax.value_and_grad_from_state(value_fn)(diff, state=opt_state)
         else:
-            value, grad = value_and_grad(diff)
-        updates, new_state = opt.update(grad, opt_state, diff, value=value, grad=grad, value_fn=loss_of)
+            value, grad = jax.value_and_grad(value_fn)(diff)
+        updates, new_state = opt.update(grad, opt_state, diff, value=value, grad=grad, value_fn=value_fn)
         new_diff = optax.apply_updates(diff, updates)
         return new_diff, new_state, value, optax.tree_utils.tree_norm(grad)
 
@@ -128,12 +127,12 @@ def _compiled_update(loss, static, opt, name, optimizer, learning_rate):
     return update, loss_of
 
 
-def _like_after_an_update(update, diff, opt_state):
+def _like_after_an_update(update, diff, opt_state, args):
     """``opt_state`` with each leaf given the dtype that ``update`` returns it with (found by
     tracing, not running). Some optimisers start with weakly typed scalars (optax's L-BFGS: its
     line-search counters and errors) that an update returns strongly typed: without this, the
     jitted update was compiled a second time at the second step."""
-    after = jax.eval_shape(update, diff, opt_state)[1]
+    after = jax.eval_shape(update, diff, opt_state, args)[1]
     return jax.tree.map(lambda x, a: jnp.asarray(x, dtype=a.dtype), opt_state, after)
 
 
@@ -150,11 +149,11 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
     })
 
 
-def _run_update(update, diff, opt_state, step: int):
+def _run_update(update, diff, opt_state, args, step: int):
     """One compiled update, with the loss value and gradient norm as floats. A check that fails
     inside the loss (e.g. a solver's step cap) becomes a SimulationError naming the step."""
     with runtime_checks_as_simulation_errors(f"the loss failed at step {step}: "):
-        new_diff, new_state, value, gnorm = update(diff, opt_state)
+        new_diff, new_state, value, gnorm = update(diff, opt_state, args)
         return new_diff, new_state, float(value), float(gnorm)
 
 
@@ -172,6 +171,7 @@ def fit(
     history: bool = True,
     description: str = "fit",
     fingerprint: dict | None = None,
+    args: Any = None,
 ) -> FitResult:
     """Minimise ``loss(params)`` with an optax optimiser.
 
@@ -186,6 +186,11 @@ def fit(
       ``steps`` continues it) and ends with exactly the parameters of an uninterrupted run. A
       checkpoint written with other starting parameters, optimiser, learning rate, tol, shapes
       or ``fingerprint`` is refused (InputError naming what differs).
+    args: data the loss reads but that is not optimised (a pytree of arrays; the loss is then
+      called as ``loss(params, args)``). They are inputs of the compiled update, not constants
+      in it, so a later fit with the same module-level ``loss`` and other ``args`` of the same
+      shapes reuses the compiled program. What they hold is not checked on resume: put what
+      defines them in ``fingerprint``.
     fingerprint: JSON-able settings the loss depends on that ``fit`` cannot see (a problem's
       size, a custom optimiser's hyperparameters); a checkpoint must match them to be resumed.
     progress: show a progress bar with the current loss on stderr.
@@ -212,14 +217,14 @@ def fit(
             raise InputError(f"params leaf {i} (shape {tuple(np.shape(leaf))}) has non-finite values")
 
     update, loss_of = _compiled_update(loss, static, opt, name, optimizer, learning_rate)
-    value0 = jax.eval_shape(loss_of, diff0)
+    value0 = jax.eval_shape(loss_of, diff0, args)
     if value0.shape != ():
         raise InputError(f"loss must return a scalar; it returned shape {value0.shape}")
     if not jnp.issubdtype(value0.dtype, jnp.floating):  # JAX: "grad requires real-valued outputs"
         raise InputError(f"loss must return a floating-point scalar; it returned {value0.dtype}")
 
     try:
-        opt_state = _like_after_an_update(update, diff0, opt.init(diff0))
+        opt_state = _like_after_an_update(update, diff0, opt.init(diff0), args)
     except TypeError as err:  # tracing the update failed
         dtypes = sorted({str(jnp.result_type(x)) for x in leaves0})
         if name != "lbfgs" or dtypes == [str(value0.dtype)]:
@@ -291,7 +296,7 @@ def fit(
         bar.advance(start)
         while step < steps and not converged:
             stop.check(save, step, path)  # Ctrl-C: keep every finished step
-            new_diff, new_state, value, gnorm = _run_update(update, diff, opt_state, step)
+            new_diff, new_state, value, gnorm = _run_update(update, diff, opt_state, args, step)
             if not (math.isfinite(value) and math.isfinite(gnorm)):
                 raise SimulationError(
                     f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
@@ -313,7 +318,7 @@ def fit(
         save(step)
 
     # the loss and gradient at the final parameters, from the already compiled update
-    _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, step)
+    _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, args, step)
     if not math.isfinite(final_value):
         raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")
     if final_value < best_loss:

@@ -18,7 +18,6 @@ the linear posterior covariance, a fixed linear change of variables, so the draw
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -162,37 +161,12 @@ def _whitening(variance_k, shape):
     return lambda u: jnp.fft.irfftn(root * jnp.fft.rfftn(u), s=shape)
 
 
-@dataclass(frozen=True)
-class _MapModel:
-    """The static part of the MAP loss: the config, σ and the cosmology's values (hashable, so
-    that ``fit`` reuses its compiled update for every problem of one model and shape; the data,
-    the Wiener filter and the whitening are arguments of that program, not constants in it)."""
-
-    config: PMConfig
-    sigma: float
-    cosmo_def: object
-    cosmo_leaves: tuple[tuple[float, str], ...]
-
-    @classmethod
-    def of(cls, problem: FieldProblem) -> _MapModel:
-        leaves, treedef = jax.tree.flatten(problem.cosmo)
-        values = tuple((float(x), str(jnp.asarray(x).dtype)) for x in leaves)
-        return cls(config=problem.config, sigma=problem.sigma, cosmo_def=treedef, cosmo_leaves=values)
-
-    def problem(self, data) -> FieldProblem:
-        cosmo = jax.tree.unflatten(self.cosmo_def, [jnp.asarray(v, dtype) for v, dtype in self.cosmo_leaves])
-        return FieldProblem(data=data, cosmo=cosmo, config=self.config, sigma=self.sigma)
-
-
-def _map_loss(params):
-    """−log p(ω | d) at ω = start + C^{1/2} u. A module-level function: ``fit`` caches its compiled
-    update by the loss and the static leaves (a closure made per call was compiled again on every
-    call). Only ``u`` is optimised: the other arrays get no gradient, so L-BFGS leaves them as
-    they are."""
-    start, root, data = jax.lax.stop_gradient(params["fixed"])
-    model = params["model"]
-    omega = start + jnp.fft.irfftn(root * jnp.fft.rfftn(params["u"]), s=model.config.ptcl_grid)
-    return -log_posterior(omega, model.problem(data))
+def _map_loss(u, args):
+    """−log p(ω | d) at ω = start + C^{1/2} u. Module-level, with the problem and the whitening
+    as ``fit``'s ``args``: ``fit`` reuses its compiled update for every problem of one model and
+    shape (a closure made per call was compiled again on every call)."""
+    start, variance, problem = args
+    return -log_posterior(start + _whitening(variance, problem.config.ptcl_grid)(u), problem)
 
 
 def field_map(problem: FieldProblem, *, steps: int = 200, response=None, tol: float | None = None,
@@ -201,20 +175,16 @@ def field_map(problem: FieldProblem, *, steps: int = 200, response=None, tol: fl
     Wiener filter and in coordinates whitened by the linearised posterior covariance.
 
     Returns (ω_MAP, astrograd.inverse.FitResult of the whitened coordinates). Later calls for
-    the same config, σ and cosmology reuse the compiled program (other data too)."""
+    the same config and σ reuse the compiled program (other data and cosmological values too)."""
     from astrograd.inverse import fit
 
     check_bool("progress", progress)
     check_int("steps", steps, 1)  # before the linear response (fit checked it only after that)
     response = linear_response(problem.cosmo, problem.config) if response is None else response
     start, variance = wiener_filter(problem, response)
-    params = {"u": jnp.zeros_like(start), "fixed": (start, jnp.sqrt(variance), problem.data),
-              "model": _MapModel.of(problem)}
-    result = fit(_map_loss, params, optimizer="lbfgs", steps=steps, tol=tol, history=False,
-                 progress=progress, description="MAP field")
-    u = result.best_params["u"]
-    result = dataclasses.replace(result, params=result.params["u"], best_params=u)
-    return start + _whitening(variance, problem.config.ptcl_grid)(u), result
+    result = fit(_map_loss, jnp.zeros_like(start), args=(start, variance, problem), optimizer="lbfgs",
+                 steps=steps, tol=tol, history=False, progress=progress, description="MAP field")
+    return start + _whitening(variance, problem.config.ptcl_grid)(result.best_params), result
 
 
 @dataclass
