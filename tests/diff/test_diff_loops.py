@@ -290,3 +290,15 @@ def test_check_grad_accepts_equinox_modules_with_function_leaves(x64):
     mlp = eqx.nn.MLP(2, 1, 4, 1, activation=jnp.tanh, key=jax.random.key(1))
     mlp = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, mlp)
     check_grad(lambda m: jnp.sum(m(jnp.array([0.3, -0.7])) ** 2), mlp).assert_close(rtol=1e-7)
+
+
+def test_stop_at_max_steps_returns_the_time_reached_instead_of_raising(x64):
+    const_dt = lambda y, t, k: 0.1  # noqa: E731
+    with pytest.raises(Exception, match="adaptive_loop reached max_steps=3"):
+        jax.block_until_ready(adaptive_loop(decay_step, const_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), max_steps=3))
+    res = adaptive_loop(decay_step, const_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), max_steps=3,
+                        adjoint="forward", stop_at_max_steps=True, save_times=[0.5])
+    # three steps of 0.1, short of the first stop at 0.5; the later interval does not run
+    assert bool(res.failed) and int(res.num_steps) == 3
+    np.testing.assert_allclose(float(res.t), 0.3, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(res.final), 0.9**3, rtol=1e-12)

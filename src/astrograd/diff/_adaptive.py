@@ -181,6 +181,7 @@ def adaptive_loop(
     checkpoints: int | None = None,
     fail_fn: Callable[[PyTree], jax.Array] | None = None,
     remat: bool = False,
+    stop_at_max_steps: bool = False,
 ) -> AdaptiveResult:
     """Integrate from ``t0`` to ``t1`` with steps proposed by ``dt_fn``.
 
@@ -204,6 +205,9 @@ def adaptive_loop(
         remat: wrap each whole step (``dt_fn``, ``step`` and ``fail_fn``) in ``jax.checkpoint``,
             so that the backward pass of a segment replay keeps one carry per step and
             recomputes the rest (reverse mode only; no effect on the values).
+        stop_at_max_steps: instead of raising, stop where ``max_steps`` was reached, with
+            ``result.failed`` set and ``result.t`` the time reached (e.g. to report that time
+            after the error, by running again with this set).
 
     Returns:
         :class:`AdaptiveResult`.
@@ -216,6 +220,7 @@ def adaptive_loop(
     if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
         raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
     check_bool("remat", remat)
+    check_bool("stop_at_max_steps", stop_at_max_steps)
 
     dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
     check_times(t0, t1, save_times)
@@ -225,12 +230,13 @@ def adaptive_loop(
     # jit's own closure conversion before eqx.filter_closure_convert sees them.
     return _adaptive_jit(
         step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
-        save_times, max_steps, adjoint, checkpoints, remat,
+        save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps,
     )
 
 
 @eqx.filter_jit
-def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints, remat):
+def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints, remat,
+                  stop_at_max_steps):
     dtype = t0.dtype
 
     def one_step(carry, t_end, args):
@@ -261,6 +267,8 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         out = runner(fn_arrays, (s, t, jnp.zeros((), jnp.int32), failed), t_end)
         s_end, t_reached, n, failed = out
         stuck = (t_reached < t_end) & jnp.logical_not(failed)
+        if stop_at_max_steps:  # the later intervals do not run: failed
+            return (s_end, t_reached, total + n, failed | stuck)
         s_end = eqx.error_if(
             s_end,
             stuck,

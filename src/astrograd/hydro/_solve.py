@@ -91,13 +91,6 @@ def simulate(
             raise InputError(f"t_end = {t1:g} with t_start = {t0:g} is not allowed; both must be finite and "
                              "t_end > t_start")
 
-    def dt_fn(q, t, p):
-        dt = cfl_time_step(q, p, config)
-        return dt if differentiate_dt else jax.lax.stop_gradient(dt)
-
-    def step_fn(q, t, dt, p):
-        return step(q, dt, p, config)
-
     # remat: rematerialise each step (dt, step and failure check together) inside the adjoint's
     # segment replays. The backward pass then keeps one state per step instead of every
     # intermediate, and is faster for every segment length measured (401-cell wind, 1000
@@ -106,20 +99,9 @@ def simulate(
     # against 1.13 s with the step alone; benchmarks/bench_hydro.py).
     concrete = is_concrete(state, params, t_start, t_end, save_times)
     try:
-        res = adaptive_loop(
-            step_fn,
-            dt_fn,
-            state,
-            t_start,
-            t_end,
-            params,
-            save_times=save_times,
-            max_steps=max_steps,
-            adjoint=adjoint,
-            checkpoints=checkpoints,
-            fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)),
-            remat=bool(remat) and adjoint == "checkpointed",
-        )
+        res = _loop(state, params, config, t_start, t_end, save_times, max_steps, adjoint=adjoint,
+                    checkpoints=checkpoints, differentiate_dt=differentiate_dt,
+                    remat=bool(remat) and adjoint == "checkpointed")
         if concrete:  # the step cap's check surfaces here, not later where the result is read
             jax.block_until_ready(res)
     except (RuntimeError, ValueError) as err:
@@ -288,42 +270,35 @@ def run(
     return np.asarray(sol.primitive(params.gamma)), sol
 
 
+def _loop(state, params: HydroParams, config: HydroConfig, t_start, t_end, save_times, max_steps: int, *,
+          adjoint: str = "forward", checkpoints=None, differentiate_dt: bool = True, remat: bool = False,
+          stop_at_max_steps: bool = False):
+    """The adaptive CFL loop of :func:`simulate` (an ``AdaptiveResult``)."""
+
+    def dt_fn(q, t, p):
+        dt = cfl_time_step(q, p, config)
+        return dt if differentiate_dt else jax.lax.stop_gradient(dt)
+
+    def step_fn(q, t, dt, p):
+        return step(q, dt, p, config)
+
+    return adaptive_loop(step_fn, dt_fn, state, t_start, t_end, params, save_times=save_times, max_steps=max_steps,
+                         adjoint=adjoint, checkpoints=checkpoints, remat=remat, stop_at_max_steps=stop_at_max_steps,
+                         fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)))
+
+
 def _step_cap_message(message: str, q0, params: HydroParams, config: HydroConfig, t_start, t_end, save_times,
                      max_steps: int) -> str:
     """``message`` of a failed check inside the adaptive loop; if it is the step cap's, with the
-    time the run reached and t_end appended (one line). Replays the loop's steps to find the time
-    (a forward run of at most ``max_steps`` steps per output interval; only on this error path)."""
+    time the run reached and t_end appended (one line). Runs the loop again to find that time
+    (``stop_at_max_steps``; only on this error path)."""
     if "max_steps" not in message:
         return message
-    dtype = jnp.result_type(*[x for x in jax.tree.leaves(q0) if eqx.is_inexact_array(x)] or [float])
-    q, t = jnp.asarray(q0), jnp.asarray(t_start, dtype)
+    # the same loop again, stopping where the cap is reached instead of raising (forward mode)
+    t = _loop(q0, params, config, t_start, t_end, save_times, max_steps, stop_at_max_steps=True).t
     stops = [] if save_times is None else [float(v) for v in np.asarray(save_times).reshape(-1)]
     for stop in [*stops, float(t_end)]:
-        stop_dtype = jnp.asarray(stop, dtype)  # compared in the loop's precision (float32 rounds 0.7 down)
-        q, t = _advance(q, t, stop_dtype, params, config, max_steps)
-        if bool(t < stop_dtype):
+        if bool(t < jnp.asarray(stop, t.dtype)):  # compared in the loop's precision (float32 rounds 0.7 down)
             return (f"{message} (the run stopped at t = {float(t):.6g}, short of the next output time {stop:.6g}; "
                     f"t_end = {float(t_end):.6g})")
     return f"{message} (t_end = {float(t_end):.6g})"
-
-
-@eqx.filter_jit
-def _advance(q, t, t_stop, params, config, max_steps):
-    """(state, time) after at most ``max_steps`` CFL steps towards ``t_stop``, as ``adaptive_loop``
-    takes them (the last step lands on t_stop); stops early at an unphysical state."""
-
-    def cond(carry):
-        q, t, n, failed = carry
-        return (n < max_steps) & (t < t_stop) & jnp.logical_not(failed)
-
-    def body(carry):
-        q, t, n, _ = carry
-        proposed = cfl_time_step(q, params, config)
-        last = proposed >= t_stop - t
-        dt = jnp.where(last, t_stop - t, proposed)
-        q = step(q, dt, params, config)
-        failed = jnp.any(unphysical(q, params.gamma)) | jnp.logical_not(proposed > 0)
-        return q, jnp.where(last, t_stop, t + dt), n + 1, failed
-
-    q, t, _, _ = jax.lax.while_loop(cond, body, (q, t, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
-    return q, t
