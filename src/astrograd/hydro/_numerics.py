@@ -12,8 +12,8 @@ from collections.abc import Callable
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice, is_concrete
-from astrograd.hydro._config import LIMITERS, _real_array, check_gamma
+from astrograd._errors import InputError, check_choice
+from astrograd.hydro._config import LIMITERS, _scalar, check_gamma
 
 __all__ = [
     "conserved_to_primitive",
@@ -43,11 +43,7 @@ def euler_flux(w: Float[Array, "3 n"], gamma) -> Float[Array, "3 n"]:
 def _gamma(gamma):
     """``gamma`` unchanged, after HydroParams' check when it is concrete (a traced γ cannot be
     read): γ = 1 gave an infinite energy flux, γ = 0.5 a negative energy, silently."""
-    if is_concrete(gamma):
-        a = _real_array("gamma", gamma)
-        if a.ndim != 0:
-            raise InputError(f"gamma must be a scalar, got shape {a.shape}")
-        check_gamma("gamma", float(a))
+    _scalar("gamma", gamma, check_gamma)  # skipped for a traced γ
     return gamma
 
 
