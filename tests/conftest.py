@@ -1,5 +1,6 @@
 """Shared test fixtures. float64 is switched on inside tests only, never at import."""
 
+import contextlib
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -39,3 +40,26 @@ def _run_json_script(path, timeout: float = 900.0) -> dict:
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def compilations():
+    """A context manager: ``with compilations() as names:`` collects the names of the XLA
+    programs compiled inside the block (JAX's compile-event listener)."""
+    from jax._src.dispatch import BACKEND_COMPILE_EVENT
+
+    @contextlib.contextmanager
+    def collect():
+        names = []
+
+        def count(event, duration, **kwargs):
+            if event == BACKEND_COMPILE_EVENT:
+                names.append(kwargs.get("fun_name"))
+
+        jax.monitoring.register_event_duration_secs_listener(count)
+        try:
+            yield names
+        finally:
+            jax.monitoring.unregister_event_duration_listener(count)
+
+    return collect

@@ -267,28 +267,17 @@ def _shifted_quadratic(params, args):  # module-level: fit caches its compiled u
     return jnp.sum(scale * (params - target) ** 2)
 
 
-def test_args_are_inputs_of_the_compiled_update_not_constants():
+def test_args_are_inputs_of_the_compiled_update_not_constants(compilations):
     """Data passed as ``args`` gives the result of a closure over it, and a fit with other data
     of the same shapes reuses the compiled update (a closure per call compiled it again)."""
-    from jax._src.dispatch import BACKEND_COMPILE_EVENT
-
     target = jnp.array([1.0, -2.0, 3.0])
     closed = fit(lambda p: _shifted_quadratic(p, (target, 2.0)), jnp.zeros(3), optimizer="lbfgs", steps=5,
                  progress=False)
     given = fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.0), optimizer="lbfgs", steps=5, progress=False)
     np.testing.assert_allclose(given.params, closed.params, rtol=1e-6)
     np.testing.assert_allclose(given.params, target, rtol=1e-5)
-    compiled = []
-
-    def count(event, duration, **kwargs):
-        if event == BACKEND_COMPILE_EVENT:
-            compiled.append(kwargs.get("fun_name"))
-
-    jax.monitoring.register_event_duration_secs_listener(count)
-    try:
+    with compilations() as compiled:
         other = fit(_shifted_quadratic, jnp.zeros(3), args=(-target, 0.5), optimizer="lbfgs", steps=5,
                     progress=False)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(count)
     assert "update" not in " ".join(map(str, compiled)), compiled
     np.testing.assert_allclose(other.params, -target, rtol=1e-5)

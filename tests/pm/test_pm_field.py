@@ -172,32 +172,21 @@ def test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude(x64):
     assert 7.0 < gaps[0] / gaps[1] < 14.0, gaps
 
 
-def test_field_map_reuses_its_compiled_program_for_new_data(x64):
+def test_field_map_reuses_its_compiled_program_for_new_data(x64, compilations):
     """Each call made a new loss closure, and fit compiled its L-BFGS update through the whole
     model again (every call compiled as much as the first). The model is the first one of
     test_map_tends_to_the_wiener_filter_linearly_in_the_amplitude, so that after it nothing
     needs compiling here."""
-    from jax._src.dispatch import BACKEND_COMPILE_EVENT
-
     config, cosmo, sigma = _small(), _cosmo(0.1), 0.2 * 0.1  # σ as that test computes it (static)
     rng = np.random.default_rng(0)
     problems = [field_problem(sigma * rng.normal(size=config.ptcl_grid), sigma, cosmo, config) for _ in range(3)]
-    compiled = []
-
-    def count(event, duration, **kwargs):
-        if event == BACKEND_COMPILE_EVENT:
-            compiled.append(kwargs.get("fun_name"))
-
-    jax.monitoring.register_event_duration_secs_listener(count)
-    try:
+    with compilations() as compiled:
         jax.jit(lambda x: x + 1.5)(jnp.zeros(7))
         assert compiled, "the listener saw no compilation"
         first, _ = field_map(problems[0], steps=2, progress=False)  # compiles, unless that test ran
         compiled.clear()
         second, result = field_map(problems[1], steps=2, progress=False)
         third, _ = field_map(problems[2], steps=3, progress=False)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(count)
     assert compiled == []
     assert result.best_params.shape == config.ptcl_grid and not np.allclose(first, second)
     assert not np.allclose(second, third)
