@@ -16,6 +16,7 @@ from astrograd._errors import InputError
 from astrograd._precision import float64
 from astrograd.cosmo import Cosmology, growth_table
 from astrograd.pm import PMConfig, linear_modes, rfft_wavevectors
+from astrograd.pm._config import cli_config, cli_cosmology
 from astrograd.pm._field import (
     apply_response,
     coverage,
@@ -398,6 +399,30 @@ def test_cli_reconstruct_in_the_linear_regime_matches_the_exact_posterior(tmp_pa
     assert np.sqrt(np.mean((mean - wiener) ** 2)) < 1.5 * mc
     assert 0.58 < summary["coverage_1sigma"] < 0.78
     assert np.all(np.abs(np.array(summary["r_mean"]) - np.array(summary["r_wiener_expected"])) < 0.1)
+
+
+def test_field_posterior_reuses_its_compiled_programs_for_new_data(x64, compilations):
+    """Each call sampled a new closure over the problem, so NUTS compiled the start's gradient and
+    the chain program through the whole model again (as long as the first call). Now a second
+    posterior of the same model and shape compiles neither, and its draws follow its own data.
+    The model is the one of the CLI test before (config and σ are static), so that after it
+    nothing needs compiling here."""
+    config, cosmo, sigma = cli_config(8, 2, 128.0, 1 / 16, 1.0, 2, dtype="float64"), cli_cosmology(0.3, 0.008), 0.002
+    rng = np.random.default_rng(1)
+    problems = [field_problem(sigma * rng.normal(size=config.ptcl_grid), sigma, cosmo, config) for _ in range(2)]
+    kw = dict(num_warmup=3, num_samples=2, num_chains=1, map_steps=2, progress=False)
+    first = field_posterior(problems[0], jax.random.key(0), **kw)
+    with compilations() as compiled:
+        second = field_posterior(problems[1], jax.random.key(0), **kw)
+    names = " ".join(map(str, compiled))
+    assert "advance" not in names and "logdensity" not in names, compiled
+    assert second.samples.shape == (1, 2, *config.ptcl_grid)
+    assert not np.allclose(first.map, second.map) and not np.allclose(first.samples, second.samples)
+    # the draws are ω = ω_MAP + C^{1/2} u of the whitened draws
+    u = np.asarray(second.sampling.samples[0, 0])
+    root = np.sqrt(np.asarray(second.variance_k))
+    expected = second.map + np.fft.irfftn(root * np.fft.rfftn(u), s=config.ptcl_grid)
+    np.testing.assert_allclose(second.samples[0, 0], expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,17 +107,67 @@ def check_checkpoint(checkpoint, fingerprint: dict) -> dict | None:
     return stored
 
 
-def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(r_hat, ess) per flattened parameter of (chains, draws, d) draws."""
+@functools.cache
+def _diagnostic_programs():
+    """blackjax's (ess, r_hat) over (chains, draws, d) draws, jitted once: called eagerly, their
+    inner scans and conds compiled again in every call."""
     import blackjax
 
+    ess = jax.jit(lambda x: blackjax.diagnostics.effective_sample_size(x, chain_axis=0, sample_axis=1))
+    r_hat = jax.jit(lambda x: blackjax.diagnostics.potential_scale_reduction(x, chain_axis=0, sample_axis=1))
+    return ess, r_hat
+
+
+def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(r_hat, ess) per flattened parameter of (chains, draws, d) draws."""
+    ess_of, r_hat_of = _diagnostic_programs()
     x = jnp.asarray(flat_draws)
     # (blackjax squeezes a single parameter's result to a scalar)
-    ess = np.reshape(blackjax.diagnostics.effective_sample_size(x, chain_axis=0, sample_axis=1), x.shape[2])
+    ess = np.reshape(ess_of(x), x.shape[2])
     if x.shape[0] < 2:
         return np.full(x.shape[2], np.nan), ess
-    r_hat = blackjax.diagnostics.potential_scale_reduction(x, chain_axis=0, sample_axis=1)
-    return np.reshape(r_hat, x.shape[2]), ess
+    return np.reshape(r_hat_of(x), x.shape[2]), ess
+
+
+_PROGRAMS: OrderedDict = OrderedDict()
+_PROGRAMS_SIZE = 8
+
+
+def _compiled_programs(log_density, with_args: bool, init_flat, unravel, run_dtype, target_acceptance: float):
+    """``(value_and_grad, advance)`` for this log density, parameter layout and target
+    acceptance, jitted once and reused by later calls with the same ones (their ``args`` are
+    inputs of the programs, not constants in them). ``value_and_grad(flat, args)`` at a start;
+    ``advance(carry, keys, codes, args)`` runs ``_CHUNK`` NUTS steps of one chain."""
+    layout = jax.tree.structure(unravel(init_flat))
+    shapes = tuple((jnp.shape(x), str(jnp.result_type(x))) for x in jax.tree.leaves(unravel(init_flat)))
+    key = (log_density, with_args, layout, shapes, str(init_flat.dtype), str(run_dtype), float(target_acceptance))
+    cached = _PROGRAMS.get(key)
+    if cached is not None:
+        _PROGRAMS.move_to_end(key)
+        return cached
+    _, unravel = ravel_pytree(unravel(jnp.zeros_like(init_flat)))  # not the caller's values
+    dtype = init_flat.dtype
+
+    def logdensity(flat, args):
+        theta = unravel(flat.astype(dtype))
+        value = log_density(theta, args) if with_args else log_density(theta)
+        if jnp.shape(value) != ():
+            raise InputError(f"log_density must return a scalar; it returned shape {jnp.shape(value)}")
+        if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
+            raise InputError(f"log_density must return a floating-point scalar; it returned {jnp.result_type(value)}")
+        return jnp.asarray(value, run_dtype)
+
+    value_and_grad = jax.jit(jax.value_and_grad(logdensity))
+
+    @jax.jit
+    def advance(carry, keys, codes, args):  # _CHUNK steps of a chain, warm-up or draws
+        step = make_step(functools.partial(logdensity, args=args), target_acceptance)
+        return jax.lax.scan(step, carry, (keys, codes))
+
+    _PROGRAMS[key] = (value_and_grad, advance)
+    if len(_PROGRAMS) > _PROGRAMS_SIZE:
+        _PROGRAMS.popitem(last=False)
+    return value_and_grad, advance
 
 
 def sample(
@@ -133,6 +185,7 @@ def sample(
     fingerprint: dict | None = None,
     progress: bool = True,
     description: str = "NUTS",
+    args: Any = None,
 ) -> SampleResult:
     """Draw from the density ``exp(log_density(θ))`` with the No-U-Turn sampler (Hoffman &
     Gelman 2014; the transition is blackjax's): each chain adapts its step size and mass matrix
@@ -155,6 +208,11 @@ def sample(
       result as an uninterrupted run. The log density itself cannot be compared: pass what
       defines it (data, noise, model settings; JSON-able) as ``fingerprint``, which must match
       too.
+    args: data the density reads (a pytree of arrays; ``log_density`` is then called as
+      ``log_density(θ, args)``). They are inputs of the compiled programs, not constants in
+      them: a later call with the same module-level ``log_density`` and ``args`` of the same
+      shapes compiles nothing. What they hold is not checked on resume: put what defines them
+      in ``fingerprint``.
     The chains run one after the other, not vmapped: a simulator with an adaptive time loop runs
     a vmapped batch for as many steps as its slowest member.
 
@@ -183,13 +241,8 @@ def sample(
     # gets the parameters in their own dtype
     run_dtype = jnp.promote_types(flat0.dtype, jnp.result_type(float))
 
-    def logdensity(flat):
-        value = log_density(unravel(flat.astype(flat0.dtype)))
-        if jnp.shape(value) != ():
-            raise InputError(f"log_density must return a scalar; it returned shape {jnp.shape(value)}")
-        if not jnp.issubdtype(jnp.result_type(value), jnp.floating):
-            raise InputError(f"log_density must return a floating-point scalar; it returned {jnp.result_type(value)}")
-        return jnp.asarray(value, run_dtype)
+    value_and_grad, advance = _compiled_programs(log_density, args is not None, flat0, unravel, run_dtype,
+                                                 float(target_acceptance))
 
     # the starts (their log density is checked once the checkpoint tells which chains start now)
     chain_keys = [jax.random.split(jax.random.fold_in(key, c), 3) for c in range(num_chains)]  # start, warm-up, draws
@@ -237,8 +290,7 @@ def sample(
     # read from the checkpoint: a finished resume compiles nothing): the first NUTS states (one
     # program, not vmapped: a batched adaptive loop compiles slower)
     fresh = [c for c in range(resumed, num_chains) if partial is None or c != resumed]
-    value_and_grad = jax.jit(jax.value_and_grad(logdensity))
-    first_states = {c: value_and_grad(starts[c]) for c in fresh}
+    first_states = {c: value_and_grad(starts[c], args) for c in fresh}
     for c, (v, g) in first_states.items():
         v, g = np.asarray(v), np.asarray(g)
         if not np.isfinite(v):
@@ -249,12 +301,6 @@ def sample(
         if not np.all(np.isfinite(g)):
             raise InputError(f"the gradient of log_density is not finite at the start of chain {c} "
                              "(move init or lower init_scale)")
-
-    step = make_step(logdensity, target_acceptance)
-
-    @jax.jit
-    def advance(carry, keys, codes):  # _CHUNK steps of a chain, warm-up or draws: compiled once
-        return jax.lax.scan(step, carry, (keys, codes))
 
     total_steps = num_warmup + num_samples
     chunks = -(-total_steps // _CHUNK)
@@ -275,7 +321,7 @@ def sample(
                 outs, first = [], 0
             for i in range(first, chunks):
                 part = slice(i * _CHUNK, (i + 1) * _CHUNK)
-                carry, out = advance(carry, keys[part], jnp.asarray(codes[part]))
+                carry, out = advance(carry, keys[part], jnp.asarray(codes[part]), args)
                 outs.append([np.asarray(a) for a in out])
                 done_steps = min((i + 1) * _CHUNK, total_steps)
                 if done_steps <= num_warmup:

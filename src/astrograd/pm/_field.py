@@ -187,6 +187,18 @@ def field_map(problem: FieldProblem, *, steps: int = 200, response=None, tol: fl
     return start + _whitening(variance, problem.config.ptcl_grid)(result.best_params), result
 
 
+def _log_density(u, args):
+    """log p(ω | d) at ω = centre + C^{1/2} u: module-level, with the problem as ``sample``'s
+    ``args``, so that a later posterior of the same model and shape compiles nothing again."""
+    return -_map_loss(u, args)
+
+
+@jax.jit
+def _to_field(u, centre, variance):
+    """ω = centre + C^{1/2} u of (chains, draws, px, py, pz) whitened draws."""
+    return jax.vmap(jax.vmap(lambda x: centre + _whitening(variance, centre.shape)(x)))(u)
+
+
 @dataclass
 class FieldPosterior:
     """Outcome of :func:`field_posterior`. Fields have the particle grid's shape.
@@ -248,17 +260,12 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
     response = linear_response(problem.cosmo, problem.config)
     wiener, variance = wiener_filter(problem, response)
     centre, map_fit = field_map(problem, steps=map_steps, response=response, progress=progress)
-    whiten = _whitening(variance, problem.config.ptcl_grid)
-
-    def log_density(u):
-        return log_posterior(centre + whiten(u), problem)
-
-    result = sample(log_density, jnp.zeros_like(centre), key, num_warmup=num_warmup, num_samples=num_samples,
-                    num_chains=num_chains, init_scale=0.5, dense_mass=False, checkpoint=checkpoint,
+    result = sample(_log_density, jnp.zeros_like(centre), key, args=(centre, variance, problem),
+                    num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, init_scale=0.5,
+                    dense_mass=False, checkpoint=checkpoint,
                     fingerprint={**fingerprint, "centre_sha256": sha256_of(centre)}, progress=progress,
                     description="NUTS field")
-    to_field = jax.jit(jax.vmap(jax.vmap(lambda u: centre + whiten(u))))
-    draws = np.asarray(to_field(jnp.asarray(result.samples)), dtype=np.float32)
+    draws = np.asarray(_to_field(jnp.asarray(result.samples), centre, variance), dtype=np.float32)
     flat = draws.reshape(-1, *draws.shape[2:]).astype(np.float64)
     return FieldPosterior(
         map=np.asarray(centre), wiener=np.asarray(wiener), mean=flat.mean(axis=0), std=flat.std(axis=0, ddof=1),
