@@ -12,7 +12,7 @@ from _args import int_at_least  # examples/_args.py
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Writes outputs/hydro/examples/hydro_posterior.png.")
-parser.add_argument("cells", metavar="CELLS", type=int_at_least(1), nargs="?", default=32,
+parser.add_argument("cells", metavar="CELLS", type=int_at_least(16), nargs="?", default=32,
                     help="cells of the wind problem (default: %(default)s)")
 parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=150,
                     help="NUTS warm-up steps per chain (default: %(default)s)")

@@ -12,9 +12,9 @@ from _args import int_at_least  # examples/_args.py
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Writes outputs/hydro/examples/wind.png.")
-parser.add_argument("cells", metavar="CELLS", type=int_at_least(1), nargs="?", default=401,
+parser.add_argument("cells", metavar="CELLS", type=int_at_least(16), nargs="?", default=401,
                     help="cells of the forward run and its sensitivities (default: %(default)s)")
-parser.add_argument("fit_cells", metavar="FIT_CELLS", type=int_at_least(1), nargs="?", default=64,
+parser.add_argument("fit_cells", metavar="FIT_CELLS", type=int_at_least(16), nargs="?", default=64,
                     help="cells of the runs inside the fits (default: %(default)s)")
 parser.add_argument("iterations", metavar="ITERATIONS", type=int_at_least(1), nargs="?", default=200,
                     help="Adam iterations of each fit (default: %(default)s)")

@@ -356,3 +356,66 @@ def test_run_sedov_gamma_deposits_the_blast_energy_with_that_gamma():
     vol = pr.config.grid.volumes
     heat = np.sum(pr.initial[2] * vol) / 0.4 - np.sum(1e-5 * vol[2:]) / 0.4  # blast energy above ambient
     assert heat == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit-wind", "--learning-rate", "0"], "learning_rate = 0 "),
+        (["fit-wind", "--learning-rate", "nan"], "learning_rate = nan"),
+        (["fit-wind", "--starts", "inf,0.1"], "--starts 'inf,0.1' is not allowed"),
+        (["fit-wind", "--starts", "1000,nan"], "--starts '1000,nan' is not allowed"),
+        (["loss-map", "--devices", "0"], "devices = 0"),
+        (["loss-map", "--devices", "100000"], "devices = 100000"),
+        # before: a MemoryError traceback (exit status 1) from the 10**10 grid points
+        (["loss-map", "--grid", "100000"], "--grid = 100000 is not allowed; it must be an integer in [2, 1000]"),
+        (["posterior", "--noise", "0"], "noise = 0.0 is not allowed"),
+        (["posterior", "--noise", "nan"], "noise = nan is not allowed"),
+        (["posterior", "--warmup", "0"], "num_warmup = 0 is not allowed"),
+        (["posterior", "--samples", "1"], "num_samples = 1 is not allowed"),
+        (["posterior", "--chains", "0"], "num_chains = 0 is not allowed"),
+    ],
+)
+def test_refused_options_leave_no_out_directory(tmp_path, args, message):
+    """Before: fit-wind, loss-map and posterior made --out (with its parents) and only then
+    refused --learning-rate, --devices, --noise, --warmup, --samples or --chains."""
+    out = tmp_path / "new" / "out"
+    res = _invoke(*args, "--cells", 16, "--out", out)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("cells", [4, 8, 15])
+def test_run_wind_refuses_too_few_cells_for_the_injection_region(cells):
+    """Before: `run wind --cells 4` ran with the wind injected into 2 of the 4 cells, half the box."""
+    res = _invoke("run", "wind", "--cells", cells)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0] == f"error: --cells = {cells} is not allowed for wind; it must be an integer >= 16"
+
+
+@pytest.mark.parametrize("cells", [2**31, 10**20])
+def test_run_refuses_a_cell_count_beyond_int32_indices(cells):
+    """Before: `run sod --cells 100000000000000000000` was numpy's ValueError traceback
+    ("Maximum allowed size exceeded"), exit status 1."""
+    res = _invoke("run", "sod", "--cells", cells)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0] == (f"error: number of cells = {cells} is not allowed; it must be an integer in "
+                        "[4, 2147483647] (int32 cell indices)")
+
+
+def test_run_sedov_before_the_blast_left_the_energy_cells_names_the_time():
+    """Before: `run sedov --cells 32 --t-end 1e-12` said 'at 32 cells the blast is not resolved; use
+    more cells (32 or more)': the blast (Sedov radius 1.8e-5) had not left the deposited energy's cells."""
+    from astrograd.hydro import sedov_shock_radius
+
+    res = _invoke("run", "sedov", "--cells", 32, "--t-end", 1e-12)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    radius = sedov_shock_radius(1.0, 1.0, 1e-12, 5.0 / 3.0)
+    assert lines[0].startswith("error: no shock found: the density nowhere exceeds 1.5 × the ambient density: "
+                               f"Sedov's radius {radius:.4g} at t_end = 1e-12 spans {radius * 32:.3g} cells")
+    assert lines[0].endswith("inside or next to the 2 cells of the deposited energy; choose a later t_end or more "
+                             "cells")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astrograd._errors import InputError
-from astrograd.hydro import free_wind_density, primitive_to_conserved, run, sod_problem, wind_problem
+from astrograd.hydro import free_wind_density, primitive_to_conserved, run, sedov_problem, sod_problem, wind_problem
 from astrograd.hydro._wind import (
     fit_wind,
     outer_shock_radius,
@@ -207,3 +207,45 @@ def test_loss_map_batch_is_no_larger_than_the_grid(monkeypatch):
     vv, mm = np.meshgrid(v, m)
     theta = theta_from_physical(vv, mm * wind_problem(n).info["setup"].mdot_per_msun)
     np.testing.assert_allclose(losses, np.sum(theta**2, axis=-1), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        # before: an IndexError traceback (the profile longer than the radii)
+        ((np.arange(2.0), np.array([1.0, 2.0, 3.0]), 1.0), r"^x has shape \(2,\) and the pressure \(3,\); they must"),
+        ((np.arange(4.0).reshape(2, 2), np.ones((2, 2)), 1.0), r"^x has shape \(2, 2\)"),
+        # before: "no shock found: the pressure nowhere exceeds 1.5 × the ambient pressure"
+        ((np.arange(3.0), np.ones(3), float("nan")), "^ambient pressure = nan is not allowed"),
+        ((np.arange(3.0), np.ones(3), 0.0), "^ambient pressure = 0 is not allowed"),
+    ],
+)
+def test_outer_shock_radius_refuses_bad_profiles_in_one_line(args, match):
+    with pytest.raises(InputError, match=match) as err:
+        outer_shock_radius(*args)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: sedov_problem(32, geometry="cartesian"), "^cartesian geometry on .* is not allowed for sedov"),
+        (lambda: sedov_problem(32, geometry="cylindrical"), "^cylindrical geometry on .* is not allowed for sedov"),
+        (lambda: sedov_problem(32, r_min=0.1), r"^spherical geometry on \[0.1, 1\] is not allowed for sedov"),
+        (lambda: wind_problem(16, geometry="cartesian"), "^cartesian geometry on .* is not allowed for wind: the "
+                                                         "Weaver"),
+    ],
+)
+def test_run_problem_refuses_a_grid_that_is_not_the_sphere_of_the_reference(monkeypatch, make, match):
+    """Before: run_problem(sedov_problem(64, geometry="cartesian")) ran a planar blast (energy per
+    unit area) and reported its shock radius against Sedov's spherical one; the wind likewise
+    against Weaver's."""
+    import astrograd.hydro._examples as examples
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("ran before the geometry was checked")
+
+    monkeypatch.setattr(examples, "run", no_run)
+    with pytest.raises(InputError, match=match) as err:
+        examples.run_problem(make())
+    assert "\n" not in str(err.value)

@@ -163,6 +163,21 @@ def _check_inside(problem: Problem, radius: float, exponent: float) -> None:
         )
 
 
+def _check_point_source(problem: Problem) -> None:
+    """Refuse, before the run, a Sedov or wind problem whose grid is not the sphere around the
+    source that the Sedov and Weaver references describe: `run_problem(sedov_problem(64,
+    geometry="cartesian"))` deposited the blast as energy per unit area and reported the shock of
+    that planar blast against Sedov's spherical radius."""
+    config = problem.config
+    if config.geometry != "spherical" or config.r_min != 0:
+        reference = "Sedov" if problem.name == "sedov" else "Weaver"
+        raise InputError(
+            f"{config.geometry} geometry on [{config.r_min:g}, {config.r_max:g}] is not allowed for "
+            f"{problem.name}: the {reference} reference is a spherical solution around r = 0; use geometry "
+            "'spherical' with r_min = 0"
+        )
+
+
 def _check_ambient_inflow(problem: Problem) -> None:
     """Refuse, before the run, an inflow outer boundary whose state is not the ambient gas at rest
     that the Sedov and Weaver references expand into: `run sedov --right-boundary inflow` (state
@@ -227,6 +242,7 @@ def run_problem(problem: Problem) -> dict:
     # the references' γ, checked before the run: Sedov's constant is tabulated for 1.4 and 5/3,
     # the wind bubble's similarity solution needs 1 < γ <= 3
     if problem.name in ("sedov", "wind"):
+        _check_point_source(problem)
         _check_ambient_inflow(problem)
     if problem.name == "sedov":
         exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
@@ -254,6 +270,14 @@ def run_problem(problem: Problem) -> dict:
         try:  # the outermost cell behind the density jump
             radius = outer_shock_radius(config.grid.centres, w[0], problem.initial[0, -1], quantity="density")
         except InputError as err:  # too few cells smear the jump below 1.5 × ambient
+            exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)
+            cells_across = exact / config.grid.dx
+            if cells_across < problem.info["energy_cells"] + 2:
+                # `run sedov --cells 32 --t-end 1e-12` was told "at 32 cells ...; use more cells (32 or more)"
+                raise InputError(f"{err}: Sedov's radius {exact:.4g} at t_end = {problem.t_end:.4g} spans "
+                                 f"{cells_across:.3g} cells, inside or next to the "
+                                 f"{problem.info['energy_cells']} cells of the deposited energy; choose a later "
+                                 "t_end or more cells") from None
             raise InputError(f"{err}: at {config.num_cells} cells the blast is not resolved; use more cells "
                              "(32 or more)") from None
         exact = sedov_shock_radius(problem.info["energy"], problem.info["density"], problem.t_end, gamma)

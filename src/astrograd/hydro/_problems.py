@@ -113,6 +113,12 @@ class WindSetup:
         }
 
 
+MIN_WIND_CELLS = 16
+"""Fewest cells of :func:`wind_problem`: its default 2 injection cells are then 1/8 of the grid."""
+WIND_FRACTION = 8
+"""The injection cells of :func:`wind_problem` may be at most 1/WIND_FRACTION of the grid."""
+
+
 def mdot_code(star_mass_msun, setup: WindSetup):
     """Ṁ in code units for a star of the given mass (the set-up's Ṁ ∝ M scaling)."""
     return setup.units.to_code(setup.mdot_per_msun * u.Msun / u.Myr) * star_mass_msun
@@ -128,7 +134,8 @@ def wind_problem(
 ) -> Problem:
     """Stellar-wind bubble in spherical geometry (reflective centre, open outer edge; HLLC with
     the van Leer limiter unless ``config_kw`` says otherwise).
-    ``wind_cells`` defaults to the cells inside 1 % of the box (at least 2)."""
+    ``num_cells`` >= 16; ``wind_cells`` (the innermost cells receiving the wind, 1 to
+    ``num_cells`` // 8) defaults to the cells inside 1 % of the box (at least 2)."""
     setup = setup or WindSetup()
     if not isinstance(setup, WindSetup):
         raise InputError(f"setup = {setup!r} is not allowed; it must be a WindSetup (or None: the default)")
@@ -143,9 +150,20 @@ def wind_problem(
         if not is_real_number(value):
             raise InputError(f"{name} = {value!r} is not allowed; it must be a finite number > 0")
         check_positive(name, value)
-    cv = setup.code_values()
+    # the wind is injected uniformly into the innermost wind_cells cells, which must stay a small
+    # part of the grid: at 4 cells the default 2 injection cells were half the box, and the
+    # "bubble" compared with Weaver's was the injection region itself
+    if isinstance(num_cells, bool) or not isinstance(num_cells, int | np.integer) or num_cells < MIN_WIND_CELLS:
+        raise InputError(f"number of cells = {num_cells!r} is not allowed for the wind problem; it must be an "
+                         f"integer >= {MIN_WIND_CELLS} (the wind is injected into the innermost cells, which must "
+                         f"be at most 1/{WIND_FRACTION} of the grid)")
+    most = int(num_cells) // WIND_FRACTION
     if wind_cells is None:
         wind_cells = max(2, int(round(0.01 * num_cells)))
+    elif isinstance(wind_cells, bool) or not isinstance(wind_cells, int | np.integer) or not 1 <= wind_cells <= most:
+        raise InputError(f"wind_cells = {wind_cells!r} is not allowed for {num_cells} cells; it must be an integer "
+                         f"in [1, {most}] (at most 1/{WIND_FRACTION} of the grid receives the wind)")
+    cv = setup.code_values()
     # van Leer: the shock lands in the same cell as with MC at 401 cells, and the wind-parameter
     # recovery was validated with it (MC's profile loss had a spurious minimum at 64 cells)
     kw = {"left_boundary": "reflective", "right_boundary": "open", "geometry": "spherical", "limiter": "van_leer"}

@@ -39,10 +39,16 @@ def outer_shock_radius(x, pressure, ambient_pressure, level: float = 1.5, quanti
     """Radius of the outermost cell whose pressure exceeds ``level`` × the ambient pressure
     (numpy; x and pressure of shape (n,)). Any other profile works too (``quantity`` names it in
     the message). Raises InputError if no cell does."""
-    above = np.flatnonzero(np.asarray(pressure) > level * ambient_pressure)
+    x = real_array("x", x, "a 1D array of real numbers")
+    profile = real_array(quantity, pressure, "a 1D array of real numbers")
+    if x.ndim != 1 or profile.shape != x.shape:  # before: an IndexError traceback when longer than x
+        raise InputError(f"x has shape {x.shape} and the {quantity} {profile.shape}; they must be 1D of equal length")
+    for name, value in ((f"ambient {quantity}", ambient_pressure), ("level", level)):
+        check_positive(name, value)  # before: a NaN ambient value said "no shock found"
+    above = np.flatnonzero(profile > level * ambient_pressure)
     if above.size == 0:
         raise InputError(f"no shock found: the {quantity} nowhere exceeds {level:g} × the ambient {quantity}")
-    return float(np.asarray(x)[above[-1]])
+    return float(x[above[-1]])
 
 
 def wind_model(

@@ -44,13 +44,16 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
     """Run PROBLEM to --t-end and compare with its exact reference."""
+    from astrograd._errors import InputError
     from astrograd.hydro._examples import build_problem, override, run_problem
+    from astrograd.hydro._problems import MIN_WIND_CELLS
     from astrograd.hydro._snapshot import write_snapshot
 
     if cells is not None and cells < 4:
-        from astrograd._errors import InputError
-
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 4")
+    if problem == "wind" and cells is not None and cells < MIN_WIND_CELLS:
+        # the wind is injected into the innermost cells: at 4 cells, half the box
+        raise InputError(f"--cells = {cells} is not allowed for wind; it must be an integer >= {MIN_WIND_CELLS}")
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "profiles.png")
     pr = build_problem(problem, cells, geometry, init)
@@ -97,8 +100,9 @@ def _starts(spec: str):
         pairs = [tuple(float(v) for v in item.split(",")) for item in spec.split(";") if item.strip()]
     except ValueError:
         raise InputError(f"--starts {spec!r} is not allowed; give 'v1,m1;v2,m2;...' (km/s, Msun/Myr)") from None
-    if not pairs or any(len(p) != 2 or p[0] <= 0 or p[1] <= 0 for p in pairs):
-        raise InputError(f"--starts {spec!r} is not allowed; give positive 'v,mdot' pairs separated by ';'")
+    # finite too: inf or nan passed here and was refused by fit_wind only after --out was made
+    if not pairs or any(len(p) != 2 or not all(0 < v < float("inf") for v in p) for p in pairs):
+        raise InputError(f"--starts {spec!r} is not allowed; give finite positive 'v,mdot' pairs separated by ';'")
     return np.asarray(pairs)
 
 
@@ -123,7 +127,7 @@ def fit_wind_cmd(
     Interrupt and rerun with the same options to resume from OUT/checkpoint-LOSS-CELLS.npz."""
     import numpy as np
 
-    from astrograd._errors import InputError, check_choice
+    from astrograd._errors import InputError, check_choice, check_positive
     from astrograd.hydro._problems import wind_problem
     from astrograd.hydro._wind import fit_wind
 
@@ -132,9 +136,10 @@ def fit_wind_cmd(
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
     if iterations < 1:
         raise InputError(f"--iterations = {iterations} is not allowed; it must be >= 1")
+    check_positive("learning_rate", learning_rate)  # before --out is made: a refusal leaves nothing behind
     start_pairs = _starts(starts)
-    out.mkdir(parents=True, exist_ok=True)
     pr = wind_problem(cells)
+    out.mkdir(parents=True, exist_ok=True)
     res = fit_wind(pr, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
                    checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
     from astrograd.io import write_h5
@@ -159,12 +164,16 @@ def fit_wind_cmd(
         print_json(summary)
 
 
+MAX_GRID = 1000
+"""Most points per axis of ``loss-map``: 10**6 forward runs."""
+
+
 @app.command("loss-map")
 @handle_errors
 @with_float64
 def loss_map_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
-    grid: int = typer.Option(40, "--grid", help="points per axis (v∞ 200–4000 km/s, star mass 15–70 Msun)"),
+    grid: int = typer.Option(40, "--grid", help="points per axis, 2 to 1000 (v∞ 200–4000 km/s, star mass 15–70 Msun)"),
     loss: str = typer.Option("density", "--loss", help="density | profile"),
     batch: int = typer.Option(40, "--batch", help="forward runs per compiled call (one progress step)"),
     vmap: int = typer.Option(
@@ -190,8 +199,9 @@ def loss_map_cmd(
     check_choice("loss", loss, ("density", "profile"))
     if cells < 16:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
-    if grid < 2:
-        raise InputError(f"--grid = {grid} is not allowed; it must be an integer >= 2")
+    if not 2 <= grid <= MAX_GRID:  # --grid 100000 was a MemoryError traceback (10**10 points), after --out was made
+        raise InputError(f"--grid = {grid} is not allowed; it must be an integer in [2, {MAX_GRID}] "
+                         "(grid² forward runs)")
     if batch < 1:
         raise InputError(f"--batch = {batch} is not allowed; it must be an integer >= 1")
     if vmap is not None and vmap < 1:
@@ -209,6 +219,10 @@ def loss_map_cmd(
                              "writes")
         vv, mdot = physical_from_theta(theta)
         paths = [np.stack([vv[i], mdot[i] / setup.mdot_per_msun], axis=1) for i in range(vv.shape[0])]
+    if devices != 1:  # checked here, before --out is made: a refusal leaves nothing behind
+        from astrograd._devices import one_axis_mesh
+
+        one_axis_mesh(devices, "runs")
     out.mkdir(parents=True, exist_ok=True)  # before the map: an --out that is a file fails at once
     v = np.linspace(200.0, 4000.0, grid)
     m = np.linspace(15.0, 70.0, grid)
@@ -245,7 +259,7 @@ def posterior_cmd(
     import jax
     import numpy as np
 
-    from astrograd._errors import InputError, check_seed
+    from astrograd._errors import InputError, check_int, check_seed
     from astrograd.hydro._plot import plot_posterior
     from astrograd.hydro._posterior import physical_summary, wind_posterior
     from astrograd.hydro._problems import wind_problem
@@ -253,9 +267,16 @@ def posterior_cmd(
 
     if cells < 16:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
+    # every value before --out is made (wind_posterior checks them only after): a refusal leaves nothing behind
+    # (in wind_posterior's words, which these messages were before)
+    if not (np.isfinite(noise) and noise > 0):
+        raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
+    for name, value, minimum in (("num_warmup", warmup, 1), ("num_samples", samples, 2), ("num_chains", chains, 1)):
+        check_int(name, value, minimum)
     key = jax.random.key(check_seed(seed, "--seed"))
+    problem = wind_problem(cells)
     out.mkdir(parents=True, exist_ok=True)
-    post = wind_posterior(wind_problem(cells), key, noise=noise, num_warmup=warmup,
+    post = wind_posterior(problem, key, noise=noise, num_warmup=warmup,
                           num_samples=samples, num_chains=chains,
                           checkpoint=out / f"checkpoint-posterior-{cells}-{seed}.npz")
     res = post.result
