@@ -239,6 +239,14 @@ def _simulate_swapped_arguments():
         (lambda: flow.karman(16, 32, perturbation=float("nan")), "perturbation = nan is not allowed"),
         # check="no" was truthy (and check=0 switched the failure check off)
         (lambda: flow.simulate(*flow.taylor_green(8), 2, check="no"), "check = 'no' is not allowed; it must be True"),
+        # warm_start="no" was truthy: CG started from the previous pressure
+        (lambda: flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(), 0.1, warm_start="no"),
+         "^warm_start = 'no' is not allowed; it must be True or False$"),
+        # progress="no" was accepted with iterations = 0 (no fit runs to check it)
+        (lambda: flow.fit_marker(0, n=8, steps=1, progress="no"),
+         "^progress = 'no' is not allowed; it must be True or False$"),
+        # a perturbation of True was taken as 1.0
+        (lambda: flow.karman(16, 32, perturbation=True), "^perturbation = True is not allowed; it must be a finite"),
         # a NaN start time gave (nan, 0) as if too few periods had been seen
         (lambda: flow.strouhal_number(np.arange(9.0), np.sin(np.arange(9.0)), 1.0, 1.0, float("nan")),
          "t_start = nan is not allowed; it must be a finite number"),
@@ -248,6 +256,22 @@ def test_bad_api_input_is_one_line_input_error(call, match):
     with pytest.raises(InputError, match=match) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+def test_numeric_text_and_numpy_numbers_in_static_settings_are_python_numbers():
+    """Numeric text passed the checks (check_positive reads it) but stayed text: a TypeError from
+    the first arithmetic (dt × viscosity, lx / nx); numpy numbers stayed numpy scalars."""
+    grid = flow.Grid(np.int64(8), 8, "1.0", np.float32(2.0))
+    config = flow.FlowConfig(grid, flow.PERIODIC, "0.01", pressure_solver="fft", tol="1e-6",
+                             max_cg_steps=np.int64(50))
+    assert (grid.nx, grid.lx, grid.ly, grid.dx) == (8, 1.0, 2.0, 0.125)
+    assert type(grid.nx) is int and type(grid.lx) is float and type(config.max_cg_steps) is int
+    assert (config.dt, config.tol) == (0.01, 1e-6) and type(config.dt) is float
+    assert flow.diffusion_number(config, 0.1) > 0
+    burgers = flow.BurgersConfig(n=np.int64(8), length="2", x_min="-1", dt="0.1")
+    assert (burgers.n, burgers.length, burgers.x_min, burgers.dt, burgers.dx) == (8, 2.0, -1.0, 0.1, 0.25)
+    with pytest.raises(InputError, match="dt = 'fast' is not a number"):
+        flow.FlowConfig(grid, flow.PERIODIC, "fast")
 
 
 def test_numpy_step_counts_and_a_negative_taylor_green_amplitude_are_accepted():

@@ -121,6 +121,24 @@ def test_settings_refuse_a_bool_as_a_number(name, label):
         ControlSettings(**{name: True}).check()
 
 
+def test_settings_read_numeric_text_and_numpy_numbers_as_python_numbers():
+    """Numeric text was refused ("is not allowed; it must be a finite number"), unlike every other
+    config (check_positive reads it); a numpy integer passed the check but stayed in the settings,
+    and the model file's JSON header refused it after all the training."""
+    import json
+    from dataclasses import asdict
+
+    s = ControlSettings(n=np.int64(16), levels=np.int32(1), batch=np.int64(2), seed=np.int64(3),
+                        learning_rate="2e-3", force_weight="0", e2e_final_learning_rate=np.float32(0.5),
+                        clip_norm="1.5")
+    s.check()
+    assert (s.learning_rate, s.force_weight, s.e2e_final_learning_rate, s.clip_norm) == (2e-3, 0.0, 0.5, 1.5)
+    assert (s.n, s.levels, s.batch, s.seed) == (16, 1, 2, 3)
+    assert json.loads(json.dumps(asdict(s)))["learning_rate"] == 2e-3
+    with pytest.raises(InputError, match="^learning rate = 'fast' is not a number"):
+        ControlSettings(learning_rate="fast").check()
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -187,6 +205,36 @@ def test_bad_evaluation_options_are_one_line_input_errors(tiny_control_file, opt
     with pytest.raises(InputError, match=match) as err:
         evaluate_control(tiny_control_file, **options)
     assert "\n" not in str(err.value)
+
+
+def test_more_direct_pairs_than_pairs_are_refused(tiny_control_file):
+    # they were cut down to the pairs silently
+    with pytest.raises(InputError, match=r"^direct pairs = 3 is not allowed; it must be at most the number of "
+                                         r"held-out pairs = 2$"):
+        evaluate_control(tiny_control_file, pairs=2, direct_pairs=3)
+    with pytest.raises(InputError, match="direct pairs = 17 .* held-out pairs = 16"):  # the model's test_pairs
+        evaluate_control(tiny_control_file, direct_pairs=17)
+    from typer.testing import CliRunner
+
+    from astrograd.learn.cli import app
+
+    result = CliRunner().invoke(app, ["control-eval", "--checkpoint", str(tiny_control_file), "--pairs", "2",
+                                      "--direct-pairs", "3", "--out", str(tiny_control_file.parent / "eval")])
+    assert result.exit_code == 2, result.output
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert err.strip().splitlines() == [
+        "error: direct pairs = 3 is not allowed; it must be at most the number of held-out pairs = 2"
+    ]
+
+
+def test_flags_must_be_bools(tmp_path, monkeypatch):
+    """progress="no" was truthy (a progress bar)."""
+    import astrograd.learn._control as control_mod
+
+    monkeypatch.setattr(control_mod, "train", lambda *a, **k: pytest.fail("trained"))
+    settings = ControlSettings(n=16, levels=1, channels=2, train_pairs=2, test_pairs=1, batch=1)
+    with pytest.raises(InputError, match="^progress = 'no' is not allowed; it must be True or False$"):
+        train_control(settings, tmp_path / "c.npz", progress="no")
 
 
 def test_shipped_tour_weights_load():

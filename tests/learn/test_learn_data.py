@@ -78,6 +78,22 @@ def test_settings_mismatch_and_bad_input(tmp_path):
         fine_scene(10, 20, 100.0, 1.0, 1.5, 0.0, None)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        # text was read character by character: "15" made runs at Reynolds numbers 1 and 5
+        ({"train_reynolds": "15"}, "train_reynolds = '15' is not allowed; it must be a list of numbers"),
+        # True was a run at Reynolds number 1
+        ({"test_reynolds": (True,)}, "Reynolds number = True is not allowed; it must be a finite number > 0"),
+        ({"progress": "no"}, "progress = 'no' is not allowed; it must be True or False"),
+    ],
+)
+def test_reynolds_lists_and_flags_are_checked_before_the_file_is_made(tmp_path, kwargs, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        generate_karman_data(tmp_path / "k.h5", **{**KW, **kwargs})
+    assert not (tmp_path / "k.h5").exists()
+
+
 def test_a_grid_the_coarse_solver_cannot_use_is_refused_before_the_file_is_made(tmp_path):
     # the file used to be created first, and every corrected rerun was refused ("holds data with nx = 8")
     path = tmp_path / "k.h5"
@@ -146,6 +162,17 @@ def test_train_sol_refuses_a_folder_as_model_file_before_training(tmp_path):
         ({"mode": "none", "unroll": 4}, "unroll = 4 is not allowed with mode 'none'"),
         ({"mode": "none", "init": "sup.npz"}, "init = 'sup.npz' is not allowed with mode 'none'; it trains no network"),
         ({"mode": "none", "checkpoint": "c.npz"}, "checkpoint = 'c.npz' is not allowed with mode 'none'"),
+        # the training options were ignored in mode none (the command refused them)
+        ({"mode": "none", "steps": 5}, "steps = 5 is not allowed with mode 'none'; it trains no network"),
+        ({"mode": "none", "batch": 2}, "batch = 2 is not allowed with mode 'none'"),
+        ({"mode": "none", "learning_rate": 0.1}, "learning_rate = 0.1 is not allowed with mode 'none'"),
+        ({"mode": "none", "blocks": 1}, "blocks = 1 is not allowed with mode 'none'"),
+        ({"mode": "none", "channels": 8}, "channels = 8 is not allowed with mode 'none'"),
+        ({"mode": "none", "kernel": 5}, "kernel = 5 is not allowed with mode 'none'"),
+        ({"mode": "none", "seed": 1}, "seed = 1 is not allowed with mode 'none'"),
+        ({"mode": "none", "checkpoint_every": 5}, "checkpoint_every = 5 is not allowed with mode 'none'"),
+        # "no" was truthy
+        ({"mode": "none", "progress": "no"}, "progress = 'no' is not allowed; it must be True or False"),
     ],
 )
 def test_train_sol_refuses_options_its_mode_does_not_use(tmp_path, kwargs, message):

@@ -182,3 +182,25 @@ def test_checkpoint_is_tied_to_the_data_not_to_its_file_name(tmp_path):
         f["runs/re_150/vx"][0] += 0.01
     with pytest.raises(InputError, match=r"different training run \(extra differ\)"):
         train_sol(data, tmp_path / "c.npz", steps=3, **small)
+
+
+def test_numpy_integer_options_give_a_model_file(tmp_path):
+    """A numpy integer (blocks, unroll) passed the checks but stayed in the model file's header,
+    whose JSON refused it after all the training."""
+    import h5py
+
+    from astrograd.learn import load_corrector
+    from astrograd.learn._sol import train_sol
+
+    data = tmp_path / "k.h5"  # a karman-data layout written directly (generating one takes 10 s)
+    with h5py.File(data, "w") as f:
+        f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
+        g = f.create_group("runs/re_150")
+        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
+        g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
+        g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
+    out = train_sol(data, tmp_path / "m.npz", mode="loop", unroll=np.int64(2), steps=np.int64(0),
+                    blocks=np.int64(0), channels=np.int32(2), kernel=np.int64(3), seed=np.int64(1), progress=False)
+    model, meta = load_corrector(out["out"])
+    assert meta["unroll"] == 2 and meta["hyper"]["blocks"] == 0 and meta["hyper"]["channels"] == 2
+    assert isinstance(model, CorrectorResNet)

@@ -151,3 +151,26 @@ def test_numpy_integer_step_counts_are_accepted(tmp_path):
     res = train(lambda m, b: jnp.sum(m.p**2), P(jnp.ones(1)), lambda k: None, steps=np.int64(2),
                 key=jax.random.key(0), checkpoint=tmp_path / "ck.npz", checkpoint_every=np.int32(1), progress=False)
     assert res.steps == 2 and isinstance(res.steps, int) and len(res.losses) == 2
+
+
+def test_a_checkpoint_refusal_names_the_fingerprint_entries_that_differ(tmp_path):
+    import equinox as eqx
+
+    class P(eqx.Module):
+        p: jax.Array
+
+    kw = dict(key=jax.random.key(0), checkpoint=tmp_path / "ck.npz", progress=False)
+    train(lambda m, b: jnp.sum(m.p**2), P(jnp.ones(1)), lambda k: None, steps=1,
+          fingerprint={"mode": "loop", "batch": 4, "seed": 0}, **kw)
+    # it said only "(extra differ)"
+    with pytest.raises(InputError, match=r"different training run \(extra differ\); fingerprint entries that "
+                                         r"differ: batch, seed; delete it"):
+        train(lambda m, b: jnp.sum(m.p**2), P(jnp.ones(1)), lambda k: None, steps=2,
+              fingerprint={"mode": "loop", "batch": 8, "seed": 1}, **kw)
+
+
+def test_progress_must_be_a_bool(key):
+    model = CorrectorResNet(blocks=0, channels=2, key=key)
+    # "no" was truthy: a progress bar
+    with pytest.raises(InputError, match="^progress = 'no' is not allowed; it must be True or False$"):
+        train(_tiny_loss, model, lambda k: None, steps=1, key=key, progress="no")

@@ -108,6 +108,11 @@ def test_learned_drag_long_training(x64):
         (lambda: fit_gravity(speed_init=8.0), "speed_init = 8.0 is not allowed without joint=True"),
         (lambda: fit_gravity(angle_init_deg=50.0), "angle_init_deg = 50.0 is not allowed without joint=True"),
         (lambda: fit_gravity(joint="no"), "joint = 'no' is not allowed; it must be True or False"),
+        # a dt as long as the flight left only the launch point (no g changes it): the loss was
+        # 0 and g_init came back as the fitted g, after 0 iterations
+        (lambda: fit_gravity(dt=10.0), r"^dt = 10 s is too long for this throw: the ball is observed in the air "
+                                       r"at 0 step\(s\) after the launch \(the fit needs at least 1\); lower dt$"),
+        (lambda: fit_gravity(dt=4.0, joint=True), r"at 1 step\(s\) after the launch \(the joint fit needs at least 2"),
         (lambda: best_angle(speed=0.0), "speed = 0"),
         (lambda: best_angle(drag=float("nan")), "drag = nan"),
         (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),

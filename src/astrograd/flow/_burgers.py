@@ -12,16 +12,17 @@ from jaxtyping import Array, Float
 from astrograd._errors import InputError, check_choice, check_finite_array, check_positive, is_concrete
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES
+from astrograd.flow._grid import static_float, static_int
 
 
 class BurgersConfig(eqx.Module):
     """n cells on ``[x_min, x_min + length)`` (periodic), time step ``dt``, ``advection``
     scheme. Static."""
 
-    n: int = eqx.field(static=True, default=128)
-    length: float = eqx.field(static=True, default=2.0)
-    x_min: float = eqx.field(static=True, default=-1.0)
-    dt: float = eqx.field(static=True, default=1.0 / 32)
+    n: int = eqx.field(static=True, default=128, converter=static_int)
+    length: float = eqx.field(static=True, default=2.0, converter=static_float)
+    x_min: float = eqx.field(static=True, default=-1.0, converter=static_float)
+    dt: float = eqx.field(static=True, default=1.0 / 32, converter=static_float)
     advection: str = eqx.field(static=True, default="semi-lagrangian")
 
     def __check_init__(self):

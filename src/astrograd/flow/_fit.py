@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, SimulationError, check_int, check_positive
+from astrograd._errors import InputError, SimulationError, check_bool, check_int, check_positive
 from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
 from astrograd.flow._grid import Boundaries, Grid
 from astrograd.flow._pressure import project, solve_pressure_cg
@@ -123,6 +123,7 @@ def fit_marker(
     """
     iterations = _check_iterations(iterations)
     check_positive("learning rate", learning_rate)
+    progress = check_bool("progress", progress)  # "no" would be truthy (fit checks it only when it runs)
     if checkpoint is not None and iterations == 0:  # it used to be accepted and ignored
         raise InputError(
             f"checkpoint = {str(checkpoint)!r} is not allowed with iterations = 0; nothing is optimised or saved"

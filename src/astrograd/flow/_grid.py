@@ -26,6 +26,25 @@ def as_pair(name: str, value) -> tuple[float, float]:
         raise InputError(f"{name} = {value!r} is not allowed; it must be a pair of numbers") from None
 
 
+def static_float(value):
+    """A static float field's value as a Python float: numeric text ("0.5", which the checks
+    accept and later arithmetic did not: a TypeError) and numpy numbers; anything else (a bool,
+    other text) unchanged, for the checks to refuse."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    if isinstance(value, str | bytes | np.integer | np.floating):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def static_int(value):
+    """A numpy integer as the Python int it holds (a plain, hashable static value)."""
+    return int(value) if isinstance(value, np.integer) else value
+
+
 def _mesh(x, y):
     # Node coordinates are built with numpy and enter traced code as constants: computed from
     # iota inside jit, XLA rewrites (i*dx)/dx and may round a node onto the other side of a
@@ -40,10 +59,10 @@ def _mesh(x, y):
 class Grid(eqx.Module):
     """Cell counts ``nx, ny`` and domain size ``lx, ly`` (length units). Static."""
 
-    nx: int = eqx.field(static=True)
-    ny: int = eqx.field(static=True)
-    lx: float = eqx.field(static=True)
-    ly: float = eqx.field(static=True)
+    nx: int = eqx.field(static=True, converter=static_int)
+    ny: int = eqx.field(static=True, converter=static_int)
+    lx: float = eqx.field(static=True, converter=static_float)
+    ly: float = eqx.field(static=True, converter=static_float)
 
     def __check_init__(self):
         for name, n in (("nx", self.nx), ("ny", self.ny)):

@@ -17,7 +17,7 @@ from astrograd.flow._solver import FlowConfig, make_params, make_state
 def _check_finite_number(name: str, value) -> None:
     """InputError unless ``value`` is one finite real number (a string or NaN used to reach JAX)."""
     try:
-        ok = math.isfinite(value)
+        ok = not isinstance(value, bool | np.bool_) and math.isfinite(value)  # True was 1.0
     except TypeError:
         ok = False
     if not ok:

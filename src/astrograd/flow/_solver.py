@@ -28,7 +28,7 @@ from astrograd._errors import (
 )
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES, advect
-from astrograd.flow._grid import Boundaries, Grid, as_pair
+from astrograd.flow._grid import Boundaries, Grid, as_pair, static_float, static_int
 from astrograd.flow._ops import cells_to_xfaces, cells_to_yfaces, complete, divergence, laplacian, unique
 from astrograd.flow._pressure import cg_solve, face_weights, project, solve_pressure_cg, solve_pressure_fft
 
@@ -55,12 +55,12 @@ class FlowConfig(eqx.Module):
 
     grid: Grid
     boundaries: Boundaries
-    dt: float = eqx.field(static=True)
+    dt: float = eqx.field(static=True, converter=static_float)
     advection: str = eqx.field(static=True, default="semi-lagrangian")
     viscosity_scheme: str = eqx.field(static=True, default="explicit")
     pressure_solver: str = eqx.field(static=True, default="cg")
-    tol: float = eqx.field(static=True, default=1e-5)
-    max_cg_steps: int = eqx.field(static=True, default=5000)
+    tol: float = eqx.field(static=True, default=1e-5, converter=static_float)
+    max_cg_steps: int = eqx.field(static=True, default=5000, converter=static_int)
     forcing_direction: tuple[float, float] = eqx.field(static=True, default=(0.0, 1.0))
     warm_start: bool = eqx.field(static=True, default=True)
 
@@ -70,6 +70,7 @@ class FlowConfig(eqx.Module):
         if not isinstance(self.boundaries, Boundaries):
             raise InputError(f"boundaries = {self.boundaries!r} is not allowed; it must be a Boundaries(...)")
         check_positive("dt", self.dt)  # a bool (True) was taken as 1.0
+        check_bool("warm_start", self.warm_start)  # "no" was truthy
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
         check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
         check_choice("pressure solver", self.pressure_solver, PRESSURE_SOLVERS)

@@ -24,6 +24,7 @@ import optax
 
 from astrograd._errors import (
     InputError,
+    check_bool,
     check_choice,
     check_finite_array,
     check_in_range,
@@ -32,7 +33,6 @@ from astrograd._errors import (
     check_positive,
     check_seed,
     is_concrete,
-    is_real_number,
 )
 from astrograd.flow import PERIODIC, FlowConfig, Grid, centred_velocity, make_params, make_state, step
 from astrograd.io._paths import file_to_write
@@ -314,28 +314,29 @@ class ControlSettings:
     clip_norm: float = 1.0
 
     def check(self):
-        check_int("resolution n", self.n, 8)
-        check_int("levels", self.levels, 0)
+        """Raise InputError on a bad setting; numbers are kept as the Python int or float they
+        hold (a numpy integer made the model file's JSON header fail after all the training)."""
+        self.n = check_int("resolution n", self.n, 8)
+        self.levels = check_int("levels", self.levels, 0)
         if self.n % 2**self.levels:
             raise InputError(f"resolution n = {self.n} must be divisible by 2**levels = {2**self.levels}")
         for name in ("num_steps", "channels", "train_pairs", "test_pairs", "batch"):
-            check_int(name, getattr(self, name), 1)
+            setattr(self, name, check_int(name, getattr(self, name), 1))
         for name in ("op_steps", "cfe_steps", "e2e_steps"):
-            check_int(name, getattr(self, name), 0)
-        for name, value, zero in (
-            ("learning rate", self.learning_rate, False),
-            ("force weight", self.force_weight, True),
-            ("end-to-end final learning rate", self.e2e_final_learning_rate, False),
-            ("clip norm", self.clip_norm, False),
+            setattr(self, name, check_int(name, getattr(self, name), 0))
+        # check_positive refuses a bool (True was taken as 1.0) and reads numeric text as the
+        # number it holds, like every other config; the settings keep the float (the loss and
+        # the checkpoint fingerprint use it)
+        for field, name, zero in (
+            ("learning_rate", "learning rate", False),
+            ("force_weight", "force weight", True),
+            ("e2e_final_learning_rate", "end-to-end final learning rate", False),
+            ("clip_norm", "clip norm", False),
         ):
-            if not is_real_number(value):  # a bool (True) was taken as 1.0
-                raise InputError(
-                    f"{name} = {value!r} is not allowed; it must be a finite number {'>= 0' if zero else '> 0'}"
-                )
-            check_positive(name, value, allow_zero=zero)
+            setattr(self, field, check_positive(name, getattr(self, field), allow_zero=zero))
         check_choice("loss", self.loss, LOSSES)
         check_choice("OP target", self.op_target, OP_TARGETS)
-        check_seed(self.seed)
+        self.seed = check_seed(self.seed)
 
 
 def train_control(
@@ -361,7 +362,8 @@ def train_control(
     """
     s = settings
     s.check()
-    check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)  # before the pairs are made
+    progress = check_bool("progress", progress)  # "no" would be truthy
     out = file_to_write(out, "control.npz")  # before training, not when saving its result
     config = control_config(s.n)
     key = jax.random.key(s.seed)
@@ -560,15 +562,24 @@ def evaluate_control(
     """Held-out evaluation: relative MAE of the final marker for (a) no control, (b) the
     networks, (c) direct per-instance optimisation (``direct_iterations`` Adam steps on the
     training objective), with the time per instance of (b) and (c): each batch of instances run
-    as one compiled, vmapped call (compilation excluded), divided by the number of instances."""
+    as one compiled, vmapped call (compilation excluded), divided by the number of instances.
+    pairs: held-out pairs (default: ``test_pairs`` of the model's settings). direct_pairs: the
+    first of them also solved by (c) (default: up to 4; at most ``pairs``)."""
     nets, s = load_control(model)
     check_int("direct iterations", direct_iterations, 1)
     check_positive("direct learning rate", direct_learning_rate)
     if seed is not None:
         check_seed(seed)
     pairs = s.test_pairs if pairs is None else check_int("pairs", pairs, 1)
-    direct_pairs = min(pairs, 4) if direct_pairs is None else check_int("direct pairs", direct_pairs, 0)
-    direct_pairs = min(direct_pairs, pairs)
+    if direct_pairs is None:
+        direct_pairs = min(pairs, 4)
+    else:  # more than the pairs was silently cut down to them
+        direct_pairs = check_int("direct pairs", direct_pairs, 0)
+        if direct_pairs > pairs:
+            raise InputError(
+                f"direct pairs = {direct_pairs} is not allowed; it must be at most the number of held-out "
+                f"pairs = {pairs}"
+            )
     config = control_config(s.n)
     seed = s.seed if seed is None else seed
     start, target = make_pairs(jax.random.fold_in(jax.random.key(seed), 20), pairs, s.n)

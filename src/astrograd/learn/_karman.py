@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed
+from astrograd._errors import InputError, check_bool, check_choice, check_int, check_positive, check_seed
 from astrograd.flow import FlowState, karman, simulate
 from astrograd.io._paths import file_to_read, file_to_write
 
@@ -101,12 +101,13 @@ def generate_karman_data(
     dt = check_positive("dt", dt)
     check_positive("perturbation", perturbation, allow_zero=True)
     check_seed(seed)
+    progress = check_bool("progress", progress)  # "no" would be truthy
     runs = []
     for split, values in (("train", train_reynolds), ("test", test_reynolds)):
-        try:
-            runs += [(float(r), split) for r in values]
-        except (TypeError, ValueError):
-            raise InputError(f"{split}_reynolds = {values!r} is not allowed; it must be a list of numbers") from None
+        # text was read character by character ("15": Reynolds numbers 1 and 5)
+        if isinstance(values, str | bytes) or not np.iterable(values):
+            raise InputError(f"{split}_reynolds = {values!r} is not allowed; it must be a list of numbers")
+        runs += [(check_positive("Reynolds number", r), split) for r in values]  # True was Re 1
     if not runs:
         raise InputError("no Reynolds numbers given; pass at least one training or test Reynolds number")
     names = set()

@@ -16,7 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_int, check_positive, check_seed, is_concrete
+from astrograd._errors import (
+    InputError,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive,
+    check_seed,
+    is_concrete,
+)
 from astrograd.flow import FlowState, enforce_boundaries, step
 from astrograd.io._npz import sha256_of
 from astrograd.io._paths import file_to_write
@@ -227,41 +235,62 @@ def train_sol(
     *,
     mode: str = "loop",
     unroll: int | None = None,
-    steps: int = 1000,
-    batch: int = 4,
-    learning_rate: float = 1e-3,
-    blocks: int = 3,
-    channels: int = 32,
-    kernel: int = 3,
-    seed: int = 0,
+    steps: int | None = None,
+    batch: int | None = None,
+    learning_rate: float | None = None,
+    blocks: int | None = None,
+    channels: int | None = None,
+    kernel: int | None = None,
+    seed: int | None = None,
     checkpoint: str | Path | None = None,
-    checkpoint_every: int = 25,
+    checkpoint_every: int | None = None,
     progress: bool = True,
     init: str | Path | None = None,
 ) -> dict:
     """Train a corrector on the training runs of ``data`` and write the model file ``out``.
 
     mode: ``none`` (writes a model file meaning "no correction"), ``supervised`` or ``loop``
-    (``unroll`` steps, default 4; ``unroll`` is refused in the other modes). batch: samples
-    (run, start frame) per update, drawn from the key of each update. init: a model file of the
-    same architecture (e.g. a supervised network) to start from instead of random weights
-    (fine-tuning); ``init`` and ``checkpoint`` are refused with mode ``none``, which trains
-    nothing. Returns a summary dict (losses, parameters, seconds).
+    (``unroll`` steps, default 4; ``unroll`` is refused in the other modes). steps: Adam updates
+    (default 1000). batch: samples (run, start frame) per update, drawn from the key of each
+    update (default 4). learning_rate: default 1e-3. blocks, channels, kernel: the ResNet
+    (defaults 3, 32, 3). seed: initial weights and batches (default 0). checkpoint_every:
+    updates between checkpoints (default 25). init: a model file of the same architecture (e.g.
+    a supervised network) to start from instead of random weights (fine-tuning). Mode ``none``
+    trains nothing: it refuses every training option (None means not given). Returns a summary
+    dict (losses, parameters, seconds).
     """
     check_choice("mode", mode, SOL_MODES)
     # options that do not apply to the mode used to be accepted and ignored
     if unroll is not None and mode != "loop":
         raise InputError(f"unroll = {unroll!r} is not allowed with mode {mode!r}; it applies to mode 'loop' only")
-    for name, value in (("init", init), ("checkpoint", checkpoint)):
+    training = {
+        "init": init,
+        "checkpoint": checkpoint,
+        "steps": steps,
+        "batch": batch,
+        "learning_rate": learning_rate,
+        "blocks": blocks,
+        "channels": channels,
+        "kernel": kernel,
+        "seed": seed,
+        "checkpoint_every": checkpoint_every,
+    }
+    for name, value in training.items():
         if value is not None and mode == "none":
-            raise InputError(
-                f"{name} = {str(value)!r} is not allowed with mode 'none'; it trains no network"
-            )
-    unroll = 4 if unroll is None else unroll  # also outside loop mode: the fingerprint keeps reading 4
-    for name, v, low in (("unroll", unroll, 1), ("steps", steps, 0), ("batch", batch, 1)):
-        check_int(name, v, low)
-    check_positive("learning rate", learning_rate)
-    check_seed(seed)
+            shown = str(value) if isinstance(value, Path) else value
+            raise InputError(f"{name} = {shown!r} is not allowed with mode 'none'; it trains no network")
+    # the defaults (the stored fingerprints read the same as before); Python ints, not numpy
+    # ones, which made the model file's JSON header fail after all the training
+    unroll = check_int("unroll", 4 if unroll is None else unroll, 1)  # the fingerprint keeps reading 4
+    steps = check_int("steps", 1000 if steps is None else steps, 0)
+    batch = check_int("batch", 4 if batch is None else batch, 1)
+    learning_rate = check_positive("learning rate", 1e-3 if learning_rate is None else learning_rate)
+    blocks = check_int("blocks", 3 if blocks is None else blocks, 0)
+    channels = check_int("channels", 32 if channels is None else channels, 1)
+    kernel = check_int("kernel", 3 if kernel is None else kernel, 1)
+    seed = check_seed(0 if seed is None else seed)
+    checkpoint_every = check_int("checkpoint_every", 25 if checkpoint_every is None else checkpoint_every, 1)
+    progress = check_bool("progress", progress)  # "no" would be truthy
     out = file_to_write(out, "model.npz")  # before training, not when saving its result
     problem, attrs = make_problem(data, "train")
     frames = problem.vx.shape[1]

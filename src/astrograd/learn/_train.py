@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
-from astrograd._errors import InputError, SimulationError, check_int, check_key, check_positive
+from astrograd._errors import InputError, SimulationError, check_bool, check_int, check_key, check_positive
 from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz, sha256_of
 from astrograd.io._paths import file_to_write
 
@@ -87,6 +87,7 @@ def train(
     steps = check_int("steps", steps, 0)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, 1)
     check_key("key", key)
+    progress = check_bool("progress", progress)  # "no" would be truthy
     lr = check_positive("learning_rate", learning_rate)
     rate = lr
     if final_learning_rate is not None:
@@ -130,11 +131,16 @@ def train(
         file_to_write(path, "state.npz")
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        differ = differing_keys(meta.get("fingerprint") or {}, fp)
+        stored = meta.get("fingerprint") or {}
+        differ = differing_keys(stored, fp)
         if differ:
+            # the caller's fingerprint (the settings): name its entries, not only "extra"
+            extra = stored.get("extra")
+            entries = differing_keys(extra, fp["extra"]) if "extra" in differ and isinstance(extra, dict) else []
+            detail = f"; fingerprint entries that differ: {', '.join(map(str, entries))}" if entries else ""
             raise InputError(
                 f"checkpoint {str(path)!r} was written by a different training run ({', '.join(differ)} "
-                "differ); delete it or pass another --checkpoint"
+                f"differ){detail}; delete it or pass another --checkpoint"
             )
         start = int(meta["step"])
         if start > steps:

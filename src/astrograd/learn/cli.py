@@ -333,7 +333,11 @@ def control_eval_cmd(
         Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"
     ),
     pairs: int = typer.Option(None, help="held-out pairs (default: the number set at training)"),
-    direct_pairs: int = typer.Option(4, help="pairs also solved by direct per-instance optimisation (0: none)"),
+    direct_pairs: int = typer.Option(
+        None,
+        help="pairs also solved by direct per-instance optimisation (0: none; default: 4 or --pairs if fewer; "
+        "at most --pairs)",
+    ),
     direct_iterations: int = typer.Option(
         None, help="Adam iterations of the direct optimisation (default 100; not with --direct-pairs 0)"
     ),

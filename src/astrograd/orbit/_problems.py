@@ -157,6 +157,15 @@ def fit_gravity(
     observed = simulate(jnp.zeros(2), v0_true, Ballistics(g_true), config)
     check_trajectory(observed)
     in_air = np.flatnonzero(np.asarray(observed.position[:, 1]) >= 0)
+    # a dt as long as the flight left only the launch point, which no g changes: the loss was 0
+    # and g_init came back as the result (0 iterations, no error)
+    needed = 2 if joint else 1  # positions after the launch (the joint fit has 3 unknowns)
+    if in_air.size - 1 < needed:
+        raise InputError(
+            f"dt = {float(dt):g} s is too long for this throw: the ball is observed in the air at "
+            f"{in_air.size - 1} step(s) after the launch (the {'joint ' if joint else ''}fit needs at least "
+            f"{needed}); lower dt"
+        )
     data = observed.position[in_air]
     if noise > 0:
         data = data + noise * jax.random.normal(key, data.shape, dtype=data.dtype)
