@@ -8,7 +8,7 @@ import pytest
 from scipy.integrate import quad, solve_ivp
 
 from astrograd._errors import InputError
-from astrograd.cosmo import Cosmology, E, growth_factor, growth_rate, growth_table
+from astrograd.cosmo import Cosmology, E, growth_factor, growth_rate, growth_table, sigma8
 
 
 def _e_numpy(a, om, ok, w0=-1.0, wa=0.0):
@@ -117,3 +117,39 @@ def test_growth_table_refuses_a_universe_that_does_not_expand():
     closed = Cosmology(omega_k=-1.5)
     with pytest.raises(InputError, match="expands"):
         jax.jit(lambda a: growth_table(closed, 16).D1(a))(0.5)
+
+
+def _d1_from_far_past(om, w0, wa):
+    """D1 at a = 1 normalised to a early, from the growing mode at a = 1e-30 (where dark energy
+    with w0 + wa > −1/3 is still negligible), by scipy in ln a."""
+
+    def rhs(lna, y):
+        a, h = np.exp(lna), 1e-6
+        up, down = _e_numpy(a * np.exp(h), om, 0.0, w0, wa), _e_numpy(a * np.exp(-h), om, 0.0, w0, wa)
+        dlne = (np.log(up) - np.log(down)) / (2 * h)
+        om_a = om / a**3 / _e_numpy(a, om, 0.0, w0, wa) ** 2
+        return [y[1], -(2.0 + dlne) * y[1] + 1.5 * om_a * y[0]]
+
+    a0 = 1e-30
+    sol = solve_ivp(rhs, (np.log(a0), 0.0), [a0, a0], rtol=1e-11, atol=1e-40, method="DOP853")
+    return sol.y[0, -1]
+
+
+def test_dark_energy_that_is_not_negligible_early_is_refused(x64):
+    """The ODEs start on the matter-era growing modes at a = 1e-5. Dark energy with w0 + wa near
+    or above −1/3 is not negligible there: D1 was silently wrong (w0 = −0.5, wa = 0.4: 5 % high
+    against a solve from a = 1e-30; w0 + wa >= 0: by orders of magnitude)."""
+    # accepted: early dark energy small enough, D1 right
+    d = float(growth_table(Cosmology(omega_m=0.3, w0=-0.5, wa=0.1)).D1_early(1.0))
+    assert abs(d / _d1_from_far_past(0.3, -0.5, 0.1) - 1) < 1e-5
+    for w0, wa in ((-0.5, 0.4), (-0.5, 0.5), (-0.5, 1.0), (-0.2, 0.4)):
+        with pytest.raises(InputError, match=rf"w0 \+ wa = {w0 + wa:g} \(w0 = {w0:g}, wa = {wa:g}\) is not allowed.*"
+                                             r"at most 0\.0001"):
+            growth_table(Cosmology(omega_m=0.3, w0=w0, wa=wa))
+    with pytest.raises(InputError, match="w0 \\+ wa = -0.1"):
+        sigma8(Cosmology(omega_m=0.3, sigma8=None, A_s=2e-9, w0=-0.5, wa=0.4))
+    # a closed-over cosmology is checked under jit too (Ω_DE = 1 − Ω_m − Ω_k there is staged)
+    accepted, refused = Cosmology(w0=-0.9), Cosmology(w0=-0.5, wa=0.5)
+    assert np.isfinite(float(jax.jit(lambda a: growth_table(accepted, 16).D1(a))(0.5)))
+    with pytest.raises(InputError, match="w0 \\+ wa = 0 "):
+        jax.jit(lambda a: growth_table(refused, 16).D1(a))(0.5)

@@ -10,6 +10,7 @@ from scipy.integrate import quad
 from astrograd._errors import InputError
 from astrograd.cosmo import (
     Cosmology,
+    E,
     growth_table,
     linear_power,
     sigma8,
@@ -197,3 +198,15 @@ def test_transfer_and_sigma_r_refuse_bad_k_and_a():
         sigma_r(cosmo, 8.0, jnp.array([0.5, 1.0]), table)
     with pytest.raises(InputError, match=r"a has shape \(1, 1\)"):
         sigma_r(cosmo, 8.0, np.array([[0.5]]), table)
+
+
+def test_background_refuses_scale_factors_that_are_not_positive():
+    """E(0) was NaN and E(−1) = 0.632 (a number for a negative scale factor), silently."""
+    from astrograd.cosmo import E2, dlnE_dlna, omega_m_of_a
+
+    cosmo = Cosmology()
+    for fn in (E, E2, dlnE_dlna, omega_m_of_a):
+        for a, shown in ((0.0, "0"), ([0.5, -1.0], "-1"), (float("nan"), "nan"), (np.inf, "inf")):
+            with pytest.raises(InputError, match=f"a = {shown} is not allowed; it must be a finite number > 0"):
+                fn(cosmo, a)
+    np.testing.assert_allclose(float(E(cosmo, 0.5)), np.sqrt(0.3 * 8 + 0.7))

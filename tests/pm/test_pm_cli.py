@@ -139,3 +139,16 @@ def test_pm_run_refuses_stale_snapshots_of_an_earlier_run_before_the_run(tmp_pat
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
     assert "holds snapshot_002.h5 from an earlier run with more snapshots" in res.output + getattr(res, "stderr", "")
+
+
+def test_pm_run_snapshot_on_a_grid_step_adds_no_step(tmp_path):
+    """np.linspace(0.1, 1, 11) holds 0.5499999999999999, not 0.55: the snapshot at 0.55 was added
+    as a twelfth scale factor, a step of 1e-16 and one more force evaluation (num_steps 11)."""
+    out = tmp_path / "run"
+    res = _run(["run", "--ptcl-grid", "4", "--mesh-factor", "1", "--box", "64", "--a-start", "0.1",
+                "--steps", "10", "--snapshots", "0.55,1", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["num_steps"] == 10
+    with h5py.File(out / "snapshot_000.h5") as f:
+        assert f["Header"].attrs["Time"] == 0.55

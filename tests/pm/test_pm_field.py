@@ -484,3 +484,25 @@ def test_nonlinear_posterior_beats_the_wiener_filter_and_is_calibrated(x64):
           f"{np.round(r_map - r_wiener, 3)}, coverage {cover:.3f}")
     assert np.all(r_mean[1:] > r_wiener[1:] + 0.01) and np.all(r_map[1:] > r_wiener[1:] + 0.01)
     assert 0.6 < cover < 0.76
+
+
+def test_cross_correlation_computes_k_in_float64_without_x64():
+    """|k| came from jnp in float64 only under x64; without it jnp truncated it to float32, with
+    a warning (the one of the test suite), and the shells' k were float32 values."""
+    import warnings
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(6, 8, 10)), rng.normal(size=(6, 8, 10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        k, r = cross_correlation(a, b, (60.0, 80.0, 100.0))
+    kx, ky, kz = (2 * np.pi * f for f in (np.fft.fftfreq(6, 10.0), np.fft.fftfreq(8, 10.0), np.fft.rfftfreq(10, 10.0)))
+    kmag = np.sqrt(kx[:, None, None] ** 2 + ky[None, :, None] ** 2 + kz[None, None, :] ** 2)
+    # the lowest shell: |k| in [k_f/2, 3 k_f/2), k_f of the largest side; its mean counted as in rfft
+    kf = 2 * np.pi / 100.0
+    weight = np.ones_like(kmag) * 2.0
+    weight[:, :, 0] = 1.0
+    weight[:, :, -1] = 1.0
+    inside = (kmag >= 0.5 * kf) & (kmag < 1.5 * kf)
+    assert np.abs(k[0] / (np.sum(weight * kmag * inside) / np.sum(weight * inside)) - 1) < 1e-14
+    assert np.all(np.abs(r) <= 1.0)

@@ -308,3 +308,17 @@ def test_force_with_vjp_matches_force_and_its_vjp(x64, gradient, compensate):
     g1 = vjp1(ct)[0]
     assert float(jnp.max(jnp.abs(f1 - f2)) / jnp.max(jnp.abs(f1))) < 1e-12
     assert float(jnp.max(jnp.abs(g1 - g2)) / jnp.max(jnp.abs(g1))) < 1e-12
+
+
+def test_power_spectrum_refuses_a_k_max_above_every_mode():
+    """k_max = 1e30 was numpy's "Maximum allowed size exceeded" traceback (1e31 shells); up to
+    the mesh's corner |k| = √3 π/Δ it is taken."""
+    delta = np.random.default_rng(1).normal(size=(4, 4, 4))
+    corner = np.sqrt(3.0) * np.pi / 8.0  # box 32 Mpc/h, 4 cells: Δ = 8
+    for k_max in (1e30, 1.01 * corner):
+        shown = re.escape(f"{k_max:g}")
+        with pytest.raises(InputError, match=rf"k_max = {shown} is not allowed; it must be at most 0\.680175, the "
+                                             r"largest \|k\| of the \(4, 4, 4\) mesh"):
+            power_spectrum(delta, 32.0, k_max=k_max)
+    _, _, counts = power_spectrum(delta, 32.0, k_max=corner, num_bins=3)
+    assert counts.sum() >= 4**3 - 2  # every mode but k = 0 (and the corner, on the top edge)

@@ -129,19 +129,27 @@ def _de_density(cosmo: Cosmology, a):
     return a ** (-3.0 * (1.0 + cosmo.w0 + cosmo.wa)) * jnp.exp(-3.0 * cosmo.wa * (1.0 - a))
 
 
+def _check_a(a) -> None:
+    """InputError naming the first scale factor of a concrete ``a`` that is not finite and > 0
+    (E(0) was NaN, E(−1) a number)."""
+    check_each(a, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("a", v))
+
+
 def E2(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
-    """(H(a) / H0)² at scale factor ``a`` (any shape)."""
+    """(H(a) / H0)² at scale factor ``a`` (any shape, > 0)."""
+    _check_a(a)
     a = jnp.asarray(a)
     return cosmo.omega_m * a**-3 + cosmo.omega_k * a**-2 + cosmo.omega_de * _de_density(cosmo, a)
 
 
 def E(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
-    """H(a) / H0 at scale factor ``a`` (any shape)."""
+    """H(a) / H0 at scale factor ``a`` (any shape, > 0)."""
     return jnp.sqrt(E2(cosmo, a))
 
 
 def dlnE_dlna(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
-    """d ln H / d ln a at scale factor ``a`` (any shape)."""
+    """d ln H / d ln a at scale factor ``a`` (any shape, > 0)."""
+    _check_a(a)
     a = jnp.asarray(a)
     de = cosmo.omega_de * _de_density(cosmo, a)
     w = cosmo.w0 + cosmo.wa * (1.0 - a)
@@ -150,6 +158,7 @@ def dlnE_dlna(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
 
 
 def omega_m_of_a(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
-    """Matter density parameter Ω_m(a) = Ω_m a⁻³ / E²(a)."""
+    """Matter density parameter Ω_m(a) = Ω_m a⁻³ / E²(a) (``a`` > 0)."""
+    _check_a(a)
     a = jnp.asarray(a)
     return cosmo.omega_m * a**-3 / E2(cosmo, a)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -131,6 +133,8 @@ def _check_expansion(cosmo: Cosmology, num_steps: int, dtype) -> None:
     with jax.ensure_compile_time_eval():
         e2 = np.asarray(E2(cosmo, jnp.asarray(a)))
     bad = ~(np.isfinite(e2) & (e2 > 0))
+    if not bad.any():
+        _check_matter_era(cosmo)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         params = ", ".join(
@@ -139,6 +143,32 @@ def _check_expansion(cosmo: Cosmology, num_steps: int, dtype) -> None:
         raise InputError(
             f"E²(a) = {float(e2[i]):g} at a = {float(a[i]):.6g} for the cosmology with {params}: the growth "
             f"table needs a universe that expands (E² finite and > 0) for a in [{A_MIN:g}, {A_MAX:g}]"
+        )
+
+
+#: The largest |ρ_DE / ρ_m| at A_MIN that the matter-era start of the ODEs allows: D1 is then off
+#: by about as much (1.2 × the ratio, measured against a solve started at a = 1e-30).
+MAX_EARLY_DE_RATIO = 1e-4
+
+
+def _check_matter_era(cosmo: Cosmology) -> None:
+    """For a concrete ``cosmo``: InputError if dark energy is not negligible against matter at
+    A_MIN (w0 + wa >~ −0.3, where ρ_DE falls more slowly than a⁻³ into the past): the ODEs start
+    on the matter-era growing modes (D1 = a), which it would make wrong silently (w0 = −0.5,
+    wa = 0.4: D1(1) 5 % high; w0 + wa >= 0: meaningless)."""
+    # from the fields as floats: ``cosmo.omega_de`` is a jnp operation, staged under jit
+    om, w0, wa = float(cosmo.omega_m), float(cosmo.w0), float(cosmo.wa)
+    ode = 1.0 - om - float(cosmo.omega_k)
+    if ode == 0.0:
+        return
+    # log |ρ_DE / ρ_m| at A_MIN, in logs: the ratio itself overflows for w0 + wa >~ 20
+    log_ratio = math.log(abs(ode) / om) - 3.0 * (w0 + wa) * math.log(A_MIN) - 3.0 * wa * (1.0 - A_MIN)
+    if log_ratio > math.log(MAX_EARLY_DE_RATIO):
+        ratio = f"{math.exp(log_ratio):.3g}" if log_ratio < 700 else f"e^{log_ratio:.4g}"
+        raise InputError(
+            f"w0 + wa = {w0 + wa:g} (w0 = {w0:g}, wa = {wa:g}) is not allowed with omega_m = {om:g}: dark energy is "
+            f"|ρ_DE/ρ_m| = {ratio} of the matter at a = {A_MIN:g}, where the growth ODEs start in the matter era; "
+            f"it must be at most {MAX_EARLY_DE_RATIO:g} (w0 + wa below about -0.3)"
         )
 
 

@@ -8,7 +8,7 @@ from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, check_bool, check_finite_if_concrete, check_int, check_positive
 from astrograd.pm._config import check_cells, check_counts, per_axis, rfft_shape
-from astrograd.pm._mesh import as_float, cic_paint, cic_paint_2d, cic_window, rfft_wavevectors
+from astrograd.pm._mesh import as_float, cic_paint, cic_paint_2d, cic_window
 
 
 def _box(box_size) -> tuple[float, float, float]:
@@ -84,8 +84,11 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     if num_bins is not None:
         check_int("num_bins", num_bins, 1)
     cell = tuple(b / n for b, n in zip(box_size, shape, strict=True))
-    ks = rfft_wavevectors(shape, cell, dtype)
-    kmag = np.asarray(jnp.sqrt(ks[0] ** 2 + ks[1] ** 2 + ks[2] ** 2))
+    # in numpy: ``dtype`` float64 stays float64 without x64 (jnp truncated it, with a warning)
+    freqs = [np.fft.rfftfreq(n, d) if axis == 2 else np.fft.fftfreq(n, d)
+             for axis, (n, d) in enumerate(zip(shape, cell, strict=True))]
+    kx, ky, kz = (np.asarray(2.0 * np.pi * f, dtype) for f in freqs)
+    kmag = np.sqrt(kx[:, None, None] ** 2 + ky[None, :, None] ** 2 + kz[None, None, :] ** 2)
     weight = np.full(kmag.shape[2], 2.0)
     weight[0] = 1.0
     if shape[2] % 2 == 0:
@@ -95,6 +98,10 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     if k_max is not None and check_positive("k_max", k_max) <= 0.5 * k_fund:
         raise InputError(f"k_max = {k_max:g} is not allowed; it must be > {0.5 * k_fund:g} (half the fundamental "
                          "frequency, the lowest shell's lower edge)")
+    k_corner = float(kmag.max())
+    if k_max is not None and k_max > k_corner * (1.0 + 1e-6):  # 1e30: a traceback allocating 1e31 shells
+        raise InputError(f"k_max = {k_max:g} is not allowed; it must be at most {k_corner:g}, the largest |k| of the "
+                         f"{shape} mesh (h/Mpc; every shell above it is empty)")
     k_top = min(np.pi / c for c in cell) if k_max is None else float(k_max)
     if num_bins is None:
         num_bins = max(1, int(k_top / k_fund))

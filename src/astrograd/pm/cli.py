@@ -87,7 +87,14 @@ def run(
                          "this run writes " + (f"snapshot_000.h5 to snapshot_{len(snaps) - 1:03d}.h5" if len(snaps) > 1
                                                else "snapshot_000.h5 only") + ": remove them or use another --out")
     split = None if devices == 1 else devices  # a bad count fails while `forward` is traced
-    a_steps = np.unique(np.concatenate([config.a_steps, np.asarray(snaps)]))
+    # a snapshot on a step of the uniform grid up to round-off (0.55 vs linspace's
+    # 0.5499999999999999) replaces that step: it added a step of 1e-16 and one force evaluation
+    grid = config.a_steps
+    for s in snaps:
+        i = int(np.argmin(np.abs(grid - s)))
+        if abs(grid[i] - s) <= 1e-9 * s:
+            grid[i] = s
+    a_steps = np.unique(np.concatenate([grid, np.asarray(snaps)]))
     snap_steps = np.array([int(np.argmin(np.abs(a_steps - s))) for s in snaps])
     t0 = time.perf_counter()
 
