@@ -155,6 +155,21 @@ def grid_posterior(batch_log_like, centre, half_width, points: int):
     return axes, logp, mean, cov
 
 
+def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2, map_iterations=150,
+                   grid_points=41) -> None:
+    """InputError naming the first bad setting of :func:`wind_posterior` (also called by the CLI
+    before it creates its output folder)."""
+    # two draws per chain at least: the diagnostics (ESS, r_hat) and the grid's width need a spread
+    for name, value, minimum in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 2),
+                                 ("num_chains", num_chains, 1), ("map_iterations", map_iterations, 1)):
+        check_int(name, value, minimum)
+    if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
+        raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
+    # a number (a string or None was a TypeError from np.isfinite), finite and > 0
+    if not (is_real_number(noise) and np.isfinite(noise) and noise > 0):
+        raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
+
+
 def wind_posterior(
     problem: Problem,
     key,
@@ -189,16 +204,8 @@ def wind_posterior(
     """
     from astrograd.inverse import check_checkpoint, sample
 
-    # two draws per chain at least: the diagnostics (ESS, r_hat) and the grid's width need a spread
-    for name, value, minimum in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 2),
-                                 ("num_chains", num_chains, 1), ("map_iterations", map_iterations, 1)):
-        check_int(name, value, minimum)
-    if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
-        raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
-
-    # a number (a string or None was a TypeError from np.isfinite), finite and > 0
-    if not (is_real_number(noise) and np.isfinite(noise) and noise > 0):
-        raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
+    check_settings(noise=noise, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                   map_iterations=map_iterations, grid_points=grid_points)
     check_key("key", key)  # an integer seed was a TypeError from jax.random.split
     setup = _wind_setup(problem)
     u_true = np.log([setup.v_inf_km_s, setup.mdot_msun_per_myr])

@@ -259,20 +259,16 @@ def posterior_cmd(
     import jax
     import numpy as np
 
-    from astrograd._errors import InputError, check_int, check_seed
+    from astrograd._errors import InputError, check_seed
     from astrograd.hydro._plot import plot_posterior
-    from astrograd.hydro._posterior import physical_summary, wind_posterior
+    from astrograd.hydro._posterior import check_settings, physical_summary, wind_posterior
     from astrograd.hydro._problems import wind_problem
     from astrograd.io import write_h5
 
     if cells < 16:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 16")
-    # every value before --out is made (wind_posterior checks them only after): a refusal leaves nothing behind
-    # (in wind_posterior's words, which these messages were before)
-    if not (np.isfinite(noise) and noise > 0):
-        raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
-    for name, value, minimum in (("num_warmup", warmup, 1), ("num_samples", samples, 2), ("num_chains", chains, 1)):
-        check_int(name, value, minimum)
+    # every value before --out is made: a refusal leaves nothing behind
+    check_settings(noise=noise, num_warmup=warmup, num_samples=samples, num_chains=chains)
     key = jax.random.key(check_seed(seed, "--seed"))
     problem = wind_problem(cells)
     out.mkdir(parents=True, exist_ok=True)
