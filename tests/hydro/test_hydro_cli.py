@@ -419,3 +419,32 @@ def test_run_sedov_before_the_blast_left_the_energy_cells_names_the_time():
                                f"Sedov's radius {radius:.4g} at t_end = 1e-12 spans {radius * 32:.3g} cells")
     assert lines[0].endswith("inside or next to the 2 cells of the deposited energy; choose a later t_end or more "
                              "cells")
+
+
+def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
+    """Before: `run custom --init` started every state at t = 0, so a snapshot written at
+    t = 0.05 and rerun to --t-end 0.1 was evolved by 0.1 more (to t = 0.15 physically) and
+    labelled t = 0.1. Now it runs from the snapshot's `time`: Sod to 0.05 then on to 0.1 is the
+    Sod run to 0.1 that stops at 0.05 on the way (the same steps)."""
+    from astrograd.hydro import run, sod_problem
+    from astrograd.hydro._snapshot import read_snapshot
+
+    half = tmp_path / "half.h5"
+    res = _invoke("run", "sod", "--cells", 64, "--t-end", 0.05, "--out", half, "--json")
+    assert res.exit_code == 0, res.output
+    end = tmp_path / "end.h5"
+    res = _invoke("run", "custom", "--init", half, "--t-end", 0.1, "--out", end, "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert summary["t_start"] == 0.05 and summary["t_end"] == 0.1
+    _, w_end, attrs = read_snapshot(end, None)
+    assert float(attrs["time"]) == 0.1
+    pr = sod_problem(64)
+    _, sol = run(*pr.initial, pr.params, pr.config, 0.1, save_times=[0.05])
+    direct = np.asarray(sol.primitive(pr.params.gamma))
+    np.testing.assert_allclose(w_end, direct, rtol=1e-12, atol=1e-12)
+    # a --t-end not after the snapshot's time is refused in one line
+    res = _invoke("run", "custom", "--init", half, "--t-end", 0.05)
+    assert res.exit_code == 2
+    assert "t_end = 0.05 is not allowed; it must be greater than the start time 0.05 (the time of the --init" \
+        in res.output

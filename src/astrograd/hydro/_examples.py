@@ -120,8 +120,12 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
 
         units = CodeUnits.from_cgs_attributes({k: _number_attribute(init, attrs, k, None) for k in unit_keys})
     gamma = _number_attribute(init, attrs, "gamma", 5.0 / 3.0)
+    # a snapshot's `time` is the time of its state: a run from it continues the clock (it used to
+    # start at 0, so a snapshot at 0.1 rerun to --t-end 0.2 was evolved by 0.2 and labelled 0.2)
+    t_start = _number_attribute(init, attrs, "time", 0.0)
     t_end = _number_attribute(init, attrs, "t_end", 0.1)
-    return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)})
+    return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
+                   t_start=t_start)
 
 
 def _text_attribute(value):
@@ -253,7 +257,10 @@ def run_problem(problem: Problem) -> dict:
         info = problem.info  # the bubble solution exists (reverse shock inside the contact)
         weaver_bubble(np.zeros(1), info["mdot"], info["v_inf"], info["rho"], problem.t_end, gamma=gamma)
     start = time.perf_counter()
-    w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end)
+    if problem.t_end <= problem.t_start:
+        raise InputError(f"t_end = {problem.t_end:g} is not allowed; it must be greater than the start time "
+                         f"{problem.t_start:g} (the time of the --init snapshot); give a later --t-end")
+    w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end, t_start=problem.t_start)
     seconds = time.perf_counter() - start
     out = {"x": config.grid.centres, "w": w, "steps": int(sol.num_steps), "seconds": seconds, "numbers": {}}
     nums = out["numbers"]

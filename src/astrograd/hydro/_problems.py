@@ -17,8 +17,8 @@ __all__ = ["Problem", "sedov_problem", "sod_problem", "wind_problem", "WindSetup
 
 @dataclass
 class Problem:
-    """A ready-to-run problem: config, params, primitive initial state (3, n), end time, and the
-    code units when it is posed in physical units (None otherwise)."""
+    """A ready-to-run problem: config, params, primitive initial state (3, n) at ``t_start``,
+    end time, and the code units when it is posed in physical units (None otherwise)."""
 
     name: str
     config: HydroConfig
@@ -27,6 +27,7 @@ class Problem:
     t_end: float
     units: CodeUnits | None = None
     info: dict = field(default_factory=dict)
+    t_start: float = 0.0
 
 
 SOD_LEFT = (1.0, 0.0, 1.0)

@@ -222,8 +222,9 @@ def raise_if_failed(solution: HydroSolution, params: HydroParams, config: HydroC
 
 
 @eqx.filter_jit
-def _simulate_jit(q0, params, config, t_end, save_times, max_steps):
-    return simulate(q0, params, config, t_end, save_times=save_times, adjoint="forward", max_steps=max_steps)
+def _simulate_jit(q0, params, config, t_start, t_end, save_times, max_steps):
+    return simulate(q0, params, config, t_end, t_start=t_start, save_times=save_times, adjoint="forward",
+                    max_steps=max_steps)
 
 
 def run(
@@ -234,10 +235,12 @@ def run(
     config: HydroConfig,
     t_end: float,
     *,
+    t_start: float = 0.0,
     save_times=None,
     max_steps: int = 1_000_000,
 ) -> tuple[np.ndarray, HydroSolution]:
-    """Checked, compiled forward run from primitive arrays (each (n,), code units).
+    """Checked, compiled forward run from primitive arrays (each (n,), code units), from
+    ``t_start`` (the time of the initial state, e.g. a snapshot's) to ``t_end``.
 
     Validates the initial state (InputError naming the first bad cell) and t_end, runs, and
     raises SimulationError with time and cell if the run goes unphysical, or naming the step
@@ -247,7 +250,11 @@ def run(
     max_steps = _python_int(max_steps)
     w0 = check_initial_state(rho, vel, p, config.num_cells)
     t_end = check_positive("t_end", t_end)  # a number (not None, a string or an array), finite, > 0
-    check_times(0.0, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
+    t_start = check_positive("t_start", t_start, allow_zero=True)
+    if t_end <= t_start:
+        raise InputError(f"t_end = {t_end:g} is not allowed; it must be greater than the start time t_start = "
+                         f"{t_start:g}")
+    check_times(t_start, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
     dtype = jnp.result_type(float)
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
     bad = np.asarray(unphysical(q0, params.gamma))
@@ -260,12 +267,13 @@ def run(
         )
     st = None if save_times is None else jnp.asarray(save_times, dtype)
     try:  # the step cap, checked inside the compiled loop
-        sol = jax.block_until_ready(_simulate_jit(q0, params, config, jnp.asarray(t_end, dtype), st, max_steps))
+        sol = jax.block_until_ready(_simulate_jit(q0, params, config, jnp.asarray(t_start, dtype),
+                                                  jnp.asarray(t_end, dtype), st, max_steps))
     except (RuntimeError, ValueError) as err:
         message = runtime_check_message(err)
         if message is None:
             raise
-        raise SimulationError(_step_cap_message(message, q0, params, config, 0.0, t_end, st, max_steps)) from None
+        raise SimulationError(_step_cap_message(message, q0, params, config, t_start, t_end, st, max_steps)) from None
     raise_if_failed(sol, params, config)
     return np.asarray(sol.primitive(params.gamma)), sol
 

@@ -79,7 +79,7 @@ def run_cmd(
                       reference_label=result.get("reference_label", "exact"),
                       title=f"{pr.name}, {cfg.geometry}, {cfg.num_cells} cells, t = {pr.t_end:.4g}")
     summary = {
-        "problem": pr.name, "cells": cfg.num_cells, "geometry": cfg.geometry, "t_end": pr.t_end,
+        "problem": pr.name, "cells": cfg.num_cells, "geometry": cfg.geometry, "t_start": pr.t_start, "t_end": pr.t_end,
         "gamma": float(pr.params.gamma), "riemann": cfg.riemann, "limiter": cfg.limiter,
         "steps": result["steps"], "seconds": round(result["seconds"], 3), **result["numbers"],
         "out": str(out) if out else None, "plot": str(plot) if plot else None,
