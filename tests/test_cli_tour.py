@@ -45,6 +45,19 @@ def test_unknown_tour_area_exits_2_with_one_line():
     assert "Traceback" not in out.stderr
 
 
+def test_tour_only_naming_no_area_is_refused(tmp_path, monkeypatch):
+    """`--only ,` (or spaces) named no area and ran every one of them, for minutes."""
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: pytest.fail("the tour ran"))
+    result = CliRunner().invoke(app, ["tour", "--out", str(tmp_path / "t"), "--only", " , "])
+    assert result.exit_code == 2
+    assert "error: --only ' , ' names no area; give comma-separated areas from: " in result.output
+    assert not (tmp_path / "t").exists()
+
+
 _FAILING_CHECK = """
 import equinox as eqx, jax, jax.numpy as jnp
 from astrograd._cli_util import handle_errors, quiet_callback_failures
@@ -82,6 +95,41 @@ def test_ctrl_c_in_a_command_is_one_line_exit_130(capsys):
     with pytest.raises(SystemExit) as exit_info:
         command()
     assert exit_info.value.code == 130 and capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize("where", ["numpy", "xla"])
+def test_running_out_of_memory_in_a_command_is_one_line_exit_1(capsys, where):
+    """An absurd size (a grid of 10⁷ × 10⁷ cells, say) that numpy (MemoryError) or XLA
+    (RESOURCE_EXHAUSTED) cannot allocate ends the command with one line naming the allocation,
+    exit status 1 (not 2: the input may be valid on a larger machine), not a traceback."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from astrograd._cli_util import handle_errors
+
+    @handle_errors
+    def command():
+        if where == "numpy":
+            return np.empty((10**7, 10**7))
+        return jnp.zeros((10**7, 10**7), jnp.float32).block_until_ready()
+
+    with pytest.raises(SystemExit) as exit_info:
+        command()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert err.startswith("error: out of memory (") and err.count("\n") == 1, err
+    assert ("TiB" in err) if where == "numpy" else ("bytes" in err), err
+
+
+def test_other_runtime_errors_in_a_command_keep_their_traceback():
+    from astrograd._cli_util import handle_errors
+
+    @handle_errors
+    def command():
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        command()
 
 
 def _fake_area(monkeypatch, tmp_path, tour_fn):

@@ -106,3 +106,41 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # the temporary file was left behind
     assert load_npz(path, "checkpoint")[0] == {"step": 1}
+
+
+def test_a_failed_h5_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    """write_h5 over an existing file that fails part-way (a value HDF5 cannot store, after a
+    dataset was written) keeps the previous file whole: before, the old file was truncated at
+    once and a half-written one (its first dataset only) was left in its place."""
+    path = write_h5(tmp_path / "a.h5", {"x": np.arange(3.0)}, {"t": 1.0})
+    with pytest.raises(TypeError):
+        write_h5(path, {"y": np.ones(2), "z": np.array([{"a": 1}], dtype=object)})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.h5"]
+    data, attrs = read_h5(path)
+    assert list(data) == ["x"] and np.array_equal(data["x"], np.arange(3.0)) and attrs == {"t": 1.0}
+
+
+@pytest.mark.parametrize("name", ["allow_pickle", "file", "__meta__"])
+def test_npz_array_names_that_np_savez_takes_as_arguments_are_refused(tmp_path, name):
+    """An array named "allow_pickle" was taken by np.savez as its flag and silently not written
+    (the checkpoint read back without it); "file" and "__meta__" were TypeError tracebacks."""
+    from astrograd._errors import InputError
+    from astrograd.io import atomic_savez
+
+    path = tmp_path / "c.npz"
+    with pytest.raises(InputError, match=f"the array name '{name}' is not allowed"):
+        atomic_savez(path, {"step": 1}, {name: np.ones(2)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_npz_object_arrays_are_refused_before_writing(tmp_path):
+    """An object array was pickled into the file, which load_npz (allow_pickle=False) then could
+    not read: a checkpoint written but never resumable."""
+    from astrograd._errors import InputError
+    from astrograd.io import atomic_savez, load_npz
+
+    path = tmp_path / "c.npz"
+    atomic_savez(path, {"step": 1}, {"x": np.zeros(3)})
+    with pytest.raises(InputError, match="array 'w' holds Python objects"):
+        atomic_savez(path, {"step": 2}, {"w": np.array([{"a": 1}, None], dtype=object)})
+    assert load_npz(path, "checkpoint")[0] == {"step": 1}

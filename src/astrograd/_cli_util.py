@@ -68,10 +68,22 @@ def print_json(obj: Any) -> None:
     print(json.dumps(_finite_or_null(to_jsonable(obj)), allow_nan=False), flush=True)
 
 
-def fail(message: str) -> None:
-    """Print ``error: message`` to stderr and exit with status 2 (no traceback)."""
+def fail(message: str, status: int = 2) -> None:
+    """Print ``error: message`` to stderr and exit with ``status`` (default 2; no traceback)."""
     print(f"error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
+    raise SystemExit(status)
+
+
+def _out_of_memory(err: BaseException) -> str | None:
+    """The one-line message for a run that ran out of memory (a MemoryError from numpy or
+    Python, or XLA's RESOURCE_EXHAUSTED allocating a buffer), or None for another error."""
+    if isinstance(err, MemoryError):
+        detail = str(err).splitlines()[0] if str(err) else ""
+    elif isinstance(err, RuntimeError) and "RESOURCE_EXHAUSTED" in str(err):
+        detail = str(err).split("RESOURCE_EXHAUSTED:", 1)[-1].strip().splitlines()[0]
+    else:
+        return None
+    return "out of memory" + (f" ({detail})" if detail else "") + "; try smaller sizes (grid, particles, steps, batch)"
 
 
 class _QuietCallbackFailure(logging.Filter):
@@ -91,7 +103,10 @@ def quiet_callback_failures() -> None:
 
 def handle_errors(fn: F) -> F:
     """Decorator for CLI commands: InputError/SimulationError, and checks that failed inside a
-    compiled program, become one-line errors, exit 2."""
+    compiled program, become one-line errors, exit 2. Running out of memory (MemoryError, or
+    XLA's RESOURCE_EXHAUSTED) is one line too, with exit status 1: the input may be valid and
+    fit a larger machine, so it is not reported as bad input (Python's own exit status for an
+    uncaught error is 1 too, as before, minus the traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -105,6 +120,11 @@ def handle_errors(fn: F) -> F:
         except (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError) as err:
             # e.g. an output below an existing file: the OS error in one line, not a traceback
             fail(f"cannot use {str(err.filename)!r}: {err.strerror or type(err).__name__}")
+        except (MemoryError, RuntimeError) as err:
+            message = _out_of_memory(err)
+            if message is None:
+                raise
+            fail(message, status=1)
         except KeyboardInterrupt:  # Ctrl-C: no traceback (a fit with a checkpoint said where it saved)
             print("interrupted", file=sys.stderr, flush=True)
             raise SystemExit(130) from None

@@ -72,9 +72,14 @@ def tour(
     full: bool = typer.Option(False, "--full", help="Larger, slower versions of the examples."),
 ) -> None:
     """Run every worked example at laptop size and write OUT/index.html with figures and numbers."""
+    from astrograd._errors import InputError
     from astrograd.tour import available_areas, run_tour
 
-    areas = [a.strip() for a in only.split(",") if a.strip()] or available_areas()
+    areas = [a.strip() for a in only.split(",") if a.strip()]
+    if only.strip() and not areas:  # "--only ," ran every area, for minutes
+        raise InputError(f"--only {only!r} names no area; give comma-separated areas from: "
+                         f"{', '.join(available_areas())}")
+    areas = areas or available_areas()
     index = run_tour(out, areas, quick=not full)
     typer.echo(f"tour written to {index}")
 

@@ -302,3 +302,43 @@ def test_stop_at_max_steps_returns_the_time_reached_instead_of_raising(x64):
     assert bool(res.failed) and int(res.num_steps) == 3
     np.testing.assert_allclose(float(res.t), 0.3, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(res.final), 0.9**3, rtol=1e-12)
+
+
+def test_check_grad_of_a_function_returning_integer_and_boolean_leaves(x64):
+    """f may return a pytree with integer or boolean leaves (an AdaptiveResult: num_steps,
+    failed); only its floating-point leaves are compared. Before: a ValueError from
+    jax.random.normal ("dtype argument to `normal` must be a float"), whatever f was."""
+    x = jnp.array([0.5, 2.0])
+    report = check_grad(lambda x: {"y": jnp.sin(x) * x[0], "n": jnp.array(3), "ok": x[0] > 0}, x)
+    report.assert_close(rtol=1e-7)
+    result = check_grad(
+        lambda p: adaptive_loop(decay_step, decay_dt, p["y0"], 0.0, 0.2, p["k"], max_steps=16, adjoint="forward"),
+        {"y0": jnp.array([1.0, 0.5]), "k": jnp.array(0.7)}, modes=("forward", "fd"), num_directions=1,
+    )
+    result.assert_close(rtol=1e-6)
+    with pytest.raises(InputError, match="f returns no floating-point values"):
+        check_grad(lambda x: x > 0, x)
+
+
+def test_loop_sizes_accept_numpy_integers_and_refuse_a_lone_number(x64):
+    """num_steps, save_every, max_steps and checkpoints may be numpy integers (e.g. from an
+    array of sizes or np.arange); before, np.int64(3) was refused as "not an integer". A lone
+    save step was a TypeError traceback; an integer array of save steps was refused."""
+    def same(a, b):
+        jax.tree.map(np.testing.assert_array_equal, a, b)
+
+    ref_final, ref_saved = fixed_loop(osc_step, osc_state(), 6, osc_args(), save_steps=[2, 4])
+    final, saved = fixed_loop(osc_step, osc_state(), np.int64(6), osc_args(), save_steps=np.array([2, 4]))
+    same(final, ref_final)
+    same(saved, ref_saved)
+    _, saved = fixed_loop(osc_step, osc_state(), 6, osc_args(), save_steps=jnp.array([2, 4]))
+    same(saved, ref_saved)
+    _, every = fixed_loop(osc_step, osc_state(), 6, osc_args(), save_every=np.int32(2))
+    same(jax.tree.map(lambda a: a[1:3], every), ref_saved)
+    res = adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), max_steps=np.int64(100),
+                        checkpoints=np.int64(5))
+    assert float(res.t) == 1.0
+    with pytest.raises(InputError, match="^save_steps = 3 is not allowed; it must be a sequence of integers$"):
+        fixed_loop(osc_step, osc_state(), 6, osc_args(), save_steps=3)
+    with pytest.raises(InputError, match="^num_steps = 2.0 is not allowed; it must be an integer >= 0$"):
+        fixed_loop(osc_step, osc_state(), 2.0, osc_args())

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_bool, check_choice, is_concrete, is_real_number
+from astrograd._errors import InputError, check_bool, check_choice, check_int, is_concrete, is_real_number
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
@@ -213,12 +213,13 @@ def adaptive_loop(
         :class:`AdaptiveResult`.
     """
     check_choice("adjoint", adjoint, ADJOINTS)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise InputError(f"max_steps = {max_steps!r} is not allowed; it must be an integer >= 1")
+    max_steps = check_int("max_steps", max_steps, 1)  # numpy integers too (a static Python int after)
     if checkpoints is None:
         checkpoints = default_checkpoints(max_steps)
-    if isinstance(checkpoints, bool) or not isinstance(checkpoints, int) or not 1 <= checkpoints <= max_steps:
+    whole = isinstance(checkpoints, int | np.integer) and not isinstance(checkpoints, bool)
+    if not (whole and 1 <= checkpoints <= max_steps):
         raise InputError(f"checkpoints = {checkpoints!r} is not allowed; it must be an integer in [1, max_steps]")
+    checkpoints = int(checkpoints)
     check_bool("remat", remat)
     check_bool("stop_at_max_steps", stop_at_max_steps)
 

@@ -119,6 +119,11 @@ def check_grad(
     # eagerly, each call would trace f again and compile every loop inside it anew).
     f_jit = jax.jit(f)
     y0 = f_jit(x)
+    # only the output's inexact leaves are compared (an AdaptiveResult's step count and failure
+    # flag are integers and booleans): the others get the symbolic-zero cotangent float0
+    out_mask = [eqx.is_inexact_array(y) for y in jax.tree.leaves(y0)]
+    if not any(out_mask):
+        raise InputError("check_grad: f returns no floating-point values to differentiate")
     vjp_jit = jax.jit(lambda x, u: jax.vjp(f, x)[1](u)[0])
     jvp_jit = jax.jit(lambda x, v: jax.jvp(f, (x,), (v,))[1])
     values = {m: [] for m in modes}
@@ -130,15 +135,19 @@ def check_grad(
             for v, x_ in zip(v_leaves, leaves, strict=True)
         ]
         v = jax.tree.unflatten(treedef, v_leaves)
-        u = jax.tree.map(lambda y, k: jax.random.normal(k, jnp.shape(y), jnp.result_type(y)), y0,
-                         _split_like(key_u, y0))
+        u = jax.tree.map(
+            lambda y, k: jax.random.normal(k, jnp.shape(y), jnp.result_type(y)) if eqx.is_inexact_array(y)
+            else np.zeros(np.shape(y), jax.dtypes.float0),
+            y0, _split_like(key_u, y0),
+        )
 
-        def inner(a, b):
-            return sum(jnp.vdot(p, q) for p, q in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+        def inner(a, b, mask=out_mask):
+            leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), mask, strict=True)
+            return sum(jnp.vdot(p, q) for p, q, d in leaves if d)
 
         if "reverse" in modes:
             g = vjp_jit(x, u)
-            values["reverse"].append(float(inner(_diff_only(g, diff_mask), _diff_only(v, diff_mask))))
+            values["reverse"].append(float(inner(g, v, diff_mask)))
         if "forward" in modes:
             jv = jvp_jit(x, v)
             values["forward"].append(float(inner(u, jv)))
@@ -159,11 +168,6 @@ def check_grad(
         va, vb = values[a], values[b]
         errors[f"{a}-{b}"] = np.abs(va - vb) / np.maximum(np.maximum(np.abs(va), np.abs(vb)), floor)
     return GradCheckReport(values=values, rel_errors=errors, eps=eps)
-
-
-def _diff_only(tree, diff_mask):
-    leaves, _ = jax.tree.flatten(tree)
-    return [leaf for leaf, d in zip(leaves, diff_mask, strict=True) if d]
 
 
 def _split_like(key, tree):

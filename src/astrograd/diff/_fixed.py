@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from astrograd._errors import InputError, check_choice, check_int
@@ -47,6 +48,13 @@ def _run(step: Callable, state: PyTree, args: PyTree, start: int, length: int, c
     return carry
 
 
+def _ndim(values) -> int | None:
+    try:
+        return np.ndim(values)
+    except ValueError:  # ragged
+        return None
+
+
 def fixed_loop(
     step: Callable[[PyTree, jax.Array, PyTree], PyTree],
     state: PyTree,
@@ -76,14 +84,12 @@ def fixed_loop(
         or is None when none were requested.
     """
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
-        raise InputError(f"num_steps = {num_steps!r} is not allowed; it must be an integer >= 0")
+    num_steps = check_int("num_steps", num_steps, 0)  # numpy integers too (a static Python int after)
     if save_steps is not None and save_every is not None:
         raise InputError("give save_steps or save_every, not both")
 
     if save_every is not None:
-        if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
-            raise InputError(f"save_every = {save_every!r} is not allowed; it must be an integer >= 1")
+        save_every = check_int("save_every", save_every, 1)
         n_chunks, rem = divmod(num_steps, save_every)
 
         def chunk(carry, chunk_index):
@@ -98,8 +104,11 @@ def fixed_loop(
     if save_steps is None:
         return _run(step, state, args, 0, num_steps, checkpoint), None
 
-    if isinstance(save_steps, str | bytes):  # "12" was read as the steps 1 and 2
+    # "12" was read as the steps 1 and 2; a lone integer was a TypeError traceback
+    if isinstance(save_steps, str | bytes) or _ndim(save_steps) != 1:
         raise InputError(f"save_steps = {save_steps!r} is not allowed; it must be a sequence of integers")
+    if isinstance(save_steps, np.ndarray | jax.Array):  # an integer array's entries: numpy integers
+        save_steps = np.asarray(save_steps).tolist()
     marks = [check_int("save_steps entry", s, 0) for s in save_steps]
     bad = [s for s in marks if not 0 <= s <= num_steps]
     if bad:

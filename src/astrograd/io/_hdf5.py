@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,21 @@ def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[s
 
 def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
     """Write arrays (and nested groups: a mapping value becomes a group, its ``"attrs"`` key
-    that group's attributes) to ``path``, overwriting it. Returns the path."""
+    that group's attributes) to ``path``, overwriting it. Returns the path.
+
+    The file is written under a temporary name in the same folder and then renamed: an error
+    or a kill while writing (a value HDF5 cannot store, a full disk, Ctrl-C) leaves the previous
+    file as it was, not a half-written one."""
     path = file_to_write(path, "out.h5")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
-        _write_group(f, datasets, attrs)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            _write_group(f, datasets, attrs)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -61,17 +61,36 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
         text = json.dumps(meta)
     except (TypeError, ValueError) as err:  # before any file is touched
         raise InputError(f"cannot write {str(path)!r}: its metadata is not JSON ({err})") from None
+    arrays = {name: _storable(path, name, value) for name, value in arrays.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.array(text), **arrays)
+            np.savez(f, __meta__=np.array(text), **arrays)  # object arrays were refused above
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:  # a full disk, Ctrl-C: no half-written temporary file left behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+# names that np.savez takes as its own arguments (an array "allow_pickle" was read as the flag
+# and silently not written, one named "file" was a TypeError) or that hold the header
+_RESERVED_NAMES = ("__meta__", "file", "allow_pickle")
+
+
+def _storable(path, name, value) -> np.ndarray:
+    """``value`` as an array that :func:`load_npz` reads back, else a one-line InputError
+    before any file is touched."""
+    if not isinstance(name, str) or name in _RESERVED_NAMES:
+        raise InputError(f"cannot write {str(path)!r}: the array name {name!r} is not allowed; use a text name "
+                         f"other than {', '.join(_RESERVED_NAMES)}")
+    a = np.asarray(value)
+    if a.dtype.hasobject:  # pickled by np.savez, then refused by load_npz (allow_pickle=False)
+        raise InputError(f"cannot write {str(path)!r}: array {name!r} holds Python objects; it must be numbers, "
+                         "booleans or text")
+    return a
 
 
 def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.ndarray]]:
