@@ -46,14 +46,15 @@ def main() -> None:
     grads = s["gradient_evaluations"]
     # the Laplace standard deviation of ln v∞ at points along ln v∞ around the grid mean (in grid
     # standard deviations): how much the discretised solver's derivative moves it
-    from astrograd.hydro._posterior import _jacobian_fn, _laplace_cov, _observe
+    from astrograd.hydro._posterior import _laplace_cov, _model_args, _programs
 
-    jac = _jacobian_fn(_observe(wind_problem(args.cells), "forward"))
+    pr = wind_problem(args.cells)
+    programs, model = _programs(pr.config, pr.t_end), _model_args(pr)
     sd_v = float(np.sqrt(post.grid_cov[0, 0]))
     offsets = [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0]
     laplace_sd = []
     for o in offsets:
-        _, j = jac(jax.numpy.asarray(post.grid_mean + np.array([o * sd_v, 0.0])))
+        _, j = programs.jacobian(jax.numpy.asarray(post.grid_mean + np.array([o * sd_v, 0.0])), model)
         laplace_sd.append(float(np.sqrt(_laplace_cov(j, args.noise)[0, 0])))
     out = {
         "case": "wind_posterior", "cells": args.cells, "noise": args.noise, "chains": args.chains,

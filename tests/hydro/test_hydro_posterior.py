@@ -119,3 +119,23 @@ def test_wind_posterior_refuses_a_noise_that_is_not_a_number_and_a_seed_for_a_ke
     args = {"key": jax.random.key(0), **kwargs}
     with pytest.raises(InputError, match=match):
         wind_posterior(wind_problem(16), args.pop("key"), **args)
+
+
+def test_a_second_posterior_of_the_same_grid_compiles_nothing_again(compilations):
+    """Each call built closures over its problem, so the solver's forward run, its Jacobian, the
+    reverse-mode maximum-likelihood fit and NUTS were compiled anew (~60 s at 16 cells, every
+    call). The grid is the CLI test's (run before this one, in float64 too), so that after it
+    nothing needs compiling here; other data (another key) goes through the same programs."""
+    with jax.enable_x64(True):
+        problem = wind_problem(16)
+        wind_posterior(problem, jax.random.key(7), num_warmup=3, num_samples=2, num_chains=1, grid_points=0,
+                       progress=False)  # compiles, unless the CLI test ran
+        with compilations() as compiled:
+            post = wind_posterior(problem, jax.random.key(8), num_warmup=3, num_samples=2, num_chains=1,
+                                  grid_points=0, progress=False)
+    names = " ".join(map(str, compiled))
+    for program in ("predict", "jacobian", "update", "logdensity", "advance"):
+        assert program not in names, compiled
+    assert post.u_samples.shape == (1, 2, 2) and np.all(np.isfinite(post.u_samples))
+    # the data is this key's: the maximum likelihood moved with it
+    assert post.data.shape == (16,)

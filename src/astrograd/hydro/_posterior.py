@@ -3,6 +3,7 @@ NUTS through the solver, and its Laplace (Fisher) approximation for comparison."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -68,30 +69,80 @@ def _prior_box(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _observe(problem: Problem, adjoint: str):
-    """u ↦ (ln M(<r) at every cell's outer edge of the final state, whether the run failed)."""
+def _model_args(problem: Problem):
+    """What the compiled programs of :func:`_programs` read of ``problem`` as inputs: (params,
+    initial state, code units of 1 km/s and of 1 M☉/Myr)."""
     import astropy.units as au
 
     cu = problem.units
-    v_unit = cu.to_code(1.0 * au.km / au.s)
-    m_unit = cu.to_code(1.0 * au.Msun / au.Myr)
-    f = wind_model(problem, adjoint=adjoint, with_failed=True)
-    volumes = jnp.asarray(problem.config.grid.volumes)
-
-    def observe(u):
-        w, failed = f(v_unit * jnp.exp(u[0]), m_unit * jnp.exp(u[1]))
-        return jnp.log(jnp.cumsum(w[0] * volumes.astype(w.dtype))), failed
-
-    return observe
+    return (problem.params, jnp.asarray(problem.initial), float(cu.to_code(1.0 * au.km / au.s)),
+            float(cu.to_code(1.0 * au.Msun / au.Myr)))
 
 
-def _jacobian_fn(observe):
-    """Compiled u ↦ (prediction, its forward-mode Jacobian (cells, 2)) of ``observe``."""
-    def pred_twice(y):  # (output, aux): the prediction comes back with the Jacobian, run once
-        pred = observe(y)[0]
-        return pred, pred
+class _Programs:
+    """The functions of :func:`wind_posterior` for one grid and end time, built once
+    (:func:`_programs`): the problem's arrays (``model``, see :func:`_model_args`), the data and
+    the whitening are their inputs, not constants in them, so a second posterior of the same
+    grid compiles nothing again (a closure per call compiled the solver's forward run, its
+    Jacobian, the reverse-mode fit and NUTS anew: ~60 s at 16 cells).
 
-    return jax.jit(lambda u: jax.jacfwd(pred_twice, has_aux=True)(u)[::-1])
+    u = (ln v∞/[km/s], ln Ṁ/[M☉/Myr]); ``observe(u, model, adjoint)`` gives (ln M(<r) at every
+    cell's outer edge of the final state, whether the run failed)."""
+
+    def __init__(self, config, t_end: float):
+        volumes = np.asarray(config.grid.volumes)
+
+        def observe(u, model, adjoint):
+            params, initial, v_unit, m_unit = model
+            f = wind_model(Problem("wind", config, params, initial, t_end), adjoint=adjoint, with_failed=True)
+            w, failed = f(v_unit * jnp.exp(u[0]), m_unit * jnp.exp(u[1]))
+            return jnp.log(jnp.cumsum(w[0] * jnp.asarray(volumes, w.dtype))), failed
+
+        def pred_twice(u, model):  # (output, aux): the prediction comes back with the Jacobian, run once
+            pred = observe(u, model, "forward")[0]
+            return pred, pred
+
+        def log_like(u, model, data, noise):
+            pred, failed = observe(u, model, "forward")
+            return jnp.where(failed, -jnp.inf, -0.5 * jnp.sum(((pred - data) / noise) ** 2))
+
+        def predict(u, model):
+            return observe(u, model, "forward")
+
+        def jacobian(u, model):  # (prediction, its forward-mode Jacobian (cells, 2))
+            return jax.jacfwd(pred_twice, has_aux=True)(u, model)[::-1]
+
+        def grid(pts, model, data, noise):
+            return jax.lax.map(lambda u: log_like(u, model, data, noise), pts)
+
+        self.observe = observe
+        self.predict, self.jacobian, self.grid = jax.jit(predict), jax.jit(jacobian), jax.jit(grid)
+
+        def map_loss(theta, args):  # the mean squared residual in the fit coordinates θ
+            model, data, lo, hi = args
+            return jnp.mean((observe(jnp.clip(_u_of_theta(theta, lo, hi), lo, hi), model, "checkpointed")[0]
+                             - data) ** 2)
+
+        def log_density(z, args):  # whitened: u = u_MAP + chol z; zero outside the box or for a failed run
+            model, u0, chol, lo, hi, data, noise = args
+            u = u0 + chol @ z
+            inside = jnp.all((u > lo) & (u < hi))
+            pred, failed = observe(jnp.clip(u, lo, hi), model, "checkpointed")
+            log_like = -0.5 * jnp.sum(((pred - data) / noise) ** 2)
+            return jnp.where(inside & ~failed, log_like, -jnp.inf)
+
+        self.map_loss, self.log_density = map_loss, log_density
+
+
+@functools.lru_cache(maxsize=4)
+def _programs(config, t_end: float) -> _Programs:
+    return _Programs(config, t_end)
+
+
+def _u_of_theta(theta, lo, hi):
+    """u from the fit coordinates θ = (ln v, ln v²Ṁ) relative to the prior box centre."""
+    c = (lo + hi) / 2.0
+    return jnp.stack([c[0] + theta[0], c[1] + theta[1] - 2.0 * theta[0]])
 
 
 def _laplace_cov(jac, noise: float) -> np.ndarray:
@@ -101,41 +152,30 @@ def _laplace_cov(jac, noise: float) -> np.ndarray:
     return np.linalg.inv(np.asarray(fisher(jnp.asarray(jac), noise**2)))
 
 
-def _map_estimate(observe, jac_fn, data, lo, hi, dtype, iterations: int, progress: bool):
+def _map_estimate(programs: _Programs, model, data, lo, hi, dtype, iterations: int, progress: bool):
     """Maximum of the likelihood of ``data``, from the prior box centre: Adam on the mean
-    squared residual in the fit coordinates (ln v, ln v²Ṁ) as in :func:`fit_wind` (``observe``:
-    reverse mode), then Gauss–Newton steps with ``jac_fn``: u ↦ (prediction, forward-mode
-    Jacobian). Returns (u, J at u)."""
+    squared residual in the fit coordinates (ln v, ln v²Ṁ) as in :func:`fit_wind` (reverse
+    mode), then Gauss–Newton steps with the forward-mode Jacobian. Returns (u, J at u)."""
     from astrograd.inverse import fit
 
     data = jnp.asarray(data)
-
-    def to_u(theta):  # θ = (ln v, ln v²Ṁ) relative to the box centre
-        c = (lo + hi) / 2.0
-        return jnp.stack([c[0] + theta[0], c[1] + theta[1] - 2.0 * theta[0]])
-
-    def loss(theta):
-        return jnp.mean((observe(jnp.clip(to_u(theta), lo, hi))[0] - data) ** 2)
-
-    res = fit(loss, jnp.zeros(2, dtype), optimizer=wind_adam(iterations), steps=iterations,
-              progress=progress, description="posterior: maximum likelihood")
-    u = to_u(jnp.asarray(res.params))
+    lo, hi = jnp.asarray(lo, dtype), jnp.asarray(hi, dtype)
+    res = fit(programs.map_loss, jnp.zeros(2, dtype), args=(model, data, lo, hi), optimizer=wind_adam(iterations),
+              steps=iterations, progress=progress, description="posterior: maximum likelihood")
+    u = _u_of_theta(jnp.asarray(res.params), lo, hi)
     for _ in range(4):  # Gauss–Newton
-        pred, jac = jac_fn(u)
+        pred, jac = programs.jacobian(u, model)
         u = u + jnp.linalg.solve(jac.T @ jac, jac.T @ (data - pred))
-    return np.asarray(u), np.asarray(jac_fn(u)[1])
+    return np.asarray(u), np.asarray(programs.jacobian(u, model)[1])
 
 
-def grid_log_likelihood(observe_fwd, data, noise: float):
-    """Jitted (k, 2) points u ↦ (k,) Gaussian log likelihoods of ``data`` from forward runs
-    (``lax.map``; −inf where a run failed)."""
+def grid_log_likelihood(problem: Problem, data, noise: float):
+    """(k, 2) points u ↦ (k,) Gaussian log likelihoods of ``data`` from forward runs of
+    ``problem`` (one compiled ``lax.map``; −inf where a run failed)."""
+    programs, model = _programs(problem.config, problem.t_end), _model_args(problem)
     data = jnp.asarray(data)
-
-    def log_like(u):
-        pred, failed = observe_fwd(u)
-        return jnp.where(failed, -jnp.inf, -0.5 * jnp.sum(((pred - data) / noise) ** 2))
-
-    return jax.jit(lambda pts: jax.lax.map(log_like, pts))
+    noise = jnp.asarray(noise, data.dtype)
+    return lambda pts: programs.grid(pts, model, data, noise)
 
 
 def grid_posterior(batch_log_like, centre, half_width, points: int):
@@ -213,46 +253,37 @@ def wind_posterior(
     if np.any(u_true <= lo) or np.any(u_true >= hi):
         raise InputError("the problem's (v_inf, mdot) lies outside the prior box; see PRIOR_V_KM_S, PRIOR_MASS_MSUN")
     k_data, k_sample = jax.random.split(key)
-    observe_fwd = _observe(problem, "forward")
-    observe = _observe(problem, "checkpointed")
-    clean, _ = jax.jit(observe_fwd)(jnp.asarray(u_true))
+    programs, model = _programs(problem.config, problem.t_end), _model_args(problem)
+    clean, _ = programs.predict(jnp.asarray(u_true), model)
     data = clean + noise * jax.random.normal(k_data, clean.shape, clean.dtype)
     # what defines the density (with the whitening below): a checkpoint of another problem or
     # noise is refused here, before the maximum likelihood; another whitening by sample()
     fingerprint = {"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
                    "data": np.asarray(data).tolist(), "map_iterations": map_iterations}
     stored = check_checkpoint(checkpoint, fingerprint)
-    jac_fn = _jacobian_fn(observe_fwd)
     if stored is not None and "u_map" in stored and "chol" in stored:
         # a resume: the maximum likelihood and whitening of this data and these settings, as the
         # checkpoint holds them (JSON floats round-trip exactly), instead of searching again
         u_map, chol = (np.asarray(stored[k], dtype=clean.dtype) for k in ("u_map", "chol"))
     else:
-        u_map, jac = _map_estimate(observe, jac_fn, data, lo, hi, clean.dtype, map_iterations, progress)
+        u_map, jac = _map_estimate(programs, model, data, lo, hi, clean.dtype, map_iterations, progress)
         chol = np.linalg.cholesky(_laplace_cov(jac, noise))
-    lo_j, hi_j = jnp.asarray(lo, clean.dtype), jnp.asarray(hi, clean.dtype)
-    u0, chol_j = jnp.asarray(u_map, clean.dtype), jnp.asarray(chol, clean.dtype)
-
-    def log_density(z):
-        u = u0 + chol_j @ z
-        inside = jnp.all((u > lo_j) & (u < hi_j))
-        pred, failed = observe(jnp.clip(u, lo_j, hi_j))
-        log_like = -0.5 * jnp.sum(((pred - data) / noise) ** 2)
-        return jnp.where(inside & ~failed, log_like, -jnp.inf)
-
+    dtype = clean.dtype
+    density_args = (model, jnp.asarray(u_map, dtype), jnp.asarray(chol, dtype), jnp.asarray(lo, dtype),
+                    jnp.asarray(hi, dtype), data, jnp.asarray(noise, dtype))
     res = sample(
-        log_density, jnp.zeros(2, clean.dtype), k_sample, num_warmup=num_warmup, num_samples=num_samples,
-        num_chains=num_chains, init_scale=0.5, dense_mass=True, checkpoint=checkpoint, progress=progress,
-        description="wind posterior (NUTS)",
+        programs.log_density, jnp.zeros(2, dtype), k_sample, args=density_args, num_warmup=num_warmup,
+        num_samples=num_samples, num_chains=num_chains, init_scale=0.5, dense_mass=True, checkpoint=checkpoint,
+        progress=progress, description="wind posterior (NUTS)",
         fingerprint={**fingerprint, "u_map": np.asarray(u_map).tolist(), "chol": np.asarray(chol).tolist()},
     )
     u = u_map + np.asarray(res.samples) @ chol.T
     mean = u.reshape(-1, 2).mean(axis=0)
-    jac_mean = np.asarray(jac_fn(jnp.asarray(mean))[1])
+    jac_mean = np.asarray(programs.jacobian(jnp.asarray(mean, dtype), model)[1])
     grid = (None, None, None, None)
     if grid_points:
         half = 6.0 * u.reshape(-1, 2).std(axis=0, ddof=1)
-        batch_log_like = grid_log_likelihood(observe_fwd, data, noise)  # compiled once for every widening
+        batch_log_like = grid_log_likelihood(problem, data, noise)  # compiled once for every widening
         for _ in range(4):
             grid = grid_posterior(batch_log_like, mean, half, grid_points)
             logp = grid[1]

@@ -3,6 +3,7 @@ outer-shock radius, parameter recovery by Adam and the loss landscape."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -214,11 +215,12 @@ class WindFit:
     loss: str
 
 
+@functools.lru_cache(maxsize=16)
 def wind_adam(iterations: int, learning_rate: float = 0.1):
     """The Adam used for wind fits: the step decays exponentially from ``learning_rate`` to
     ``learning_rate``/100 over ``iterations``; b2 = 0.99 (instead of 0.999) lets the
     second-moment estimate forget the large early gradients, so the steps do not stall near the
-    minimum."""
+    minimum. The same object for the same arguments, so that ``fit`` reuses its compiled update."""
     import optax
 
     schedule = optax.exponential_decay(learning_rate, transition_steps=iterations, decay_rate=0.01)
