@@ -74,6 +74,11 @@ def test_best_params_without_history_and_across_resume(x64, tmp_path):
                   history=False, checkpoint=ckpt, progress=False)
     assert resumed.resumed_from == 4 and float(resumed.best_params["x"]) == 1.0
     np.testing.assert_array_equal(resumed.losses, res.losses)
+    # asking for the history of a checkpoint that has none: refused (it returned None silently)
+    with pytest.raises(InputError, match="holds no parameter history .written with history=False.; resume it with "
+                                         "history=False"):
+        fit(lambda p: p["x"] ** 2, p0, optimizer="sgd", learning_rate=1.05, steps=12, checkpoint=ckpt,
+            progress=False)
 
 
 def test_lbfgs_rosenbrock_and_tolerance(x64):

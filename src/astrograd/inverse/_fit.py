@@ -271,11 +271,11 @@ def fit(
         best_diff = jax.tree.unflatten(
             treedef, [jnp.asarray(arrays[f"b{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(leaves0)]
         )
-        if history and meta["history"]:
+        if history and not meta["history"]:  # it used to return params_history None silently
+            raise InputError(f"checkpoint {str(path)!r} holds no parameter history (written with history=False); "
+                             "resume it with history=False, or delete it to start again with history")
+        if history:
             hist = [[arrays[f"h{j}"][k] for j in range(len(leaves0))] for k in range(start + 1)]
-        elif history:
-            history = False
-            hist = []
 
     def save(step: int) -> None:
         if path is None:
