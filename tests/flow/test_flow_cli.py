@@ -86,9 +86,16 @@ def test_fit_burgers_json(tmp_path):
         (["fit-burgers", "--lr", "0"], "learning rate"),
         # burgers is 1D: a second cell count, a GIF and a viscosity scheme were silently ignored
         (["run", "burgers", "--res", "32x16"], "--res '32x16' is not allowed for burgers (1D)"),
+        # a bad count for burgers was given the 2D hint "give NXxNY ..., e.g. 32x64", and 3 cells
+        # were refused as "resolution n = 3" (not naming --res)
+        (["run", "burgers", "--res", "0"],
+         "error: --res '0' is not allowed for burgers (1D); give one cell count N >= 4, e.g. 128"),
+        (["run", "burgers", "--res", "3"], "--res '3' is not allowed for burgers (1D); give one cell count N >= 4"),
+        (["run", "burgers", "--res", "abc"], "--res 'abc' is not allowed for burgers (1D); give one cell count N"),
         (["run", "burgers", "--gif", "b.gif"], "--gif is not available for burgers"),
         (["run", "burgers", "--viscosity-scheme", "implicit"], "--viscosity-scheme is not available for burgers"),
         (["run", "smoke", "--re", "50"], "--re is not available for smoke"),
+        (["run", "smoke", "--res", "4x4"], "resolution 4x4 is too coarse for the smoke source"),
         # the saved states were computed and dropped without a word
         (["run", "taylor-green", "--res", "8x8", "--save-every", "2"], "--save-every needs --out"),
         (["run", "burgers", "--save-every", "2"], "--save-every needs --out"),

@@ -226,6 +226,9 @@ def _simulate_swapped_arguments():
         (lambda: flow.taylor_green(8, amplitude=0.0), "amplitude = 0 needs an explicit dt"),
         (lambda: flow.taylor_green(8, dt=0.1, amplitude=float("inf")), "amplitude = inf"),
         (lambda: flow.smoke(8, 8, size=100.0), "size = 100.0 is not allowed; it must be a pair of numbers"),
+        # a source disc between the cell centres injected no marker: a box at rest, run without a word
+        (lambda: flow.smoke(4, 4), r"^resolution 4x4 is too coarse for the smoke source \(a disc of radius 10 "
+                                   r"covering no cell centre at dx = 25, dy = 25\); use more cells$"),
         (lambda: flow.box_mask(flow.Grid(8, 8, 1.0, 1.0), 0.0, (1.0, 1.0)), "box lower corner = 0.0"),
         (lambda: flow.marker_problem(8.5), "resolution n = 8.5"),
         (lambda: flow.shedding_probe(*flow.taylor_green(8), 2.5, (1.0, 1.0)), "num_steps = 2.5"),
@@ -274,11 +277,18 @@ def test_numeric_text_and_numpy_numbers_in_static_settings_are_python_numbers():
         flow.FlowConfig(grid, flow.PERIODIC, "fast")
 
 
-def test_numpy_step_counts_and_a_negative_taylor_green_amplitude_are_accepted():
+def test_numpy_step_counts_and_a_negative_taylor_green_amplitude_are_accepted(compilations):
     state, params, config = flow.taylor_green(8)
-    a, _ = flow.simulate(state, params, config, 2)
-    b, _ = flow.simulate(state, params, config, np.int64(2), save_every=np.int64(1))
+    a, saved_a = flow.simulate(state, params, config, 2, save_every=1)
+    # numpy integers are the same static counts as Python ints: the same result, and the program
+    # compiled for the ints is reused (one compilation of the solver instead of two)
+    with compilations() as names:
+        b, saved_b = flow.simulate(state, params, config, np.int64(2), save_every=np.int64(1))
+    assert not [n for n in names if "_run" in str(n)], names
     np.testing.assert_array_equal(np.asarray(a.vx), np.asarray(b.vx))
+    np.testing.assert_array_equal(np.asarray(saved_a.vx), np.asarray(saved_b.vx))
+    assert saved_b.vx.shape[0] == 3  # the initial state and both steps
+    np.testing.assert_array_equal(np.asarray(saved_b.vx[-1]), np.asarray(b.vx))
     # the default dt is 0.5 dx / |amplitude|: a vortex turning the other way has the same one
     assert flow.taylor_green(8, amplitude=-1.0)[2].dt == config.dt
 

@@ -186,15 +186,27 @@ def tiny_nets():
 
 
 @pytest.fixture(scope="module")
-def tiny_control_file(tmp_path_factory, tiny_nets):
-    """A valid control model file (untrained tiny nets) to call evaluate_control on."""
+def zero_nets():
+    """ControlNets of size TINY with every weight 0, built abstractly (compiles nothing): for
+    model files whose weights are never run (the refusals below)."""
+    import equinox as eqx
+
+    from astrograd.learn import ControlNets
+
+    shapes = eqx.filter_eval_shape(ControlNets, **TINY, key=jax.random.key(7))
+    return jax.tree.map(lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, jax.ShapeDtypeStruct) else x, shapes)
+
+
+@pytest.fixture(scope="module")
+def tiny_control_file(tmp_path_factory, zero_nets):
+    """A valid control model file (tiny nets, weights never run) to call evaluate_control on."""
     from dataclasses import asdict
 
     from astrograd.learn import save_model
 
     s = ControlSettings(n=16, num_steps=2, **TINY)
     path = tmp_path_factory.mktemp("control") / "tiny.npz"
-    return save_model(path, tiny_nets, {"kind": "control", "settings": asdict(s)})
+    return save_model(path, zero_nets, {"kind": "control", "settings": asdict(s)})
 
 
 @pytest.mark.parametrize(
@@ -249,10 +261,10 @@ def test_shipped_tour_weights_load():
     assert isinstance(s, ControlSettings) and s.channels == nets.op.head.weight.shape[1]
 
 
-def test_model_file_with_foreign_settings_is_refused(tmp_path, tiny_nets):
+def test_model_file_with_foreign_settings_is_refused(tmp_path, zero_nets):
     from astrograd.learn import load_control, save_model
 
-    save_model(tmp_path / "m.npz", tiny_nets, {"kind": "control", "settings": {"n": 16, "colour": "red"}})
+    save_model(tmp_path / "m.npz", zero_nets, {"kind": "control", "settings": {"n": 16, "colour": "red"}})
     with pytest.raises(InputError, match="is not a valid control-train model file"):
         load_control(tmp_path / "m.npz")
 

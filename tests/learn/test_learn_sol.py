@@ -158,6 +158,20 @@ def test_rollout_and_evaluation_refuse_frames_outside_the_data(tmp_path):
         load_corrector(tmp_path / "m.npz")
 
 
+def _uniform_karman_file(path):
+    """A karman-data layout written directly (generating one takes 10 s): one training run of
+    three frames of a uniform flow."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
+        g = f.create_group("runs/re_150")
+        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
+        g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
+        g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
+    return path
+
+
 def test_checkpoint_is_tied_to_the_data_not_to_its_file_name(tmp_path):
     """sol-train's checkpoint recorded the data file's name: a file regenerated under the same
     name resumed a checkpoint of other data, and the same data moved elsewhere was refused."""
@@ -166,13 +180,7 @@ def test_checkpoint_is_tied_to_the_data_not_to_its_file_name(tmp_path):
     from astrograd._errors import InputError
     from astrograd.learn._sol import train_sol
 
-    data = tmp_path / "k.h5"  # a karman-data layout written directly (generating one takes 10 s)
-    with h5py.File(data, "w") as f:
-        f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
-        g = f.create_group("runs/re_150")
-        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
-        g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
-        g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
+    data = _uniform_karman_file(tmp_path / "k.h5")
     small = {"mode": "supervised", "blocks": 0, "channels": 2, "progress": False, "checkpoint": tmp_path / "ck.npz"}
     train_sol(data, tmp_path / "a.npz", steps=1, **small)
     moved = tmp_path / "moved.h5"
@@ -187,18 +195,10 @@ def test_checkpoint_is_tied_to_the_data_not_to_its_file_name(tmp_path):
 def test_numpy_integer_options_give_a_model_file(tmp_path):
     """A numpy integer (blocks, unroll) passed the checks but stayed in the model file's header,
     whose JSON refused it after all the training."""
-    import h5py
-
     from astrograd.learn import load_corrector
     from astrograd.learn._sol import train_sol
 
-    data = tmp_path / "k.h5"  # a karman-data layout written directly (generating one takes 10 s)
-    with h5py.File(data, "w") as f:
-        f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
-        g = f.create_group("runs/re_150")
-        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
-        g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
-        g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
+    data = _uniform_karman_file(tmp_path / "k.h5")
     out = train_sol(data, tmp_path / "m.npz", mode="loop", unroll=np.int64(2), steps=np.int64(0),
                     blocks=np.int64(0), channels=np.int32(2), kernel=np.int64(3), seed=np.int64(1), progress=False)
     model, meta = load_corrector(out["out"])

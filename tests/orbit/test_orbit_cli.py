@@ -66,6 +66,10 @@ def test_learn_drag_depth_zero_is_a_linear_model():
         (["fit-gravity", "--optimizer", "newton"], "unknown optimizer 'newton'"),
         (["fit-gravity", "--plot", "fig.pdf"], "must be a file name ending in .png"),
         (["learn-drag", "--dt", "-0.1"], "dt = -0.1"),
+        # a dt longer than the flight: the range / the loss was identically 0 and the starting
+        # angle / the untrained network was reported as the answer
+        (["best-angle", "--dt", "3"], "dt = 3 s is too long for the throw at 30°"),
+        (["learn-drag", "--dt", "3"], "dt = 3 s is too long for the training throw (20 m/s, 30°)"),
         (["fit-gravity", "--optimizer", "lbfgs", "--learning-rate", "0.5"],
          "--learning-rate is not available with --optimizer lbfgs; it uses a line search"),
         (["learn-drag", "--width", "0"], "width = 0"),

@@ -113,6 +113,15 @@ def test_learned_drag_long_training(x64):
         (lambda: fit_gravity(dt=10.0), r"^dt = 10 s is too long for this throw: the ball is observed in the air "
                                        r"at 0 step\(s\) after the launch \(the fit needs at least 1\); lower dt$"),
         (lambda: fit_gravity(dt=4.0, joint=True), r"at 1 step\(s\) after the launch \(the joint fit needs at least 2"),
+        # the same for the other two problems: best_angle's range was 0 at every nearby angle (the
+        # starting angle came back after 0 steps) and learn_drag's loss identically 0 (the untrained
+        # network came back); a held-out throw that is never in the air validated nothing
+        (lambda: best_angle(dt=3.0), r"^dt = 3 s is too long for the throw at 30°: the ball is in the air at "
+                                     r"0 step\(s\) after the launch \(the range needs at least 1\); lower dt$"),
+        (lambda: learn_drag(dt=3.0, key=jax.random.key(0)),
+         r"^dt = 3 s is too long for the training throw \(20 m/s, 30°\): the ball is in the air at 0 step"),
+        (lambda: learn_drag(dt=0.5, test_throw=(2.0, 10.0), key=jax.random.key(0)),
+         r"^dt = 0.5 s is too long for the held-out throw \(2 m/s, 10°\)"),
         (lambda: best_angle(speed=0.0), "speed = 0"),
         (lambda: best_angle(drag=float("nan")), "drag = nan"),
         (lambda: best_angle(angle_init_deg=0.0), "angle = 0"),

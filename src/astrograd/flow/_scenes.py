@@ -180,6 +180,11 @@ def smoke(
         grid, bc, check_positive("dt", dt), advection=advection, viscosity_scheme=viscosity_scheme, tol=1e-4
     )
     source = cylinder_mask(grid, (0.5 * lx, 0.15 * ly), 0.1 * min(lx, ly))
+    if not np.any(np.asarray(source)):  # no marker was injected: a run of a box at rest, no error
+        raise InputError(
+            f"resolution {nx}x{ny} is too coarse for the smoke source (a disc of radius "
+            f"{0.1 * min(lx, ly):g} covering no cell centre at dx = {grid.dx:g}, dy = {grid.dy:g}); use more cells"
+        )
     params = make_params(config, viscosity, buoyancy=buoyancy, marker_source=source)
     return make_state(config), params, config
 

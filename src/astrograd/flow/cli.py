@@ -21,7 +21,17 @@ DEFAULT_STEPS = {"karman": 200, "taylor-green": 50, "smoke": 100, "burgers": 32}
 
 
 def parse_res(res: str, scene: str) -> tuple[int, int]:
-    """``NXxNY`` (or ``N`` for Burgers / a square) -> (nx, ny), each an integer >= 2."""
+    """``NXxNY`` (or ``N`` for a square) -> (nx, ny), each an integer >= 2; for Burgers (1D) one
+    count ``N >= 4`` -> (N, N)."""
+    if scene == "burgers":
+        # the 2D hint ("give NXxNY, e.g. 32x64") was given for the 1D scene
+        try:
+            n = int(res)
+        except ValueError:
+            n = None
+        if n is None or n < 4:
+            raise InputError(f"--res {res!r} is not allowed for burgers (1D); give one cell count N >= 4, e.g. 128")
+        return n, n
     parts = res.lower().split("x")
     try:
         values = [int(p) for p in parts]
@@ -74,8 +84,6 @@ def run_cmd(
 
     check_choice("scene", scene, SCENES)
     if scene == "burgers":
-        if res is not None and "x" in res.lower():
-            raise InputError(f"--res {res!r} is not allowed for burgers (1D); give one cell count N, e.g. 128")
         for option, value in (("--gif", gif), ("--viscosity-scheme", viscosity_scheme)):
             if value is not None:
                 raise InputError(f"{option} is not available for burgers (1D); it applies to the 2D scenes")

@@ -500,7 +500,13 @@ def load_control(path: str | Path) -> tuple[ControlNets, ControlSettings]:
         s = ControlSettings(**meta["settings"])
     except (KeyError, TypeError) as err:
         raise InputError(f"{str(path)!r} is not a valid control-train model file (bad settings: {err})") from None
-    return load_weights(path, ControlNets(channels=s.channels, levels=s.levels, key=jax.random.key(0))), s
+    # the skeleton only gives the structure and shapes: built abstractly and filled with numpy
+    # zeros, since an eager ControlNets compiles a random draw for each weight shape (seconds)
+    skeleton = jax.tree.map(
+        lambda x: np.zeros(x.shape, x.dtype) if isinstance(x, jax.ShapeDtypeStruct) else x,
+        eqx.filter_eval_shape(ControlNets, channels=s.channels, levels=s.levels, key=jax.random.key(0)),
+    )
+    return load_weights(path, skeleton), s
 
 
 def direct_optimisation(

@@ -54,6 +54,16 @@ def _check_steps(name: str, steps) -> int:
     return int(steps)
 
 
+def _require_steps_in_air(dt, traj: Trajectory, what: str, purpose: str) -> None:
+    """InputError naming ``dt`` unless ``traj`` is above ground at one step after the launch at least."""
+    in_air = int(np.count_nonzero(np.asarray(traj.position[1:, 1]) >= 0))
+    if in_air < 1:
+        raise InputError(
+            f"dt = {float(dt):g} s is too long for {what}: the ball is in the air at {in_air} step(s) after "
+            f"the launch ({purpose} needs at least 1); lower dt"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. Recover g (and optionally the launch velocity) from an observed trajectory
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +340,11 @@ def best_angle(
     params = Ballistics(g, drag)
     config = _range_config(speed, g, dt, integrator)
     scale = speed**2 / g
+    # a dt longer than the flight at the starting angle put the landing at the launch point: the
+    # range was 0 for every nearby angle, the gradient 0, and angle_init came back (0 steps)
+    start = throw(speed, angle_init_deg, params, config)
+    check_trajectory(start)
+    _require_steps_in_air(dt, start, f"the throw at {float(angle_init_deg):g}°", "the range")
 
     def negative_range(theta):
         v0 = speed * jnp.stack([jnp.cos(theta), jnp.sin(theta)])
@@ -518,7 +533,12 @@ def learn_drag(
 
     run_truth = jax.vmap(lambda x0, v0: simulate(x0, v0, truth, config))
     observed_all = run_truth(x0s, v0s)
-    for tr in _split(observed_all):
+    # a dt as long as a flight left only its launch point, which no network changes: that throw
+    # added nothing to the loss (identically 0 when it was every training throw, and the
+    # untrained network came back) or to the held-out check
+    for (s, a), tr, role in zip(all_throws, _split(observed_all), ["training"] * len(throws) + ["held-out"],
+                                strict=True):
+        _require_steps_in_air(dt, tr, f"the {role} throw ({s:g} m/s, {a:g}°)", "learning the drag")
         check_trajectory(tr)
     weights = (observed_all.position[..., 1] >= 0).astype(v0s.dtype)  # (throws, N+1)
 
