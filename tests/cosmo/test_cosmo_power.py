@@ -210,3 +210,30 @@ def test_background_refuses_scale_factors_that_are_not_positive():
             with pytest.raises(InputError, match=f"a = {shown} is not allowed; it must be a finite number > 0"):
                 fn(cosmo, a)
     np.testing.assert_allclose(float(E(cosmo, 0.5)), np.sqrt(0.3 * 8 + 0.7))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # the transfer function overflowed: σ8 and P(k) NaN
+        ({"h": 1e10}, r"h = 1e\+10 is outside the allowed range \(0, 10\]"),
+        ({"h": 1e3}, r"h = 1000 is outside the allowed range \(0, 10\]"),
+        ({"sigma8": 1e30}, r"sigma8 = 1e\+30 is outside the allowed range \(0, 100\]"),  # P(k) = inf
+        ({"sigma8": None, "A_s": 1e30}, r"A_s = 1e\+30 is outside the allowed range \(0, 0\.0001\]"),
+        ({"n_s": 50.0}, r"n_s = 50 is outside the allowed range \[-5, 5\]"),  # σ8 NaN in float32
+        ({"n_s": -10.0}, r"n_s = -10 is outside the allowed range \[-5, 5\]"),
+        ({"t_cmb": 1e8}, r"t_cmb = 1e\+08 is outside the allowed range \(0, 1000\]"),  # σ8 NaN
+    ],
+)
+def test_cosmology_refuses_parameters_beyond_their_meaningful_range(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        Cosmology(**kwargs)
+
+
+def test_cosmology_at_the_edges_of_its_ranges_has_finite_power():
+    for kwargs in ({"h": 10.0, "sigma8": 100.0, "n_s": 5.0, "t_cmb": 1000.0},
+                   {"h": 0.1, "sigma8": None, "A_s": 1e-4, "n_s": -5.0}, {"h": 1e-3}):
+        cosmo = Cosmology(**kwargs)
+        assert np.isfinite(float(sigma8(cosmo))) and np.isfinite(float(linear_power(cosmo, 0.5))), kwargs
+    # a traced h is not checked (differentiable beyond the range too)
+    assert float(jax.grad(lambda h: Cosmology(h=h).h * 2)(20.0)) == 2.0

@@ -104,6 +104,31 @@ def test_fit_image_bad_image(tmp_path):
     assert res.exit_code == 2 and f"seed = {-(2**63) - 1} is not allowed" in res.output + getattr(res, "stderr", "")
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        # named `iterations` and `seed`, and --out was created before --iterations was checked
+        (["--iterations", "0"], "--iterations = 0 is not allowed; it must be an integer >= 1"),
+        (["--seed", str(2**64)], f"--seed = {2**64} is not allowed; it must be an integer in"),
+        (["--lr", "0"], "--lr = 0 is not allowed; it must be a finite number > 0"),
+        (["--lr", "nan"], "--lr = nan is not allowed"),
+        (["--text", "  "], "--text = '  ' is empty"),
+        (["--views", "3"], "--views = 3 is not allowed; choose 1 or 2"),
+        (["--text", "a", "--image", "x.png"], "give either --text or --image, not both"),
+        (["--image", "missing.png"], "missing.png"),
+    ],
+)
+def test_fit_image_checks_every_option_before_creating_out(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "new" / "fit"
+    res = runner.invoke(app, ["fit-image", *args, "--out", str(out)])
+    assert res.exit_code == 2
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.slow
 def test_fit_image_resumes_from_checkpoint(tmp_path):
     out = tmp_path / "fit"

@@ -421,7 +421,7 @@ def test_field_posterior_reuses_its_compiled_programs_for_new_data(x64, compilat
     # the draws are ω = ω_MAP + C^{1/2} u of the whitened draws
     u = np.asarray(second.sampling.samples[0, 0])
     root = np.sqrt(np.asarray(second.variance_k))
-    expected = second.map + np.fft.irfftn(root * np.fft.rfftn(u), s=config.ptcl_grid)
+    expected = second.map + np.fft.irfftn(root * np.fft.rfftn(u), s=config.ptcl_grid, axes=(0, 1, 2))
     np.testing.assert_allclose(second.samples[0, 0], expected, rtol=1e-5, atol=1e-6)
 
 

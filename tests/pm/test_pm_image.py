@@ -115,6 +115,20 @@ def test_fit_image_to_dir_refuses_flags_that_are_not_bools(tmp_path, option):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"iterations": 0}, "iterations = 0 is not allowed"), ({"learning_rate": -1.0}, "learning_rate = -1 is not"),
+     ({"views": 3}, "views = 3 is not allowed"), ({"text": ""}, "text = '' is empty")],
+)
+def test_fit_image_to_dir_checks_its_settings_before_creating_out(tmp_path, kwargs, message):
+    from astrograd.pm._image import fit_image_to_dir
+
+    # the output folder was created before iterations, learning_rate, views and the text were checked
+    with pytest.raises(InputError, match=message):
+        fit_image_to_dir(tmp_path / "out", **{"iterations": 1, **kwargs})
+    assert not (tmp_path / "out").exists()
+
+
 def test_views_and_loss():
     cfg = image_config()
     disp = jnp.zeros((cfg.num_ptcl, 3))

@@ -93,3 +93,41 @@ def test_lpt_momentum_is_time_derivative_of_displacement(x64):
     _, mom = lpt(modes, cosmo, PMConfig(a_start=a, **base), table)
     fd = a**3 * E(cosmo, a) * (d_plus - d_minus) / (2 * h)
     np.testing.assert_allclose(mom, fd, rtol=1e-6, atol=1e-8 * float(jnp.abs(mom).max()))
+
+
+@pytest.mark.parametrize("normalisation", [{"A_s": 2.1e-9, "sigma8": None}, {"sigma8": 0.8}])
+def test_initial_conditions_file_records_the_cosmology_and_config_it_was_made_with(tmp_path, normalisation):
+    """An A_s-normalised cosmology was float(None) (a TypeError) in write_initial_conditions,
+    and Ω_k, w0, wa were not written: the file now rebuilds the Cosmology and PMConfig it came from."""
+    import h5py
+
+    from astrograd.pm._snapshot import write_initial_conditions
+
+    cosmo = Cosmology(omega_m=0.31, omega_b=0.049, h=0.68, n_s=0.97, omega_k=0.01, w0=-0.9, wa=0.1,
+                      transfer="eisenstein_hu_nowiggle", **normalisation)
+    cfg = PMConfig(ptcl_grid=2, box_size=(16.0, 16.0, 32.0), a_start=0.1, num_steps=2, lpt_order=1,
+                   gradient="spectral", compensate_cic=True)
+    n = cfg.num_ptcl
+    path = write_initial_conditions(tmp_path / "ics.h5", np.zeros(cfg.ptcl_grid), np.zeros((n, 3)),
+                                    np.zeros((n, 3)), cosmo, cfg, {"views": 1})
+    with h5py.File(path) as f:
+        attrs = dict(f.attrs)
+    fields = ("omega_m", "omega_b", "h", "n_s", "omega_k", "w0", "wa", "transfer")
+    given = "A_s" if "A_s" in normalisation else "sigma8"
+    assert attrs["normalisation"] == given and attrs["views"] == 1
+    assert ("A_s" in attrs, "sigma8" in attrs) == (given == "A_s", given == "sigma8")
+    rebuilt = Cosmology(**{k: attrs[k] for k in fields}, **{given: attrs[given]},
+                        **({"sigma8": None} if given == "A_s" else {}), t_cmb=attrs["t_cmb"])
+    for k in (*fields, "sigma8", "A_s", "t_cmb"):
+        assert (getattr(rebuilt, k) is None) == (getattr(cosmo, k) is None)
+        if getattr(cosmo, k) is not None:
+            assert np.all(np.asarray(getattr(rebuilt, k)) == np.asarray(getattr(cosmo, k))), k
+    assert attrs["omega_de"] == pytest.approx(1 - 0.31 - 0.01)
+    config_fields = ("ptcl_grid", "mesh_shape", "box_size", "a_start", "a_stop", "num_steps", "lpt_order",
+                     "gradient", "compensate_cic", "dtype")
+    config_attrs = {k: attrs[k] for k in config_fields}
+    config_attrs.update(ptcl_grid=tuple(int(v) for v in attrs["ptcl_grid"]),
+                        mesh_shape=tuple(int(v) for v in attrs["mesh_shape"]),
+                        num_steps=int(attrs["num_steps"]), lpt_order=int(attrs["lpt_order"]),
+                        compensate_cic=bool(attrs["compensate_cic"]))
+    assert PMConfig(**config_attrs) == cfg

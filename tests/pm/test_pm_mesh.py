@@ -322,3 +322,56 @@ def test_power_spectrum_refuses_a_k_max_above_every_mode():
             power_spectrum(delta, 32.0, k_max=k_max)
     _, _, counts = power_spectrum(delta, 32.0, k_max=corner, num_bins=3)
     assert counts.sum() >= 4**3 - 2  # every mode but k = 0 (and the corner, on the top edge)
+
+
+def test_low_level_cic_functions_refuse_bad_concrete_input():
+    """Weights of the wrong length or a scalar were a TypeError traceback, a cell size of 0 or
+    NaN a NaN mesh, a 2D mesh in cic_readout a broadcasting traceback."""
+    pos = jnp.array([[0.5, 1.0, 1.5], [2.5, 3.0, 0.5]])
+    with pytest.raises(InputError, match=r"weights has shape \(3,\); it must be \(2,\), one per particle"):
+        cic_paint(pos, (4, 4, 4), 1.0, jnp.ones(3))
+    with pytest.raises(InputError, match=r"weights has shape \(\); it must be \(2,\)"):
+        cic_paint(pos, (4, 4, 4), 1.0, 2.0)
+    with pytest.raises(InputError, match=r"weights has shape \(3,\)"):
+        cic_paint_2d(pos[:, :2], (4, 4), 1.0, jnp.ones(3))
+    for cell in (0.0, float("nan"), (1.0, 0.0, 1.0), (1.0, 1.0), -1.0):
+        with pytest.raises(InputError, match=r"cell_size = .* is not allowed; it must be one finite number > 0"):
+            cic_paint(pos, (4, 4, 4), cell)
+        with pytest.raises(InputError, match=r"cell_size = .* is not allowed"):
+            cic_readout(jnp.ones((4, 4, 4)), pos, cell)
+    with pytest.raises(InputError, match=r"pixel_size = nan is not allowed"):
+        cic_paint_2d(pos[:, :2], (4, 4), float("nan"))
+    with pytest.raises(InputError, match=r"mesh has shape \(4, 4\); it must be \(nx, ny, nz\)"):
+        cic_readout(jnp.ones((4, 4)), pos, 1.0)
+    with pytest.raises(InputError, match=r"positions has shape \(2, 2\); it must be \(N, 3\)"):
+        cic_paint(pos[:, :2], (4, 4, 4), 1.0)
+    with pytest.raises(InputError, match=r"the mesh shape \(4, 4\) is not allowed; it must be 3 positive integers"):
+        cic_paint(pos, (4, 4), 1.0)
+    # traced cell sizes and weights are not checked (a NaN stays a NaN inside jit), good ones work
+    mesh = jax.jit(lambda c, w: cic_paint(pos, (4, 4, 4), c, w))(1.0, jnp.array([1.0, 2.0]))
+    assert float(mesh.sum()) == pytest.approx(3.0)
+    assert bool(jnp.isnan(jax.jit(lambda c: cic_paint(pos, (4, 4, 4), c))(float("nan"))).any())
+    image = cic_paint_2d(pos[:, :2], (4, 4), (1.0, 1.0), np.array([1, 2]))  # integer weights
+    assert float(image.sum()) == pytest.approx(3.0)
+
+
+def test_shell_average_bins_are_equal_width_from_half_the_fundamental_to_nyquist():
+    """The default shells: int(k_Nyquist / k_f) of them, equal width, from k_f / 2 up to the
+    Nyquist frequency (7/8 k_f wide on an 8³ mesh, not one k_f as the docstring said), counted
+    against every mode of the full FFT."""
+    n, box = 8, 16.0
+    k_f = 2 * np.pi / box
+    edges = np.linspace(0.5, n / 2, n // 2 + 1) * k_f
+    assert np.allclose(np.diff(edges), 0.875 * k_f)
+    f = np.fft.fftfreq(n, box / n) * 2 * np.pi
+    kmag = np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + f[None, None, :] ** 2).ravel()
+    # shells [lower, upper): the Nyquist modes on the top edge are left out
+    expected = [np.sum((kmag >= lo) & (kmag < hi)) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    k, (ones,), counts = shell_average((n, n, n), box, [np.ones((n, n, n // 2 + 1))])
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_array_equal(ones, counts)
+    assert counts[0] == 6 and k[0] == pytest.approx(k_f)  # only |k| = k_f: √2 k_f is in the second shell
+    _, _, counts3 = shell_average((n, n, n), box, [np.ones((n, n, n // 2 + 1))], num_bins=3)
+    edges3 = np.linspace(0.5, n / 2, 4) * k_f
+    np.testing.assert_array_equal(counts3, [np.sum((kmag >= lo) & (kmag < hi))
+                                            for lo, hi in zip(edges3[:-1], edges3[1:], strict=True)])

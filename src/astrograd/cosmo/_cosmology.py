@@ -17,6 +17,24 @@ TRANSFER_CHOICES = ("eisenstein_hu", "eisenstein_hu_nowiggle")
 HUBBLE_DISTANCE_MPC_H = 2997.92458
 
 
+#: Upper bounds of the parameters, beyond which the model is meaningless or overflows: h = 1e3
+#: made the Eisenstein–Hu transfer function NaN (so σ8 and P(k)); |n_s| = 10 and t_cmb = 1e8 a NaN
+#: σ8 in float32; σ8 = 1e30 (or A_s = 1e30) an infinite P(k). H_MAX is H0 = 1000 km/s/Mpc, 15
+#: times the measured value; a linear σ8 of 100 (A_s = 1e-4: σ8 ≈ 180) is far beyond linear theory.
+H_MAX = 10.0
+SIGMA8_MAX = 100.0
+A_S_MAX = 1e-4
+N_S_MAX = 5.0
+T_CMB_MAX = 1000.0
+
+
+def _check_upper(name: str, value, high: float) -> None:
+    """InputError unless ``value`` is a finite number in (0, ``high``] (the message of
+    ``check_positive`` for 0, negative or non-finite values)."""
+    check_positive(name, value)
+    check_in_range(name, value, 0.0, high, low_open=True)
+
+
 class Cosmology(eqx.Module):
     """ΛCDM with optional curvature and w0–wa (CPL) dark energy; radiation is neglected.
 
@@ -28,6 +46,9 @@ class Cosmology(eqx.Module):
     sigma8: rms linear density contrast in spheres of 8 Mpc/h at a = 1 (or None).
     A_s: primordial curvature power at k = 0.05 / Mpc (or None).
     omega_k: curvature density Ω_k (Ω_Λ = 1 − Ω_m − Ω_k).  w0, wa: w(a) = w0 + wa (1 − a).
+    t_cmb: CMB temperature today, K.
+    Concrete values must lie in: 0 < Ω_b < Ω_m, h in (0, 10], σ8 in (0, 100], A_s in (0, 1e-4],
+    n_s in [−5, 5], t_cmb in (0, 1000] (beyond them the model is meaningless or overflows).
     """
 
     omega_m: Float[Array, ""]
@@ -60,15 +81,17 @@ class Cosmology(eqx.Module):
         if concrete:
             check_positive("omega_m", omega_m)
             check_in_range("omega_b", omega_b, 0.0, float(omega_m), low_open=True, high_open=True)
-            check_positive("h", h)
+            _check_upper("h", h, H_MAX)
             if sigma8 is not None:
-                check_positive("sigma8", sigma8)
+                _check_upper("sigma8", sigma8, SIGMA8_MAX)
             if A_s is not None:
-                check_positive("A_s", A_s)
+                _check_upper("A_s", A_s, A_S_MAX)
         for name, value in (("n_s", n_s), ("omega_k", omega_k), ("w0", w0), ("wa", wa)):
             if is_concrete(value):
                 _check_finite(name, value)
-        check_positive("t_cmb", t_cmb)
+        if is_concrete(n_s):
+            check_in_range("n_s", n_s, -N_S_MAX, N_S_MAX)
+        _check_upper("t_cmb", t_cmb, T_CMB_MAX)
         if (sigma8 is None) == (A_s is None):
             raise InputError("give exactly one of sigma8 and A_s to normalise the power spectrum")
         check_choice("transfer", transfer, TRANSFER_CHOICES)

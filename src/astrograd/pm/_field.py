@@ -274,8 +274,8 @@ def field_posterior(problem: FieldProblem, key, *, num_warmup: int = 200, num_sa
 
 
 def cross_correlation(a, b, box_size, num_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """r(k) = P_ab / √(P_aa P_bb) of two fields on the same periodic grid, in shells of |k| one
-    fundamental frequency wide (:func:`astrograd.pm.shell_average`). Returns (k, r)."""
+    """r(k) = P_ab / √(P_aa P_bb) of two fields on the same periodic grid, in shells of |k| a little
+    under one fundamental frequency wide (:func:`astrograd.pm.shell_average`). Returns (k, r)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 3:
         raise InputError(f"fields of shapes {a.shape} and {b.shape} cannot be correlated; give two 3D grids "

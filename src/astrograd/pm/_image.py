@@ -347,9 +347,14 @@ def fit_image_to_dir(
     check_bool("checkpoint", checkpoint)
     check_bool("progress", progress)
     key = jax.random.key(check_seed(seed))
+    # every setting is checked before ``out`` is created (fit_image checks them again)
+    if isinstance(views, bool) or views not in VIEW_AXES:
+        raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
+    check_int("iterations", as_integer(iterations), 1)
+    check_positive("learning_rate", learning_rate)
+    ink = image_target(image) if image is not None else text_target(text)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ink = image_target(image) if image is not None else text_target(text)
     ckpt = out / "checkpoint.npz" if checkpoint else None
     with ProgressBar(iterations, "fit-image", enabled=progress) as bar:
         start = None

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, is_concrete
 
 _CORNERS = np.array(list(itertools.product((0, 1), repeat=3)), dtype=np.int32)  # (8, 3)
 
@@ -21,6 +21,34 @@ def as_float(name: str, array):
     if array.dtype.kind not in "biuf":
         raise InputError(f"{name} has dtype {array.dtype}; it must hold real numbers")
     return array if array.dtype.kind == "f" else array.astype(jnp.result_type(float))
+
+
+def _check_cic_input(positions, dims: int, mesh_shape, cell_size, cell_name: str, weights=None):
+    """One-line InputErrors for the low-level CIC functions: ``positions`` (N, dims) and
+    ``weights`` (N,) by their shapes (static, known under tracing too: a wrong one failed with
+    a TypeError or broadcasting traceback), and a concrete ``cell_size`` (one number or ``dims``
+    of them, finite and > 0: 0 or NaN made a NaN mesh). Values under tracing are not checked.
+    Returns ``weights`` as a float array (or None)."""
+    shape = tuple(np.shape(positions))
+    if len(shape) != 2 or shape[1] != dims:
+        raise InputError(f"positions has shape {shape}; it must be (N, {dims})")
+    entries = list(mesh_shape) if isinstance(mesh_shape, tuple | list) or np.ndim(mesh_shape) == 1 else ()
+    if len(entries) != dims or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1
+                                   for n in entries):
+        raise InputError(f"the mesh shape {mesh_shape!r} is not allowed; it must be {dims} positive integers")
+    if is_concrete(cell_size):
+        try:
+            cells = np.asarray(cell_size, dtype=np.float64)
+        except (TypeError, ValueError):
+            cells = np.array([np.nan])
+        if cells.ndim > 1 or cells.size not in (1, dims) or not np.all(np.isfinite(cells) & (cells > 0)):
+            raise InputError(f"{cell_name} = {cell_size!r} is not allowed; it must be one finite number > 0 (Mpc/h) "
+                             f"or {dims} of them")
+    if weights is None:
+        return None
+    if tuple(np.shape(weights)) != shape[:1]:
+        raise InputError(f"weights has shape {tuple(np.shape(weights))}; it must be ({shape[0]},), one per particle")
+    return as_float("weights", weights)
 
 
 def _cic_stencil(positions, mesh_shape, cell_size):
@@ -46,6 +74,7 @@ def cic_paint(
     """Deposit particles (positions in Mpc/h, any real values: wrapped periodically) on a mesh of
     ``mesh_shape`` cells of ``cell_size`` Mpc/h with cloud-in-cell weights. Each particle carries
     ``weights`` (default 1), so the mesh sums to the total weight exactly."""
+    weights = _check_cic_input(positions, 3, mesh_shape, cell_size, "cell_size", weights)
     positions = as_float("positions", positions)
     flat, w = _cic_stencil(positions, mesh_shape, cell_size)
     if weights is not None:
@@ -60,6 +89,9 @@ def cic_readout(
 ) -> Float[Array, "n ..."]:
     """Interpolate a mesh (optionally with trailing components) to particle positions (CIC);
     the transpose of :func:`cic_paint`."""
+    if np.ndim(mesh) < 3:
+        raise InputError(f"mesh has shape {tuple(np.shape(mesh))}; it must be (nx, ny, nz) or (nx, ny, nz, ...)")
+    _check_cic_input(positions, 3, mesh.shape[:3], cell_size, "cell_size")
     positions = as_float("positions", positions)
     mesh_shape = mesh.shape[:3]
     flat, w = _cic_stencil(positions, mesh_shape, cell_size)
@@ -71,7 +103,9 @@ def cic_readout(
 def cic_paint_2d(
     positions: Float[Array, "n 2"], shape: tuple[int, int], pixel_size, weights=None
 ) -> Float[Array, "nx ny"]:
-    """Cloud-in-cell deposit of 2D positions (Mpc/h) on a periodic ``shape`` image."""
+    """Cloud-in-cell deposit of 2D positions (Mpc/h) on a periodic ``shape`` image of
+    ``pixel_size`` (Mpc/h, one number or two); each particle carries ``weights`` (N,) (default 1)."""
+    weights = _check_cic_input(positions, 2, shape, pixel_size, "pixel_size", weights)
     positions = as_float("positions", positions)
     x = positions / jnp.asarray(pixel_size, dtype=positions.dtype)
     i0 = jnp.floor(x)

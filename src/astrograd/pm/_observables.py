@@ -68,9 +68,11 @@ def projection(
 def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: float | None = None,
                   dtype=np.float64):
     """Sums of rfftn-layout ``fields`` (each of the rfft shape of a real ``shape`` grid) over
-    shells of |k| one fundamental frequency (of the largest box side) wide, from half of it up to
-    the smallest Nyquist frequency (or ``k_max``), every mode counted once (the rfft's kz = 0
-    and Nyquist planes once, the others twice).
+    ``num_bins`` shells of |k| of equal width, [lower, upper) edges from k_f / 2 (k_f the
+    fundamental frequency of the largest box side) up to the smallest Nyquist frequency k_Ny (or
+    ``k_max``), every mode counted once (the rfft's kz = 0 and Nyquist planes once, the others
+    twice). By default ``num_bins`` = int(k_top / k_f), so each shell is (k_top − k_f/2) /
+    num_bins wide, a little under k_f (7/8 k_f for 8 cells per side, (1 − 1/n) k_f for n even).
 
     Returns (k (mean of each shell's modes), [sum of each field per shell], number of modes),
     for the non-empty shells. |k| is computed in ``dtype`` (a mode at the top edge, rounded
@@ -127,9 +129,11 @@ def power_spectrum(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spherically averaged power spectrum of a density contrast mesh.
 
-    Returns (k (h/Mpc, mean of the modes in each bin), P(k) ((Mpc/h)³), number of modes),
-    bins linear in k of width the fundamental frequency of the largest box side, up to the
-    smallest Nyquist frequency (or ``k_max``). ``deconvolve_cic`` divides by the CIC window.
+    Returns (k (h/Mpc, mean of the modes in each bin), P(k) ((Mpc/h)³), number of modes) for
+    the non-empty bins: ``num_bins`` bins linear in k from half the fundamental frequency k_f of
+    the largest box side up to the smallest Nyquist frequency (or ``k_max``), by default
+    int(k_Ny / k_f) of them, each a little under k_f wide (:func:`shell_average`).
+    ``deconvolve_cic`` divides by the CIC window.
     """
     check_bool("deconvolve_cic", deconvolve_cic)
     if np.ndim(delta) != 3:

@@ -88,17 +88,27 @@ def write_initial_conditions(
     path: str | Path, noise, disp, mom, cosmo: Cosmology, config: PMConfig, extra: dict | None = None
 ) -> Path:
     """Save white noise (particle grid), displacements and momenta at a_start (N, 3) with the
-    configuration and cosmology as attributes."""
+    configuration and cosmology as attributes: every PMConfig field; Ω_m, Ω_b, h, n_s, Ω_k, w0,
+    wa, Ω_DE, ``transfer``, ``t_cmb`` and the normalisation that was given (``sigma8`` or
+    ``A_s``; ``normalisation`` names it). ``extra``: more attributes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         f.create_dataset("white_noise", data=np.asarray(noise))
         f.create_dataset("displacement", data=np.asarray(disp))
         f.create_dataset("momentum", data=np.asarray(mom))
-        for k in ("ptcl_grid", "mesh_shape", "box_size", "a_start", "a_stop", "num_steps", "lpt_order"):
+        for k in ("ptcl_grid", "mesh_shape", "box_size", "a_start", "a_stop", "num_steps", "lpt_order",
+                  "compensate_cic"):
             f.attrs[k] = np.asarray(getattr(config, k))
-        for k in ("omega_m", "omega_b", "h", "n_s", "sigma8"):
+        f.attrs["gradient"] = config.gradient
+        f.attrs["dtype"] = config.dtype
+        # an A_s-normalised cosmology has sigma8 = None (float(None) was a TypeError)
+        normalisation = "sigma8" if cosmo.sigma8 is not None else "A_s"
+        for k in ("omega_m", "omega_b", "h", "n_s", normalisation, "omega_k", "w0", "wa", "omega_de"):
             f.attrs[k] = float(getattr(cosmo, k))
+        f.attrs["normalisation"] = normalisation
+        f.attrs["transfer"] = cosmo.transfer
+        f.attrs["t_cmb"] = float(cosmo.t_cmb)
         for k, v in (extra or {}).items():
             f.attrs[k] = v
     return path

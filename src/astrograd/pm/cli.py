@@ -163,13 +163,20 @@ def fit_image_cmd(
 ) -> None:
     """Optimise the initial white noise so that the particles at a = 1 draw a text or a picture
     (pmwd's setup: 16×27×16 particles, 63 steps, 64×108 pixels of 2.5 Mpc/h)."""
-    from astrograd._errors import InputError
+    from astrograd._errors import InputError, check_int, check_positive, check_seed
     from astrograd.pm._image import fit_image_to_dir
 
+    # every option is checked, with its name as typed, before --out is created
     if text is not None and image is not None:
         raise InputError("give either --text or --image, not both")
     if views not in (1, 2):
         raise InputError(f"--views = {views} is not allowed; choose 1 or 2")
+    check_int("--iterations", iterations, 1)
+    check_seed(seed, "--seed")
+    if lr is not None:
+        check_positive("--lr", lr)
+    if text is not None and not text.strip():
+        raise InputError(f"--text = {text!r} is empty; give at least one visible character")
     learning_rate = (0.1 if views == 1 else 0.02) if lr is None else lr
     summary = fit_image_to_dir(out, text="pmwd" if text is None else text, image=image, views=views,
                                iterations=iterations, learning_rate=learning_rate, seed=seed, checkpoint=checkpoint,
