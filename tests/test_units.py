@@ -26,3 +26,7 @@ def test_an_unknown_unit_name_is_a_one_line_error():
         CU.from_code(1.0, "furlongzz")
     with pytest.raises(InputError, match="^unit K is not built from length, mass and time$"):
         CU.from_code(1.0, "K")
+    # a number was taken as a scaled dimensionless unit: from_code(1.0, 3) gave "3.0 x 3"
+    for number in (3, 2.5, True):
+        with pytest.raises(InputError, match=f"^unit {number!r} is not allowed; give a unit such as 'km/s'"):
+            CU.from_code(1.0, number)

@@ -93,6 +93,8 @@ class CodeUnits:
 
     def from_code(self, value, unit) -> u.Quantity:
         """A code-unit value (float or array) as an astropy quantity in ``unit``."""
+        if isinstance(unit, bool | int | float | np.number):  # astropy read 3 as a scaled dimensionless unit
+            raise InputError(f"unit {unit!r} is not allowed; give a unit such as 'km/s' or u.km / u.s, not a number")
         try:
             unit = u.Unit(unit)
         except (TypeError, ValueError):
