@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 
@@ -28,10 +29,22 @@ def as_stored(obj):
     from astrograd._cli_util import to_jsonable
 
     try:
-        return json.loads(json.dumps(to_jsonable(obj)))
+        return json.loads(json.dumps(_non_finite_as_text(to_jsonable(obj))))
     except (TypeError, ValueError) as err:  # e.g. an object in a user's fingerprint
         raise InputError(f"a checkpoint's settings and fingerprint must be JSON-able (numbers, strings, lists, "
                          f"dicts): {err}") from None
+
+
+def _non_finite_as_text(obj):
+    """NaN and infinities as the text "nan", "inf", "-inf": stored as numbers, a NaN never
+    compared equal to itself, so a checkpoint whose fingerprint held one was always refused."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return repr(obj)
+    if isinstance(obj, dict):
+        return {k: _non_finite_as_text(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_non_finite_as_text(v) for v in obj]
+    return obj
 
 
 def key_list(key) -> list:
