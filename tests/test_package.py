@@ -30,3 +30,20 @@ def test_check_positive_refuses_bools():
         check_positive("dt", "fast")
     assert check_positive("dt", "0.5") == 0.5  # numeric text is read as a number (ThrowConfig("0.05"))
     assert check_positive("dt", np.float32(0.5)) == 0.5 and check_positive("n", np.int64(3)) == 3.0
+
+
+def test_check_in_range_refuses_bools():
+    import numpy as np
+    import pytest
+
+    from astrograd._errors import InputError, check_in_range
+    from astrograd.cosmo import Cosmology
+
+    # True was read as 1.0: Cosmology(omega_b=True) said "omega_b = 1 is outside ..." and
+    # check_in_range("theta", True, 0, 2) passed
+    for value in (True, np.False_):
+        with pytest.raises(InputError, match=r"^theta = (np\.)?(True|False)_? is not a number$"):
+            check_in_range("theta", value, 0.0, 2.0)
+    with pytest.raises(InputError, match="^omega_b = True is not a number$"):
+        Cosmology(omega_b=True)
+    assert check_in_range("theta", "0.5", 0.0, 2.0) == 0.5 and check_in_range("n", np.int64(1), 0.0, 2.0) == 1.0

@@ -132,7 +132,10 @@ def check_in_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return ``float(value)`` if it lies in the interval, else raise naming the interval."""
+    """Return ``float(value)`` if it lies in the interval, else raise naming the interval. A bool
+    is refused (``True`` would read as 1.0), as in :func:`check_positive`."""
+    if isinstance(value, bool | np.bool_):
+        raise InputError(f"{name} = {value!r} is not a number")
     try:
         v = float(value)
     except (TypeError, ValueError):
