@@ -213,7 +213,7 @@ def reconstruct_cmd(
     """Infer the initial white noise behind a noisy density map at a_stop: Wiener filter of the
     linearised model, MAP through the whole PM model, and NUTS draws of the posterior.
     Writes OUT/reconstruct.h5 and OUT/reconstruct.png; rerun with the same options to resume.
-    The defaults take about 30 minutes on 2 CPU cores; --ptcl-grid 8 --box 128 about 3."""
+    The defaults take about 17 minutes on 2 CPU cores (29 on a loaded machine); --ptcl-grid 8 --box 128 about 3."""
     # float64 only for --dtype float64: a float32 run keeps JAX's default precision at float32
     from astrograd._precision import x64
     from astrograd.pm._field import reconstruct_to_dir
