@@ -34,6 +34,7 @@ from astrograd.hydro._numerics import (
     limited_slope,
     primitive_to_conserved,
 )
+from astrograd.hydro._posterior import WindPosterior, wind_posterior
 from astrograd.hydro._problems import Problem, WindSetup, sedov_problem, sod_problem, wind_problem
 from astrograd.hydro._solve import (
     HydroSolution,
@@ -44,6 +45,15 @@ from astrograd.hydro._solve import (
     simulate_fixed,
 )
 from astrograd.hydro._step import cfl_time_step, step, unphysical, wind_source
+from astrograd.hydro._wind import (
+    WindFit,
+    fit_wind,
+    outer_shock_radius,
+    wind_loss,
+    wind_loss_map,
+    wind_model,
+    wind_sensitivity,
+)
 
 __all__ = [
     "BOUNDARIES",
@@ -57,16 +67,20 @@ __all__ = [
     "HydroParams",
     "HydroSolution",
     "Problem",
+    "WindFit",
+    "WindPosterior",
     "WindSetup",
     "cfl_time_step",
     "check_initial_state",
     "conserved_to_primitive",
     "euler_flux",
     "exact_riemann",
+    "fit_wind",
     "free_wind_density",
     "hll_flux",
     "hllc_flux",
     "limited_slope",
+    "outer_shock_radius",
     "primitive_to_conserved",
     "raise_if_failed",
     "riemann_star_state",
@@ -83,7 +97,12 @@ __all__ = [
     "weaver_coefficient",
     "weaver_radius",
     "weaver_shell_velocity",
+    "wind_loss",
+    "wind_loss_map",
     "wind_luminosity",
+    "wind_model",
+    "wind_posterior",
     "wind_problem",
+    "wind_sensitivity",
     "wind_source",
 ]
