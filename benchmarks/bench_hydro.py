@@ -112,7 +112,8 @@ def case_wind(cells: int, grad: bool):
     from astrograd.hydro._solve import _simulate_jit
 
     q0 = primitive_to_conserved(jnp.asarray(pr.initial), pr.params.gamma)
-    sol = _simulate_jit(q0, pr.params, pr.config, jnp.asarray(pr.t_end), None, 10**6)
+    sol = _simulate_jit(q0, pr.params, pr.config, jnp.asarray(0.0, q0.dtype), jnp.asarray(pr.t_end, q0.dtype), None,
+                        10**6)
     out["steps"] = int(sol.num_steps)
     if grad:
         f = wind_model(pr)
