@@ -139,3 +139,31 @@ def test_a_second_posterior_of_the_same_grid_compiles_nothing_again(compilations
     assert post.u_samples.shape == (1, 2, 2) and np.all(np.isfinite(post.u_samples))
     # the data is this key's: the maximum likelihood moved with it
     assert post.data.shape == (16,)
+
+
+def test_draws_without_spread_get_a_grid_of_the_laplace_width(monkeypatch):
+    """When NUTS rejects every proposal (a tiny run), all draws are equal: the reference grid's
+    half-width, 6 sample standard deviations, was 0, the grid a point, its covariance zero, and
+    the figure's contours failed ("Contour levels must be increasing"). The grid now takes the
+    Laplace width for a parameter whose draws do not spread. Same grid as the tests before, so
+    it compiles little."""
+    import astrograd.inverse as inverse
+
+    real = inverse.sample
+
+    def unmoving(*args, **kwargs):  # the real sampler, with every draw replaced by the first
+        res = real(*args, **kwargs)
+        res.samples = np.broadcast_to(res.samples[:, :1], res.samples.shape).copy()
+        return res
+
+    monkeypatch.setattr(inverse, "sample", unmoving)
+    with jax.enable_x64(True):
+        post = wind_posterior(wind_problem(16), jax.random.key(9), num_warmup=3, num_samples=2, num_chains=1,
+                              grid_points=5, progress=False)
+    assert np.all(post.u_samples.std(axis=(0, 1)) == 0)
+    sd_grid = np.sqrt(np.diag(post.grid_cov))
+    assert np.all(sd_grid > 0) and np.all(np.isfinite(sd_grid)), post.grid_cov
+    # a 5-point grid over ±6 Laplace widths (or wider) resolves the posterior to within its
+    # spacing: its sd is some fraction of the Laplace sd, not zero or larger than the grid
+    laplace_sd = np.sqrt(np.diag(post.laplace_cov))
+    assert np.all(sd_grid < 6 * 1.5**3 * laplace_sd)

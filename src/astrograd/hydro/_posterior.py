@@ -282,7 +282,11 @@ def wind_posterior(
     jac_mean = np.asarray(programs.jacobian(jnp.asarray(mean, dtype), model)[1])
     grid = (None, None, None, None)
     if grid_points:
-        half = 6.0 * u.reshape(-1, 2).std(axis=0, ddof=1)
+        laplace_sd = np.sqrt(np.diag(_laplace_cov(jac_mean, noise)))
+        sd = u.reshape(-1, 2).std(axis=0, ddof=1)
+        # draws that never moved (every proposal rejected) have no spread: the grid collapsed to
+        # a point (a zero covariance; the figure's contours then failed); the Laplace width instead
+        half = 6.0 * np.where(sd > 0, sd, laplace_sd)
         batch_log_like = grid_log_likelihood(problem, data, noise)  # compiled once for every widening
         for _ in range(4):
             grid = grid_posterior(batch_log_like, mean, half, grid_points)
