@@ -60,4 +60,7 @@ if __name__ == "__main__":
     parser.add_argument("ny", type=int, nargs="?", default=224, help="cells along the stream (default 224)")
     parser.add_argument("steps", type=int, nargs="?", default=1200, help="time steps of dt = 0.5 (default 1200)")
     a = parser.parse_args()
+    if a.steps <= 400:  # the period is measured from t = 200 on: no probe sample after it
+        parser.error(f"steps {a.steps} is too few; the shedding period is measured from t = 200 (dt = 0.5): "
+                     "give > 400")
     print(json.dumps(measure(a.nx, a.ny, a.steps)), flush=True)

@@ -19,8 +19,10 @@ from astrograd.learn._karman import fine_scene
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--re", type=float, nargs="+", default=[73.2, 390.6])
-    parser.add_argument("--steps", type=int, default=2400)
+    parser.add_argument("--steps", type=int, default=2400, help="steps per run, >= 100 (the probe is read every 100)")
     args = parser.parse_args()
+    if args.steps < 100:  # no probe at all: max() of an empty list
+        parser.error(f"--steps {args.steps} is too few; the probe is read every 100 steps (give >= 100)")
     for re in args.re:
         state, params, config = fine_scene(32, 64, re, 1.0, 4, 0.01, jax.random.key(0))
         advance = jax.jit(lambda s, p=params, c=config: simulate(s, p, c, 100)[0])

@@ -39,3 +39,14 @@ def test_every_benchmark_answers_help_without_running(tmp_path):
     for path, (code, text) in results.items():
         assert code in (0, None) and text.startswith("usage: "), (Path(path).name, code, text[:200])
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_too_few_steps_for_a_benchmark_probe_is_a_usage_error(tmp_path):
+    """bench_karman_onset.py --steps 10 and bench_flow_strouhal.py with 400 steps or fewer ran
+    the whole simulation and then died on an empty probe (max() of nothing)."""
+    for script, args in (("bench_karman_onset.py", ["--steps", "10"]), ("bench_flow_strouhal.py", ["48", "48", "10"])):
+        proc = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env={"PYTHONPATH": str(BENCHMARKS), "PATH": "",
+                                                           "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"})
+        assert proc.returncode == 2, (script, proc.stderr[-2000:])
+        assert "error:" in proc.stderr and "too few" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
