@@ -28,3 +28,13 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number > 0")
     return value
+
+
+def add_nuts_arguments(parser: argparse.ArgumentParser, warmup: int) -> None:
+    """The positional WARMUP, DRAWS and CHAINS of the NUTS examples (defaults ``warmup``, 300, 2)."""
+    parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=warmup,
+                        help="NUTS warm-up steps per chain (default: %(default)s)")
+    parser.add_argument("draws", metavar="DRAWS", type=int_at_least(2), nargs="?", default=300,
+                        help="NUTS draws per chain (default: %(default)s)")
+    parser.add_argument("chains", metavar="CHAINS", type=int_at_least(1), nargs="?", default=2,
+                        help="NUTS chains (default: %(default)s)")

@@ -8,18 +8,13 @@ and the Laplace (Fisher) approximation.
 import argparse
 from pathlib import Path
 
-from _args import int_at_least  # examples/_args.py
+from _args import add_nuts_arguments, int_at_least  # examples/_args.py
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Writes outputs/hydro/examples/hydro_posterior.png.")
 parser.add_argument("cells", metavar="CELLS", type=int_at_least(16), nargs="?", default=32,
                     help="cells of the wind problem (default: %(default)s)")
-parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=150,
-                    help="NUTS warm-up steps per chain (default: %(default)s)")
-parser.add_argument("draws", metavar="DRAWS", type=int_at_least(2), nargs="?", default=300,
-                    help="NUTS draws per chain (default: %(default)s)")
-parser.add_argument("chains", metavar="CHAINS", type=int_at_least(1), nargs="?", default=2,
-                    help="NUTS chains (default: %(default)s)")
+add_nuts_arguments(parser, warmup=150)
 args = parser.parse_args()  # before importing JAX, so that --help and bad values answer at once
 
 import jax  # noqa: E402

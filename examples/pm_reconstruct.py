@@ -7,19 +7,14 @@ compared with the truth shell by shell.
 
 import argparse
 
-from _args import int_at_least  # examples/_args.py
+from _args import add_nuts_arguments, int_at_least  # examples/_args.py
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Prints the sampling diagnostics and the correlation with the truth per k "
                                         "shell; writes no file.")
 parser.add_argument("n", metavar="PTCL_GRID", type=int_at_least(2), nargs="?", default=16,
                     help="particles per side (16 Mpc/h each; the mesh is twice as fine) (default: %(default)s)")
-parser.add_argument("warmup", metavar="WARMUP", type=int_at_least(1), nargs="?", default=200,
-                    help="NUTS warm-up steps per chain (default: %(default)s)")
-parser.add_argument("draws", metavar="DRAWS", type=int_at_least(2), nargs="?", default=300,
-                    help="NUTS draws per chain (default: %(default)s)")
-parser.add_argument("chains", metavar="CHAINS", type=int_at_least(1), nargs="?", default=2,
-                    help="NUTS chains (default: %(default)s)")
+add_nuts_arguments(parser, warmup=200)
 args = parser.parse_args()  # before importing JAX, so that --help and bad values answer at once
 
 import jax  # noqa: E402

@@ -10,6 +10,15 @@ from astrograd.learn.cli import app
 runner = CliRunner()
 
 
+def _assert_one_line_exit_2(args, message):
+    """The command exits 2 with one line ``error: ...`` holding ``message``, no traceback."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -40,11 +49,7 @@ runner = CliRunner()
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    err = result.stderr if hasattr(result, "stderr") else result.output
-    assert message in err and "Traceback" not in err
-    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+    _assert_one_line_exit_2(args, message)
 
 
 @pytest.mark.slow
@@ -165,10 +170,7 @@ def test_sol_eval_refuses_two_models_under_one_label(tmp_path):
     ],
 )
 def test_options_that_would_be_ignored_are_refused(args, message):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2, result.output
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+    _assert_one_line_exit_2(args, message)
 
 
 def test_sol_train_defaults_and_checkpoint_every_with_checkpoint_pass_the_cli_checks(tmp_path, monkeypatch):
