@@ -204,3 +204,20 @@ def test_numpy_integer_options_give_a_model_file(tmp_path):
     model, meta = load_corrector(out["out"])
     assert meta["unroll"] == 2 and meta["hyper"]["blocks"] == 0 and meta["hyper"]["channels"] == 2
     assert isinstance(model, CorrectorResNet)
+
+
+def test_cli_sol_train_mode_none_writes_a_no_correction_model(tmp_path):
+    """`sol-train --mode none` filled in its training defaults before calling train_sol, which
+    refuses training options in that mode: the command always failed ("steps = 500 is not
+    allowed with mode 'none'")."""
+    from typer.testing import CliRunner
+
+    from astrograd.learn import load_corrector
+    from astrograd.learn.cli import app
+
+    data = _uniform_karman_file(tmp_path / "k.h5")
+    out = tmp_path / "none.npz"
+    result = CliRunner().invoke(app, ["sol-train", "--data", str(data), "--mode", "none", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    model, meta = load_corrector(out)
+    assert model is None and meta["mode"] == "none"

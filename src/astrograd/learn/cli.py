@@ -147,15 +147,17 @@ def sol_train_cmd(
             raise InputError(f"{option} is not available for --mode none; it trains no network")
     _check_checkpoint_every(checkpoint_every, checkpoint)
     out = out or Path(f"outputs/learn/sol-{mode}.npz")
-    # the documented defaults (the stored fingerprints read the same as before)
-    steps = 500 if steps is None else steps
-    batch = 4 if batch is None else batch
-    learning_rate = 1e-3 if learning_rate is None else learning_rate
-    blocks = 3 if blocks is None else blocks
-    channels = 32 if channels is None else channels
-    kernel = 3 if kernel is None else kernel
-    seed = 0 if seed is None else seed
-    checkpoint_every = 25 if checkpoint_every is None else checkpoint_every
+    if mode != "none":  # the documented defaults (the stored fingerprints read the same as before);
+        # --mode none passes None, "not given", which train_sol requires there (filling them in
+        # made every --mode none refused)
+        steps = 500 if steps is None else steps
+        batch = 4 if batch is None else batch
+        learning_rate = 1e-3 if learning_rate is None else learning_rate
+        blocks = 3 if blocks is None else blocks
+        channels = 32 if channels is None else channels
+        kernel = 3 if kernel is None else kernel
+        seed = 0 if seed is None else seed
+        checkpoint_every = 25 if checkpoint_every is None else checkpoint_every
     summary = train_sol(
         data,
         out,
