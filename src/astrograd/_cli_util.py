@@ -51,13 +51,15 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def _finite_or_null(obj: Any) -> Any:
+def map_non_finite(obj: Any, fn: Callable[[float], Any]) -> Any:
+    """``obj`` (JSON types: dicts, lists, numbers) with each NaN or infinite float replaced by
+    ``fn(value)``."""
     if isinstance(obj, float) and not np.isfinite(obj):
-        return None
+        return fn(obj)
     if isinstance(obj, dict):
-        return {k: _finite_or_null(v) for k, v in obj.items()}
+        return {k: map_non_finite(v, fn) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite_or_null(v) for v in obj]
+        return [map_non_finite(v, fn) for v in obj]
     return obj
 
 
@@ -65,7 +67,7 @@ def print_json(obj: Any) -> None:
     """Print one JSON object on one line (the last line of stdout for ``--json``). NaN and
     infinities (e.g. r_hat of a single chain) become null: Python writes them as NaN and
     Infinity, which is not JSON (jq, JavaScript and strict parsers refuse the whole line)."""
-    print(json.dumps(_finite_or_null(to_jsonable(obj)), allow_nan=False), flush=True)
+    print(json.dumps(map_non_finite(to_jsonable(obj), lambda _: None), allow_nan=False), flush=True)
 
 
 def fail(message: str, status: int = 2) -> None:

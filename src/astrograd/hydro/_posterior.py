@@ -84,10 +84,10 @@ class _Programs:
     (:func:`_programs`): the problem's arrays (``model``, see :func:`_model_args`), the data and
     the whitening are their inputs, not constants in them, so a second posterior of the same
     grid compiles nothing again (a closure per call compiled the solver's forward run, its
-    Jacobian, the reverse-mode fit and NUTS anew: ~60 s at 16 cells).
+    Jacobian, the reverse-mode fit and NUTS anew).
 
-    u = (ln v∞/[km/s], ln Ṁ/[M☉/Myr]); ``observe(u, model, adjoint)`` gives (ln M(<r) at every
-    cell's outer edge of the final state, whether the run failed)."""
+    u = (ln v∞/[km/s], ln Ṁ/[M☉/Myr]); the observation is (ln M(<r) at every cell's outer edge
+    of the final state, whether the run failed)."""
 
     def __init__(self, config, t_end: float):
         volumes = np.asarray(config.grid.volumes)
@@ -115,7 +115,6 @@ class _Programs:
         def grid(pts, model, data, noise):
             return jax.lax.map(lambda u: log_like(u, model, data, noise), pts)
 
-        self.observe = observe
         self.predict, self.jacobian, self.grid = jax.jit(predict), jax.jit(jacobian), jax.jit(grid)
 
         def map_loss(theta, args):  # the mean squared residual in the fit coordinates θ
@@ -172,7 +171,10 @@ def _map_estimate(programs: _Programs, model, data, lo, hi, dtype, iterations: i
 def grid_log_likelihood(problem: Problem, data, noise: float):
     """(k, 2) points u ↦ (k,) Gaussian log likelihoods of ``data`` from forward runs of
     ``problem`` (one compiled ``lax.map``; −inf where a run failed)."""
-    programs, model = _programs(problem.config, problem.t_end), _model_args(problem)
+    return _grid_log_likelihood(_programs(problem.config, problem.t_end), _model_args(problem), data, noise)
+
+
+def _grid_log_likelihood(programs: _Programs, model, data, noise: float):
     data = jnp.asarray(data)
     noise = jnp.asarray(noise, data.dtype)
     return lambda pts: programs.grid(pts, model, data, noise)
@@ -280,14 +282,15 @@ def wind_posterior(
     u = u_map + np.asarray(res.samples) @ chol.T
     mean = u.reshape(-1, 2).mean(axis=0)
     jac_mean = np.asarray(programs.jacobian(jnp.asarray(mean, dtype), model)[1])
+    laplace_cov = _laplace_cov(jac_mean, noise)
     grid = (None, None, None, None)
     if grid_points:
-        laplace_sd = np.sqrt(np.diag(_laplace_cov(jac_mean, noise)))
+        laplace_sd = np.sqrt(np.diag(laplace_cov))
         sd = u.reshape(-1, 2).std(axis=0, ddof=1)
         # draws that never moved (every proposal rejected) have no spread: the grid collapsed to
         # a point (a zero covariance; the figure's contours then failed); the Laplace width instead
         half = 6.0 * np.where(sd > 0, sd, laplace_sd)
-        batch_log_like = grid_log_likelihood(problem, data, noise)  # compiled once for every widening
+        batch_log_like = _grid_log_likelihood(programs, model, data, noise)  # compiled once for every widening
         for _ in range(4):
             grid = grid_posterior(batch_log_like, mean, half, grid_points)
             logp = grid[1]
@@ -297,7 +300,7 @@ def wind_posterior(
             half = 1.5 * half
     return WindPosterior(
         u_true=u_true, data=np.asarray(data), noise=float(noise), u_samples=u, v_inf_km_s=np.exp(u[..., 0]),
-        mdot_msun_per_myr=np.exp(u[..., 1]), laplace_cov=_laplace_cov(jac_mean, noise),
+        mdot_msun_per_myr=np.exp(u[..., 1]), laplace_cov=laplace_cov,
         result=res, grid_u=None if grid[0] is None else (grid[0][0], grid[0][1]), grid_log_posterior=grid[1],
         grid_mean=grid[2], grid_cov=grid[3],
     )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +8,7 @@ import h5py
 import numpy as np
 
 from astrograd._errors import InputError
-from astrograd.io._paths import file_to_read, file_to_write
+from astrograd.io._paths import atomic_replace, file_to_read, file_to_write
 
 
 def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[str, Any] | None) -> None:
@@ -32,15 +31,8 @@ def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, 
     or a kill while writing (a value HDF5 cannot store, a full disk, Ctrl-C) leaves the previous
     file as it was, not a half-written one."""
     path = file_to_write(path, "out.h5")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write_group(f, datasets, attrs)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_replace(path) as tmp, h5py.File(tmp, "w") as f:
+        _write_group(f, datasets, attrs)
     return path
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import zipfile
 
 import numpy as np
 
 from astrograd._errors import InputError
-from astrograd.io._paths import file_to_read, file_to_write
+from astrograd.io._paths import atomic_replace, file_to_read, file_to_write
 
 
 def sha256_of(*arrays) -> str:
@@ -26,25 +25,15 @@ def sha256_of(*arrays) -> str:
 def as_stored(obj):
     """``obj`` as a checkpoint's JSON header gives it back (tuples as lists, numpy as Python):
     the form to compare a run's settings with a stored header in."""
-    from astrograd._cli_util import to_jsonable
+    from astrograd._cli_util import map_non_finite, to_jsonable
 
     try:
-        return json.loads(json.dumps(_non_finite_as_text(to_jsonable(obj))))
+        # NaN and infinities as the text "nan", "inf", "-inf": stored as numbers, a NaN never
+        # compared equal to itself, so a checkpoint whose fingerprint held one was always refused
+        return json.loads(json.dumps(map_non_finite(to_jsonable(obj), repr)))
     except (TypeError, ValueError) as err:  # e.g. an object in a user's fingerprint
         raise InputError(f"a checkpoint's settings and fingerprint must be JSON-able (numbers, strings, lists, "
                          f"dicts): {err}") from None
-
-
-def _non_finite_as_text(obj):
-    """NaN and infinities as the text "nan", "inf", "-inf": stored as numbers, a NaN never
-    compared equal to itself, so a checkpoint whose fingerprint held one was always refused."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return repr(obj)
-    if isinstance(obj, dict):
-        return {k: _non_finite_as_text(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_non_finite_as_text(v) for v in obj]
-    return obj
 
 
 def key_list(key) -> list:
@@ -75,17 +64,10 @@ def atomic_savez(path: str | os.PathLike, meta: dict, arrays: dict[str, np.ndarr
     except (TypeError, ValueError) as err:  # before any file is touched
         raise InputError(f"cannot write {str(path)!r}: its metadata is not JSON ({err})") from None
     arrays = {name: _storable(path, name, value) for name, value in arrays.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.array(text), **arrays)  # object arrays were refused above
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, Ctrl-C: no half-written temporary file left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_replace(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, __meta__=np.array(text), **arrays)  # object arrays were refused above
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # names that np.savez takes as its own arguments (an array "allow_pickle" was read as the flag

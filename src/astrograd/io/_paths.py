@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from astrograd._errors import InputError
@@ -34,3 +36,19 @@ def file_to_read(path: str | os.PathLike, what: str, kind: str, missing_hint: st
     if not path.is_file():
         raise InputError(f"{what} {str(path)!r} does not exist{'; ' + missing_hint if missing_hint else ''}")
     return path
+
+
+@contextmanager
+def atomic_replace(path: Path) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder (created) to write the file to; when the block
+    ends without an error the temporary replaces ``path`` (``os.replace``), else it is removed:
+    a failed or interrupted write (a full disk, Ctrl-C) leaves the previous file, and no
+    temporary, behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
