@@ -13,9 +13,9 @@ from _args import int_at_least, positive_float  # examples/_args.py
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="Writes outputs/flow/karman.gif and outputs/flow/karman.h5.")
-    parser.add_argument("nx", metavar="NX", type=int_at_least(1), nargs="?", default=64,
+    parser.add_argument("nx", metavar="NX", type=int_at_least(2), nargs="?", default=64,
                         help="cells in x, across the 100 units wide channel (default: %(default)s)")
-    parser.add_argument("ny", metavar="NY", type=int_at_least(1), nargs="?", default=128,
+    parser.add_argument("ny", metavar="NY", type=int_at_least(2), nargs="?", default=128,
                         help="cells in y, along the 200 units long channel (default: %(default)s)")
     parser.add_argument("reynolds", metavar="RE", type=positive_float, nargs="?", default=400.0,
                         help="Reynolds number of the cylinder (default: %(default)s)")

@@ -96,6 +96,7 @@ def test_example_help_is_quick_and_writes_nothing(name, tmp_path):
     ("hydro_wind.py", ["401", "8"]),  # wind_problem needs 16 cells (the injection region 1/8 at most)
     ("hydro_posterior.py", ["8"]),
     ("flow_karman.py", ["16", "32", "100", "20", "extra"]),
+    ("flow_karman.py", ["1"]),  # one cell across: the library's InputError traceback after importing JAX
     ("pm_reconstruct.py", ["8", "30", "1"]),  # NUTS needs two draws per chain
     ("learn_tour_weights.py", ["work", "bogus"]),  # neither sol nor control
 ])

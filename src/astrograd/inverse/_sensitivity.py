@@ -127,16 +127,16 @@ def finite_difference_limit(
     _check_same_structure(theta, v)
     v_flat, _ = ravel_pytree(_tangent_like(theta, v))
     v_flat = v_flat.astype(x.dtype)
-    out = jax.eval_shape(flat_f, x)
-    if not jnp.issubdtype(out.dtype, jnp.floating):
-        raise InputError(f"f must return floating-point values; it returned {out.dtype}")
     if hs is None:
         last = 15 if x.dtype == jnp.float64 else 7
         hs = [10.0 ** (-k) for k in range(1, last + 1)]
     hs_arr = real_array("hs", hs, "a non-empty list of finite numbers > 0")
     if hs_arr.ndim != 1 or hs_arr.size == 0 or not np.all(np.isfinite(hs_arr)) or np.any(hs_arr <= 0):
         raise InputError(f"hs = {hs!r} is not allowed; it must be a non-empty list of finite numbers > 0")
-    jvp = np.asarray(jax.jvp(flat_f, (x,), (v_flat,))[1])
+    out, jvp = jax.jvp(flat_f, (x,), (v_flat,))  # f traced here, not once more for its output dtype
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise InputError(f"f must return floating-point values; it returned {out.dtype}")
+    jvp = np.asarray(jvp)
     evaluate = jax.jit(flat_f)
     u0 = np.asarray(evaluate(x))
     quotients = np.stack([(np.asarray(evaluate(x + h * v_flat)) - u0) / h for h in hs_arr])

@@ -54,13 +54,15 @@ def _check_steps(name: str, steps) -> int:
     return int(steps)
 
 
-def _require_steps_in_air(dt, traj: Trajectory, what: str, purpose: str) -> None:
-    """InputError naming ``dt`` unless ``traj`` is above ground at one step after the launch at least."""
+def _require_steps_in_air(dt, traj: Trajectory, what: str, purpose: str, needed: int = 1,
+                          observed: bool = False) -> None:
+    """InputError naming ``dt`` unless ``traj`` is above ground at ``needed`` steps after the
+    launch at least (``observed``: say the steps are observations)."""
     in_air = int(np.count_nonzero(np.asarray(traj.position[1:, 1]) >= 0))
-    if in_air < 1:
+    if in_air < needed:
         raise InputError(
-            f"dt = {float(dt):g} s is too long for {what}: the ball is in the air at {in_air} step(s) after "
-            f"the launch ({purpose} needs at least 1); lower dt"
+            f"dt = {float(dt):g} s is too long for {what}: the ball is {'observed ' if observed else ''}in the air "
+            f"at {in_air} step(s) after the launch ({purpose} needs at least {needed}); lower dt"
         )
 
 
@@ -166,16 +168,11 @@ def fit_gravity(
     config = ThrowConfig(dt, steps_for_flight(speed, angle_deg, g_true, dt, margin=1.0), integrator)
     observed = simulate(jnp.zeros(2), v0_true, Ballistics(g_true), config)
     check_trajectory(observed)
-    in_air = np.flatnonzero(np.asarray(observed.position[:, 1]) >= 0)
     # a dt as long as the flight left only the launch point, which no g changes: the loss was 0
-    # and g_init came back as the result (0 iterations, no error)
-    needed = 2 if joint else 1  # positions after the launch (the joint fit has 3 unknowns)
-    if in_air.size - 1 < needed:
-        raise InputError(
-            f"dt = {float(dt):g} s is too long for this throw: the ball is observed in the air at "
-            f"{in_air.size - 1} step(s) after the launch (the {'joint ' if joint else ''}fit needs at least "
-            f"{needed}); lower dt"
-        )
+    # and g_init came back as the result (0 iterations, no error); the joint fit has 3 unknowns
+    _require_steps_in_air(dt, observed, "this throw", f"the {'joint ' if joint else ''}fit", needed=2 if joint else 1,
+                          observed=True)
+    in_air = np.flatnonzero(np.asarray(observed.position[:, 1]) >= 0)
     data = observed.position[in_air]
     if noise > 0:
         data = data + noise * jax.random.normal(key, data.shape, dtype=data.dtype)
@@ -538,8 +535,8 @@ def learn_drag(
     # untrained network came back) or to the held-out check
     for (s, a), tr, role in zip(all_throws, _split(observed_all), ["training"] * len(throws) + ["held-out"],
                                 strict=True):
+        check_trajectory(tr)  # first: a NaN path is not "in the air" either
         _require_steps_in_air(dt, tr, f"the {role} throw ({s:g} m/s, {a:g}°)", "learning the drag")
-        check_trajectory(tr)
     weights = (observed_all.position[..., 1] >= 0).astype(v0s.dtype)  # (throws, N+1)
 
     def run_net(net, x0, v0):

@@ -206,6 +206,16 @@ def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
     )
 
 
+def _check_fit_settings(views, iterations, learning_rate) -> int:
+    """InputError for a bad ``views`` (1 or 2), ``iterations`` (>= 1) or ``learning_rate``
+    (> 0); returns ``iterations`` as an int."""
+    if isinstance(views, bool) or views not in VIEW_AXES:
+        raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
+    iterations = check_int("iterations", as_integer(iterations), 1)
+    check_positive("learning_rate", learning_rate)
+    return iterations
+
+
 def fit_image(
     target: np.ndarray,
     *,
@@ -225,12 +235,9 @@ def fit_image(
     Returns the final state (``losses[i]`` is the loss before update i; the last entry is
     the loss of the final noise) and timing information.
     """
-    if isinstance(views, bool) or views not in VIEW_AXES:
-        raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
-    iterations = check_int("iterations", as_integer(iterations), 1)
+    iterations = _check_fit_settings(views, iterations, learning_rate)
     check_int("checkpoint_every", as_integer(checkpoint_every), 1)
     check_int("num_frames", as_integer(num_frames), 1)
-    check_positive("learning_rate", learning_rate)
     if key is not None:
         check_key("key", key)
     config = image_config()
@@ -347,11 +354,7 @@ def fit_image_to_dir(
     check_bool("checkpoint", checkpoint)
     check_bool("progress", progress)
     key = jax.random.key(check_seed(seed))
-    # every setting is checked before ``out`` is created (fit_image checks them again)
-    if isinstance(views, bool) or views not in VIEW_AXES:
-        raise InputError(f"views = {views!r} is not allowed; choose 1 or 2")
-    check_int("iterations", as_integer(iterations), 1)
-    check_positive("learning_rate", learning_rate)
+    _check_fit_settings(views, iterations, learning_rate)  # before ``out`` is created
     ink = image_target(image) if image is not None else text_target(text)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
