@@ -133,8 +133,6 @@ def _check_expansion(cosmo: Cosmology, num_steps: int, dtype) -> None:
     with jax.ensure_compile_time_eval():
         e2 = np.asarray(E2(cosmo, jnp.asarray(a)))
     bad = ~(np.isfinite(e2) & (e2 > 0))
-    if not bad.any():
-        _check_matter_era(cosmo)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         params = ", ".join(
@@ -144,6 +142,7 @@ def _check_expansion(cosmo: Cosmology, num_steps: int, dtype) -> None:
             f"E²(a) = {float(e2[i]):g} at a = {float(a[i]):.6g} for the cosmology with {params}: the growth "
             f"table needs a universe that expands (E² finite and > 0) for a in [{A_MIN:g}, {A_MAX:g}]"
         )
+    _check_matter_era(cosmo)
 
 
 #: The largest |ρ_DE / ρ_m| at A_MIN that the matter-era start of the ODEs allows: D1 is then off

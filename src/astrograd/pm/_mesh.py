@@ -121,14 +121,20 @@ def cic_paint_2d(
     return image.reshape(shape)
 
 
+def rfft_wavenumbers(mesh_shape: tuple[int, int, int], cell_size) -> list[np.ndarray]:
+    """The 1D wavenumbers (h/Mpc, numpy float64) along each axis of ``rfftn`` of a
+    ``mesh_shape`` mesh (the last axis halved)."""
+    return [2.0 * np.pi * (np.fft.rfftfreq(n, d) if axis == 2 else np.fft.fftfreq(n, d))
+            for axis, (n, d) in enumerate(zip(mesh_shape, cell_size, strict=True))]
+
+
 def rfft_wavevectors(mesh_shape: tuple[int, int, int], cell_size, dtype) -> list[Array]:
     """Broadcastable wavevector components (h/Mpc) of ``jnp.fft.rfftn`` of a ``mesh_shape`` mesh."""
     ks = []
-    for axis, (n, d) in enumerate(zip(mesh_shape, cell_size, strict=True)):
-        f = np.fft.rfftfreq(n, d) if axis == 2 else np.fft.fftfreq(n, d)
+    for axis, k in enumerate(rfft_wavenumbers(mesh_shape, cell_size)):
         shape = [1, 1, 1]
-        shape[axis] = f.size
-        ks.append(jnp.asarray(2.0 * np.pi * f, dtype=dtype).reshape(shape))
+        shape[axis] = k.size
+        ks.append(jnp.asarray(k, dtype=dtype).reshape(shape))
     return ks
 
 

@@ -8,7 +8,7 @@ from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, check_bool, check_finite_if_concrete, check_int, check_positive
 from astrograd.pm._config import check_cells, check_counts, per_axis, rfft_shape
-from astrograd.pm._mesh import as_float, cic_paint, cic_paint_2d, cic_window
+from astrograd.pm._mesh import as_float, cic_paint, cic_paint_2d, cic_window, rfft_wavenumbers
 
 
 def _box(box_size) -> tuple[float, float, float]:
@@ -87,9 +87,7 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
         check_int("num_bins", num_bins, 1)
     cell = tuple(b / n for b, n in zip(box_size, shape, strict=True))
     # in numpy: ``dtype`` float64 stays float64 without x64 (jnp truncated it, with a warning)
-    freqs = [np.fft.rfftfreq(n, d) if axis == 2 else np.fft.fftfreq(n, d)
-             for axis, (n, d) in enumerate(zip(shape, cell, strict=True))]
-    kx, ky, kz = (np.asarray(2.0 * np.pi * f, dtype) for f in freqs)
+    kx, ky, kz = (np.asarray(k, dtype) for k in rfft_wavenumbers(shape, cell))
     kmag = np.sqrt(kx[:, None, None] ** 2 + ky[None, :, None] ** 2 + kz[None, None, :] ** 2)
     weight = np.full(kmag.shape[2], 2.0)
     weight[0] = 1.0
