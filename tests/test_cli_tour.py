@@ -5,6 +5,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import astrograd.tour as tour
@@ -205,3 +206,59 @@ def test_json_output_is_strict_json_with_null_for_non_finite_numbers(capsys):
     # was '{"r_hat": [NaN, 1.01], "ess": Infinity, ...}': not JSON (jq and JSON.parse refuse it)
     parsed = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in the JSON output"))
     assert parsed == {"r_hat": [None, 1.01], "ess": None, "nested": {"x": [1.5, None]}, "n": 3}
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_tour_out_that_is_a_file_names_the_option(tmp_path, monkeypatch, below):
+    """`tour --out FILE` said "cannot use 'FILE': File exists", without naming --out."""
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: pytest.fail("the tour ran"))
+    afile = tmp_path / "file"
+    afile.write_text("")
+    out = afile / "t" if below else afile
+    result = CliRunner().invoke(app, ["tour", "--out", str(out), "--only", "orbit"])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    where = f"{str(afile)!r} is a file" if below else "it is a file"
+    assert lines[0] == f"error: cannot use --out {str(out)!r}: {where}; give a folder for index.html and the figures"
+    assert afile.read_text() == ""
+
+
+def test_check_positive_strict_refuses_text():
+    from astrograd._errors import check_positive
+
+    assert check_positive("dt", "0.5") == 0.5  # not strict: numeric text is read as a number
+    for value in ("0.5", b"0.5", np.str_("2")):
+        with pytest.raises(InputError, match=r"^dt = .* is text; it must be a finite number > 0$"):
+            check_positive("dt", value, strict=True)
+    with pytest.raises(InputError, match=r"it must be a finite number >= 0$"):
+        check_positive("noise", "0", allow_zero=True, strict=True)
+    assert check_positive("dt", np.float32(0.5), strict=True) == 0.5
+    with pytest.raises(InputError, match="is not allowed"):
+        check_positive("dt", True, strict=True)
+
+
+def test_handle_errors_names_the_option_of_a_library_parameter(capsys):
+    from astrograd._cli_util import handle_errors
+
+    options = {"learning_rate": "--lr", "learning": "--wrong", "n": "--res"}
+
+    @handle_errors(options=options)
+    def command(message, kind=InputError):
+        raise kind(message)
+
+    cases = [
+        ("learning_rate = 0 is not allowed; it must be a finite number > 0", InputError,
+         "--lr = 0 is not allowed; it must be a finite number > 0"),
+        ("n = 1 is not allowed", InputError, "--res = 1 is not allowed"),
+        ("number of cells = 3", InputError, "number of cells = 3"),  # a name only at the start, whole
+        ("unknown loss 'x'; choose one of: a, b", InputError, "unknown loss 'x'; choose one of: a, b"),
+        ("learning_rate went non-finite", SimulationError, "learning_rate went non-finite"),  # input errors only
+    ]
+    for message, kind, expected in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            command(message, kind)
+        assert exit_info.value.code == 2 and capsys.readouterr().err == f"error: {expected}\n"

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -35,6 +35,24 @@ def check_output(path, option: str, suffix: str | None, example: str) -> None:
     file_to_write(path, example)  # below an existing file
     if suffix is not None and path.suffix.lower() != suffix:
         raise InputError(f"{option} {str(path)!r} must be a file name ending in {suffix}")
+
+
+def check_out_folder(path, option: str = "--out", contents: str = "") -> None:
+    """Before a command's work, creating nothing: an output folder ``path`` (of the CLI
+    ``option``) that is an existing file or lies below one is an InputError (``contents``, e.g.
+    "eval.h5 and the figures", says what the folder is for). The folder itself is made by the
+    first file written into it (every writer creates its parent folders), so that an option
+    that the library refuses leaves no empty folder behind."""
+    from pathlib import Path
+
+    path = Path(path)
+    for p in (path, *path.parents):  # the nearest existing one must be a folder
+        if p.exists():
+            if not p.is_dir():
+                where = "it is a file" if p == path else f"{str(p)!r} is a file"
+                raise InputError(f"cannot use {option} {str(path)!r}: {where}; give a folder"
+                                 + (f" for {contents}" if contents else ""))
+            return
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -103,12 +121,29 @@ def quiet_callback_failures() -> None:
         logger.addFilter(_QuietCallbackFailure())
 
 
-def handle_errors(fn: F) -> F:
+def name_options(message: str, options: Mapping[str, str]) -> str:
+    """``message`` with a leading library parameter name (a key of ``options``, followed by a
+    space: "v_inf = 0 is not allowed ...") replaced by the CLI option that sets it ("--v-inf =
+    0 ..."); the longest matching name wins. Other messages are returned unchanged."""
+    for name in sorted(options, key=len, reverse=True):
+        if message.startswith(name + " "):
+            return options[name] + message[len(name):]
+    return message
+
+
+def handle_errors(fn: F | None = None, *, options: Mapping[str, str] | None = None):
     """Decorator for CLI commands: InputError/SimulationError, and checks that failed inside a
     compiled program, become one-line errors, exit 2. Running out of memory (MemoryError, or
     XLA's RESOURCE_EXHAUSTED) is one line too, with exit status 1: the input may be valid and
     fit a larger machine, so it is not reported as bad input (Python's own exit status for an
-    uncaught error is 1 too, as before, minus the traceback)."""
+    uncaught error is 1 too, as before, minus the traceback).
+
+    ``@handle_errors(options={"learning_rate": "--lr"})``: an InputError of the library that
+    names a parameter first is reported with the option as typed (:func:`name_options`), so that
+    a command can leave its options' checks to the library instead of repeating them."""
+    if fn is None:
+        return functools.partial(handle_errors, options=options)
+    options = dict(options or {})
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -116,7 +151,8 @@ def handle_errors(fn: F) -> F:
             with runtime_checks_as_simulation_errors():  # a check failed inside a compiled program
                 return fn(*args, **kwargs)
         except (InputError, SimulationError) as err:
-            fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            fail(name_options(message, options) if isinstance(err, InputError) else message)
         except FileNotFoundError as err:
             fail(f"file not found: {err.filename or err}")
         except (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError) as err:

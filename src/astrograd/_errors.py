@@ -46,12 +46,16 @@ def _fmt(value) -> str:
         return repr(value)
 
 
-def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
+def check_positive(name: str, value, *, allow_zero: bool = False, strict: bool = False) -> float:
     """Return ``float(value)`` if it is finite and > 0 (>= 0 with ``allow_zero``), else raise. A
-    bool is refused (``True`` would read as 1.0); numeric text such as "0.5" is read as a number."""
+    bool is refused (``True`` would read as 1.0); numeric text such as "0.5" is read as a number,
+    unless ``strict`` (for a library argument, where text is a caller's mistake: "40" passed
+    here and failed later in arithmetic)."""
     allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
     if isinstance(value, bool | np.bool_):
         raise InputError(f"{name} = {value!r} is not allowed; it must be {allowed}")
+    if strict and isinstance(value, str | bytes):
+        raise InputError(f"{name} = {value!r} is text; it must be {allowed}")
     try:
         v = float(value)
     except (TypeError, ValueError):

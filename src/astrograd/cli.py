@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from astrograd import __version__
-from astrograd._cli_util import handle_errors, quiet_callback_failures
+from astrograd._cli_util import check_out_folder, handle_errors, quiet_callback_failures
 
 AREAS = {
     "orbit": "The ballistic throw: fit gravity, best angle, learn a drag force.",
@@ -80,6 +80,8 @@ def tour(
         raise InputError(f"--only {only!r} names no area; give comma-separated areas from: "
                          f"{', '.join(available_areas())}")
     areas = areas or available_areas()
+    # an --out that is a file was refused by mkdir as "cannot use 'FILE': File exists", without the option
+    check_out_folder(out, "--out", "index.html and the figures")
     index = run_tour(out, areas, quick=not full)
     typer.echo(f"tour written to {index}")
 

@@ -216,3 +216,21 @@ def test_fits_refuse_a_learning_rate_with_no_iterations(command):
     assert r.exit_code == 2 and "Traceback" not in r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert lines == ["error: --lr is not available with --iterations 0; nothing is optimised"]
+
+
+@pytest.mark.parametrize("command", ["fit-burgers", "fit-marker"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "0"], "error: --lr (learning rate) = 0 is not allowed; it must be a finite number > 0"),
+        (["--lr", "nan"], "error: --lr (learning rate) = nan is not allowed"),
+        (["--iterations", "-1"], "error: --iterations = -1 is not allowed; it must be an integer >= 0"),
+    ],
+)
+def test_fit_errors_name_the_options(tmp_path, command, args, message):
+    """Before: the library's names, `learning rate = 0` and `iterations = -1`."""
+    out = tmp_path / "new" / "fit.h5"
+    r = runner.invoke(app, [command, *args, "--out", str(out), "--quiet"])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), r.output
+    assert not (tmp_path / "new").exists()

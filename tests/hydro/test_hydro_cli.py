@@ -448,3 +448,41 @@ def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
     assert res.exit_code == 2
     assert "t_end = 0.05 is not allowed; it must be greater than the start time 0.05 (the time of the --init" \
         in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit-wind", "--cells", "8"], "--cells = 8 is not allowed for the wind problem; it must be an integer >= 16"),
+        (["fit-wind", "--iterations", "0"], "--iterations = 0 is not allowed; it must be an integer >= 1"),
+        (["fit-wind", "--loss", "chi2"], "unknown loss 'chi2'"),
+        (["loss-map", "--cells", "8"], "--cells = 8 is not allowed for the wind problem"),
+        (["loss-map", "--batch", "0"], "--batch = 0 is not allowed; it must be an integer >= 1"),
+        (["loss-map", "--vmap", "0"], "--vmap = 0 is not allowed"),
+        (["loss-map", "--devices", "0"], "--devices = 0 is not allowed"),
+        (["posterior", "--cells", "8"], "--cells = 8 is not allowed for the wind problem"),
+        (["posterior", "--noise", "-1"], "--noise = -1"),
+        (["posterior", "--seed", str(2**64)], f"--seed = {2**64} is not allowed"),
+    ],
+)
+def test_the_library_checks_name_the_options_and_leave_no_out(tmp_path, args, message):
+    """The commands leave these checks to the library (no copies in the CLI) and create --out
+    only when they write into it; the library's parameter names are reported as the options."""
+    out = tmp_path / "new" / "out"
+    res = _invoke(*args, "--out", out)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["fit-wind", "loss-map", "posterior"])
+@pytest.mark.parametrize("below", [False, True])
+def test_an_out_that_is_a_file_is_refused_first_naming_the_option(tmp_path, command, below):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    out = afile / "sub" if below else afile
+    res = _invoke(command, "--cells", 16, "--out", out)
+    where = f"{str(afile)!r} is a file" if below else "it is a file"
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == f"error: cannot use --out {str(out)!r}: {where}; give a folder"
+    assert afile.read_text() == "x"

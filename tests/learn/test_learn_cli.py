@@ -225,3 +225,35 @@ def test_control_train_refuses_stage_3_options_without_stage_3(monkeypatch, opti
     assert (seen[0].e2e_final_learning_rate, seen[0].clip_norm) == (1e-4, 1.0)
     field = {"--e2e-final-lr": "e2e_final_learning_rate", "--clip-norm": "clip_norm"}[option]
     assert getattr(seen[1], field) == float(value)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        # the library's checks named its parameters (nx, learning rate, resolution n, clip norm, ...)
+        (["karman-data", "--nx", "1"], "error: --nx = 1 is not allowed; it must be an integer >= 2"),
+        (["sol-train", "--data", "/nonexistent/k.h5", "--lr", "0"], "error: --lr = 0 is not allowed"),
+        (["sol-train", "--data", "/nonexistent/k.h5", "--kernel", "0"], "error: --kernel = 0 is not allowed"),
+        (["sol-eval", "--data", "/nonexistent/k.h5", "--steps", "0"], "error: --steps = 0 is not allowed"),
+        (["control-train", "--n", "4"], "error: --n = 4 is not allowed; it must be an integer >= 8"),
+        (["control-train", "--clip-norm", "0"], "error: --clip-norm = 0 is not allowed"),
+        (["control-train", "--e2e-final-lr", "0"], "error: --e2e-final-lr = 0 is not allowed"),
+        (["control-train", "--loss", "foo"], "error: unknown --loss 'foo'; choose one of: multiscale, mse"),
+    ],
+)
+def test_library_errors_name_the_options(tmp_path, args, message):
+    out = tmp_path / "new" / ("m.npz" if args[0] != "karman-data" else "k.h5")
+    out_args = [] if args[0] == "sol-eval" else ["--out", str(out)]
+    _assert_one_line_exit_2([*args, *out_args], message)
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["sol-eval", "control-eval"])
+def test_eval_out_below_a_file_is_refused_before_the_evaluation(tmp_path, command):
+    """Before: only an --out that is a file was checked first; one below a file ran the whole
+    evaluation and then failed creating the folder."""
+    afile = tmp_path / "file"
+    afile.write_text("")
+    inputs = ["--data", "/nonexistent/k.h5"] if command == "sol-eval" else ["--checkpoint", "/nonexistent/c.npz"]
+    _assert_one_line_exit_2([command, *inputs, "--out", str(afile / "sub")],
+                            f"error: cannot use --out {str(afile / 'sub')!r}: {str(afile)!r} is a file; give a folder")

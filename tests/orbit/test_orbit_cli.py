@@ -94,3 +94,22 @@ def test_fit_gravity_refuses_a_seed_without_noise():
     r = runner.invoke(app, ["fit-gravity", "--seed", "3", "--no-progress"])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert r.stderr.strip() == "error: --seed is not available with --noise 0; it seeds the noise on the observations"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit-gravity", "--g-true", "0"], "error: --g-true = 0 is not allowed"),
+        (["fit-gravity", "--learning-rate", "0"], "error: --learning-rate = 0 is not allowed"),
+        (["fit-gravity", "--noise", "-1"], "error: --noise = -1 is not allowed"),
+        (["fit-gravity", "--tol", "-1"], "error: --tol = -1"),
+        (["best-angle", "--g", "0"], "error: --g = 0 is not allowed"),
+        (["best-angle", "--steps", "0"], "error: --steps = 0 is not allowed"),
+        (["learn-drag", "--learning-rate", "0"], "error: --learning-rate = 0 is not allowed"),
+        (["learn-drag", "--depth", "-1"], "error: --depth = -1 is not allowed; it must be an integer >= 0"),
+    ],
+)
+def test_library_errors_name_the_options(args, message):
+    """Before: the library's names (g_true, learning_rate, tol, g, ...)."""
+    r = runner.invoke(app, [*args, "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.startswith(message) and r.stderr.strip().count("\n") == 0, r.stderr

@@ -177,3 +177,42 @@ def test_pm_run_snapshot_on_a_grid_step_adds_no_step(tmp_path):
     assert summary["num_steps"] == 10
     with h5py.File(out / "snapshot_000.h5") as f:
         assert f["Header"].attrs["Time"] == 0.55
+
+
+def _one_error_line(res):
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_run_refusing_devices_leaves_no_out_directory(tmp_path):
+    """Before: --out was made before the run was traced, where a bad --devices is found: it left
+    an empty folder, and the message said `devices = 3`."""
+    out = tmp_path / "new" / "run"
+    res = runner.invoke(app, ["run", "--ptcl-grid", "4", "--steps", "1", "--devices", "3", "--out", str(out)])
+    assert _one_error_line(res).startswith("error: --devices = 3 is not allowed")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--warmup", "0"], "--warmup = 0 is not allowed; it must be an integer >= 1"),
+        (["--samples", "1"], "--samples = 1 is not allowed; it must be an integer >= 2"),
+        (["--chains", "0"], "--chains = 0 is not allowed"),
+        (["--map-steps", "0"], "--map-steps = 0 is not allowed"),
+        (["--seed", str(2**64)], f"--seed = {2**64} is not allowed"),
+        (["--noise", "0"], "--noise = 0 is not allowed; it must be a finite number > 0"),
+        (["--dtype", "float16"], "unknown --dtype 'float16'"),
+        (["--a-start", "0.5", "--a-stop", "0.25"], "--a-start = 0.5 is not allowed"),
+        (["--omega-m", "0"], "--omega-m = 0 is not allowed"),
+    ],
+)
+def test_reconstruct_errors_name_the_options(tmp_path, args, needle):
+    """Before: the library's names (num_warmup, num_samples, sigma (the noise level of the
+    data), ...), which are not options of the command."""
+    out = tmp_path / "new" / "rec"
+    res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "4", *args, "--out", str(out)])
+    assert needle in _one_error_line(res)
+    assert not (tmp_path / "new").exists()

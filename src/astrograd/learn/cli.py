@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from astrograd._cli_util import handle_errors, print_json
+from astrograd._cli_util import check_out_folder, handle_errors, print_json
 from astrograd._errors import InputError, check_int
 
 app = typer.Typer(
@@ -26,12 +26,6 @@ def _floats(name: str, text: str) -> tuple[float, ...]:
         raise InputError(f"{name} = {text!r} is not a comma-separated list of numbers") from None
 
 
-def _check_out_folder(out: Path) -> None:
-    """Before the evaluation: ``--out`` must be a folder (or not exist yet)."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a folder for eval.h5 and the figures")
-
-
 def _check_checkpoint_every(checkpoint_every: int | None, checkpoint: Path | None) -> None:
     """``--checkpoint-every`` without ``--checkpoint`` was accepted and ignored (nothing is saved)."""
     if checkpoint_every is not None:
@@ -42,8 +36,10 @@ def _check_checkpoint_every(checkpoint_every: int | None, checkpoint: Path | Non
         )
 
 
+# the library's checks name its parameters; the commands report them with the options as typed
 @app.command("karman-data")
-@handle_errors
+@handle_errors(options={"nx": "--nx", "ny": "--ny", "factor": "--factor", "frames": "--frames", "warmup": "--warmup",
+                        "chunk": "--chunk", "seed": "--seed"})
 def karman_data_cmd(
     out: Path = typer.Option(Path("outputs/learn/karman.h5"), "--out", help="HDF5 file (continued if it exists)"),
     nx: int = typer.Option(32, help="coarse cells across the flow (x)"),
@@ -95,7 +91,8 @@ def karman_data_cmd(
 
 
 @app.command("sol-train")
-@handle_errors
+@handle_errors(options={"unroll": "--unroll", "steps": "--steps", "batch": "--batch", "learning rate": "--lr",
+                        "blocks": "--blocks", "channels": "--channels", "kernel": "--kernel", "seed": "--seed"})
 def sol_train_cmd(
     data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data"),
     out: Path = typer.Option(None, "--out", help="model file (default outputs/learn/sol-<mode>.npz)"),
@@ -210,7 +207,7 @@ def _parse_models(models: list[str]) -> dict[str, Path]:
 
 
 @app.command("sol-eval")
-@handle_errors
+@handle_errors(options={"steps": "--steps", "start": "--start"})
 def sol_eval_cmd(
     data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data (test runs)"),
     checkpoint: list[str] = typer.Option(
@@ -227,7 +224,7 @@ def sol_eval_cmd(
     from astrograd.learn._plots import plot_sol_errors, plot_sol_vorticity
     from astrograd.learn._sol import evaluate_sol
 
-    _check_out_folder(out)
+    check_out_folder(out, "--out", "eval.h5 and the figures")  # an --out below a file failed after the evaluation
     models = _parse_models(checkpoint or [])
     result = evaluate_sol(data, models, steps=steps, start=start)
     out.mkdir(parents=True, exist_ok=True)
@@ -258,7 +255,12 @@ def sol_eval_cmd(
 
 
 @app.command("control-train")
-@handle_errors
+@handle_errors(options={
+    "resolution n": "--n", "levels": "--levels", "num_steps": "--num-steps", "channels": "--channels",
+    "train_pairs": "--train-pairs", "test_pairs": "--test-pairs", "batch": "--batch", "op_steps": "--op-steps",
+    "cfe_steps": "--cfe-steps", "e2e_steps": "--e2e-steps", "learning rate": "--lr", "force weight": "--force-weight",
+    "end-to-end final learning rate": "--e2e-final-lr", "clip norm": "--clip-norm", "unknown loss": "unknown --loss",
+    "unknown OP target": "unknown --op-target", "seed": "--seed"})
 def control_train_cmd(
     out: Path = typer.Option(Path("outputs/learn/control.npz"), "--out", help="model file"),
     n: int = typer.Option(64, help="cells per side"),
@@ -329,7 +331,8 @@ def control_train_cmd(
 
 
 @app.command("control-eval")
-@handle_errors
+@handle_errors(options={"pairs": "--pairs", "direct pairs": "--direct-pairs",
+                        "direct iterations": "--direct-iterations", "direct learning rate": "--direct-lr"})
 def control_eval_cmd(
     checkpoint: Path = typer.Option(
         Path("outputs/learn/control.npz"), "--checkpoint", help="model file from control-train"
@@ -360,7 +363,7 @@ def control_eval_cmd(
             raise InputError(f"{option} is not available with --direct-pairs 0; no pair is optimised directly")
     direct_iterations = 100 if direct_iterations is None else direct_iterations
     direct_lr = 0.05 if direct_lr is None else direct_lr
-    _check_out_folder(out)
+    check_out_folder(out, "--out", "eval.h5 and the figure")
     r = evaluate_control(
         checkpoint,
         pairs=pairs,
