@@ -327,3 +327,72 @@ def test_fit_marker_refuses_a_checkpoint_with_no_iterations(tmp_path):
 
     with pytest.raises(InputError, match="with iterations = 0; nothing is optimised or saved"):
         fit_marker(0, checkpoint=tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("sides", [("inflow", "no-slip", "no-slip", "no-slip"),
+                                   ("inflow", "inflow", "periodic", "periodic"),
+                                   ("free-slip", "free-slip", "inflow", "no-slip")])
+def test_an_inflow_side_without_an_outflow_side_is_refused(sides):
+    # the projection of a closed domain removes only the zero-mean part of the divergence: the
+    # inflow stayed as a uniform divergence (1 per cell for inflow_speed 1 on the unit square),
+    # status 0 and no error
+    with pytest.raises(InputError, match=r"^boundaries .* are not allowed: an inflow side needs an outflow side"):
+        flow.FlowConfig(flow.Grid(8, 8, 1.0, 1.0), flow.Boundaries(*sides), 0.01)
+
+
+def test_a_channel_with_inflow_and_outflow_stays_divergence_free(x64):
+    """Exact check: the discrete divergence of every fluid cell after each step is at the CG
+    tolerance, and the flux out of the open side equals the flux in."""
+    grid = flow.Grid(8, 6, 1.0, 0.75)
+    config = flow.FlowConfig(grid, flow.Boundaries("inflow", "outflow", "no-slip", "free-slip"), 0.02, tol=1e-12)
+    params = flow.make_params(config, 0.01, inflow_speed=0.7)
+    final, _ = flow.simulate(flow.make_state(config), params, config, 3)
+    assert float(jnp.max(jnp.abs(flow.divergence(final.vx, final.vy, grid)))) < 1e-9
+    np.testing.assert_allclose(np.asarray(final.vx[:, -1]).sum(), 0.7 * grid.ny, rtol=1e-9)
+
+
+def test_array_valued_static_numbers_are_python_floats():
+    # a 0-d numpy or JAX array was kept as the static domain size or time step (equinox warns
+    # "A JAX array is being set as static!", and the static value is not a plain number)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grid = flow.Grid(8, 8, np.array(2.0), jnp.asarray(1.0))
+        burgers = flow.BurgersConfig(n=8, dt=np.array(0.1))
+    assert (type(grid.lx), type(grid.ly), type(burgers.dt)) == (float, float, float)
+    assert (grid.lx, grid.ly, burgers.dt) == (2.0, 1.0, 0.1)
+
+
+def test_a_probe_on_the_top_edge_reads_the_nearest_face():
+    # y = ly lies in the domain [0, ly] but was refused "outside the domain" (the nearest face
+    # row rounded to ny); it is the top row of x-faces, as for y just below ly
+    state, params, config = flow.taylor_green(8)
+    g = config.grid
+    _, _, top = flow.shedding_probe(state, params, config, 2, (g.dx, g.ly))
+    _, _, below = flow.shedding_probe(state, params, config, 2, (g.dx, g.ly - 0.3 * g.dy))
+    np.testing.assert_array_equal(top, below)
+    with pytest.raises(InputError, match="lies outside the domain"):
+        flow.shedding_probe(state, params, config, 2, (-0.4 * g.dx, 1.0))
+
+
+def test_strouhal_number_with_no_samples_after_t_start_is_nan_without_a_warning():
+    import warnings
+
+    t = np.arange(9.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Mean of empty slice"
+        st, periods = flow.strouhal_number(t, np.sin(t), 1.0, 1.0, 100.0)
+    assert np.isnan(st) and periods == 0
+
+
+def test_numeric_text_in_scene_geometry_is_read_as_numbers():
+    # the checks accepted the text, the arithmetic then raised a TypeError (radius: "can't
+    # multiply sequence by non-int"; box corners were compared as text)
+    grid = flow.Grid(8, 8, 1.0, 1.0)
+    np.testing.assert_array_equal(flow.box_mask(grid, ("0.2", "0"), ("0.6", "0.5")),
+                                  flow.box_mask(grid, (0.2, 0.0), (0.6, 0.5)))
+    a = flow.karman(16, 32, width="100", height="200", radius="10", inflow_speed="1")
+    b = flow.karman(16, 32, width=100.0, height=200.0, radius=10.0, inflow_speed=1.0)
+    for x, y in zip(jax.tree.leaves(a[:2]), jax.tree.leaves(b[:2]), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -221,3 +221,17 @@ def test_cli_sol_train_mode_none_writes_a_no_correction_model(tmp_path):
     assert result.exit_code == 0, result.output
     model, meta = load_corrector(out)
     assert model is None and meta["mode"] == "none"
+
+
+def test_rollout_refuses_a_float_frame_index_in_one_line():
+    # 1.0 passed the check (int(1.0) == 1.0) and then failed as an index: a raw TypeError
+    # ("Indexer must have integer or boolean type")
+    from astrograd._errors import InputError
+
+    problem = _problem(jnp.float32, 1e-3)
+    with pytest.raises(InputError, match=r"^start = 1.0 is not allowed; it must be an integer index \(0 to 5\)$"):
+        rollout(None, problem, 0, 1.0, 1)
+    with pytest.raises(InputError, match=r"^run = 0.0 is not allowed; it must be an integer index \(0 to 0\)$"):
+        rollout_stepwise(None, problem, 0.0, 1, 1)
+    vx, _, _ = rollout_stepwise(None, problem, np.int64(0), jnp.asarray(1), 1)  # integers of any kind
+    np.testing.assert_array_equal(np.asarray(vx[0]), np.asarray(problem.vx[0, 1]))

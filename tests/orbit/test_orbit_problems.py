@@ -157,3 +157,17 @@ def test_drag_net_refuses_a_bool_scale():
         DragNet(jax.random.key(0), velocity_scale=True)
     with pytest.raises(InputError, match="acceleration_scale = False is not allowed"):
         DragNet(jax.random.key(0), acceleration_scale=False)
+
+
+def test_numeric_text_settings_give_the_same_results_as_numbers(x64):
+    # the checks read "2.5" as a number but the raw text went on: a numpy UFuncTypeError
+    # (fit_gravity's g_true) or a TypeError (best_angle's speed and g, learn_drag's drag)
+    a, b = fit_gravity(steps=3), fit_gravity(steps=3, g_true="2.5", g_init="15", speed="10", dt="0.05")
+    np.testing.assert_array_equal(a.g_history, b.g_history)
+    assert b.relative_error == a.relative_error
+    a = best_angle(steps=2, speed=20.0, g=9.81, dt=0.05, drag=0.01)
+    b = best_angle(steps=2, speed="20", g="9.81", dt="0.05", drag="0.01")
+    assert (b.angle_deg, b.range_m, b.analytic_range_m) == (a.angle_deg, a.range_m, a.analytic_range_m)
+    a = learn_drag(steps=2, width=4, key=jax.random.key(0))
+    b = learn_drag(steps=2, width=4, key=jax.random.key(0), drag="0.02", g="9.81", dt="0.05")
+    np.testing.assert_array_equal(a.losses, b.losses)

@@ -27,17 +27,16 @@ def as_pair(name: str, value) -> tuple[float, float]:
 
 
 def static_float(value):
-    """A static float field's value as a Python float: numeric text ("0.5", which the checks
-    accept and later arithmetic did not: a TypeError) and numpy numbers; anything else (a bool,
-    other text) unchanged, for the checks to refuse."""
+    """A static float field's value as a Python float: a number, a numpy number or array of one
+    element, or numeric text ("0.5", which the checks accept and later arithmetic did not: a
+    TypeError); anything else (a bool included) unchanged, for the checks to name. Shared by the
+    static configurations of flow and orbit."""
     if isinstance(value, bool | np.bool_):
         return value
-    if isinstance(value, str | bytes | np.integer | np.floating):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def static_int(value):
@@ -52,8 +51,6 @@ def _mesh(x, y):
     xx, yy = np.meshgrid(x, y, indexing="xy")
     dtype = jnp.result_type(float)
     return jnp.asarray(xx, dtype), jnp.asarray(yy, dtype)
-
-
 
 
 class Grid(eqx.Module):

@@ -24,9 +24,8 @@ def cylinder_mask(grid: Grid, centre: tuple[float, float], radius: float):
 
 def box_mask(grid: Grid, lower: tuple[float, float], upper: tuple[float, float]):
     """``(ny, nx)`` mask of the cells whose centre lies in ``[x0, x1] × [y0, y1]``."""
-    as_pair("box lower corner", lower)
-    as_pair("box upper corner", upper)
-    (x0, y0), (x1, y1) = lower, upper
+    # the pairs as numbers: numeric text passed as_pair and was compared as text
+    (x0, y0), (x1, y1) = as_pair("box lower corner", lower), as_pair("box upper corner", upper)
     if not (x1 > x0 and y1 > y0):
         raise InputError(f"box lower corner ({x0:g}, {y0:g}) must be below/left of upper ({x1:g}, {y1:g})")
     x, y = grid.cell_centres()

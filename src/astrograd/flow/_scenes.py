@@ -8,7 +8,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_finite_array, check_int, check_key, check_positive, is_concrete
+from astrograd._errors import (
+    InputError,
+    check_finite_array,
+    check_int,
+    check_key,
+    check_positive,
+    is_concrete,
+    is_real_number,
+)
 from astrograd.flow._grid import PERIODIC, Boundaries, Grid, as_pair
 from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._solver import FlowConfig, make_params, make_state
@@ -16,11 +24,7 @@ from astrograd.flow._solver import FlowConfig, make_params, make_state
 
 def _check_finite_number(name: str, value) -> None:
     """InputError unless ``value`` is one finite real number (a string or NaN used to reach JAX)."""
-    try:
-        ok = not isinstance(value, bool | np.bool_) and math.isfinite(value)  # True was 1.0
-    except TypeError:
-        ok = False
-    if not ok:
+    if not (is_real_number(value) and math.isfinite(value)):  # True was 1.0
         raise InputError(f"{name} = {value!r} is not allowed; it must be a finite number")
 
 
@@ -55,8 +59,12 @@ def karman(
     """
     reynolds = check_positive("Reynolds number", reynolds)
     if is_concrete(inflow_speed):  # the scene is traceable in the speed
-        check_positive("inflow speed", inflow_speed)
+        inflow_speed = check_positive("inflow speed", inflow_speed)
     inflow_depth = check_positive("inflow depth", inflow_depth)
+    # the checked numbers: numeric text ("10") passed the checks of the grid and the cylinder and
+    # was a TypeError in the arithmetic below
+    width, height = check_positive("width", width), check_positive("height", height)
+    radius = check_positive("cylinder radius", radius)
     if is_concrete(perturbation):  # traceable in the perturbation too
         _check_finite_number("perturbation", perturbation)
     if key is not None:
@@ -64,8 +72,8 @@ def karman(
     grid = Grid(
         check_int("resolution nx", nx, 2),
         check_int("resolution ny", ny, 2),
-        check_positive("width", width),
-        check_positive("height", height),
+        width,
+        height,
     )
     if centre is None:
         centre = (0.5 * width, 50.0 * height / 200.0)
@@ -202,10 +210,12 @@ def shedding_probe(state, params, config, num_steps: int, probe: tuple[float, fl
     px, py = as_pair("probe", probe)
     if not (math.isfinite(px) and math.isfinite(py)):
         raise InputError(f"probe {probe} lies outside the domain [0, {g.lx:g}] x [0, {g.ly:g}]")
-    i = int(round(px / g.dx))
-    j = int(round(py / g.dy - 0.5))
-    if not (0 <= i <= g.nx and 0 <= j < g.ny):
+    if not (0 <= px <= g.lx and 0 <= py <= g.ly):
         raise InputError(f"probe {probe} lies outside the domain [0, {g.lx:g}] x [0, {g.ly:g}]")
+    # the nearest x-face (faces at x = i dx, y = (j + 1/2) dy); a probe in the top half cell of
+    # the domain (y = ly included) was refused as outside it
+    i = min(int(round(px / g.dx)), g.nx)
+    j = min(max(int(round(py / g.dy - 0.5)), 0), g.ny - 1)
 
     @jax.jit
     def run(state, params):
@@ -233,6 +243,8 @@ def strouhal_number(times, signal, diameter: float, speed: float, t_start: float
     check_finite_array("signal", signal)
     _check_finite_number("t_start", t_start)
     keep = times >= t_start
+    if np.count_nonzero(keep) < 2:  # the mean of no samples was a RuntimeWarning before the NaN
+        return float("nan"), 0
     t, s = times[keep], signal[keep]
     s = s - s.mean()
     idx = np.flatnonzero((s[:-1] < 0) & (s[1:] >= 0))

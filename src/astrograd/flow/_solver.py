@@ -79,6 +79,14 @@ class FlowConfig(eqx.Module):
             raise InputError(f"max_cg_steps = {self.max_cg_steps!r} is not allowed; it must be an integer >= 1")
         if not all(math.isfinite(e) for e in as_pair("forcing_direction", self.forcing_direction)):
             raise InputError(f"forcing_direction = {self.forcing_direction!r} is not allowed; it must be finite")
+        sides = (self.boundaries.left, self.boundaries.right, self.boundaries.bottom, self.boundaries.top)
+        if "inflow" in sides and not self.boundaries.has_outflow:
+            # the projection of a closed domain removes only the zero-mean part of the divergence:
+            # the fluid let in stayed as a silent divergence of inflow_speed * (inflow length) / area
+            raise InputError(
+                f"boundaries (left, right, bottom, top) = {sides} are not allowed: an inflow side needs an "
+                "outflow side for the fluid to leave (incompressible flow)"
+            )
         if self.pressure_solver == "fft" and not (self.boundaries.periodic_x and self.boundaries.periodic_y):
             raise InputError("pressure solver 'fft' needs periodic boundaries on all sides; use 'cg'")
 

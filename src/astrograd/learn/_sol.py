@@ -34,6 +34,22 @@ from astrograd.learn._train import load_weights, read_model_meta, save_model, tr
 
 SOL_MODES = ("none", "supervised", "loop")
 
+#: ``train_sol``'s options: (name, default when None, check of the value). The defaults keep the
+#: stored fingerprints reading the same as before (``unroll`` too, in every mode); the checks
+#: return Python ints, not numpy ones, which made the model file's JSON header fail after all
+#: the training.
+TRAIN_SOL_DEFAULTS = (
+    ("unroll", 4, lambda v: check_int("unroll", v, 1)),
+    ("steps", 1000, lambda v: check_int("steps", v, 0)),
+    ("batch", 4, lambda v: check_int("batch", v, 1)),
+    ("learning_rate", 1e-3, lambda v: check_positive("learning rate", v)),
+    ("blocks", 3, lambda v: check_int("blocks", v, 0)),
+    ("channels", 32, lambda v: check_int("channels", v, 1)),
+    ("kernel", 3, lambda v: check_int("kernel", v, 1)),
+    ("seed", 0, check_seed),
+    ("checkpoint_every", 25, lambda v: check_int("checkpoint_every", v, 1)),
+)
+
 
 def corrected_step(model, state: FlowState, params, config, reynolds) -> FlowState:
     """One coarse solver step followed by the additive network correction (``model`` None: the
@@ -117,11 +133,13 @@ def _check_rollout(problem: SolProblem, run, start, num_steps) -> int:
     for name, value, count, what in (("run", run, runs, "runs"), ("start", start, frames, "frames per run")):
         if not is_concrete(value):
             continue
-        try:
-            ok = not isinstance(value, bool) and int(value) == value and 0 <= value < count
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        # an integral float (1.0) passed and then failed as an array index (a raw TypeError)
+        integer = not isinstance(value, bool | np.bool_) and np.ndim(value) == 0 and (
+            isinstance(value, int | np.integer) or np.issubdtype(np.asarray(value).dtype, np.integer)
+        )
+        if not integer:
+            raise InputError(f"{name} = {value!r} is not allowed; it must be an integer index (0 to {count - 1})")
+        if not 0 <= value < count:
             raise InputError(f"{name} = {value!r} is not allowed; the problem has {count} {what} (0 to {count - 1})")
     return check_int("num_steps", num_steps, 0)
 
@@ -279,17 +297,10 @@ def train_sol(
         if value is not None and mode == "none":
             shown = str(value) if isinstance(value, Path) else value
             raise InputError(f"{name} = {shown!r} is not allowed with mode 'none'; it trains no network")
-    # the defaults (the stored fingerprints read the same as before); Python ints, not numpy
-    # ones, which made the model file's JSON header fail after all the training
-    unroll = check_int("unroll", 4 if unroll is None else unroll, 1)  # the fingerprint keeps reading 4
-    steps = check_int("steps", 1000 if steps is None else steps, 0)
-    batch = check_int("batch", 4 if batch is None else batch, 1)
-    learning_rate = check_positive("learning rate", 1e-3 if learning_rate is None else learning_rate)
-    blocks = check_int("blocks", 3 if blocks is None else blocks, 0)
-    channels = check_int("channels", 32 if channels is None else channels, 1)
-    kernel = check_int("kernel", 3 if kernel is None else kernel, 1)
-    seed = check_seed(0 if seed is None else seed)
-    checkpoint_every = check_int("checkpoint_every", 25 if checkpoint_every is None else checkpoint_every, 1)
+    given = {"unroll": unroll, **training}
+    unroll, steps, batch, learning_rate, blocks, channels, kernel, seed, checkpoint_every = (
+        check(default if given[name] is None else given[name]) for name, default, check in TRAIN_SOL_DEFAULTS
+    )
     progress = check_bool("progress", progress)  # "no" would be truthy
     out = file_to_write(out, "model.npz")  # before training, not when saving its result
     problem, attrs = make_problem(data, "train")

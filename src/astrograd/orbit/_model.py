@@ -21,6 +21,7 @@ from astrograd._errors import (
     check_positive,
     is_concrete,
 )
+from astrograd.flow._grid import static_float, static_int
 
 __all__ = [
     "INTEGRATORS",
@@ -40,19 +41,6 @@ INTEGRATORS = ("euler", "leapfrog", "rk4")
 Acceleration = Callable[[Float[Array, "2"], Float[Array, "2"], Any], Float[Array, "2"]]
 
 
-def _as_float(value):
-    """``float(value)`` for a number or a numeric string; anything else (a bool included)
-    unchanged, for the check to name."""
-    if isinstance(value, bool | np.bool_):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
-
-
-
-
 class ThrowConfig(eqx.Module):
     """Static configuration: time step ``dt`` (s), ``num_steps`` and the integrator name.
 
@@ -61,9 +49,9 @@ class ThrowConfig(eqx.Module):
     """
 
     # a float: "0.05" passed the check and failed later with a TypeError from the string
-    dt: float = eqx.field(static=True, converter=_as_float)
+    dt: float = eqx.field(static=True, converter=static_float)
     # a numpy integer is stored as an int (a hashable, plain static value)
-    num_steps: int = eqx.field(static=True, converter=lambda n: int(n) if isinstance(n, np.integer) else n)
+    num_steps: int = eqx.field(static=True, converter=static_int)
     integrator: str = eqx.field(static=True, default="rk4")
 
     def __check_init__(self):

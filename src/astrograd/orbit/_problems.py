@@ -135,8 +135,10 @@ def fit_gravity(
     no ``learning_rate``; the joint fit is ill-conditioned — g and v_y are strongly correlated —
     and L-BFGS needs far fewer steps).
     """
-    for name, value in (("g_true", g_true), ("g_init", g_init), ("speed", speed), ("dt", dt)):
-        check_positive(name, value)
+    # the checked numbers, not the raw values: numeric text ("2.5") passed the check and was a
+    # TypeError later
+    g_true, g_init, speed, dt = (check_positive(name, value) for name, value in
+                                 (("g_true", g_true), ("g_init", g_init), ("speed", speed), ("dt", dt)))
     check_choice("optimizer", optimizer, ("adam", "lbfgs"))
     joint = check_bool("joint", joint)  # "no" would be truthy
     # settings the fit does not use were accepted and ignored
@@ -149,8 +151,8 @@ def fit_gravity(
             raise InputError(f"{name} = {value!r} is not allowed without joint=True; it starts the joint fit")
     if optimizer == "adam":
         learning_rate = check_positive("learning_rate", 0.1 if learning_rate is None else learning_rate)
-    check_positive("noise", noise, allow_zero=True)
-    check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True, high_open=True)
+    noise = check_positive("noise", noise, allow_zero=True)
+    angle_deg = check_in_range("angle", angle_deg, 0.0, 90.0, low_open=True, high_open=True)
     check_choice("integrator", integrator, INTEGRATORS)
     steps = _check_steps("steps", steps)
     if noise > 0 and key is None:
@@ -160,9 +162,9 @@ def fit_gravity(
         if noise == 0:  # it used to be accepted and ignored
             raise InputError("key is not allowed with noise = 0; it draws the noise on the observations")
     if speed_init is not None:
-        check_positive("speed_init", speed_init)
+        speed_init = check_positive("speed_init", speed_init)
     if angle_init_deg is not None:
-        check_in_range("angle_init_deg", angle_init_deg, 0.0, 90.0, low_open=True, high_open=True)
+        angle_init_deg = check_in_range("angle_init_deg", angle_init_deg, 0.0, 90.0, low_open=True, high_open=True)
 
     v0_true = initial_velocity(speed, angle_deg)
     config = ThrowConfig(dt, steps_for_flight(speed, angle_deg, g_true, dt, margin=1.0), integrator)
@@ -324,13 +326,14 @@ def best_angle(
     below ``tol``. The answer is checked against a brute-force scan of the same simulator.
     drag: quadratic drag coefficient k (1/m), >= 0.
     """
-    check_positive("speed", speed)
-    check_positive("drag", drag, allow_zero=True)
-    check_positive("g", g)
-    check_positive("dt", dt)
-    check_positive("learning_rate", learning_rate)
-    check_positive("scan_resolution_deg", scan_resolution_deg)
-    check_in_range("angle", angle_init_deg, 0.0, 90.0, low_open=True, high_open=True)
+    # the checked numbers: numeric text ("20") passed the checks and was a TypeError later
+    speed = check_positive("speed", speed)
+    drag = check_positive("drag", drag, allow_zero=True)
+    g = check_positive("g", g)
+    dt = check_positive("dt", dt)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    scan_resolution_deg = check_positive("scan_resolution_deg", scan_resolution_deg)
+    angle_init_deg = check_in_range("angle", angle_init_deg, 0.0, 90.0, low_open=True, high_open=True)
     check_choice("integrator", integrator, INTEGRATORS)
     steps = _check_steps("steps", steps)
 
@@ -496,10 +499,11 @@ def learn_drag(
     checkpoint: file for save/resume of the training (``astrograd.inverse.fit``); a checkpoint of
     other data, network or learning rate is refused.
     """
-    check_positive("drag", drag, allow_zero=True)
-    check_positive("g", g)
-    check_positive("dt", dt)
-    check_positive("learning_rate", learning_rate)
+    # the checked numbers: numeric text ("0.02") passed the checks and was a TypeError later
+    drag = check_positive("drag", drag, allow_zero=True)
+    g = check_positive("g", g)
+    dt = check_positive("dt", dt)
+    learning_rate = check_positive("learning_rate", learning_rate)
     check_choice("integrator", integrator, INTEGRATORS)
     steps = _check_steps("steps", steps)
     width = check_int("width", width, 1)
