@@ -353,3 +353,25 @@ def test_exact_riemann_tends_to_the_isothermal_solution_as_gamma_tends_to_1(gamm
     np.testing.assert_allclose(vel, s + c, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(rho, np.exp(-s / c - 1.0), rtol=1e-9)
     np.testing.assert_allclose(prs, rho * c**2 / 1.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("x0", "match"), [(np.nan, "^x0 = nan is not allowed; it must be a finite number$"),
+                                           ([0.1, 0.2], r"^x0 = an array of shape \(2,\) is not allowed")])
+def test_exact_riemann_names_a_bad_x0_as_a_number(x0, match):
+    """Before: "x0 = array(nan) is not allowed" (the repr of the converted array)."""
+    with pytest.raises(InputError, match=match):
+        exact_riemann((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4, np.linspace(0, 1, 5), 0.2, x0=x0)
+
+
+def test_exact_riemann_solves_for_the_star_state_once(monkeypatch):
+    """Before: exact_riemann ran the Newton iteration twice (once in riemann_star_state, for the
+    range check, and again to sample). It still returns the star state riemann_star_state gives."""
+    import astrograd.hydro._exact_riemann as er
+
+    calls = []
+    real = er._star_state
+    monkeypatch.setattr(er, "_star_state", lambda *args: calls.append(args) or real(*args))
+    rho, vel, p = exact_riemann((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4, np.array([0.5 + 0.2 * 0.05]), 0.2)
+    assert len(calls) == 1
+    p_star, u_star = riemann_star_state((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
+    assert p[0] == pytest.approx(p_star, rel=1e-14) and vel[0] == pytest.approx(u_star, rel=1e-14)

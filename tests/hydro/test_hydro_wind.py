@@ -5,6 +5,7 @@ from pathlib import Path
 
 import astropy.constants as const
 import astropy.units as u
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -185,14 +186,17 @@ def test_fit_wind_refuses_a_checkpoint_of_another_wind_problem(x64, tmp_path):
 def test_loss_map_batch_is_no_larger_than_the_grid(monkeypatch):
     """Before: the last chunk was padded to --batch, so a 2 × 2 map at the default batch of 40
     ran 40 forward runs, 36 of them thrown away (and --batch 100000 ran 100000). The model and
-    the loss are replaced by cheap stand-ins: this is about the chunks handed to lax.map."""
+    the loss are replaced by cheap stand-ins: this is about the chunks handed to lax.map. (The
+    map's program is built uncached here, so that no stand-in is left in the cache of programs.)"""
     import jax
 
     import astrograd.hydro._wind as wind
 
     n = 16
-    monkeypatch.setattr(wind, "wind_model", lambda problem, adjoint: lambda v, mdot: jnp.ones((3, n)) * v * mdot)
-    monkeypatch.setattr(wind, "wind_loss", lambda problem, target, loss, adjoint: lambda theta: jnp.sum(theta**2))
+    monkeypatch.setattr(wind, "_wind_target", lambda problem, setup: jnp.ones((3, n)))
+    monkeypatch.setattr(wind, "_loss_function",
+                        lambda config, t_end, loss, adjoint: lambda theta, args: jnp.sum(theta**2))
+    monkeypatch.setattr(wind, "_loss_map_program", wind._loss_map_program.__wrapped__)
     shapes = []
     real_map = jax.lax.map
 
@@ -249,3 +253,25 @@ def test_run_problem_refuses_a_grid_that_is_not_the_sphere_of_the_reference(monk
     with pytest.raises(InputError, match=match) as err:
         examples.run_problem(make())
     assert "\n" not in str(err.value)
+
+
+def test_a_second_fit_and_loss_map_of_the_same_grid_compile_nothing_again(compilations):
+    """Before: fit_wind and wind_loss_map built closures over their problem on every call, so
+    each call compiled the target run, the fit's update (the reverse-mode solver) and the map's
+    chunk anew, as wind_posterior did before it cached its programs. The problem's arrays and the
+    target are now inputs of programs built once per grid and end time: another set-up on the
+    same grid (a 60 M☉ star) goes through the same programs, and the results are its own."""
+    from astrograd.hydro import WindSetup
+
+    v, m = np.array([1500.0, 2500.0]), np.array([40.0])
+    with jax.enable_x64(True):
+        first = fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, progress=False)
+        wind_loss_map(wind_problem(16), v, m, batch=2, vmap=1, progress=False)
+        other = wind_problem(16, setup=WindSetup(star_mass_msun=60.0))
+        with compilations() as compiled:
+            fit = fit_wind(other, [[1200.0, 0.16]], iterations=1, progress=False)
+            losses = wind_loss_map(other, v, m, batch=2, vmap=1, progress=False)
+    assert compiled == []  # before: jit(f) (the target run), jit(update) (the fit), jit(f) and jit(chunk) (the map)
+    assert fit.true == (2000.0, pytest.approx(2.965e-3 * 60.0)) and first.true[1] == pytest.approx(2.965e-3 * 40.0)
+    assert np.all(np.isfinite(fit.losses)) and not np.array_equal(fit.losses, first.losses)
+    assert losses.shape == (1, 2) and np.all(losses > 0)

@@ -78,16 +78,24 @@ def riemann_star_state(left, right, gamma: float, *, tol: float = 1e-14) -> tupl
     tol = check_positive("tol", tol)  # tol <= 0 or NaN ran 100 Newton steps and returned their result silently
     left = _check_state("left", left)
     right = _check_state("right", right)
+    (p, u), (_, p_ref, u_ref) = _scaled_star_state(left, right, gamma, tol)
+    return float(p * p_ref), float(u * u_ref)
+
+
+def _scaled_star_state(left, right, gamma: float, tol: float):
+    """(p*, u*) of two checked states in the scaled units of :func:`_scales`, and those scales
+    (ρ_ref, p_ref, u_ref); a one-line InputError if the solution in the input units lies
+    beyond float64."""
     rho_ref, p_ref, u_ref = _scales(left, right)
     with np.errstate(all="ignore"):  # a value out of range is refused below
         p, u = _star_state(_scaled(left, rho_ref, p_ref, u_ref), _scaled(right, rho_ref, p_ref, u_ref), gamma, tol)
-        p, u = p * p_ref, u * u_ref
-    if not (np.isfinite(p) and np.isfinite(u) and p > 0 and 0 < u_ref < np.inf):
+        p_out, u_out = p * p_ref, u * u_ref
+    if not (np.isfinite(p_out) and np.isfinite(u_out) and p_out > 0 and 0 < u_ref < np.inf):
         raise InputError(
             f"left state {tuple(left)} and right state {tuple(right)} are not allowed: their Riemann solution "
             "(sound speeds, star pressure or velocity) is beyond the range of float64"
         )
-    return float(p), float(u)
+    return (p, u), (rho_ref, p_ref, u_ref)
 
 
 def _star_state(left, right, gamma: float, tol: float) -> tuple[float, float]:
@@ -128,20 +136,19 @@ def exact_riemann(left, right, gamma: float, x, t: float, x0: float = 0.5):
     gamma = _check_gamma(gamma)
     left = _check_state("left", left)
     right = _check_state("right", right)
-    rho_ref, p_ref, u_ref = _scales(left, right)
-    riemann_star_state(left, right, gamma)  # a star state beyond float64 is refused
-    # sampled in scaled units (see _scales), then converted back
-    left, right = _scaled(left, rho_ref, p_ref, u_ref), _scaled(right, rho_ref, p_ref, u_ref)
-    rho_l, u_l, p_l = left
-    rho_r, u_r, p_r = right
-    p_s, u_s = _star_state(left, right, gamma, 1e-14)
+    # solved once, in scaled units (see _scales; a star state beyond float64 is refused), sampled in
+    # them and converted back
+    (p_s, u_s), (rho_ref, p_ref, u_ref) = _scaled_star_state(left, right, gamma, 1e-14)
+    rho_l, u_l, p_l = _scaled(left, rho_ref, p_ref, u_ref)
+    rho_r, u_r, p_r = _scaled(right, rho_ref, p_ref, u_ref)
     c_l = np.sqrt(gamma * p_l / rho_l)
     c_r = np.sqrt(gamma * p_r / rho_r)
     g1 = (gamma - 1.0) / (gamma + 1.0)
     g2 = (gamma - 1.0) / (2.0 * gamma)
     x0 = _real_array("x0", x0)
-    if x0.ndim != 0 or not np.isfinite(x0):
-        raise InputError(f"x0 = {x0!r} is not allowed; it must be a finite number")
+    if x0.ndim != 0 or not np.isfinite(x0):  # the number, not "array(nan)"
+        shown = f"{float(x0):g}" if x0.ndim == 0 else f"an array of shape {x0.shape}"
+        raise InputError(f"x0 = {shown} is not allowed; it must be a finite number")
     x0 = float(x0)
     positions = _real_array("x", x).astype(float)
     if positions.ndim != 1:

@@ -165,10 +165,11 @@ def hll(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
     s_plus = jnp.maximum(s_right, 0.0)
     ql, qr = to_conserved(wl, gamma), to_conserved(wr, gamma)
     fl, fr = _euler_flux(wl, gamma), _euler_flux(wr, gamma)
-    return tuple(
-        (s_plus * fl[k] - s_minus * fr[k] + s_plus * s_minus * (qr[k] - ql[k])) / (s_plus - s_minus)
-        for k in range(3)
-    )
+    # (S+ F_L − S− F_R + S+ S− ΔU)/(S+ − S−) written as F_L plus a term that vanishes when the
+    # states agree: the textbook form rounded F_mom = p of a gas at rest by an ulp, which the
+    # curvilinear pressure source (A_R − A_L) p did not cancel, so the gas did not stay at rest
+    weight = s_minus / (s_plus - s_minus)
+    return tuple(fl[k] + weight * (s_plus * (qr[k] - ql[k]) - (fr[k] - fl[k])) for k in range(3))
 
 
 def hllc(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
@@ -190,9 +191,13 @@ def hllc(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
     s_eff = jnp.where(left, jnp.minimum(s_left, 0.0), jnp.maximum(s_right, 0.0))
     energy = _total_energy(rho, vel, p, gamma)
     factor = m / (s - s_star)
-    energy_star = factor * (energy / rho + (s_star - vel) * (s_star + p / m))
+    # U*_K − U_K through differences that vanish when S* = u_K (a gas at rest: S* = u = 0); the
+    # form factor − ρ of ρ (S − u)/(S − S*) − ρ left an ulp of mass flux at rest, and the
+    # curvilinear update (A_L − A_R) F did not stay exactly at rest
+    slip = s_star - vel
+    excess = rho * slip / (s - s_star)  # factor − ρ
     return (
-        rho * vel + s_eff * (factor - rho),
-        rho * vel**2 + p + s_eff * (factor * s_star - rho * vel),
-        (energy + p) * vel + s_eff * (energy_star - energy),
+        rho * vel + s_eff * excess,
+        rho * vel**2 + p + s_eff * (rho * slip + excess * s_star),
+        (energy + p) * vel + s_eff * (excess * energy / rho + factor * slip * (s_star + p / m)),
     )

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -13,11 +16,12 @@ from astrograd._errors import (
     InputError,
     SimulationError,
     check_bool,
+    check_int,
     check_positive,
     is_concrete,
     is_real_number,
     real_array,
-    runtime_check_message,
+    runtime_checks_as_simulation_errors,
 )
 from astrograd.diff import adaptive_loop, fixed_loop
 from astrograd.diff._adaptive import check_times
@@ -84,7 +88,6 @@ def simulate(
     state = _check_state(state, config)
     check_bool("differentiate_dt", differentiate_dt)
     check_bool("remat", remat)
-    max_steps, checkpoints = _python_int(max_steps), _python_int(checkpoints)
     if is_concrete(t_start, t_end) and is_real_number(t_start) and is_real_number(t_end):
         t0, t1 = float(t_start), float(t_end)  # the time loop named them "t1 = 0.01 ... t0 = 0.02"
         if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
@@ -98,19 +101,17 @@ def simulate(
     # without; session 5, 1.02 s with the CFL time step rematerialised along with the step
     # against 1.13 s with the step alone; benchmarks/bench_hydro.py).
     concrete = is_concrete(state, params, t_start, t_end, save_times)
-    try:
+    describe = None
+    if concrete:
+        def describe(message):
+            return _step_cap_message(message, state, params, config, t_start, t_end, save_times, max_steps)
+
+    with _simulation_errors(describe):
         res = _loop(state, params, config, t_start, t_end, save_times, max_steps, adjoint=adjoint,
                     checkpoints=checkpoints, differentiate_dt=differentiate_dt,
                     remat=bool(remat) and adjoint == "checkpointed")
         if concrete:  # the step cap's check surfaces here, not later where the result is read
             jax.block_until_ready(res)
-    except (RuntimeError, ValueError) as err:
-        message = runtime_check_message(err)
-        if message is None:
-            raise
-        if concrete:
-            message = _step_cap_message(message, state, params, config, t_start, t_end, save_times, max_steps)
-        raise SimulationError(message) from None
     return HydroSolution(state=res.final, saved=res.saved, t=res.t, num_steps=res.num_steps, failed=res.failed)
 
 
@@ -130,7 +131,7 @@ def simulate_fixed(
     state = _check_state(state, config)
     if is_concrete(dt):  # a traced dt (differentiated with respect to it) cannot be checked here
         check_positive("dt", dt)
-    num_steps = _python_int(num_steps)
+    num_steps = check_int("num_steps", num_steps, 0)  # numpy integers too: a static Python int after
 
     def step_fn(q, i, p):
         return step(q, dt, p, config)
@@ -146,11 +147,25 @@ def simulate_fixed(
     )
 
 
-def _python_int(value):
-    """A numpy integer (np.int64(100), e.g. from an array of settings) as a Python int: the time
-    loops take step counts as static Python ints and refused "max_steps = np.int64(100)";
-    anything else unchanged, for their checks."""
-    return int(value) if isinstance(value, np.integer) else value
+@contextmanager
+def _simulation_errors(describe: Callable[[str], str] | None = None) -> Iterator[None]:
+    """:func:`astrograd._errors.runtime_checks_as_simulation_errors`, with the message of the failed
+    check passed through ``describe`` (which adds the time the run reached at the step cap)."""
+    try:
+        with runtime_checks_as_simulation_errors():
+            yield
+    except SimulationError as err:
+        if describe is None:
+            raise
+        raise SimulationError(describe(str(err))) from None
+
+
+def check_later(t_start: float, t_end: float, start: str = "t_start = ", advice: str = "") -> None:
+    """A one-line InputError unless ``t_end`` > ``t_start`` (two numbers): "it must be greater than
+    the start time" ``start`` t_start ``advice``."""
+    if t_end <= t_start:
+        raise InputError(f"t_end = {t_end:g} is not allowed; it must be greater than the start time {start}"
+                         f"{t_start:g}{advice}")
 
 
 def _check_state(state, config: HydroConfig):
@@ -247,13 +262,11 @@ def run(
     cap if ``max_steps`` steps do not reach the next output time.
     Returns the final primitive state (3, n) as numpy and the :class:`HydroSolution`.
     """
-    max_steps = _python_int(max_steps)
+    max_steps = check_int("max_steps", max_steps, 1)  # a static Python int for the compiled run
     w0 = check_initial_state(rho, vel, p, config.num_cells)
     t_end = check_positive("t_end", t_end)  # a number (not None, a string or an array), finite, > 0
     t_start = check_positive("t_start", t_start, allow_zero=True)
-    if t_end <= t_start:
-        raise InputError(f"t_end = {t_end:g} is not allowed; it must be greater than the start time t_start = "
-                         f"{t_start:g}")
+    check_later(t_start, t_end)
     check_times(t_start, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
     dtype = jnp.result_type(float)
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
@@ -266,14 +279,10 @@ def run(
             "round-off (E − ρu²/2 ≤ 0)"
         )
     st = None if save_times is None else jnp.asarray(save_times, dtype)
-    try:  # the step cap, checked inside the compiled loop
+    with _simulation_errors(lambda message: _step_cap_message(message, q0, params, config, t_start, t_end, st,
+                                                              max_steps)):  # the step cap, checked in the loop
         sol = jax.block_until_ready(_simulate_jit(q0, params, config, jnp.asarray(t_start, dtype),
                                                   jnp.asarray(t_end, dtype), st, max_steps))
-    except (RuntimeError, ValueError) as err:
-        message = runtime_check_message(err)
-        if message is None:
-            raise
-        raise SimulationError(_step_cap_message(message, q0, params, config, t_start, t_end, st, max_steps)) from None
     raise_if_failed(sol, params, config)
     return np.asarray(sol.primitive(params.gamma)), sol
 

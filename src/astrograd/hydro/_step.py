@@ -225,12 +225,22 @@ def _cfl_width(config: HydroConfig) -> np.ndarray:
 
 def cfl_time_step(q: Float[Array, "3 n"], params: HydroParams, config: HydroConfig):
     """dt = min(cfl · min_i(w_i / (|u_i| + c_i)), dt_max) in code time, with w_i the cell width
-    of ``config.cfl_width`` (V / max(A) by default)."""
+    of ``config.cfl_width`` (V / max(A) by default). An ``inflow`` boundary's state counts as
+    well, with the width of the cell it flows into."""
     q = _state(q, config)
     w = to_primitive(q, params.gamma)
     c = jnp.sqrt(params.gamma * jnp.abs(w[2]) / w[0])
     width = jnp.asarray(_cfl_width(config), q.dtype)
-    return jnp.minimum(params.cfl * jnp.min(width / (jnp.abs(w[1]) + c)), params.dt_max)
+    dt = jnp.min(width / (jnp.abs(w[1]) + c))
+    # the waves of an inflow state enter through the boundary face: a fast inflow into slower gas
+    # (inflow (1, 30, 1) into (1, 0, 1)) took steps of Courant number 20 and gave an L1 density
+    # error of 0.84 against the exact solution (0.076 at Courant number 0.8)
+    for boundary, state, cell in ((config.left_boundary, params.inflow_left, 0),
+                                  (config.right_boundary, params.inflow_right, -1)):
+        if boundary == "inflow":
+            speed = jnp.abs(state[1]) + jnp.sqrt(params.gamma * state[2] / state[0])
+            dt = jnp.minimum(dt, width[cell] / speed)
+    return jnp.minimum(params.cfl * dt, params.dt_max)
 
 
 def unphysical(q: Float[Array, "3 n"], gamma):

@@ -133,20 +133,33 @@ def wind_loss(problem: Problem, target, loss: str = "density", *, adjoint: str =
     ∫p dV and mean((P(<r) − P*(<r))²)/mean(P*²) for the enclosed radial momentum ∫ρu dV.
     """
     check_choice("loss", loss, LOSSES)
+    loss_fn = _loss_function(problem.config, problem.t_end, loss, adjoint)
+    args = _loss_args(problem, jnp.asarray(target))
+    return lambda theta: loss_fn(theta, args)
+
+
+def _loss_args(problem: Problem, target):
+    """The inputs of :func:`_loss_function`'s loss besides θ: (the problem's parameters and
+    initial primitive state, the target state (3, n), the code values of the θ scales)."""
     cu = problem.units
-    v_scale = cu.to_code(V_SCALE)
-    m_scale = cu.to_code(MDOT_SCALE)
-    f = wind_model(problem, adjoint=adjoint)
-    target = jnp.asarray(target)
-    volumes = problem.config.grid.volumes
+    return (problem.params, jnp.asarray(problem.initial), target, cu.to_code(V_SCALE), cu.to_code(MDOT_SCALE))
+
+
+@functools.lru_cache(maxsize=16)
+def _loss_function(config, t_end: float, loss: str, adjoint: str) -> Callable:
+    """``loss(θ, args)`` of :func:`wind_loss` for one grid and end time, the problem's arrays and
+    the target among ``args`` (:func:`_loss_args`): the same function object for the same grid,
+    so that the programs built on it (``fit``'s update, the loss map) are compiled once."""
+    volumes = config.grid.volumes
 
     def enclosed(w):
         vol = jnp.asarray(volumes, w.dtype)
         return jnp.cumsum(w[0] * vol), jnp.cumsum(w[2] * vol), jnp.cumsum(w[0] * w[1] * vol)
 
-    mass_t, heat_t, mom_t = enclosed(target)
-
-    def loss_fn(theta):
+    def loss_fn(theta, args):
+        params, initial, target, v_scale, m_scale = args
+        f = wind_model(Problem("wind", config, params, initial, t_end), adjoint=adjoint)
+        mass_t, heat_t, mom_t = enclosed(target)
         v = v_scale * jnp.exp(theta[0])
         mdot = m_scale * jnp.exp(theta[1] - 2.0 * theta[0])
         mass, heat, mom = enclosed(f(v, mdot))
@@ -157,6 +170,35 @@ def wind_loss(problem: Problem, target, loss: str = "density", *, adjoint: str =
         return value
 
     return loss_fn
+
+
+@functools.lru_cache(maxsize=16)
+def _summed_loss(config, t_end: float, loss: str) -> Callable:
+    """``L(θ (k, 2), args)``: the sum of the reverse-mode losses of k starts, mapped with
+    ``lax.map`` (see :func:`fit_wind`); one function object per grid, end time and loss."""
+    single = _loss_function(config, t_end, loss, "checkpointed")
+    return lambda theta, args: jnp.sum(jax.lax.map(lambda th: single(th, args), theta))
+
+
+@functools.lru_cache(maxsize=16)
+def _target_program(config, t_end: float) -> Callable:
+    """Compiled ``(v∞, Ṁ, params, initial) -> (3, n)`` final primitive state (forward mode), the
+    problem's arrays as inputs: one program per grid and end time."""
+
+    def target(v_inf, mdot, params, initial):
+        return wind_model(Problem("wind", config, params, initial, t_end), adjoint="forward")(v_inf, mdot)
+
+    return jax.jit(target)
+
+
+def _wind_target(problem: Problem, setup):
+    """The final primitive state (3, n) of ``problem`` at its set-up's (v∞, Ṁ): the data fitted."""
+    cu = problem.units
+    return _target_program(problem.config, problem.t_end)(
+        jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
+        jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
+        problem.params, jnp.asarray(problem.initial),
+    )
 
 
 def _wind_setup(problem: Problem):
@@ -260,20 +302,12 @@ def fit_wind(
     if starts.ndim != 2 or starts.shape[1] != 2 or starts.shape[0] == 0:
         raise InputError(f"starts has shape {starts.shape}; it must be (k, 2) positive (v_inf km/s, mdot Msun/Myr) "
                          "pairs")
-    cu = problem.units
-    target = jax.jit(wind_model(problem, adjoint="forward"))(
-        jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
-        jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
-    )
-    single = wind_loss(problem, target, loss)
-
-    def batched(theta):
-        return jax.lax.map(single, theta)
-
+    args = _loss_args(problem, _wind_target(problem, setup))
     theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
     result = fit(
-        lambda th: jnp.sum(batched(th)),
+        _summed_loss(problem.config, problem.t_end, loss),  # compiled once per grid: the problem's arrays are args
         theta0,
+        args=args,
         optimizer=wind_adam(iterations, learning_rate),
         steps=iterations,
         checkpoint=checkpoint,
@@ -333,12 +367,7 @@ def wind_loss_map(
     for name, values in zip(("v_inf_km_s", "star_mass_msun"), grids, strict=True):
         if values.ndim != 1 or values.size == 0:
             raise InputError(f"{name} has shape {values.shape}; it must be a non-empty 1D grid")
-    cu = problem.units
-    target = jax.jit(wind_model(problem, adjoint="forward"))(
-        jnp.asarray(cu.to_code(setup.v_inf_km_s * u.km / u.s)),
-        jnp.asarray(cu.to_code(setup.mdot_msun_per_myr * u.Msun / u.Myr)),
-    )
-    one = wind_loss(problem, target, loss, adjoint="forward")
+    check_choice("loss", loss, LOSSES)
     mesh = None if devices is None else one_axis_mesh(devices, "runs")
     per_device = 1 if mesh is None else mesh.devices.size
     # no larger than the grid: a 2 × 2 map at the default batch of 40 ran 40 forward runs, 36 of
@@ -346,17 +375,8 @@ def wind_loss_map(
     batch = min(int(batch), grids[0].size * grids[1].size)
     batch = -(-batch // per_device) * per_device  # a multiple of the device count
     vmap = batch // per_device if vmap is None else int(vmap)
-
-    def chunk(thetas):
-        # vmap=1 is a plain lax.map: a vmap of size 1 would still turn the solver's conditionals
-        # (fusion barriers) into selects
-        return jax.lax.map(one, thetas, batch_size=vmap) if vmap > 1 else jax.lax.map(one, thetas)
-
-    if mesh is not None:
-        spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
-        # check_vma off: the adaptive loop's carry starts from values shared by all devices
-        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
-    single = jax.jit(chunk)
+    single = _loss_map_program(problem.config, problem.t_end, loss, vmap, mesh)
+    args = _loss_args(problem, _wind_target(problem, setup))
     vv, mm = np.meshgrid(*grids)
     thetas = theta_from_physical(vv.ravel(), mm.ravel() * setup.mdot_per_msun)
     out = np.empty(len(thetas))
@@ -365,6 +385,31 @@ def wind_loss_map(
         part = thetas[start : start + batch]
         pad = batch - len(part)
         padded = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)]) if pad else part
-        out[start : start + len(part)] = np.asarray(single(jnp.asarray(padded)))[: len(part)]
+        out[start : start + len(part)] = np.asarray(single(jnp.asarray(padded), args))[: len(part)]
     return out.reshape(vv.shape)
 
+
+
+@functools.lru_cache(maxsize=16)
+def _loss_map_program(config, t_end: float, loss: str, vmap: int, mesh) -> Callable:
+    """Compiled ``(θ (batch, 2), args) -> (batch,)`` forward-mode losses of :func:`wind_loss_map`,
+    ``vmap`` runs at a time, split over the devices of ``mesh`` (or None); the problem's arrays
+    and the target are inputs (:func:`_loss_args`), so a second map of the same grid compiles
+    nothing."""
+    one = _loss_function(config, t_end, loss, "forward")
+
+    def chunk(thetas, args):
+        # vmap=1 is a plain lax.map: a vmap of size 1 would still turn the solver's conditionals
+        # (fusion barriers) into selects
+        def f(theta):
+            return one(theta, args)
+
+        return jax.lax.map(f, thetas, batch_size=vmap) if vmap > 1 else jax.lax.map(f, thetas)
+
+    if mesh is not None:
+        spec = jax.sharding.PartitionSpec(mesh.axis_names[0])
+        # check_vma off: the adaptive loop's carry starts from values shared by all devices; the
+        # problem's arrays are replicated
+        chunk = jax.shard_map(chunk, mesh=mesh, in_specs=(spec, jax.sharding.PartitionSpec()), out_specs=spec,
+                              check_vma=False)
+    return jax.jit(chunk)
