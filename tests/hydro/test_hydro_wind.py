@@ -275,3 +275,42 @@ def test_a_second_fit_and_loss_map_of_the_same_grid_compile_nothing_again(compil
     assert fit.true == (2000.0, pytest.approx(2.965e-3 * 60.0)) and first.true[1] == pytest.approx(2.965e-3 * 40.0)
     assert np.all(np.isfinite(fit.losses)) and not np.array_equal(fit.losses, first.losses)
     assert losses.shape == (1, 2) and np.all(losses > 0)
+
+
+
+@pytest.mark.parametrize("name", ["wind", "sedov", "sod"])
+def test_a_named_problem_continues_from_its_snapshot_as_if_never_stopped(x64, tmp_path, name):
+    """`hydro run NAME --init SNAP` continues NAME (its grid, numerics and the wind's sources)
+    from a snapshot that `hydro run NAME --out` wrote, and ends where the run that stops at the
+    snapshot's time on its way ends. Before, --init was allowed only with 'custom', which has no
+    wind and the MC limiter: the wind run continued that way ended ~100 % away."""
+    from astrograd.hydro._examples import build_problem, override, run_problem
+    from astrograd.hydro._snapshot import write_snapshot
+
+    whole = build_problem(name, 32, None)
+    t_half = whole.t_end / 2
+    first = run_problem(override(whole, config_kw={}, params_kw={}, t_end=t_half))
+    snap = tmp_path / "half.h5"
+    write_snapshot(snap, first["x"], first["w"], time=t_half, gamma=float(whole.params.gamma),
+                   geometry=whole.config.geometry, units=whole.units, attrs={"problem": name})
+    continued = build_problem(name, None, None, snap)
+    assert continued.t_start == t_half and continued.t_end == whole.t_end
+    _, sol = run(*whole.initial, whole.params, whole.config, whole.t_end, save_times=[t_half])
+    np.testing.assert_allclose(run_problem(continued)["w"], np.asarray(sol.primitive(whole.params.gamma)),
+                               rtol=1e-12, atol=1e-12 * float(np.max(np.abs(first["w"]))))
+
+
+def test_a_snapshot_of_another_problem_is_not_continued_as_this_one(tmp_path):
+    from astrograd.hydro._examples import build_problem
+    from astrograd.hydro._snapshot import write_snapshot
+
+    pr = wind_problem(16)
+    path = tmp_path / "wind.h5"
+    write_snapshot(path, pr.config.grid.centres, pr.initial, time=0.01, gamma=5 / 3, geometry="spherical",
+                   attrs={"problem": "wind"})
+    with pytest.raises(InputError, match=r"is a snapshot of 'wind', not of 'sedov'; continue it as that problem"):
+        build_problem("sedov", None, None, path)
+    with pytest.raises(InputError, match=r"the cell centres 'x' in .* are not those of the problem 'wind' with 16"):
+        write_snapshot(path, pr.config.grid.centres * 1.5, pr.initial, time=0.01, gamma=5 / 3,
+                       geometry="spherical", attrs={"problem": "wind"})
+        build_problem("wind", None, None, path)

@@ -55,7 +55,7 @@ def override(problem: Problem, *, config_kw: dict, params_kw: dict, t_end: float
         fields.update(prm)
         params = HydroParams(**fields)
     initial = problem.initial
-    if problem.name == "sedov" and "gamma" in prm and "energy_cells" in problem.info:
+    if problem.name == "sedov" and "gamma" in prm and "energy_cells" in problem.info and "init" not in problem.info:
         # the blast is deposited as pressure (γ − 1) E / V: with the γ of the problem as built (5/3),
         # `run sedov --gamma 1.4` started with 5/3 × the energy and reported its shock radius
         # against Sedov's for E (+10.8 %)
@@ -78,7 +78,7 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     """The named problem with its default cell count when ``cells`` is None."""
     check_choice("problem", name, PROBLEMS)
     if name != "custom" and init is not None:
-        raise InputError("--init is only allowed with the problem 'custom'")
+        return _continued(name, cells, geometry, init)
     if name == "sod":
         return sod_problem(cells or 400, geometry or "cartesian")
     if name == "sedov":
@@ -126,6 +126,32 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     t_end = _number_attribute(init, attrs, "t_end", 0.1)
     return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
                    t_start=t_start)
+
+
+def _continued(name: str, cells: int | None, geometry: str | None, init) -> Problem:
+    """The named problem continued from its snapshot ``init`` (written by ``hydro run NAME
+    --out``): the problem's grid, boundaries, numerics and sources (the wind of 'wind'), with the
+    snapshot's state and clock. A restart from a snapshot used to be possible only as 'custom',
+    which has no wind and other defaults: a wind run continued that way ended ~100 % away from
+    the run that was not interrupted."""
+    from astrograd.hydro._snapshot import read_snapshot
+
+    x, w, attrs = read_snapshot(init, cells)
+    if "problem" in attrs and _text_attribute(attrs["problem"]) != name:
+        raise InputError(f"{str(init)!r} is a snapshot of {_text_attribute(attrs['problem'])!r}, not of {name!r}; "
+                         "continue it as that problem, or run it as 'custom'")
+    if geometry is None and "geometry" in attrs:
+        geometry = _text_attribute(attrs["geometry"])
+    problem = build_problem(name, w.shape[1], geometry)
+    if x is not None and not np.allclose(x, problem.config.grid.centres, rtol=0.0,
+                                         atol=1e-9 * problem.config.grid.dx):
+        raise InputError(f"the cell centres 'x' in {str(init)!r} are not those of the problem {name!r} with "
+                         f"{w.shape[1]} cells; run it as 'custom'")
+    # the snapshot's clock, and its γ (the state was evolved with it; --gamma still overrides)
+    t_start = _number_attribute(init, attrs, "time", 0.0)
+    gamma = _number_attribute(init, attrs, "gamma", float(problem.params.gamma))
+    problem = replace(problem, initial=w, t_start=t_start, info={**problem.info, "init": str(init)})
+    return override(problem, config_kw={}, params_kw={"gamma": gamma}, t_end=None)
 
 
 def _text_attribute(value):
