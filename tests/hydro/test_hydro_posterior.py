@@ -60,7 +60,7 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
     ("args", "message"),
     [
         (["--cells", "8"], "--cells = 8"),
-        (["--noise", "0"], "noise = 0.0"),
+        (["--noise", "0"], "--noise = 0 is not allowed; it must be a finite number > 0"),
         (["--samples", "0"], "num_samples = 0"),
         # before: the whole run, then blackjax's AssertionError traceback (ESS needs two draws)
         (["--samples", "1"], "num_samples = 1 is not allowed; it must be an integer >= 2"),
@@ -110,8 +110,8 @@ def test_posterior_matches_the_grid_posterior_and_covers_the_truth():
     ("kwargs", "match"),
     [
         # before: TypeError tracebacks (np.isfinite of a string or None; jax.random.split of an int)
-        ({"noise": "0.05"}, "^noise = '0.05' is not allowed; it must be a finite number > 0$"),
-        ({"noise": None}, "^noise = None is not allowed; it must be a finite number > 0$"),
+        ({"noise": "0.05"}, "^noise = '0.05' is text; it must be a finite number > 0$"),
+        ({"noise": None}, "^noise = None is not a number; it must be a positive number$"),
         ({"key": 0}, "^key = 0 is not allowed; it must be one PRNG key"),
     ],
 )

@@ -539,7 +539,8 @@ def test_config_stores_numpy_settings_as_python_numbers():
     ("make", "match"),
     [
         # before: a TypeError from the unit arithmetic ("40" passed check_positive)
-        (lambda: wind_problem(8, setup=WindSetup(star_mass_msun="40")), "^star mass = '40' is not allowed"),
+        (lambda: wind_problem(8, setup=WindSetup(star_mass_msun="40")),
+         "^star mass = '40' is text; it must be a finite number > 0$"),
         # before: accepted (a wind without mass loss), or refused in code units as
         # "wind mass-loss rate = -1.17335e+06" / "length unit = <Quantity 0. pc>"
         (lambda: wind_problem(8, setup=WindSetup(mdot_per_msun=0.0)), "^mdot_per_msun = 0 is not allowed"),

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_int, check_key, is_real_number
+from astrograd._errors import InputError, check_int, check_key, check_positive
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._wind import _wind_setup, wind_adam, wind_model
 
@@ -199,8 +199,7 @@ def grid_posterior(batch_log_like, centre, half_width, points: int):
 
 def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2, map_iterations=150,
                    grid_points=41) -> None:
-    """InputError naming the first bad setting of :func:`wind_posterior` (also called by the CLI
-    before it creates its output folder)."""
+    """InputError naming the first bad setting of :func:`wind_posterior`."""
     # two draws per chain at least: the diagnostics (ESS, r_hat) and the grid's width need a spread
     for name, value, minimum in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 2),
                                  ("num_chains", num_chains, 1), ("map_iterations", map_iterations, 1)):
@@ -208,8 +207,7 @@ def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2,
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
         raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
     # a number (a string or None was a TypeError from np.isfinite), finite and > 0
-    if not (is_real_number(noise) and np.isfinite(noise) and noise > 0):
-        raise InputError(f"noise = {noise!r} is not allowed; it must be a finite number > 0")
+    check_positive("noise", noise, strict=True)
 
 
 def wind_posterior(

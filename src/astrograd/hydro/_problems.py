@@ -8,7 +8,7 @@ import astropy.constants as const
 import astropy.units as u
 import numpy as np
 
-from astrograd._errors import InputError, check_int, check_positive, is_real_number
+from astrograd._errors import InputError, check_int, check_positive
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.units import CodeUnits
 
@@ -148,9 +148,7 @@ def wind_problem(
                         ("ambient density", setup.ambient_density_mp_cm3),
                         ("ambient pressure", setup.ambient_pressure_k_cm3), ("t_end_yr", setup.t_end_yr),
                         ("box_pc", setup.box_pc)):
-        if not is_real_number(value):
-            raise InputError(f"{name} = {value!r} is not allowed; it must be a finite number > 0")
-        check_positive(name, value)
+        check_positive(name, value, strict=True)
     # the wind is injected uniformly into the innermost wind_cells cells, which must stay a small
     # part of the grid: at 4 cells the default 2 injection cells were half the box, and the
     # "bubble" compared with Weaver's was the injection region itself
