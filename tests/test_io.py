@@ -112,8 +112,10 @@ def test_a_failed_h5_write_leaves_the_old_file_and_no_temporary(tmp_path):
     """write_h5 over an existing file that fails part-way (a value HDF5 cannot store, after a
     dataset was written) keeps the previous file whole: before, the old file was truncated at
     once and a half-written one (its first dataset only) was left in its place."""
+    from astrograd._errors import InputError
+
     path = write_h5(tmp_path / "a.h5", {"x": np.arange(3.0)}, {"t": 1.0})
-    with pytest.raises(TypeError):
+    with pytest.raises(InputError, match="'/z'"):
         write_h5(path, {"y": np.ones(2), "z": np.array([{"a": 1}], dtype=object)})
     assert [p.name for p in tmp_path.iterdir()] == ["a.h5"]
     data, attrs = read_h5(path)
@@ -161,3 +163,21 @@ def test_a_fingerprint_with_nan_or_infinity_resumes_its_own_checkpoint(tmp_path)
     kw = dict(optimizer="sgd", learning_rate=0.1, checkpoint=ckpt, fingerprint=stamp, progress=False)
     fit(lambda p: jnp.sum(p**2), jnp.ones(2), steps=2, **kw)
     assert fit(lambda p: jnp.sum(p**2), jnp.ones(2), steps=4, **kw).resumed_from == 2
+
+
+@pytest.mark.parametrize(
+    ("datasets", "attrs", "where", "what"),
+    [
+        ({"z": np.array([{"a": 1}], dtype=object)}, None, "dataset '/z'", "dtype object"),
+        ({"g": {"w": [1.0, [2.0, 3.0]]}}, None, "dataset '/g/w'", "type list"),
+        ({"x": np.ones(2)}, {"t": None}, "attribute '/t'", "type NoneType"),
+    ],
+)
+def test_h5_values_hdf5_cannot_store_are_one_line_input_errors(tmp_path, datasets, attrs, where, what):
+    """An object array, a ragged list or None was h5py's raw TypeError (or numpy's ValueError)."""
+    from astrograd._errors import InputError
+
+    with pytest.raises(InputError, match=rf"cannot write the HDF5 {where} \({what}\): it must be numbers") as err:
+        write_h5(tmp_path / "a.h5", datasets, attrs)
+    assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []

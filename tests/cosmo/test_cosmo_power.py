@@ -237,3 +237,66 @@ def test_cosmology_at_the_edges_of_its_ranges_has_finite_power():
         assert np.isfinite(float(sigma8(cosmo))) and np.isfinite(float(linear_power(cosmo, 0.5))), kwargs
     # a traced h is not checked (differentiable beyond the range too)
     assert float(jax.grad(lambda h: Cosmology(h=h).h * 2)(20.0)) == 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        # σ8 normalisation of a shape k^n_s T² ~ 1e-23: its σ8 integral underflowed, P = inf, σ8 NaN
+        {"h": 0.05, "omega_m": 1e-3, "omega_b": 5e-4, "t_cmb": 1000.0},
+        {"h": 1e-3, "omega_m": 1e-3, "omega_b": 5e-4, "n_s": 5.0, "t_cmb": 1000.0, "sigma8": 100.0},
+        # A_s normalisation: k³ P overflowed at k = 1e3 h/Mpc inside the σ8 integral (σ8 = inf)
+        {"h": 0.7, "n_s": 5.0, "t_cmb": 1e-3, "sigma8": None, "A_s": 1e-4},
+    ],
+)
+def test_float32_power_at_the_corners_of_the_parameter_ranges_is_finite(kwargs):
+    """In float32 (x64 off) these in-range parameters gave an infinite P(k) or a NaN σ8; float64
+    (the same formulas, no overflow there) is the reference."""
+    from astrograd._precision import x64
+
+    k = np.logspace(-4, 2, 13)
+    with x64(False):
+        cosmo = Cosmology(**kwargs)
+        table = growth_table(cosmo)
+        p32, s32 = np.asarray(linear_power(cosmo, k, 1.0, table)), float(sigma8(cosmo, table))
+        assert p32.dtype == np.float32
+    with x64(True):
+        cosmo = Cosmology(**kwargs)
+        table = growth_table(cosmo)
+        p64, s64 = np.asarray(linear_power(cosmo, k, 1.0, table)), float(sigma8(cosmo, table))
+    assert np.all(np.isfinite(p32)) and np.isfinite(s32), (p32, s32)
+    np.testing.assert_allclose(s32, s64, rtol=1e-3)
+    np.testing.assert_allclose(p32, p64, rtol=1e-3, atol=1e-6 * p64.max())
+    if kwargs.get("sigma8", 0.8) is not None:
+        np.testing.assert_allclose(s32, kwargs.get("sigma8", 0.8), rtol=1e-3)
+
+
+def test_float32_power_that_cannot_fit_float32_is_an_input_error():
+    """A_s = 1e-4, n_s = -5, h = 1e-3 (each in range): P ~ 1e46 at k = 1e-5 h/Mpc, beyond float32,
+    was returned as inf silently; t_cmb = 1e-6 K gave a NaN transfer function."""
+    from astrograd._precision import x64
+
+    with x64(False):
+        cosmo = Cosmology(h=1e-3, n_s=-5.0, sigma8=None, A_s=1e-4)
+        with pytest.raises(InputError, match=r"P\(k\) = inf at k = 0\.0001 h/Mpc .* A_s = 0\.0001, n_s = -5, "
+                                             r"h = 0\.001: it overflows float32"):
+            linear_power(cosmo, np.array([1.0, 1e-4]))
+        assert np.isfinite(float(sigma8(cosmo)))  # σ8 ~ 1e15 fits float32 (it was inf)
+        with pytest.raises(InputError, match=r"t_cmb = 1e-06 is outside the allowed range \[0\.001, 1000\]"):
+            Cosmology(t_cmb=1e-6)
+
+
+def test_background_functions_check_the_scale_factor_once(monkeypatch):
+    """dlnE_dlna and omega_m_of_a checked ``a`` and then E2 checked it again (two device syncs)."""
+    import astrograd.cosmo._cosmology as background
+
+    calls = []
+    original = background.check_each
+    monkeypatch.setattr(background, "check_each", lambda *args: (calls.append(1), original(*args))[1])
+    cosmo = Cosmology()
+    for fn in (background.E2, background.dlnE_dlna, background.omega_m_of_a):
+        calls.clear()
+        fn(cosmo, np.array([0.5, 1.0]))
+        assert len(calls) == 1, fn.__name__
+    with pytest.raises(InputError, match="a = -1 is not allowed; it must be a finite number > 0"):
+        background.dlnE_dlna(cosmo, [0.5, -1.0])

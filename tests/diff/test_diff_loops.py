@@ -342,3 +342,16 @@ def test_loop_sizes_accept_numpy_integers_and_refuse_a_lone_number(x64):
         fixed_loop(osc_step, osc_state(), 6, osc_args(), save_steps=3)
     with pytest.raises(InputError, match="^num_steps = 2.0 is not allowed; it must be an integer >= 0$"):
         fixed_loop(osc_step, osc_state(), 2.0, osc_args())
+
+
+def test_check_grad_refuses_a_mode_compared_with_itself_and_unknown_pairs(x64):
+    """modes=("fd", "fd") compared finite differences with themselves and passed any gradient,
+    even a wrong one; assert_close(pairs=["reverse-fd"]) of a forward/fd report was a KeyError."""
+    from astrograd._errors import InputError
+
+    with pytest.raises(InputError, match=r"modes = \('fd', 'fd'\); choose at least two different ones"):
+        check_grad(lambda x: jnp.sum(x**2), jnp.array([1.0, 2.0]), modes=("fd", "fd"))
+    report = check_grad(lambda x: jnp.sum(x**2), jnp.array([1.0, 2.0]), modes=("forward", "fd"))
+    with pytest.raises(InputError, match=r"pairs = \['reverse-fd'\] were not compared; allowed: forward-fd"):
+        report.assert_close(pairs=["reverse-fd"])
+    report.assert_close(rtol=1e-8, pairs=["forward-fd"])

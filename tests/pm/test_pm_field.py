@@ -366,8 +366,9 @@ def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_pa
     monkeypatch.setattr(field, "mock_data", no_mock)
     res = CliRunner().invoke(app, ["reconstruct", option, str(value), "--out", str(tmp_path)])
     assert res.exit_code == 2, res.output
-    assert res.output.strip().splitlines()[-1] == (f"error: {name} = {value} is not allowed; it must be an integer "
-                                                   f">= {minimum}")
+    # named as typed on the command line (the library's check names ``name``)
+    assert res.output.strip().splitlines()[-1] == (f"error: {option} = {value} is not allowed; it must be an "
+                                                   f"integer >= {minimum}")
 
 
 def _cli(args):
@@ -457,7 +458,7 @@ def test_cli_reconstruct_resumes_and_reads_data_files(tmp_path, monkeypatch):
 
 def test_cli_reconstruct_refuses_bad_input(tmp_path):
     runner = CliRunner()
-    for bad, match in ((["--noise", "-1"], "sigma"), (["--mesh-factor", "0"], "mesh-factor"),
+    for bad, match in ((["--noise", "-1"], "--noise = -1"), (["--mesh-factor", "0"], "mesh-factor"),
                        (["--data", str(tmp_path / "missing.h5")], "does not exist"), (["--dtype", "half"], "dtype"),
                        (["--seed", str(2**64)], f"seed = {2**64} is not allowed")):
         res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "8", "--out", str(tmp_path / "bad"), *bad])

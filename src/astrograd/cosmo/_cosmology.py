@@ -21,10 +21,12 @@ HUBBLE_DISTANCE_MPC_H = 2997.92458
 #: made the Eisenstein–Hu transfer function NaN (so σ8 and P(k)); |n_s| = 10 and t_cmb = 1e8 a NaN
 #: σ8 in float32; σ8 = 1e30 (or A_s = 1e30) an infinite P(k). H_MAX is H0 = 1000 km/s/Mpc, 15
 #: times the measured value; a linear σ8 of 100 (A_s = 1e-4: σ8 ≈ 180) is far beyond linear theory.
+#: T_CMB_MIN: t_cmb = 1e-6 K made the transfer function NaN in float32 (1e-5 K did not).
 H_MAX = 10.0
 SIGMA8_MAX = 100.0
 A_S_MAX = 1e-4
 N_S_MAX = 5.0
+T_CMB_MIN = 1e-3
 T_CMB_MAX = 1000.0
 
 
@@ -48,7 +50,9 @@ class Cosmology(eqx.Module):
     omega_k: curvature density Ω_k (Ω_Λ = 1 − Ω_m − Ω_k).  w0, wa: w(a) = w0 + wa (1 − a).
     t_cmb: CMB temperature today, K.
     Concrete values must lie in: 0 < Ω_b < Ω_m, h in (0, 10], σ8 in (0, 100], A_s in (0, 1e-4],
-    n_s in [−5, 5], t_cmb in (0, 1000] (beyond them the model is meaningless or overflows).
+    n_s in [−5, 5], t_cmb in [0.001, 1000] (beyond them the model is meaningless or overflows). In
+    float32 an A_s far above Planck's with n_s far below 1 and a small h can still make P(k) at
+    small k overflow: :func:`linear_power` and :func:`sigma_r` then raise InputError.
     """
 
     omega_m: Float[Array, ""]
@@ -92,6 +96,9 @@ class Cosmology(eqx.Module):
         if is_concrete(n_s):
             check_in_range("n_s", n_s, -N_S_MAX, N_S_MAX)
         _check_upper("t_cmb", t_cmb, T_CMB_MAX)
+        if float(t_cmb) < T_CMB_MIN:
+            allowed = f"[{T_CMB_MIN:g}, {T_CMB_MAX:g}] (K)"
+            raise InputError(f"t_cmb = {float(t_cmb):g} is outside the allowed range {allowed}")
         if (sigma8 is None) == (A_s is None):
             raise InputError("give exactly one of sigma8 and A_s to normalise the power spectrum")
         check_choice("transfer", transfer, TRANSFER_CHOICES)
@@ -158,11 +165,15 @@ def _check_a(a) -> None:
     check_each(a, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("a", v))
 
 
+def _e2(cosmo: Cosmology, a):
+    """E²(a) for an ``a`` already checked by the caller."""
+    return cosmo.omega_m * a**-3 + cosmo.omega_k * a**-2 + cosmo.omega_de * _de_density(cosmo, a)
+
+
 def E2(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
     """(H(a) / H0)² at scale factor ``a`` (any shape, > 0)."""
     _check_a(a)
-    a = jnp.asarray(a)
-    return cosmo.omega_m * a**-3 + cosmo.omega_k * a**-2 + cosmo.omega_de * _de_density(cosmo, a)
+    return _e2(cosmo, jnp.asarray(a))
 
 
 def E(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
@@ -177,11 +188,11 @@ def dlnE_dlna(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
     de = cosmo.omega_de * _de_density(cosmo, a)
     w = cosmo.w0 + cosmo.wa * (1.0 - a)
     d_e2 = -3.0 * cosmo.omega_m * a**-3 - 2.0 * cosmo.omega_k * a**-2 - 3.0 * (1.0 + w) * de
-    return 0.5 * d_e2 / E2(cosmo, a)
+    return 0.5 * d_e2 / _e2(cosmo, a)
 
 
 def omega_m_of_a(cosmo: Cosmology, a: ArrayLike) -> Float[Array, "..."]:
     """Matter density parameter Ω_m(a) = Ω_m a⁻³ / E²(a) (``a`` > 0)."""
     _check_a(a)
     a = jnp.asarray(a)
-    return cosmo.omega_m * a**-3 / E2(cosmo, a)
+    return cosmo.omega_m * a**-3 / _e2(cosmo, a)

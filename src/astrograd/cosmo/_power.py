@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd._errors import InputError, check_positive
+from astrograd._errors import InputError, check_positive, is_concrete
 from astrograd.cosmo._cosmology import HUBBLE_DISTANCE_MPC_H, Cosmology, check_each
 from astrograd.cosmo._growth import GrowthTable, check_scale_factors, growth_table
 from astrograd.cosmo._transfer import transfer
@@ -27,30 +28,61 @@ def tophat_window(x: ArrayLike) -> Float[Array, "..."]:
     return jnp.where(small, series, exact)
 
 
-def _primordial_power(cosmo: Cosmology, k):
-    """Unnormalised P(k, a=1) = k^{n_s} T(k)² D1_early(1)² (k in h/Mpc)."""
-    return k**cosmo.n_s * transfer(cosmo, k) ** 2
+def _log_shape(cosmo: Cosmology, k):
+    """ln(k^{n_s} T(k)²) (k > 0 in h/Mpc), the unnormalised P(k, a=1) in logs: in float32 the
+    shape itself underflows to 0 (T ~ 1e-23 where Ω_m h² = 1e-9 and t_cmb = 1000 K)."""
+    t = jnp.abs(transfer(cosmo, k))
+    log_t = jnp.where(t > 0, jnp.log(jnp.where(t > 0, t, 1.0)), -jnp.inf)  # T = 0: a zero gradient
+    return cosmo.n_s * jnp.log(k) + 2.0 * log_t
 
 
-def _sigma_unnormalised(cosmo: Cosmology, radius, pk_fn):
-    lnk = jnp.linspace(*_LNK, dtype=jnp.result_type(cosmo.omega_m))
+def _sigma2_weights(radius, lnk):
+    """k³ W(kR)² / (2π²) on the ln-k grid: σ²(R) = ∫ weights P(k) d ln k. Multiplied into the
+    shape k^{n_s} T² before the amplitude, so that no factor overflows float32 on its own (k³ P
+    at k = 1e3 h/Mpc did with n_s = 5, although k³ W² P is small there)."""
     k = jnp.exp(lnk)
-    integrand = k**3 * pk_fn(k) * tophat_window(k * radius) ** 2 / (2.0 * jnp.pi**2)
-    return jnp.sqrt(jnp.trapezoid(integrand, lnk))
+    return k**3 * tophat_window(k * radius) ** 2 / (2.0 * jnp.pi**2)
 
 
-def _amplitude(cosmo: Cosmology, table: GrowthTable):
-    """The factor A with P(k, a=1) = A k^{n_s} T(k)²."""
+def _normalisation(cosmo: Cosmology, table: GrowthTable):
+    """(A, ln s) with P(k, a=1) = A · k^{n_s} T(k)² / s.
+
+    For σ8: s is the largest k^{n_s} T² on the σ8 grid, so that the shape integrated for σ8 is of
+    order one; in float32 it underflowed (t_cmb = 1000 K, Ω_m h² = 2.5e-6: k³ P ~ 1e-45), and
+    A = σ8² / 0 made P(k) infinite and σ8 NaN. For A_s: s = 1."""
     if cosmo.sigma8 is not None:
-        s8 = _sigma_unnormalised(cosmo, 8.0, lambda k: _primordial_power(cosmo, k))
-        return (cosmo.sigma8 / s8) ** 2
+        lnk = jnp.linspace(*_LNK, dtype=jnp.result_type(cosmo.omega_m))
+        log_shape = _log_shape(cosmo, jnp.exp(lnk))
+        log_scale = jax.lax.stop_gradient(jnp.max(log_shape))  # P does not depend on it
+        s8_squared = jnp.trapezoid(_sigma2_weights(8.0, lnk) * jnp.exp(log_shape - log_scale), lnk)
+        return cosmo.sigma8**2 / s8_squared, log_scale
     # δ(k, a) = (2/5) (k c/H0)² T(k) D1_early(a) R(k) / Ω_m in the matter era (D1_early → a):
     # P = 2π²/k³ (4/25) (k c/H0)⁴ T² D² A_s (k/k_pivot)^{n_s−1} / Ω_m².
     k_pivot = K_PIVOT_MPC / cosmo.h
     d1 = table.D1_early(1.0)
-    return (
+    amplitude = (
         2.0 * jnp.pi**2 * 4.0 / 25.0 * HUBBLE_DISTANCE_MPC_H**4 * cosmo.A_s * d1**2
         / cosmo.omega_m**2 * k_pivot ** (1.0 - cosmo.n_s)
+    )
+    return amplitude, jnp.zeros_like(amplitude)
+
+
+def _check_overflow(cosmo: Cosmology, name: str, values, k=None) -> None:
+    """For concrete ``values``: InputError naming the first that is not finite. Within the
+    parameter bounds that is a genuine overflow of float32 (P > 3.4e38: A_s = 1e-4, n_s = -5 and
+    h = 1e-3 give P ~ 1e46 at k = 1e-5 h/Mpc), which only float64 or other parameters avoid."""
+    if not is_concrete(cosmo, values):
+        return
+    array = np.asarray(values)
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    where = "" if k is None else f" at k = {float(np.asarray(k)[bad].flat[0]):g} h/Mpc"
+    norm = f"sigma8 = {float(cosmo.sigma8):g}" if cosmo.sigma8 is not None else f"A_s = {float(cosmo.A_s):g}"
+    raise InputError(
+        f"{name} = {float(array[bad].flat[0]):g}{where} for the cosmology with {norm}, n_s = {float(cosmo.n_s):g}, "
+        f"h = {float(cosmo.h):g}: it overflows {array.dtype} (largest {float(np.finfo(array.dtype).max):.3g}); "
+        "allowed are parameters whose power fits it (or float64: astrograd._precision.float64())"
     )
 
 
@@ -69,7 +101,10 @@ def linear_power(
     check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
     k = jnp.asarray(k)
-    return _amplitude(cosmo, table) * _primordial_power(cosmo, k) * table.D1(a) ** 2
+    amplitude, log_scale = _normalisation(cosmo, table)
+    power = amplitude * jnp.exp(_log_shape(cosmo, k) - log_scale) * table.D1(a) ** 2
+    _check_overflow(cosmo, "P(k)", power, jnp.broadcast_to(k, power.shape))
+    return power
 
 
 def sigma_r(
@@ -83,7 +118,12 @@ def sigma_r(
     check_each(radius, lambda x: (x > 0) & jnp.isfinite(x), lambda v: check_positive("radius", v))
     check_scale_factors(a)
     table = growth_table(cosmo) if table is None else table
-    return _sigma_unnormalised(cosmo, radius, lambda k: linear_power(cosmo, k, a, table))
+    lnk = jnp.linspace(*_LNK, dtype=jnp.result_type(cosmo.omega_m))
+    amplitude, log_scale = _normalisation(cosmo, table)
+    shape = _sigma2_weights(radius, lnk) * jnp.exp(_log_shape(cosmo, jnp.exp(lnk)) - log_scale)
+    sigma = jnp.sqrt(amplitude * table.D1(a) ** 2 * jnp.trapezoid(shape, lnk))
+    _check_overflow(cosmo, f"sigma_r({float(radius):g} Mpc/h)" if is_concrete(radius) else "sigma_r", sigma)
+    return sigma
 
 
 def sigma8(cosmo: Cosmology, table: GrowthTable | None = None) -> Float[Array, ""]:

@@ -43,7 +43,10 @@ class GradCheckReport:
 
     def assert_close(self, rtol: float = 1e-6, pairs: Sequence[str] | None = None) -> None:
         """Raise AssertionError if any compared pair (default: all) differs by more than rtol."""
-        names = pairs if pairs is not None else list(self.rel_errors)
+        names = list(pairs) if pairs is not None else list(self.rel_errors)
+        unknown = [n for n in names if n not in self.rel_errors]
+        if unknown:  # was a KeyError
+            raise InputError(f"pairs = {unknown!r} were not compared; allowed: {', '.join(self.rel_errors)}")
         worst = {n: float(np.max(self.rel_errors[n])) for n in names}
         if not all(v <= rtol for v in worst.values()):  # NaN fails too (a NaN derivative never agrees)
             raise AssertionError(f"gradient check failed at rtol={rtol:g}: {self.summary()}")
@@ -91,8 +94,8 @@ def check_grad(
         raise InputError("check_grad needs float64: enable jax_enable_x64 (tests: the x64 fixture)")
     modes = tuple(modes)
     unknown = [m for m in modes if m not in MODES]
-    if unknown or len(modes) < 2:
-        raise InputError(f"modes = {modes!r}; choose at least two of {', '.join(MODES)}")
+    if unknown or len(set(modes)) < len(modes) or len(modes) < 2:  # ("fd", "fd") compared fd with itself
+        raise InputError(f"modes = {modes!r}; choose at least two different ones of {', '.join(MODES)}")
     num_directions = check_int("num_directions", num_directions, 1)
     if key is None:
         key = jax.random.key(0)

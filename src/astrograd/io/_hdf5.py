@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,27 @@ def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[s
             sub_attrs = value.get("attrs") if isinstance(value.get("attrs"), Mapping) else None
             _write_group(sub, {k: v for k, v in value.items() if k != "attrs"}, sub_attrs)
         else:
-            group.create_dataset(name, data=np.asarray(value))
+            with _storable(group, name, value, "dataset"):
+                group.create_dataset(name, data=np.asarray(value))
     for name, value in (attrs or {}).items():
-        group.attrs[name] = value if isinstance(value, str) else np.asarray(value)
+        with _storable(group, name, value, "attribute"):
+            group.attrs[name] = value if isinstance(value, str) else np.asarray(value)
+
+
+@contextmanager
+def _storable(group: h5py.Group, name: str, value: Any, kind: str) -> Iterator[None]:
+    """Turn h5py's TypeError (an object or unicode array: "Object dtype dtype('O') has no native
+    HDF5 equivalent") or numpy's ValueError (a ragged list) into a one-line InputError naming
+    the dataset or attribute and what HDF5 can store."""
+    try:
+        yield
+    except (TypeError, ValueError):
+        where = f"{group.name.rstrip('/')}/{name}"
+        what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"type {type(value).__name__}"
+        raise InputError(
+            f"cannot write the HDF5 {kind} {where!r} ({what}): it must be numbers, booleans or one string, "
+            "in a rectangular array"
+        ) from None
 
 
 def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
