@@ -12,7 +12,10 @@ lax.scan; PhiFlow: one jit_compile of 16 traced steps) versus the 16-step forwar
 PhiFlow runs in its own virtual environment (default /tmp/peer-phiflow, override with
 PHIFLOW_PYTHON): python3.11 -m venv /tmp/peer-phiflow &&
 /tmp/peer-phiflow/bin/pip install phiflow==3.4.0 jax==0.10.1 jaxlib==0.10.1
-Prints one JSON object per case on stdout. Usage: bench_flow_phiflow.py [--sizes 128,256]
+Prints one JSON object per case on stdout (PhiFlow's own errors inside a step or gradient are
+recorded as step_error / grad_error). If the PhiFlow run itself fails, its line has an "error"
+and the script exits with status 1; without the PhiFlow venv its line says "skipped".
+Usage: bench_flow_phiflow.py [--sizes 128,256] [--grad-steps 16] [--no-phiflow]
 """
 
 from __future__ import annotations
@@ -146,7 +149,7 @@ def ours(n: int, steps_grad: int, tol: float = 1e-3) -> list[dict]:
 
 def phiflow(n: int, steps_grad: int, python: str) -> list[dict]:
     if not os.path.exists(python):
-        return [{"code": "phiflow", "n": n, "error": f"{python} not found"}]
+        return [{"code": "phiflow", "n": n, "skipped": f"{python} not found"}]
     proc = subprocess.run(
         [python, "-c", PHIFLOW_SCRIPT, str(n), str(steps_grad)], capture_output=True, text=True, timeout=3600
     )
@@ -173,6 +176,7 @@ def main() -> None:
         "backend": jax.default_backend(),
         "python": sys.version.split()[0],
     }
+    failed = []
     for n in (int(s) for s in args.sizes.split(",")):
         grad_steps = args.grad_steps if n == 128 else 0
         rows = ours(n, grad_steps, args.tol)
@@ -181,6 +185,9 @@ def main() -> None:
         for row in rows:
             row.update(meta)
             print(json.dumps(row), flush=True)
+        failed += [f"phiflow n {n}" for row in rows if "error" in row]
+    if failed:
+        raise SystemExit(f"error: {len(failed)} case(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 (forward, value_and_grad, compile times, peak memory, outer shock vs Weaver, convergence to 1601
 cells), side by side with jf1uids 0.4.0 when its throwaway venv exists.
 
-    .venv/bin/python benchmarks/bench_hydro.py [--quick] [--peer /tmp/peer-jf1uids/bin/python]
+    .venv/bin/python benchmarks/bench_hydro.py [--quick] [--peer /tmp/peer-jf1uids/bin/python] \
+        [--sod-cells 200 400 1000] [--wind-cells 401 1601]
 
-Prints one JSON object per measured case. Each case runs in its own subprocess (clean peak RSS).
+Prints one JSON object per measured case. Each case runs in its own subprocess (clean peak RSS);
+a case that fails prints {"case": ..., "error": ...} and the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -148,20 +150,29 @@ def case_wind(cells: int, grad: bool):
     return out
 
 
-def run_case(args: list[str]) -> None:
-    """Run one case in a subprocess and forward its JSON lines."""
+def run_case(args: list[str]) -> bool:
+    """Run one case in a subprocess and forward its JSON lines; False if it failed."""
     proc = subprocess.run([sys.executable, __file__, "--case", *args], capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
+    failed = proc.returncode != 0 or not lines
+    if failed:
         emit({"case": args[0], "error": proc.stderr.strip().splitlines()[-1:] or proc.returncode})
     for ln in lines:
         print(ln, flush=True)
+    return not failed
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 1601-cell wind run and 400-cell peer Sod")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip the forward-only wind runs (1601 cells) and the peer's 400-cell Sod")
     parser.add_argument("--peer", default=PEER_PY, help=f"jf1uids 0.4.0 interpreter (default {PEER_PY})")
+    parser.add_argument("--sod-cells", type=int, nargs="+", default=[200, 400, 1000],
+                        help="Sod cells per run, each with both limiters; the first also for spherical Sod "
+                             "(default 200 400 1000)")
+    parser.add_argument("--wind-cells", type=int, nargs="+", default=[401, 1601],
+                        help="wind cells: the first with its gradient, the others forward only and skipped by "
+                             "--quick (default 401 1601)")
     parser.add_argument("--case", nargs="+", help=argparse.SUPPRESS)  # one case, in the subprocess
     args = parser.parse_args()
     if args.case:
@@ -180,13 +191,11 @@ def main():
           "python": platform.python_version(),
           "jax": jax.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
           "load_average_1min": os.getloadavg()[0]})
-    for cells in (200, 400, 1000):
-        for limiter in ("mc", "superbee"):
-            run_case(["sod", str(cells), limiter])
-    run_case(["sod_spherical", "200"])
-    run_case(["wind", "401", "grad"])
+    cases = [["sod", str(cells), limiter] for cells in args.sod_cells for limiter in ("mc", "superbee")]
+    cases += [["sod_spherical", str(args.sod_cells[0])], ["wind", str(args.wind_cells[0]), "grad"]]
     if not quick:
-        run_case(["wind", "1601", "fwd"])
+        cases += [["wind", str(cells), "fwd"] for cells in args.wind_cells[1:]]
+    failed = [" ".join(case) for case in cases if not run_case(case)]
     if Path(peer).exists():
         proc = subprocess.run([peer, str(HERE / "bench_hydro_peer_jf1uids.py")] + (["--quick"] if quick else []),
                               capture_output=True, text=True)
@@ -213,8 +222,11 @@ def main():
             emit(rec)
         if proc.returncode != 0:
             emit({"peer": "jf1uids", "error": proc.stderr.strip().splitlines()[-1:]})
+            failed.append("peer jf1uids")
     else:
         emit({"peer": "jf1uids", "skipped": f"{peer} not found"})
+    if failed:
+        raise SystemExit(f"error: {len(failed)} case(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
         [--modes one,vmap40,devices2,devices2_vmap20]
 
 Each mode runs in its own subprocess (devices2 starts JAX with 2 host devices on a CPU) and
-prints one JSON object: wall and compile-inclusive seconds, the minimum and its place.
+prints one JSON object: wall and compile-inclusive seconds, the minimum and its place. A mode
+that fails prints {"mode": ..., "error": ...} and the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -64,12 +65,19 @@ def main() -> None:
     if args.case:
         print(json.dumps(_case(args.case, args.cells, args.grid)), flush=True)
         return
+    failed = []
     for mode in args.modes.split(","):
         cmd = [sys.executable, __file__, "--case", mode, "--cells", str(args.cells), "--grid", str(args.grid)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-        print(lines[-1] if lines else json.dumps({"mode": mode, "error": out.stderr.strip().splitlines()[-1:]}),
-              flush=True)
+        if lines:
+            print(lines[-1], flush=True)
+        if out.returncode != 0 or not lines:
+            failed.append(mode)
+            print(json.dumps({"mode": mode, "error": out.stderr.strip().splitlines()[-1:] or out.returncode}),
+                  flush=True)
+    if failed:
+        raise SystemExit(f"error: {len(failed)} mode(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Runs ONLY in a throwaway venv outside the repository (never imported by the pack
 Same model: white noise on the particle grid → 2LPT at a = 1/64 (jaxpm.pm.lpt) → 63 KDK steps
 uniform in a to a = 1 with jaxpm.pm.pm_forces on a 2× finer mesh (jaxpm ships no fixed-step
 integrator; the KDK scan here is the plain leapfrog of its make_ode_fn equations), float32. Gradient: plain reverse
-mode through the scan (JaxPM has no adjoint). One JSON object per case (fresh subprocess each).
+mode through the scan (JaxPM has no adjoint). One JSON object per case (fresh subprocess each);
+a case that fails prints {"code": "jaxpm", ..., "error": ...} and the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main():
     if args.case != "all" and len(args.ptcl) == 1 and len(args.steps) == 1:
         print(json.dumps(_case(args.case, args.ptcl[0], args.mesh_factor, args.steps[0], args.repeats)), flush=True)
         return
+    failed = []
     for ptcl in args.ptcl:
         for steps in args.steps:
             for kind in (["forward", "grad"] if args.case == "all" else [args.case]):
@@ -115,9 +117,14 @@ def main():
                        "--mesh-factor", str(args.mesh_factor), "--repeats", str(args.repeats)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = out.stdout.strip().splitlines()
-                print(lines[-1] if lines else json.dumps({"code": "jaxpm", "case": kind, "ptcl": ptcl,
-                                                           "steps": steps, "error": out.stderr.strip()[-400:]}),
-                      flush=True)
+                if lines:
+                    print(lines[-1], flush=True)
+                if out.returncode != 0 or not lines:
+                    failed.append(f"{kind} ptcl {ptcl} steps {steps}")
+                    print(json.dumps({"code": "jaxpm", "case": kind, "ptcl": ptcl, "steps": steps,
+                                      "error": out.stderr.strip()[-400:] or out.returncode}), flush=True)
+    if failed:
+        raise SystemExit(f"error: {len(failed)} case(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Each case runs in a fresh subprocess (so peak RSS is per case) and prints one JS
                                                                  # 2 host devices of the same cores)
 Model: white noise → 2LPT at a = 1/64 → KDK to a = 1, float32, box 128 Mpc/h per 64 particles;
 gradient: d/d(noise) of sum(final displacement²), via the reverse-time adjoint.
+A case that fails prints {"case": ..., "error": ...} and the script exits with status 1.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> None:
         print(json.dumps(res), flush=True)
         return
     kinds = ["forward", "grad"] if args.case == "all" else [args.case]
+    failed = []
     for ptcl in args.ptcl:
         for steps in args.steps:
             for kind in kinds:
@@ -111,9 +113,14 @@ def main() -> None:
                        "--devices", str(args.devices)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 lines = out.stdout.strip().splitlines()
-                print(lines[-1] if lines else json.dumps({"case": kind, "ptcl": ptcl, "steps": steps,
-                                                           "error": out.stderr.strip().splitlines()[-1:]}),
-                      flush=True)
+                if lines:
+                    print(lines[-1], flush=True)
+                if out.returncode != 0 or not lines:
+                    failed.append(f"{kind} ptcl {ptcl} steps {steps}")
+                    print(json.dumps({"case": kind, "ptcl": ptcl, "steps": steps,
+                                      "error": out.stderr.strip().splitlines()[-1:] or out.returncode}), flush=True)
+    if failed:
+        raise SystemExit(f"error: {len(failed)} case(s) failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
