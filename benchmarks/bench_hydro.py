@@ -183,6 +183,8 @@ def main():
             emit(case_sod_spherical(int(rest[0])))
         elif name == "wind":
             emit(case_wind(int(rest[0]), grad=rest[1] == "grad"))
+        else:  # exited 0 with nothing printed
+            parser.error(f"unknown --case {name!r}; choose sod, sod_spherical or wind")
         return
     quick, peer = args.quick, args.peer
     import jax

@@ -225,6 +225,12 @@ def _check_timings(record, rounded, where):
             assert math.isfinite(value) and (value > 0 or (value == 0 and key in rounded)), (where, key, value)
 
 
+def _not_json(constant):
+    """json.loads' hook for NaN and Infinity, which strict JSON has no words for (a script should
+    print null): bench_flow_strouhal.py printed a bare NaN when it measured no period."""
+    raise AssertionError(f"a benchmark printed {constant}, which is not JSON; print null")
+
+
 def check_run(label, result):
     """Exit status 0, one JSON object per line with the keys SMOKE lists for it, no "error", and
     finite positive timings."""
@@ -232,7 +238,7 @@ def check_run(label, result):
     where = f"{label}: {result['script']} {' '.join(args)}"
     assert result["code"] == 0, (where, result["message"], result["stdout"][-2000:])
     lines = [ln for ln in result["stdout"].splitlines() if ln.strip()]
-    records = [json.loads(ln) for ln in lines]
+    records = [json.loads(ln, parse_constant=_not_json) for ln in lines]  # strict JSON: no bare NaN
     assert len(records) == len(expected), (where, lines)
     for record, keys in zip(records, expected, strict=True):
         assert isinstance(record, dict) and "error" not in record, (where, record)
