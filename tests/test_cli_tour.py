@@ -42,8 +42,21 @@ def test_unknown_tour_area_exits_2_with_one_line():
     out = subprocess.run([sys.executable, "-m", "astrograd.cli", "tour", "--only", "nosuch"],
                          capture_output=True, text=True)
     assert out.returncode == 2
-    assert out.stderr.strip().startswith("error: unknown tour area 'nosuch'")
+    assert out.stderr.strip().startswith("error: unknown --only area 'nosuch'")
     assert "Traceback" not in out.stderr
+
+
+def test_tour_unknown_area_names_the_option_and_leaves_no_out(tmp_path, monkeypatch):
+    """Before: 'unknown tour area', the library's name for a value of --only."""
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    result = CliRunner().invoke(app, ["tour", "--out", str(tmp_path / "new" / "t"), "--only", "orbit,nosuch"])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("error: unknown --only area 'nosuch'; choose one of: "), result.output
+    assert not (tmp_path / "new").exists()
 
 
 def test_tour_only_naming_no_area_is_refused(tmp_path, monkeypatch):

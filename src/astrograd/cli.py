@@ -65,7 +65,7 @@ def _root(
 
 
 @app.command()
-@handle_errors
+@handle_errors(options={"unknown tour area": "unknown --only area"})  # run_tour's check, as typed
 def tour(
     out: Path = typer.Option(Path("outputs/tour"), "--out", help="Directory for index.html and figures."),
     only: str = typer.Option("", "--only", help="Comma-separated areas to run (default: all available)."),

@@ -83,7 +83,7 @@ def test_fit_burgers_json(tmp_path):
         (["run", "vortex"], "unknown scene"),
         (["run", "karman", "--res", "128x256", "--re", "10"], "explicit viscosity limit"),
         (["run", "karman", "--steps", "0"], "--steps"),
-        (["fit-burgers", "--lr", "0"], "learning rate"),
+        (["fit-burgers", "--lr", "0"], "--lr = 0"),
         # burgers is 1D: a second cell count, a GIF and a viscosity scheme were silently ignored
         (["run", "burgers", "--res", "32x16"], "--res '32x16' is not allowed for burgers (1D)"),
         # a bad count for burgers was given the 2D hint "give NXxNY ..., e.g. 32x64", and 3 cells
@@ -222,8 +222,8 @@ def test_fits_refuse_a_learning_rate_with_no_iterations(command):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--lr", "0"], "error: --lr (learning rate) = 0 is not allowed; it must be a finite number > 0"),
-        (["--lr", "nan"], "error: --lr (learning rate) = nan is not allowed"),
+        (["--lr", "0"], "error: --lr = 0 is not allowed; it must be a finite number > 0"),
+        (["--lr", "nan"], "error: --lr = nan is not allowed"),
         (["--iterations", "-1"], "error: --iterations = -1 is not allowed; it must be an integer >= 0"),
     ],
 )
@@ -231,6 +231,24 @@ def test_fit_errors_name_the_options(tmp_path, command, args, message):
     """Before: the library's names, `learning rate = 0` and `iterations = -1`."""
     out = tmp_path / "new" / "fit.h5"
     r = runner.invoke(app, [command, *args, "--out", str(out), "--quiet"])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), r.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["karman", "--advection", "upwind"], "error: unknown --advection 'upwind'; choose one of:"),
+        (["burgers", "--advection", "upwind"], "error: unknown --advection 'upwind'; choose one of:"),
+        (["smoke", "--viscosity-scheme", "spectral"], "error: unknown --viscosity-scheme 'spectral'; choose one of:"),
+    ],
+)
+def test_run_errors_name_the_options(tmp_path, args, message):
+    """Before: the library's names, 'unknown advection scheme' and 'unknown viscosity scheme'."""
+    out = tmp_path / "new" / "run.h5"
+    r = runner.invoke(app, ["run", *args, "--res", "16" if args[0] == "burgers" else "8x8", "--steps", "1",
+                            "--out", str(out), "--quiet"])
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), r.output
     assert not (tmp_path / "new").exists()

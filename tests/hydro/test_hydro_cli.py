@@ -59,13 +59,13 @@ def test_run_custom_round_trips_a_snapshot(tmp_path):
     [
         (["run", "foo"], "unknown problem"),
         (["run", "sod", "--cells", "3"], "--cells = 3"),
-        (["run", "sod", "--cfl", "1.5"], "CFL number = 1.5"),
-        (["run", "sod", "--t-end", "-1"], "t_end = -1"),
-        (["run", "sod", "--riemann", "roe"], "unknown Riemann solver"),
-        (["run", "sod", "--left-boundary", "sticky"], "unknown left boundary"),
+        (["run", "sod", "--cfl", "1.5"], "--cfl = 1.5"),
+        (["run", "sod", "--t-end", "-1"], "--t-end = -1"),
+        (["run", "sod", "--riemann", "roe"], "unknown --riemann"),
+        (["run", "sod", "--left-boundary", "sticky"], "unknown --left-boundary"),
         (["run", "custom"], "needs --init"),
-        (["fit-wind", "--loss", "chi2"], "unknown loss"),
-        (["fit-wind", "--learning-rate", "0"], "learning_rate = 0 "),
+        (["fit-wind", "--loss", "chi2"], "unknown --loss"),
+        (["fit-wind", "--learning-rate", "0"], "--learning-rate = 0 "),
         (["loss-map", "--grid", "1"], "--grid = 1"),
         (["loss-map", "--vmap", "0"], "--vmap = 0"),
         (["loss-map", "--devices", "0"], "devices = 0"),
@@ -247,7 +247,7 @@ def test_run_refuses_an_end_time_at_which_the_reference_shock_left_the_box(monke
         res = _invoke("run", problem, "--cells", 16, "--t-end", t_end)
         lines = [ln for ln in res.output.strip().splitlines() if ln]
         assert res.exit_code == 2 and len(lines) == 1, res.output
-        found = re.match(rf"^error: t_end = {t_end:g} is not allowed for {problem}: the reference shock radius "
+        found = re.match(rf"^error: --t-end = {t_end:g} is not allowed for {problem}: the reference shock radius "
                          r"[0-9.]+ lies outside the domain \(r_max = 1\); choose t_end < ([0-9.e-]+) \(code units\)$",
                          lines[0])
         assert found, lines[0]
@@ -361,19 +361,19 @@ def test_run_sedov_gamma_deposits_the_blast_energy_with_that_gamma():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fit-wind", "--learning-rate", "0"], "learning_rate = 0 "),
-        (["fit-wind", "--learning-rate", "nan"], "learning_rate = nan"),
+        (["fit-wind", "--learning-rate", "0"], "--learning-rate = 0 "),
+        (["fit-wind", "--learning-rate", "nan"], "--learning-rate = nan"),
         (["fit-wind", "--starts", "inf,0.1"], "--starts 'inf,0.1' is not allowed"),
         (["fit-wind", "--starts", "1000,nan"], "--starts '1000,nan' is not allowed"),
         (["loss-map", "--devices", "0"], "devices = 0"),
         (["loss-map", "--devices", "100000"], "devices = 100000"),
         # before: a MemoryError traceback (exit status 1) from the 10**10 grid points
         (["loss-map", "--grid", "100000"], "--grid = 100000 is not allowed; it must be an integer in [2, 1000]"),
-        (["posterior", "--noise", "0"], "noise = 0.0 is not allowed"),
+        (["posterior", "--noise", "0"], "--noise = 0 is not allowed"),
         (["posterior", "--noise", "nan"], "noise = nan is not allowed"),
-        (["posterior", "--warmup", "0"], "num_warmup = 0 is not allowed"),
-        (["posterior", "--samples", "1"], "num_samples = 1 is not allowed"),
-        (["posterior", "--chains", "0"], "num_chains = 0 is not allowed"),
+        (["posterior", "--warmup", "0"], "--warmup = 0 is not allowed"),
+        (["posterior", "--samples", "1"], "--samples = 1 is not allowed"),
+        (["posterior", "--chains", "0"], "--chains = 0 is not allowed"),
     ],
 )
 def test_refused_options_leave_no_out_directory(tmp_path, args, message):
@@ -446,7 +446,7 @@ def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
     # a --t-end not after the snapshot's time is refused in one line
     res = _invoke("run", "custom", "--init", half, "--t-end", 0.05)
     assert res.exit_code == 2
-    assert "t_end = 0.05 is not allowed; it must be greater than the start time 0.05 (the time of the --init" \
+    assert "--t-end = 0.05 is not allowed; it must be greater than the start time 0.05 (the time of the --init" \
         in res.output
 
 
@@ -455,7 +455,7 @@ def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
     [
         (["fit-wind", "--cells", "8"], "--cells = 8 is not allowed for the wind problem; it must be an integer >= 16"),
         (["fit-wind", "--iterations", "0"], "--iterations = 0 is not allowed; it must be an integer >= 1"),
-        (["fit-wind", "--loss", "chi2"], "unknown loss 'chi2'"),
+        (["fit-wind", "--loss", "chi2"], "unknown --loss 'chi2'"),
         (["loss-map", "--cells", "8"], "--cells = 8 is not allowed for the wind problem"),
         (["loss-map", "--batch", "0"], "--batch = 0 is not allowed; it must be an integer >= 1"),
         (["loss-map", "--vmap", "0"], "--vmap = 0 is not allowed"),
@@ -486,3 +486,50 @@ def test_an_out_that_is_a_file_is_refused_first_naming_the_option(tmp_path, comm
     assert res.exit_code == 2, res.output
     assert res.output.strip() == f"error: cannot use --out {str(out)!r}: {where}; give a folder"
     assert afile.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["run", "sod", "--t-end", "nan"], "--t-end = nan is not allowed"),
+        (["run", "sod", "--t-end", "0"], "--t-end = 0 is not allowed"),
+        (["run", "sod", "--gamma", "1"], "--gamma = 1 is not allowed"),
+        (["run", "sod", "--cfl", "0"], "--cfl = 0 is outside the allowed range"),
+        (["run", "sod", "--geometry", "disc"], "unknown --geometry 'disc'"),
+        (["run", "sedov", "--geometry", "cartesian"], "--geometry 'cartesian' is not allowed for sedov"),
+        (["run", "sod", "--riemann", "roe"], "unknown --riemann 'roe'"),
+        (["run", "sod", "--limiter", "none"], "unknown --limiter 'none'"),
+        (["run", "sod", "--integrator", "euler"], "unknown --integrator 'euler'"),
+        (["run", "sod", "--cfl-width", "dy"], "unknown --cfl-width 'dy'"),
+        (["run", "sod", "--left-boundary", "sticky"], "unknown --left-boundary 'sticky'"),
+        (["run", "sod", "--right-boundary", "sticky"], "unknown --right-boundary 'sticky'"),
+        (["fit-wind", "--cells", "16", "--learning-rate", "-1"], "--learning-rate = -1 is not allowed"),
+        (["fit-wind", "--cells", "16", "--loss", "chi2"], "unknown --loss 'chi2'"),
+        (["loss-map", "--cells", "16", "--loss", "chi2"], "unknown --loss 'chi2'"),
+        (["posterior", "--cells", "16", "--warmup", "0"], "--warmup = 0 is not allowed"),
+        (["posterior", "--cells", "16", "--samples", "1"], "--samples = 1 is not allowed"),
+        (["posterior", "--cells", "16", "--chains", "0"], "--chains = 0 is not allowed"),
+    ],
+)
+def test_every_refused_option_is_named_as_typed(tmp_path, args, start):
+    """Before: the library's names (t_end, gamma, CFL number, learning_rate, num_warmup, ...,
+    'unknown Riemann solver'), which are not options of the commands."""
+    out = tmp_path / "new" / ("out.h5" if args[0] == "run" else "out")
+    res = _invoke(*args, "--out", out)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {start}"), res.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(("attribute", "value"), [("gamma", 1.0), ("geometry", "disc")])
+def test_run_names_a_setting_of_an_init_snapshot_as_its_attribute_not_the_option(tmp_path, attribute, value):
+    """--gamma and --geometry are named only when given: a value read from the --init snapshot
+    keeps the library's name."""
+    init = tmp_path / "init.h5"
+    with h5py.File(init, "w") as f:
+        f["rho"], f["u"], f["p"] = np.ones(16), np.zeros(16), np.ones(16)
+        f.attrs[attribute] = value
+    res = _invoke("run", "custom", "--init", init)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert attribute in lines[0] and f"--{attribute}" not in lines[0], res.output

@@ -29,7 +29,7 @@ def _assert_one_line_exit_2(args, message):
         (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--train-re", "1,x"], "--train-re"),
         (["control-train", "--n", "30"], "divisible"),
         (["control-train", "--checkpoint-every", "0", "--out", "/tmp/learn-cli-never.npz"],
-         "checkpoint_every = 0"),
+         "--checkpoint-every = 0"),
         (["control-eval", "--checkpoint", "/nonexistent/c.npz"], "does not exist"),
         # a seed outside int64 was an OverflowError traceback from jax.random.key
         (["karman-data", "--out", "/tmp/learn-cli-never.h5", "--seed", str(2**64)],
@@ -257,3 +257,28 @@ def test_eval_out_below_a_file_is_refused_before_the_evaluation(tmp_path, comman
     inputs = ["--data", "/nonexistent/k.h5"] if command == "sol-eval" else ["--checkpoint", "/nonexistent/c.npz"]
     _assert_one_line_exit_2([command, *inputs, "--out", str(afile / "sub")],
                             f"error: cannot use --out {str(afile / 'sub')!r}: {str(afile)!r} is a file; give a folder")
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["karman-data", "--train-re", "97.7,0"], "--train-re Reynolds number = 0 is not allowed"),
+        (["karman-data", "--test-re", "nan"], "--test-re Reynolds number = nan is not allowed"),
+        (["karman-data", "--train-re", "100,100"], "--train-re repeats the Reynolds number 100;"),
+        (["karman-data", "--train-re", "100", "--test-re", "100"],
+         "--test-re repeats the Reynolds number 100 of --train-re;"),
+        (["karman-data", "--train-re", ",", "--test-re", ","], "--train-re and --test-re are both empty"),
+        (["sol-train", "--mode", "magic"], "unknown --mode 'magic'"),
+        (["sol-train", "--checkpoint-every", "0"], "--checkpoint-every = 0 is not allowed"),
+        (["control-train", "--checkpoint-every", "0"], "--checkpoint-every = 0 is not allowed"),
+    ],
+)
+def test_errors_name_the_options_as_typed_and_leave_no_out(tmp_path, args, start):
+    """Before: 'Reynolds number = 0' for a value of either --train-re or --test-re, 'unknown
+    mode', checkpoint_every."""
+    out = tmp_path / "new" / ("k.h5" if args[0] == "karman-data" else "model.npz")
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    lines = [line for line in err.splitlines() if line]
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {start}"), err
+    assert not (tmp_path / "new").exists()

@@ -57,13 +57,13 @@ def test_learn_drag_depth_zero_is_a_linear_model():
         (["best-angle", "--speed", "nan"], "speed = nan"),
         (["best-angle", "--dt", "0"], "dt = 0"),
         (["best-angle", "--drag", "-1"], "drag = -1"),
-        (["best-angle", "--integrator", "verlet"], "unknown integrator 'verlet'"),
-        (["best-angle", "--angle-init", "95"], "angle = 95"),
+        (["best-angle", "--integrator", "verlet"], "unknown --integrator 'verlet'"),
+        (["best-angle", "--angle-init", "95"], "--angle-init = 95"),
         (["fit-gravity", "--angle", "0"], "angle = 0"),
         (["fit-gravity", "--angle", "90"], "angle = 90"),
-        (["fit-gravity", "--g-init", "inf"], "g_init = inf"),
+        (["fit-gravity", "--g-init", "inf"], "--g-init = inf"),
         (["fit-gravity", "--steps", "0"], "steps = 0"),
-        (["fit-gravity", "--optimizer", "newton"], "unknown optimizer 'newton'"),
+        (["fit-gravity", "--optimizer", "newton"], "unknown --optimizer 'newton'"),
         (["fit-gravity", "--plot", "fig.pdf"], "must be a file name ending in .png"),
         (["learn-drag", "--dt", "-0.1"], "dt = -0.1"),
         # a dt longer than the flight: the range / the loss was identically 0 and the starting
@@ -107,9 +107,16 @@ def test_fit_gravity_refuses_a_seed_without_noise():
         (["best-angle", "--steps", "0"], "error: --steps = 0 is not allowed"),
         (["learn-drag", "--learning-rate", "0"], "error: --learning-rate = 0 is not allowed"),
         (["learn-drag", "--depth", "-1"], "error: --depth = -1 is not allowed; it must be an integer >= 0"),
+        (["fit-gravity", "--g-init", "0"], "error: --g-init = 0 is not allowed"),
+        (["fit-gravity", "--integrator", "verlet"], "error: unknown --integrator 'verlet'"),
+        (["fit-gravity", "--optimizer", "newton"], "error: unknown --optimizer 'newton'"),
+        (["best-angle", "--angle-init", "0"], "error: --angle-init = 0 is outside the allowed range"),
+        (["best-angle", "--angle-init", "nan"], "error: --angle-init = nan is outside the allowed range"),
+        (["learn-drag", "--integrator", "verlet"], "error: unknown --integrator 'verlet'"),
     ],
 )
 def test_library_errors_name_the_options(args, message):
-    """Before: the library's names (g_true, learning_rate, tol, g, ...)."""
+    """Before: the library's names (g_true, g_init, learning_rate, tol, g, best-angle's angle for
+    --angle-init, 'unknown integrator', ...)."""
     r = runner.invoke(app, [*args, "--no-progress"])
     assert r.exit_code == 2 and r.stderr.startswith(message) and r.stderr.strip().count("\n") == 0, r.stderr

@@ -50,14 +50,14 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
         (["--ptcl-grid", "8", "--a-start", "1.0"],
          "--a-start = 1 is not allowed; it must be before the last snapshot 1"),
         (["--ptcl-grid", "8", "--a-start", "0.5", "--snapshots", "0.2,0.3"],
-         "snapshot scale factor 0.2 is before --a-start = 0.5"),
+         "--snapshots scale factor 0.2 is before --a-start = 0.5"),
         # a repeated snapshot was written twice
         (["--ptcl-grid", "8", "--snapshots", "0.5,1,0.50"], "--snapshots '0.5,1,0.50' repeats the scale factor 0.5"),
-        (["--ptcl-grid", "8", "--omega-m", "0"], "omega_m"),
+        (["--ptcl-grid", "8", "--omega-m", "0"], "--omega-m"),
         (["--ptcl-grid", "8", "--sigma8", "-0.8"], "sigma8"),
         (["--ptcl-grid", "8", "--snapshots", "0.5,x"], "snapshots"),
-        (["--ptcl-grid", "8", "--snapshots", "0.5,6"], "snapshot scale factor = 6 is outside the allowed range"),
-        (["--ptcl-grid", "8", "--lpt-order", "3"], "lpt_order"),
+        (["--ptcl-grid", "8", "--snapshots", "0.5,6"], "--snapshots scale factor = 6 is outside the allowed range"),
+        (["--ptcl-grid", "8", "--lpt-order", "3"], "--lpt-order"),
         (["--ptcl-grid", "8", "--devices", "0"], "devices = 0"),
         (["--ptcl-grid", "8", "--devices", "1000"], "devices = 1000"),
         # a seed outside int64 was JAX's OverflowError traceback (as in hydro, orbit, learn)
@@ -116,6 +116,7 @@ def test_fit_image_bad_image(tmp_path):
         (["--views", "3"], "--views = 3 is not allowed; choose 1 or 2"),
         (["--text", "a", "--image", "x.png"], "give either --text or --image, not both"),
         (["--image", "missing.png"], "missing.png"),
+        (["--image", "missing.png"], "--image file 'missing.png' does not exist"),
     ],
 )
 def test_fit_image_checks_every_option_before_creating_out(tmp_path, monkeypatch, args, needle):
@@ -207,6 +208,7 @@ def test_run_refusing_devices_leaves_no_out_directory(tmp_path):
         (["--dtype", "float16"], "unknown --dtype 'float16'"),
         (["--a-start", "0.5", "--a-stop", "0.25"], "--a-start = 0.5 is not allowed"),
         (["--omega-m", "0"], "--omega-m = 0 is not allowed"),
+        (["--a-stop", "nan"], "--a-stop = nan is outside the allowed range"),
     ],
 )
 def test_reconstruct_errors_name_the_options(tmp_path, args, needle):
@@ -215,4 +217,22 @@ def test_reconstruct_errors_name_the_options(tmp_path, args, needle):
     out = tmp_path / "new" / "rec"
     res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "4", *args, "--out", str(out)])
     assert needle in _one_error_line(res)
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--omega-m", "0"], "--omega-m = 0 is not allowed"),
+        (["--omega-m", "nan"], "--omega-m = nan is not allowed"),
+        (["--lpt-order", "3"], "--lpt-order = 3 is not allowed"),
+        (["--snapshots", "0"], "--snapshots scale factor = 0 is outside the allowed range"),
+        (["--snapshots", "0.01"], "--snapshots scale factor 0.01 is before --a-start = 0.015625"),
+    ],
+)
+def test_run_errors_name_the_options_and_leave_no_out(tmp_path, args, start):
+    """Before: the library's names omega_m and lpt_order, and 'snapshot scale factor' for the
+    values of --snapshots."""
+    res = runner.invoke(app, ["run", "--ptcl-grid", "8", *args, "--out", str(tmp_path / "new" / "run")])
+    assert _one_error_line(res).startswith(f"error: {start}")
     assert not (tmp_path / "new").exists()

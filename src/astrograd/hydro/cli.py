@@ -7,15 +7,21 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import check_out_folder, check_output, handle_errors, print_json
+from astrograd._cli_util import check_out_folder, check_output, handle_errors, name_options, print_json
 from astrograd._precision import with_float64
 
 app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, stellar-wind bubbles.",
                   no_args_is_help=True)
 
 
+# the library's checks name its parameters; the commands report them with the options as typed
+RUN_CHOICES = {"unknown Riemann solver": "unknown --riemann", "unknown limiter": "unknown --limiter",
+               "unknown integrator": "unknown --integrator", "unknown CFL width": "unknown --cfl-width",
+               "unknown left boundary": "unknown --left-boundary", "unknown right boundary": "unknown --right-boundary"}
+
+
 @app.command("run")
-@handle_errors
+@handle_errors(options=RUN_CHOICES)
 @with_float64
 def run_cmd(
     problem: str = typer.Argument(..., help="sod | sedov | wind | custom (custom needs --init)"),
@@ -56,15 +62,24 @@ def run_cmd(
         raise InputError(f"--cells = {cells} is not allowed for wind; it must be an integer >= {MIN_WIND_CELLS}")
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "profiles.png")
-    pr = build_problem(problem, cells, geometry, init)
-    pr = override(
-        pr,
-        config_kw={"riemann": riemann, "limiter": limiter, "integrator": integrator,
-                   "left_boundary": left_boundary, "right_boundary": right_boundary, "cfl_width": cfl_width},
-        params_kw={"gamma": gamma, "cfl": cfl},
-        t_end=t_end,
-    )
-    result = run_problem(pr)
+    # named as the options only when given: t_end, gamma and the geometry may also come from the
+    # problem or the --init snapshot, where the library's names are the right ones
+    given = {name: option for name, option, value in
+             (("t_end", "--t-end", t_end), ("gamma", "--gamma", gamma), ("CFL number", "--cfl", cfl),
+              ("geometry", "--geometry", geometry), ("unknown geometry", "unknown --geometry", geometry))
+             if value is not None}
+    try:
+        pr = build_problem(problem, cells, geometry, init)
+        pr = override(
+            pr,
+            config_kw={"riemann": riemann, "limiter": limiter, "integrator": integrator,
+                       "left_boundary": left_boundary, "right_boundary": right_boundary, "cfl_width": cfl_width},
+            params_kw={"gamma": gamma, "cfl": cfl},
+            t_end=t_end,
+        )
+        result = run_problem(pr)
+    except InputError as err:
+        raise InputError(name_options(str(err), given)) from None
     cfg = pr.config
     if out is not None:
         write_snapshot(out, result["x"], result["w"], time=pr.t_end, gamma=float(pr.params.gamma),
@@ -110,12 +125,11 @@ DEFAULT_STARTS = "1200,0.16;3000,0.07;1500,0.06"
 
 
 # the library's checks name its parameters; the CLI reports them with the options as typed
-# (learning_rate and posterior's num_warmup, num_samples, num_chains keep their names: tests pin them)
-WIND_CELLS = {"number of cells": "--cells"}
+WIND_CELLS = {"number of cells": "--cells", "unknown loss": "unknown --loss"}
 
 
 @app.command("fit-wind")
-@handle_errors(options={**WIND_CELLS, "iterations": "--iterations"})
+@handle_errors(options={**WIND_CELLS, "iterations": "--iterations", "learning_rate": "--learning-rate"})
 @with_float64
 def fit_wind_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
@@ -196,7 +210,7 @@ def loss_map_cmd(
 
     check_out_folder(out)
     # wind_loss_map checks the loss and the devices only after a forward run of the truth
-    check_choice("loss", loss, ("density", "profile"))
+    check_choice("--loss", loss, ("density", "profile"))
     if not 2 <= grid <= MAX_GRID:  # --grid 100000 was a MemoryError traceback (10**10 points), after --out was made
         raise InputError(f"--grid = {grid} is not allowed; it must be an integer in [2, {MAX_GRID}] "
                          "(grid² forward runs)")
@@ -232,7 +246,8 @@ def loss_map_cmd(
 
 
 @app.command("posterior")
-@handle_errors(options={**WIND_CELLS, "noise": "--noise"})
+@handle_errors(options={**WIND_CELLS, "noise": "--noise", "num_warmup": "--warmup", "num_samples": "--samples",
+                        "num_chains": "--chains"})
 @with_float64
 def posterior_cmd(
     cells: int = typer.Option(32, "--cells", help="number of cells (>= 16)"),

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from astrograd._cli_util import check_out_folder, handle_errors, print_json
-from astrograd._errors import InputError, check_int
+from astrograd._errors import InputError, check_int, check_positive
 
 app = typer.Typer(
     help="Solver-in-the-loop correction of a coarse Kármán solver, and OP/CFE control of a marker.",
@@ -26,10 +26,29 @@ def _floats(name: str, text: str) -> tuple[float, ...]:
         raise InputError(f"{name} = {text!r} is not a comma-separated list of numbers") from None
 
 
+def _reynolds(train_re: str, test_re: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The Reynolds numbers of --train-re and --test-re, checked here: the library names both
+    lists' values alike ("Reynolds number = 0"), not the option that gave them."""
+    train, test = _floats("--train-re", train_re), _floats("--test-re", test_re)
+    seen: dict[str, str] = {}  # by the run's name in the file, as the library compares them
+    for option, values in (("--train-re", train), ("--test-re", test)):
+        for value in values:
+            check_positive(f"{option} Reynolds number", value)
+            name = f"{value:g}"
+            if name in seen:
+                of = "" if seen[name] == option else f" of {seen[name]}"
+                raise InputError(f"{option} repeats the Reynolds number {name}{of}; each run needs its own "
+                                 "Reynolds number")
+            seen[name] = option
+    if not train and not test:
+        raise InputError("--train-re and --test-re are both empty; give at least one Reynolds number")
+    return train, test
+
+
 def _check_checkpoint_every(checkpoint_every: int | None, checkpoint: Path | None) -> None:
     """``--checkpoint-every`` without ``--checkpoint`` was accepted and ignored (nothing is saved)."""
     if checkpoint_every is not None:
-        check_int("checkpoint_every", checkpoint_every, 1)  # a bad value is named first
+        check_int("--checkpoint-every", checkpoint_every, 1)  # a bad value is named first
     if checkpoint_every is not None and checkpoint is None:
         raise InputError(
             f"--checkpoint-every {checkpoint_every} needs --checkpoint (the training state file it saves)"
@@ -62,11 +81,12 @@ def karman_data_cmd(
 
     from astrograd.learn._karman import generate_karman_data, load_karman_data
 
+    train_reynolds, test_reynolds = _reynolds(train_re, test_re)
     t0 = time.perf_counter()
     path = generate_karman_data(
         out,
-        train_reynolds=_floats("--train-re", train_re),
-        test_reynolds=_floats("--test-re", test_re),
+        train_reynolds=train_reynolds,
+        test_reynolds=test_reynolds,
         nx=nx,
         ny=ny,
         factor=factor,
@@ -124,7 +144,7 @@ def sol_train_cmd(
     from astrograd._errors import check_choice
     from astrograd.learn._sol import SOL_MODES, train_sol
 
-    check_choice("mode", mode, SOL_MODES)
+    check_choice("--mode", mode, SOL_MODES)
     # options that do not apply to the mode used to be accepted and ignored
     if unroll is not None and mode != "loop":
         raise InputError(f"--unroll is not available for --mode {mode}; it applies to --mode loop")

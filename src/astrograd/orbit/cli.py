@@ -22,10 +22,10 @@ JSON = typer.Option(False, "--json", help="print one JSON object as the last lin
 INTEGRATOR = typer.Option("rk4", "--integrator", help="euler, leapfrog or rk4")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
 # the library's checks name its parameters; the commands report them with the options as typed
-# (g_init, and best-angle's angle for --angle-init, keep the library's names: tests pin them)
-OPTIONS = {"g_true": "--g-true", "speed": "--speed", "dt": "--dt", "noise": "--noise", "steps": "--steps",
-           "learning_rate": "--learning-rate", "tol": "--tol", "drag": "--drag", "g": "--g", "width": "--width",
-           "depth": "--depth"}
+OPTIONS = {"g_true": "--g-true", "g_init": "--g-init", "speed": "--speed", "dt": "--dt", "noise": "--noise",
+           "steps": "--steps", "learning_rate": "--learning-rate", "tol": "--tol", "drag": "--drag", "g": "--g",
+           "width": "--width", "depth": "--depth", "unknown integrator": "unknown --integrator",
+           "unknown optimizer": "unknown --optimizer"}
 
 
 @app.command("fit-gravity")
@@ -93,7 +93,7 @@ def fit_gravity_cmd(
 
 
 @app.command("best-angle")
-@handle_errors(options=OPTIONS)
+@handle_errors(options={**OPTIONS, "angle": "--angle-init"})
 def best_angle_cmd(
     speed: float = typer.Option(20.0, help="launch speed (m/s)"),
     drag: float = typer.Option(0.0, "--drag", help="quadratic drag coefficient k (1/m), >= 0"),

@@ -27,8 +27,9 @@ def _parse_snapshots(text: str) -> list[float]:
 
 
 @app.command()
-# (omega_m and lpt_order keep the library's names: tests pin them)
-@handle_errors(options={"devices": "--devices", "sigma8": "--sigma8"})
+# the library's checks name its parameters; reported with the options as typed
+@handle_errors(options={"devices": "--devices", "omega_m": "--omega-m", "sigma8": "--sigma8",
+                        "lpt_order": "--lpt-order"})
 def run(
     ptcl_grid: int = typer.Option(64, "--ptcl-grid", help="Particles per axis (cubic grid)."),
     mesh_factor: int = typer.Option(2, "--mesh-factor", help="Mesh cells per particle per axis (integer >= 1)."),
@@ -67,12 +68,12 @@ def run(
 
     snaps = _parse_snapshots(snapshots)
     for s in snaps:
-        check_in_range("snapshot scale factor", s, A_MIN, A_MAX)
+        check_in_range("--snapshots scale factor", s, A_MIN, A_MAX)
     check_in_range("--a-start", a_start, A_MIN, A_MAX)
     # checked here: the config would name a_stop (the last snapshot), not an option of this command
     for s in snaps:
         if s < a_start:
-            raise InputError(f"snapshot scale factor {s:g} is before --a-start = {a_start:g}")
+            raise InputError(f"--snapshots scale factor {s:g} is before --a-start = {a_start:g}")
     if max(snaps) <= a_start:
         raise InputError(f"--a-start = {a_start:g} is not allowed; it must be before the last snapshot "
                          f"{max(snaps):g}")
@@ -154,7 +155,7 @@ def run(
 @app.command("fit-image")
 # fit_image_to_dir checks every setting before it creates --out; its errors name the options as typed
 @handle_errors(options={"views": "--views", "iterations": "--iterations", "learning_rate": "--lr",
-                        "seed": "--seed", "text": "--text"})
+                        "seed": "--seed", "text": "--text", "image": "--image"})
 def fit_image_cmd(
     text: str = typer.Option(None, "--text", help="Text to draw (default 'pmwd' when no --image)."),
     image: Path = typer.Option(None, "--image", help="A picture file (PNG, JPEG) to draw instead of text."),
@@ -186,7 +187,7 @@ def fit_image_cmd(
 @app.command("reconstruct")
 # reconstruct_to_dir checks every setting before it creates --out; its errors name the options as typed
 @handle_errors(options={"num_warmup": "--warmup", "num_samples": "--samples", "num_chains": "--chains",
-                        "map_steps": "--map-steps", "seed": "--seed", "a_start": "--a-start",
+                        "map_steps": "--map-steps", "seed": "--seed", "a_start": "--a-start", "a_stop": "--a-stop",
                         "sigma (the noise level of the data)": "--noise", "unknown dtype": "unknown --dtype",
                         "omega_m": "--omega-m", "sigma8": "--sigma8"})
 def reconstruct_cmd(
