@@ -1,5 +1,6 @@
 """Root CLI and tour assembly."""
 
+import os
 import subprocess
 import sys
 import types
@@ -36,6 +37,25 @@ def test_group_help_lists_each_command_summary_on_one_line(area):
         summary = " ".join(inspect.cleandoc(inspect.getdoc(command.callback)).split("\n\n")[0].split())
         name = command.name or command.callback.__name__.replace("_", "-")
         assert f"{name} {summary}" in rows, (name, summary)
+
+
+def test_usage_errors_are_one_line_exit_2_and_help_is_unchanged():
+    """Text where a number is expected, an unknown option, a missing argument or command: one
+    `error:` line naming the option, exit 2, like every other refusal (click printed a usage line,
+    a hint and a five-line box). A group without a command still prints its help (`--help`:
+    test_group_help_lists_each_command_summary_on_one_line)."""
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "astrograd.cli", *args], capture_output=True, text=True,
+                              env={**os.environ, "COLUMNS": "100"})
+
+    for args, needle in ((["hydro", "run", "sod", "--cells", "abc"], "Invalid value for '--cells'"),
+                         (["nosuch"], "No such command 'nosuch'")):
+        out = cli(*args)
+        assert out.returncode == 2 and out.stdout == "", (args, out)
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {needle}") and "--help')" in lines[0], (args, lines)
+    out = cli("hydro")
+    assert out.returncode == 2 and "Usage:" in out.stdout and "fit-wind" in out.stdout, out
 
 
 def test_unknown_tour_area_exits_2_with_one_line():

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from astrograd import __version__
-from astrograd._cli_util import check_out_folder, handle_errors, quiet_callback_failures
+from astrograd._cli_util import check_out_folder, fail, handle_errors, quiet_callback_failures
 
 AREAS = {
     "orbit": "The ballistic throw: fit gravity, best angle, learn a drag force.",
@@ -86,11 +86,34 @@ def tour(
     typer.echo(f"tour written to {index}")
 
 
+def _click_exceptions():
+    """click's exception classes: typer >= 0.20 ships its own copy of click, older ones use click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions
+    return exceptions
+
+
 def main() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     quiet_callback_failures()
     _mount_areas()
-    app()
+    errors = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except errors.UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # a group without a command: its help (printed), as before
+            raise SystemExit(err.exit_code) from None
+        # one line like every other refusal (`--cells abc`, an unknown option, a missing argument):
+        # click's own report was a usage line, a hint and a five-line box
+        where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+        fail(err.format_message() + where, err.exit_code)
+    except errors.ClickException as err:  # e.g. a file option that cannot be opened
+        fail(err.format_message(), err.exit_code)
+    except typer.Abort:
+        fail("interrupted", 130)
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def run_cmd(
     right_boundary: str = typer.Option(
         None, "--right-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
     ),
-    init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x) for 'custom'"),
+    init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x): any state for "
+                              "'custom'; a snapshot of `run sod|sedov|wind --out` continues that problem"),
     out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5)"),
     plot: Path = typer.Option(None, "--plot", help="write a PNG of the final profiles here"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
