@@ -286,3 +286,24 @@ def test_args_are_inputs_of_the_compiled_update_not_constants(compilations):
                     progress=False)
     assert "update" not in " ".join(map(str, compiled)), compiled
     np.testing.assert_allclose(other.params, -target, rtol=1e-5)
+
+
+def test_a_resume_with_other_args_is_refused(x64, tmp_path):
+    """The data a loss reads through ``args`` are part of the checkpoint's fingerprint: a resume
+    with other data (same shapes) continued silently from the other data's iterate, ending
+    neither where a run on the old data nor one on the new data ends."""
+    ckpt = tmp_path / "args.npz"
+    target = jnp.array([1.0, -2.0, 3.0])
+    kw = dict(optimizer="sgd", learning_rate=0.1, progress=False)
+    full = fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.0), steps=6, **kw)
+    fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.0), steps=3, checkpoint=ckpt, **kw)
+    with pytest.raises(InputError, match=r"different fit \(args_sha256 differ\)"):
+        fit(_shifted_quadratic, jnp.zeros(3), args=(target + 1e-9, 2.0), steps=6, checkpoint=ckpt, **kw)
+    with pytest.raises(InputError, match=r"different fit \(args_sha256 differ\)"):
+        fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.5), steps=6, checkpoint=ckpt, **kw)
+    with pytest.raises(InputError, match=r"different fit \(args, args_sha256 differ\)"):
+        fit(_shifted_quadratic, jnp.zeros(3), args=(target, jnp.full(3, 2.0)), steps=6, checkpoint=ckpt, **kw)
+    resumed = fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.0), steps=6, checkpoint=ckpt, **kw)
+    assert resumed.resumed_from == 3
+    np.testing.assert_array_equal(resumed.params, full.params)
+    np.testing.assert_array_equal(resumed.losses, full.losses)

@@ -116,8 +116,11 @@ def test_resume_from_checkpoint_runs_only_the_missing_chains(gaussian_run, tmp_p
     # a legacy uint32 key works too, and is a different run from the typed key's checkpoint
     with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
         sample(_log_density, INIT, jax.random.PRNGKey(1), num_chains=2, **kw)
-    with jax.enable_x64(True), pytest.raises(InputError, match="different sampling run"):
+    # naming what differs (it was "settings, key, init or fingerprint differ" whatever differed)
+    with jax.enable_x64(True), pytest.raises(InputError, match=r"different sampling run \(num_samples differ\)"):
         sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "num_samples": 500})
+    with jax.enable_x64(True), pytest.raises(InputError, match=r"different sampling run \(init differ\)"):
+        sample(_log_density, {"a": np.float64(0.5), "b": np.zeros(2)}, jax.random.key(0), num_chains=2, **kw)
     # what defines the density must match too
     with jax.enable_x64(True), pytest.raises(InputError, match="fingerprint differ"):
         sample(_log_density, INIT, jax.random.key(0), num_chains=2, **{**kw, "fingerprint": {"data": [1.0]}})
@@ -285,3 +288,38 @@ def test_args_are_inputs_of_the_compiled_programs_not_constants(compilations):
     assert not np.array_equal(other.samples, given.samples)
     # the data is used: the draws sit around the other centre
     assert np.all(np.abs(other.samples.mean(axis=(0, 1)) + centre) < 0.5), other.samples.mean(axis=(0, 1))
+
+
+def _split_r_hat(draws):
+    """Split R̂ of (chains, draws) draws (Gelman et al., BDA3 eq. 11.4, each chain's halves as
+    two chains, the middle draw of an odd count left out), in numpy."""
+    n = draws.shape[1] // 2
+    x = np.concatenate([draws[:, :n], draws[:, draws.shape[1] - n:]])
+    between = n * x.mean(axis=1).var(ddof=1)
+    within = x.var(axis=1, ddof=1).mean()
+    return np.sqrt(((n - 1) / n * within + between / n) / within)
+
+
+def test_r_hat_is_split_and_ess_matches_ar1(gaussian_run):
+    """r_hat is the split R̂ the docstring promises (it was blackjax's whole-chain R̂, about 1 for
+    two chains that drift the same way, a run that has not converged), and the ESS of AR(1)
+    chains is N (1 − ρ)/(1 + ρ)."""
+    res = gaussian_run
+    for c, name in ((None, "a"), (0, "b"), (1, "b")):
+        draws = res.samples[name] if c is None else res.samples[name][..., c]
+        got = res.r_hat[name] if c is None else res.r_hat[name][c]
+        assert float(got) == pytest.approx(_split_r_hat(draws), rel=1e-10)
+    rng = np.random.default_rng(3)
+    drift = np.linspace(0.0, 1.0, 501) + 0.05 * rng.normal(size=(2, 501))
+    with jax.enable_x64(True):
+        r_hat, _ = sample_module._diagnostics(drift[:, :, None])
+    assert r_hat[0] == pytest.approx(_split_r_hat(drift), rel=1e-10) and r_hat[0] > 1.5
+    rho, chains, n = 0.5, 4, 20000
+    noise = rng.normal(size=(chains, n))
+    x = np.empty((chains, n))
+    x[:, 0] = noise[:, 0] / np.sqrt(1 - rho**2)
+    for t in range(1, n):
+        x[:, t] = rho * x[:, t - 1] + noise[:, t]
+    with jax.enable_x64(True):
+        _, ess = sample_module._diagnostics(x[:, :, None])
+    assert ess[0] == pytest.approx(chains * n * (1 - rho) / (1 + rho), rel=0.05)

@@ -131,3 +131,22 @@ def test_initial_conditions_file_records_the_cosmology_and_config_it_was_made_wi
                         num_steps=int(attrs["num_steps"]), lpt_order=int(attrs["lpt_order"]),
                         compensate_cic=bool(attrs["compensate_cic"]))
     assert PMConfig(**config_attrs) == cfg
+
+
+@pytest.mark.parametrize(("i", "j", "ni", "nj"), [(0, 1, 1, 1), (0, 2, 2, 1), (1, 2, 1, 2)])
+def test_2lpt_crossed_waves_of_different_wavenumbers_on_a_non_cubic_grid(x64, i, j, ni, nj):
+    """φ1 = α cos(k_i q_i) + β cos(k_j q_j) with k_i ≠ k_j and particle spacings that differ per axis
+    (and a force mesh 2× finer, which the LPT must not use): ∇²φ2 = φ,ii φ,jj = αβ k_i² k_j² cos cos, so
+    φ2 = −αβ k_i² k_j² / (k_i² + k_j²) cos cos and Ψ2 = ∇φ2."""
+    cfg = PMConfig(ptcl_grid=(8, 4, 6), mesh_shape=(16, 8, 12), box_size=(40.0, 60.0, 30.0), dtype="float64")
+    q = _grid(cfg)
+    ki, kj = 2 * np.pi * ni / cfg.box_size[i], 2 * np.pi * nj / cfg.box_size[j]
+    alpha, beta = 3.0, -5.0
+    ci, cj, si, sj = np.cos(ki * q[..., i]), np.cos(kj * q[..., j]), np.sin(ki * q[..., i]), np.sin(kj * q[..., j])
+    psi1, psi2 = lpt_fields(jnp.fft.rfftn(-alpha * ki**2 * ci - beta * kj**2 * cj), cfg)
+    ref1, ref2 = np.zeros(q.shape), np.zeros(q.shape)
+    ref1[..., i], ref1[..., j] = alpha * ki * si, beta * kj * sj
+    c = alpha * beta * ki**2 * kj**2 / (ki**2 + kj**2)
+    ref2[..., i], ref2[..., j] = c * ki * si * cj, c * kj * ci * sj
+    np.testing.assert_allclose(psi1, ref1.reshape(-1, 3), atol=1e-12 * np.abs(ref1).max())
+    np.testing.assert_allclose(psi2, ref2.reshape(-1, 3), atol=1e-12 * np.abs(ref2).max())

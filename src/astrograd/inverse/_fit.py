@@ -30,7 +30,7 @@ from astrograd.io._npz import as_stored, atomic_savez, differing_keys, load_npz,
 __all__ = ["FitResult", "fit"]
 
 _OPTIMIZERS = ("adam", "lbfgs", "sgd")
-_CHECKPOINT_VERSION = 2  # 2: the starting parameters and the caller's fingerprint are stored
+_CHECKPOINT_VERSION = 3  # 2: the starting parameters and the caller's fingerprint; 3: the args
 
 
 @dataclass
@@ -136,7 +136,8 @@ def _like_after_an_update(update, diff, opt_state, args):
     return jax.tree.map(lambda x, a: jnp.asarray(x, dtype=a.dtype), opt_state, after)
 
 
-def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
+def _fingerprint(name, learning_rate, tol, leaves, state_leaves, args, extra) -> dict:
+    args_leaves = [np.asarray(x) for x in jax.tree.leaves(args)]
     return as_stored({
         "version": _CHECKPOINT_VERSION,
         "optimizer": name,
@@ -145,6 +146,9 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, extra) -> dict:
         "params": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in leaves],
         "state": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in state_leaves],
         "start_sha256": sha256_of(*leaves),
+        # the data the loss reads: a resume with other data would not end where one run ends
+        "args": [[list(x.shape), str(x.dtype)] for x in args_leaves],
+        "args_sha256": sha256_of(*args_leaves) if args_leaves else None,
         "extra": extra or {},
     })
 
@@ -185,12 +189,13 @@ def fit(
       same loss, starting parameters, optimiser and learning rate resumes from it (a larger
       ``steps`` continues it) and ends with exactly the parameters of an uninterrupted run. A
       checkpoint written with other starting parameters, optimiser, learning rate, tol, shapes
-      or ``fingerprint`` is refused (InputError naming what differs).
+      ``args`` (their shapes or values) or ``fingerprint`` is refused (InputError naming what
+      differs).
     args: data the loss reads but that is not optimised (a pytree of arrays; the loss is then
       called as ``loss(params, args)``). They are inputs of the compiled update, not constants
       in it, so a later fit with the same module-level ``loss`` and other ``args`` of the same
-      shapes reuses the compiled program. What they hold is not checked on resume: put what
-      defines them in ``fingerprint``.
+      shapes reuses the compiled program. A checkpoint records their shapes, dtypes and a
+      SHA-256 of their values; resuming with other ``args`` is refused.
     fingerprint: JSON-able settings the loss depends on that ``fit`` cannot see (a problem's
       size, a custom optimiser's hyperparameters); a checkpoint must match them to be resumed.
     progress: show a progress bar with the current loss on stderr.
@@ -233,7 +238,7 @@ def fit(
         raise InputError(f"optimizer 'lbfgs' cannot use a {value0.dtype} loss with {'/'.join(dtypes)} parameters "
                          f"(optax: {str(err).splitlines()[0]}); cast the loss to the parameters' dtype") from None
     state_leaves0, state_def = jax.tree.flatten(opt_state)
-    stamp = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0, fingerprint)
+    stamp = _fingerprint(name, learning_rate, tol, leaves0, state_leaves0, args, fingerprint)
 
     diff = diff0
     start = 0

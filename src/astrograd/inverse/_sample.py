@@ -119,14 +119,19 @@ def _diagnostic_programs():
 
 
 def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(r_hat, ess) per flattened parameter of (chains, draws, d) draws."""
+    """(r_hat, ess) per flattened parameter of (chains, draws, d) draws. r_hat is the split
+    R̂ (Gelman et al., BDA3 §11.4): each chain's halves are compared as two chains (the middle
+    draw of an odd count left out, as Stan does), so that chains which drift together are
+    flagged; blackjax's potential_scale_reduction alone compares whole chains only."""
     ess_of, r_hat_of = _diagnostic_programs()
     x = jnp.asarray(flat_draws)
     # (blackjax squeezes a single parameter's result to a scalar)
-    ess = np.reshape(ess_of(x), x.shape[2])
+    ess = np.asarray(ess_of(x)).reshape(x.shape[2])
     if x.shape[0] < 2:
         return np.full(x.shape[2], np.nan), ess
-    return np.reshape(r_hat_of(x), x.shape[2]), ess
+    half = x.shape[1] // 2
+    halves = jnp.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    return np.asarray(r_hat_of(halves)).reshape(x.shape[2]), ess
 
 
 _PROGRAMS: OrderedDict = OrderedDict()
@@ -273,8 +278,9 @@ def sample(
     partial = None  # the interrupted chain: its state after a number of chunks, and its draws so far
     if path is not None and path.exists():
         meta, arrays = load_npz(path, "checkpoint")
-        if {k: meta.get(k) for k in settings} != settings:
-            raise _stale(path, "settings, key, init or fingerprint")
+        differ = differing_keys({k: meta[k] for k in settings if k in meta}, settings, only_given=True)
+        if differ:
+            raise _stale(path, ", ".join(differ))
         stored = int(meta["chains"])
         done = [{k[len(f"c{c}_") :]: v for k, v in arrays.items() if k.startswith(f"c{c}_")} for c in range(stored)]
         done = done[:num_chains]
