@@ -181,3 +181,14 @@ def test_h5_values_hdf5_cannot_store_are_one_line_input_errors(tmp_path, dataset
         write_h5(tmp_path / "a.h5", datasets, attrs)
     assert "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_h5_errors_that_are_not_about_the_value_are_not_blamed_on_it(tmp_path):
+    """A name taken twice ('x' and then 'x/y') is h5py's own error, not 'it must be numbers'
+    (the value 2.0 is fine): only the value's conversion is reported as a bad value."""
+    from astrograd._errors import InputError
+
+    with pytest.raises(Exception) as err:
+        write_h5(tmp_path / "a.h5", {"x": 1.0, "x/y": 2.0})
+    assert not isinstance(err.value, InputError) or "must be numbers" not in str(err.value), err.value
+    assert not (tmp_path / "a.h5").exists()

@@ -450,6 +450,31 @@ def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
         in res.output
 
 
+@pytest.mark.parametrize("problem", ["sod", "custom"])
+def test_a_continued_run_keeps_the_numerics_of_the_run_that_wrote_the_snapshot(tmp_path, x64, problem):
+    """The snapshot records riemann, limiter, integrator, boundaries, cfl_width and cfl, and a run
+    continued from it (`run sod --init`, or `run custom --init`) uses them: Sod with HLL, minmod,
+    SSP-RK2, reflective ends and CFL 0.4 to 0.05, then on to 0.1, is the same run to 0.1 that
+    passes 0.05. Before, the continued run went on with the defaults (HLLC, MC, Courant 0.8)."""
+    from astrograd.hydro import HydroParams, run, sod_problem
+    from astrograd.hydro._snapshot import read_snapshot
+
+    numerics = ["--riemann", "hll", "--limiter", "minmod", "--integrator", "ssp_rk2", "--left-boundary",
+                "reflective", "--right-boundary", "reflective", "--cfl", 0.4]
+    half, end = tmp_path / "half.h5", tmp_path / "end.h5"
+    res = _invoke("run", "sod", "--cells", 64, "--t-end", 0.05, *numerics, "--out", half)
+    assert res.exit_code == 0, res.output
+    res = _invoke("run", problem, "--init", half, "--t-end", 0.1, "--out", end, "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output.strip().splitlines()[-1])
+    assert (summary["riemann"], summary["limiter"]) == ("hll", "minmod")
+    _, w_end, _ = read_snapshot(end, None)
+    pr = sod_problem(64, riemann="hll", limiter="minmod", integrator="ssp_rk2", left_boundary="reflective",
+                     right_boundary="reflective")
+    _, sol = run(*pr.initial, HydroParams(gamma=1.4, cfl=0.4), pr.config, 0.1, save_times=[0.05])
+    np.testing.assert_allclose(w_end, np.asarray(sol.primitive(1.4)), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -465,6 +490,7 @@ def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
         (["posterior", "--seed", str(2**64)], f"--seed = {2**64} is not allowed"),
     ],
 )
+
 def test_the_library_checks_name_the_options_and_leave_no_out(tmp_path, args, message):
     """The commands leave these checks to the library (no copies in the CLI) and create --out
     only when they write into it; the library's parameter names are reported as the options."""

@@ -95,10 +95,8 @@ class Cosmology(eqx.Module):
                 _check_finite(name, value)
         if is_concrete(n_s):
             check_in_range("n_s", n_s, -N_S_MAX, N_S_MAX)
-        _check_upper("t_cmb", t_cmb, T_CMB_MAX)
-        if float(t_cmb) < T_CMB_MIN:
-            allowed = f"[{T_CMB_MIN:g}, {T_CMB_MAX:g}] (K)"
-            raise InputError(f"t_cmb = {float(t_cmb):g} is outside the allowed range {allowed}")
+        check_positive("t_cmb", t_cmb)  # 0, negative or non-finite: check_positive's message
+        check_in_range("t_cmb", t_cmb, T_CMB_MIN, T_CMB_MAX)  # one range in every message
         if (sigma8 is None) == (A_s is None):
             raise InputError("give exactly one of sigma8 and A_s to normalise the power spectrum")
         check_choice("transfer", transfer, TRANSFER_CHOICES)

@@ -124,8 +124,11 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     # start at 0, so a snapshot at 0.1 rerun to --t-end 0.2 was evolved by 0.2 and labelled 0.2)
     t_start = _number_attribute(init, attrs, "time", 0.0)
     t_end = _number_attribute(init, attrs, "t_end", 0.1)
-    return Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
-                   t_start=t_start)
+    problem = Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
+                      t_start=t_start)
+    return override(problem, config_kw=_numerics_attributes(attrs),
+                    params_kw={"cfl": _number_attribute(init, attrs, "cfl", None) if "cfl" in attrs else None},
+                    t_end=None)
 
 
 def _continued(name: str, cells: int | None, geometry: str | None, init) -> Problem:
@@ -147,11 +150,20 @@ def _continued(name: str, cells: int | None, geometry: str | None, init) -> Prob
                                          atol=1e-9 * problem.config.grid.dx):
         raise InputError(f"the cell centres 'x' in {str(init)!r} are not those of the problem {name!r} with "
                          f"{w.shape[1]} cells; run it as 'custom'")
-    # the snapshot's clock, and its γ (the state was evolved with it; --gamma still overrides)
+    # the snapshot's clock, γ and numerics (the state was evolved with them; options still override)
     t_start = _number_attribute(init, attrs, "time", 0.0)
     gamma = _number_attribute(init, attrs, "gamma", float(problem.params.gamma))
     problem = replace(problem, initial=w, t_start=t_start, info={**problem.info, "init": str(init)})
-    return override(problem, config_kw={}, params_kw={"gamma": gamma}, t_end=None)
+    return override(problem, config_kw=_numerics_attributes(attrs),
+                    params_kw={"gamma": gamma, "cfl": _number_attribute(init, attrs, "cfl", None)
+                               if "cfl" in attrs else None}, t_end=None)
+
+
+def _numerics_attributes(attrs: dict) -> dict:
+    """The numerics a snapshot records (riemann, limiter, ..., see ``_snapshot.NUMERICS``)."""
+    from astrograd.hydro._snapshot import NUMERICS
+
+    return {k: _text_attribute(attrs[k]) for k in NUMERICS if k in attrs}
 
 
 def _text_attribute(value):

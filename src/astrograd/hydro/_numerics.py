@@ -165,11 +165,17 @@ def hll(wl, wr, gamma, materialise: Callable = _identity) -> tuple:
     s_plus = jnp.maximum(s_right, 0.0)
     ql, qr = to_conserved(wl, gamma), to_conserved(wr, gamma)
     fl, fr = _euler_flux(wl, gamma), _euler_flux(wr, gamma)
-    # (S+ F_L − S− F_R + S+ S− ΔU)/(S+ − S−) written as F_L plus a term that vanishes when the
-    # states agree: the textbook form rounded F_mom = p of a gas at rest by an ulp, which the
-    # curvilinear pressure source (A_R − A_L) p did not cancel, so the gas did not stay at rest
-    weight = s_minus / (s_plus - s_minus)
-    return tuple(fl[k] + weight * (s_plus * (qr[k] - ql[k]) - (fr[k] - fl[k])) for k in range(3))
+    # (S+ F_L − S− F_R + S+ S− ΔU)/(S+ − S−) written as the upwind side's flux plus a term that
+    # vanishes when the states agree: the textbook form rounded F_mom = p of a gas at rest by an
+    # ulp, which the curvilinear pressure source (A_R − A_L) p did not cancel, so the gas did not
+    # stay at rest. From the upwind side: F_L + S−/(S+ − S−) (S+ ΔU − ΔF) when the waves run
+    # mostly right, F_R + S+/(S+ − S−) (S− ΔU − ΔF) otherwise, so that supersonic flow gives its
+    # upwind flux exactly (F_L + (F_R − F_L) lost F_R to cancellation when |F_L| ≫ |F_R|)
+    right = s_plus + s_minus >= 0.0
+    weight = jnp.where(right, s_minus, s_plus) / (s_plus - s_minus)
+    near = jnp.where(right, s_plus, s_minus)
+    return tuple(jnp.where(right, fl[k], fr[k]) + weight * (near * (qr[k] - ql[k]) - (fr[k] - fl[k]))
+                 for k in range(3))
 
 
 def hllc(wl, wr, gamma, materialise: Callable = _identity) -> tuple:

@@ -14,6 +14,16 @@ from astrograd.units import CodeUnits
 __all__ = ["read_snapshot", "write_snapshot"]
 
 
+# the run's numerics, written as attributes so that a run continued from the snapshot (`--init`)
+# uses them: a continued `--riemann hll --cfl 0.4` run went on with the defaults
+NUMERICS = ("riemann", "limiter", "integrator", "left_boundary", "right_boundary", "cfl_width")
+
+
+def numerics_attributes(config, params) -> dict:
+    """The attributes recording the numerics of a run with ``config`` and ``params``."""
+    return {**{k: str(getattr(config, k)) for k in NUMERICS}, "cfl": float(params.cfl)}
+
+
 def write_snapshot(
     path,
     x,

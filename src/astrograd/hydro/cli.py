@@ -54,7 +54,7 @@ def run_cmd(
     from astrograd._errors import InputError
     from astrograd.hydro._examples import build_problem, override, run_problem
     from astrograd.hydro._problems import MIN_WIND_CELLS
-    from astrograd.hydro._snapshot import write_snapshot
+    from astrograd.hydro._snapshot import numerics_attributes, write_snapshot
 
     if cells is not None and cells < 4:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 4")
@@ -84,7 +84,8 @@ def run_cmd(
     cfg = pr.config
     if out is not None:
         write_snapshot(out, result["x"], result["w"], time=pr.t_end, gamma=float(pr.params.gamma),
-                       geometry=cfg.geometry, units=pr.units, attrs={"problem": pr.name})
+                       geometry=cfg.geometry, units=pr.units,
+                       attrs={"problem": pr.name, **numerics_attributes(cfg, pr.params)})
     if plot is not None:
         from astrograd.hydro._plot import plot_profiles
 

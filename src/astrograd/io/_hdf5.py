@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,28 @@ def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[s
             sub_attrs = value.get("attrs") if isinstance(value.get("attrs"), Mapping) else None
             _write_group(sub, {k: v for k, v in value.items() if k != "attrs"}, sub_attrs)
         else:
-            with _storable(group, name, value, "dataset"):
-                group.create_dataset(name, data=np.asarray(value))
+            group.create_dataset(name, data=_storable(group, name, value, "dataset"))
     for name, value in (attrs or {}).items():
-        with _storable(group, name, value, "attribute"):
-            group.attrs[name] = value if isinstance(value, str) else np.asarray(value)
+        group.attrs[name] = value if isinstance(value, str) else _storable(group, name, value, "attribute")
 
 
-@contextmanager
-def _storable(group: h5py.Group, name: str, value: Any, kind: str) -> Iterator[None]:
-    """Turn h5py's TypeError (an object or unicode array: "Object dtype dtype('O') has no native
-    HDF5 equivalent") or numpy's ValueError (a ragged list) into a one-line InputError naming
-    the dataset or attribute and what HDF5 can store."""
+def _storable(group: h5py.Group, name: str, value: Any, kind: str) -> np.ndarray:
+    """``value`` as the array h5py writes, else a one-line InputError naming the dataset or
+    attribute and what HDF5 can store: an object or unicode array (h5py's TypeError "Object dtype
+    dtype('O') has no native HDF5 equivalent") or a ragged list (numpy's ValueError). Only the
+    value is judged here; h5py's own errors (a name already taken, say) stay its own."""
     try:
-        yield
+        array = np.asarray(value)
     except (TypeError, ValueError):
+        array = None
+    if array is None or array.dtype.kind in "OU":
         where = f"{group.name.rstrip('/')}/{name}"
         what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"type {type(value).__name__}"
         raise InputError(
             f"cannot write the HDF5 {kind} {where!r} ({what}): it must be numbers, booleans or one string, "
             "in a rectangular array"
-        ) from None
+        )
+    return array
 
 
 def write_h5(path: str | Path, datasets: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> Path:
