@@ -120,6 +120,10 @@ def test_tiny_pipeline_through_the_cli(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(summary["mean_relative_l1"]) == {"none", "supervised", "loop-2"}
     assert (tmp_path / "ev" / "errors.png").exists()
+    # a --start past the data was blamed on --steps ("--steps = 100 from frame 100 ... at most -95 steps")
+    r = runner.invoke(app, ["sol-eval", "--data", str(data), "--start", "10", "--out", str(tmp_path / "ev2")])
+    assert r.exit_code == 2 and r.output.strip().splitlines()[-1] == (
+        "error: --start = 10 is not allowed; the test runs have 6 frames: it must be an integer in [0, 4]"), r.output
 
 
 def test_sol_eval_refuses_two_models_under_one_label(tmp_path):

@@ -407,6 +407,9 @@ def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int 
     start = check_int("start", start, 0)
     problem, attrs = make_problem(data, "test")
     frames = problem.vx.shape[1]
+    if start > frames - 2:  # no step left: blamed on steps before ("at most -95 steps")
+        raise InputError(f"start = {start!r} is not allowed; the test runs have {frames} frames: it must be an "
+                         f"integer in [0, {frames - 2}]")
     if start + steps > frames - 1:
         raise InputError(
             f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
