@@ -279,7 +279,7 @@ def test_extreme_gamma_is_a_one_line_error_naming_the_allowed_range(gamma):
             call()
         assert str(err.value) == message
     res = CliRunner().invoke(app, ["run", "sod", "--cells", "8", "--gamma", str(gamma)])
-    assert res.exit_code == 2 and res.output.strip() == "error: " + message, res.output
+    assert res.exit_code == 2 and res.output.strip() == "error: --" + message, res.output  # named as typed
 
 
 def test_largest_allowed_gamma_gives_the_stiff_limit():

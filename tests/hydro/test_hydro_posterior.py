@@ -61,9 +61,9 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
     [
         (["--cells", "8"], "--cells = 8"),
         (["--noise", "0"], "--noise = 0 is not allowed; it must be a finite number > 0"),
-        (["--samples", "0"], "num_samples = 0"),
+        (["--samples", "0"], "--samples = 0 is not allowed"),
         # before: the whole run, then blackjax's AssertionError traceback (ESS needs two draws)
-        (["--samples", "1"], "num_samples = 1 is not allowed; it must be an integer >= 2"),
+        (["--samples", "1"], "--samples = 1 is not allowed; it must be an integer >= 2"),
         (["--seed", str(2**64)], f"--seed = {2**64} is not allowed"),  # was JAX's OverflowError
     ],
 )

@@ -235,7 +235,7 @@ def test_more_direct_pairs_than_pairs_are_refused(tiny_control_file):
     assert result.exit_code == 2, result.output
     err = result.stderr if hasattr(result, "stderr") else result.output
     assert err.strip().splitlines() == [
-        "error: direct pairs = 3 is not allowed; it must be at most the number of held-out pairs = 2"
+        "error: --direct-pairs = 3 is not allowed; it must be at most the number of held-out pairs = 2"
     ]
 
 
