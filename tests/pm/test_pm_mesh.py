@@ -379,15 +379,19 @@ def test_shell_average_bins_are_equal_width_from_half_the_fundamental_to_nyquist
 
 @pytest.mark.parametrize(("axis", "n"), [(0, 1), (1, 3), (2, 5)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_power_spectrum_of_a_plane_wave_lands_in_its_bin_with_its_variance(axis, n, dtype):
+def test_power_spectrum_of_a_plane_wave_lands_in_its_bin_with_its_variance(axis, n, dtype, request):
     """δ = A cos(k x + φ) on a non-cubic box: all the power in the one shell holding |k| (by the
     shells' edges, computed here), and P · modes summed over the shell is V A² / 2 (the field's
     variance times the volume: Parseval)."""
+    if dtype == np.float64:  # without x64 the float64 case ran in float32
+        request.getfixturevalue("x64")
     box, mesh, amp = (64.0, 32.0, 48.0), (16, 8, 12), 0.3
     x = np.meshgrid(*[np.arange(m) * b / m for m, b in zip(mesh, box, strict=True)], indexing="ij")
     k = 2 * np.pi * n / box[axis]
     delta = amp * np.cos(k * x[axis] + 0.4)
-    kb, p, counts = power_spectrum(jnp.asarray(delta, dtype), box, deconvolve_cic=False)
+    field = jnp.asarray(delta, dtype)
+    assert field.dtype == dtype
+    kb, p, counts = power_spectrum(field, box, deconvolve_cic=False)
     k_f = 2 * np.pi / max(box)
     edges = np.linspace(0.5 * k_f, min(np.pi * m / b for m, b in zip(mesh, box, strict=True)), int(
         min(np.pi * m / b for m, b in zip(mesh, box, strict=True)) / k_f) + 1)
@@ -399,15 +403,18 @@ def test_power_spectrum_of_a_plane_wave_lands_in_its_bin_with_its_variance(axis,
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cic_paint_conserves_mass_on_faces_edges_and_outside_the_box(dtype):
+def test_cic_paint_conserves_mass_on_faces_edges_and_outside_the_box(dtype, request):
     """Particles on cell faces, on the box edge (x = L), just below 0 and L, and far outside
     [0, L) on a non-cubic mesh: the mesh sums to the particle count, every cell is >= 0, and each
     particle paints where its position wrapped into [0, L) paints."""
+    if dtype == np.float64:  # without x64 the float64 case ran in float32
+        request.getfixturevalue("x64")
     box, mesh = np.array([8.0, 6.0, 4.0]), (4, 3, 2)
     cell = tuple(box / mesh)
     pos = np.array([[0, 0, 0], [2, 2, 2], [8, 6, 4], [-1e-12, 0, 0], [8 - 1e-12, 6 - 1e-13, 4 - 1e-13],
                     [16, -6, 12.5], [-8.5, 3, 1], [7.999999, 5.9999999, 3.9999999], [1e4, 1e4, -1e4]])
     painted = cic_paint(jnp.asarray(pos, dtype), mesh, cell)
+    assert painted.dtype == dtype
     assert float(jnp.sum(painted)) == pytest.approx(len(pos), rel=10 * float(np.finfo(dtype).eps))
     assert float(jnp.min(painted)) >= 0.0
     for p in pos:
