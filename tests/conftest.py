@@ -63,3 +63,15 @@ def compilations():
             jax.monitoring.unregister_event_duration_listener(count)
 
     return collect
+
+
+def pytest_sessionfinish(session):
+    """On an xdist worker, free the compiled programs before the worker reports that it has
+    finished. Freeing them later, while execnet shuts the worker down, could take more than its
+    5 s grace period; execnet then sends the worker SIGINT, which landed in JAX's garbage
+    collection callback and was printed as a PytestUnraisableExceptionWarning after the run."""
+    if hasattr(session.config, "workerinput"):
+        import gc
+
+        jax.clear_caches()
+        gc.collect()
