@@ -307,3 +307,20 @@ def test_a_resume_with_other_args_is_refused(x64, tmp_path):
     assert resumed.resumed_from == 3
     np.testing.assert_array_equal(resumed.params, full.params)
     np.testing.assert_array_equal(resumed.losses, full.losses)
+
+
+def _noisy_target(x, args):
+    (key,) = args
+    return jnp.sum((x - jax.random.normal(key, x.shape, x.dtype)) ** 2)
+
+
+def test_args_may_hold_a_typed_prng_key(x64, tmp_path):
+    """A typed jax.random.key among the args: the fingerprint took np.asarray of it, numpy's
+    TypeError ("JAX array with PRNGKey dtype cannot be converted") on every call. It is recorded
+    by its key data, so a checkpoint tells two keys apart."""
+    kw = dict(optimizer="sgd", learning_rate=0.1, progress=False, steps=4)
+    res = fit(_noisy_target, jnp.zeros(3), args=(jax.random.key(0),), checkpoint=tmp_path / "k.npz", **kw)
+    np.testing.assert_allclose(res.params, jax.random.normal(jax.random.key(0), (3,), jnp.float64) * (1 - 0.8**4),
+                               rtol=1e-12)
+    with pytest.raises(InputError, match=r"different fit \(args_sha256 differ\)"):
+        fit(_noisy_target, jnp.zeros(3), args=(jax.random.key(1),), checkpoint=tmp_path / "k.npz", **kw)

@@ -290,6 +290,43 @@ def test_args_are_inputs_of_the_compiled_programs_not_constants(compilations):
     assert np.all(np.abs(other.samples.mean(axis=(0, 1)) + centre) < 0.5), other.samples.mean(axis=(0, 1))
 
 
+
+def test_a_resume_with_other_args_is_refused(x64, tmp_path):
+    """The data a density reads through ``args`` are part of the checkpoint's fingerprint (their
+    shapes, dtypes and a SHA-256 of their values): a resume with other data read the finished
+    chains of the other data's posterior and ran the missing ones on the new data, a mixture of
+    two posteriors. With the same data it equals the uninterrupted run, draw for draw; a version-2
+    checkpoint (which holds no record of its args) is refused naming the version."""
+    from astrograd.io._npz import atomic_savez, load_npz
+
+    path = tmp_path / "args.npz"
+    centre = jnp.array([1.0, -2.0])
+    kw = dict(num_warmup=20, num_samples=10, progress=False)
+    full = sample(_shifted_gaussian, jnp.zeros(2), jax.random.key(3), args=(centre, 0.5), num_chains=2, **kw)
+    kw["checkpoint"] = path
+    sample(_shifted_gaussian, jnp.zeros(2), jax.random.key(3), args=(centre, 0.5), num_chains=1, **kw)
+    for args, differ in (((centre + 1e-9, 0.5), "args_sha256"), ((centre, 0.25), "args_sha256"),
+                         ((centre, jnp.full(2, 0.5)), "args, args_sha256")):
+        with pytest.raises(InputError, match=rf"different sampling run \({differ} differ\)"):
+            sample(_shifted_gaussian, jnp.zeros(2), jax.random.key(3), args=args, num_chains=2, **kw)
+    resumed = sample(_shifted_gaussian, jnp.zeros(2), jax.random.key(3), args=(centre, 0.5), num_chains=2, **kw)
+    assert resumed.resumed_chains == 1
+    np.testing.assert_array_equal(resumed.samples, full.samples)
+    np.testing.assert_array_equal(resumed.log_density, full.log_density)
+    # a checkpoint written before the args were recorded
+    meta, arrays = load_npz(path, "checkpoint")
+    old = {k: v for k, v in meta.items() if k not in ("args", "args_sha256")}
+    atomic_savez(path, {**old, "version": 2}, arrays)
+    with pytest.raises(InputError, match=r"different sampling run \(version, args, args_sha256 differ\)"):
+        sample(_shifted_gaussian, jnp.zeros(2), jax.random.key(3), args=(centre, 0.5), num_chains=2, **kw)
+    # a typed PRNG key among the args (numpy cannot hold one) is recorded by its key data
+    from astrograd.io._npz import args_record
+
+    records = [args_record((jax.random.key(k), centre)) for k in (1, 2)]
+    assert records[0]["args"][0] == [list(jax.random.key_data(jax.random.key(1)).shape), "uint32"]
+    assert records[0]["args_sha256"] != records[1]["args_sha256"]
+
+
 def _split_r_hat(draws):
     """Split R̂ of (chains, draws) draws (Gelman et al., BDA3 eq. 11.4, each chain's halves as
     two chains, the middle draw of an odd count left out), in numpy."""

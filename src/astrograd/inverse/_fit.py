@@ -25,7 +25,7 @@ from astrograd._errors import (
     is_real_number,
     runtime_checks_as_simulation_errors,
 )
-from astrograd.io._npz import as_stored, atomic_savez, differing_keys, load_npz, sha256_of
+from astrograd.io._npz import args_record, as_stored, atomic_savez, differing_keys, load_npz, sha256_of
 
 __all__ = ["FitResult", "fit"]
 
@@ -137,7 +137,6 @@ def _like_after_an_update(update, diff, opt_state, args):
 
 
 def _fingerprint(name, learning_rate, tol, leaves, state_leaves, args, extra) -> dict:
-    args_leaves = [np.asarray(x) for x in jax.tree.leaves(args)]
     return as_stored({
         "version": _CHECKPOINT_VERSION,
         "optimizer": name,
@@ -147,8 +146,7 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, args, extra) ->
         "state": [[list(np.shape(x)), str(jnp.asarray(x).dtype)] for x in state_leaves],
         "start_sha256": sha256_of(*leaves),
         # the data the loss reads: a resume with other data would not end where one run ends
-        "args": [[list(x.shape), str(x.dtype)] for x in args_leaves],
-        "args_sha256": sha256_of(*args_leaves) if args_leaves else None,
+        **args_record(args),
         "extra": extra or {},
     })
 

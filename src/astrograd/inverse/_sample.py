@@ -19,11 +19,11 @@ from jax.flatten_util import ravel_pytree
 from astrograd._cli_util import ProgressBar
 from astrograd._errors import InputError, check_bool, check_int, check_key, is_real_number
 from astrograd.inverse._nuts import DRAW, SKIP, init_adaptation, make_step, warmup_schedule
-from astrograd.io._npz import as_stored, atomic_savez, differing_keys, key_list, load_npz
+from astrograd.io._npz import args_record, as_stored, atomic_savez, differing_keys, key_list, load_npz
 
 __all__ = ["SampleResult", "check_checkpoint", "sample"]
 
-_CHECKPOINT_VERSION = 2  # 2: the warm-up of astrograd.inverse._nuts; an interrupted chain resumes
+_CHECKPOINT_VERSION = 3  # 2: the warm-up of astrograd.inverse._nuts, an interrupted chain resumes; 3: the args
 _CHUNK = 50  # NUTS steps per compiled call (one progress step; a checkpoint after each)
 
 
@@ -210,14 +210,16 @@ def sample(
     checkpoint: file; the finished chains and the state of the running one are saved there
       (atomically) every 50 steps, and a call with the same settings resumes from it: the
       finished chains are read, the interrupted one continues where it stopped, with the same
-      result as an uninterrupted run. The log density itself cannot be compared: pass what
-      defines it (data, noise, model settings; JSON-able) as ``fingerprint``, which must match
-      too.
+      result as an uninterrupted run. A checkpoint written with other settings, ``key``,
+      ``init``, ``args`` (their shapes or values) or ``fingerprint`` is refused (InputError
+      naming what differs). The log density itself cannot be compared: pass what defines it
+      and ``sample`` cannot see (noise, model settings, data it closes over; JSON-able) as
+      ``fingerprint``.
     args: data the density reads (a pytree of arrays; ``log_density`` is then called as
       ``log_density(θ, args)``). They are inputs of the compiled programs, not constants in
       them: a later call with the same module-level ``log_density`` and ``args`` of the same
-      shapes compiles nothing. What they hold is not checked on resume: put what defines them
-      in ``fingerprint``.
+      shapes compiles nothing. A checkpoint records their shapes, dtypes and a SHA-256 of their
+      values; resuming with other ``args`` is refused.
     The chains run one after the other, not vmapped: a simulator with an adaptive time loop runs
     a vmapped batch for as many steps as its slowest member.
 
@@ -257,7 +259,9 @@ def sample(
         "version": _CHECKPOINT_VERSION, "num_warmup": num_warmup, "num_samples": num_samples,
         "init_scale": float(init_scale), "dense_mass": bool(dense_mass),
         "target_acceptance": float(target_acceptance), "dim": dim,
-        "key": key_list(key), "init": np.asarray(flat0).tolist(), "fingerprint": fingerprint,
+        "key": key_list(key), "init": np.asarray(flat0).tolist(),
+        # the data the density reads: chains resumed with other data would mix two posteriors
+        **args_record(args), "fingerprint": fingerprint,
     })  # compared with a stored header as it reads back
     path = Path(checkpoint) if checkpoint is not None else None
 

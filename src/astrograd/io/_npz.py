@@ -22,6 +22,23 @@ def sha256_of(*arrays) -> str:
     return digest.hexdigest()
 
 
+def args_record(args) -> dict:
+    """What a checkpoint records of the data a loss or density reads (``args`` of
+    :func:`astrograd.inverse.fit` and :func:`astrograd.inverse.sample`): each leaf's shape and
+    dtype, and a SHA-256 of the values (None without args). A typed PRNG key is recorded by its
+    key data (numpy cannot hold it)."""
+    import jax
+    import jax.numpy as jnp
+
+    def as_numpy(x):
+        is_key = isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+        return np.asarray(jax.random.key_data(x) if is_key else x)
+
+    leaves = [as_numpy(x) for x in jax.tree.leaves(args)]
+    return {"args": [[list(x.shape), str(x.dtype)] for x in leaves],
+            "args_sha256": sha256_of(*leaves) if leaves else None}
+
+
 def as_stored(obj):
     """``obj`` as a checkpoint's JSON header gives it back (tuples as lists, numpy as Python):
     the form to compare a run's settings with a stored header in."""
