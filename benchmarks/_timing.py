@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import time
 
 import jax
@@ -33,3 +35,19 @@ def compile_and_time(fn, *args, repeats: int = 2) -> tuple[float, list[float]]:
         jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - t0)
     return compile_s, times
+
+
+def strict_json(obj) -> str:
+    """``obj`` as one line of strict JSON: NaN and infinities (an r_hat or ESS of a single chain,
+    a Strouhal number with no period measured) become null, which every JSON parser reads;
+    Python's default writes NaN, which is not JSON."""
+    def clean(x):
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(clean(obj), allow_nan=False)

@@ -18,11 +18,12 @@ the Wiener filter's expectation.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
+
+from _timing import strict_json
 
 
 def _grad_seconds(ptcl_grid: int, sigma8: float, noise: float) -> float:
@@ -86,7 +87,7 @@ def main() -> None:
             "r_wiener": s["r_wiener"], "r_map": s["r_map"], "r_mean": s["r_mean"],
             "data_residual_rms_map": s["data_residual_rms_map"],
         }
-    print(json.dumps(out))
+    print(strict_json(out), flush=True)
 
 
 if __name__ == "__main__":

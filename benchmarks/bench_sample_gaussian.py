@@ -17,9 +17,10 @@ the sample standard deviations.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
+
+from _timing import strict_json
 
 
 def main() -> None:
@@ -90,7 +91,7 @@ def main() -> None:
             "jax": jax.__version__, "blackjax": blackjax.__version__, "cpus": os.cpu_count(),
             "machine": platform.machine(),
         }
-        print(json.dumps(out), flush=True)
+        print(strict_json(out), flush=True)
 
 
 if __name__ == "__main__":

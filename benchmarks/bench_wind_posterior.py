@@ -13,10 +13,11 @@ Mahalanobis distance of the truth from the posterior mean.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
+
+from _timing import strict_json
 
 
 def main() -> None:
@@ -77,7 +78,7 @@ def main() -> None:
         "jax": jax.__version__, "backend": jax.default_backend(), "cpus": os.cpu_count(),
         "machine": platform.machine(), "load_avg_1min": os.getloadavg()[0],
     }
-    print(json.dumps(out), flush=True)
+    print(strict_json(out), flush=True)
 
 
 if __name__ == "__main__":

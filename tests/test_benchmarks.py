@@ -227,7 +227,8 @@ def _check_timings(record, rounded, where):
 
 def _not_json(constant):
     """json.loads' hook for NaN and Infinity, which strict JSON has no words for (a script should
-    print null): bench_flow_strouhal.py printed a bare NaN when it measured no period."""
+    print null): bench_flow_strouhal.py printed a bare NaN when it measured no period, and the
+    NUTS benchmarks an r_hat of one chain."""
     raise AssertionError(f"a benchmark printed {constant}, which is not JSON; print null")
 
 
@@ -238,7 +239,10 @@ def check_run(label, result):
     where = f"{label}: {result['script']} {' '.join(args)}"
     assert result["code"] == 0, (where, result["message"], result["stdout"][-2000:])
     lines = [ln for ln in result["stdout"].splitlines() if ln.strip()]
-    records = [json.loads(ln, parse_constant=_not_json) for ln in lines]  # strict JSON: no bare NaN
+    try:
+        records = [json.loads(ln, parse_constant=_not_json) for ln in lines]  # strict JSON: no bare NaN
+    except AssertionError as err:
+        raise AssertionError(f"{where}: {err}") from None
     assert len(records) == len(expected), (where, lines)
     for record, keys in zip(records, expected, strict=True):
         assert isinstance(record, dict) and "error" not in record, (where, record)
