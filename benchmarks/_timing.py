@@ -1,17 +1,21 @@
-"""Shared timing helper of the benchmark scripts (run as scripts: ``from _timing import timed``)."""
+"""Shared helpers of the benchmark scripts: timing, strict JSON, usage errors (``from _timing import timed``)."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
-
-import jax
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
     """(first call incl. compilation, best of ``repeats`` later calls) in seconds: the minimum is
     the least disturbed by other processes on a shared machine."""
+    import jax  # here, not at the top: scripts that import this module set XLA_FLAGS before JAX starts
+
     t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
     first = time.perf_counter() - t0
@@ -26,6 +30,8 @@ def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
 def compile_and_time(fn, *args, repeats: int = 2) -> tuple[float, list[float]]:
     """Compile the jitted ``fn`` ahead of time, then run it ``repeats`` times: (compile seconds,
     run seconds of each repeat)."""
+    import jax
+
     t0 = time.perf_counter()
     compiled = fn.lower(*args).compile()
     compile_s = time.perf_counter() - t0
@@ -51,3 +57,28 @@ def strict_json(obj) -> str:
         return x
 
     return json.dumps(clean(obj), allow_nan=False)
+
+
+@contextmanager
+def input_errors_as_usage_errors() -> Iterator[None]:
+    """Around a script's ``__main__`` code: an astrograd InputError (a size too small for the
+    scene, say) becomes ``error: <message>`` on stderr and exit status 2, as argparse reports a
+    bad option, instead of a traceback."""
+    # here, not at the top: the peer benchmarks import this module under an interpreter without astrograd
+    from astrograd._errors import InputError
+
+    try:
+        yield
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def exit_on_usage_error_of(proc: subprocess.CompletedProcess) -> None:
+    """Exit with the usage error of a case run as ``python SCRIPT --case ...`` (status 2 and a last
+    stderr line ``error: ...``, from :func:`input_errors_as_usage_errors`): the other cases would
+    fail the same way."""
+    lines = proc.stderr.strip().splitlines()
+    if proc.returncode == 2 and lines and lines[-1].startswith("error: "):
+        print(lines[-1], file=sys.stderr, flush=True)
+        raise SystemExit(2)

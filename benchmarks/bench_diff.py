@@ -17,7 +17,7 @@ import platform
 import jax
 import jax.numpy as jnp
 
-from _timing import timed
+from _timing import input_errors_as_usage_errors, timed
 from astrograd.diff import adaptive_loop, fixed_loop
 
 
@@ -76,4 +76,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from _timing import input_errors_as_usage_errors
+
 PHIFLOW_SCRIPT = r"""
 import json, sys, time
 from phi.jax.flow import *
@@ -155,8 +157,19 @@ def phiflow(n: int, steps_grad: int, python: str) -> list[dict]:
     )
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 and not rows:
-        rows = [{"code": "phiflow", "n": n, "error": proc.stderr.strip().splitlines()[-1][:300]}]
+        rows = [{"code": "phiflow", "n": n, "error": failure_message(proc)}]
     return rows
+
+
+def failure_message(proc: subprocess.CompletedProcess) -> str:
+    """The last line of a failed run's stderr, or its exit status when it wrote nothing there (a
+    run killed by a signal, e.g. out of memory, often does)."""
+    lines = proc.stderr.strip().splitlines()
+    if lines:
+        return lines[-1][:300]
+    if proc.returncode < 0:
+        return f"PhiFlow run killed by signal {-proc.returncode}, nothing on stderr"
+    return f"PhiFlow run exited with status {proc.returncode}, nothing on stderr"
 
 
 def main() -> None:
@@ -191,4 +204,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -14,6 +14,7 @@ import json
 import jax
 import jax.numpy as jnp
 
+from _timing import input_errors_as_usage_errors
 from astrograd import flow
 
 
@@ -39,6 +40,7 @@ def eqx_replace(state, vx, vy):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("steps", type=int, nargs="*", default=[64, 256], help="rollout lengths N (default 64 256)")
-    main(parser.parse_args().steps)
+    with input_errors_as_usage_errors():
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        parser.add_argument("steps", type=int, nargs="*", default=[64, 256], help="rollout lengths N (default 64 256)")
+        main(parser.parse_args().steps)

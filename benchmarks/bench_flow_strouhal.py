@@ -16,6 +16,8 @@ import json
 import math
 import time
 
+from _timing import input_errors_as_usage_errors
+
 
 def measure(nx: int = 320, ny: int = 224, steps: int = 1200, dt: float = 0.5) -> dict:
     from astrograd import flow
@@ -57,12 +59,13 @@ def measure(nx: int = 320, ny: int = 224, steps: int = 1200, dt: float = 0.5) ->
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("nx", type=int, nargs="?", default=320, help="cells across the stream (default 320)")
-    parser.add_argument("ny", type=int, nargs="?", default=224, help="cells along the stream (default 224)")
-    parser.add_argument("steps", type=int, nargs="?", default=1200, help="time steps of dt = 0.5 (default 1200)")
-    a = parser.parse_args()
-    if a.steps <= 400:  # the period is measured from t = 200 on: no probe sample after it
-        parser.error(f"steps {a.steps} is too few; the shedding period is measured from t = 200 (dt = 0.5): "
-                     "give > 400")
-    print(json.dumps(measure(a.nx, a.ny, a.steps), allow_nan=False), flush=True)
+    with input_errors_as_usage_errors():
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        parser.add_argument("nx", type=int, nargs="?", default=320, help="cells across the stream (default 320)")
+        parser.add_argument("ny", type=int, nargs="?", default=224, help="cells along the stream (default 224)")
+        parser.add_argument("steps", type=int, nargs="?", default=1200, help="time steps of dt = 0.5 (default 1200)")
+        a = parser.parse_args()
+        if a.steps <= 400:  # the period is measured from t = 200 on: no probe sample after it
+            parser.error(f"steps {a.steps} is too few; the shedding period is measured from t = 200 (dt = 0.5): "
+                         "give > 400")
+        print(json.dumps(measure(a.nx, a.ny, a.steps), allow_nan=False), flush=True)

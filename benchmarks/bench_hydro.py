@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from _timing import exit_on_usage_error_of, input_errors_as_usage_errors
+
 HERE = Path(__file__).resolve().parent
 PEER_PY = "/tmp/peer-jf1uids/bin/python"
 
@@ -153,6 +155,7 @@ def case_wind(cells: int, grad: bool):
 def run_case(args: list[str]) -> bool:
     """Run one case in a subprocess and forward its JSON lines; False if it failed."""
     proc = subprocess.run([sys.executable, __file__, "--case", *args], capture_output=True, text=True)
+    exit_on_usage_error_of(proc)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     failed = proc.returncode != 0 or not lines
     if failed:
@@ -232,4 +235,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from _timing import exit_on_usage_error_of, input_errors_as_usage_errors
+
 
 def _case(mode: str, cells: int, grid: int) -> dict:
     # one: vmap=1 (one run at a time); vmapK: K runs per vmapped loop; devicesN: split over N
@@ -69,6 +71,7 @@ def main() -> None:
     for mode in args.modes.split(","):
         cmd = [sys.executable, __file__, "--case", mode, "--cells", str(args.cells), "--grid", str(args.grid)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        exit_on_usage_error_of(out)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if lines:
             print(lines[-1], flush=True)
@@ -81,4 +84,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -15,6 +15,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
+from _timing import input_errors_as_usage_errors  # noqa: E402
 from astrograd.hydro import WindSetup, weaver_bubble, wind_problem  # noqa: E402
 from astrograd.hydro._examples import run_problem  # noqa: E402
 
@@ -49,6 +50,7 @@ def case(cells: int, ambient_p_k: float) -> dict:
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
-    for cells, pk in ((401, 3e4), (401, 3e2), (201, 3e2)):
-        print(json.dumps(case(cells, pk)), flush=True)
+    with input_errors_as_usage_errors():
+        argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
+        for cells, pk in ((401, 3e4), (401, 3e2), (201, 3e2)):
+            print(json.dumps(case(cells, pk)), flush=True)

@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from _timing import timed
+from _timing import input_errors_as_usage_errors, timed
 from astrograd.flow import make_params, make_state
 from astrograd.learn import ControlNets, control_config, controlled_rollout, make_pairs, smoothed_error
 from astrograd.learn._control import _apply_control, _network_control
@@ -67,9 +67,10 @@ def main(n=64, num_steps=16, channels=16, batch=8):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for name, default, what in (("n", 64, "grid cells per side"), ("steps", 16, "controlled steps"),
-                                ("channels", 16, "U-Net base channels"), ("batch", 8, "batch size")):
-        parser.add_argument(name, type=int, nargs="?", default=default, help=f"{what} (default {default})")
-    a = parser.parse_args()
-    main(a.n, a.steps, a.channels, a.batch)
+    with input_errors_as_usage_errors():
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        for name, default, what in (("n", 64, "grid cells per side"), ("steps", 16, "controlled steps"),
+                                    ("channels", 16, "U-Net base channels"), ("batch", 8, "batch size")):
+            parser.add_argument(name, type=int, nargs="?", default=default, help=f"{what} (default {default})")
+        a = parser.parse_args()
+        main(a.n, a.steps, a.channels, a.batch)

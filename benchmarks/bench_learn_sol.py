@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from _timing import input_errors_as_usage_errors
 from astrograd.flow import simulate
 from astrograd.learn import (
     CorrectorResNet,
@@ -87,8 +88,9 @@ def main(nx=32, ny=64):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("nx", type=int, nargs="?", default=32, help="coarse cells in x (default 32)")
-    parser.add_argument("ny", type=int, nargs="?", default=64, help="coarse cells in y (default 64)")
-    a = parser.parse_args()
-    main(a.nx, a.ny)
+    with input_errors_as_usage_errors():
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        parser.add_argument("nx", type=int, nargs="?", default=32, help="coarse cells in x (default 32)")
+        parser.add_argument("ny", type=int, nargs="?", default=64, help="coarse cells in y (default 64)")
+        a = parser.parse_args()
+        main(a.nx, a.ny)

@@ -13,7 +13,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
-from _timing import timed  # noqa: E402
+from _timing import input_errors_as_usage_errors, timed  # noqa: E402
 from astrograd.orbit import Ballistics, ThrowConfig, landing, simulate  # noqa: E402
 
 
@@ -39,5 +39,6 @@ def main():
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
-    main()
+    with input_errors_as_usage_errors():
+        argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help; no options
+        main()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from _timing import input_errors_as_usage_errors
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -49,4 +51,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

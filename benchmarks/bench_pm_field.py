@@ -23,7 +23,7 @@ import platform
 import tempfile
 import time
 
-from _timing import strict_json
+from _timing import input_errors_as_usage_errors, strict_json
 
 
 def _grad_seconds(ptcl_grid: int, sigma8: float, noise: float) -> float:
@@ -91,4 +91,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from _timing import exit_on_usage_error_of, input_errors_as_usage_errors
+
 
 def _max_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -112,6 +114,7 @@ def main() -> None:
                        "--mesh-factor", str(args.mesh_factor), "--repeats", str(args.repeats),
                        "--devices", str(args.devices)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                exit_on_usage_error_of(out)
                 lines = out.stdout.strip().splitlines()
                 if lines:
                     print(lines[-1], flush=True)
@@ -124,4 +127,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -26,6 +26,8 @@ import os
 import platform
 import time
 
+from _timing import input_errors_as_usage_errors
+
 
 def main() -> None:
     p = argparse.ArgumentParser()
@@ -125,4 +127,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

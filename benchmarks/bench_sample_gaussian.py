@@ -20,7 +20,7 @@ import argparse
 import os
 import platform
 
-from _timing import strict_json
+from _timing import input_errors_as_usage_errors, strict_json
 
 
 def main() -> None:
@@ -95,4 +95,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

@@ -17,7 +17,7 @@ import os
 import platform
 import time
 
-from _timing import strict_json
+from _timing import input_errors_as_usage_errors, strict_json
 
 
 def main() -> None:
@@ -82,4 +82,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with input_errors_as_usage_errors():
+        main()

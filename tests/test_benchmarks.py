@@ -336,3 +336,55 @@ def test_a_failed_case_makes_the_benchmark_exit_non_zero(tmp_path):
         records = [json.loads(line) for line in result["stdout"].splitlines()]
         errors = [r for r in records if "error" in r]
         assert errors and all("Boom: a failed case" in str(r["error"]) for r in errors), (script, records)
+
+
+def test_a_size_too_small_for_the_scene_is_a_usage_error(tmp_path):
+    """bench_learn_sol.py 8 16 and bench_flow_strouhal.py 4 4 401 ended in an astrograd
+    InputError traceback (the scene checks its sizes before anything is compiled); now one line
+    ``error: ...`` on stderr and exit status 2, as argparse reports a bad option."""
+    for script, args, words in (("bench_learn_sol.py", ["8", "16"], "thinner than one cell"),
+                                ("bench_flow_strouhal.py", ["4", "4", "401"], "covers no cell centre")):
+        proc = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300, env=ENV)
+        assert proc.returncode == 2, (script, proc.stderr[-2000:])
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (script, proc.stderr)
+        assert proc.stdout == ""
+
+
+def test_every_benchmark_reports_input_errors_as_usage_errors():
+    """Every benchmark that calls astrograd runs its ``__main__`` code inside
+    ``_timing.input_errors_as_usage_errors`` (the peer-only scripts call no astrograd)."""
+    for path in sorted(BENCHMARKS.glob("bench_*.py")):
+        if path.name in NOT_SMOKED:
+            continue
+        main = ast.parse(path.read_text()).body[-1]
+        assert isinstance(main, ast.If) and "__main__" in ast.unparse(main.test), path.name
+        assert len(main.body) == 1 and isinstance(main.body[0], ast.With), path.name
+        assert ast.unparse(main.body[0].items[0].context_expr) == "input_errors_as_usage_errors()", path.name
+
+
+def test_a_case_subprocess_with_a_usage_error_stops_the_benchmark_with_it(tmp_path):
+    """bench_hydro_loss_map.py runs each mode in a subprocess: a size the wind problem refuses
+    made every mode print an error line and the script exit 1; now the first mode's one-line
+    usage error and exit status 2."""
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "bench_hydro_loss_map.py"), "--cells", "2", "--grid", "1",
+                           "--modes", "one,vmap2"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=ENV)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: number of cells = 2"), proc.stderr
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("script, expected", [("exit 3", "exited with status 3"), ("kill -9 $$", "signal 9")])
+def test_a_phiflow_run_that_fails_silently_is_reported_with_its_status(tmp_path, monkeypatch, script, expected):
+    """A PhiFlow run that failed without a word on stderr (killed for memory, say) made
+    bench_flow_phiflow.phiflow raise IndexError (the last line of an empty stderr)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = import_module("bench_flow_phiflow")
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\n{script}\n")
+    python.chmod(0o755)
+    rows = bench.phiflow(8, 0, str(python))
+    assert len(rows) == 1 and rows[0]["code"] == "phiflow" and expected in rows[0]["error"], rows

@@ -192,3 +192,30 @@ def test_h5_errors_that_are_not_about_the_value_are_not_blamed_on_it(tmp_path):
         write_h5(tmp_path / "a.h5", {"x": 1.0, "x/y": 2.0})
     assert not isinstance(err.value, InputError) or "must be numbers" not in str(err.value), err.value
     assert not (tmp_path / "a.h5").exists()
+
+
+def test_a_npy_file_given_as_a_checkpoint_is_a_one_line_error(tmp_path):
+    """np.load reads a .npy file as one array, and ``with`` on it was a TypeError traceback
+    ("'numpy.ndarray' object does not support the context manager protocol")."""
+    from astrograd.io import load_npz
+
+    path = tmp_path / "c.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.ones(3))  # e.g. np.save to a name ending in .npz
+    with pytest.raises(InputError, match=r"^checkpoint '.*c\.npz' cannot be read \(it holds a single \.npy array"):
+        load_npz(path, "checkpoint")
+
+
+def test_a_group_entry_named_attrs_that_is_not_a_mapping_is_a_dataset(tmp_path):
+    """``{"g": {"attrs": array}}``: "attrs" is a group's attributes only when it is a mapping;
+    an array of that name was dropped without a word (the file lacked it)."""
+    import h5py
+
+    path = write_h5(tmp_path / "a.h5", {"g": {"attrs": np.arange(2.0), "x": np.ones(1)},
+                                        "h": {"x": np.zeros(1), "attrs": {"t": 1.5}},
+                                        "k": {"x": np.zeros(1), "attrs": None}})
+    with h5py.File(path, "r") as f:
+        assert sorted(f["g"]) == ["attrs", "x"] and dict(f["g"].attrs) == {}
+        np.testing.assert_array_equal(f["g/attrs"][()], np.arange(2.0))
+        assert list(f["h"]) == ["x"] and dict(f["h"].attrs) == {"t": 1.5}
+        assert list(f["k"]) == ["x"] and dict(f["k"].attrs) == {}

@@ -355,3 +355,12 @@ def test_check_grad_refuses_a_mode_compared_with_itself_and_unknown_pairs(x64):
     with pytest.raises(InputError, match=r"pairs = \['reverse-fd'\] were not compared; allowed: forward-fd"):
         report.assert_close(pairs=["reverse-fd"])
     report.assert_close(rtol=1e-8, pairs=["forward-fd"])
+
+
+def test_check_grad_with_an_empty_leaf(x64):
+    """An empty floating-point leaf in x (no parameters of one kind, say) was numpy's "zero-size
+    array to reduction operation max" ValueError while check_grad chose its step."""
+    x = {"a": jnp.arange(1.0, 3.0), "b": jnp.zeros(0)}
+    report = check_grad(lambda x: jnp.sum(x["a"] ** 3) + jnp.sum(x["b"]), x)
+    report.assert_close(rtol=1e-6)
+    assert report.eps == 1e-6 * 2.0  # 1e-6 × the largest |entry|

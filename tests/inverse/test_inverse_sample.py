@@ -176,11 +176,11 @@ def test_an_interrupted_chain_resumes_to_the_uninterrupted_result(gaussian_run, 
         ({"num_samples": 1}, "num_samples = 1 is not allowed; it must be an integer >= 2"),  # blackjax's ESS
         ({"num_warmup": 1.5}, "num_warmup = 1.5"),
         ({"num_chains": 0}, "num_chains = 0"),
-        ({"init_scale": -1.0}, "init_scale = -1.0"),
+        ({"init_scale": -1.0}, "init_scale = -1 is not allowed; it must be a finite number >= 0"),
         ({"target_acceptance": 1.0}, "target_acceptance = 1.0"),
         # a string was a TypeError from a comparison, and dense_mass="no" ran a dense matrix
         ({"target_acceptance": "a"}, "target_acceptance = 'a'"),
-        ({"init_scale": "a"}, "init_scale = 'a'"),
+        ({"init_scale": "a"}, "init_scale = 'a' is text"),
         ({"dense_mass": "no"}, "dense_mass = 'no' is not allowed; it must be True or False"),
         ({"fingerprint": {"data": object()}}, "must be JSON-able"),  # was json's TypeError
     ],
@@ -360,3 +360,19 @@ def test_r_hat_is_split_and_ess_matches_ar1(gaussian_run):
     with jax.enable_x64(True):
         _, ess = sample_module._diagnostics(x[:, :, None])
     assert ess[0] == pytest.approx(chains * n * (1 - rho) / (1 + rho), rel=0.05)
+
+
+@pytest.mark.parametrize("num_samples", [2, 3])
+def test_r_hat_of_fewer_than_four_draws_compares_whole_chains(num_samples):
+    """The split R̂ halves each chain: with 2 or 3 draws a half holds one draw, and r_hat was NaN
+    (no warning) although the chains have draws to compare. Now Gelman and Rubin's R̂ of the
+    whole chains (BDA3 §11.4, written out here)."""
+    res = sample(lambda t: -0.5 * jnp.sum(t**2), jnp.zeros(2), jax.random.key(0), num_warmup=10,
+                 num_samples=num_samples, num_chains=3, progress=False)
+    x = res.samples  # (chains, draws, 2)
+    n = x.shape[1]
+    within = x.var(axis=1, ddof=1).mean(axis=0)
+    between = n * x.mean(axis=1).var(axis=0, ddof=1)
+    expected = np.sqrt(((n - 1) / n * within + between / n) / within)
+    assert np.all(np.isfinite(res.r_hat))
+    np.testing.assert_allclose(res.r_hat, expected, rtol=1e-4)

@@ -115,7 +115,9 @@ def check_grad(
         raise InputError("check_grad: x has no floating-point leaves to differentiate")
     if any(d and jnp.result_type(v) != jnp.float64 for d, v in zip(diff_mask, leaves, strict=True)):
         raise InputError("check_grad: the floating-point leaves of x must be float64")
-    scale = max(float(jnp.max(jnp.abs(v))) for d, v in zip(diff_mask, leaves, strict=True) if d)
+    # an empty leaf has no maximum (it was numpy's ValueError)
+    scale = max((float(jnp.max(jnp.abs(v))) for d, v in zip(diff_mask, leaves, strict=True) if d and jnp.size(v)),
+                default=0.0)
     eps = 1e-6 * max(1.0, scale) if eps is None else check_positive("eps", eps)
 
     # f, its vjp and its jvp are each compiled once and reused for every direction (evaluated

@@ -22,7 +22,7 @@ from astrograd._errors import (
     InputError,
     SimulationError,
     check_bool,
-    is_real_number,
+    check_positive,
     runtime_checks_as_simulation_errors,
 )
 from astrograd.io._npz import args_record, as_stored, atomic_savez, differing_keys, load_npz, sha256_of
@@ -61,12 +61,13 @@ class FitResult:
     resumed_from: int = 0
 
 
-def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformationExtraArgs, str]:
+def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformationExtraArgs, str, float | None]:
+    """(the optax transformation, its name, the checked learning rate as a float or None)."""
     if isinstance(optimizer, optax.GradientTransformation):
         if learning_rate is not None:  # it would be ignored: the transformation holds its own
             raise InputError(f"learning_rate = {learning_rate!r} is not allowed with a custom optax optimizer; "
                              "give the learning rate to the optimizer itself")
-        return optax.with_extra_args_support(optimizer), "custom"
+        return optax.with_extra_args_support(optimizer), "custom", None
     if not isinstance(optimizer, str):
         raise InputError(
             f"optimizer = {optimizer!r} is not allowed; use one of {', '.join(_OPTIMIZERS)} "
@@ -78,14 +79,15 @@ def _make_optimizer(optimizer, learning_rate) -> tuple[optax.GradientTransformat
             "(or pass an optax.GradientTransformation)"
         )
     if learning_rate is not None:
-        if not (is_real_number(learning_rate) and math.isfinite(learning_rate) and learning_rate > 0):
-            raise InputError(f"learning_rate = {learning_rate!r} is not allowed; it must be a finite number > 0")
+        learning_rate = check_positive("learning_rate", learning_rate, strict=True)
     if optimizer == "adam":
-        return optax.with_extra_args_support(optax.adam(1e-2 if learning_rate is None else learning_rate)), "adam"
+        return (optax.with_extra_args_support(optax.adam(1e-2 if learning_rate is None else learning_rate)), "adam",
+                learning_rate)
     if optimizer == "sgd":
-        return optax.with_extra_args_support(optax.sgd(1e-2 if learning_rate is None else learning_rate)), "sgd"
+        return (optax.with_extra_args_support(optax.sgd(1e-2 if learning_rate is None else learning_rate)), "sgd",
+                learning_rate)
     # L-BFGS: a zoom line search by default; a fixed learning rate if one is given.
-    return optax.lbfgs(learning_rate=learning_rate), "lbfgs"
+    return optax.lbfgs(learning_rate=learning_rate), "lbfgs", learning_rate
 
 
 _UPDATE_CACHE: OrderedDict = OrderedDict()
@@ -134,6 +136,23 @@ def _like_after_an_update(update, diff, opt_state, args):
     jitted update was compiled a second time at the second step."""
     after = jax.eval_shape(update, diff, opt_state, args)[1]
     return jax.tree.map(lambda x, a: jnp.asarray(x, dtype=a.dtype), opt_state, after)
+
+
+def _is_key(x) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _stored_leaf(x) -> np.ndarray:
+    """A leaf of the optimiser state as numpy: a typed PRNG key (e.g. optax.noisy_sgd's) by its
+    key data, which numpy can hold (np.asarray of the key was a TypeError at the first save)."""
+    return np.asarray(jax.random.key_data(x) if _is_key(x) else x)
+
+
+def _restored_leaf(stored: np.ndarray, like):
+    """A leaf read back from a checkpoint, with the dtype (or key type) of ``like``."""
+    if _is_key(like):
+        return jax.random.wrap_key_data(jnp.asarray(stored), impl=jax.random.key_impl(like))
+    return jnp.asarray(stored, dtype=jnp.asarray(like).dtype)
 
 
 def _fingerprint(name, learning_rate, tol, leaves, state_leaves, args, extra) -> dict:
@@ -206,10 +225,9 @@ def fit(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
             raise InputError(f"{name} = {value!r} is not allowed; it must be an integer > 0")
     if tol is not None:
-        if not (is_real_number(tol) and math.isfinite(tol) and tol >= 0):
-            raise InputError(f"tol = {tol!r} is not allowed; it must be a finite number >= 0 or None")
+        tol = check_positive("tol", tol, allow_zero=True, strict=True)
     progress, history = check_bool("progress", progress), check_bool("history", history)
-    opt, name = _make_optimizer(optimizer, learning_rate)
+    opt, name, learning_rate = _make_optimizer(optimizer, learning_rate)
 
     diff0, static = eqx.partition(params, eqx.is_inexact_array)
     leaves0, treedef = jax.tree.flatten(diff0)
@@ -266,8 +284,7 @@ def fit(
             treedef, [jnp.asarray(arrays[f"p{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(leaves0)]
         )
         opt_state = jax.tree.unflatten(
-            state_def,
-            [jnp.asarray(arrays[f"s{i}"], dtype=jnp.asarray(x).dtype) for i, x in enumerate(state_leaves0)],
+            state_def, [_restored_leaf(arrays[f"s{i}"], x) for i, x in enumerate(state_leaves0)]
         )
         losses = [float(v) for v in arrays["losses"]]
         best_loss = float(meta["best_loss"])
@@ -284,7 +301,7 @@ def fit(
         if path is None:
             return
         arrays = {f"p{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(diff))}
-        arrays.update({f"s{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
+        arrays.update({f"s{i}": _stored_leaf(x) for i, x in enumerate(jax.tree.leaves(opt_state))})
         arrays.update({f"b{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(best_diff))})
         arrays["losses"] = np.asarray(losses, dtype=np.float64)
         if history:
@@ -322,8 +339,9 @@ def fit(
 
     # the loss and gradient at the final parameters, from the already compiled update
     _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, args, step)
-    if not math.isfinite(final_value):
-        raise SimulationError(f"loss became non-finite ({final_value}) at the final parameters after step {step}")
+    if not (math.isfinite(final_value) and math.isfinite(final_gnorm)):  # the loop refuses them at every step
+        raise SimulationError(f"loss or gradient became non-finite (loss={final_value}, |grad|={final_gnorm}) at "
+                              f"the final parameters after step {step}")
     if final_value < best_loss:
         best_loss, best_diff = final_value, diff
     params_history = None

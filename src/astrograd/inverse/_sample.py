@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,7 +16,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_bool, check_int, check_key, is_real_number
+from astrograd._errors import InputError, check_bool, check_int, check_key, check_positive, is_real_number
 from astrograd.inverse._nuts import DRAW, SKIP, init_adaptation, make_step, warmup_schedule
 from astrograd.io._npz import args_record, as_stored, atomic_savez, differing_keys, key_list, load_npz
 
@@ -40,8 +39,8 @@ class SampleResult:
       ``warmup_gradient_evaluations`` (chains,) those of the warm-up.
     step_size: (chains,) adapted step size; inverse_mass_matrix: (chains, d) or (chains, d, d).
     r_hat: pytree like ``init`` of the split potential-scale reduction per element (NaN with one
-      chain); near 1 (< 1.01) when the chains agree. ess: pytree like ``init`` of the effective
-      sample size per element, over all chains.
+      chain; whole chains with fewer than 4 draws); near 1 (< 1.01) when the chains agree.
+      ess: pytree like ``init`` of the effective sample size per element, over all chains.
     resumed_chains: chains read from the checkpoint instead of being run.
     """
 
@@ -122,7 +121,8 @@ def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(r_hat, ess) per flattened parameter of (chains, draws, d) draws. r_hat is the split
     R̂ (Gelman et al., BDA3 §11.4): each chain's halves are compared as two chains (the middle
     draw of an odd count left out, as Stan does), so that chains which drift together are
-    flagged; blackjax's potential_scale_reduction alone compares whole chains only."""
+    flagged; blackjax's potential_scale_reduction alone compares whole chains only. With fewer
+    than 4 draws a half would hold one draw, whose variance is NaN: whole chains then."""
     ess_of, r_hat_of = _diagnostic_programs()
     x = jnp.asarray(flat_draws)
     # (blackjax squeezes a single parameter's result to a scalar)
@@ -130,6 +130,8 @@ def _diagnostics(flat_draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if x.shape[0] < 2:
         return np.full(x.shape[2], np.nan), ess
     half = x.shape[1] // 2
+    if half < 2:
+        return np.asarray(r_hat_of(x)).reshape(x.shape[2]), ess
     halves = jnp.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
     return np.asarray(r_hat_of(halves)).reshape(x.shape[2]), ess
 
@@ -232,8 +234,7 @@ def sample(
     num_samples = check_int("num_samples", num_samples, 2)  # the diagnostics need 2 draws
     num_chains = check_int("num_chains", num_chains, 1)
     check_key("key", key)
-    if not (is_real_number(init_scale) and math.isfinite(init_scale) and init_scale >= 0):
-        raise InputError(f"init_scale = {init_scale!r} is not allowed; it must be a finite number >= 0")
+    init_scale = check_positive("init_scale", init_scale, allow_zero=True, strict=True)
     if not (is_real_number(target_acceptance) and 0.0 < target_acceptance < 1.0):
         raise InputError(f"target_acceptance = {target_acceptance!r} is not allowed; it must be in (0, 1)")
     dense_mass = check_bool("dense_mass", dense_mass)  # "no" would be truthy: a dense matrix

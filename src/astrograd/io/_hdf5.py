@@ -15,8 +15,12 @@ def _write_group(group: h5py.Group, content: Mapping[str, Any], attrs: Mapping[s
     for name, value in content.items():
         if isinstance(value, Mapping):
             sub = group.require_group(name)
-            sub_attrs = value.get("attrs") if isinstance(value.get("attrs"), Mapping) else None
-            _write_group(sub, {k: v for k, v in value.items() if k != "attrs"}, sub_attrs)
+            # "attrs" holds the group's attributes when it is a mapping (None: none); any other
+            # value is a dataset of that name (it was dropped without a word)
+            sub_attrs = value.get("attrs")
+            is_attrs = sub_attrs is None or isinstance(sub_attrs, Mapping)
+            _write_group(sub, {k: v for k, v in value.items() if k != "attrs" or not is_attrs},
+                         sub_attrs if is_attrs else None)
         else:
             group.create_dataset(name, data=_storable(group, name, value, "dataset"))
     for name, value in (attrs or {}).items():

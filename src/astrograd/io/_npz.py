@@ -105,12 +105,21 @@ def _storable(path, name, value) -> np.ndarray:
     return a
 
 
+def _open_npz(path) -> np.lib.npyio.NpzFile:
+    """``np.load`` of an npz archive; a ValueError for a ``.npy`` file, which np.load reads as one
+    array (it was a TypeError from ``with`` on that array)."""
+    z = np.load(path, allow_pickle=False)
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError("it holds a single .npy array, not an .npz archive")
+    return z
+
+
 def load_npz(path: str | os.PathLike, what: str) -> tuple[dict, dict[str, np.ndarray]]:
     """``(meta, arrays)`` of a file written by :func:`atomic_savez`; a one-line InputError naming
     ``what`` (e.g. "checkpoint") if it is missing or not such a file."""
     path = file_to_read(path, what, "a .npz file")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open_npz(path) as z:
             meta = json.loads(str(z["__meta__"]))
             arrays = {k: z[k] for k in z.files if k != "__meta__"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # a truncated file: BadZipFile
