@@ -219,3 +219,15 @@ def test_a_group_entry_named_attrs_that_is_not_a_mapping_is_a_dataset(tmp_path):
         np.testing.assert_array_equal(f["g/attrs"][()], np.arange(2.0))
         assert list(f["h"]) == ["x"] and dict(f["h"].attrs) == {"t": 1.5}
         assert list(f["k"]) == ["x"] and dict(f["k"].attrs) == {}
+
+
+def test_h5_a_text_dataset_is_refused_without_offering_one_string(tmp_path):
+    """Only an attribute may be one string; the message for a text dataset offered "one string"
+    too, which a dataset cannot be (read_h5 would give it back as bytes)."""
+
+    with pytest.raises(InputError, match=r"dataset '/s' \(type str\): it must be numbers or booleans, in a "):
+        write_h5(tmp_path / "a.h5", {"s": "hello"})
+    with pytest.raises(InputError, match=r"attribute '/t' \(type NoneType\): it must be numbers, booleans or one "):
+        write_h5(tmp_path / "b.h5", {"x": np.ones(2)}, {"t": None})
+    write_h5(tmp_path / "c.h5", {"x": np.ones(2)}, {"t": "one string"})
+    assert read_h5(tmp_path / "c.h5")[1] == {"t": "one string"}

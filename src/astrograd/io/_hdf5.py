@@ -39,9 +39,10 @@ def _storable(group: h5py.Group, name: str, value: Any, kind: str) -> np.ndarray
     if array is None or array.dtype.kind in "OU":
         where = f"{group.name.rstrip('/')}/{name}"
         what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"type {type(value).__name__}"
+        # (a dataset of text is not written: read_h5 would give it back as bytes, not str)
+        allowed = "numbers, booleans or one string" if kind == "attribute" else "numbers or booleans"
         raise InputError(
-            f"cannot write the HDF5 {kind} {where!r} ({what}): it must be numbers, booleans or one string, "
-            "in a rectangular array"
+            f"cannot write the HDF5 {kind} {where!r} ({what}): it must be {allowed}, in a rectangular array"
         )
     return array
 
