@@ -141,6 +141,15 @@ def test_bad_input():
         Cosmology(transfer="bbks")
 
 
+@pytest.mark.parametrize("h", [1e-4, 1e-13, 1e-300])
+def test_tiny_hubble_parameter_is_refused(h):
+    """Before: h = 1e-13 was accepted and P(k) was NaN in float32 (Ω_m h² underflows), reported as
+    "it overflows float32"; h = 1e-300 was stored as h = 0."""
+    with pytest.raises(InputError, match=rf"^h = {h:g} is outside the allowed range \[0\.001, 10\]$"):
+        Cosmology(h=h)
+    assert float(Cosmology(h=1e-3).h) == pytest.approx(1e-3)  # the lowest allowed
+
+
 def test_bad_parameters_beyond_the_normalisation():
     with pytest.raises(InputError, match="n_s = nan is not allowed; it must be a finite number"):
         Cosmology(n_s=float("nan"))

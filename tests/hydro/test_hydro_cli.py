@@ -229,7 +229,7 @@ def test_run_sedov_at_too_few_cells_names_the_density_and_the_resolution():
     lines = [ln for ln in res.output.strip().splitlines() if ln]
     assert len(lines) == 1 and lines[0] == (
         "error: no shock found: the density nowhere exceeds 1.5 × the ambient density: at 16 cells the blast is "
-        "not resolved; use more cells (32 or more)"), lines
+        "not resolved; use --cells 32 or more"), lines
 
 
 def test_run_refuses_an_end_time_at_which_the_reference_shock_left_the_box(monkeypatch):
@@ -248,7 +248,7 @@ def test_run_refuses_an_end_time_at_which_the_reference_shock_left_the_box(monke
         lines = [ln for ln in res.output.strip().splitlines() if ln]
         assert res.exit_code == 2 and len(lines) == 1, res.output
         found = re.match(rf"^error: --t-end = {t_end:g} is not allowed for {problem}: the reference shock radius "
-                         r"[0-9.]+ lies outside the domain \(r_max = 1\); choose t_end < ([0-9.e-]+) \(code units\)$",
+                         r"[0-9.]+ lies outside the domain \(r_max = 1\); choose --t-end < ([0-9.e-]+) \(code units\)$",
                          lines[0])
         assert found, lines[0]
         t_max = float(found.group(1))  # the reference radius is r_max there
@@ -402,7 +402,7 @@ def test_run_refuses_a_cell_count_beyond_int32_indices(cells):
     res = _invoke("run", "sod", "--cells", cells)
     lines = [ln for ln in res.output.strip().splitlines() if ln]
     assert res.exit_code == 2 and len(lines) == 1, res.output
-    assert lines[0] == (f"error: number of cells = {cells} is not allowed; it must be an integer in "
+    assert lines[0] == (f"error: --cells = {cells} is not allowed; it must be an integer in "
                         "[4, 2147483647] (int32 cell indices)")
 
 
@@ -417,8 +417,8 @@ def test_run_sedov_before_the_blast_left_the_energy_cells_names_the_time():
     radius = sedov_shock_radius(1.0, 1.0, 1e-12, 5.0 / 3.0)
     assert lines[0].startswith("error: no shock found: the density nowhere exceeds 1.5 × the ambient density: "
                                f"Sedov's radius {radius:.4g} at t_end = 1e-12 spans {radius * 32:.3g} cells")
-    assert lines[0].endswith("inside or next to the 2 cells of the deposited energy; choose a later t_end or more "
-                             "cells")
+    assert lines[0].endswith("inside or next to the 2 cells of the deposited energy; choose a later --t-end or "
+                             "more --cells")
 
 
 def test_a_run_from_a_snapshot_continues_its_clock(tmp_path, x64):
@@ -559,3 +559,90 @@ def test_run_names_a_setting_of_an_init_snapshot_as_its_attribute_not_the_option
     lines = [ln for ln in res.output.strip().splitlines() if ln]
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert attribute in lines[0] and f"--{attribute}" not in lines[0], res.output
+
+
+def test_run_step_cap_advises_the_options_of_the_command(monkeypatch):
+    """Before: `run sod --cells 8 --t-end 1e9` ended "adaptive_loop reached max_steps=1000000 ...;
+    increase max_steps or check the step size", a setting the command does not have. Now the
+    time reached and the options that take fewer steps (the cap made small here to be quick)."""
+    import functools
+
+    import astrograd.hydro._examples as examples
+
+    monkeypatch.setattr(examples, "run", functools.partial(examples.run, max_steps=5))
+    res = _invoke("run", "sod", "--cells", 16, "--t-end", 0.2)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    found = re.match(r"^error: the run reached the cap of 5 time steps at t = ([0-9.e-]+), short of --t-end = 0\.2; "
+                     r"choose a smaller --t-end or fewer --cells \(the CFL time step shrinks with the cell width\)$",
+                     lines[0])
+    assert found, lines[0]
+    assert 0 < float(found.group(1)) < 0.2
+
+
+def test_run_end_time_before_zero_names_no_snapshot_without_init():
+    """Before: `run sod --t-end -1` said "... greater than the start time 0 (the time of the --init
+    snapshot); give a later --t-end" although no --init was given."""
+    res = _invoke("run", "sod", "--cells", 16, "--t-end", -1)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and lines == ["error: --t-end = -1 is not allowed; it must be greater than the start "
+                                            "time 0"], res.output
+
+
+@pytest.mark.parametrize("command", ["fit-wind", "loss-map", "posterior"])
+def test_wind_commands_refuse_too_many_cells_with_the_wind_range(command, tmp_path):
+    """Before: `--cells 2147483648` said "it must be an integer in [4, 2147483647]", a range whose
+    lower end the wind refuses (>= 16)."""
+    res = _invoke(command, "--cells", 2**31, "--out", tmp_path / "new")
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and lines == [f"error: --cells = {2**31} is not allowed for the wind problem; it must "
+                                            "be an integer in [16, 2147483647] (int32 cell indices)"], res.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_loss_map_vmap_message_offers_no_python_none(tmp_path):
+    """Before: "--vmap = 0 is not allowed; it must be an integer >= 1 (or None: automatic)"."""
+    res = _invoke("loss-map", "--vmap", 0, "--out", tmp_path / "new")
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and lines == ["error: --vmap = 0 is not allowed; it must be an integer >= 1 (or leave "
+                                            "--vmap out: all of a device's share)"], res.output
+
+
+@pytest.mark.parametrize(
+    ("problem", "attrs", "message"),
+    [
+        ("custom", {"gamma": -1.0}, "attribute 'gamma' = -1 in '{f}' is not allowed; it must be a finite number > 1"),
+        ("custom", {"gamma": 1.0}, "attribute 'gamma' = 1 in '{f}' is not allowed; it must be a finite number > 1"),
+        ("custom", {"gamma": "abc"}, "attribute 'gamma' = 'abc' in '{f}' is not allowed; it must be a real number"),
+        ("custom", {"geometry": "foo"}, "attribute 'geometry' = 'foo' in '{f}' is not allowed; choose one of: "
+         "cartesian, cylindrical, spherical"),
+        ("custom", {"time": np.nan}, "attribute 'time' = nan in '{f}' is not allowed; it must be a finite number >= 0"),
+        ("custom", {"time": np.inf}, "attribute 'time' = inf in '{f}' is not allowed; it must be a finite number >= 0"),
+        ("custom", {"t_end": -1.0}, "attribute 't_end' = -1 in '{f}' is not allowed; it must be a finite number > 0"),
+        ("custom", {"cfl": 5.0}, "attribute 'cfl' = 5 in '{f}' is outside the allowed range (0, 1]"),
+        ("custom", {"riemann": "foo"}, "attribute 'riemann' = 'foo' in '{f}' is not allowed; choose one of: hll, hllc"),
+        ("custom", {"left_boundary": "periodic"}, "periodic boundaries must be used on both sides (left and right) "
+         "(attribute left_boundary = 'periodic' of '{f}')"),
+        ("custom", {"unit_length_cm": -1.0, "unit_mass_g": 1.0, "unit_velocity_cm_s": 1.0},
+         "attribute 'unit_length_cm' = -1 in '{f}' is not allowed; it must be a finite number > 0"),
+        ("sod", {"gamma": -1.0}, "attribute 'gamma' = -1 in '{f}' is not allowed; it must be a finite number > 1"),
+        ("sod", {"geometry": "foo"}, "attribute 'geometry' = 'foo' in '{f}' is not allowed; choose one of: "
+         "cartesian, cylindrical, spherical"),
+        ("sod", {"time": np.nan}, "attribute 'time' = nan in '{f}' is not allowed; it must be a finite number >= 0"),
+        ("sod", {"limiter": "foo"}, "attribute 'limiter' = 'foo' in '{f}' is not allowed; choose one of: "
+         "first_order, minmod, mc, van_leer, superbee"),
+    ],
+)
+def test_run_init_names_a_bad_attribute_of_the_file(tmp_path, problem, attrs, message):
+    """Before: a bad attribute of the --init file was reported as a library parameter ("gamma = -1
+    is not allowed", "t_start = nan", "CFL number = 5") or as an option the user had not typed
+    ("unknown --riemann 'foo'")."""
+    init = tmp_path / "init.h5"
+    with h5py.File(init, "w") as f:
+        for name, values in (("rho", np.ones(16)), ("u", np.zeros(16)), ("p", np.ones(16))):
+            f[name] = values
+        for key, value in attrs.items():
+            f.attrs[key] = value
+    res = _invoke("run", problem, "--init", init)
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert res.exit_code == 2 and lines == ["error: " + message.format(f=init)], res.output

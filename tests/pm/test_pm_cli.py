@@ -236,3 +236,52 @@ def test_run_errors_name_the_options_and_leave_no_out(tmp_path, args, start):
     res = runner.invoke(app, ["run", "--ptcl-grid", "8", *args, "--out", str(tmp_path / "new" / "run")])
     assert _one_error_line(res).startswith(f"error: {start}")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "reconstruct"])
+def test_a_mesh_beyond_int32_names_the_options(tmp_path, command):
+    """Before: "mesh_shape = (200000, 200000, 200000) has 8000000000000000 cells", the config's
+    field, not an option."""
+    res = runner.invoke(app, [command, "--ptcl-grid", "100000", "--out", str(tmp_path / "new")])
+    assert _one_error_line(res) == ("error: --ptcl-grid 100000 × --mesh-factor 2 is not allowed: a mesh of 200000³ = "
+                                    "8000000000000000 cells; at most 2147483647 (2**31 - 1) are allowed (int32 cell "
+                                    "indices)")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--a-start", "2"], "error: --a-start = 2 is not allowed; it must be smaller than --a-stop = 1"),
+    (["--a-stop", "0.01"], "error: --a-start = 0.0625 is not allowed; it must be smaller than --a-stop = 0.01"),
+])
+def test_reconstruct_order_of_the_scale_factors_names_a_stop_as_the_option(tmp_path, args, line):
+    """Before: "... it must be smaller than a_stop = 1", the library's name of --a-stop."""
+    res = runner.invoke(app, ["reconstruct", "--ptcl-grid", "4", *args, "--out", str(tmp_path / "new")])
+    assert _one_error_line(res) == line
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(("omega_m", "why"), [
+    ("1.5", "above it Ω_Λ = 1 − Ω_m makes the universe stop expanding before a = 4, the end of the growth table"),
+    ("1e-12", "below it dark energy is not negligible at a = 1e-05, where the growth equations start in the "
+     "matter era"),
+])
+def test_run_omega_m_without_a_growth_table_names_the_option(tmp_path, omega_m, why):
+    """Before: "E²(a) = -0.018 at a = 1.46 for the cosmology with omega_m = 1.5, omega_k = 0, w0 = -1,
+    wa = 0: ..." and "w0 + wa = -1 (w0 = -1, wa = 0) is not allowed with omega_m = 1e-12", parameters
+    that no option of the command sets."""
+    res = runner.invoke(app, ["run", "--ptcl-grid", "4", "--omega-m", omega_m, "--out", str(tmp_path / "new")])
+    assert _one_error_line(res) == (f"error: --omega-m = {float(omega_m):g} is not allowed; it must be in (1e-11, "
+                                    f"1.01587) for the flat ΛCDM cosmology of the pm commands: {why}")
+    assert not (tmp_path / "new").exists()
+
+
+def test_reconstruct_refuses_an_omega_m_without_a_growth_table():
+    """Before: `pm reconstruct --omega-m 1.5` ran (its cosmology is traced, where the growth table
+    is not checked) on a universe that stops expanding at a = 1.46 inside the table; `pm run` refused
+    it. Both take their cosmology from cli_cosmology, which now refuses it."""
+    from astrograd._errors import InputError
+    from astrograd.pm._config import cli_cosmology
+
+    with pytest.raises(InputError, match=r"^--omega-m = 1\.5 is not allowed; it must be in \(1e-11, 1\.01587\)"):
+        cli_cosmology(1.5, 0.8)
+    assert float(cli_cosmology(1.01, 0.8).omega_m) == pytest.approx(1.01)  # inside the range

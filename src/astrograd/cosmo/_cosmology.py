@@ -22,6 +22,9 @@ HUBBLE_DISTANCE_MPC_H = 2997.92458
 #: σ8 in float32; σ8 = 1e30 (or A_s = 1e30) an infinite P(k). H_MAX is H0 = 1000 km/s/Mpc, 15
 #: times the measured value; a linear σ8 of 100 (A_s = 1e-4: σ8 ≈ 180) is far beyond linear theory.
 #: T_CMB_MIN: t_cmb = 1e-6 K made the transfer function NaN in float32 (1e-5 K did not).
+#: H_MIN is H0 = 0.1 km/s/Mpc: h = 1e-13 made Ω_m h² underflow in float32 and the transfer function
+#: NaN (reported as an overflow of P(k)), and h = 1e-300 was stored as 0.
+H_MIN = 1e-3
 H_MAX = 10.0
 SIGMA8_MAX = 100.0
 A_S_MAX = 1e-4
@@ -49,7 +52,7 @@ class Cosmology(eqx.Module):
     A_s: primordial curvature power at k = 0.05 / Mpc (or None).
     omega_k: curvature density Ω_k (Ω_Λ = 1 − Ω_m − Ω_k).  w0, wa: w(a) = w0 + wa (1 − a).
     t_cmb: CMB temperature today, K.
-    Concrete values must lie in: 0 < Ω_b < Ω_m, h in (0, 10], σ8 in (0, 100], A_s in (0, 1e-4],
+    Concrete values must lie in: 0 < Ω_b < Ω_m, h in [0.001, 10], σ8 in (0, 100], A_s in (0, 1e-4],
     n_s in [−5, 5], t_cmb in [0.001, 1000] (beyond them the model is meaningless or overflows). In
     float32 an A_s far above Planck's with n_s far below 1 and a small h can still make P(k) at
     small k overflow: :func:`linear_power` and :func:`sigma_r` then raise InputError.
@@ -86,6 +89,7 @@ class Cosmology(eqx.Module):
             check_positive("omega_m", omega_m)
             check_in_range("omega_b", omega_b, 0.0, float(omega_m), low_open=True, high_open=True)
             _check_upper("h", h, H_MAX)
+            check_in_range("h", h, H_MIN, H_MAX)
             if sigma8 is not None:
                 _check_upper("sigma8", sigma8, SIGMA8_MAX)
             if A_s is not None:

@@ -8,8 +8,19 @@ from dataclasses import replace
 import astropy.units as u
 import numpy as np
 
-from astrograd._errors import InputError, check_choice
-from astrograd.hydro._config import HydroConfig, HydroParams
+from astrograd._errors import InputError, check_choice, check_positive
+from astrograd.hydro._config import (
+    BOUNDARIES,
+    CFL_WIDTHS,
+    GEOMETRIES,
+    INTEGRATORS,
+    LIMITERS,
+    RIEMANN_SOLVERS,
+    HydroConfig,
+    HydroParams,
+    check_gamma,
+)
+from astrograd.hydro._config import _cfl_ok as check_cfl
 from astrograd.hydro._exact import (
     WEAVER_ADIABATIC,
     sedov_shock_radius,
@@ -95,7 +106,7 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
 
     x, w, attrs = read_snapshot(init, cells)
     n = w.shape[1]
-    geometry = geometry or _text_attribute(attrs.get("geometry", "cartesian"))
+    geometry = geometry or _choice_attribute(init, attrs, "geometry", GEOMETRIES, "cartesian")
     if x is not None and n > 1:
         dx = np.diff(x)
         # relative to the cell width, plus the round-off of float64 coordinates of this magnitude
@@ -118,17 +129,16 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     if all(k in attrs for k in unit_keys):
         from astrograd.units import CodeUnits
 
-        units = CodeUnits.from_cgs_attributes({k: _number_attribute(init, attrs, k, None) for k in unit_keys})
-    gamma = _number_attribute(init, attrs, "gamma", 5.0 / 3.0)
+        units = CodeUnits.from_cgs_attributes({k: _number_attribute(init, attrs, k, None, check_positive)
+                                               for k in unit_keys})
+    gamma = _number_attribute(init, attrs, "gamma", 5.0 / 3.0, check_gamma)
     # a snapshot's `time` is the time of its state: a run from it continues the clock (it used to
     # start at 0, so a snapshot at 0.1 rerun to --t-end 0.2 was evolved by 0.2 and labelled 0.2)
-    t_start = _number_attribute(init, attrs, "time", 0.0)
-    t_end = _number_attribute(init, attrs, "t_end", 0.1)
+    t_start = _number_attribute(init, attrs, "time", 0.0, _check_time)
+    t_end = _number_attribute(init, attrs, "t_end", 0.1, check_positive)
     problem = Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
                       t_start=t_start)
-    return override(problem, config_kw=_numerics_attributes(attrs),
-                    params_kw={"cfl": _number_attribute(init, attrs, "cfl", None) if "cfl" in attrs else None},
-                    t_end=None)
+    return _with_numerics(problem, init, attrs)
 
 
 def _continued(name: str, cells: int | None, geometry: str | None, init) -> Problem:
@@ -144,26 +154,55 @@ def _continued(name: str, cells: int | None, geometry: str | None, init) -> Prob
         raise InputError(f"{str(init)!r} is a snapshot of {_text_attribute(attrs['problem'])!r}, not of {name!r}; "
                          "continue it as that problem, or run it as 'custom'")
     if geometry is None and "geometry" in attrs:
-        geometry = _text_attribute(attrs["geometry"])
+        geometry = _choice_attribute(init, attrs, "geometry", GEOMETRIES)
     problem = build_problem(name, w.shape[1], geometry)
     if x is not None and not np.allclose(x, problem.config.grid.centres, rtol=0.0,
                                          atol=1e-9 * problem.config.grid.dx):
         raise InputError(f"the cell centres 'x' in {str(init)!r} are not those of the problem {name!r} with "
                          f"{w.shape[1]} cells; run it as 'custom'")
     # the snapshot's clock, γ and numerics (the state was evolved with them; options still override)
-    t_start = _number_attribute(init, attrs, "time", 0.0)
-    gamma = _number_attribute(init, attrs, "gamma", float(problem.params.gamma))
+    t_start = _number_attribute(init, attrs, "time", 0.0, _check_time)
+    gamma = _number_attribute(init, attrs, "gamma", float(problem.params.gamma), check_gamma)
     problem = replace(problem, initial=w, t_start=t_start, info={**problem.info, "init": str(init)})
-    return override(problem, config_kw=_numerics_attributes(attrs),
-                    params_kw={"gamma": gamma, "cfl": _number_attribute(init, attrs, "cfl", None)
-                               if "cfl" in attrs else None}, t_end=None)
+    return _with_numerics(problem, init, attrs, gamma=gamma)
 
 
-def _numerics_attributes(attrs: dict) -> dict:
-    """The numerics a snapshot records (riemann, limiter, ..., see ``_snapshot.NUMERICS``)."""
+#: The values each numerics attribute of a snapshot may hold (see ``_snapshot.NUMERICS``).
+NUMERICS_CHOICES = {"riemann": RIEMANN_SOLVERS, "limiter": LIMITERS, "integrator": INTEGRATORS,
+                    "left_boundary": BOUNDARIES, "right_boundary": BOUNDARIES, "cfl_width": CFL_WIDTHS}
+
+
+def _with_numerics(problem: Problem, path, attrs: dict, **params_kw) -> Problem:
+    """``problem`` with the numerics that the snapshot ``path`` records (riemann, limiter, ...,
+    cfl) and ``params_kw``. A bad attribute is an InputError naming it as an attribute of the file:
+    it was reported as the option ("unknown --riemann 'foo'") or the library parameter ("CFL
+    number = 5") that the user had not typed."""
     from astrograd.hydro._snapshot import NUMERICS
 
-    return {k: _text_attribute(attrs[k]) for k in NUMERICS if k in attrs}
+    config_kw = {k: _choice_attribute(path, attrs, k, NUMERICS_CHOICES[k]) for k in NUMERICS if k in attrs}
+    if "cfl" in attrs:
+        params_kw["cfl"] = _number_attribute(path, attrs, "cfl", None, check_cfl)
+    try:  # attributes that are each allowed but not together (one periodic boundary)
+        return override(problem, config_kw=config_kw, params_kw=params_kw, t_end=None)
+    except InputError as err:
+        if not config_kw:
+            raise
+        listed = ", ".join(f"{k} = {v!r}" for k, v in config_kw.items())
+        raise InputError(f"{err} (attribute{'s' if len(config_kw) > 1 else ''} {listed} of {str(path)!r})") from None
+
+
+def _choice_attribute(path, attrs: dict, key: str, allowed, default: str | None = None) -> str:
+    """Text attribute ``key`` of the file ``path`` (``default`` when absent) if it is one of
+    ``allowed``, else a one-line InputError naming the attribute and the file."""
+    value = _text_attribute(attrs.get(key, default))
+    if value not in allowed:
+        raise InputError(f"attribute {key!r} = {value!r} in {str(path)!r} is not allowed; choose one of: "
+                         f"{', '.join(allowed)}")
+    return value
+
+
+def _check_time(name: str, value: float) -> None:
+    check_positive(name, value, allow_zero=True)
 
 
 def _text_attribute(value):
@@ -174,14 +213,23 @@ def _text_attribute(value):
     return str(value)
 
 
-def _number_attribute(path, attrs: dict, key: str, default: float | None) -> float:
+def _number_attribute(path, attrs: dict, key: str, default: float | None, check=None) -> float:
     """Attribute ``key`` of the file ``path`` as a float (``default`` when absent), else a
-    one-line InputError (a string, an array)."""
+    one-line InputError (a string, an array). ``check(key, value)``: a library check of the value
+    (e.g. :func:`check_gamma`), whose InputError is reported naming the attribute and the file
+    ("gamma = -1 is not allowed" read as a --gamma the user had not given)."""
     value = attrs.get(key, default)
     a = np.asarray(value)
     if a.size != 1 or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise InputError(f"attribute {key!r} = {value!r} in {str(path)!r} is not allowed; it must be a real number")
-    return float(a.reshape(()))
+    number = float(a.reshape(()))
+    if check is not None and key in attrs:
+        try:
+            check(key, number)
+        except InputError as err:  # "key = value is <what is allowed>"
+            allowed = str(err).split(" is ", 1)[-1]
+            raise InputError(f"attribute {key!r} = {number:g} in {str(path)!r} is {allowed}") from None
+    return number
 
 
 def _weaver_reference_radius(problem: Problem, gamma: float) -> float:
@@ -298,8 +346,9 @@ def run_problem(problem: Problem) -> dict:
         ref = weaver_bubble(reference_x, info["mdot"], info["v_inf"], info["rho"], problem.t_end, gamma=gamma,
                             ambient_pressure=info["p"])
     start = time.perf_counter()
+    # the snapshot's time only for a run from one: `run sod --t-end -1` named "the --init snapshot"
     check_later(problem.t_start, problem.t_end, start="",
-                advice=" (the time of the --init snapshot); give a later --t-end")
+                advice=" (the time of the --init snapshot); give a later --t-end" if "init" in problem.info else "")
     w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end, t_start=problem.t_start)
     seconds = time.perf_counter() - start
     out = {"x": config.grid.centres, "w": w, "steps": int(sol.num_steps), "seconds": seconds, "numbers": {}}

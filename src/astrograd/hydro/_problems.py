@@ -9,7 +9,7 @@ import astropy.units as u
 import numpy as np
 
 from astrograd._errors import InputError, check_int, check_positive
-from astrograd.hydro._config import HydroConfig, HydroParams
+from astrograd.hydro._config import MAX_CELLS, HydroConfig, HydroParams
 from astrograd.units import CodeUnits
 
 __all__ = ["Problem", "sedov_problem", "sod_problem", "wind_problem", "WindSetup"]
@@ -156,6 +156,9 @@ def wind_problem(
         raise InputError(f"number of cells = {num_cells!r} is not allowed for the wind problem; it must be an "
                          f"integer >= {MIN_WIND_CELLS} (the wind is injected into the innermost cells, which must "
                          f"be at most 1/{WIND_FRACTION} of the grid)")
+    if num_cells > MAX_CELLS:  # HydroConfig's message gave its range [4, ...], which the wind refuses below 16
+        raise InputError(f"number of cells = {num_cells!r} is not allowed for the wind problem; it must be an "
+                         f"integer in [{MIN_WIND_CELLS}, {MAX_CELLS}] (int32 cell indices)")
     most = int(num_cells) // WIND_FRACTION
     if wind_cells is None:
         wind_cells = max(2, int(round(0.01 * num_cells)))

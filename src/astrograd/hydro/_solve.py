@@ -31,12 +31,23 @@ from astrograd.hydro._step import cfl_time_step, step, unphysical
 
 __all__ = [
     "HydroSolution",
+    "StepCapError",
     "check_initial_state",
     "raise_if_failed",
     "run",
     "simulate",
     "simulate_fixed",
 ]
+
+
+class StepCapError(SimulationError):
+    """The adaptive loop took ``max_steps`` steps without reaching the next output time. ``t``:
+    the time it reached; ``stop``: that output time; ``t_end``: the end time (code units). A
+    caller such as the CLI, which sets no ``max_steps``, words its own advice from them."""
+
+    def __init__(self, message: str, max_steps: int, t: float, stop: float, t_end: float):
+        super().__init__(message)
+        self.max_steps, self.t, self.stop, self.t_end = max_steps, t, stop, t_end
 
 
 class HydroSolution(eqx.Module):
@@ -104,7 +115,7 @@ def simulate(
     describe = None
     if concrete:
         def describe(message):
-            return _step_cap_message(message, state, params, config, t_start, t_end, save_times, max_steps)
+            return _step_cap_error(message, state, params, config, t_start, t_end, save_times, max_steps)
 
     with _simulation_errors(describe):
         res = _loop(state, params, config, t_start, t_end, save_times, max_steps, adjoint=adjoint,
@@ -148,16 +159,17 @@ def simulate_fixed(
 
 
 @contextmanager
-def _simulation_errors(describe: Callable[[str], str] | None = None) -> Iterator[None]:
+def _simulation_errors(describe: Callable[[str], SimulationError] | None = None) -> Iterator[None]:
     """:func:`astrograd._errors.runtime_checks_as_simulation_errors`, with the message of the failed
-    check passed through ``describe`` (which adds the time the run reached at the step cap)."""
+    check turned into the error raised by ``describe`` (a :class:`StepCapError` with the time the
+    run reached at the step cap)."""
     try:
         with runtime_checks_as_simulation_errors():
             yield
     except SimulationError as err:
         if describe is None:
             raise
-        raise SimulationError(describe(str(err))) from None
+        raise describe(str(err)) from None
 
 
 def check_later(t_start: float, t_end: float, start: str = "t_start = ", advice: str = "") -> None:
@@ -279,7 +291,7 @@ def run(
             "round-off (E − ρu²/2 ≤ 0)"
         )
     st = None if save_times is None else jnp.asarray(save_times, dtype)
-    with _simulation_errors(lambda message: _step_cap_message(message, q0, params, config, t_start, t_end, st,
+    with _simulation_errors(lambda message: _step_cap_error(message, q0, params, config, t_start, t_end, st,
                                                               max_steps)):  # the step cap, checked in the loop
         sol = jax.block_until_ready(_simulate_jit(q0, params, config, jnp.asarray(t_start, dtype),
                                                   jnp.asarray(t_end, dtype), st, max_steps))
@@ -304,18 +316,18 @@ def _loop(state, params: HydroParams, config: HydroConfig, t_start, t_end, save_
                          fail_fn=lambda q: jnp.any(unphysical(q, params.gamma)))
 
 
-def _step_cap_message(message: str, q0, params: HydroParams, config: HydroConfig, t_start, t_end, save_times,
-                     max_steps: int) -> str:
-    """``message`` of a failed check inside the adaptive loop; if it is the step cap's, with the
-    time the run reached and t_end appended (one line). Runs the loop again to find that time
-    (``stop_at_max_steps``; only on this error path)."""
+def _step_cap_error(message: str, q0, params: HydroParams, config: HydroConfig, t_start, t_end, save_times,
+                    max_steps: int) -> SimulationError:
+    """The error for ``message`` of a failed check inside the adaptive loop: if it is the step
+    cap's, a :class:`StepCapError` with the time the run reached and t_end appended (one line).
+    Runs the loop again to find that time (``stop_at_max_steps``; only on this error path)."""
     if "max_steps" not in message:
-        return message
+        return SimulationError(message)
     # the same loop again, stopping where the cap is reached instead of raising (forward mode)
     t = _loop(q0, params, config, t_start, t_end, save_times, max_steps, stop_at_max_steps=True).t
     stops = [] if save_times is None else [float(v) for v in np.asarray(save_times).reshape(-1)]
     for stop in [*stops, float(t_end)]:
         if bool(t < jnp.asarray(stop, t.dtype)):  # compared in the loop's precision (float32 rounds 0.7 down)
-            return (f"{message} (the run stopped at t = {float(t):.6g}, short of the next output time {stop:.6g}; "
-                    f"t_end = {float(t_end):.6g})")
-    return f"{message} (t_end = {float(t_end):.6g})"
+            return StepCapError(f"{message} (the run stopped at t = {float(t):.6g}, short of the next output time "
+                                f"{stop:.6g}; t_end = {float(t_end):.6g})", max_steps, float(t), stop, float(t_end))
+    return StepCapError(f"{message} (t_end = {float(t_end):.6g})", max_steps, float(t), float(t_end), float(t_end))

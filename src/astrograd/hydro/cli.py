@@ -18,6 +18,9 @@ app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, 
 RUN_CHOICES = {"unknown Riemann solver": "unknown --riemann", "unknown limiter": "unknown --limiter",
                "unknown integrator": "unknown --integrator", "unknown CFL width": "unknown --cfl-width",
                "unknown left boundary": "unknown --left-boundary", "unknown right boundary": "unknown --right-boundary"}
+# the library's advice at the end of a message, in the options of `run`
+RUN_ADVICE = {"choose t_end <": "choose --t-end <", "choose a later t_end or more cells": "choose a later --t-end or "
+              "more --cells", "use more cells (32 or more)": "use --cells 32 or more"}
 
 
 @app.command("run")
@@ -51,10 +54,11 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
     """Run PROBLEM to --t-end and compare with its exact reference."""
-    from astrograd._errors import InputError
+    from astrograd._errors import InputError, SimulationError
     from astrograd.hydro._examples import build_problem, override, run_problem
     from astrograd.hydro._problems import MIN_WIND_CELLS
     from astrograd.hydro._snapshot import numerics_attributes, write_snapshot
+    from astrograd.hydro._solve import StepCapError
 
     if cells is not None and cells < 4:
         raise InputError(f"--cells = {cells} is not allowed; it must be an integer >= 4")
@@ -67,7 +71,8 @@ def run_cmd(
     # problem or the --init snapshot, where the library's names are the right ones
     given = {name: option for name, option, value in
              (("t_end", "--t-end", t_end), ("gamma", "--gamma", gamma), ("CFL number", "--cfl", cfl),
-              ("geometry", "--geometry", geometry), ("unknown geometry", "unknown --geometry", geometry))
+              ("geometry", "--geometry", geometry), ("unknown geometry", "unknown --geometry", geometry),
+              ("number of cells", "--cells", cells))
              if value is not None}
     try:
         pr = build_problem(problem, cells, geometry, init)
@@ -80,7 +85,15 @@ def run_cmd(
         )
         result = run_problem(pr)
     except InputError as err:
-        raise InputError(name_options(str(err), given)) from None
+        message = name_options(str(err), given)
+        for advice, option in RUN_ADVICE.items():
+            message = message.replace(advice, option)
+        raise InputError(message) from None
+    except StepCapError as err:  # the library's advice, "increase max_steps", is no option of `run`
+        raise SimulationError(
+            f"the run reached the cap of {err.max_steps} time steps at t = {err.t:.6g}, short of --t-end = "
+            f"{err.t_end:.6g}; choose a smaller --t-end or fewer --cells (the CFL time step shrinks with the cell "
+            "width)") from None
     cfg = pr.config
     if out is not None:
         write_snapshot(out, result["x"], result["w"], time=pr.t_end, gamma=float(pr.params.gamma),
@@ -216,6 +229,9 @@ def loss_map_cmd(
     if not 2 <= grid <= MAX_GRID:  # --grid 100000 was a MemoryError traceback (10**10 points), after --out was made
         raise InputError(f"--grid = {grid} is not allowed; it must be an integer in [2, {MAX_GRID}] "
                          "(grid² forward runs)")
+    if vmap is not None and vmap < 1:  # the library's message offers None, which no option value is
+        raise InputError(f"--vmap = {vmap} is not allowed; it must be an integer >= 1 (or leave --vmap out: all of "
+                         "a device's share)")
     if devices != 1:
         one_axis_mesh(devices, "runs")
     pr = wind_problem(cells)

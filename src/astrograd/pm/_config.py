@@ -225,12 +225,35 @@ class PMConfig(eqx.Module):
         return q.reshape(-1, 3)
 
 
+def cli_omega_m_range() -> tuple[float, float]:
+    """(lowest, highest) --omega-m of the ``astrograd pm`` commands' flat ΛCDM, whose growth table
+    needs E² = Ω_m a⁻³ + 1 − Ω_m > 0 up to A_MAX (highest: A_MAX³ / (A_MAX³ − 1), excluded) and
+    dark energy negligible at A_MIN (:data:`astrograd.cosmo._growth.MAX_EARLY_DE_RATIO`)."""
+    from astrograd.cosmo._growth import MAX_EARLY_DE_RATIO
+
+    return A_MIN**3 / (MAX_EARLY_DE_RATIO + A_MIN**3), A_MAX**3 / (A_MAX**3 - 1.0)
+
+
 def cli_cosmology(omega_m: float, sigma8: float):
-    """The cosmology of the ``astrograd pm`` commands: Ω_b = min(0.05, Ω_m/2), h = 0.7, n_s = 0.96."""
+    """The cosmology of the ``astrograd pm`` commands: Ω_b = min(0.05, Ω_m/2), h = 0.7, n_s = 0.96,
+    flat ΛCDM. An --omega-m for which it has no growth table is refused here, naming the option
+    (the table's message named omega_k, w0 and wa, which no option sets), before the run: under a
+    traced cosmology (`pm reconstruct`) the table was not checked and --omega-m 1.5 ran on it."""
     from astrograd.cosmo import Cosmology
+    from astrograd.cosmo._growth import NUM_STEPS, _check_expansion
 
     omega_b = min(0.05, 0.5 * omega_m) if omega_m > 0 else 0.05
-    return Cosmology(omega_m=omega_m, omega_b=omega_b, sigma8=sigma8)
+    cosmo = Cosmology(omega_m=omega_m, omega_b=omega_b, sigma8=sigma8)
+    try:
+        _check_expansion(cosmo, NUM_STEPS, jnp.result_type(float))
+    except InputError:
+        low, high = cli_omega_m_range()
+        why = (f"above it Ω_Λ = 1 − Ω_m makes the universe stop expanding before a = {A_MAX:g}, the end of the "
+               "growth table" if omega_m > 1 else f"below it dark energy is not negligible at a = {A_MIN:g}, where "
+               "the growth equations start in the matter era")
+        raise InputError(f"--omega-m = {omega_m:g} is not allowed; it must be in ({low:.3g}, {high:.6g}) for the "
+                         f"flat ΛCDM cosmology of the pm commands: {why}") from None
+    return cosmo
 
 
 def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_stop: float, steps: int,
@@ -241,5 +264,16 @@ def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_s
     check_box_side("--box", box)
     check_int("--ptcl-grid", ptcl_grid, 2)  # named as the option, not as the config field
     check_int("--steps", steps, 1)
+    mesh = ptcl_grid * int(mesh_factor)
+    if mesh**3 > MAX_CELLS:  # the config's message named its mesh_shape
+        raise InputError(f"--ptcl-grid {ptcl_grid} × --mesh-factor {int(mesh_factor)} is not allowed: a mesh of "
+                         f"{mesh}³ = {mesh**3} cells; at most {MAX_CELLS} (2**31 - 1) are allowed (int32 cell "
+                         "indices)")
+    # the config's messages named a_stop, which `pm reconstruct` sets as --a-stop (`pm run` checks
+    # its last snapshot, passed as a_stop, itself)
+    check_in_range("--a-start", a_start, A_MIN, A_MAX)
+    check_in_range("--a-stop", a_stop, A_MIN, A_MAX)
+    if not a_start < a_stop:
+        raise InputError(f"--a-start = {a_start:g} is not allowed; it must be smaller than --a-stop = {a_stop:g}")
     return PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * int(mesh_factor), box_size=box, a_start=a_start,
                     a_stop=a_stop, num_steps=steps, **kwargs)

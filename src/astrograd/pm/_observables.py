@@ -130,8 +130,9 @@ def power_spectrum(
     Returns (k (h/Mpc, mean of the modes in each bin), P(k) ((Mpc/h)³), number of modes) for
     the non-empty bins: ``num_bins`` bins linear in k from half the fundamental frequency k_f of
     the largest box side up to the smallest Nyquist frequency (or ``k_max``), by default
-    int(k_Ny / k_f) of them, each a little under k_f wide (:func:`shell_average`).
-    ``deconvolve_cic`` divides by the CIC window.
+    int(k_Ny / k_f) of them, each a little under k_f wide (:func:`shell_average`). The shells are
+    [lower, upper): modes with |k| exactly at the top edge (k_Ny or ``k_max``), such as the
+    Nyquist modes (k_Ny, 0, 0), are left out. ``deconvolve_cic`` divides by the CIC window.
     """
     check_bool("deconvolve_cic", deconvolve_cic)
     if np.ndim(delta) != 3:
