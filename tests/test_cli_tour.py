@@ -295,3 +295,166 @@ def test_handle_errors_names_the_option_of_a_library_parameter(capsys):
         with pytest.raises(SystemExit) as exit_info:
             command(message, kind)
         assert exit_info.value.code == 2 and capsys.readouterr().err == f"error: {expected}\n"
+
+
+def test_an_integer_beyond_float_is_an_input_error():
+    """An int too large for a float (10**400, as an int option of the CLI takes it) was an
+    OverflowError traceback in check_positive and check_in_range."""
+    from astrograd._errors import check_in_range, check_positive, is_real_number
+
+    with pytest.raises(InputError, match=r"^steps = 1\.0+e\+400 is not allowed; it must be a finite number > 0$"):
+        check_positive("steps", 10**400)
+    with pytest.raises(InputError, match=r"^f = -1\.0+e\+400 is outside the allowed range \[0, 1\]$"):
+        check_in_range("f", -(10**400), 0, 1)
+    assert is_real_number(10**400)
+
+
+def test_check_finite_array_of_text_is_an_input_error():
+    """Text or None in an array was numpy's "ufunc 'isfinite' not supported" TypeError."""
+    from astrograd._errors import check_finite_array
+
+    for values in (["a", "b"], [1.0, None]):
+        with pytest.raises(InputError, match=r"^times holds \S+ values; it must be an array of numbers$"):
+            check_finite_array("times", values)
+
+
+def test_a_progress_bar_with_a_total_beyond_float_does_not_crash():
+    """`orbit best-angle --steps 10**400` ended in an OverflowError from rich's time-remaining
+    column once the bar had been drawn."""
+    import time
+
+    from astrograd._cli_util import ProgressBar
+
+    with ProgressBar(10**400, "fit") as bar:
+        for _ in range(4):
+            bar.advance()
+            time.sleep(0.15)
+
+
+def test_tour_figures_of_the_same_name_stay_apart(monkeypatch, tmp_path):
+    """Two figures outside the tour folder with the same file name were both copied to
+    figures/NAME: both sections showed the second one."""
+    a, b = tmp_path / "a" / "plot.png", tmp_path / "b" / "plot.png"
+    for path, data in ((a, b"A"), (b, b"B")):
+        path.parent.mkdir()
+        path.write_bytes(data)
+
+    def sections(outdir, quick):
+        return [TourSection("first", "s", [a], {}), TourSection("second", "s", [b], {})]
+
+    _fake_area(monkeypatch, tmp_path, sections)
+    out = tmp_path / "t"
+    page = tour.run_tour(out, ["fake"]).read_text()
+    import re
+
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 2 and len(set(sources)) == 2, sources
+    assert [(out / s).read_bytes() for s in sources] == [b"A", b"B"]
+
+
+def test_tour_a_missing_figure_fails_its_area_only(monkeypatch, tmp_path):
+    """A figure that did not exist ended the whole tour with FileNotFoundError and no page."""
+    def good(outdir, quick):
+        return [TourSection("Good example", "s", [], {"x": 1})]
+
+    def bad(outdir, quick):
+        return [TourSection("Bad example", "s", [tmp_path / "nowhere" / "missing.png"], {})]
+
+    for name, fn in (("good", good), ("bad", bad)):
+        module = types.ModuleType(f"astrograd.{name}.tour")
+        module.tour_sections = fn
+        monkeypatch.setitem(sys.modules, f"astrograd.{name}.tour", module)
+    monkeypatch.setattr(tour, "available_areas", lambda: ["bad", "good"])
+    with pytest.raises(SimulationError, match=r"^tour examples failed: bad \(see "):
+        tour.run_tour(tmp_path / "t", ["bad", "good"])
+    page = (tmp_path / "t" / "index.html").read_text()
+    assert "Good example" in page and "missing.png" in page
+
+
+def test_tour_summary_json_is_strict_json_with_numbers(monkeypatch, tmp_path):
+    """summary.json wrote numpy numbers as text ("3") and NaN as NaN, which is not JSON."""
+    import json
+
+    def sections(outdir, quick):
+        return [TourSection("Fake", "s", [], {"n": np.int64(3), "x": np.float32(0.5), "r_hat": float("nan")})]
+
+    _fake_area(monkeypatch, tmp_path, sections)
+    tour.run_tour(tmp_path / "t", ["fake"])
+    text = (tmp_path / "t" / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in summary.json"))
+    assert summary == {"Fake": {"n": 3, "x": 0.5, "r_hat": None}}
+
+
+def test_an_output_name_too_long_names_the_option(tmp_path, monkeypatch):
+    """A file name longer than the file system allows was an OSError traceback (exit 1) from
+    os.stat, in `tour --out` and in every command's --plot / --out."""
+    from typer.testing import CliRunner
+
+    from astrograd._cli_util import check_out_folder, check_output
+    from astrograd.cli import app
+
+    long = tmp_path / ("a" * 300)
+    with pytest.raises(InputError, match=r"^cannot use --plot '.*a{300}\.png': File name too long$"):
+        check_output(f"{long}.png", "--plot", ".png", "fig.png")
+    with pytest.raises(InputError, match=r"^cannot use --out '.*a{300}/x': File name too long$"):
+        check_out_folder(long / "x", "--out")
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: pytest.fail("the tour ran"))
+    result = CliRunner().invoke(app, ["tour", "--out", str(long), "--only", "orbit"])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("error: cannot use --out ") and lines[0].endswith(": File name too long")
+
+
+def test_an_unwritable_output_is_refused_before_the_run(tmp_path, monkeypatch):
+    """An --out or --plot in a folder that cannot be written was found only when the first
+    file was written, after the run (minutes, for a fit)."""
+    import os
+
+    from astrograd._cli_util import check_out_folder, check_output
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    with pytest.raises(InputError, match=r"^cannot use --out '.*locked/run': '.*locked' is not writable$"):
+        check_out_folder(locked / "run", "--out")
+    with pytest.raises(InputError, match=r"^cannot use --plot '.*locked/f\.png': '.*locked' is not writable$"):
+        check_output(locked / "f.png", "--plot", ".png", "fig.png")
+    check_out_folder(tmp_path / "free" / "run", "--out")  # writable: nothing said, nothing made
+    check_output(tmp_path / "f.png", "--plot", ".png", "fig.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked"]
+
+
+def test_another_os_error_about_a_file_is_one_line_exit_2(capsys):
+    """An OSError naming a file other than the four handled before (a name too long, a
+    read-only or full file system) was a traceback; one without a file name still is."""
+    import errno
+
+    from astrograd._cli_util import handle_errors
+
+    @handle_errors
+    def command(err):
+        raise err
+
+    for code in (errno.ENAMETOOLONG, errno.EROFS, errno.ENOSPC):
+        with pytest.raises(SystemExit) as exit_info:
+            command(OSError(code, os.strerror(code), "out/run.h5"))
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == f"error: cannot use 'out/run.h5': {os.strerror(code)}\n"
+    with pytest.raises(BrokenPipeError):
+        command(BrokenPipeError(errno.EPIPE, "Broken pipe"))
+
+
+def test_tour_out_empty_is_refused(tmp_path, monkeypatch):
+    """`tour --out ""` (an unset shell variable) was read as "." and wrote index.html, summary.json
+    and one folder per area into the current directory."""
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: pytest.fail("the tour ran"))
+    result = CliRunner().invoke(app, ["tour", "--out", "", "--only", "orbit"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --out '' is empty; give a folder for index.html and the figures"
+    assert list(tmp_path.iterdir()) == []

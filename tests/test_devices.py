@@ -26,6 +26,8 @@ def test_accepted(devices):
         (0, "^devices = 0 is not allowed; choose 1 to"),
         ([], r"^devices = \[\] is not allowed"),
         ([0], r"^devices = \[0\] is not allowed; a sequence must hold jax devices"),
+        # JAX failed later, on the first sharded array, with a bare AssertionError
+        ([jax.devices()[0]] * 2, r"^devices = \[.*\] is not allowed; a device is named twice$"),
     ],
 )
 def test_refused(devices, match):

@@ -30,3 +30,23 @@ def test_an_unknown_unit_name_is_a_one_line_error():
     for number in (3, 2.5, True):
         with pytest.raises(InputError, match=f"^unit {number!r} is not allowed; give a unit such as 'km/s'"):
             CU.from_code(1.0, number)
+
+
+def test_complex_quantities_are_refused():
+    # to_code((1+1j) km/s) was 1.0 (float() dropped the imaginary part, with a ComplexWarning),
+    # and a complex velocity unit was accepted ((1+1j) compared as > 0)
+    for value in ((1 + 1j) * u.km / u.s, np.array([1.0, 2 + 1j]) * u.km / u.s):
+        with pytest.raises(InputError, match="it is complex, give a real quantity$"):
+            CU.to_code(value)
+    with pytest.raises(InputError, match=r"^velocity unit = .* is complex; it must be a finite real scalar > 0$"):
+        CodeUnits(3 * u.pc, 1e-4 * u.Msun, (1 + 1j) * u.km / u.s)
+
+
+def test_from_code_takes_a_list_and_refuses_what_is_not_numbers():
+    # a list was "TypeError: can't multiply sequence by non-int of type 'numpy.float64'"
+    got = CU.from_code([1.0, 2.5], u.km / u.s)
+    np.testing.assert_allclose(got.to_value(u.km / u.s), [1.0, 2.5], rtol=1e-14)
+    assert CU.from_code(2, "km/s").to_value(u.km / u.s) == pytest.approx(2.0)
+    for value in ("1", None, [1.0, [2.0]], 1j, True):
+        with pytest.raises(InputError, match=r"^cannot convert .* from code units; give a real number or an array"):
+            CU.from_code(value, "km/s")

@@ -30,11 +30,30 @@ def check_output(path, option: str, suffix: str | None, example: str) -> None:
     if path is None:
         return
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{option} {str(path)!r} is a directory; give a file name such as {str(path / example)!r}")
-    file_to_write(path, example)  # below an existing file
+    try:
+        if path.is_dir():
+            raise InputError(f"{option} {str(path)!r} is a directory; give a file name such as "
+                             f"{str(path / example)!r}")
+        file_to_write(path, example)  # below an existing file
+        _check_writable(path, option)
+    except OSError as err:  # a name too long for the file system: a traceback from os.stat
+        raise InputError(f"cannot use {option} {str(path)!r}: {err.strerror or err}") from None
     if suffix is not None and path.suffix.lower() != suffix:
         raise InputError(f"{option} {str(path)!r} must be a file name ending in {suffix}")
+
+
+def _check_writable(path, option: str) -> None:
+    """An InputError unless ``path`` (an output file or folder) can be written: an existing one
+    itself, else the nearest existing folder above it, where it would be created (found after
+    the run otherwise, when the first file is written)."""
+    import os
+
+    for p in (path, *path.parents):
+        if p.exists():
+            if not os.access(p, os.W_OK | (os.X_OK if p.is_dir() else 0)):
+                where = "it is" if p == path else f"{str(p)!r} is"
+                raise InputError(f"cannot use {option} {str(path)!r}: {where} not writable")
+            return
 
 
 def check_out_folder(path, option: str = "--out", contents: str = "") -> None:
@@ -46,13 +65,17 @@ def check_out_folder(path, option: str = "--out", contents: str = "") -> None:
     from pathlib import Path
 
     path = Path(path)
-    for p in (path, *path.parents):  # the nearest existing one must be a folder
-        if p.exists():
-            if not p.is_dir():
-                where = "it is a file" if p == path else f"{str(p)!r} is a file"
-                raise InputError(f"cannot use {option} {str(path)!r}: {where}; give a folder"
-                                 + (f" for {contents}" if contents else ""))
-            return
+    try:
+        for p in (path, *path.parents):  # the nearest existing one must be a folder
+            if p.exists():
+                if not p.is_dir():
+                    where = "it is a file" if p == path else f"{str(p)!r} is a file"
+                    raise InputError(f"cannot use {option} {str(path)!r}: {where}; give a folder"
+                                     + (f" for {contents}" if contents else ""))
+                break
+        _check_writable(path, option)
+    except OSError as err:  # a name too long for the file system: a traceback from os.stat
+        raise InputError(f"cannot use {option} {str(path)!r}: {err.strerror or err}") from None
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -158,6 +181,12 @@ def handle_errors(fn: F | None = None, *, options: Mapping[str, str] | None = No
         except (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError) as err:
             # e.g. an output below an existing file: the OS error in one line, not a traceback
             fail(f"cannot use {str(err.filename)!r}: {err.strerror or type(err).__name__}")
+        except OSError as err:
+            # another error of the OS about a named file (a name too long, a read-only or full
+            # file system) was a traceback; one without a file name (a broken pipe) still is
+            if err.filename is None or err.strerror is None:
+                raise
+            fail(f"cannot use {str(err.filename)!r}: {err.strerror}")
         except (MemoryError, RuntimeError) as err:
             message = _out_of_memory(err)
             if message is None:
@@ -186,6 +215,11 @@ class ProgressBar:
     def __init__(self, total: int | None, description: str = "", enabled: bool = True):
         self.enabled = enabled
         self._bar = None
+        if total is not None:
+            try:
+                float(total)
+            except OverflowError:  # --steps 10**400: rich's time-remaining column raised it mid-run
+                total = None
         if enabled:
             from rich.console import Console
             from rich.progress import (

@@ -36,4 +36,6 @@ def one_axis_mesh(devices, axis_name: str) -> jax.sharding.Mesh:
         raise InputError("devices = [] is not allowed; give at least one device")
     if not all(isinstance(d, jax.Device) for d in devices):
         raise InputError(f"devices = {devices!r} is not allowed; a sequence must hold jax devices (jax.devices())")
+    if len(set(devices)) != len(devices):  # JAX failed later, with a bare AssertionError
+        raise InputError(f"devices = {devices!r} is not allowed; a device is named twice")
     return jax.sharding.Mesh(np.asarray(list(devices)), (axis_name,))

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class SimulationError(RuntimeError):
 def _fmt(value) -> str:
     try:
         return f"{float(value):.6g}"
+    except OverflowError:  # an int beyond float (10**400): its repr has hundreds of digits, or fails
+        return f"{Decimal(value):.6g}"
     except (TypeError, ValueError):
         return repr(value)
 
@@ -58,6 +61,8 @@ def check_positive(name: str, value, *, allow_zero: bool = False, strict: bool =
         raise InputError(f"{name} = {value!r} is text; it must be {allowed}")
     try:
         v = float(value)
+    except OverflowError:  # an int beyond float (10**400): was an OverflowError traceback
+        v = math.inf
     except (TypeError, ValueError):
         raise InputError(f"{name} = {value!r} is not a number; it must be a positive number") from None
     ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
@@ -93,6 +98,8 @@ def is_real_number(value) -> bool:
         return False
     try:
         float(value)
+    except OverflowError:  # an int beyond float (10**400) is a real number, if not a finite float
+        return True
     except (TypeError, ValueError):
         return False
     return not np.iscomplexobj(value)
@@ -142,6 +149,8 @@ def check_in_range(
         raise InputError(f"{name} = {value!r} is not a number")
     try:
         v = float(value)
+    except OverflowError:  # an int beyond float (10**400): was an OverflowError traceback
+        v = math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         raise InputError(f"{name} = {value!r} is not a number") from None
     lo_ok = v > low if low_open else v >= low
@@ -163,7 +172,10 @@ def check_choice(name: str, value, allowed: Iterable[str]) -> str:
 def check_finite_array(name: str, array) -> np.ndarray:
     """Raise naming the first non-finite entry (flat C-order index) of a concrete array."""
     a = np.asarray(array)
-    bad = ~np.isfinite(a)
+    try:
+        bad = ~np.isfinite(a)
+    except TypeError:  # text, None or objects: was numpy's "ufunc 'isfinite' not supported" TypeError
+        raise InputError(f"{name} holds {a.dtype} values; it must be an array of numbers") from None
     if bad.any():
         idx = np.unravel_index(int(np.flatnonzero(bad)[0]), a.shape) if a.ndim else ()
         raise InputError(f"{name} has a non-finite value {a[idx]!r} at index {tuple(int(i) for i in idx)}")

@@ -67,7 +67,9 @@ def _root(
 @app.command()
 @handle_errors(options={"unknown tour area": "unknown --only area"})  # run_tour's check, as typed
 def tour(
-    out: Path = typer.Option(Path("outputs/tour"), "--out", help="Directory for index.html and figures."),
+    # text, not a Path: typer read `--out ""` (an unset shell variable, say) as ".", and the tour
+    # wrote index.html and its folders into the current directory
+    out: str = typer.Option("outputs/tour", "--out", metavar="<path>", help="Directory for index.html and figures."),
     only: str = typer.Option("", "--only", help="Comma-separated areas to run (default: all available)."),
     full: bool = typer.Option(False, "--full", help="Larger, slower versions of the examples."),
 ) -> None:
@@ -80,6 +82,9 @@ def tour(
         raise InputError(f"--only {only!r} names no area; give comma-separated areas from: "
                          f"{', '.join(available_areas())}")
     areas = areas or available_areas()
+    if not out:
+        raise InputError(f"--out {out!r} is empty; give a folder for index.html and the figures")
+    out = Path(out)
     # an --out that is a file was refused by mkdir as "cannot use 'FILE': File exists", without the option
     check_out_folder(out, "--out", "index.html and the figures")
     index = run_tour(out, areas, quick=not full)

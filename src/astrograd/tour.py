@@ -12,6 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
+from astrograd._cli_util import map_non_finite, to_jsonable
 from astrograd._errors import check_choice
 from astrograd._tour import TourSection
 
@@ -30,7 +31,10 @@ def _format_number(value) -> str:
     return html.escape(str(value))
 
 
-def _figure_html(path: Path, outdir: Path) -> str:
+def _figure_html(path: Path, outdir: Path, copied: dict[str, Path] | None = None) -> str:
+    """An <img> of ``path``; a figure outside ``outdir`` is copied into OUT/figures. ``copied``
+    (file name -> source, shared by one tour) keeps two sources of the same name apart: both
+    were copied to figures/NAME, and both sections showed the second figure."""
     path = Path(path)
     if not path.is_absolute() and not path.exists():
         path = outdir / path
@@ -38,17 +42,22 @@ def _figure_html(path: Path, outdir: Path) -> str:
     try:
         rel = path.relative_to(outdir)
     except ValueError:
-        rel = Path("figures") / path.name
+        copied = {} if copied is None else copied
+        name, n = path.name, 1
+        while copied.setdefault(name, path) != path:
+            n += 1
+            name = f"{path.stem}-{n}{path.suffix}"
+        rel = Path("figures") / name
         (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, outdir / rel)
     return f'<figure><img src="{html.escape(str(rel))}" alt="{html.escape(rel.name)}"></figure>'
 
 
-def _section_html(area: str, section: TourSection, outdir: Path) -> str:
+def _section_html(area: str, section: TourSection, outdir: Path, copied: dict[str, Path] | None = None) -> str:
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{_format_number(v)}</td></tr>" for k, v in section.numbers.items()
     )
-    figures = "".join(_figure_html(p, outdir) for p in section.figures)
+    figures = "".join(_figure_html(p, outdir, copied) for p in section.figures)
     return (
         f'<section id="{html.escape(area)}"><h2>{html.escape(section.title)}</h2>'
         f"<p>{html.escape(section.summary)}</p>"
@@ -78,7 +87,7 @@ def run_tour(outdir: Path, areas: list[str], quick: bool = True) -> Path:
     os.environ.setdefault("MPLBACKEND", "Agg")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    parts, summary, failures = [], {}, []
+    parts, summary, failures, copied = [], {}, [], {}
     for area in areas:
         area_dir = outdir / area
         area_dir.mkdir(parents=True, exist_ok=True)
@@ -87,17 +96,20 @@ def run_tour(outdir: Path, areas: list[str], quick: bool = True) -> Path:
         try:
             module = importlib.import_module(f"astrograd.{area}.tour")
             sections = module.tour_sections(area_dir, quick=quick)
+            elapsed = time.perf_counter() - start
+            for section in sections:
+                if not section.seconds:
+                    section.seconds = elapsed / max(1, len(sections))
+            # a figure that cannot be copied (a missing file) ended the whole tour without a page
+            html_parts = [_section_html(area, section, outdir, copied) for section in sections]
         except Exception:  # noqa: BLE001 - reported on the page and in the exit status
             failures.append(area)
             err = traceback.format_exc()
             print(err, flush=True)
             parts.append(f'<section id="{area}"><h2>{area}</h2><pre class="error">{html.escape(err)}</pre></section>')
             continue
-        elapsed = time.perf_counter() - start
+        parts.extend(html_parts)
         for section in sections:
-            if not section.seconds:
-                section.seconds = elapsed / max(1, len(sections))
-            parts.append(_section_html(area, section, outdir))
             summary[section.title] = section.numbers
             print(f"[tour]   {section.title}: " + ", ".join(
                 f"{k}={_format_number(v)}" for k, v in list(section.numbers.items())[:4]), flush=True)
@@ -111,7 +123,9 @@ def run_tour(outdir: Path, areas: list[str], quick: bool = True) -> Path:
     )
     index = outdir / "index.html"
     index.write_text(page)
-    (outdir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    # strict JSON, numbers as numbers: numpy ones were written as text ("3") and NaN as NaN
+    summary = map_non_finite(to_jsonable(summary), lambda _: None)
+    (outdir / "summary.json").write_text(json.dumps(summary, indent=1, default=str, allow_nan=False))
     if failures:
         from astrograd._errors import SimulationError
 

@@ -26,6 +26,8 @@ def _as_quantity(name: str, value, physical_type: str) -> u.Quantity:
         raise InputError(
             f"{name} = {value!r} has physical type {q.unit.physical_type!r}; it must be a {physical_type}"
         )
+    if np.iscomplexobj(q.value):  # was accepted: (1+1j) km/s compared as greater than 0
+        raise InputError(f"{name} = {value!r} is complex; it must be a finite real scalar > 0")
     if not (q.isscalar and q.value > 0 and bool(u.Quantity(q.value).value < float("inf"))):
         raise InputError(f"{name} = {value!r} is not allowed; it must be a finite scalar > 0")
     return q
@@ -88,11 +90,14 @@ class CodeUnits:
             raise InputError(
                 f"cannot convert {quantity!r} to code units; it must be a quantity built from length, mass and time"
             ) from None
+        if np.iscomplexobj(q.value):  # float() dropped the imaginary part: (1+1j) km/s gave 1.0
+            raise InputError(f"cannot convert {quantity!r} to code units; it is complex, give a real quantity")
         value = q.value * cgs.scale / self._scale(q.unit)
         return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float)
 
     def from_code(self, value, unit) -> u.Quantity:
-        """A code-unit value (float or array) as an astropy quantity in ``unit``."""
+        """A code-unit value (a number, or an array or list of numbers) as an astropy quantity in
+        ``unit``; anything else (text, None, complex numbers) is an InputError."""
         if isinstance(unit, bool | int | float | np.number):  # astropy read 3 as a scaled dimensionless unit
             raise InputError(f"unit {unit!r} is not allowed; give a unit such as 'km/s' or u.km / u.s, not a number")
         try:
@@ -103,7 +108,16 @@ class CodeUnits:
             cgs = unit.decompose(bases=[u.cm, u.g, u.s])
         except u.UnitsError:
             raise InputError(f"unit {unit!s} is not built from length, mass and time") from None
-        return (value * self._scale(unit) / cgs.scale) * unit
+        values = value
+        if not hasattr(values, "dtype"):  # a list was "can't multiply sequence by non-int": a TypeError
+            try:
+                values = np.asarray(values)
+            except (TypeError, ValueError):  # ragged
+                values = None
+        dtype = getattr(values, "dtype", None)
+        if dtype is None or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+            raise InputError(f"cannot convert {value!r} from code units; give a real number or an array of them")
+        return (values * self._scale(unit) / cgs.scale) * unit
 
     def cgs_attributes(self) -> dict[str, float]:
         """The three defining units in cgs, as stored in snapshot attributes."""
