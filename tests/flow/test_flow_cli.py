@@ -176,7 +176,8 @@ def test_fit_marker_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
     assert _json(first)["final_loss"] != _json(full)["final_loss"]
     stale = runner.invoke(app, ["fit-marker", "--res", "8", "--steps", "4", "--iterations", "4", "--checkpoint", ckpt])
     assert stale.exit_code == 2
-    assert stale.output.strip().splitlines()[-1].startswith("error: checkpoint") and "extra differ" in stale.output
+    # named as the option (was the library's "checkpoint")
+    assert stale.output.strip().splitlines()[-1].startswith("error: --checkpoint ") and "extra differ" in stale.output
 
 
 def test_snapshot_writers_need_the_save_interval_of_saved_states(tmp_path):
@@ -252,3 +253,42 @@ def test_run_errors_name_the_options(tmp_path, args, message):
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), r.output
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # the library's advice named dt and "the implicit viscosity scheme", not the options
+        (["run", "karman", "--re", "1", "--steps", "1"],
+         "error: diffusion number nu*dt*(2/dx^2+2/dy^2) = 8.192 is above the explicit viscosity limit 1; "
+         "use --viscosity-scheme implicit or a smaller --dt"),
+        (["run", "burgers", "--dt", "100", "--steps", "1"],
+         "error: diffusion number nu*dt*2/dx^2 = 2608 is above the explicit viscosity limit 1; use a smaller --dt"),
+        # fit-marker has neither --dt nor --viscosity-scheme: its fixed time step limits the grid
+        (["fit-marker", "--res", "400", "--iterations", "0"],
+         "error: diffusion number nu*dt*(2/dx^2+2/dy^2) = 1.28 is above the explicit viscosity limit 1; "
+         "use a smaller --res"),
+        # no advice at all, or "use more cells" without the option
+        (["run", "karman", "--res", "4x4", "--steps", "1"],
+         "error: cylinder radius 10 is too small for the grid: it covers no cell centre (dx = 25, dy = 50); "
+         "use more cells (--res)"),
+        (["run", "smoke", "--res", "2x2", "--steps", "1"],
+         "error: resolution 2x2 is too coarse for the smoke source (a disc of radius 10 covering no cell centre at "
+         "dx = 50, dy = 50); use more cells (--res)"),
+        # "lower the learning rate" (the option is --lr)
+        (["fit-burgers", "--lr", "1e30", "--iterations", "3"],
+         "error: the fit diverged: the loss became inf at iteration 1; lower --lr"),
+    ],
+)
+def test_advice_names_the_command_options(args, message):
+    r = runner.invoke(app, [*args, "--quiet"])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and lines == [message], r.output
+
+
+def test_fit_marker_checkpoint_errors_name_the_option(tmp_path):
+    # "checkpoint '...' is a directory", the library's name
+    r = runner.invoke(app, ["fit-marker", "--checkpoint", str(tmp_path), "--iterations", "1", "--res", "8",
+                            "--steps", "1", "--quiet"])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: --checkpoint {str(tmp_path)!r}")

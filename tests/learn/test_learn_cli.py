@@ -286,3 +286,46 @@ def test_errors_name_the_options_as_typed_and_leave_no_out(tmp_path, args, start
     lines = [line for line in err.splitlines() if line]
     assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {start}"), err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # "--n = 64 must be divisible by 2**levels = 128": --levels by its library name
+        (["control-train", "--n", "64", "--levels", "7"],
+         "error: --n = 64 is not allowed with --levels 7; it must be divisible by 2**7 = 128"),
+        (["control-train", "--n", "30"], "error: --n = 30 is not allowed with --levels 3; it must be divisible by "
+         "2**3 = 8"),
+        # "on nx = 32, ny = 64 ...; use the implicit viscosity scheme or a smaller dt": the library's
+        # names, and advice that karman-data (fixed coarse scheme and dt) has no option for
+        (["karman-data", "--train-re", "1"], "error: the coarse solver cannot run on --nx 32 --ny 64 at Reynolds "
+         "number 1: diffusion number nu*dt*(2/dx^2+2/dy^2) = 8.192 is above the explicit viscosity limit 1; use fewer "
+         "cells (--nx, --ny) or higher Reynolds numbers (--train-re, --test-re)"),
+        (["karman-data", "--nx", "2", "--ny", "300"], "error: the coarse solver cannot run on --nx 2 --ny 300 at "
+         "Reynolds number 97.7: cylinder radius 10 is too small for the grid: it covers no cell centre (dx = 50, "
+         "dy = 0.666667); use more cells (--nx, --ny)"),
+    ],
+)
+def test_advice_names_the_command_options(tmp_path, args, message):
+    out = tmp_path / "new" / ("k.h5" if args[0] == "karman-data" else "m.npz")
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2 and result.stderr.strip() == message, result.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_sol_eval_refuses_a_label_with_a_slash(tmp_path):
+    # "a/b=PATH" was written to eval.h5 as dataset b of a group a (the table said a/b)
+    import jax
+
+    from astrograd.learn._sol import make_corrector
+    from astrograd.learn._train import save_model
+
+    hyper = {"blocks": 0, "channels": 2, "kernel": 3, "reynolds_scale": 1000.0}
+    meta = {"kind": "sol", "mode": "supervised", "unroll": 1, "hyper": hyper, "nx": 10, "ny": 20}
+    path = str(save_model(tmp_path / "m.npz", make_corrector(hyper, jax.random.key(1)), meta))
+    out = tmp_path / "ev"
+    r = runner.invoke(app, ["sol-eval", "--data", "/nonexistent/k.h5", "--checkpoint", f"a/b={path}",
+                            "--out", str(out)])
+    assert r.exit_code == 2 and r.stderr.strip() == (
+        f"error: --checkpoint {'a/b=' + path!r}: the label 'a/b' is not allowed; give a name without '/'"), r.output
+    assert not out.exists()

@@ -202,3 +202,48 @@ def test_a_file_of_another_layout_is_a_one_line_input_error(tmp_path):
         f["runs/re_1/vy"] = np.zeros((2, 3, 3))
     with pytest.raises(InputError, match=r"has vx \(2, 3, 3\) and vy \(2, 3, 3\); .* need \(2, 4, 9\) and \(2, 5, 8\)"):
         load_karman_data(path)
+
+
+def test_an_interrupted_store_of_the_resume_state_continues_to_identical_data(tmp_path, monkeypatch):
+    """The fine state was overwritten in resume/ field by field: interrupted after vx and vy, the
+    next run continued from the new velocities with the old time, pressure and marker (of two
+    chunks earlier, as frames_done said) into data unlike an uninterrupted run, without a word."""
+    import dataclasses
+
+    ref = generate_karman_data(tmp_path / "ref.h5", **KW)
+    _, runs_ref = load_karman_data(ref)
+    real_fields, real_move = dataclasses.fields, h5py.Group.move
+
+    class InterruptedFields:  # the third store (after the second chunk) stops after two fields
+        calls = 0
+
+        @classmethod
+        def fields(cls, obj):
+            cls.calls += 1
+            for i, field in enumerate(real_fields(obj)):
+                if cls.calls == 3 and i == 2:
+                    raise KeyboardInterrupt
+                yield field
+
+    moves = {"n": 0}
+
+    def interrupted_move(self, source, dest):  # the third store stops after frames_done moved
+        moves["n"] += 1
+        if moves["n"] == 3:
+            raise KeyboardInterrupt
+        return real_move(self, source, dest)
+
+    for name, patch in (("fields", lambda: monkeypatch.setattr(karman_mod, "dataclasses", InterruptedFields)),
+                        ("move", lambda: monkeypatch.setattr(h5py.Group, "move", interrupted_move))):
+        path = tmp_path / f"{name}.h5"
+        patch()
+        with pytest.raises(KeyboardInterrupt):
+            generate_karman_data(path, **KW)
+        monkeypatch.undo()
+        generate_karman_data(path, **KW)
+        _, runs = load_karman_data(path)
+        for a, b in zip(runs_ref, runs, strict=True):
+            np.testing.assert_array_equal(a["vx"], b["vx"])
+            np.testing.assert_array_equal(a["vy"], b["vy"])
+        with h5py.File(path, "r") as f:
+            assert all(set(g) == {"vx", "vy"} for g in f["runs"].values())  # no state left once complete

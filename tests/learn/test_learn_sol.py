@@ -158,15 +158,15 @@ def test_rollout_and_evaluation_refuse_frames_outside_the_data(tmp_path):
         load_corrector(tmp_path / "m.npz")
 
 
-def _uniform_karman_file(path):
-    """A karman-data layout written directly (generating one takes 10 s): one training run of
+def _uniform_karman_file(path, split="train"):
+    """A karman-data layout written directly (generating one takes 10 s): one ``split`` run of
     three frames of a uniform flow."""
     import h5py
 
     with h5py.File(path, "w") as f:
         f.attrs.update({"nx": NX, "ny": NY, "dt": 1.0, "frames": 3})
         g = f.create_group("runs/re_150")
-        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": "train"})
+        g.attrs.update({"frames_done": 3, "reynolds": 150.0, "split": split})
         g["vx"] = np.full((3, NY, NX + 1), 0.0, np.float32)
         g["vy"] = np.full((3, NY + 1, NX), 0.5, np.float32)
     return path
@@ -235,3 +235,60 @@ def test_rollout_refuses_a_float_frame_index_in_one_line():
         rollout_stepwise(None, problem, 0.0, 1, 1)
     vx, _, _ = rollout_stepwise(None, problem, np.int64(0), jnp.asarray(1), 1)  # integers of any kind
     np.testing.assert_array_equal(np.asarray(vx[0]), np.asarray(problem.vx[0, 1]))
+
+
+def _sol_model_file(path, mode="supervised"):
+    """A tiny sol-train model file for the NX x NY grid (a network, or no correction for ``none``)."""
+    from astrograd.learn import save_model
+    from astrograd.learn._sol import make_corrector
+
+    hyper = {"blocks": 0, "channels": 2, "kernel": 3, "reynolds_scale": 1000.0}
+    meta = {"kind": "sol", "mode": mode, "unroll": 1, "hyper": hyper, "nx": NX, "ny": NY}
+    model = eqx.nn.Identity() if mode == "none" else make_corrector(hyper, jax.random.key(3))
+    return save_model(path, model, meta)
+
+
+def test_evaluate_sol_keeps_the_uncorrected_solver_apart_from_a_network_labelled_none(tmp_path):
+    """A network labelled "none" replaced the uncorrected solver's entry: its errors were
+    reported as those of the solver alone, and the solver's were lost."""
+    from astrograd._errors import InputError
+    from astrograd.learn import evaluate_sol
+
+    data = _uniform_karman_file(tmp_path / "k.h5", split="test")
+    net = _sol_model_file(tmp_path / "net.npz")
+    with pytest.raises(InputError, match=r"^model label 'none' \(.*\) is not allowed; 'none' is the uncorrected "
+                                         r"solver \(always included\): choose another label$"):
+        evaluate_sol(data, {"none": net}, steps=1)
+    # a no-correction file under "none" is the uncorrected solver itself: one entry, as without it
+    alone = evaluate_sol(data, {}, steps=1)
+    both = evaluate_sol(data, {"none": _sol_model_file(tmp_path / "none.npz", "none"), "net": net}, steps=1)
+    assert list(both["errors"]) == ["none", "net"]
+    np.testing.assert_array_equal(both["errors"]["none"], alone["errors"]["none"])
+
+
+@pytest.mark.parametrize("label", ["a/b", ".", ""])
+def test_evaluate_sol_refuses_labels_that_are_no_dataset_name(tmp_path, label):
+    # "a/b" was written to eval.h5 as dataset b of a group a, "." and "" failed writing it
+    from astrograd._errors import InputError
+    from astrograd.learn import evaluate_sol
+
+    data = _uniform_karman_file(tmp_path / "k.h5", split="test")
+    with pytest.raises(InputError, match=f"^model label {label!r} is not allowed; it must be a non-empty name"):
+        evaluate_sol(data, {label: _sol_model_file(tmp_path / "net.npz")}, steps=1)
+
+
+def test_unrolled_loss_refuses_frames_past_the_data():
+    """JAX clamps an index past the data: unrolled_loss from the last frames compared the
+    rollout with the last reference frame repeated, a wrong loss without an error; unroll = 0
+    was NaN (the mean of no steps)."""
+    from astrograd._errors import InputError
+
+    problem = _problem(jnp.float32, 1e-3)
+    assert np.isfinite(float(unrolled_loss(None, problem, 0, FRAMES - 3, 2)))  # frames 4 and 5: the last
+    with pytest.raises(InputError, match=r"^start = 4 with unroll = 2 is not allowed; the problem has 6 frames per "
+                                         r"run: start \+ unroll must be at most 5$"):
+        unrolled_loss(None, problem, 0, FRAMES - 2, 2)
+    with pytest.raises(InputError, match=r"^run = 1 is not allowed"):
+        unrolled_loss(None, problem, 1, 0, 2)
+    with pytest.raises(InputError, match=r"^unroll = 0 is not allowed"):
+        unrolled_loss(None, problem, 0, 0, 0)

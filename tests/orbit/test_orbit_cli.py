@@ -120,3 +120,38 @@ def test_library_errors_name_the_options(args, message):
     --angle-init, 'unknown integrator', ...)."""
     r = runner.invoke(app, [*args, "--no-progress"])
     assert r.exit_code == 2 and r.stderr.startswith(message) and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # "or None" (inverse.fit's message): no command line can type None
+        (["fit-gravity", "--tol", "-1"], "error: --tol = -1 is not allowed; it must be a finite number >= 0"),
+        (["fit-gravity", "--tol", "nan"], "error: --tol = nan is not allowed; it must be a finite number >= 0"),
+        # "lower dt", "raise dt or g, or lower the speed", "lower learning_rate": the library's names
+        (["fit-gravity", "--dt", "10"], "error: --dt = 10 s is too long for this throw: the ball is observed in the "
+         "air at 0 step(s) after the launch (the fit needs at least 1); lower --dt"),
+        (["best-angle", "--dt", "3"], "error: --dt = 3 s is too long for the throw at 30°: the ball is in the air at "
+         "0 step(s) after the launch (the range needs at least 1); lower --dt"),
+        (["fit-gravity", "--dt", "1e-7"], "error: the flight lasts 6.9282 s: 6.93e+07 steps of dt = 1e-07 s, more "
+         "than the 10,000,000 allowed (the whole trajectory is kept); raise --dt or --g-true, or lower --speed"),
+        (["best-angle", "--dt", "1e-7"], "error: the flight lasts 4.07747 s: 4.69e+07 steps of dt = 1e-07 s, more "
+         "than the 10,000,000 allowed (the whole trajectory is kept); raise --dt or --g, or lower --speed"),
+        # learn-drag's throws are fixed: it has no --speed
+        (["learn-drag", "--dt", "1e-7"], "error: the flight lasts 2.03874 s: 2.04e+07 steps of dt = 1e-07 s, more "
+         "than the 10,000,000 allowed (the whole trajectory is kept); raise --dt or --g"),
+        (["best-angle", "--learning-rate", "100"],
+         "error: gradient ascent left (0°, 90°) (angle 5760°); lower --learning-rate"),
+    ],
+)
+def test_advice_names_the_command_options(args, message):
+    r = runner.invoke(app, [*args, "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.strip() == message, r.stderr
+
+
+@pytest.mark.parametrize("command", ["fit-gravity", "learn-drag"])
+def test_checkpoint_errors_name_the_option(tmp_path, command):
+    # "checkpoint '...' is a directory", the library's name
+    r = runner.invoke(app, [command, "--checkpoint", str(tmp_path), "--no-progress"])
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: --checkpoint {str(tmp_path)!r} is a directory; give a .npz file"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json
-from astrograd._errors import InputError
+from astrograd._errors import InputError, SimulationError
 
 app = typer.Typer(
     help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True
@@ -42,6 +45,32 @@ def parse_res(res: str, scene: str) -> tuple[int, int]:
     if len(values) != 2 or min(values) < 2:
         raise InputError(f"--res {res!r} is not allowed; give NXxNY with integers >= 2, e.g. 32x64")
     return values[0], values[1]
+
+
+@contextmanager
+def _advice_as_options(rewrites: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    """An InputError or SimulationError of the library whose message matches a pattern of
+    ``rewrites`` ((regular expression, replacement), ...) is raised again with the replacement:
+    the library's advice names its parameters ("a smaller dt"), the command's user has options."""
+    try:
+        yield
+    except (InputError, SimulationError) as err:
+        message = str(err)
+        for pattern, replacement in rewrites:
+            message = re.sub(pattern, replacement, message)
+        if message == str(err):
+            raise
+        raise type(err)(message) from None
+
+
+# the advice of flow's explicit viscosity limit, in the library's terms
+_VISCOSITY_LIMIT = "use the implicit viscosity scheme or a smaller dt"
+RUN_ADVICE = (
+    (re.escape(_VISCOSITY_LIMIT), "use --viscosity-scheme implicit or a smaller --dt"),
+    (r"(explicit viscosity limit 1); use a smaller dt$", r"\1; use a smaller --dt"),  # burgers (no other scheme)
+    (r"^(cylinder radius .* covers no cell centre \(.*\))$", r"\1; use more cells (--res)"),
+    (r"; use more cells$", "; use more cells (--res)"),
+)
 
 
 def _steps(steps: int) -> int:
@@ -104,10 +133,11 @@ def run_cmd(
     check_output(out, "--out", None, "out.h5")
     check_output(gif, "--gif", ".gif", "run.gif")
     t0 = time.perf_counter()
-    if scene == "burgers":
-        summary = _run_burgers(nx, steps, dt, save_every, out, advection)
-    else:
-        summary = _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet)
+    with _advice_as_options(RUN_ADVICE):
+        if scene == "burgers":
+            summary = _run_burgers(nx, steps, dt, save_every, out, advection)
+        else:
+            summary = _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     summary["backend"] = jax.default_backend()
     for k, v in summary.items():
@@ -228,7 +258,10 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
 
 
 # the library's checks name its parameters; reported with the options as typed
-FIT_OPTIONS = {"learning rate": "--lr", "iterations": "--iterations"}
+FIT_OPTIONS = {"learning rate": "--lr", "iterations": "--iterations", "checkpoint": "--checkpoint"}
+FIT_ADVICE = ((r"; lower the learning rate$", "; lower --lr"),)
+# fit-marker's time step is fixed: a finer grid is what crosses the explicit viscosity limit
+FIT_MARKER_ADVICE = (*FIT_ADVICE, (re.escape(_VISCOSITY_LIMIT), "use a smaller --res"))
 
 
 @app.command("fit-burgers")
@@ -248,7 +281,7 @@ def fit_burgers_cmd(
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
-    with ProgressBar(iterations, "fit burgers", enabled=not quiet) as bar:
+    with ProgressBar(iterations, "fit burgers", enabled=not quiet) as bar, _advice_as_options(FIT_ADVICE):
         result = fit_burgers(iterations, lr, callback=lambda i, loss: bar.advance(1, f"loss {loss:.4g}"))
     _fit_outputs(result, out, plot, "burgers", t0, json_out)
 
@@ -279,7 +312,8 @@ def fit_marker_cmd(
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "fit.png")
     t0 = time.perf_counter()
-    result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
+    with _advice_as_options(FIT_MARKER_ADVICE):
+        result = fit_marker(iterations, lr, n=res, steps=steps, checkpoint=checkpoint, progress=not quiet)
     _fit_outputs(result, out, plot, "marker", t0, json_out)
 
 

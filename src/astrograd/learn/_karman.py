@@ -7,7 +7,8 @@ HDF5 layout (one file):
   /runs/<name>     attrs: reynolds, split ("train" or "test"), frames_done
     vx             (frames, ny, nx+1)  down-sampled x-face velocity (length/time)
     vy             (frames, ny+1, nx)  down-sampled y-face velocity
-    resume/        the fine FlowState after the last stored frame (to continue the run)
+    resume/        the fine FlowState after the last stored frame (to continue the run; attrs:
+                   frames_done); resume_new/ while a newer one is being written
 Frame 0 is the state after ``warmup`` fine steps; frame k is k steps of ``dt`` later.
 """
 
@@ -29,6 +30,7 @@ from astrograd.io._paths import file_to_read, file_to_write
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
 _VERSION = 1
+_NEW_STATE = "resume_new"  # the fine state being written, until it replaces resume/
 
 
 def coarse_scene(nx: int, ny: int, reynolds: float, dt: float = 1.0):
@@ -186,8 +188,9 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
         g.create_dataset("vy", (frames, ny + 1, nx), dtype="f4")
     done = int(g.attrs["frames_done"])
     if done >= frames:
-        if "resume" in g:  # interrupted after the last frame was stored, before this was removed
-            del g["resume"]
+        for name in ("resume", _NEW_STATE):  # interrupted after the last frame was stored, before removal
+            if name in g:
+                del g[name]
         bar.advance(warmup + frames - 1)
         return
     state, params, config = fine_scene(
@@ -217,20 +220,42 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
 
 
 def _store_state(g, state: FlowState, done: int) -> None:
-    r = g.require_group("resume")
+    """Store the fine state after frame ``done`` and then ``frames_done``, so that an interruption
+    at any point leaves a state that matches ``frames_done``: the new state is written whole to
+    ``resume_new`` (its attribute ``frames_done`` says which frame it follows) before it replaces
+    ``resume`` (overwriting ``resume`` field by field left, when interrupted, a state mixing two
+    frames, continued without a word into data unlike an uninterrupted run)."""
+    if _NEW_STATE in g:  # a write interrupted before frames_done moved: not the state in use
+        del g[_NEW_STATE]
+    r = g.create_group(_NEW_STATE)
     for field in dataclasses.fields(state):
-        a = np.asarray(getattr(state, field.name))
-        if field.name in r:
-            r[field.name][...] = a
-        else:
-            r.create_dataset(field.name, data=a)
+        r.create_dataset(field.name, data=np.asarray(getattr(state, field.name)))
+    r.attrs["frames_done"] = done
     g.file.flush()
     g.attrs["frames_done"] = done
     g.file.flush()
+    if "resume" in g:
+        del g["resume"]
+    g.move(_NEW_STATE, "resume")
+    g.file.flush()
+
+
+def _resume_group(g):
+    """The stored state that follows the run's ``frames_done`` frames: ``resume``, or
+    ``resume_new`` when an interruption came between the two steps of :func:`_store_state`."""
+    done = int(g.attrs["frames_done"])
+    new = g.get(_NEW_STATE)
+    if new is not None and "frames_done" in new.attrs and int(new.attrs["frames_done"]) == done:
+        return new
+    # a file written before resume_new/ existed has no frames_done attribute on resume/
+    if "resume" in g and int(g["resume"].attrs.get("frames_done", done)) == done:
+        return g["resume"]
+    raise InputError(f"{g.file.filename!r}: run {g.name} has no stored state after frame {done} to continue from; "
+                     "delete the file to generate it again")
 
 
 def _load_state(g, template: FlowState) -> FlowState:
-    r = g["resume"]
+    r = _resume_group(g)
     return FlowState(
         **{
             f.name: jnp.asarray(r[f.name][()], dtype=getattr(template, f.name).dtype)

@@ -191,7 +191,16 @@ def relative_l1(vx, vy, ref_vx, ref_vy):
 
 def unrolled_loss(model, problem: SolProblem, run, start, unroll: int):
     """Mean over the ``unroll`` steps of the mean squared velocity error of the corrected
-    coarse solver started from reference frame ``start`` of run ``run`` (traceable)."""
+    coarse solver started from reference frame ``start`` of run ``run`` (traceable; concrete
+    ``run`` and ``start`` are checked: the reference frames ``start + unroll`` must exist)."""
+    _check_rollout(problem, run, start, 0)
+    unroll = check_int("unroll", unroll, 1)  # 0 was the mean of no steps: NaN
+    if is_concrete(start) and start + unroll > problem.vx.shape[1] - 1:
+        # JAX clamps an index past the data: the loss compared with the last frame, repeated
+        raise InputError(
+            f"start = {start!r} with unroll = {unroll} is not allowed; the problem has {problem.vx.shape[1]} frames "
+            f"per run: start + unroll must be at most {problem.vx.shape[1] - 1}"
+        )
     params = _params_of(problem, run)
     re = problem.reynolds[run]
     s0 = problem.state(problem.vx[run, start], problem.vy[run, start])
@@ -399,10 +408,11 @@ def load_corrector(path: str | Path):
 
 
 def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int = 100, start: int = 0) -> dict:
-    """Roll out each model (label -> model file; ``none`` is always included) ``steps`` steps on
-    every test run of ``data`` from frame ``start``. Returns ``{"reynolds": [...], "errors":
-    {label: (runs, steps+1) relative L1 errors}, "mean": {label: [per run mean over steps 1..]},
-    "vorticity": ...}``."""
+    """Roll out each model (label -> model file; ``none``, the uncorrected solver, is always
+    included: a network labelled ``none`` is refused) ``steps`` steps on every test run of
+    ``data`` from frame ``start``. Labels are names without '/' (datasets of eval.h5). Returns
+    ``{"reynolds": [...], "errors": {label: (runs, steps+1) relative L1 errors}, "mean": {label:
+    [per run mean over steps 1..]}, "vorticity": ...}``."""
     steps = check_int("steps", steps, 1)
     start = check_int("start", start, 0)
     problem, attrs = make_problem(data, "test")
@@ -415,9 +425,23 @@ def evaluate_sol(data: str | Path, models: dict[str, str | Path], *, steps: int 
             f"steps = {steps!r} from frame {start} is not allowed; the test runs have {frames} frames "
             f"(at most {frames - 1 - start} steps)"
         )
+    for label in models:
+        # the labels name the datasets of eval.h5: "a/b" was stored as b in a group a, "." and ""
+        # failed writing it, after the whole evaluation
+        if not isinstance(label, str) or label in ("", ".", "..") or "/" in label:
+            raise InputError(f"model label {label!r} is not allowed; it must be a non-empty name without '/'")
     loaded = {"none": None}
     for label, p in models.items():
         model, meta = load_corrector(p)
+        if label == "none":
+            if model is None:  # a sol-train --mode none file: the uncorrected solver itself
+                continue
+            # it replaced the uncorrected solver's entry: the network's errors were reported as
+            # those of the solver alone
+            raise InputError(
+                f"model label 'none' ({str(p)!r}) is not allowed; 'none' is the uncorrected solver (always "
+                "included): choose another label"
+            )
         if (meta["nx"], meta["ny"]) != (int(attrs["nx"]), int(attrs["ny"])):
             raise InputError(
                 f"model {str(p)!r} was trained on {meta['nx']}x{meta['ny']} cells; the data has "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,25 @@ def _check_checkpoint_every(checkpoint_every: int | None, checkpoint: Path | Non
         )
 
 
+# generate_karman_data's check of the coarse solver, in the command's options: its grid is --nx,
+# --ny and its scheme is fixed (explicit viscosity, dt = 1), so fewer cells or a higher Reynolds
+# number is what keeps the explicit viscosity stable
+COARSE_SOLVER_ADVICE = (
+    (r"^the coarse solver cannot run on nx = (\d+), ny = (\d+) ", r"the coarse solver cannot run on --nx \1 --ny \2 "),
+    (r"; use the implicit viscosity scheme or a smaller dt$",
+     "; use fewer cells (--nx, --ny) or higher Reynolds numbers (--train-re, --test-re)"),
+    (r"(covers no cell centre \(.*\))$", r"\1; use more cells (--nx, --ny)"),
+)
+
+
+def _coarse_solver_advice(err: InputError) -> InputError:
+    """``err`` of generate_karman_data's coarse-solver check with COARSE_SOLVER_ADVICE applied."""
+    message = str(err)
+    for pattern, replacement in COARSE_SOLVER_ADVICE:
+        message = re.sub(pattern, replacement, message)
+    return InputError(message)
+
+
 # the library's checks name its parameters; the commands report them with the options as typed
 @app.command("karman-data")
 @handle_errors(options={"nx": "--nx", "ny": "--ny", "factor": "--factor", "frames": "--frames", "warmup": "--warmup",
@@ -83,19 +103,24 @@ def karman_data_cmd(
 
     train_reynolds, test_reynolds = _reynolds(train_re, test_re)
     t0 = time.perf_counter()
-    path = generate_karman_data(
-        out,
-        train_reynolds=train_reynolds,
-        test_reynolds=test_reynolds,
-        nx=nx,
-        ny=ny,
-        factor=factor,
-        frames=frames,
-        warmup=warmup,
-        chunk=chunk,
-        seed=seed,
-        progress=show_progress,
-    )
+    try:
+        path = generate_karman_data(
+            out,
+            train_reynolds=train_reynolds,
+            test_reynolds=test_reynolds,
+            nx=nx,
+            ny=ny,
+            factor=factor,
+            frames=frames,
+            warmup=warmup,
+            chunk=chunk,
+            seed=seed,
+            progress=show_progress,
+        )
+    except InputError as err:
+        if not str(err).startswith("the coarse solver cannot run on "):
+            raise
+        raise _coarse_solver_advice(err) from None
     _, runs = load_karman_data(path)
     summary = {
         "out": str(path),
@@ -112,7 +137,8 @@ def karman_data_cmd(
 
 @app.command("sol-train")
 @handle_errors(options={"unroll": "--unroll", "steps": "--steps", "batch": "--batch", "learning rate": "--lr",
-                        "blocks": "--blocks", "channels": "--channels", "kernel": "--kernel", "seed": "--seed"})
+                        "blocks": "--blocks", "channels": "--channels", "kernel": "--kernel", "seed": "--seed",
+                        "checkpoint": "--checkpoint"})
 def sol_train_cmd(
     data: Path = typer.Option(Path("outputs/learn/karman.h5"), "--data", help="file from karman-data"),
     out: Path = typer.Option(None, "--out", help="model file (default outputs/learn/sol-<mode>.npz)"),
@@ -211,6 +237,8 @@ def _parse_models(models: list[str]) -> dict[str, Path]:
         if meta["mode"] == "none" and label in ("", "none"):
             continue  # the uncorrected solver is always included
         label = label or (meta["mode"] if meta["mode"] != "loop" else f"loop-{meta['unroll']}")
+        if label in (".", "..") or "/" in label:  # a dataset name in eval.h5 (evaluate_sol refuses it)
+            raise InputError(f"--checkpoint {item!r}: the label {label!r} is not allowed; give a name without '/'")
         if label == "none":
             raise InputError(
                 f"--checkpoint {item!r}: the label 'none' is the uncorrected solver (always included); "
@@ -280,7 +308,7 @@ def sol_eval_cmd(
     "train_pairs": "--train-pairs", "test_pairs": "--test-pairs", "batch": "--batch", "op_steps": "--op-steps",
     "cfe_steps": "--cfe-steps", "e2e_steps": "--e2e-steps", "learning rate": "--lr", "force weight": "--force-weight",
     "end-to-end final learning rate": "--e2e-final-lr", "clip norm": "--clip-norm", "unknown loss": "unknown --loss",
-    "unknown OP target": "unknown --op-target", "seed": "--seed"})
+    "unknown OP target": "unknown --op-target", "seed": "--seed", "checkpoint": "--checkpoint"})
 def control_train_cmd(
     out: Path = typer.Option(Path("outputs/learn/control.npz"), "--out", help="model file"),
     n: int = typer.Option(64, help="cells per side"),
@@ -317,6 +345,11 @@ def control_train_cmd(
     from astrograd.learn._control import ControlSettings, train_control
 
     _check_checkpoint_every(checkpoint_every, checkpoint)
+    # the library's "resolution n = 64 must be divisible by 2**levels" named --levels as levels;
+    # bad values of either alone are left to the library (named by the options map)
+    if n >= 8 and levels >= 0 and n % 2**levels:
+        raise InputError(f"--n = {n} is not allowed with --levels {levels}; it must be divisible by "
+                         f"2**{levels} = {2**levels}")
     for option, value in (("--e2e-final-lr", e2e_final_lr), ("--clip-norm", clip_norm)):
         if value is not None and e2e_steps == 0:  # it used to be accepted and ignored
             raise InputError(f"{option} is not available with --e2e-steps 0; it applies to stage 3 (end to end)")

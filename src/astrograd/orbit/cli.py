@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jax
@@ -25,7 +28,32 @@ PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on 
 OPTIONS = {"g_true": "--g-true", "g_init": "--g-init", "speed": "--speed", "dt": "--dt", "noise": "--noise",
            "steps": "--steps", "learning_rate": "--learning-rate", "tol": "--tol", "drag": "--drag", "g": "--g",
            "width": "--width", "depth": "--depth", "unknown integrator": "unknown --integrator",
-           "unknown optimizer": "unknown --optimizer"}
+           "unknown optimizer": "unknown --optimizer", "checkpoint": "--checkpoint"}
+
+
+@contextmanager
+def _advice_as_options(*rewrites: tuple[str, str]) -> Iterator[None]:
+    """An InputError of the library whose message matches a pattern of ``rewrites`` ((regular
+    expression, replacement), ...) is raised again with the replacement: the library's advice
+    names its parameters ("lower dt"), the command's user has options."""
+    try:
+        yield
+    except InputError as err:
+        message = str(err)
+        for pattern, replacement in rewrites:
+            message = re.sub(pattern, replacement, message)
+        if message == str(err):
+            raise
+        raise InputError(message) from None
+
+
+# a dt as long as the flight (_problems._require_steps_in_air)
+LOWER_DT = (r"; lower dt$", "; lower --dt")
+
+
+def _too_many_steps(advice: str) -> tuple[str, str]:
+    """The advice of steps_for_flight (a dt too short for the flight), as the command's options."""
+    return r"; raise dt or g, or lower the speed$", f"; {advice}"
 
 
 @app.command("fit-gravity")
@@ -62,7 +90,7 @@ def fit_gravity_cmd(
             raise InputError("--seed is not available with --noise 0; it seeds the noise on the observations")
     seed = 0 if seed is None else seed
     check_output(plot, "--plot", ".png", "fig.png")
-    with float64():
+    with float64(), _advice_as_options(LOWER_DT, _too_many_steps("raise --dt or --g-true, or lower --speed")):
         r = fit_gravity(g_true=g_true, g_init=g_init, speed=speed, angle_deg=angle, dt=dt,
                         integrator=integrator, noise=noise, key=jax.random.key(seed) if noise else None, joint=joint,
                         optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
@@ -111,7 +139,8 @@ def best_angle_cmd(
     from astrograd.orbit._problems import best_angle
 
     check_output(plot, "--plot", ".png", "fig.png")
-    with float64():
+    with float64(), _advice_as_options(LOWER_DT, _too_many_steps("raise --dt or --g, or lower --speed"),
+                                       (r"; lower learning_rate$", "; lower --learning-rate")):
         r = best_angle(speed=speed, drag=drag, g=g, dt=dt, integrator=integrator,
                        angle_init_deg=angle_init, learning_rate=learning_rate, steps=steps,
                        progress=progress)
@@ -155,7 +184,8 @@ def learn_drag_cmd(
         raise InputError("--width is not available with --depth 0 (a linear model, no hidden layer)")
     width = 32 if width is None else width
     check_output(plot, "--plot", ".png", "fig.png")
-    with float64():
+    # the throws' speeds are fixed: no --speed
+    with float64(), _advice_as_options(LOWER_DT, _too_many_steps("raise --dt or --g")):
         r = learn_drag(drag=drag, g=g, dt=dt, integrator=integrator, steps=steps, width=width,
                        depth=depth, learning_rate=learning_rate, key=jax.random.key(check_seed(seed, "--seed")),
                        checkpoint=checkpoint, progress=progress)
