@@ -206,6 +206,18 @@ def test_a_npy_file_given_as_a_checkpoint_is_a_one_line_error(tmp_path):
         load_npz(path, "checkpoint")
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b""])
+def test_a_file_that_is_no_npz_is_named_without_numpys_pickle_advice(tmp_path, content):
+    """np.load takes any file that is neither zip nor .npy for a pickle: its message advised
+    loading it "unsafely using the allow_pickle= keyword", which no command offers."""
+    from astrograd.io import load_npz
+
+    path = tmp_path / "c.npz"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"^checkpoint '.*c\.npz' cannot be read \(it is not an \.npz archive\)$"):
+        load_npz(path, "checkpoint")
+
+
 def test_a_group_entry_named_attrs_that_is_not_a_mapping_is_a_dataset(tmp_path):
     """``{"g": {"attrs": array}}``: "attrs" is a group's attributes only when it is a mapping;
     an array of that name was dropped without a word (the file lacked it)."""

@@ -107,7 +107,12 @@ def _storable(path, name, value) -> np.ndarray:
 
 def _open_npz(path) -> np.lib.npyio.NpzFile:
     """``np.load`` of an npz archive; a ValueError for a ``.npy`` file, which np.load reads as one
-    array (it was a TypeError from ``with`` on that array)."""
+    array (it was a TypeError from ``with`` on that array), and for any other file, which np.load
+    takes for a pickle (its message advised ``allow_pickle=``, no option of a command)."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic.startswith(b"PK") and magic != b"\x93NUMPY":
+        raise ValueError("it is not an .npz archive")
     z = np.load(path, allow_pickle=False)
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise ValueError("it holds a single .npy array, not an .npz archive")
