@@ -11,7 +11,17 @@ def test_import_does_not_enable_x64():
 def test_x64_fixture_switches_on_and_off(x64):
     import jax.numpy as jnp
 
+    from astrograd._precision import float64
+
     assert jnp.zeros(1).dtype == jnp.float64
+    # "and off" was never checked: the context manager behind the fixture restores the setting
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with float64():
+            assert jnp.zeros(1).dtype == jnp.float64
+        assert jnp.zeros(1).dtype == jnp.float32
+    finally:
+        jax.config.update("jax_enable_x64", True)
 
 
 def test_check_positive_refuses_bools():

@@ -16,6 +16,14 @@ def test_an_array_quantity_converts_element_by_element():
     got = CU.to_code(v)
     assert isinstance(got, np.ndarray) and got.shape == (3,)
     np.testing.assert_allclose(got, [CU.to_code(x) for x in v], rtol=1e-15)
+    # an independent reference (the code velocity unit is 1 km/s): the element-wise call above
+    # goes through the same conversion and would agree with a wrong scale
+    np.testing.assert_allclose(got, [1.0, 2.5, 40.0], rtol=1e-14)
+    # and one through astropy alone: the code time unit is 3 pc / (1 km/s), the mass unit 1e-4 Msun
+    t_unit = (3 * u.pc / (1 * u.km / u.s)).to_value(u.s)
+    np.testing.assert_allclose(CU.to_code(np.array([1.0, 7.0]) * u.Myr), np.array([1.0, 7.0]) * u.Myr.to(u.s) / t_unit,
+                               rtol=1e-14)
+    assert CU.to_code(1 * u.Msun) == pytest.approx(1e4, rel=1e-14)
     np.testing.assert_allclose(CU.from_code(got, u.km / u.s).to_value(u.km / u.s), v.value, rtol=1e-14)
     assert isinstance(CU.to_code(3 * u.pc), float) and CU.to_code(3 * u.pc) == pytest.approx(1.0)
 

@@ -33,8 +33,9 @@ def rosenbrock(p):
 def test_adam_reaches_known_minimum_and_history_is_consistent(x64):
     p0 = {"a": jnp.zeros(3), "b": jnp.array(0.0)}
     res = fit(quadratic, p0, learning_rate=0.05, steps=400, progress=False)
-    np.testing.assert_allclose(res.params["a"], [1.0, -2.0, 3.0], atol=1e-4)
-    np.testing.assert_allclose(res.params["b"], 0.5, atol=1e-4)
+    # measured errors 8.3e-9 and 2.9e-10 (the tolerance was 1e-4)
+    np.testing.assert_allclose(res.params["a"], [1.0, -2.0, 3.0], atol=2e-7)
+    np.testing.assert_allclose(res.params["b"], 0.5, atol=1e-8)
     assert res.steps == 400 and res.losses.shape == (401,)
     assert res.params_history["a"].shape == (401, 3)
     # losses[i] is the loss at params_history[i], recomputed independently here
@@ -84,7 +85,7 @@ def test_best_params_without_history_and_across_resume(x64, tmp_path):
 def test_lbfgs_rosenbrock_and_tolerance(x64):
     res = fit(rosenbrock, {"x": jnp.array([-1.2, 1.0])}, optimizer="lbfgs", steps=200, tol=1e-9,
               progress=False)
-    np.testing.assert_allclose(res.params["x"], [1.0, 1.0], atol=1e-8)
+    np.testing.assert_allclose(res.params["x"], [1.0, 1.0], atol=1e-10)  # measured 6.8e-12
     assert res.converged and res.steps < 200 and res.grad_norm <= 1e-9
     assert res.losses.shape == (res.steps + 1,)
     # the update was compiled once (before: twice, optax's L-BFGS starting with weakly typed
@@ -113,7 +114,7 @@ def test_custom_optax_transformation_and_equinox_static_leaves(x64):
     ys = 3.0 * xs
     res = fit(lambda m: jnp.mean((m.act(m.w * xs) - ys) ** 2), Line(jnp.array(0.1), lambda z: z),
               optimizer=optax.sgd(0.3), steps=200, progress=False)
-    assert float(res.params.w) == pytest.approx(3.0, rel=1e-8)
+    assert float(res.params.w) == pytest.approx(3.0, rel=3e-14)  # SGD contracts by 0.78 a step: measured 3e-16
 
 
 def test_non_finite_loss_is_reported_with_the_step(x64):
@@ -279,13 +280,14 @@ def test_args_are_inputs_of_the_compiled_update_not_constants(compilations):
     closed = fit(lambda p: _shifted_quadratic(p, (target, 2.0)), jnp.zeros(3), optimizer="lbfgs", steps=5,
                  progress=False)
     given = fit(_shifted_quadratic, jnp.zeros(3), args=(target, 2.0), optimizer="lbfgs", steps=5, progress=False)
-    np.testing.assert_allclose(given.params, closed.params, rtol=1e-6)
-    np.testing.assert_allclose(given.params, target, rtol=1e-5)
+    # measured: equal, and at the target to the last bit (L-BFGS on an isotropic quadratic)
+    np.testing.assert_allclose(given.params, closed.params, rtol=1e-14)
+    np.testing.assert_allclose(given.params, target, rtol=1e-13)
     with compilations() as compiled:
         other = fit(_shifted_quadratic, jnp.zeros(3), args=(-target, 0.5), optimizer="lbfgs", steps=5,
                     progress=False)
     assert "update" not in " ".join(map(str, compiled)), compiled
-    np.testing.assert_allclose(other.params, -target, rtol=1e-5)
+    np.testing.assert_allclose(other.params, -target, rtol=1e-13)
 
 
 def test_a_resume_with_other_args_is_refused(x64, tmp_path):
@@ -321,7 +323,7 @@ def test_args_may_hold_a_typed_prng_key(x64, tmp_path):
     kw = dict(optimizer="sgd", learning_rate=0.1, progress=False, steps=4)
     res = fit(_noisy_target, jnp.zeros(3), args=(jax.random.key(0),), checkpoint=tmp_path / "k.npz", **kw)
     np.testing.assert_allclose(res.params, jax.random.normal(jax.random.key(0), (3,), jnp.float64) * (1 - 0.8**4),
-                               rtol=1e-12)
+                               rtol=3e-14)  # measured 2.2e-16
     with pytest.raises(InputError, match=r"different fit \(args_sha256 differ\)"):
         fit(_noisy_target, jnp.zeros(3), args=(jax.random.key(1),), checkpoint=tmp_path / "k.npz", **kw)
 

@@ -73,11 +73,11 @@ def test_finite_difference_error_falls_like_h_then_rises_from_round_off(x64):
     # truncation regime: log-log slope 1 (one-sided difference is first order)
     big = res.hs >= 1e-5
     slope = np.polyfit(np.log10(res.hs[big]), np.log10(res.errors[big]), 1)[0]
-    assert slope == pytest.approx(1.0, abs=0.05)
+    assert slope == pytest.approx(1.0, abs=0.02)  # measured 0.99855
     # the best h is near sqrt(eps) ~ 1e-8, and round-off makes the tiniest h much worse
     best = int(np.argmin(res.errors))
     assert 1e-10 <= res.hs[best] <= 1e-6
-    assert res.errors[-1] > 100 * res.errors[best]
+    assert res.errors[-1] > 1e5 * res.errors[best]  # measured 2e7 (h = 1e-15: 24 % against 1.2e-8)
     assert "relative error" in res.table()
 
 
