@@ -36,8 +36,9 @@ def test_cole_hopf_reference_is_a_solution():
     ut = (cole_hopf(x, t + k, nu) - cole_hopf(x, t - k, nu)) / (2 * k)
     ux = (cole_hopf(x + h, t, nu) - cole_hopf(x - h, t, nu)) / (2 * h)
     uxx = (cole_hopf(x + h, t, nu) - 2 * u + cole_hopf(x - h, t, nu)) / h**2
-    assert np.max(np.abs(ut + u * ux - nu * uxx)) < 1e-4
-    np.testing.assert_allclose(cole_hopf(x, 1e-6, nu), -np.sin(np.pi * x), atol=1e-3)
+    # measured: residual 9.6e-8, distance from the initial condition at t = 1e-6 1.5e-6
+    assert np.max(np.abs(ut + u * ux - nu * uxx)) < 2e-6
+    np.testing.assert_allclose(cole_hopf(x, 1e-6, nu), -np.sin(np.pi * x), atol=3e-5)
 
 
 @pytest.mark.parametrize("advection", ["semi-lagrangian", "maccormack"])
@@ -50,11 +51,11 @@ def test_burgers_converges_to_cole_hopf_first_order(x64, advection):
 
 
 def test_book_setting_matches_cole_hopf_through_the_shock(x64):
-    """N = 128, dt = 1/32 at t = 0.5 (after the shock formed): RMS error 1 % of the amplitude."""
+    """N = 128, dt = 1/32 at t = 0.5 (after the shock formed): RMS error 1.3 % of the amplitude."""
     config = burgers.BurgersConfig()
     u, _ = burgers.burgers_simulate(burgers.burgers_initial(config), burgers.BOOK_VISCOSITY, config, 16)
     exact = cole_hopf(np.asarray(config.cell_centres()), 0.5, burgers.BOOK_VISCOSITY)
-    assert float(np.sqrt(np.mean((np.asarray(u) - exact) ** 2))) < 0.03
+    assert float(np.sqrt(np.mean((np.asarray(u) - exact) ** 2))) < 0.015  # measured 0.0129
 
 
 def test_fit_burgers_reaches_the_book_loss_in_50_iterations():

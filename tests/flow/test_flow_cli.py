@@ -116,12 +116,13 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
 
 
-@pytest.mark.parametrize("scene, res", [("smoke", "16x16"), ("taylor-green", "8x8")])
-def test_run_other_scenes(scene, res):
+# measured max_divergence: smoke 3.6e-6 (CG), taylor-green 1.8e-7 (FFT; the bound is ~100 float32 eps)
+@pytest.mark.parametrize("scene, res, max_div", [("smoke", "16x16", 1e-4), ("taylor-green", "8x8", 2e-5)])
+def test_run_other_scenes(scene, res, max_div):
     r = runner.invoke(app, ["run", scene, "--res", res, "--steps", "3", "--json", "--quiet"])
     assert r.exit_code == 0, r.output
     s = _json(r)
-    assert s["steps"] == 3 and s["max_divergence"] < 1e-2
+    assert s["steps"] == 3 and s["max_divergence"] < max_div
 
 
 def test_run_taylor_green_reports_its_reynolds_number(tmp_path):

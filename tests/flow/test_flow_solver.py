@@ -36,7 +36,7 @@ def test_taylor_green_decay_first_order(x64):
     (e1, d1), (e2, d2) = (_tg_energy_error(n, "maccormack", viscosity_scheme="explicit") for n in (16, 32))
     assert e2 < 0.05
     assert 0.7 < np.log2(e1 / e2) < 1.4, (e1, e2)
-    assert max(d1, d2) < 1e-12  # FFT projection is exact for the discrete operator
+    assert max(d1, d2) < 3e-14  # FFT projection is exact for the discrete operator (measured 1.1e-15)
 
 
 @pytest.mark.slow
@@ -59,7 +59,8 @@ def test_cg_and_fft_pressure_agree(x64):
     phi_fft = solve_pressure_fft(vx, vy, g)
     assert bool(ok)
     phi_cg = phi_cg - phi_cg.mean()
-    np.testing.assert_allclose(phi_cg, phi_fft, atol=1e-9 * float(jnp.abs(phi_fft).max()))
+    # measured: max |phi_cg - phi_fft| = 1.1e-12 max |phi_fft|
+    np.testing.assert_allclose(phi_cg, phi_fft, atol=3e-11 * float(jnp.abs(phi_fft).max()))
 
 
 def _divergence_after_one_projection(state, params, config):
@@ -102,11 +103,11 @@ def test_karman_runs_divergence_free_and_sheds_mass_through_outflow():
     final, _ = flow.simulate(state, params, config, 20)
     g = config.grid
     div = jnp.abs(flow.divergence(final.vx, final.vy, g)) * (1 - params.solid)
-    assert float(div.max()) < 2e-4 * 1.0 / g.dy * 10
+    assert float(div.max()) < 2e-4  # measured 8.2e-6 (float32, CG tol 1e-4)
     inflow = float(jnp.sum(final.vy[0])) * g.dx
     outflow = float(jnp.sum(final.vy[-1])) * g.dx
     assert inflow == pytest.approx(100.0, rel=1e-6)
-    assert outflow == pytest.approx(inflow, rel=1e-2)
+    assert outflow == pytest.approx(inflow, rel=1e-3)  # measured 4.3e-5
     assert int(final.status) == 0
 
 
@@ -347,8 +348,9 @@ def test_a_channel_with_inflow_and_outflow_stays_divergence_free(x64):
     config = flow.FlowConfig(grid, flow.Boundaries("inflow", "outflow", "no-slip", "free-slip"), 0.02, tol=1e-12)
     params = flow.make_params(config, 0.01, inflow_speed=0.7)
     final, _ = flow.simulate(flow.make_state(config), params, config, 3)
-    assert float(jnp.max(jnp.abs(flow.divergence(final.vx, final.vy, grid)))) < 1e-9
-    np.testing.assert_allclose(np.asarray(final.vx[:, -1]).sum(), 0.7 * grid.ny, rtol=1e-9)
+    # measured: divergence 8.7e-14, flux mismatch 3.8e-15 (relative)
+    assert float(jnp.max(jnp.abs(flow.divergence(final.vx, final.vy, grid)))) < 2e-12
+    np.testing.assert_allclose(np.asarray(final.vx[:, -1]).sum(), 0.7 * grid.ny, rtol=1e-13)
 
 
 def test_array_valued_static_numbers_are_python_floats():

@@ -44,9 +44,11 @@ def test_interrupted_generation_resumes_to_identical_data(tmp_path, monkeypatch)
         np.testing.assert_array_equal(a["vy"], b["vy"])
     assert attrs["nx"] == 10 and attrs["factor"] == 1
     # The stored flow is incompressible in the fluid: the inflow through the bottom equals the
-    # outflow through the top (mass conservation, independent of the data pipeline).
-    vy = runs[1]["vy"][-1]
-    np.testing.assert_allclose(vy[-1].sum(), vy[0].sum(), rtol=1e-3)
+    # outflow through the top (mass conservation, independent of the data pipeline), in every
+    # stored frame of both runs (measured: at most 1.6e-4 relative, the solver's CG tolerance;
+    # only the last frame of one run was checked, where it is 4.3e-6)
+    for run in runs:
+        np.testing.assert_allclose(run["vy"][:, -1].sum(axis=1), run["vy"][:, 0].sum(axis=1), rtol=1e-3)
 
 
 def test_settings_mismatch_and_bad_input(tmp_path):

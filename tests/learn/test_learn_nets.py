@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from astrograd._errors import InputError
-from astrograd.flow import PERIODIC, Grid, divergence
+from astrograd.flow import Grid, divergence
 from astrograd.learn import (
     CorrectorResNet,
     UNet,
@@ -63,10 +63,11 @@ def test_curl_velocity_is_divergence_free(key):
     psi = jax.random.normal(key, (n, n))
     vx, vy = curl_velocity(psi)
     assert vx.shape == (n, n + 1) and vy.shape == (n + 1, n)
+    # periodic in both directions: the last face column / row repeats the first
     np.testing.assert_array_equal(np.asarray(vx[:, 0]), np.asarray(vx[:, -1]))
+    np.testing.assert_array_equal(np.asarray(vy[0]), np.asarray(vy[-1]))
     div = divergence(vx, vy, Grid(n, n, float(n), float(n)))
-    assert float(jnp.max(jnp.abs(div))) < 1e-5 * float(jnp.max(jnp.abs(vx)))
-    assert PERIODIC.periodic_x
+    assert float(jnp.max(jnp.abs(div))) < 1e-5 * float(jnp.max(jnp.abs(vx)))  # measured 1.2e-7 (float32)
 
 
 def test_curl_of_linear_stream_function_is_uniform():

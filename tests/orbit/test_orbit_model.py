@@ -41,16 +41,17 @@ def analytic(speed, angle_deg, g):
 @pytest.mark.parametrize("angle", [12.0, 45.0, 71.0])
 def test_drag_free_range_apex_time_match_formulas(x64, integrator, angle):
     # both schemes integrate constant acceleration exactly, and the cubic Hermite interpolant
-    # reproduces the parabola, so the formulas hold to round-off at a coarse step
+    # reproduces the parabola, so the formulas hold to round-off at a coarse step (measured: at
+    # most 5.1e-15 relative over the six cases)
     speed, dt = 17.0, 0.037
     tr = throw(speed, angle, Ballistics(G), ThrowConfig(dt, steps_for_flight(speed, angle, G, dt), integrator))
     land, top, ref = landing(tr), apex(tr), analytic(speed, angle, G)
     assert bool(land.landed) and bool(top.found)
-    assert float(land.distance) == pytest.approx(ref["range"], rel=1e-12)
-    assert float(land.time) == pytest.approx(ref["time"], rel=1e-12)
-    assert float(top.height) == pytest.approx(ref["height"], rel=1e-12)
-    assert float(top.time) == pytest.approx(ref["apex_time"], rel=1e-12)
-    assert float(top.distance) == pytest.approx(ref["range"] / 2, rel=1e-12)
+    assert float(land.distance) == pytest.approx(ref["range"], rel=1e-13)
+    assert float(land.time) == pytest.approx(ref["time"], rel=1e-13)
+    assert float(top.height) == pytest.approx(ref["height"], rel=1e-13)
+    assert float(top.time) == pytest.approx(ref["apex_time"], rel=1e-13)
+    assert float(top.distance) == pytest.approx(ref["range"] / 2, rel=1e-13)
 
 
 def test_euler_range_error_is_first_order_in_dt(x64):
@@ -100,8 +101,9 @@ def test_range_with_drag_matches_scipy(x64):
     dt = 0.01
     tr = throw(speed, angle, Ballistics(G, k), ThrowConfig(dt, steps_for_flight(speed, angle, G, dt), "rk4"))
     land = landing(tr)
-    assert float(land.time) == pytest.approx(t_ref, rel=1e-7)
-    assert float(land.distance) == pytest.approx(x_ref, rel=1e-7)
+    # measured: 7.2e-11 (time) and 8.7e-11 (distance) relative, RK4 at dt = 0.01 s
+    assert float(land.time) == pytest.approx(t_ref, rel=2e-9)
+    assert float(land.distance) == pytest.approx(x_ref, rel=2e-9)
 
 
 def _range_fn(config, integrator_params=None):
@@ -116,13 +118,19 @@ def _range_fn(config, integrator_params=None):
 def test_gradient_checks_range_and_trajectory(x64, integrator):
     config = ThrowConfig(0.02, 250, integrator)
     p = {"speed": jnp.array(18.0), "angle": jnp.array(0.7), "g": jnp.array(G), "drag": jnp.array(0.02)}
-    check_grad(jax.jit(_range_fn(config)), p, key=jax.random.key(1)).assert_close(rtol=1e-6)
+    # finite differences: measured at most 1.3e-7; reverse vs forward mode (both exact): at most
+    # 2.8e-14
+    report = check_grad(jax.jit(_range_fn(config)), p, key=jax.random.key(1))
+    report.assert_close(rtol=1e-6)
+    report.assert_close(rtol=5e-13, pairs=["reverse-forward"])
 
     def positions(p):
         v0 = p["speed"] * jnp.stack([jnp.cos(p["angle"]), jnp.sin(p["angle"])])
         return simulate(jnp.zeros(2), v0, Ballistics(p["g"], p["drag"]), config).position[::25]
 
-    check_grad(jax.jit(positions), p, key=jax.random.key(2)).assert_close(rtol=1e-6)
+    report = check_grad(jax.jit(positions), p, key=jax.random.key(2))
+    report.assert_close(rtol=1e-6)
+    report.assert_close(rtol=5e-13, pairs=["reverse-forward"])
 
 
 def test_range_gradient_matches_analytic_derivatives(x64):
@@ -244,8 +252,9 @@ def test_gradient_check_through_network_inside_integrator(x64):
         return jnp.sum(tr.position**2)
 
     weights, static = eqx.partition(net, eqx.is_inexact_array)  # check_grad needs array leaves
-    check_grad(jax.jit(lambda w: loss(eqx.combine(w, static))), weights,
-               key=jax.random.key(5)).assert_close(rtol=1e-6)
+    report = check_grad(jax.jit(lambda w: loss(eqx.combine(w, static))), weights, key=jax.random.key(5))
+    report.assert_close(rtol=2e-7)  # measured 7.0e-9 (finite differences)
+    report.assert_close(rtol=3e-14, pairs=["reverse-forward"])  # measured 1.4e-15
 
 
 @pytest.mark.parametrize(
