@@ -28,7 +28,7 @@ def test_d1_matches_heath_integral(x64, om, ok):
     a = np.array([0.02, 0.1, 0.37, 0.8, 1.0, 1.5])
     ours = np.asarray(table.D1_early(jnp.asarray(a)))
     ref = np.array([_d_integral(x, om, ok) for x in a])
-    np.testing.assert_allclose(ours, ref, rtol=2e-6)
+    np.testing.assert_allclose(ours, ref, rtol=5e-8)  # measured 2.2e-9 (was 2e-6)
     # the growth rate: derivative of the integral solution by central differences in ln a
     eps = 1e-4
     f_ref = np.array(
@@ -38,7 +38,7 @@ def test_d1_matches_heath_integral(x64, om, ok):
             for x in a
         ]
     )
-    np.testing.assert_allclose(np.asarray(table.f1(jnp.asarray(a))), f_ref, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(table.f1(jnp.asarray(a))), f_ref, rtol=1e-7)  # measured 3.2e-9 (was 1e-6)
 
 
 def test_published_d1_lcdm(x64):
@@ -87,8 +87,9 @@ def test_w0wa_against_scipy_ode_in_a(x64, w0, wa, ok):
     a = np.array([0.2, 0.6, 1.0])
     d_ref, _, d2_ref, _ = sol.sol(a)
     table = growth_table(Cosmology(omega_m=om, omega_k=ok, w0=w0, wa=wa))
-    np.testing.assert_allclose(table.D1_early(jnp.asarray(a)), d_ref, rtol=1e-6)
-    np.testing.assert_allclose(table.D2(jnp.asarray(a)) * table.D1_early(1.0) ** 2, d2_ref, rtol=1e-5)
+    # measured: 1.5e-8 (D1) and 3.2e-8 (D2) at worst (w0 = -0.8, wa = -0.5); were 1e-6 and 1e-5
+    np.testing.assert_allclose(table.D1_early(jnp.asarray(a)), d_ref, rtol=3e-7)
+    np.testing.assert_allclose(table.D2(jnp.asarray(a)) * table.D1_early(1.0) ** 2, d2_ref, rtol=6e-7)
 
 
 def test_bad_steps_and_scale_factors():

@@ -61,6 +61,9 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
     [
         (["--cells", "8"], "--cells = 8"),
         (["--noise", "0"], "--noise = 0 is not allowed; it must be a finite number > 0"),
+        # before: the data drawn, then "loss or gradient became non-finite ... at step 0"
+        (["--noise", "1e300"], "--noise = 1e+300 is not allowed; it must be a finite number > 0 and <= 10"),
+        (["--noise", "10.5"], "--noise = 10.5 is not allowed"),
         (["--samples", "0"], "--samples = 0 is not allowed"),
         # before: the whole run, then blackjax's AssertionError traceback (ESS needs two draws)
         (["--samples", "1"], "--samples = 1 is not allowed; it must be an integer >= 2"),
@@ -112,6 +115,7 @@ def test_posterior_matches_the_grid_posterior_and_covers_the_truth():
         # before: TypeError tracebacks (np.isfinite of a string or None; jax.random.split of an int)
         ({"noise": "0.05"}, "^noise = '0.05' is text; it must be a finite number > 0$"),
         ({"noise": None}, "^noise = None is not a number; it must be a positive number$"),
+        ({"noise": 1e300}, "^noise = 1e\\+300 is not allowed; it must be a finite number > 0 and <= 10 "),
         ({"key": 0}, "^key = 0 is not allowed; it must be one PRNG key"),
     ],
 )

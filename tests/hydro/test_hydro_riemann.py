@@ -73,7 +73,8 @@ def test_fluxes_match_the_textbook_formulas_in_every_region(x64):
     for name, ours, ref in (("hllc", hllc_flux, textbook_hllc), ("hll", hll_flux, textbook_hll)):
         got = np.asarray(ours(jnp.asarray(wl), jnp.asarray(wr), GAMMA))
         want = np.stack([ref(wl[:, i], wr[:, i]) for i in range(wl.shape[1])], axis=1)
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+        # measured: 5.7e-14 at |F| up to 386 (3.9e-2 of this tolerance; was 1e-12, 1e-12)
+        np.testing.assert_allclose(got, want, rtol=2.5e-14, atol=2.5e-14, err_msg=name)
     for i in range(wl.shape[1]):
         sl, sr = _speeds(wl[:, i], wr[:, i])
         regions.add("L" if sl >= 0 else "R" if sr <= 0 else "fan")
@@ -81,7 +82,7 @@ def test_fluxes_match_the_textbook_formulas_in_every_region(x64):
     # consistency: equal states give the physical flux
     for ours in (hllc_flux, hll_flux):
         np.testing.assert_allclose(np.asarray(ours(jnp.asarray(wl), jnp.asarray(wl), GAMMA)),
-                                   np.asarray(euler_flux(jnp.asarray(wl), GAMMA)), rtol=1e-12, atol=1e-12)
+                                   np.asarray(euler_flux(jnp.asarray(wl), GAMMA)), rtol=2.5e-14, atol=2.5e-14)
 
 
 def test_flux_vjps_match_central_differences_of_the_textbook_formulas(x64):
@@ -99,7 +100,8 @@ def test_flux_vjps_match_central_differences_of_the_textbook_formulas(x64):
                     up[side][k] += h
                     dn[side][k] -= h
                     fd = g[:, i] @ (ref(*up) - ref(*dn)) / (2 * h)
-                    np.testing.assert_allclose(grad[k, i], fd, rtol=1e-5, atol=1e-6)
+                    # measured: at most 0.1 of this tolerance (3e-3 of the former rtol 1e-5, atol 1e-6)
+                    np.testing.assert_allclose(grad[k, i], fd, rtol=3e-7, atol=3e-8)
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.5, float("nan"), 1e308])

@@ -25,8 +25,9 @@ from astrograd.units import CodeUnits
 def test_code_units_against_astropy():
     cu = CodeUnits(3 * u.pc, 1e-4 * u.Msun, 1 * u.km / u.s)
     assert cu.time.to_value(u.Myr) == pytest.approx((3 * u.pc / (1 * u.km / u.s)).to_value(u.Myr), rel=1e-12)
-    assert cu.to_code(3 * u.pc) == pytest.approx(1.0)
-    assert cu.to_code(6 * u.pc) == pytest.approx(2.0)
+    # measured 2.2e-16 (approx's default was rel 1e-6)
+    assert cu.to_code(3 * u.pc) == pytest.approx(1.0, rel=2.5e-14)
+    assert cu.to_code(6 * u.pc) == pytest.approx(2.0, rel=2.5e-14)
     rho = 2 * const.m_p / u.cm**3
     expected = (rho / (1e-4 * u.Msun / (3 * u.pc) ** 3)).decompose().value
     assert cu.to_code(rho) == pytest.approx(expected, rel=1e-12)
@@ -37,7 +38,7 @@ def test_code_units_against_astropy():
         CodeUnits(1 * u.s, 1 * u.g, 1 * u.cm / u.s)
     with pytest.raises(InputError):
         cu.to_code(5 * u.K)
-    assert CodeUnits.from_cgs_attributes(cu.cgs_attributes()).to_code(1 * u.pc) == pytest.approx(1 / 3)
+    assert CodeUnits.from_cgs_attributes(cu.cgs_attributes()).to_code(1 * u.pc) == pytest.approx(1 / 3, rel=2.5e-14)
     # a missing or non-numeric unit attribute was a KeyError or ValueError
     attrs = cu.cgs_attributes()
     with pytest.raises(InputError, match="the unit attribute 'unit_mass_g' is missing"):
@@ -62,8 +63,9 @@ def test_injected_mass_and_energy_exact_and_free_wind_profile(x64):
     q0 = np.asarray(primitive_to_conserved(jnp.asarray(pr.initial), gamma)) @ vol
     q1 = np.asarray(primitive_to_conserved(jnp.asarray(w), gamma)) @ vol
     mdot, v_inf = pr.info["mdot"], pr.info["v_inf"]
-    assert q1[0] - q0[0] == pytest.approx(mdot * t, rel=1e-10)
-    assert q1[2] - q0[2] == pytest.approx(0.5 * mdot * v_inf**2 * t, rel=1e-10)
+    # measured 4.6e-13 (mass: a difference of two totals) and 2.3e-15 (energy); were 1e-10
+    assert q1[0] - q0[0] == pytest.approx(mdot * t, rel=1e-11)
+    assert q1[2] - q0[2] == pytest.approx(0.5 * mdot * v_inf**2 * t, rel=5e-14)
     # coasting free wind between the acceleration zone and the reverse shock: ρ = Ṁ/(4π r² v∞)
     r = pr.config.grid.centres
     coasting = (r > 0.06) & (r < 0.08)
@@ -164,7 +166,7 @@ def test_loss_map_one_at_a_time_vmapped_and_split_agree(x64, run_json_script):
     # split over 2 host devices, in a fresh process (the device count is fixed when JAX starts)
     res = run_json_script(Path(__file__).with_name("_devices_check.py"))
     assert res["num_devices"] == 2
-    assert res["max_abs_diff"] <= 1e-12 * res["max_loss"]
+    assert res["max_abs_diff"] <= 2e-14 * res["max_loss"]  # measured 6.4e-16 of it (was 1e-12)
     assert res["min_loss"] == pytest.approx(one.min(), rel=1e-12)
 
 

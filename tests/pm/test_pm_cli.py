@@ -275,6 +275,17 @@ def test_run_omega_m_without_a_growth_table_names_the_option(tmp_path, omega_m, 
     assert not (tmp_path / "new").exists()
 
 
+def test_run_refuses_a_mesh_without_a_power_spectrum_before_the_run(tmp_path):
+    """Before: --ptcl-grid 2 --mesh-factor 1 ran, wrote its snapshot and reported an empty power
+    spectrum (k, P = []): a 2³ mesh has no mode below its Nyquist frequency."""
+    res = runner.invoke(app, ["run", "--ptcl-grid", "2", "--mesh-factor", "1", "--steps", "1",
+                              "--out", str(tmp_path / "new")])
+    assert _one_error_line(res) == ("error: --ptcl-grid 2 × --mesh-factor 1 is not allowed: a mesh of 2³ cells has "
+                                    "no mode below its Nyquist frequency for the power spectrum; it must have at "
+                                    "least 3 cells per side (e.g. --mesh-factor 2)")
+    assert not (tmp_path / "new").exists()
+
+
 def test_reconstruct_refuses_an_omega_m_without_a_growth_table():
     """Before: `pm reconstruct --omega-m 1.5` ran (its cosmology is traced, where the growth table
     is not checked) on a universe that stops expanding at a = 1.46 inside the table; `pm run` refused

@@ -65,7 +65,8 @@ def test_zeldovich_plane_wave_and_2lpt_crossed_waves(x64):
     # δ = A cos(k x): Ψ1_x = −A sin(k x) / k, no second order
     delta = 0.4 * np.cos(k * q[..., 0])
     psi1, psi2 = lpt_fields(jnp.fft.rfftn(delta), cfg)
-    np.testing.assert_allclose(psi1[:, 0], (-0.4 * np.sin(k * q[..., 0]) / k).ravel(), atol=1e-13)
+    # measured 3.3e-15, 0, 0 (the default rtol 1e-7 let 2.5e-7 pass in the first)
+    np.testing.assert_allclose(psi1[:, 0], (-0.4 * np.sin(k * q[..., 0]) / k).ravel(), rtol=0, atol=1e-13)
     np.testing.assert_allclose(psi1[:, 1:], 0.0, atol=1e-13)
     np.testing.assert_allclose(psi2, 0.0, atol=1e-13)
     # φ1 = α cos kx + β cos ky: ∇²φ2 = φ,xx φ,yy = αβ k⁴ cos kx cos ky → φ2 = −αβ k² cos kx cos ky / 2
@@ -74,10 +75,11 @@ def test_zeldovich_plane_wave_and_2lpt_crossed_waves(x64):
     sx, sy = np.sin(k * q[..., 0]), np.sin(k * q[..., 1])
     delta = -alpha * k**2 * cx - beta * k**2 * cy
     psi1, psi2 = lpt_fields(jnp.fft.rfftn(delta), cfg)
-    np.testing.assert_allclose(psi1[:, 0], (alpha * k * sx).ravel(), atol=1e-12)
-    np.testing.assert_allclose(psi1[:, 1], (beta * k * sy).ravel(), atol=1e-12)
+    # measured 5.6e-16, 1.0e-15 and 1.2e-15 of max |Ψ2| (were atol 1e-12 plus the default rtol 1e-7)
+    np.testing.assert_allclose(psi1[:, 0], (alpha * k * sx).ravel(), rtol=0, atol=3e-14)
+    np.testing.assert_allclose(psi1[:, 1], (beta * k * sy).ravel(), rtol=0, atol=3e-14)
     ref2 = np.stack([alpha * beta * k**3 * sx * cy / 2, alpha * beta * k**3 * cx * sy / 2, 0 * cx], -1)
-    np.testing.assert_allclose(psi2, ref2.reshape(-1, 3), atol=1e-12 * np.abs(ref2).max())
+    np.testing.assert_allclose(psi2, ref2.reshape(-1, 3), rtol=0, atol=3e-14 * np.abs(ref2).max())
 
 
 def test_lpt_momentum_is_time_derivative_of_displacement(x64):
@@ -148,5 +150,6 @@ def test_2lpt_crossed_waves_of_different_wavenumbers_on_a_non_cubic_grid(x64, i,
     ref1[..., i], ref1[..., j] = alpha * ki * si, beta * kj * sj
     c = alpha * beta * ki**2 * kj**2 / (ki**2 + kj**2)
     ref2[..., i], ref2[..., j] = c * ki * si * cj, c * kj * ci * sj
-    np.testing.assert_allclose(psi1, ref1.reshape(-1, 3), atol=1e-12 * np.abs(ref1).max())
-    np.testing.assert_allclose(psi2, ref2.reshape(-1, 3), atol=1e-12 * np.abs(ref2).max())
+    # measured ≤ 1.0e-15 of the largest value (were 1e-12 of it plus the default rtol 1e-7)
+    np.testing.assert_allclose(psi1, ref1.reshape(-1, 3), rtol=0, atol=3e-14 * np.abs(ref1).max())
+    np.testing.assert_allclose(psi2, ref2.reshape(-1, 3), rtol=0, atol=3e-14 * np.abs(ref2).max())

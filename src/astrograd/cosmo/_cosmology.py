@@ -25,6 +25,11 @@ HUBBLE_DISTANCE_MPC_H = 2997.92458
 #: H_MIN is H0 = 0.1 km/s/Mpc: h = 1e-13 made Ω_m h² underflow in float32 and the transfer function
 #: NaN (reported as an overflow of P(k)), and h = 1e-300 was stored as 0.
 H_MIN = 1e-3
+#: OMEGA_B_MIN: Ω_b = 1e-38 made Ω_b h² a subnormal float32, flushed to 0, and the Eisenstein–Hu
+#: sound horizon 0/0 (a NaN P(k), reported as an overflow); at h = 0.001 and t_cmb = 1000 K the
+#: ratio R = 31.5 Ω_b h² θ⁻⁴ … already underflowed at Ω_b = 1e-24 (1e-23 did not). Baryons change
+#: P(k) in proportion to Ω_b (1e-9 relative at Ω_b = 1e-10): 1e-20 is the zero-baryon limit already.
+OMEGA_B_MIN = 1e-20
 H_MAX = 10.0
 SIGMA8_MAX = 100.0
 A_S_MAX = 1e-4
@@ -52,7 +57,7 @@ class Cosmology(eqx.Module):
     A_s: primordial curvature power at k = 0.05 / Mpc (or None).
     omega_k: curvature density Ω_k (Ω_Λ = 1 − Ω_m − Ω_k).  w0, wa: w(a) = w0 + wa (1 − a).
     t_cmb: CMB temperature today, K.
-    Concrete values must lie in: 0 < Ω_b < Ω_m, h in [0.001, 10], σ8 in (0, 100], A_s in (0, 1e-4],
+    Concrete values must lie in: 1e-20 <= Ω_b < Ω_m, h in [0.001, 10], σ8 in (0, 100], A_s in (0, 1e-4],
     n_s in [−5, 5], t_cmb in [0.001, 1000] (beyond them the model is meaningless or overflows). In
     float32 an A_s far above Planck's with n_s far below 1 and a small h can still make P(k) at
     small k overflow: :func:`linear_power` and :func:`sigma_r` then raise InputError.
@@ -88,6 +93,11 @@ class Cosmology(eqx.Module):
         if concrete:
             check_positive("omega_m", omega_m)
             check_in_range("omega_b", omega_b, 0.0, float(omega_m), low_open=True, high_open=True)
+            if float(omega_b) < OMEGA_B_MIN:
+                raise InputError(
+                    f"omega_b = {float(omega_b):g} is not allowed; it must be >= {OMEGA_B_MIN:g} (below it the "
+                    "baryons change P(k) by less than 1e-18, and Ω_b h² underflows float32)"
+                )
             _check_upper("h", h, H_MAX)
             check_in_range("h", h, H_MIN, H_MAX)
             if sigma8 is not None:

@@ -73,7 +73,8 @@ def override(problem: Problem, *, config_kw: dict, params_kw: dict, t_end: float
         k = problem.info["energy_cells"]
         initial = np.array(initial, dtype=float)
         initial[2, :k] = (float(prm["gamma"]) - 1.0) * problem.info["energy"] / config.grid.volumes[:k].sum()
-    return replace(problem, config=config, params=params, initial=initial,
+    info = problem.info if t_end is None else {k: v for k, v in problem.info.items() if k != "t_end_source"}
+    return replace(problem, config=config, params=params, initial=initial, info=info,
                    t_end=problem.t_end if t_end is None else t_end)
 
 
@@ -136,8 +137,12 @@ def build_problem(name: str, cells: int | None, geometry: str | None, init=None)
     # start at 0, so a snapshot at 0.1 rerun to --t-end 0.2 was evolved by 0.2 and labelled 0.2)
     t_start = _number_attribute(init, attrs, "time", 0.0, _check_time)
     t_end = _number_attribute(init, attrs, "t_end", 0.1, check_positive)
-    problem = Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units, info={"init": str(init)},
-                      t_start=t_start)
+    # how a t_end the user did not type is named if it is not after the snapshot's time (it was
+    # "t_end = 0.1 is not allowed", a parameter nobody had given); dropped by a --t-end (override)
+    t_end_source = (f"attribute 't_end' = {t_end:g} in {str(init)!r}" if "t_end" in attrs
+                    else f"t_end = {t_end:g} (the default: {str(init)!r} has no attribute 't_end')")
+    problem = Problem("custom", config, HydroParams(gamma=gamma), w, t_end, units=units,
+                      info={"init": str(init), "t_end_source": t_end_source}, t_start=t_start)
     return _with_numerics(problem, init, attrs)
 
 
@@ -347,6 +352,10 @@ def run_problem(problem: Problem) -> dict:
                             ambient_pressure=info["p"])
     start = time.perf_counter()
     # the snapshot's time only for a run from one: `run sod --t-end -1` named "the --init snapshot"
+    if "t_end_source" in problem.info and problem.t_end <= problem.t_start:
+        # a t_end from the --init file (or its default), not typed: named as such
+        raise InputError(f"{problem.info['t_end_source']} is not allowed; it must be greater than the start time "
+                         f"{problem.t_start:g} (the time of the --init snapshot); give a later --t-end")
     check_later(problem.t_start, problem.t_end, start="",
                 advice=" (the time of the --init snapshot); give a later --t-end" if "init" in problem.info else "")
     w, sol = run(*problem.initial, problem.params, problem.config, problem.t_end, t_start=problem.t_start)

@@ -197,6 +197,9 @@ def grid_posterior(batch_log_like, centre, half_width, points: int):
     return axes, logp, mean, cov
 
 
+NOISE_MAX = 10.0  # the largest relative noise on ln M(<r) that wind_posterior accepts
+
+
 def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2, map_iterations=150,
                    grid_points=41) -> None:
     """InputError naming the first bad setting of :func:`wind_posterior`."""
@@ -207,7 +210,13 @@ def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2,
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points == 1 or grid_points < 0:
         raise InputError(f"grid_points = {grid_points!r} is not allowed; it must be 0 (no grid) or an integer >= 2")
     # a number (a string or None was a TypeError from np.isfinite), finite and > 0
-    check_positive("noise", noise, strict=True)
+    sigma = check_positive("noise", noise, strict=True)
+    # a relative noise on ln M(<r) beyond NOISE_MAX: the data say nothing about (v∞, Ṁ) (the
+    # likelihood is flat over the prior box); 1e300 squared overflowed and the maximum
+    # likelihood stopped with "loss or gradient became non-finite ... at step 0"
+    if sigma > NOISE_MAX:
+        raise InputError(f"noise = {sigma:g} is not allowed; it must be a finite number > 0 and <= {NOISE_MAX:g} "
+                         "(a relative noise on ln M(<r): beyond it the data say nothing about the wind)")
 
 
 def wind_posterior(

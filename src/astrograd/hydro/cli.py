@@ -269,7 +269,7 @@ def loss_map_cmd(
 @with_float64
 def posterior_cmd(
     cells: int = typer.Option(32, "--cells", help="number of cells (>= 16)"),
-    noise: float = typer.Option(0.05, "--noise", help="relative noise on each enclosed mass M(<r) (> 0)"),
+    noise: float = typer.Option(0.05, "--noise", help="relative noise on each enclosed mass M(<r) (> 0, <= 10)"),
     warmup: int = typer.Option(150, "--warmup", help="NUTS warm-up steps per chain (>= 1)"),
     samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 2)"),
     chains: int = typer.Option(2, "--chains", help="chains, run one after the other (>= 1)"),

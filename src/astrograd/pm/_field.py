@@ -339,6 +339,12 @@ def reconstruct_to_dir(out, *, ptcl_grid: int = 16, mesh_factor: int = 2, box: f
     out = Path(out)
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, a_stop, steps, dtype=dtype)
+    if min(config.ptcl_grid) < 3:
+        # the correlations with the truth are shell averages on the particle grid: 2³ cells have no
+        # mode below their Nyquist frequency (empty arrays; now refused by shell_average, which came
+        # after the whole run)
+        raise InputError(f"--ptcl-grid = {ptcl_grid} is not allowed for reconstruct; it must be an integer >= 3 (a "
+                         "2³ data mesh has no mode below its Nyquist frequency to correlate)")
     key_data, key_sample = jax.random.split(jax.random.key(check_seed(seed)))
     t0 = time.perf_counter()
     if data_file is None:

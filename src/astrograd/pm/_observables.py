@@ -102,6 +102,14 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
     if k_max is not None and k_max > k_corner * (1.0 + 1e-6):  # 1e30: a traceback allocating 1e31 shells
         raise InputError(f"k_max = {k_max:g} is not allowed; it must be at most {k_corner:g}, the largest |k| of the "
                          f"{shape} mesh (h/Mpc; every shell above it is empty)")
+    if k_max is None and min(np.pi / c for c in cell) <= k_fund:
+        # every |k| >= k_f except k = 0, so no mode lies below the Nyquist edge: the shells were
+        # all empty and the spectrum empty arrays, silently. Along an axis of length L, n cells
+        # give k_Ny = π n / L > k_f = 2π / L_max for n > 2 L / L_max (3 on a cube)
+        need = tuple(int(np.floor(2.0 * b / max(box_size) * (1.0 + 1e-12))) + 1 for b in box_size)
+        least = f"{need[0]} cells along each axis" if len(set(need)) == 1 else f"{need} cells along its axes"
+        raise InputError(f"a mesh of shape {shape} has no mode below its Nyquist frequency (no shell to average); "
+                         f"it must have at least {least}")
     k_top = min(np.pi / c for c in cell) if k_max is None else float(k_max)
     if num_bins is None:
         num_bins = max(1, int(k_top / k_fund))
@@ -114,6 +122,10 @@ def shell_average(shape, box_size, fields, num_bins: int | None = None, k_max: f
 
     counts = per_shell(np.ones(kmag.size))
     good = counts > 0
+    if not good.any():  # a k_max at or below the lowest mode: empty arrays, silently
+        k_low = float(np.min(kmag[kmag > 0]))
+        raise InputError(f"k_max = {k_max:g} is not allowed; no mode of the {shape} mesh lies below it "
+                         f"(it must be > {k_low:g}, the smallest |k| > 0)")
     return (per_shell(kmag)[good] / counts[good], [per_shell(np.asarray(f, np.float64))[good] for f in fields],
             counts[good])
 

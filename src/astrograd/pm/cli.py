@@ -79,6 +79,13 @@ def run(
                          f"{max(snaps):g}")
     cosmo = cli_cosmology(omega_m, sigma8)
     config = cli_config(ptcl_grid, mesh_factor, box, a_start, max(snaps), steps, lpt_order=lpt_order)
+    # the power spectrum of the last snapshot needs a mode below the mesh's Nyquist frequency: a 2³
+    # mesh (--ptcl-grid 2 --mesh-factor 1) gave empty arrays silently, and now power_spectrum refuses
+    # it, which would come after the run and its snapshots: refused here, before the run
+    if min(config.mesh_shape) < 3:
+        raise InputError(f"--ptcl-grid {ptcl_grid} × --mesh-factor {mesh_factor} is not allowed: a mesh of "
+                         f"{min(config.mesh_shape)}³ cells has no mode below its Nyquist frequency for the power "
+                         "spectrum; it must have at least 3 cells per side (e.g. --mesh-factor 2)")
     # an --out that cannot be a folder fails before the run; the folder is made by the first
     # snapshot written (a bad --devices, found while the run is traced, left an empty one)
     check_out_folder(out)
