@@ -366,3 +366,46 @@ def test_check_grad_with_an_empty_leaf(x64):
     report = check_grad(lambda x: jnp.sum(x["a"] ** 3) + jnp.sum(x["b"]), x)
     report.assert_close(rtol=2e-9)  # measured 9e-11
     assert report.eps == 1e-6 * 2.0  # 1e-6 × the largest |entry|
+
+
+def test_adaptive_loop_accepts_float32_save_times_ending_at_t1():
+    """save_times = jnp.linspace(0.01, 0.1, 10) (float32: its last entry is above the float64 0.1)
+    with t1 = 0.1 in a float32 loop was refused: "save_times must increase strictly and lie in (0, 0.1]"."""
+    res = adaptive_loop(decay_step, decay_dt, jnp.ones(2, jnp.float32), 0.0, 0.1, jnp.asarray(1.0, jnp.float32),
+                        save_times=jnp.linspace(0.01, 0.1, 10), max_steps=100)
+    assert res.saved.shape == (10, 2) and float(res.t) == float(jnp.float32(0.1))
+    np.testing.assert_array_equal(res.saved[-1], res.final)
+    with pytest.raises(InputError, match=r"^save_times must increase strictly and lie in \(0, 0.1\]$"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2, jnp.float32), 0.0, 0.1, jnp.asarray(1.0, jnp.float32),
+                      save_times=[0.05, 0.11], max_steps=100)
+
+
+def test_fixed_loop_save_every_with_a_python_number_state_and_traced_save_steps():
+    """A Python-number state with save_every was "'float' object is not subscriptable"; save_steps
+    traced by jit was a TracerArrayConversionError traceback."""
+    final, saved = fixed_loop(lambda s, i, a: s * a, 1.0, 3, 2.0, save_every=1)
+    np.testing.assert_array_equal(saved, [1.0, 2.0, 4.0, 8.0])
+    assert float(final) == 8.0
+    with pytest.raises(InputError, match="^save_steps is traced") as err:
+        jax.jit(lambda s: fixed_loop(lambda s, i, a: s * a, jnp.ones(1), 3, 2.0, save_steps=s))(jnp.array([1, 2]))
+    assert "\n" not in str(err.value)
+
+
+def test_adaptive_loop_checks_traced_times_at_run_time():
+    """With t1 traced (jit over the end time) the times cannot be checked on entry: save_times = [0.7]
+    with t1 = 0.5 ran on to 0.7 and returned t = 0.7 as the end time, silently."""
+    import equinox as eqx
+
+    def end(t1, save):
+        return adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, t1, 1.0, save_times=save, max_steps=100).t
+
+    assert float(eqx.filter_jit(end)(jnp.asarray(0.5), jnp.asarray([0.2, 0.5]))) == 0.5
+    for save in ([0.2, 0.7], [0.3, 0.2], [-0.1, 0.2]):
+        with pytest.raises(Exception, match="save_times must increase and lie in"):
+            jax.block_until_ready(eqx.filter_jit(end)(jnp.asarray(0.5), jnp.asarray(save)))
+
+
+def test_adaptive_loop_refuses_t1_that_rounds_to_t0_in_the_loop_precision():
+    """t1 = 0.1 + 1e-10 after t0 = 0.1 in a float32 loop took no step and returned t = 0.1."""
+    with pytest.raises(InputError, match=r"^t1 = 0.1000000001 is not allowed in float32: it rounds to t0 = 0.1 "):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2, jnp.float32), 0.1, 0.1 + 1e-10, 1.0, max_steps=10)

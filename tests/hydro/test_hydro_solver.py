@@ -648,3 +648,59 @@ def test_wind_problem_keeps_the_injection_region_a_small_part_of_the_grid(make, 
         make()
     assert "\n" not in str(err.value)
     assert wind_problem(16).config.wind_cells == 2 and wind_problem(64, wind_cells=8).config.wind_cells == 8
+
+
+def test_float32_save_times_ending_at_t_end_are_accepted():
+    """save_times as a float32 array ending at t_end (0.05 in float32 is above the float64 0.05)
+    were refused by run (and simulate), though the float32 loop holds t_end as
+    that same float32 number."""
+    pr = sod_problem(16)
+    params = HydroParams(gamma=1.4)
+    times = np.float32([0.02, 0.05])
+    w, sol = run(*pr.initial, params, pr.config, 0.05, save_times=times)
+    assert sol.saved.shape == (2, 3, 16) and float(sol.t) == float(np.float32(0.05))
+    np.testing.assert_array_equal(sol.saved[-1], sol.state)  # simulate: test_adaptive_loop_accepts_float32_...
+
+
+@pytest.mark.parametrize("kw", [{"dt_max": 1e-50}, {"dt_max": 1e-42}, {"cfl": 1e-50}])
+def test_a_time_step_limit_that_is_zero_in_float32_is_refused(kw):
+    """dt_max = 1e-50 (or cfl) became 0 in float32: every step was refused, and run reported an
+    "unphysical state at t = 0 in cell 0 ... density = 1, pressure = 1" in a healthy state."""
+    name = "dt_max" if "dt_max" in kw else "CFL number"
+    with pytest.raises(InputError, match=f"^{name} = 1e-.* is not allowed in float32: it is below the smallest"):
+        HydroParams(gamma=1.4, **kw)
+
+
+def test_a_non_positive_time_step_is_not_reported_as_an_unphysical_state():
+    """A run stopped by a time step that is not > 0 (dt_max = 0 set past the checks, as a traced
+    value would be) was reported as an "unphysical state" in cell 0 with density 1 and pressure 1."""
+    import equinox as eqx
+
+    pr = sod_problem(16)
+    params = eqx.tree_at(lambda p: p.dt_max, HydroParams(gamma=1.4), jnp.asarray(0.0))
+    with pytest.raises(SimulationError, match=r"^the time step at t = 0 is not > 0 \(CFL number = 0.8, dt_max = 0,"):
+        run(*pr.initial, params, pr.config, 0.1)
+
+
+def test_simulate_fixed_with_a_float64_dt_and_a_float32_state(x64):
+    """With float64 on, a float32 state and dt = np.float64(...) made the state float64 after one
+    step: a TypeError traceback from the scan ("carry input and carry output must have equal types")."""
+    pr = sod_problem(16)
+    params = HydroParams(gamma=1.4)
+    q32 = primitive_to_conserved(jnp.asarray(pr.initial, jnp.float32), jnp.float32(1.4))
+    sol = simulate_fixed(q32, params, pr.config, np.float64(0.001), 5)
+    ref = simulate_fixed(q32, params, pr.config, np.float32(0.001), 5)
+    assert sol.state.dtype == jnp.float32 and not bool(sol.failed)
+    np.testing.assert_array_equal(sol.state, ref.state)
+
+
+def test_an_end_time_that_rounds_to_the_start_time_is_refused():
+    """t_end = 1e-50 (or 0.1 + 1e-10 after t_start = 0.1) is t_start in float32: run and simulate took
+    no step and returned the initial state with t = t_start."""
+    pr = sod_problem(16)
+    params = HydroParams(gamma=1.4)
+    with pytest.raises(InputError, match=r"^t_end = 1e-50 is not allowed in float32: it rounds to t_start = 0 "):
+        run(*pr.initial, params, pr.config, 1e-50)
+    q0 = primitive_to_conserved(jnp.asarray(pr.initial, jnp.float32), 1.4)
+    with pytest.raises(InputError, match=r"^t_end = 0.1000000001 is not allowed in float32: it rounds to t_start"):
+        simulate(q0, params, pr.config, 0.1 + 1e-10, t_start=0.1)

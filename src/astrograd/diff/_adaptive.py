@@ -224,21 +224,29 @@ def adaptive_loop(
     check_bool("stop_at_max_steps", stop_at_max_steps)
 
     dtype = jnp.result_type(*[x for x in jax.tree.leaves(state) if eqx.is_inexact_array(x)] or [float])
-    check_times(t0, t1, save_times)
+    check_times(t0, t1, save_times, dtype)
+    # traced times (jit/vmap over t1 or save_times) cannot be checked here: save_times = [0.07] with a
+    # traced t1 = 0.05 ran on to 0.07 and returned t = 0.07 as the end time, silently
+    check_at_run_time = not is_concrete(t0, t1, save_times)
     if save_times is not None:
         save_times = jnp.asarray(save_times, dtype)
     # jit inside: closures over values traced by an outer transformation are then handled by
     # jit's own closure conversion before eqx.filter_closure_convert sees them.
     return _adaptive_jit(
         step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
-        save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps,
+        save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps, check_at_run_time,
     )
 
 
 @eqx.filter_jit
 def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_steps, adjoint, checkpoints, remat,
-                  stop_at_max_steps):
+                  stop_at_max_steps, check_at_run_time=False):
     dtype = t0.dtype
+    if check_at_run_time:  # the times that give a wrong result: the loop only steps forward, to each stop in turn
+        bad = t1 < t0
+        if save_times is not None:
+            bad = bad | jnp.any(save_times < t0) | jnp.any(save_times > t1) | jnp.any(jnp.diff(save_times) < 0)
+        t0 = eqx.error_if(t0, bad, "adaptive_loop: t1 must be >= t0 and save_times must increase and lie in [t0, t1]")
 
     def one_step(carry, t_end, args):
         s, t, n, failed = carry
@@ -299,13 +307,27 @@ def _time(name, value) -> float:
     return float(value)
 
 
-def check_times(t0, t1, save_times) -> None:
-    """Validate concrete times (skipped for traced values)."""
+def check_later_in(dtype, t0: float, t1: float, name0: str, name1: str) -> None:
+    """A one-line InputError if ``t1`` > ``t0`` rounds to ``t1`` <= ``t0`` in ``dtype`` (the loop's
+    precision): t1 = 0.1 + 1e-10 after t0 = 0.1 in float32 was a run of no steps that returned t = 0.1."""
+    with np.errstate(over="ignore"):
+        lo, hi = (np.asarray(v).astype(dtype) for v in (t0, t1))
+    if not hi > lo:
+        raise InputError(f"{name1} = {t1:.10g} is not allowed in {np.dtype(dtype).name}: it rounds to {name0} = "
+                         f"{t0:.10g} (enable float64 with jax_enable_x64, or rescale the time unit)")
+
+
+def check_times(t0, t1, save_times, dtype=None) -> None:
+    """Validate concrete times (skipped for traced values). ``dtype``: the loop's time precision; a
+    save time is in (t0, t1] if it is so there or in float64 (float32 0.1 is above the float64 0.1,
+    equal to t1 = 0.1 in a float32 loop)."""
     if not is_concrete(t0, t1):
         return
     t0c, t1c = _time("t0", t0), _time("t1", t1)
     if not (math.isfinite(t0c) and math.isfinite(t1c) and t1c > t0c):
         raise InputError(f"t1 = {t1c:g} is not allowed; it must be finite and greater than t0 = {t0c:g}")
+    if dtype is not None:
+        check_later_in(dtype, t0c, t1c, "t0", "t1")
     if save_times is None:
         return
     if not is_concrete(save_times):
@@ -316,10 +338,15 @@ def check_times(t0, t1, save_times) -> None:
         raise InputError("save_times must be a non-empty 1D sequence of times") from None
     if not (np.issubdtype(ts.dtype, np.integer) or np.issubdtype(ts.dtype, np.floating)):
         raise InputError(f"save_times = {save_times!r} is not allowed; it must be real numbers, not {ts.dtype}")
-    ts = ts.astype(float)
+    ts_given, ts = ts, ts.astype(float)
     if ts.ndim != 1 or ts.size == 0:
         raise InputError("save_times must be a non-empty 1D sequence of times")
     if not np.all(np.isfinite(ts)):  # NaN passes every comparison below as False
         raise InputError(f"save_times = {save_times!r} is not allowed; every time must be finite")
-    if np.any(ts <= t0c) or np.any(ts > t1c) or np.any(np.diff(ts) <= 0):
+    outside = (ts <= t0c) | (ts > t1c)
+    if dtype is not None:  # as the loop holds them (jnp.linspace(0.01, t1, k) in float32 ends above t1)
+        with np.errstate(over="ignore"):
+            lo, hi, ts_loop = (np.asarray(v).astype(dtype) for v in (t0c, t1c, ts_given))
+        outside &= (ts_loop <= lo) | (ts_loop > hi)
+    if np.any(outside) or np.any(np.diff(ts) <= 0):
         raise InputError(f"save_times must increase strictly and lie in ({t0c:g}, {t1c:g}]")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_choice, check_int
+from astrograd._errors import InputError, check_choice, check_int, is_concrete
 
 CHECKPOINTS = ("none", "step", "nested")
 
@@ -97,13 +97,17 @@ def fixed_loop(
             return carry, carry
 
         final, saved = lax.scan(chunk, state, jnp.arange(n_chunks, dtype=jnp.int32))
-        saved = jax.tree.map(lambda s0, s: jnp.concatenate([s0[None], s]), state, saved)
+        # jnp.asarray: a Python-number leaf (state = 1.0) was "'float' object is not subscriptable"
+        saved = jax.tree.map(lambda s0, s: jnp.concatenate([jnp.asarray(s0, s.dtype)[None], s]), state, saved)
         final = _run(step, final, args, n_chunks * save_every, rem, checkpoint)
         return final, saved
 
     if save_steps is None:
         return _run(step, state, args, 0, num_steps, checkpoint), None
 
+    if not is_concrete(save_steps):  # traced (an argument of jit): was a TracerArrayConversionError traceback
+        raise InputError("save_steps is traced (an argument of jit or vmap); it must be a concrete sequence of "
+                         "integers (static: close over it or mark it static)")
     # "12" was read as the steps 1 and 2; a lone integer was a TypeError traceback
     if isinstance(save_steps, str | bytes) or _ndim(save_steps) != 1:
         raise InputError(f"save_steps = {save_steps!r} is not allowed; it must be a sequence of integers")

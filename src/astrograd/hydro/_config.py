@@ -172,7 +172,7 @@ def _real_array(name, value) -> np.ndarray:
     return a
 
 
-def _scalar(name, value, check):
+def _scalar(name, value, check, positive=False):
     if not is_concrete(value):  # traced (under jit/grad/vmap): cannot be validated
         return value
     a = _real_array(name, value)
@@ -188,6 +188,13 @@ def _scalar(name, value, check):
         raise InputError(
             f"{name} = {float(a):.6g} is not allowed in {np.dtype(stored).name}: it overflows to inf "
             "(enable float64 with jax_enable_x64, or rescale the code units)"
+        )
+    if positive and float(a) < np.finfo(stored).tiny:  # dt_max = 1e-50 was 0 in float32: every step was
+        # refused and the run reported an "unphysical state" in a healthy cell (1e-42 too: XLA flushes subnormals)
+        raise InputError(
+            f"{name} = {float(a):.6g} is not allowed in {np.dtype(stored).name}: it is below the smallest normal "
+            f"number {np.finfo(stored).tiny:.6g} and becomes 0 (enable float64 with jax_enable_x64, or rescale "
+            "the code units)"
         )
     value = jnp.asarray(value)
     return value if jnp.issubdtype(value.dtype, jnp.floating) else value.astype(float)
@@ -261,8 +268,8 @@ class HydroParams(eqx.Module):
         inflow_right=(1.0, 0.0, 1.0),
     ):
         self.gamma = _scalar("gamma", gamma, check_gamma)
-        self.cfl = _scalar("CFL number", cfl, _cfl_ok)
-        self.dt_max = _scalar("dt_max", dt_max, _positive_or_inf)
+        self.cfl = _scalar("CFL number", cfl, _cfl_ok, positive=True)
+        self.dt_max = _scalar("dt_max", dt_max, _positive_or_inf, positive=True)
         self.wind_mass_loss_rate = _scalar("wind mass-loss rate", wind_mass_loss_rate, _non_negative)
         self.wind_velocity = _scalar("wind velocity", wind_velocity, _non_negative)
         self.inflow_left = _state3("inflow_left", inflow_left)

@@ -24,7 +24,7 @@ from astrograd._errors import (
     runtime_checks_as_simulation_errors,
 )
 from astrograd.diff import adaptive_loop, fixed_loop
-from astrograd.diff._adaptive import check_times
+from astrograd.diff._adaptive import check_later_in, check_times
 from astrograd.hydro._config import HydroConfig, HydroParams
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._step import cfl_time_step, step, unphysical
@@ -104,6 +104,7 @@ def simulate(
         if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
             raise InputError(f"t_end = {t1:g} with t_start = {t0:g} is not allowed; both must be finite and "
                              "t_end > t_start")
+        check_later_in(state.dtype, t0, t1, "t_start", "t_end")
 
     # remat: rematerialise each step (dt, step and failure check together) inside the adjoint's
     # segment replays. The backward pass then keeps one state per step instead of every
@@ -144,8 +145,12 @@ def simulate_fixed(
         check_positive("dt", dt)
     num_steps = check_int("num_steps", num_steps, 0)  # numpy integers too: a static Python int after
 
+    # in the state's precision: a float64 dt (np.float64, or float64 params under x64) made the float32
+    # state float64 after one step, a TypeError traceback from the scan ("carry ... must have equal types")
+    dt_state = jnp.asarray(dt, state.dtype)
+
     def step_fn(q, i, p):
-        return step(q, dt, p, config)
+        return step(q, dt_state, p, config)
 
     final, _ = fixed_loop(step_fn, state, num_steps, params, checkpoint=checkpoint)
     failed = jnp.any(unphysical(final, params.gamma))
@@ -239,6 +244,11 @@ def raise_if_failed(solution: HydroSolution, params: HydroParams, config: HydroC
     bad = np.asarray(unphysical(solution.state, params.gamma))
     if not (bool(solution.failed) or bad.any()):
         return
+    if not bad.any():  # the loop stopped on a CFL time step that was not > 0; the state is fine
+        raise SimulationError(
+            f"the time step at t = {float(solution.t):.6g} is not > 0 (CFL number = {float(params.cfl):.6g}, "
+            f"dt_max = {float(params.dt_max):.6g}, in {solution.state.dtype}); the run stopped there"
+        )
     i = int(np.flatnonzero(bad)[0]) if bad.any() else 0
     w = np.asarray(conserved_to_primitive(solution.state, params.gamma))
     x = config.grid.centres[i]
@@ -279,8 +289,9 @@ def run(
     t_end = check_positive("t_end", t_end)  # a number (not None, a string or an array), finite, > 0
     t_start = check_positive("t_start", t_start, allow_zero=True)
     check_later(t_start, t_end)
-    check_times(t_start, t_end, save_times)  # here, where the times are concrete; the jitted run cannot
     dtype = jnp.result_type(float)
+    check_later_in(dtype, t_start, t_end, "t_start", "t_end")
+    check_times(t_start, t_end, save_times, dtype)  # here, where the times are concrete; the jitted run cannot
     q0 = primitive_to_conserved(jnp.asarray(w0, dtype), jnp.asarray(params.gamma, dtype))
     bad = np.asarray(unphysical(q0, params.gamma))
     if bad.any():  # valid (ρ, u, p) that the conserved variables cannot hold: the run would fail in its first step
