@@ -398,3 +398,50 @@ def test_numeric_text_in_scene_geometry_is_read_as_numbers():
     b = flow.karman(16, 32, width=100.0, height=200.0, radius=10.0, inflow_speed=1.0)
     for x, y in zip(jax.tree.leaves(a[:2]), jax.tree.leaves(b[:2]), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_step_and_kinetic_energy_name_a_state_of_another_grid():
+    # step: a raw broadcasting TypeError (also with params of another grid, or state and params
+    # swapped: an AttributeError); kinetic_energy: a silently wrong energy (this grid's dx dy)
+    state, params, config = flow.taylor_green(8)
+    state10, params10, config10 = flow.taylor_green(10)
+    with pytest.raises(InputError, match=r"^state.vx has shape \(8, 9\); the grid of config needs \(10, 11\)$"):
+        flow.step(state, params10, config10)
+    with pytest.raises(InputError, match=r"^state.vx has shape \(8, 9\); the grid of config needs \(10, 11\)"):
+        jax.jit(flow.step, static_argnums=2)(state, params10, config10)  # shapes are static under jit
+    with pytest.raises(InputError, match=r"^params.solid has shape \(10, 10\); the grid of config needs \(8, 8\)$"):
+        flow.step(state, params10, config)
+    with pytest.raises(InputError, match=r"^state is a FlowParams; it must be a FlowState \(see make_state\)$"):
+        flow.step(params, state, config)
+    with pytest.raises(InputError, match=r"^kinetic_energy: vx of shape \(8, 9\) and vy of shape \(9, 8\) are not "
+                                         r"allowed on the 10x10 grid"):
+        flow.kinetic_energy(state, config10)
+    np.testing.assert_allclose(float(flow.kinetic_energy(state, config)), np.pi**2, rtol=1e-5)
+
+
+def test_burgers_state_of_another_length_is_refused_also_under_jit():
+    # burgers_step returned a silently wrong-length (n,) result from a (n - 1,) state;
+    # burgers_simulate under jit (the shape was checked only when concrete) was a raw scan TypeError
+    config = flow.BurgersConfig(n=9)
+    with pytest.raises(InputError, match=r"^u has shape \(8,\); it must be \(n,\) = \(9,\)$"):
+        flow.burgers_step(jnp.zeros(8), 0.01, config)
+    with pytest.raises(InputError, match=r"^u0 has shape \(8,\); it must be \(n,\) = \(9,\)"):
+        jax.jit(lambda u: flow.burgers_simulate(u, 0.01, config, 2)[0])(jnp.zeros(8))
+    u0 = flow.burgers_initial(config)
+    np.testing.assert_allclose(np.asarray(jax.jit(lambda u: flow.burgers_simulate(u, 0.01, config, 1)[0])(u0)),
+                               np.asarray(flow.burgers_step(u0, 0.01, config)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: flow.fit_burgers(1, n=8, target_step=-1),
+         r"^target_step = -1 is not allowed; it must be an integer >= 0$"),
+        (lambda: flow.marker_problem(4, -1), r"^steps = -1 is not allowed; it must be an integer >= 0$"),
+        (lambda: flow.fit_marker(1, n=4, steps=1.5), r"^steps = 1.5 is not allowed; it must be an integer >= 0$"),
+    ],
+)
+def test_inverse_problem_step_counts_are_named_as_their_arguments(call, match):
+    # the message named num_steps, an argument of the functions they call
+    with pytest.raises(InputError, match=match):
+        call()

@@ -260,3 +260,18 @@ def test_adjoint_gradients_of_omega_m_and_sigma8_each_match_autodiff(x64):
         step = jnp.zeros(2).at[i].set(h)
         fd = (f(params + step, noise, "reverse_time") - f(params - step, noise, "reverse_time")) / (2 * h)
         assert float(fd) == pytest.approx(g_adj[i], rel=1e-6)
+
+
+def test_float32_or_integer_particles_run_in_the_precision_of_the_config(x64):
+    # a float32 state in a float64 run (e.g. read from a float32 file), or integer zeros, was a
+    # raw TypeError of the scan: its carry changed dtype after the first step
+    cfg = PMConfig(ptcl_grid=(2, 2, 3), box_size=(20.0, 20.0, 30.0), a_start=0.1, num_steps=1, dtype="float64")
+    f = KDKFactors(kick1=jnp.array([0.5]), drift=jnp.array([2.0]), kick2=jnp.array([0.5]))  # no growth table
+    d32 = jax.random.normal(jax.random.key(3), (cfg.num_ptcl, 3), jnp.float32)
+    d, p = nbody(d32, 0.1 * d32, f, cfg)
+    assert d.dtype == p.dtype == jnp.float64
+    # a drift by 2 × (0.1 d32 + 0.5 F): the particles moved
+    assert float(jnp.max(jnp.abs(d - d32))) > 0.01
+    zeros = np.zeros((cfg.num_ptcl, 3), dtype=np.int32)  # unperturbed particles stay put
+    for a in nbody_snapshots(zeros, zeros, f, cfg, [0, 1])[:2]:
+        assert a.dtype == jnp.float64 and float(jnp.max(jnp.abs(a))) < 1e-10

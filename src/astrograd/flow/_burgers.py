@@ -74,16 +74,24 @@ def _advect(q, u, dt, config: BurgersConfig):
 
 def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Float[Array, " n"]:
     """One step: explicit viscosity (forward Euler, ν in length²/time) then advection."""
+    _check_shape(u, config, "u")
     lap = (jnp.roll(u, -1) - 2 * u + jnp.roll(u, 1)) / config.dx**2
     u = u + config.dt * viscosity * lap
     return _advect(u, u, config.dt, config)
 
 
+def _check_shape(u0, config: BurgersConfig, name: str = "u0") -> None:
+    """InputError unless ``u0`` is ``(n,)`` (static: checked under jit too; another length was a
+    raw scan TypeError under jit, and a silently wrong-length result from :func:`burgers_step`)."""
+    if np.shape(u0) != (config.n,):
+        raise InputError(f"{name} has shape {np.shape(u0)}; it must be (n,) = ({config.n},)")
+
+
 def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
-    """Raise InputError for a non-finite initial state, ν ≤ 0, or ν dt·2/dx² > 1."""
+    """Raise InputError for an initial state of the wrong shape or non-finite, ν ≤ 0, or
+    ν dt·2/dx² > 1."""
+    _check_shape(u0, config)
     if is_concrete(u0):
-        if np.shape(u0) != (config.n,):
-            raise InputError(f"u0 has shape {np.shape(u0)}; it must be (n,) = ({config.n},)")
         if not np.issubdtype(np.asarray(u0).dtype, np.number):
             raise InputError(f"u0 has dtype {np.asarray(u0).dtype}; it must be an array of numbers")
         check_finite_array("u0", u0)

@@ -49,6 +49,7 @@ def fit_burgers(
     """
     iterations = _check_iterations(iterations)
     check_positive("learning rate", learning_rate)
+    target_step = check_int("target_step", target_step, 0)  # it was named num_steps
     config = BurgersConfig(n=n)
     u0_true = burgers_initial(config)
     target, _ = burgers_simulate(u0_true, viscosity, config, target_step)
@@ -87,6 +88,7 @@ def marker_problem(n: int = 32, steps: int = 20, dt: float = 0.02):
     of the flow started from the cellular vortex ψ = 0.2 sin(πx) sin(πy) (speed ≤ 0.63).
     Returns ``(config, params, marker0, target, (vx_true, vy_true))``."""
     n = check_int("resolution n", n, 2)
+    steps = check_int("steps", steps, 0)  # it was named num_steps
     grid = Grid(n, n, 1.0, 1.0)
     bc = Boundaries("free-slip", "free-slip", "free-slip", "free-slip")
     config = FlowConfig(grid, bc, check_positive("dt", dt), tol=1e-5)

@@ -19,6 +19,7 @@ from astrograd._errors import (
 )
 from astrograd.flow._grid import PERIODIC, Boundaries, Grid, as_pair
 from astrograd.flow._obstacles import box_mask, cylinder_mask
+from astrograd.flow._ops import _check_faces
 from astrograd.flow._solver import FlowConfig, make_params, make_state
 
 
@@ -163,6 +164,8 @@ def taylor_green(
 def kinetic_energy(state, config) -> jax.Array:
     """½ ∫ |v|² dA from the face velocities (each face counted once; exact for periodic grids)."""
     g, bc = config.grid, config.boundaries
+    # a state of another grid gave a silently wrong energy (summed with this grid's dx dy)
+    _check_faces("kinetic_energy", state.vx, state.vy, g)
     vx = state.vx[:, :-1] if bc.periodic_x else 0.5 * (state.vx[:, 1:] + state.vx[:, :-1])
     vy = state.vy[:-1] if bc.periodic_y else 0.5 * (state.vy[1:] + state.vy[:-1])
     return 0.5 * (jnp.sum(vx**2) + jnp.sum(vy**2)) * g.dx * g.dy

@@ -326,6 +326,8 @@ def step(state: FlowState, params: FlowParams, config: FlowConfig) -> FlowState:
     """One time step: viscosity, marker and velocity advection, buoyancy, boundary conditions,
     pressure projection, status update. Pure; differentiable with respect to state and params
     (the pressure solve by the implicit function theorem)."""
+    # static: under jit too; a state of another grid was a raw broadcasting TypeError
+    check_inputs(state, params, config)
     g, bc, dt = config.grid, config.boundaries, config.dt
     vx, vy = state.vx, state.vy
     ok = jnp.asarray(True)

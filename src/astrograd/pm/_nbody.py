@@ -170,6 +170,7 @@ def nbody(
     for name, array in (("disp", disp), ("mom", mom), ("factors.kick1", factors.kick1),
                         ("factors.drift", factors.drift), ("factors.kick2", factors.kick2)):
         check_finite_if_concrete(name, array)
+    disp, mom = _as_state(disp, mom, config)
     if devices is not None:
         if adjoint != "reverse_time":
             raise InputError(f"adjoint = {adjoint!r} is not allowed with devices; use 'reverse_time'")
@@ -178,6 +179,13 @@ def nbody(
         d, p, _ = _run(disp, mom, factors, config, autodiff=True)
         return d, p
     return _nbody_reverse_time(disp, mom, factors, config, SINGLE)
+
+
+def _as_state(disp, mom, config: PMConfig):
+    """``disp`` and ``mom`` as arrays of one float dtype, at least the run's: an integer array,
+    or a float32 one in a float64 run, was a raw TypeError of the scan (its carry changed dtype)."""
+    dtype = jnp.result_type(config.float_dtype, disp, mom)
+    return jnp.asarray(disp, dtype), jnp.asarray(mom, dtype)
 
 
 def _check_factors(factors: KDKFactors) -> None:
@@ -206,6 +214,7 @@ def nbody_backward(disp, mom, factors: KDKFactors, config: PMConfig):
     reversibility: returns the state at their start)."""
     check_particles(config, disp=disp, mom=mom)
     _check_factors(factors)
+    disp, mom = _as_state(disp, mom, config)
     acc = _force(disp, config)
     xs = (factors.kick1, factors.drift, factors.kick2)
     (d, p, _), _ = jax.lax.scan(lambda c, f: (_unstep(c, f, config), None), (disp, mom, acc), xs, reverse=True)
@@ -226,6 +235,7 @@ def nbody_snapshots(disp, mom, factors: KDKFactors, config: PMConfig, snap_steps
     _check_factors(factors)
     _check_snap_steps(snap_steps, factors.kick1.shape[0])
     snap_steps = jnp.asarray(snap_steps, dtype=jnp.int32)
+    disp, mom = _as_state(disp, mom, config)
     if devices is None:
         return _snapshots(disp, mom, factors, snap_steps, config, SINGLE, on_step)
     mesh, decomp = device_mesh(config, devices)
