@@ -409,3 +409,80 @@ def test_adaptive_loop_refuses_t1_that_rounds_to_t0_in_the_loop_precision():
     """t1 = 0.1 + 1e-10 after t0 = 0.1 in a float32 loop took no step and returned t = 0.1."""
     with pytest.raises(InputError, match=r"^t1 = 0.1000000001 is not allowed in float32: it rounds to t0 = 0.1 "):
         adaptive_loop(decay_step, decay_dt, jnp.ones(2, jnp.float32), 0.1, 0.1 + 1e-10, 1.0, max_steps=10)
+
+
+def test_adaptive_loop_refuses_a_step_that_changes_a_leaf_in_one_line(x64):
+    """An integer leaf advanced by dt (a float) was a raw JAX error (while_loop/cond carry types,
+    or equinox's closure conversion); so was a leaf that changed shape or a tuple returned as a list."""
+
+    def count_in_time(s, t, dt, args):
+        return (s[0] - dt * s[0], s[1] + dt)
+
+    for counter in (jnp.array(0), jnp.array(0, jnp.int32), 0):
+        for adjoint in ("checkpointed", "forward", "direct"):
+            with pytest.raises(InputError, match=r"^step turned state leaf \[1\] from int(32|64)\[\] into float64\[\]; "
+                                                 "each leaf must keep its shape and dtype"):
+                adaptive_loop(count_in_time, lambda s, t, a: 0.1, (jnp.array(1.0), counter), 0.0, 1.0, adjoint=adjoint)
+    with pytest.raises(InputError, match=r"^step turned state leaf \['n'\] from int64\[\] into int64\[2\]"):
+        adaptive_loop(lambda s, t, dt, a: {"x": s["x"], "n": jnp.stack([s["n"], s["n"]])}, lambda s, t, a: 0.1,
+                      {"x": jnp.array(1.0), "n": jnp.array(0)}, 0.0, 1.0)
+    with pytest.raises(InputError, match=r"^step returned a state of structure PyTreeDef\(\[\*, \*\]\)"):
+        adaptive_loop(lambda s, t, dt, a: [s[0], s[1]], lambda s, t, a: 0.1, (jnp.array(1.0), jnp.array(0)), 0.0, 1.0)
+    with pytest.raises(InputError, match=r"^dt_fn returned \(2,\); it must return one number"):
+        adaptive_loop(decay_step, lambda s, t, a: 0.1 * s, jnp.ones(2), 0.0, 1.0, jnp.array(1.0))
+    with pytest.raises(InputError, match=r"^fail_fn returned \(2,\); it must return one number"):
+        adaptive_loop(decay_step, decay_dt, jnp.ones(2), 0.0, 1.0, jnp.array(1.0), fail_fn=lambda s: s > 5)
+    # an integer leaf that stays integer is carried (and counts the steps); the float leaf's
+    # gradient is exact: x(1) = (1 - k dt)^10 with 10 steps of dt = 0.125 to t = 1.25
+    def count_steps(s, t, dt, k):
+        return (s[0] - dt * k * s[0], s[1] + 1)
+
+    for counter in (jnp.array(0), jnp.array(0, jnp.int32), 0):
+        for adjoint in ("checkpointed", "direct"):
+            run = adaptive_loop(count_steps, lambda s, t, a: 0.125, (jnp.array(1.0), counter), 0.0, 1.25, 2.0,
+                                adjoint=adjoint)
+            assert int(run.final[1]) == 10 and run.final[1].dtype == jnp.result_type(counter)
+            grad = jax.grad(lambda k, c=counter, adj=adjoint: adaptive_loop(
+                count_steps, lambda s, t, a: 0.125, (jnp.array(1.0), c), 0.0, 1.25, k, adjoint=adj).final[0])(2.0)
+            np.testing.assert_allclose(float(grad), -10 * 0.125 * 0.75**9, rtol=1e-14)
+
+
+def test_adaptive_checkpointed_gradient_of_a_python_number_state(x64):
+    """A state given as Python numbers: reverse mode of the checkpointed adjoint raised JAX's
+    'unexpected tree structure' (the start state came back as a numpy scalar, not differentiable)."""
+    for state in (1.0, (1.0,), (1.0, jnp.array(0))):
+        def final_x(k, state=state):
+            run = adaptive_loop(lambda s, t, dt, a: jax.tree.map(lambda x: x - dt * a * x if jnp.issubdtype(
+                jnp.result_type(x), jnp.inexact) else x, s), lambda s, t, a: 0.125, state, 0.0, 1.25, k)
+            return jax.tree.leaves(run.final)[0]
+
+        np.testing.assert_allclose(float(jax.grad(final_x)(2.0)), -10 * 0.125 * 0.75**9, rtol=1e-14)
+
+
+def test_forward_mode_of_the_checkpointed_adjoint_is_a_one_line_error(x64):
+    """jax.jvp through adjoint='checkpointed' (a custom_vjp) was JAX's raw TypeError; it now names
+    the adjoint that has forward mode, which gives the exact derivative."""
+    def final_x(k, adjoint):
+        return adaptive_loop(decay_step, lambda s, t, a: 0.125, jnp.ones(2), 0.0, 1.25, k, adjoint=adjoint).final
+
+    with pytest.raises(InputError, match="^adjoint = 'checkpointed' has reverse mode only .* use adjoint='forward'"):
+        jax.jvp(lambda k: final_x(k, "checkpointed"), (jnp.array(1.0),), (jnp.array(1.0),))
+    _, tangent = jax.jvp(lambda k: final_x(k, "forward"), (jnp.array(1.0),), (jnp.array(1.0),))
+    np.testing.assert_allclose(tangent, jax.grad(lambda k: final_x(k, "checkpointed")[0])(1.0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"save_every": 2}, {"checkpoint": "nested"}, {"save_steps": [1]}])
+def test_fixed_loop_refuses_a_step_that_changes_a_leaf_in_one_line(x64, kwargs):
+    """An int32 counter advanced by a float, a leaf that changed shape or dtype, or a tuple returned
+    as a list: lax.scan's raw TypeError. A Python-number leaf may still change kind (scan allows it)."""
+    state = (jnp.array(1.0), jnp.array(0, jnp.int32))
+    with pytest.raises(InputError, match=r"^step turned state leaf \[1\] from int32\[\] into float64\[\]"):
+        fixed_loop(lambda s, i, k: (s[0], s[1] + 0.5), state, 3, 1.0, **kwargs)
+    with pytest.raises(InputError, match=r"^step turned state leaf \['x'\] from float64\[3\] into float32\[3\]"):
+        fixed_loop(lambda s, i, k: {"x": s["x"].astype(jnp.float32)}, {"x": jnp.ones(3)}, 3, 1.0, **kwargs)
+    with pytest.raises(InputError, match=r"^step returned a state of structure PyTreeDef\(\[\*, \*\]\)"):
+        fixed_loop(lambda s, i, k: [s[0], s[1]], state, 3, 1.0, **kwargs)
+    with pytest.raises(TypeError, match="unsupported operand"):  # the step's own error is left as it is
+        fixed_loop(lambda s, i, k: s + "a", jnp.ones(3), 3, 1.0, **kwargs)
+    final, _ = fixed_loop(lambda s, i, k: (s[0], s[1] + 0.5), (1.0, 0), 3, 1.0, **kwargs)
+    assert float(final[1]) == 1.5

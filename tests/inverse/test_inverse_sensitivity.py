@@ -110,3 +110,28 @@ def test_integer_parameters_directions_and_outputs():
         finite_difference_limit(square, theta, jnp.ones(2), hs="ab")
     with pytest.raises(InputError, match="^f must return floating-point values; it returned int32"):
         finite_difference_limit(lambda t: jnp.round(t).astype(jnp.int32), theta, jnp.ones(2))
+
+
+def test_auto_mode_takes_reverse_mode_for_a_model_with_reverse_mode_only(x64):
+    """A model through a custom_vjp adjoint (adaptive_loop's 'checkpointed'): 'auto' with p <= n
+    chose forward mode and failed (JAX's TypeError, or the loop's one-line error); it now takes
+    reverse mode, exact against the hand-derived Jacobian. 'forward' says why it cannot."""
+    from astrograd.diff import adaptive_loop
+
+    def model(theta, outer_jit=False):
+        # y' = -k y from y(0) = A, 10 steps of dt = 0.125 (explicit Euler): y_i = A (1 - k dt)^i
+        def run(theta):
+            res = adaptive_loop(lambda y, t, dt, k: y - dt * k * y, lambda y, t, k: 0.125, theta["A"], 0.0, 1.25,
+                                theta["k"], save_times=jnp.arange(1, 11) * 0.125)
+            return res.saved
+        return jax.jit(run)(theta) if outer_jit else run(theta)
+
+    theta = {"A": jnp.array(2.0), "k": jnp.array(0.8)}
+    i = np.arange(1, 11)
+    exact = np.stack([0.9**i, -2.0 * i * 0.125 * 0.9 ** (i - 1)], axis=1)
+    for outer_jit in (False, True):
+        np.testing.assert_allclose(sensitivity(lambda th, j=outer_jit: model(th, j), theta), exact, rtol=1e-14)
+    with pytest.raises(InputError, match="^adjoint = 'checkpointed' has reverse mode only"):
+        sensitivity(model, theta, mode="forward")
+    with pytest.raises(InputError, match="^sensitivity mode = 'forward' is not allowed for this f: it has reverse"):
+        sensitivity(lambda th: model(th, True), theta, mode="forward")

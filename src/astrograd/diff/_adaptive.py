@@ -9,6 +9,7 @@ O(checkpoints + segment) states, fixed by ``max_steps`` and independent of the s
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -119,7 +120,10 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
         return final, (fn_arrays, carry, t_end, buffer, k)
 
     def bwd(residuals, g_final):
-        fn_arrays, carry0, t_end, buffer, k = residuals
+        # a residual known at trace time (a Python-number state made an array inside the jit)
+        # comes back as a numpy scalar, which is not an inexact *JAX* array: back to arrays, or
+        # its cotangent was dropped and jax.vjp saw another tree structure
+        fn_arrays, carry0, t_end, buffer, k = jax.tree.map(jnp.asarray, residuals)
         fn_diff, fn_nondiff = eqx.partition(fn_arrays, _is_diff)
         carry_diff = eqx.filter(carry0, _is_diff)
         # Cotangent of the differentiable part of the final carry (None elsewhere).
@@ -232,10 +236,37 @@ def adaptive_loop(
         save_times = jnp.asarray(save_times, dtype)
     # jit inside: closures over values traced by an outer transformation are then handled by
     # jit's own closure conversion before eqx.filter_closure_convert sees them.
-    return _adaptive_jit(
-        step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
-        save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps, check_at_run_time,
+    with forward_mode_refused("adjoint = 'checkpointed'", "use adjoint='forward' for jvp/jacfwd"):
+        return _adaptive_jit(
+            step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
+            save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps, check_at_run_time,
+        )
+
+
+class ForwardModeError(InputError, TypeError):
+    """Forward-mode autodiff (jvp, jacfwd) of a computation that has reverse mode only (an
+    InputError, and a TypeError like JAX's own error that it replaces)."""
+
+
+def is_forward_mode_error(err: BaseException) -> bool:
+    """Whether ``err`` is :class:`ForwardModeError` or JAX's own TypeError for the forward mode of
+    a ``custom_vjp`` (raised where jvp meets one traced earlier, e.g. inside a user's jit)."""
+    return isinstance(err, ForwardModeError) or (
+        isinstance(err, TypeError) and "can't apply forward-mode autodiff (jvp) to a custom_vjp function" in str(err)
     )
+
+
+@contextlib.contextmanager
+def forward_mode_refused(what: str, instead: str):
+    """JAX's TypeError for forward-mode autodiff (jvp, jacfwd, linearize) of a ``custom_vjp``
+    as a one-line ForwardModeError naming ``what`` has reverse mode only and what to use ``instead``."""
+    try:
+        yield
+    except TypeError as err:
+        if not is_forward_mode_error(err):
+            raise
+        raise ForwardModeError(f"{what} has reverse mode only (grad, vjp, jacrev), not forward-mode autodiff "
+                               f"(jvp, jacfwd); {instead}") from None
 
 
 @eqx.filter_jit
@@ -266,6 +297,7 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
     if remat:
         one_step = jax.checkpoint(one_step)
     state = jax.tree.map(jnp.asarray, state)
+    _check_functions(step, dt_fn, fail_fn, state, t0, args)
     carry0 = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     fn = eqx.filter_closure_convert(lambda c, te: one_step(c, te, args), carry0, t1)
     fn_arrays, fn_static = eqx.partition(fn, eqx.is_array)
@@ -299,6 +331,46 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
     carry = interval(carry, t1)
     final, t_reached, total, failed = carry
     return AdaptiveResult(final=final, saved=saved, t=t_reached, num_steps=total, failed=failed)
+
+
+def _describe(x) -> str:
+    return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
+
+
+def check_state_kept(state, out, what: str = "step", weak_may_change_kind: bool = False) -> None:
+    """InputError naming the first leaf where ``out`` (shapes and dtypes, e.g. from
+    ``jax.eval_shape``) differs from ``state`` in structure, shape or dtype. A weak-typed leaf (from
+    a Python number) may change precision, and its kind too (int to float) where the loop allows
+    it (``lax.scan`` does, ``while_loop`` does not)."""
+    paths_in, tree_in = jax.tree_util.tree_flatten_with_path(state)
+    leaves_out, tree_out = jax.tree_util.tree_flatten(out)
+    if tree_in != tree_out:
+        raise InputError(f"{what} returned a state of structure {tree_out}; it must return the structure of the "
+                         f"state it is given, {tree_in}")
+    for (path, x), y in zip(paths_in, leaves_out, strict=True):
+        same_kind = all(jnp.issubdtype(x.dtype, kind) == jnp.issubdtype(y.dtype, kind)
+                        for kind in (jnp.inexact, jnp.integer, jnp.bool_))
+        weak_ok = getattr(x, "weak_type", False) and (same_kind or weak_may_change_kind)
+        if x.shape != y.shape or (x.dtype != y.dtype and not weak_ok):
+            where = jax.tree_util.keystr(path) or "the state"
+            raise InputError(f"{what} turned state leaf {where} from {_describe(x)} into {_describe(y)}; each leaf "
+                             "must keep its shape and dtype (an integer leaf plus a float such as dt becomes a float: "
+                             "keep such a leaf as a float, or cast the result back to its dtype)")
+
+
+def _check_functions(step, dt_fn, fail_fn, state, t0, args) -> None:
+    """InputError (at trace time, from shapes only) if ``step`` returns a state of another
+    structure, shape or kind of dtype, or ``dt_fn``/``fail_fn`` does not return one number: an
+    integer leaf advanced by ``dt`` (a float) was a raw JAX error of the while_loop or cond."""
+    dt = jnp.zeros((), t0.dtype)
+    check_state_kept(state, jax.eval_shape(lambda s, a: step(s, t0, dt, a), state, args))
+    for name, fn in (("dt_fn", lambda s, a: dt_fn(s, t0, a)), ("fail_fn", fail_fn and (lambda s, a: fail_fn(s)))):
+        if fn is None:
+            continue
+        result = jax.eval_shape(fn, state, args)
+        if not (hasattr(result, "shape") and result.shape == ()):
+            shape = getattr(result, "shape", type(result).__name__)
+            raise InputError(f"{name} returned {shape}; it must return one number (shape ())")
 
 
 def _time(name, value) -> float:

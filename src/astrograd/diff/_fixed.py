@@ -12,6 +12,7 @@ import numpy as np
 from jax import lax
 
 from astrograd._errors import InputError, check_choice, check_int, is_concrete
+from astrograd.diff._adaptive import check_state_kept
 
 CHECKPOINTS = ("none", "step", "nested")
 
@@ -85,6 +86,21 @@ def fixed_loop(
     """
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
     num_steps = check_int("num_steps", num_steps, 0)  # numpy integers too (a static Python int after)
+    try:
+        return _fixed_loop(step, state, num_steps, args, save_steps, save_every, checkpoint)
+    except TypeError as err:
+        # a step that changes a leaf (an int32 counter advanced by a float, a shape, a list for a
+        # tuple) was lax.scan's raw TypeError: name the leaf (traced again only on this path)
+        try:
+            states = jax.tree.map(jnp.asarray, state)
+            out = jax.eval_shape(lambda s, a: step(s, jnp.zeros((), jnp.int32), a), states, args)
+        except Exception:  # noqa: BLE001 - the step fails on its own: the original error says more
+            raise err from None
+        check_state_kept(states, out, weak_may_change_kind=True)
+        raise
+
+
+def _fixed_loop(step, state, num_steps: int, args, save_steps, save_every, checkpoint: str):
     if save_steps is not None and save_every is not None:
         raise InputError("give save_steps or save_every, not both")
 

@@ -13,6 +13,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from astrograd._errors import InputError, check_choice, is_concrete, real_array
+from astrograd.diff._adaptive import ForwardModeError, is_forward_mode_error
 
 __all__ = ["FiniteDifferenceLimit", "directional_derivative", "finite_difference_limit", "sensitivity"]
 
@@ -50,16 +51,28 @@ def sensitivity(
     order), so ``n`` is the total number of output entries and ``p`` of parameter entries.
     Units: those of u divided by those of θ, entry by entry.
     mode: ``"forward"`` (p JVPs, cheap when p ≪ n), ``"reverse"`` (n VJPs), or ``"auto"``
-    (forward if p <= n, else reverse).
+    (forward if p <= n, else reverse; reverse too when ``f`` has reverse mode only).
     """
     check_choice("sensitivity mode", mode, ("auto", "forward", "reverse"))
     flat_f, x = _flat_function(f, theta)
     n = jax.eval_shape(flat_f, x).shape[0]
     p = x.shape[0]
-    if mode == "auto":
-        mode = "forward" if p <= n else "reverse"
-    jac = jax.jacfwd(flat_f) if mode == "forward" else jax.jacrev(flat_f)
-    return jac(x).reshape(n, p)
+    if mode == "reverse" or (mode == "auto" and p > n):
+        return jax.jacrev(flat_f)(x).reshape(n, p)
+    try:
+        return jax.jacfwd(flat_f)(x).reshape(n, p)
+    except (TypeError, InputError) as err:
+        # "auto" on a model with reverse mode only (a custom_vjp adjoint, e.g. adaptive_loop's
+        # "checkpointed" or pm's "reverse_time") was an error: it takes reverse mode instead
+        if not is_forward_mode_error(err):
+            raise
+        if mode == "forward":
+            if isinstance(err, InputError):  # it names the option that has forward mode
+                raise
+            raise ForwardModeError("sensitivity mode = 'forward' is not allowed for this f: it has reverse mode only "
+                                   "(a custom_vjp inside it: no forward-mode autodiff); use mode='reverse' or 'auto'"
+                                   ) from None
+    return jax.jacrev(flat_f)(x).reshape(n, p)
 
 
 def directional_derivative(f: Callable[[Any], Any], theta: Any, v: Any) -> Any:

@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from astrograd._xla import materialise
+from astrograd.diff._adaptive import forward_mode_refused
 from astrograd.pm._config import PMConfig, check_particles, check_shape
 from astrograd.pm._decomp import SINGLE, Decomposition
 from astrograd.pm._mesh import _CORNERS, as_float, cic_paint, cic_readout, cic_window, rfft_wavevectors
@@ -108,7 +109,8 @@ def acceleration(positions: Float[Array, "n 3"], config: PMConfig) -> Float[Arra
     of differentiating the scatter and gather."""
     check_particles(config, positions=positions)
     # integer positions made an integer cell size (1.5 Mpc/h became 1)
-    return _acceleration(as_float("positions", positions), config, SINGLE)
+    with forward_mode_refused("acceleration", "nbody and simulate with adjoint='autodiff' have forward mode"):
+        return _acceleration(as_float("positions", positions), config, SINGLE)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))

@@ -14,6 +14,7 @@ from jaxtyping import Array, Float
 from astrograd._errors import InputError, check_choice, check_finite_if_concrete, is_concrete
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.cosmo._growth import check_scale_factors
+from astrograd.diff._adaptive import forward_mode_refused
 from astrograd.pm._config import PMConfig, check_particles
 from astrograd.pm._decomp import SINGLE, Decomposition, device_mesh
 from astrograd.pm._gravity import _acceleration, acceleration_autodiff, acceleration_with_vjp
@@ -171,14 +172,15 @@ def nbody(
                         ("factors.drift", factors.drift), ("factors.kick2", factors.kick2)):
         check_finite_if_concrete(name, array)
     disp, mom = _as_state(disp, mom, config)
-    if devices is not None:
-        if adjoint != "reverse_time":
-            raise InputError(f"adjoint = {adjoint!r} is not allowed with devices; use 'reverse_time'")
-        return _nbody_sharded(disp, mom, factors, config, devices)
-    if adjoint == "autodiff":
+    if adjoint == "autodiff" and devices is None:
         d, p, _ = _run(disp, mom, factors, config, autodiff=True)
         return d, p
-    return _nbody_reverse_time(disp, mom, factors, config, SINGLE)
+    with forward_mode_refused("adjoint = 'reverse_time'", "use adjoint='autodiff' (one device) for jvp/jacfwd"):
+        if devices is not None:
+            if adjoint != "reverse_time":
+                raise InputError(f"adjoint = {adjoint!r} is not allowed with devices; use 'reverse_time'")
+            return _nbody_sharded(disp, mom, factors, config, devices)
+        return _nbody_reverse_time(disp, mom, factors, config, SINGLE)
 
 
 def _as_state(disp, mom, config: PMConfig):
