@@ -249,3 +249,57 @@ def test_an_interrupted_store_of_the_resume_state_continues_to_identical_data(tm
             np.testing.assert_array_equal(a["vy"], b["vy"])
         with h5py.File(path, "r") as f:
             assert all(set(g) == {"vx", "vy"} for g in f["runs"].values())  # no state left once complete
+
+
+def _run_arrays(path):
+    return {r["reynolds"]: (r["vx"], r["vy"]) for r in load_karman_data(path)[1]}
+
+
+def test_a_run_gets_the_same_data_whatever_the_other_runs(tmp_path):
+    """Each run's PRNG key used to be folded from its position in the list of runs: listing
+    another run first (or reordering the list) changed the perturbation, hence the data, of every
+    run after it. Now it is folded from the run's Reynolds number."""
+    small = {**KW, "frames": 2, "warmup": 1}
+    alone = _run_arrays(generate_karman_data(tmp_path / "alone.h5", **small))
+    more = _run_arrays(
+        generate_karman_data(tmp_path / "more.h5", **{**small, "train_reynolds": (120.0, 150.0)})
+    )
+    assert sorted(more) == [80.0, 120.0, 150.0]
+    for reynolds in (80.0, 150.0):
+        for a, b in zip(alone[reynolds], more[reynolds], strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the key still matters: a different seed gives different data
+    other = _run_arrays(generate_karman_data(tmp_path / "seed.h5", **{**small, "seed": 1}))
+    assert not np.array_equal(other[150.0][0], alone[150.0][0])
+    with h5py.File(tmp_path / "alone.h5", "r") as f:
+        assert int(f.attrs["version"]) == 2
+
+
+def test_a_version_1_file_continues_with_its_positional_keys(tmp_path, monkeypatch):
+    """A file begun by the old code (version 1, keys from the list position) is continued with
+    those keys, to the data an uninterrupted old generation writes."""
+    small = {**KW, "frames": 3, "warmup": 1, "chunk": 1}
+    monkeypatch.setattr(karman_mod, "_VERSION", 1)  # what the old code wrote
+    full = _run_arrays(generate_karman_data(tmp_path / "v1.h5", **small))
+    real = karman_mod.simulate
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the first run's warm-up and first frame
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(karman_mod, "simulate", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        generate_karman_data(tmp_path / "part.h5", **small)
+    monkeypatch.setattr(karman_mod, "simulate", real)
+    monkeypatch.setattr(karman_mod, "_VERSION", 2)
+    resumed = _run_arrays(generate_karman_data(tmp_path / "part.h5", **small))
+    with h5py.File(tmp_path / "part.h5", "r") as f:
+        assert int(f.attrs["version"]) == 1
+    for reynolds in (80.0, 150.0):  # the test run (index 1) was begun after the resume
+        for a, b in zip(full[reynolds], resumed[reynolds], strict=True):
+            np.testing.assert_array_equal(a, b)
+    new = _run_arrays(generate_karman_data(tmp_path / "v2.h5", **small))
+    assert not np.array_equal(new[80.0][0], full[80.0][0])  # the keys did change

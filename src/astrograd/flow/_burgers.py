@@ -1,6 +1,7 @@
 """Burgers' equation u_t + u u_x = ν u_xx in 1D, periodic, on cell centres: explicit
 viscosity then semi-Lagrangian (or MacCormack) advection, the splitting of the
-Physics-based Deep Learning book's example."""
+Physics-based Deep Learning book's example; or a conservative Godunov finite-volume step
+(``advection="godunov"``), which also solves the inviscid equation (ν = 0)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,19 @@ from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES
 from astrograd.flow._grid import static_float, static_int
 
+#: Semi-Lagrangian schemes of the 2D solver, and the conservative upwind finite-volume step.
+BURGERS_ADVECTION = (*ADVECTION_SCHEMES, "godunov")
+
 
 class BurgersConfig(eqx.Module):
     """n cells on ``[x_min, x_min + length)`` (periodic), time step ``dt``, ``advection``
-    scheme. Static."""
+    scheme. Static.
+
+    advection: ``semi-lagrangian`` or ``maccormack`` (the book's; not conservative: at small
+    viscosity a moving shock travels at the wrong speed and ∫u dx drifts), or ``godunov``
+    (finite volumes with the exact Riemann flux of u²/2: ∫u dx conserved to round-off, shocks at
+    the Rankine–Hugoniot speed; needs dt max|u| ≤ dx; the only scheme that allows ν = 0).
+    """
 
     n: int = eqx.field(static=True, default=128, converter=static_int)
     length: float = eqx.field(static=True, default=2.0, converter=static_float)
@@ -36,7 +46,7 @@ class BurgersConfig(eqx.Module):
         if not x_min_ok or isinstance(self.x_min, bool | np.bool_):
             raise InputError(f"x_min = {self.x_min!r} is not allowed; it must be a finite number")
         check_positive("dt", self.dt)
-        check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
+        check_choice("advection scheme", self.advection, BURGERS_ADVECTION)
 
     @property
     def dx(self) -> float:
@@ -72,11 +82,21 @@ def _advect(q, u, dt, config: BurgersConfig):
     return jnp.clip(forward + 0.5 * (q - backward), lo, hi)
 
 
+def _godunov(u, dt, config: BurgersConfig):
+    """One forward-Euler finite-volume step with the Godunov flux of f(u) = u²/2 (exact Riemann
+    solution; f convex with its minimum at 0): F(a, b) = max(f(max(a, 0)), f(min(b, 0)))."""
+    right = jnp.roll(u, -1)
+    flux = 0.5 * jnp.maximum(jnp.maximum(u, 0.0) ** 2, jnp.minimum(right, 0.0) ** 2)  # at i + 1/2
+    return u - dt / config.dx * (flux - jnp.roll(flux, 1))
+
+
 def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Float[Array, " n"]:
     """One step: explicit viscosity (forward Euler, ν in length²/time) then advection."""
     _check_shape(u, config, "u")
     lap = (jnp.roll(u, -1) - 2 * u + jnp.roll(u, 1)) / config.dx**2
     u = u + config.dt * viscosity * lap
+    if config.advection == "godunov":
+        return _godunov(u, config.dt, config)
     return _advect(u, u, config.dt, config)
 
 
@@ -88,20 +108,42 @@ def _check_shape(u0, config: BurgersConfig, name: str = "u0") -> None:
 
 
 def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
-    """Raise InputError for an initial state of the wrong shape or non-finite, ν ≤ 0, or
-    ν dt·2/dx² > 1."""
+    """Raise InputError for an initial state of the wrong shape or non-finite, ν ≤ 0 (ν < 0 with
+    ``godunov``), ν dt·2/dx² > 1, or (``godunov``) a Courant number dt max|u0|/dx > 1 (the
+    scheme keeps max|u| from growing, so the first step's limit holds for all)."""
     _check_shape(u0, config)
     if is_concrete(u0):
         if not np.issubdtype(np.asarray(u0).dtype, np.number):
             raise InputError(f"u0 has dtype {np.asarray(u0).dtype}; it must be an array of numbers")
         check_finite_array("u0", u0)
+        if config.advection == "godunov":
+            courant = float(np.max(np.abs(np.asarray(u0, dtype=float)))) * config.dt / config.dx
+            if courant > 1:
+                raise InputError(
+                    f"Courant number dt*max|u0|/dx = {courant:.4g} is above the godunov limit 1; use a smaller dt"
+                )
     if is_concrete(viscosity):
-        nu = check_positive("viscosity", viscosity)
+        if config.advection == "godunov":
+            nu = check_positive("viscosity", viscosity, allow_zero=True)
+        elif isinstance(viscosity, bool | np.bool_) or not _is_zero(viscosity):
+            nu = check_positive("viscosity", viscosity)
+        else:
+            raise InputError(
+                f"viscosity = 0 is not allowed with advection {config.advection!r}; it must be a finite number > 0 "
+                "(the inviscid equation needs the conservative advection 'godunov')"
+            )
         d = nu * config.dt * 2 / config.dx**2
         if d > 1:
             raise InputError(
                 f"diffusion number nu*dt*2/dx^2 = {d:.4g} is above the explicit viscosity limit 1; use a smaller dt"
             )
+
+
+def _is_zero(value) -> bool:
+    try:
+        return float(value) == 0.0
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def burgers_simulate(

@@ -248,10 +248,17 @@ def diffusion_number(config: FlowConfig, viscosity: float) -> float:
 def check_params(params: FlowParams, config: FlowConfig) -> None:
     """Raise InputError on bad concrete parameters (skipped for traced values)."""
     if is_concrete(params.viscosity):
-        if config.viscosity_scheme == "none":
-            check_positive("viscosity", params.viscosity, allow_zero=True)
-        else:
-            check_positive("viscosity", params.viscosity)
+        nu = check_positive("viscosity", params.viscosity, allow_zero=True)
+        if config.viscosity_scheme == "none" and nu != 0:  # it was accepted and ignored
+            raise InputError(
+                f"viscosity = {nu:.6g} is not allowed with viscosity_scheme 'none' (inviscid); it must be 0, "
+                "or use the explicit or implicit viscosity scheme"
+            )
+        if config.viscosity_scheme != "none" and nu == 0:  # it said "> 0" as if no scheme took 0
+            raise InputError(
+                f"viscosity = 0 is not allowed with viscosity_scheme {config.viscosity_scheme!r}; it must be a "
+                "finite number > 0 (viscosity_scheme 'none' runs inviscid flow)"
+            )
         if config.viscosity_scheme == "explicit":
             d = diffusion_number(config, params.viscosity)
             if d > 1.0:

@@ -68,6 +68,7 @@ _VISCOSITY_LIMIT = "use the implicit viscosity scheme or a smaller dt"
 RUN_ADVICE = (
     (re.escape(_VISCOSITY_LIMIT), "use --viscosity-scheme implicit or a smaller --dt"),
     (r"(explicit viscosity limit 1); use a smaller dt$", r"\1; use a smaller --dt"),  # burgers (no other scheme)
+    (r"(above the godunov limit 1); use a smaller dt$", r"\1; use a smaller --dt"),  # burgers --advection godunov
     (r"^(cylinder radius .* covers no cell centre \(.*\))$", r"\1; use more cells (--res)"),
     (r"; use more cells$", "; use more cells (--res)"),
 )
@@ -101,7 +102,9 @@ def run_cmd(
     ),
     out: Path = typer.Option(None, "--out", help="HDF5 output file"),
     gif: Path = typer.Option(None, "--gif", help="animated GIF of vorticity and marker (2D scenes)"),
-    advection: str = typer.Option(None, "--advection", help="semi-lagrangian | maccormack"),
+    advection: str = typer.Option(
+        None, "--advection", help="semi-lagrangian | maccormack, or godunov (burgers only: conservative finite volumes)"
+    ),
     viscosity_scheme: str = typer.Option(None, "--viscosity-scheme", help="explicit | implicit (2D scenes)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),

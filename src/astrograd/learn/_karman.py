@@ -3,7 +3,8 @@ resolution, down-sampled to the coarse staggered grid, stored in HDF5; generatio
 
 HDF5 layout (one file):
   /                attrs: nx, ny (coarse cells), factor, dt, warmup, frames, width, height,
-                   radius, perturbation, seed, version
+                   radius, perturbation, seed, version (2: each run's perturbation key is
+                   folded from its Reynolds number; 1: from its position in the list of runs)
   /runs/<name>     attrs: reynolds, split ("train" or "test"), frames_done
     vx             (frames, ny, nx+1)  down-sampled x-face velocity (length/time)
     vy             (frames, ny+1, nx)  down-sampled y-face velocity
@@ -29,7 +30,9 @@ from astrograd.io._paths import file_to_read, file_to_write
 
 TRAIN_REYNOLDS = (97.7, 195.3, 390.6, 781.3, 1562.5, 3125.0)
 TEST_REYNOLDS = (73.2, 293.0, 1172.0, 4688.0)
-_VERSION = 1
+# 2: each run's PRNG key is derived from its Reynolds number (1: from its position in the list)
+_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _NEW_STATE = "resume_new"  # the fine state being written, until it replaces resume/
 
 
@@ -151,6 +154,11 @@ def generate_karman_data(
         raise InputError(f"cannot open {str(path)!r} as HDF5 ({err})") from None
     with f:
         if "nx" in f.attrs:
+            # a version-1 file is continued with its own (positional) keys, so that its runs stay
+            # those an uninterrupted version-1 generation would have written
+            stored_version = f.attrs.get("version")
+            if stored_version is not None and int(stored_version) in _READABLE_VERSIONS:
+                attrs["version"] = int(stored_version)
             for k, v in attrs.items():
                 if k not in f.attrs or not np.all(np.asarray(f.attrs[k]) == np.asarray(v)):
                     raise InputError(
@@ -174,11 +182,26 @@ def generate_karman_data(
                 )
         with ProgressBar(total, description="karman-data", enabled=progress) as bar:
             for index, (reynolds, split) in enumerate(runs):
-                _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar)
+                run_key = run_key_v1(key, index) if attrs["version"] == 1 else run_key_for(key, reynolds)
+                _generate_run(runs_group, reynolds, split, attrs, run_key, chunk, bar)
     return path
 
 
-def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
+def run_key_for(key, reynolds: float):
+    """The PRNG key of the run at ``reynolds``: the data key with the two 32-bit halves of the
+    float64 Reynolds number folded in, so that a run's data do not depend on which other runs are
+    listed or in what order."""
+    bits = int(np.float64(reynolds).view(np.uint64))
+    return jax.random.fold_in(jax.random.fold_in(key, bits >> 32), bits & 0xFFFFFFFF)
+
+
+def run_key_v1(key, index: int):
+    """The key of version-1 files: folded from the run's position in the list of runs (train
+    runs first, then test runs). Kept to continue such files as they were begun."""
+    return jax.random.fold_in(key, index)
+
+
+def _generate_run(runs_group, reynolds, split, attrs, key, chunk, bar):
     nx, ny, factor, dt = attrs["nx"], attrs["ny"], attrs["factor"], attrs["dt"]
     frames, warmup = attrs["frames"], attrs["warmup"]
     g = runs_group.require_group(run_name(reynolds))
@@ -194,7 +217,7 @@ def _generate_run(runs_group, index, reynolds, split, attrs, key, chunk, bar):
         bar.advance(warmup + frames - 1)
         return
     state, params, config = fine_scene(
-        nx, ny, reynolds, dt, factor, attrs["perturbation"], jax.random.fold_in(key, index)
+        nx, ny, reynolds, dt, factor, attrs["perturbation"], key
     )
     if done == 0:
         if warmup:

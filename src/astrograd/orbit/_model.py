@@ -139,6 +139,8 @@ def simulate(
     args: Any,
     config: ThrowConfig,
     acceleration: Acceleration = ballistic_acceleration,
+    *,
+    check: bool = True,
 ) -> Trajectory:
     """Integrate ``x' = v, v' = acceleration(x, v, args)`` for ``config.num_steps`` steps.
 
@@ -147,7 +149,14 @@ def simulate(
     e.g. an equinox network, for a custom force). One ``lax.scan``: differentiable in reverse and
     forward mode with respect to the initial state and ``args``. Returns the :class:`Trajectory`
     including the initial state (N+1 samples).
+
+    With ``check`` (default) and concrete results, a run that overflows (stiff drag with a long
+    ``dt``, a huge speed) raises :class:`SimulationError` naming the time of the first non-finite
+    state (:func:`check_trajectory`) instead of returning inf/NaN; under ``jit``/``grad``/``vmap``
+    check the returned trajectory yourself.
     """
+    if not isinstance(check, bool):
+        raise InputError(f"check = {check!r} is not allowed; it must be True or False")
     step = _step(acceleration, config.integrator, config.dt)
     x0 = jnp.asarray(position0, dtype=float)
     v0 = jnp.asarray(velocity0, dtype=float)
@@ -165,7 +174,10 @@ def simulate(
 
     _, (xs, vs) = jax.lax.scan(body, (x0, v0), None, length=config.num_steps)
     time = config.dt * jnp.arange(config.num_steps + 1, dtype=x0.dtype)
-    return Trajectory(time, jnp.concatenate([x0[None], xs]), jnp.concatenate([v0[None], vs]))
+    traj = Trajectory(time, jnp.concatenate([x0[None], xs]), jnp.concatenate([v0[None], vs]))
+    if check and is_concrete(traj):
+        check_trajectory(traj)
+    return traj
 
 
 def initial_velocity(speed, angle_deg) -> Float[Array, "2"]:
@@ -181,10 +193,11 @@ def initial_velocity(speed, angle_deg) -> Float[Array, "2"]:
     return jnp.asarray(speed, dtype=float) * jnp.stack([jnp.cos(theta), jnp.sin(theta)])
 
 
-def throw(speed, angle_deg, params: Ballistics, config: ThrowConfig) -> Trajectory:
-    """Throw from the origin with ``speed`` (m/s) at ``angle_deg`` (degrees) under ``params``."""
+def throw(speed, angle_deg, params: Ballistics, config: ThrowConfig, *, check: bool = True) -> Trajectory:
+    """Throw from the origin with ``speed`` (m/s) at ``angle_deg`` (degrees) under ``params``
+    (``check``: as in :func:`simulate`)."""
     v0 = initial_velocity(speed, angle_deg)
-    return simulate(jnp.zeros(2, dtype=v0.dtype), v0, params, config)
+    return simulate(jnp.zeros(2, dtype=v0.dtype), v0, params, config, check=check)
 
 
 #: Most steps :func:`steps_for_flight` gives (a trajectory of 10⁷ steps is 0.4 GB in float64).
