@@ -164,6 +164,16 @@ def test_run_wind_compares_with_the_bubble_of_its_own_gamma(tmp_path):
     assert summary["weaver_radius_pc"] == pytest.approx(radius * pc, rel=1e-12)
 
 
+def test_run_summary_lines_are_aligned():
+    """The readable summary of `run wind` puts every colon in one column. Before: keys were
+    right-aligned to 26 characters, and weaver_reverse_shock_radius_pc (30) stuck out by 4."""
+    res = _invoke("run", "wind", "--cells", 16)
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.output.splitlines() if ": " in line]
+    assert any(line.lstrip().startswith("weaver_reverse_shock_radius_pc:") for line in rows), rows
+    assert len({line.index(": ") for line in rows}) == 1, rows
+
+
 def test_reference_gamma_is_checked_before_the_run(monkeypatch):
     """Before: `run sedov --gamma 2` ran the blast and then failed on the missing Sedov constant."""
     import astrograd.hydro._examples as examples
@@ -674,3 +684,31 @@ def test_run_custom_names_the_end_time_of_the_file_when_none_was_typed(tmp_path,
     lines = [ln for ln in res.output.strip().splitlines() if ln]
     assert res.exit_code == 2 and lines == ["error: --t-end = 0.15 is not allowed; it must be greater than the start "
                                             "time 0.2 (the time of the --init snapshot); give a later --t-end"]
+
+
+def test_run_wind_momentum_option_is_run_recorded_continued_and_refused_elsewhere(tmp_path):
+    """`run wind --wind-momentum` runs with the momentum source (a final state other than the
+    default's, which `--no-wind-momentum` and no option give), reports it, writes it to the
+    snapshot, and `--init` continues with it unless overridden; other problems refuse it."""
+    res = _invoke("run", "--help")
+    assert "--wind-momentum" in res.output and "--no-wind-momentum" in res.output
+    states = {}
+    for flag in ("--wind-momentum", "--no-wind-momentum", None):
+        out = tmp_path / f"{flag}.h5"
+        res = _invoke("run", "wind", "--cells", 16, "--t-end", 0.004, "--out", out, "--json", *([flag] if flag else []))
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output.strip().splitlines()[-1])["wind_momentum"] is (flag == "--wind-momentum")
+        with h5py.File(out) as f:
+            assert f.attrs["wind_momentum"] == (flag == "--wind-momentum")
+            states[flag] = np.stack([f["rho"][:], f["u"][:], f["p"][:]])
+    np.testing.assert_array_equal(states[None], states["--no-wind-momentum"])
+    assert not np.allclose(states["--wind-momentum"], states[None], rtol=1e-3)
+    for extra, expected in (((), True), (("--no-wind-momentum",), False)):
+        res = _invoke("run", "wind", "--init", tmp_path / "--wind-momentum.h5", "--t-end", 0.006, "--json", *extra)
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.output.strip().splitlines()[-1])["wind_momentum"] is expected
+    for problem, flag in (("sod", "--wind-momentum"), ("sedov", "--no-wind-momentum")):
+        res = _invoke("run", problem, flag)
+        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        assert res.exit_code == 2 and lines == [f"error: {flag} is not allowed for {problem!r}; it is an option of "
+                                                "the wind problem only"], res.output

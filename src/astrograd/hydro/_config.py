@@ -50,11 +50,14 @@ class HydroConfig(eqx.Module):
 
     num_cells: number of cells (>= 4). geometry: cartesian | cylindrical | spherical (the
     coordinate is x or the radius r). r_min, r_max: domain edges in code length (r_min >= 0 for
-    curvilinear geometry). riemann: hll | hllc. limiter: first_order | minmod | mc | van_leer
-    (slopes of the primitive variables). integrator: muscl_hancock | ssp_rk2.
+    curvilinear geometry). riemann: hll | hllc. limiter: first_order | minmod | mc | van_leer |
+    superbee (slopes of the primitive variables). integrator: muscl_hancock | ssp_rk2.
     left_boundary, right_boundary: reflective | open | periodic | inflow (a fixed state taken
     from ``HydroParams.inflow_left/right``). wind_cells: number of innermost cells receiving the
-    stellar-wind mass and energy (0: no wind). cfl_width: the cell width in the CFL condition,
+    stellar-wind mass and energy (0: no wind). wind_momentum: whether the injected wind carries
+    momentum (True: radial velocity v∞ (r − r_min)/(R − r_min) averaged over each wind cell, R
+    the outer edge of the wind cells, with the energy source still ½Ṁv∞²; False, the default:
+    mass and thermal energy only). cfl_width: the cell width in the CFL condition,
     ``volume`` (default: V / max(A), dx in cartesian geometry and dx/3 for the central cell of
     a spherical grid, which keeps that cell's density positive when outflow empties it, e.g.
     in the Sedov blast) or ``coordinate`` (dx everywhere, as jf1uids does: about 1.6x fewer
@@ -72,6 +75,7 @@ class HydroConfig(eqx.Module):
     right_boundary: str = eqx.field(static=True, default="open")
     wind_cells: int = eqx.field(static=True, default=0, converter=_python_number)
     cfl_width: str = eqx.field(static=True, default="volume")
+    wind_momentum: bool = eqx.field(static=True, default=False, converter=_python_number)
 
     def __check_init__(self):
         n = self.num_cells
@@ -104,6 +108,8 @@ class HydroConfig(eqx.Module):
             raise InputError(
                 f"wind cells = {self.wind_cells!r} is not allowed; it must be an integer in [0, {self.num_cells}]"
             )
+        if not isinstance(self.wind_momentum, bool):
+            raise InputError(f"wind momentum = {self.wind_momentum!r} is not allowed; it must be True or False")
         with np.errstate(all="ignore"):
             grid = Grid.build(self)
             extent_ok = np.all(np.isfinite(grid.areas)) and np.all(np.isfinite(grid.volumes) & (grid.volumes > 0))
@@ -206,26 +212,33 @@ states) stay finite in float64 (γ = 1e308 made 2γ overflow: a ZeroDivisionErro
 Riemann solver)."""
 
 
+def _shown(v: float) -> str:
+    """``v`` to 6 significant digits, or to all its digits where 6 would round it onto a bound it
+    violates (CFL number = 1.0000001 was shown as "1 is outside the allowed range (0, 1]")."""
+    short = f"{v:.6g}"
+    return short if not math.isfinite(v) or float(short) == v else repr(float(v))
+
+
 def check_gamma(name, v):
     if not (math.isfinite(v) and v > 1.0):
-        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number > 1")
+        raise InputError(f"{name} = {_shown(v)} is not allowed; it must be a finite number > 1")
     if v > GAMMA_MAX:
-        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a number with 1 < {name} <= {GAMMA_MAX:g}")
+        raise InputError(f"{name} = {_shown(v)} is not allowed; it must be a number with 1 < {name} <= {GAMMA_MAX:g}")
 
 
 def _cfl_ok(name, v):
     if not (math.isfinite(v) and 0.0 < v <= 1.0):
-        raise InputError(f"{name} = {v:.6g} is outside the allowed range (0, 1]")
+        raise InputError(f"{name} = {_shown(v)} is outside the allowed range (0, 1]")
 
 
 def _positive_or_inf(name, v):
     if not v > 0:
-        raise InputError(f"{name} = {v:.6g} is not allowed; it must be > 0 (inf for no limit)")
+        raise InputError(f"{name} = {_shown(v)} is not allowed; it must be > 0 (inf for no limit)")
 
 
 def _non_negative(name, v):
     if not (math.isfinite(v) and v >= 0):
-        raise InputError(f"{name} = {v:.6g} is not allowed; it must be a finite number >= 0")
+        raise InputError(f"{name} = {_shown(v)} is not allowed; it must be a finite number >= 0")
 
 
 def _state3(name, value):
@@ -236,7 +249,9 @@ def _state3(name, value):
         raise InputError(f"{name} must be (density, velocity, pressure), got shape {a.shape}")
     rho, vel, p = (float(v) for v in a)
     if not (rho > 0 and p > 0 and math.isfinite(rho) and math.isfinite(p) and math.isfinite(vel)):
-        raise InputError(f"{name} = ({rho:g}, {vel:g}, {p:g}) is not allowed; density and pressure must be > 0")
+        # an infinite velocity was refused as "density and pressure must be > 0"
+        raise InputError(f"{name} = ({rho:g}, {vel:g}, {p:g}) is not allowed; density and pressure must be finite "
+                         "and > 0, the velocity finite")
     return jnp.asarray(value, dtype=float)
 
 

@@ -81,7 +81,7 @@ def override(problem: Problem, *, config_kw: dict, params_kw: dict, t_end: float
 def replace_config(config: HydroConfig, **kw) -> HydroConfig:
     fields = {f: getattr(config, f) for f in (
         "num_cells", "geometry", "r_min", "r_max", "riemann", "limiter", "integrator",
-        "left_boundary", "right_boundary", "wind_cells", "cfl_width")}
+        "left_boundary", "right_boundary", "wind_cells", "cfl_width", "wind_momentum")}
     fields.update(kw)
     return HydroConfig(**fields)
 
@@ -185,6 +185,8 @@ def _with_numerics(problem: Problem, path, attrs: dict, **params_kw) -> Problem:
     from astrograd.hydro._snapshot import NUMERICS
 
     config_kw = {k: _choice_attribute(path, attrs, k, NUMERICS_CHOICES[k]) for k in NUMERICS if k in attrs}
+    if "wind_momentum" in attrs:
+        config_kw["wind_momentum"] = _flag_attribute(path, attrs, "wind_momentum")
     if "cfl" in attrs:
         params_kw["cfl"] = _number_attribute(path, attrs, "cfl", None, check_cfl)
     try:  # attributes that are each allowed but not together (one periodic boundary)
@@ -204,6 +206,16 @@ def _choice_attribute(path, attrs: dict, key: str, allowed, default: str | None 
         raise InputError(f"attribute {key!r} = {value!r} in {str(path)!r} is not allowed; choose one of: "
                          f"{', '.join(allowed)}")
     return value
+
+
+def _flag_attribute(path, attrs: dict, key: str) -> bool:
+    """Attribute ``key`` of the file ``path`` holding 0 or 1 (as :func:`numerics_attributes`
+    writes a flag) as a bool, else a one-line InputError naming the attribute and the file."""
+    value = attrs[key]
+    a = np.asarray(value)
+    if a.size == 1 and (a.dtype == bool or np.issubdtype(a.dtype, np.integer)) and int(a.reshape(())) in (0, 1):
+        return bool(a.reshape(()))
+    raise InputError(f"attribute {key!r} = {value!r} in {str(path)!r} is not allowed; it must be 0 or 1")
 
 
 def _check_time(name: str, value: float) -> None:

@@ -1,5 +1,6 @@
 """HDF5 snapshots: datasets x, rho, u, p (code units); attributes time, gamma, geometry and, for
-runs in physical units, unit_length_cm, unit_mass_g, unit_velocity_cm_s."""
+runs in physical units, unit_length_cm, unit_mass_g, unit_velocity_cm_s; the run's numerics
+(:func:`numerics_attributes`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ NUMERICS = ("riemann", "limiter", "integrator", "left_boundary", "right_boundary
 
 
 def numerics_attributes(config, params) -> dict:
-    """The attributes recording the numerics of a run with ``config`` and ``params``."""
-    return {**{k: str(getattr(config, k)) for k in NUMERICS}, "cfl": float(params.cfl)}
+    """The attributes recording the numerics of a run with ``config`` and ``params``; with a wind
+    (``wind_cells`` > 0) also ``wind_momentum``, 0 or 1."""
+    attrs = {**{k: str(getattr(config, k)) for k in NUMERICS}, "cfl": float(params.cfl)}
+    if config.wind_cells > 0:
+        attrs["wind_momentum"] = int(config.wind_momentum)
+    return attrs
 
 
 def write_snapshot(

@@ -137,8 +137,9 @@ def simulate_fixed(
     checkpoint: str = "none",
 ) -> HydroSolution:
     """Fixed-step mode: ``num_steps`` (static int) steps of size ``dt`` (code time). No CFL
-    check is made: choose dt below the CFL limit. ``failed`` is set if the final state is
-    unphysical."""
+    check is made: choose dt below the CFL limit. As in :func:`simulate`, a step that makes the
+    density or pressure non-positive or non-finite sets ``failed`` and stops the run there:
+    ``state`` is that offending state and ``t`` its time (call :func:`raise_if_failed`)."""
 
     state = _check_state(state, config)
     if is_concrete(dt):  # a traced dt (differentiated with respect to it) cannot be checked here
@@ -149,16 +150,23 @@ def simulate_fixed(
     # state float64 after one step, a TypeError traceback from the scan ("carry ... must have equal types")
     dt_state = jnp.asarray(dt, state.dtype)
 
-    def step_fn(q, i, p):
-        return step(q, dt_state, p, config)
+    # the scan cannot stop early, so after a failure the state is held at the first unphysical one:
+    # stepping on filled the state with NaN, and raise_if_failed named the end time and the
+    # leftmost NaN cell (Sod at Courant number 2: "t = 0.6 in cell 20" for a failure at t = 0.02
+    # in cell 49)
+    def step_fn(carry, i, p):
+        q, failed, taken = carry
+        q_new = step(q, dt_state, p, config)
+        q_next = jnp.where(failed, q, q_new)
+        return q_next, failed | jnp.any(unphysical(q_next, p.gamma)), taken + jnp.where(failed, 0, 1)
 
-    final, _ = fixed_loop(step_fn, state, num_steps, params, checkpoint=checkpoint)
-    failed = jnp.any(unphysical(final, params.gamma))
+    start = (state, jnp.asarray(False), jnp.asarray(0, jnp.int32))
+    (final, failed, taken), _ = fixed_loop(step_fn, start, num_steps, params, checkpoint=checkpoint)
     return HydroSolution(
         state=final,
         saved=None,
-        t=jnp.asarray(dt * num_steps, final.dtype),
-        num_steps=jnp.asarray(num_steps, jnp.int32),
+        t=dt_state * taken.astype(final.dtype),
+        num_steps=taken,
         failed=failed,
     )
 

@@ -238,7 +238,9 @@ def _problem_fingerprint(problem: Problem) -> dict:
     leaves = [np.asarray(leaf, float) for leaf in jax.tree.leaves(problem.params)]
     return {
         "setup": dataclasses.asdict(_wind_setup(problem)),
-        "config": {name: getattr(config, name) for name in fields},
+        # wind_momentum only when on: a checkpoint written before the option existed still resumes
+        "config": {name: getattr(config, name) for name in fields
+                   if name != "wind_momentum" or config.wind_momentum},
         "problem_sha256": sha256_of(np.asarray(problem.initial, float), *leaves, np.asarray(float(problem.t_end))),
     }
 

@@ -47,6 +47,10 @@ def run_cmd(
     right_boundary: str = typer.Option(
         None, "--right-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
     ),
+    wind_momentum: bool = typer.Option(
+        None, "--wind-momentum/--no-wind-momentum", help="wind only: the injected mass carries momentum (radial "
+        "velocity v∞ (r/R) in the wind cells of outer edge R; the energy injected stays ½Ṁv∞²) instead of only heat "
+        "(default: off, or the --init snapshot's setting)"),
     init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x): any state for "
                               "'custom'; a snapshot of `run sod|sedov|wind --out` continues that problem"),
     out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5)"),
@@ -65,6 +69,9 @@ def run_cmd(
     if problem == "wind" and cells is not None and cells < MIN_WIND_CELLS:
         # the wind is injected into the innermost cells: at 4 cells, half the box
         raise InputError(f"--cells = {cells} is not allowed for wind; it must be an integer >= {MIN_WIND_CELLS}")
+    if wind_momentum is not None and problem in ("sod", "sedov", "custom"):  # no wind source
+        flag = "--wind-momentum" if wind_momentum else "--no-wind-momentum"
+        raise InputError(f"{flag} is not allowed for {problem!r}; it is an option of the wind problem only")
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "profiles.png")
     # named as the options only when given: t_end, gamma and the geometry may also come from the
@@ -79,7 +86,8 @@ def run_cmd(
         pr = override(
             pr,
             config_kw={"riemann": riemann, "limiter": limiter, "integrator": integrator,
-                       "left_boundary": left_boundary, "right_boundary": right_boundary, "cfl_width": cfl_width},
+                       "left_boundary": left_boundary, "right_boundary": right_boundary, "cfl_width": cfl_width,
+                       "wind_momentum": wind_momentum},
             params_kw={"gamma": gamma, "cfl": cfl},
             t_end=t_end,
         )
@@ -111,12 +119,14 @@ def run_cmd(
     summary = {
         "problem": pr.name, "cells": cfg.num_cells, "geometry": cfg.geometry, "t_start": pr.t_start, "t_end": pr.t_end,
         "gamma": float(pr.params.gamma), "riemann": cfg.riemann, "limiter": cfg.limiter,
+        **({"wind_momentum": cfg.wind_momentum} if pr.name == "wind" else {}),
         "steps": result["steps"], "seconds": round(result["seconds"], 3), **result["numbers"],
         "out": str(out) if out else None, "plot": str(plot) if plot else None,
     }
+    width = max(len(k) for k in summary)  # a fixed 26 left weaver_reverse_shock_radius_pc out of line
     for k, v in summary.items():
         if v is not None:
-            typer.echo(f"{k:>26}: {v:.6g}" if isinstance(v, float) else f"{k:>26}: {v}")
+            typer.echo(f"{k:>{width}}: {v:.6g}" if isinstance(v, float) else f"{k:>{width}}: {v}")
     if json_out:
         print_json(summary)
 
