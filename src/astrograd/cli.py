@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import sys
 from pathlib import Path
 
 import typer
@@ -101,6 +102,21 @@ def _click_exceptions():
 
 
 def main() -> None:
+    try:
+        _main()
+    except SystemExit as exc:
+        if exc.code == 130:
+            # Ctrl-C: leave without the interpreter's teardown. A compiled loop may still be
+            # running and calling back into Python (a progress bar); finalising under it crashed
+            # with SIGSEGV (exit -11) instead of exiting 130. Every
+            # file was closed as the interrupt unwound; only the standard streams need flushing.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
+
+
+def _main() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     quiet_callback_failures()
     _mount_areas()
