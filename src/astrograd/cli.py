@@ -110,8 +110,11 @@ def main() -> None:
             # running and calling back into Python (a progress bar); finalising under it crashed
             # with SIGSEGV (exit -11) instead of exiting 130. Every
             # file was closed as the interrupt unwound; only the standard streams need flushing.
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # a closed or broken pipe: nothing more to say there
+                    pass
             os._exit(130)
         raise
 

@@ -471,6 +471,45 @@ def test_forward_mode_of_the_checkpointed_adjoint_is_a_one_line_error(x64):
     np.testing.assert_allclose(tangent, jax.grad(lambda k: final_x(k, "checkpointed")[0])(1.0), rtol=1e-14)
 
 
+def test_forward_mode_error_of_a_custom_vjp_in_the_step_is_not_blamed_on_the_adjoint(x64):
+    """With adjoint='forward', a custom_vjp inside the user's step is JAX's own error: the message
+    "adjoint = 'checkpointed' has reverse mode only ... use adjoint='forward'" was false there."""
+    @jax.custom_vjp
+    def rate(x):
+        return -x
+
+    rate.defvjp(lambda x: (-x, None), lambda _, g: (-g,))
+
+    def final_x(x0):
+        return adaptive_loop(lambda s, t, dt, a: s + dt * rate(s), lambda s, t, a: 0.125, x0, 0.0, 1.0, None,
+                             adjoint="forward").final
+
+    with pytest.raises(TypeError) as info:
+        jax.jvp(final_x, (jnp.ones(2),), (jnp.ones(2),))
+    assert "checkpointed" not in str(info.value) and "custom_vjp" in str(info.value)
+
+
+def test_adaptive_loop_takes_args_that_are_not_arrays(x64):
+    """A network in args (an equinox MLP holds its activation function as a leaf) or a function:
+    the shape check of the step passed args to jax.eval_shape, which refused such leaves."""
+    import equinox as eqx
+
+    mlp = eqx.nn.MLP(3, 3, 8, 1, key=jax.random.PRNGKey(0))
+    dt_fn = lambda s, t, a: 0.125  # noqa: E731
+    x0 = jnp.ones(3)
+    got = adaptive_loop(lambda s, t, dt, m: s + dt * m(s), dt_fn, x0, 0.0, 1.0, mlp).final
+    expected = x0
+    for _ in range(8):  # the same eight Euler steps by hand
+        expected = expected + 0.125 * mlp(expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+    args = {"f": jnp.sin, "k": 2.0}
+    got = adaptive_loop(lambda s, t, dt, a: s + dt * a["k"] * a["f"](s), dt_fn, x0, 0.0, 1.0, args).final
+    expected = x0
+    for _ in range(8):
+        expected = expected + 0.125 * 2.0 * jnp.sin(expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"save_every": 2}, {"checkpoint": "nested"}, {"save_steps": [1]}])
 def test_fixed_loop_refuses_a_step_that_changes_a_leaf_in_one_line(x64, kwargs):
     """An int32 counter advanced by a float, a leaf that changed shape or dtype, or a tuple returned

@@ -78,6 +78,14 @@ def test_run_burgers_godunov_conserves_the_mean(tmp_path):
         assert np.abs(f["u"][()] - f["step_000000/u"][()]).max() > 0.05  # it moved
 
 
+def test_run_smoke_with_viscosity_scheme_none_is_inviscid():
+    # it was refused ("viscosity = 0.01 is not allowed with viscosity_scheme 'none'"): smoke's
+    # viscosity has no option
+    r = runner.invoke(app, ["run", "smoke", "--viscosity-scheme", "none", "--res", "16x16", "--steps", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert _json(r)["viscosity"] == 0.0 and _json(r)["reynolds"] is None
+
+
 def test_fit_burgers_json(tmp_path):
     r = runner.invoke(app, ["fit-burgers", "--iterations", "5", "--json", "--quiet", "--out", str(tmp_path / "fit.h5")])
     assert r.exit_code == 0, r.output
@@ -107,6 +115,8 @@ def test_fit_burgers_json(tmp_path):
         # the library's advice "use a smaller dt" is given as the option
         (["run", "burgers", "--advection", "godunov"],
          "error: Courant number dt*max|u0|/dx = 1.999 is above the godunov limit 1; use a smaller --dt"),
+        (["run", "taylor-green", "--viscosity-scheme", "none", "--re", "50"],
+         "error: --re is not available with --viscosity-scheme none; it runs inviscid flow (viscosity 0)"),
         (["run", "karman", "--advection", "godunov"],
          "error: unknown --advection 'godunov'; choose one of: semi-lagrangian, maccormack"),
         (["run", "smoke", "--re", "50"], "--re is not available for smoke"),

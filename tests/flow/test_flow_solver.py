@@ -521,3 +521,20 @@ def test_viscosity_and_viscosity_scheme_must_agree():
     zero = flow.make_params(inviscid, 0.0)
     final, _ = flow.simulate(state, zero, inviscid, 4)
     assert float(flow.kinetic_energy(final, inviscid)) <= float(flow.kinetic_energy(state, inviscid))
+
+
+def test_scenes_with_viscosity_scheme_none_are_inviscid():
+    """viscosity_scheme 'none' in a scene: its default viscosity (or Re's) was then refused as
+    "viscosity = 0.01 is not allowed with viscosity_scheme 'none'" (flow run smoke --viscosity-scheme
+    none stopped with it); the scene is now inviscid. A viscosity given with 'none' is still refused."""
+    for make in (lambda: flow.smoke(16, 16, viscosity_scheme="none"),
+                 lambda: flow.karman(16, 32, 100.0, viscosity_scheme="none"),
+                 lambda: flow.taylor_green(8, viscosity_scheme="none")):
+        state, params, config = make()
+        assert float(params.viscosity) == 0.0 and config.viscosity_scheme == "none"
+        final, _ = flow.simulate(state, params, config, 2)
+        assert np.isfinite(float(flow.kinetic_energy(final, config)))
+    assert float(flow.taylor_green(8)[1].viscosity) == np.float32(0.05)  # the defaults without 'none'
+    assert float(flow.smoke(16, 16)[1].viscosity) == np.float32(0.01)
+    with pytest.raises(InputError, match=r"^viscosity = 0.2 is not allowed with viscosity_scheme 'none'"):
+        flow.taylor_green(8, 0.2, viscosity_scheme="none")

@@ -12,8 +12,16 @@ from scipy.integrate import quad
 
 from astrograd._errors import InputError
 from astrograd.diff import check_grad
-from astrograd.hydro import HydroConfig, HydroParams, free_wind_density, primitive_to_conserved, run, step, wind_problem
-from astrograd.hydro._step import wind_velocity_profile
+from astrograd.hydro import (
+    HydroConfig,
+    HydroParams,
+    free_wind_density,
+    primitive_to_conserved,
+    run,
+    step,
+    wind_problem,
+    wind_velocity_profile,
+)
 from astrograd.hydro._wind import outer_shock_radius, wind_model
 
 GEOMETRIES = [("cartesian", 0.0), ("cylindrical", 0.0), ("spherical", 0.0), ("cylindrical", 0.5),

@@ -303,3 +303,19 @@ def test_a_version_1_file_continues_with_its_positional_keys(tmp_path, monkeypat
             np.testing.assert_array_equal(a, b)
     new = _run_arrays(generate_karman_data(tmp_path / "v2.h5", **small))
     assert not np.array_equal(new[80.0][0], full[80.0][0])  # the keys did change
+
+
+@pytest.mark.parametrize("version", ["abc", np.array([1, 2])])
+def test_a_file_with_a_version_that_is_not_an_integer_is_refused_in_one_line(tmp_path, version):
+    """int() of the stored version was a ValueError/TypeError traceback; the refusal also showed
+    numpy reprs ("nx = np.int64(16)")."""
+    path = tmp_path / "k.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["nx"] = np.int64(KW["nx"])
+        f.attrs["version"] = version
+    with pytest.raises(InputError, match=r"holds data with ny = None, not \d+; use another --out or delete it$"):
+        generate_karman_data(path, **KW)
+    with h5py.File(path, "a") as f:
+        f.attrs["nx"] = np.int64(KW["nx"] + 1)
+    with pytest.raises(InputError, match=rf"holds data with nx = {KW['nx'] + 1}, not {KW['nx']}; "):
+        generate_karman_data(path, **KW)

@@ -236,7 +236,11 @@ def adaptive_loop(
         save_times = jnp.asarray(save_times, dtype)
     # jit inside: closures over values traced by an outer transformation are then handled by
     # jit's own closure conversion before eqx.filter_closure_convert sees them.
-    with forward_mode_refused("adjoint = 'checkpointed'", "use adjoint='forward' for jvp/jacfwd"):
+    # only the checkpointed adjoint is a custom_vjp: with adjoint="forward" JAX's own error (a
+    # custom_vjp inside the user's step) is passed on as it is, not blamed on this option
+    refused = (forward_mode_refused("adjoint = 'checkpointed'", "use adjoint='forward' for jvp/jacfwd")
+               if adjoint == "checkpointed" else contextlib.nullcontext())
+    with refused:
         return _adaptive_jit(
             step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
             save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps, check_at_run_time,
@@ -263,8 +267,8 @@ def forward_mode_refused(what: str, instead: str):
     try:
         yield
     except TypeError as err:
-        if not is_forward_mode_error(err):
-            raise
+        if isinstance(err, ForwardModeError) or not is_forward_mode_error(err):
+            raise  # a ForwardModeError raised inside already names the right part
         raise ForwardModeError(f"{what} has reverse mode only (grad, vjp, jacrev), not forward-mode autodiff "
                                f"(jvp, jacfwd); {instead}") from None
 
@@ -363,11 +367,13 @@ def _check_functions(step, dt_fn, fail_fn, state, t0, args) -> None:
     structure, shape or kind of dtype, or ``dt_fn``/``fail_fn`` does not return one number: an
     integer leaf advanced by ``dt`` (a float) was a raw JAX error of the while_loop or cond."""
     dt = jnp.zeros((), t0.dtype)
-    check_state_kept(state, jax.eval_shape(lambda s, a: step(s, t0, dt, a), state, args))
-    for name, fn in (("dt_fn", lambda s, a: dt_fn(s, t0, a)), ("fail_fn", fail_fn and (lambda s, a: fail_fn(s)))):
+    # args are closed over, not passed: they may hold leaves that are not arrays (a network's
+    # activation function), which eval_shape's arguments cannot
+    check_state_kept(state, jax.eval_shape(lambda s: step(s, t0, dt, args), state))
+    for name, fn in (("dt_fn", lambda s: dt_fn(s, t0, args)), ("fail_fn", fail_fn and (lambda s: fail_fn(s)))):
         if fn is None:
             continue
-        result = jax.eval_shape(fn, state, args)
+        result = jax.eval_shape(fn, state)
         if not (hasattr(result, "shape") and result.shape == ()):
             shape = getattr(result, "shape", type(result).__name__)
             raise InputError(f"{name} returned {shape}; it must return one number (shape ())")

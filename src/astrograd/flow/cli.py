@@ -105,7 +105,9 @@ def run_cmd(
     advection: str = typer.Option(
         None, "--advection", help="semi-lagrangian | maccormack, or godunov (burgers only: conservative finite volumes)"
     ),
-    viscosity_scheme: str = typer.Option(None, "--viscosity-scheme", help="explicit | implicit (2D scenes)"),
+    viscosity_scheme: str = typer.Option(
+        None, "--viscosity-scheme", help="explicit | implicit | none (inviscid) (2D scenes)"
+    ),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ):
@@ -123,6 +125,8 @@ def run_cmd(
     if re is not None and scene in ("smoke", "burgers"):
         # it used to be accepted and ignored: smoke and burgers have their own fixed viscosity
         raise InputError(f"--re is not available for {scene}; it sets the viscosity of karman and taylor-green")
+    if re is not None and viscosity_scheme == "none":
+        raise InputError("--re is not available with --viscosity-scheme none; it runs inviscid flow (viscosity 0)")
     re = 100.0 if re is None else re
     nx, ny = parse_res(res or DEFAULT_RES[scene], scene)
     steps = _steps(steps if steps is not None else DEFAULT_STEPS[scene])
@@ -210,7 +214,7 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
     elif scene == "taylor-green":
         if nx != ny:
             raise InputError(f"--res {nx}x{ny}: taylor-green needs a square grid")
-        state, params, config = flow.taylor_green(nx, 1.0 / re, dt, **kw)
+        state, params, config = flow.taylor_green(nx, None if viscosity_scheme == "none" else 1.0 / re, dt, **kw)
     else:
         state, params, config = flow.smoke(nx, ny, dt if dt is not None else DEFAULT_DT[scene], **kw)
     if gif is not None and save_every is None:
@@ -237,7 +241,8 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
             saved=saved,
             save_every=save_every,
             # taylor-green too: --re sets its viscosity (it used to be left out of file and summary)
-            attrs={"scene": scene, "steps": steps, **({} if scene == "smoke" else {"reynolds": re})},
+            attrs={"scene": scene, "steps": steps,
+                   **({} if scene == "smoke" or viscosity_scheme == "none" else {"reynolds": re})},
         )
     if gif is not None:
         from astrograd.flow._plot import write_gif
@@ -251,7 +256,7 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
         "time": float(current.time),
         "dt": config.dt,
         "viscosity": float(params.viscosity),
-        "reynolds": None if scene == "smoke" else re,
+        "reynolds": None if scene == "smoke" or viscosity_scheme == "none" else re,
         "kinetic_energy": float(flow.kinetic_energy(current, config)),
         "max_divergence": float(div.max()),
         "max_cg_steps": int(current.cg_steps),

@@ -44,7 +44,7 @@ from astrograd.hydro._solve import (
     simulate,
     simulate_fixed,
 )
-from astrograd.hydro._step import cfl_time_step, step, unphysical, wind_source
+from astrograd.hydro._step import cfl_time_step, step, unphysical, wind_source, wind_velocity_profile
 from astrograd.hydro._wind import (
     WindFit,
     fit_wind,
@@ -105,4 +105,5 @@ __all__ = [
     "wind_problem",
     "wind_sensitivity",
     "wind_source",
+    "wind_velocity_profile",
 ]

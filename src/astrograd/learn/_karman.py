@@ -157,13 +157,16 @@ def generate_karman_data(
             # a version-1 file is continued with its own (positional) keys, so that its runs stay
             # those an uninterrupted version-1 generation would have written
             stored_version = f.attrs.get("version")
-            if stored_version is not None and int(stored_version) in _READABLE_VERSIONS:
+            # int() of a version that is not an integer ('abc', an array) was a traceback; such a
+            # file is refused below as holding another version
+            if isinstance(stored_version, int | np.integer) and int(stored_version) in _READABLE_VERSIONS:
                 attrs["version"] = int(stored_version)
             for k, v in attrs.items():
                 if k not in f.attrs or not np.all(np.asarray(f.attrs[k]) == np.asarray(v)):
+                    held = f.attrs.get(k)
+                    held = held.item() if isinstance(held, np.generic) else held  # 16, not np.int64(16)
                     raise InputError(
-                        f"{str(path)!r} holds data with {k} = {f.attrs.get(k)!r}, not {v!r}; "
-                        "use another --out or delete it"
+                        f"{str(path)!r} holds data with {k} = {held!r}, not {v!r}; use another --out or delete it"
                     )
         else:
             f.attrs.update(attrs)
