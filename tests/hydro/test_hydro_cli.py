@@ -1,4 +1,4 @@
-"""CLI: `astrograd hydro run|fit-wind|loss-map` outputs, snapshot layout, and one-line errors."""
+"""CLI: `astrograd hydro run|fit-wind|loss-map|posterior` outputs, snapshot layout, and one-line errors."""
 
 import json
 import re
@@ -712,3 +712,123 @@ def test_run_wind_momentum_option_is_run_recorded_continued_and_refused_elsewher
         lines = [ln for ln in res.output.strip().splitlines() if ln]
         assert res.exit_code == 2 and lines == [f"error: {flag} is not allowed for {problem!r}; it is an option of "
                                                 "the wind problem only"], res.output
+
+
+def _last_json(res):
+    return json.loads(res.output.strip().splitlines()[-1])
+
+
+def test_fit_wind_momentum_reaches_the_fit_is_recorded_and_a_checkpoint_of_the_other_setting_is_refused(tmp_path):
+    """`fit-wind --wind-momentum` fits the problem with the momentum source (another truth, so
+    another loss from the same start than without it), records the setting in the JSON and
+    fit.h5, and a rerun into the same --out with the other setting is refused naming the option
+    before anything runs (its checkpoint is of another problem)."""
+    common = ("fit-wind", "--cells", 16, "--iterations", 1, "--starts", "1200,0.16", "--json")
+    runs = {}
+    for flag in ("--wind-momentum", "--no-wind-momentum"):
+        res = _invoke(*common, flag, "--out", tmp_path / flag)
+        assert res.exit_code == 0, res.output
+        runs[flag] = _last_json(res)
+        assert runs[flag]["wind_momentum"] is (flag == "--wind-momentum")
+        with h5py.File(tmp_path / flag / "fit.h5") as f:
+            assert f.attrs["wind_momentum"] == (flag == "--wind-momentum")
+    assert runs["--wind-momentum"]["final_loss"] != runs["--no-wind-momentum"]["final_loss"]
+    assert runs["--wind-momentum"]["recovered"] != runs["--no-wind-momentum"]["recovered"]
+    for folder, extra, written, this in (("--wind-momentum", (), "--wind-momentum", "--no-wind-momentum"),
+                                         ("--no-wind-momentum", ("--wind-momentum",), "--no-wind-momentum",
+                                          "--wind-momentum")):
+        res = _invoke(*common, *extra, "--out", tmp_path / folder)
+        lines = res.output.strip().splitlines()
+        assert res.exit_code == 2 and len(lines) == 1, res.output
+        assert f"was written with {written}, this run has {this}; use the same setting or another --out" in lines[0]
+
+
+def _fit_file(path, **attrs):
+    with h5py.File(path, "w") as f:
+        f["paths_theta"] = np.zeros((1, 2, 2))
+        f.attrs.update(attrs)
+    return path
+
+
+def test_loss_map_wind_momentum_reaches_the_map_is_recorded_and_checks_the_fit_file(tmp_path):
+    """`loss-map --wind-momentum` maps the loss of the problem with the momentum source (other
+    values than without it), records the setting in the JSON and loss_map.h5; a --fit file of
+    the other setting is refused naming the option (one without the attribute, written before
+    the option existed, is of a fit without it)."""
+    common = ("loss-map", "--cells", 16, "--grid", 2, "--vmap", 1, "--json")
+    losses = {}
+    for flag, fit in (("--wind-momentum", _fit_file(tmp_path / "on.h5", wind_momentum=1)),
+                      ("--no-wind-momentum", _fit_file(tmp_path / "old.h5"))):
+        res = _invoke(*common, flag, "--fit", fit, "--out", tmp_path / flag)
+        assert res.exit_code == 0, res.output
+        assert _last_json(res)["wind_momentum"] is (flag == "--wind-momentum")
+        with h5py.File(tmp_path / flag / "loss_map.h5") as f:
+            assert f.attrs["wind_momentum"] == (flag == "--wind-momentum")
+            losses[flag] = f["loss"][:]
+    assert np.all(np.isfinite(losses["--wind-momentum"])) and np.all(losses["--wind-momentum"] != losses[
+        "--no-wind-momentum"])
+    for extra, fit, message in (
+            ((), tmp_path / "on.h5", "was written by fit-wind --wind-momentum (attribute 'wind_momentum' = 1), this "
+                                     "map has --no-wind-momentum; use the same setting or another --fit"),
+            (("--wind-momentum",), tmp_path / "old.h5", "was written by fit-wind --no-wind-momentum (attribute "
+                                                        "'wind_momentum' = 0), this map has --wind-momentum"),
+            ((), _fit_file(tmp_path / "bad.h5", wind_momentum=2), "attribute 'wind_momentum' = 2 in ")):
+        res = _invoke(*common, *extra, "--fit", fit, "--out", tmp_path / "refused")
+        lines = res.output.strip().splitlines()
+        assert res.exit_code == 2 and len(lines) == 1 and message in lines[0], res.output
+        assert not (tmp_path / "refused").exists()
+
+
+def test_posterior_wind_momentum_reaches_the_library_and_a_checkpoint_of_the_other_setting_is_refused(
+        tmp_path, monkeypatch):
+    """`posterior --wind-momentum` hands wind_posterior the problem with the momentum source (the
+    default, the problem without it); a checkpoint in --out of the other setting is refused
+    naming the option before anything runs (the full runs: the slow test below)."""
+    import astrograd.hydro._posterior as posterior_module
+    from astrograd.io._npz import atomic_savez
+
+    seen = []
+
+    def record(problem, key, **kwargs):
+        seen.append((problem.config.wind_momentum, kwargs["checkpoint"]))
+        raise KeyboardInterrupt  # no sampling: only what reached the library
+
+    monkeypatch.setattr(posterior_module, "wind_posterior", record)
+    for extra in (("--wind-momentum",), ("--no-wind-momentum",), ()):
+        _invoke("posterior", "--cells", 16, *extra, "--out", tmp_path / "new")
+    checkpoint = tmp_path / "new" / "checkpoint-posterior-16-0.npz"
+    assert seen == [(True, checkpoint), (False, checkpoint), (False, checkpoint)]
+    atomic_savez(tmp_path / "checkpoint-posterior-16-0.npz", {"fingerprint": {"cells": 16, "wind_momentum": True}}, {})
+    res = _invoke("posterior", "--cells", 16, "--out", tmp_path)
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "was written with --wind-momentum, this run has --no-wind-momentum; use the same setting or another " \
+           "--out" in res.output
+    assert len(seen) == 3
+
+
+@pytest.mark.slow
+def test_posterior_wind_momentum_runs_is_recorded_and_resumes_only_with_the_same_setting(tmp_path):
+    """The whole `posterior --wind-momentum` at its smallest (40 s): the draws differ from those
+    without it (other data and likelihood), the setting is in the JSON and posterior.h5, and
+    each real checkpoint is refused by a rerun of the other setting, naming the option."""
+    from astrograd.io._npz import load_npz
+
+    common = ("posterior", "--cells", 16, "--warmup", 1, "--samples", 2, "--chains", 1, "--json")
+    means = {}
+    for flag in ("--wind-momentum", "--no-wind-momentum"):
+        res = _invoke(*common, flag, "--out", tmp_path / flag)
+        assert res.exit_code == 0, res.output
+        summary = _last_json(res)
+        assert summary["wind_momentum"] is (flag == "--wind-momentum")
+        means[flag] = summary["v_inf_km_s"]["mean"]
+        with h5py.File(tmp_path / flag / "posterior.h5") as f:
+            assert f.attrs["wind_momentum"] == (flag == "--wind-momentum")
+        meta, _ = load_npz(tmp_path / flag / "checkpoint-posterior-16-0.npz", "checkpoint")
+        assert meta["fingerprint"].get("wind_momentum", False) is (flag == "--wind-momentum")
+    assert means["--wind-momentum"] != means["--no-wind-momentum"]
+    for folder, extra, written, this in (("--wind-momentum", (), "--wind-momentum", "--no-wind-momentum"),
+                                         ("--no-wind-momentum", ("--wind-momentum",), "--no-wind-momentum",
+                                          "--wind-momentum")):
+        res = _invoke(*common, *extra, "--out", tmp_path / folder)
+        assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+        assert f"was written with {written}, this run has {this}" in res.output

@@ -194,3 +194,46 @@ def test_fit_checkpoint_fingerprint_names_the_option_only_when_on():
 
     assert "wind_momentum" not in _problem_fingerprint(wind_problem(16))["config"]
     assert _problem_fingerprint(wind_problem(16, wind_momentum=True))["config"]["wind_momentum"] is True
+
+
+def test_a_fit_checkpoint_of_the_other_setting_is_refused_naming_it(x64, tmp_path):
+    """fit_wind refuses a checkpoint of the problem without the momentum source for the problem
+    with it, and the other way round, by the option's name (the fingerprint alone named only
+    "args, extra" and "config")."""
+    from astrograd.hydro import fit_wind
+
+    checkpoint = tmp_path / "fit.npz"
+    fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, checkpoint=checkpoint, progress=False)
+    with pytest.raises(InputError, match=r"was written with wind_momentum=False, this run has wind_momentum=True; "
+                                         r"use the same setting or another checkpoint file$"):
+        fit_wind(wind_problem(16, wind_momentum=True), [[1200.0, 0.16]], iterations=1, checkpoint=checkpoint,
+                 progress=False)
+
+
+def test_stored_setting_of_a_checkpoint_fingerprint():
+    """The setting as fit_wind (in its problem's configuration, under ``extra``) and
+    wind_posterior (a key of its own) record it: only when on, so absent means off."""
+    from astrograd.hydro._wind import _problem_fingerprint, stored_wind_momentum
+
+    for on in (False, True):
+        assert stored_wind_momentum({"extra": _problem_fingerprint(wind_problem(16, wind_momentum=on))}) is on
+    assert stored_wind_momentum({"cells": 16, "wind_momentum": True}) is True
+    assert stored_wind_momentum({"cells": 16}) is False
+    assert stored_wind_momentum(None) is False and stored_wind_momentum([1]) is False
+
+
+def test_a_posterior_checkpoint_of_the_other_setting_is_refused_before_the_data(x64, tmp_path):
+    """wind_posterior records the option in its checkpoint's fingerprint (only when on) and
+    refuses a checkpoint of the other setting by name before the forward run of the data."""
+    from astrograd.hydro import wind_posterior
+    from astrograd.io._npz import atomic_savez
+
+    key = jax.random.key(0)
+    for stored, problem in (({"cells": 16, "wind_momentum": True}, wind_problem(16)),
+                            ({"cells": 16}, wind_problem(16, wind_momentum=True))):
+        checkpoint = tmp_path / f"{len(stored)}.npz"
+        atomic_savez(checkpoint, {"fingerprint": stored}, {})
+        on = problem.config.wind_momentum
+        with pytest.raises(InputError, match=f"was written with wind_momentum={not on}, this run has "
+                                             f"wind_momentum={on}"):
+            wind_posterior(problem, key, checkpoint=checkpoint, progress=False)

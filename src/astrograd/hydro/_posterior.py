@@ -12,7 +12,7 @@ import numpy as np
 
 from astrograd._errors import InputError, check_int, check_key, check_positive
 from astrograd.hydro._problems import Problem
-from astrograd.hydro._wind import _wind_setup, wind_adam, wind_model
+from astrograd.hydro._wind import _wind_setup, check_checkpoint_wind_momentum, wind_adam, wind_model
 
 __all__ = [
     "PRIOR_MASS_MSUN",
@@ -250,6 +250,9 @@ def wind_posterior(
     Reference: the posterior on a ``grid_points`` × ``grid_points`` grid of forward runs over
     ±6 sample standard deviations around the sample mean (enlarged until the density at its
     edge is below 1e-6 of the peak), and its moments by quadrature (0: skipped).
+
+    checkpoint: file for save/resume; one of another problem, noise, data or setting is refused
+    (one of the other ``problem.config.wind_momentum`` naming it, before the data's forward run).
     """
     from astrograd.inverse import check_checkpoint, sample
 
@@ -261,6 +264,8 @@ def wind_posterior(
     lo, hi = _prior_box(problem)
     if np.any(u_true <= lo) or np.any(u_true >= hi):
         raise InputError("the problem's (v_inf, mdot) lies outside the prior box; see PRIOR_V_KM_S, PRIOR_MASS_MSUN")
+    # named, before the forward run of the data (the fingerprint would refuse it as other data)
+    check_checkpoint_wind_momentum(checkpoint, problem.config.wind_momentum)
     k_data, k_sample = jax.random.split(key)
     programs, model = _programs(problem.config, problem.t_end), _model_args(problem)
     clean, _ = programs.predict(jnp.asarray(u_true), model)
@@ -268,7 +273,9 @@ def wind_posterior(
     # what defines the density (with the whitening below): a checkpoint of another problem or
     # noise is refused here, before the maximum likelihood; another whitening by sample()
     fingerprint = {"cells": problem.config.num_cells, "noise": float(noise), "u_true": u_true.tolist(),
-                   "data": np.asarray(data).tolist(), "map_iterations": map_iterations}
+                   "data": np.asarray(data).tolist(), "map_iterations": map_iterations,
+                   # only when on: a checkpoint written before the option existed still resumes
+                   **({"wind_momentum": True} if problem.config.wind_momentum else {})}
     stored = check_checkpoint(checkpoint, fingerprint)
     if stored is not None and "u_map" in stored and "chol" in stored:
         # a resume: the maximum likelihood and whitening of this data and these settings, as the

@@ -245,6 +245,38 @@ def _problem_fingerprint(problem: Problem) -> dict:
     }
 
 
+def stored_wind_momentum(fingerprint) -> bool:
+    """Whether a checkpoint's stored ``fingerprint`` (of :func:`fit_wind`, or of
+    ``wind_posterior``) is of a run with the wind momentum source. The option is recorded only
+    when on (a checkpoint written before it existed is of a run without it): in the problem's
+    configuration (``fit``'s caller fingerprint, under ``extra``) or as a key of its own."""
+    if not isinstance(fingerprint, dict):  # not a checkpoint of these functions: theirs refuse it
+        return False
+    extra = fingerprint.get("extra")
+    if isinstance(extra, dict):
+        fingerprint = extra
+    config = fingerprint.get("config")
+    return bool(fingerprint.get("wind_momentum") or (isinstance(config, dict) and config.get("wind_momentum")))
+
+
+def check_checkpoint_wind_momentum(checkpoint, wind_momentum: bool, *, on: str = "wind_momentum=True",
+                                   off: str = "wind_momentum=False", advice: str = "another checkpoint file") -> None:
+    """Refuse, naming the option, an existing ``checkpoint`` written with the other wind
+    momentum setting (``on``/``off``: how to name the two settings); nothing without one. Its
+    fingerprint would refuse it too, later and as a difference of configuration or data."""
+    from pathlib import Path
+
+    from astrograd.io._npz import load_npz
+
+    if checkpoint is None or not Path(checkpoint).exists():
+        return
+    meta, _ = load_npz(checkpoint, "checkpoint")
+    stored = stored_wind_momentum(meta.get("fingerprint"))
+    if stored != bool(wind_momentum):
+        raise InputError(f"checkpoint {str(checkpoint)!r} was written with {on if stored else off}, this run has "
+                         f"{on if wind_momentum else off}; use the same setting or {advice}")
+
+
 @dataclass
 class WindFit:
     """Result of :func:`fit_wind`: true and recovered (v∞ km/s, Ṁ M☉/Myr) per start, relative
@@ -290,7 +322,8 @@ def fit_wind(
     at 64 cells and three starts one iteration took 2.0 s vmapped and 0.18 s mapped.
     checkpoint: file for save/resume (``astrograd.inverse.fit``); a checkpoint of other starts,
     cells, loss, iterations, learning rate or another problem (set-up, configuration, initial
-    state, parameters or t_end) is refused.
+    state, parameters or t_end) is refused; one of the other ``wind_momentum`` setting is refused
+    naming it.
     """
     from astrograd.inverse import fit
 
@@ -304,6 +337,8 @@ def fit_wind(
     if starts.ndim != 2 or starts.shape[1] != 2 or starts.shape[0] == 0:
         raise InputError(f"starts has shape {starts.shape}; it must be (k, 2) positive (v_inf km/s, mdot Msun/Myr) "
                          "pairs")
+    # before the forward run of the truth: a checkpoint of the other setting, named as such
+    check_checkpoint_wind_momentum(checkpoint, problem.config.wind_momentum)
     args = _loss_args(problem, _wind_target(problem, setup))
     theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
     result = fit(

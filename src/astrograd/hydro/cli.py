@@ -149,6 +149,19 @@ def _starts(spec: str):
 DEFAULT_STARTS = "1200,0.16;3000,0.07;1500,0.06"
 
 
+def _wind_momentum_option():
+    return typer.Option(False, "--wind-momentum/--no-wind-momentum", help="the wind's injected mass carries momentum "
+                        "(as `run wind --wind-momentum`; default: off, only heat)")
+
+
+def _check_checkpoint(path: Path, wind_momentum: bool) -> None:
+    """A checkpoint in --out of the other --wind-momentum setting, refused naming the option."""
+    from astrograd.hydro._wind import check_checkpoint_wind_momentum
+
+    check_checkpoint_wind_momentum(path, wind_momentum, on="--wind-momentum", off="--no-wind-momentum",
+                                   advice="another --out")
+
+
 # the library's checks name its parameters; the CLI reports them with the options as typed
 WIND_CELLS = {"number of cells": "--cells", "unknown loss": "unknown --loss"}
 
@@ -164,6 +177,7 @@ def fit_wind_cmd(
         0.1, "--learning-rate", help="initial Adam step in log-parameter space (decays 100x)"
     ),
     starts: str = typer.Option(DEFAULT_STARTS, "--starts", help="initial guesses 'v_km_s,mdot_msun_myr;...'"),
+    wind_momentum: bool = _wind_momentum_option(),
     out: Path = typer.Option(Path("outputs/hydro/fit-wind"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
@@ -176,15 +190,19 @@ def fit_wind_cmd(
 
     check_out_folder(out)  # not created here: fit_wind checks its settings before it writes a checkpoint
     start_pairs = _starts(starts)
-    res = fit_wind(wind_problem(cells), start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
-                   checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
+    problem = wind_problem(cells, wind_momentum=wind_momentum)
+    checkpoint = out / f"checkpoint-{loss}-{cells}.npz"
+    _check_checkpoint(checkpoint, wind_momentum)
+    res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
+                   checkpoint=checkpoint)
     from astrograd.io import write_h5
 
     write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
                               "losses": res.losses, "paths_theta": res.paths},
-             {"v_inf_true_km_s": res.true[0], "mdot_true_msun_per_myr": res.true[1], "loss": loss, "cells": cells})
+             {"v_inf_true_km_s": res.true[0], "mdot_true_msun_per_myr": res.true[1], "loss": loss, "cells": cells,
+              "wind_momentum": int(wind_momentum)})
     summary = {
-        "loss": loss, "cells": cells, "iterations": iterations,
+        "loss": loss, "cells": cells, "iterations": iterations, "wind_momentum": wind_momentum,
         "true": {"v_inf_km_s": res.true[0], "mdot_msun_per_myr": res.true[1]},
         "recovered": [{"v_inf_km_s": float(v), "mdot_msun_per_myr": float(m)} for v, m in res.recovered],
         "relative_error": [{"v_inf_km_s": float(v), "mdot_msun_per_myr": float(m)} for v, m in res.relative_error],
@@ -218,7 +236,9 @@ def loss_map_cmd(
     devices: int = typer.Option(
         1, "--devices", help="split each call over this many devices (GPUs; on a CPU, host devices made with "
         "XLA_FLAGS=--xla_force_host_platform_device_count=N, which run in parallel on separate cores)"),
-    fit_file: Path = typer.Option(None, "--fit", help="fit.h5 from fit-wind: draw its paths"),
+    fit_file: Path = typer.Option(None, "--fit", help="fit.h5 from fit-wind (of the same --wind-momentum setting): "
+                                  "draw its paths"),
+    wind_momentum: bool = _wind_momentum_option(),
     out: Path = typer.Option(Path("outputs/hydro/loss-map"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
@@ -244,11 +264,12 @@ def loss_map_cmd(
                          "a device's share)")
     if devices != 1:
         one_axis_mesh(devices, "runs")
-    pr = wind_problem(cells)
+    pr = wind_problem(cells, wind_momentum=wind_momentum)
     setup = pr.info["setup"]
     paths = None
     if fit_file is not None:  # read and checked before the map, which takes long
-        data, _ = read_h5(fit_file, required=("paths_theta",))
+        data, attrs = read_h5(fit_file, required=("paths_theta",))
+        _check_fit_wind_momentum(fit_file, attrs, wind_momentum)
         theta = data["paths_theta"]
         numeric = np.issubdtype(theta.dtype, np.integer) or np.issubdtype(theta.dtype, np.floating)
         if not (numeric and theta.ndim == 3 and theta.shape[2] == 2 and theta.size and np.all(np.isfinite(theta))):
@@ -261,16 +282,32 @@ def loss_map_cmd(
     m = np.linspace(15.0, 70.0, grid)
     losses = wind_loss_map(pr, v, m, loss=loss, batch=batch, vmap=vmap, devices=None if devices == 1 else devices)
     write_h5(out / "loss_map.h5", {"v_inf_km_s": v, "star_mass_msun": m, "loss": losses},
-             {"loss_kind": loss, "cells": cells})
+             {"loss_kind": loss, "cells": cells, "wind_momentum": int(wind_momentum)})
     png = plot_loss_map(out / "loss_map.png", v, m, losses, paths=paths,
-                        truth=(setup.v_inf_km_s, setup.star_mass_msun), title=f"{loss} loss, {cells} cells")
+                        truth=(setup.v_inf_km_s, setup.star_mass_msun),
+                        title=f"{loss} loss, {cells} cells{', wind momentum' if wind_momentum else ''}")
     i, j = np.unravel_index(np.argmin(losses), losses.shape)
-    summary = {"cells": cells, "grid": grid, "loss": loss, "devices": devices, "min_loss": float(losses[i, j]),
+    summary = {"cells": cells, "grid": grid, "loss": loss, "wind_momentum": wind_momentum, "devices": devices,
+               "min_loss": float(losses[i, j]),
                "argmin": {"v_inf_km_s": float(v[j]), "star_mass_msun": float(m[i])},
                "out": str(out / "loss_map.h5"), "plot": str(png)}
     typer.echo(f"minimum {losses[i, j]:.3g} at v = {v[j]:.0f} km/s, M = {m[i]:.1f} Msun; {png}")
     if json_out:
         print_json(summary)
+
+
+def _check_fit_wind_momentum(path: Path, attrs: dict, wind_momentum: bool) -> None:
+    """The paths of a --fit file drawn on a map of the same --wind-momentum setting: refused
+    otherwise, naming the option (a file without the attribute was written before the option
+    existed, without the momentum source)."""
+    from astrograd._errors import InputError
+    from astrograd.hydro._examples import _flag_attribute
+
+    stored = _flag_attribute(path, attrs, "wind_momentum") if "wind_momentum" in attrs else False
+    if stored != wind_momentum:
+        flags = ("--no-wind-momentum", "--wind-momentum")
+        raise InputError(f"--fit {str(path)!r} was written by fit-wind {flags[stored]} (attribute 'wind_momentum' = "
+                         f"{int(stored)}), this map has {flags[wind_momentum]}; use the same setting or another --fit")
 
 
 @app.command("posterior")
@@ -284,6 +321,7 @@ def posterior_cmd(
     samples: int = typer.Option(300, "--samples", help="NUTS draws per chain (>= 2)"),
     chains: int = typer.Option(2, "--chains", help="chains, run one after the other (>= 1)"),
     seed: int = typer.Option(0, "--seed", help="PRNG seed (data noise and sampler)"),
+    wind_momentum: bool = _wind_momentum_option(),
     out: Path = typer.Option(Path("outputs/hydro/posterior"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
@@ -301,10 +339,11 @@ def posterior_cmd(
 
     check_out_folder(out)  # not created here: wind_posterior checks its settings before it writes
     key = jax.random.key(check_seed(seed, "--seed"))
-    problem = wind_problem(cells)
+    problem = wind_problem(cells, wind_momentum=wind_momentum)
+    checkpoint = out / f"checkpoint-posterior-{cells}-{seed}.npz"
+    _check_checkpoint(checkpoint, wind_momentum)
     post = wind_posterior(problem, key, noise=noise, num_warmup=warmup,
-                          num_samples=samples, num_chains=chains,
-                          checkpoint=out / f"checkpoint-posterior-{cells}-{seed}.npz")
+                          num_samples=samples, num_chains=chains, checkpoint=checkpoint)
     res = post.result
     diag = res.summary()
     write_h5(out / "posterior.h5",
@@ -315,12 +354,14 @@ def posterior_cmd(
               "grid_log_posterior": post.grid_log_posterior, "grid_mean_u": post.grid_mean,
               "grid_cov_u": post.grid_cov},
              {"v_inf_true_km_s": post.true[0], "mdot_true_msun_per_myr": post.true[1], "noise": noise,
-              "cells": cells, "seed": seed})
+              "cells": cells, "seed": seed, "wind_momentum": int(wind_momentum)})
     png = plot_posterior(out / "posterior.png", post.v_inf_km_s, post.mdot_msun_per_myr, post.true,
                          grid=(post.grid_u, post.grid_log_posterior), laplace_cov=post.laplace_cov,
-                         title=f"wind posterior, {cells} cells, {100 * noise:g} % noise")
+                         title=f"wind posterior, {cells} cells, {100 * noise:g} % noise"
+                         f"{', wind momentum' if wind_momentum else ''}")
     phys = physical_summary(post)
-    summary = {"cells": cells, "noise": noise, "chains": chains, "warmup": warmup, "samples": samples, **phys,
+    summary = {"cells": cells, "noise": noise, "chains": chains, "warmup": warmup, "samples": samples,
+               "wind_momentum": wind_momentum, **phys,
                "r_hat": diag["r_hat"], "ess": diag["ess"], "divergences": diag["divergences"],
                "gradient_evaluations": diag["gradient_evaluations"], "out": str(out / "posterior.h5"),
                "plot": str(png)}
