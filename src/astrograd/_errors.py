@@ -219,3 +219,29 @@ def runtime_checks_as_simulation_errors(prefix: str = "") -> Iterator[None]:
         if message is None:
             raise
         raise SimulationError(prefix + message) from None
+
+
+class ForwardModeError(InputError, TypeError):
+    """Forward-mode autodiff (jvp, jacfwd) of a computation that has reverse mode only (an
+    InputError, and a TypeError like JAX's own error that it replaces)."""
+
+
+def is_forward_mode_error(err: BaseException) -> bool:
+    """Whether ``err`` is :class:`ForwardModeError` or JAX's own TypeError for the forward mode of
+    a ``custom_vjp`` (raised where jvp meets one traced earlier, e.g. inside a user's jit)."""
+    return isinstance(err, ForwardModeError) or (
+        isinstance(err, TypeError) and "can't apply forward-mode autodiff (jvp) to a custom_vjp function" in str(err)
+    )
+
+
+@contextmanager
+def forward_mode_refused(what: str, instead: str):
+    """JAX's TypeError for forward-mode autodiff (jvp, jacfwd, linearize) of a ``custom_vjp``
+    as a one-line ForwardModeError naming ``what`` has reverse mode only and what to use ``instead``."""
+    try:
+        yield
+    except TypeError as err:
+        if isinstance(err, ForwardModeError) or not is_forward_mode_error(err):
+            raise  # a ForwardModeError raised inside already names the right part
+        raise ForwardModeError(f"{what} has reverse mode only (grad, vjp, jacrev), not forward-mode autodiff "
+                               f"(jvp, jacfwd); {instead}") from None

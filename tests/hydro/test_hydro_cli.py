@@ -20,6 +20,19 @@ def _invoke(*args):
     return result
 
 
+def _uniform_init(path, n=16, **attrs):
+    """An --init file of a uniform gas (rho = p = 1, u = 0) on n cells, with the given attributes."""
+    with h5py.File(path, "w") as f:
+        f["rho"], f["u"], f["p"] = np.ones(n), np.zeros(n), np.ones(n)
+        f.attrs.update(attrs)
+    return path
+
+
+def _error_lines(res):
+    """The non-empty lines a refused command printed."""
+    return [ln for ln in res.output.strip().splitlines() if ln]
+
+
 def test_run_sod_writes_snapshot_plot_and_json(tmp_path):
     out, png = tmp_path / "sod.h5", tmp_path / "sod.png"
     res = _invoke("run", "sod", "--cells", 64, "--out", out, "--plot", png, "--json")
@@ -74,7 +87,7 @@ def test_run_custom_round_trips_a_snapshot(tmp_path):
 def test_bad_options_exit_2_with_one_line(args, message):
     res = _invoke(*args)
     assert res.exit_code == 2
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
 
 
@@ -120,7 +133,7 @@ def test_init_files_with_data_that_are_not_real_numbers(tmp_path):
                 f[key] = value
             f.attrs.update(attrs)
         res = _invoke("run", "custom", "--init", path)
-        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        lines = _error_lines(res)
         assert res.exit_code == 2 and len(lines) == 1, (name, res.output)
         assert re.match(f"^error: {message}", lines[0].replace("|", "")), (name, lines[0])
 
@@ -236,7 +249,7 @@ def test_run_sedov_at_too_few_cells_names_the_density_and_the_resolution():
     density, whose jump 16 cells smear to 1.497."""
     res = _invoke("run", "sedov", "--cells", 16)
     assert res.exit_code == 2
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert len(lines) == 1 and lines[0] == (
         "error: no shock found: the density nowhere exceeds 1.5 × the ambient density: at 16 cells the blast is "
         "not resolved; use --cells 32 or more"), lines
@@ -255,7 +268,7 @@ def test_run_refuses_an_end_time_at_which_the_reference_shock_left_the_box(monke
     monkeypatch.setattr(examples, "run", no_run)
     for problem, t_end in (("wind", 0.05), ("sedov", 1.0)):
         res = _invoke("run", problem, "--cells", 16, "--t-end", t_end)
-        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        lines = _error_lines(res)
         assert res.exit_code == 2 and len(lines) == 1, res.output
         found = re.match(rf"^error: --t-end = {t_end:g} is not allowed for {problem}: the reference shock radius "
                          r"[0-9.]+ lies outside the domain \(r_max = 1\); choose --t-end < ([0-9.e-]+) \(code units\)$",
@@ -280,7 +293,7 @@ def test_run_wind_refuses_an_end_time_before_the_bubble_solution_exists(monkeypa
 
     monkeypatch.setattr(examples, "run", no_run)
     res = _invoke("run", "wind", "--cells", 16, "--t-end", 1e-6)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert lines[0].startswith("error: the wind's reverse shock (r = ") and "lies outside the contact" in lines[0]
 
@@ -391,7 +404,7 @@ def test_refused_options_leave_no_out_directory(tmp_path, args, message):
     refused --learning-rate, --devices, --noise, --warmup, --samples or --chains."""
     out = tmp_path / "new" / "out"
     res = _invoke(*args, "--cells", 16, "--out", out)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.output
     assert not (tmp_path / "new").exists()
 
@@ -400,7 +413,7 @@ def test_refused_options_leave_no_out_directory(tmp_path, args, message):
 def test_run_wind_refuses_too_few_cells_for_the_injection_region(cells):
     """Before: `run wind --cells 4` ran with the wind injected into 2 of the 4 cells, half the box."""
     res = _invoke("run", "wind", "--cells", cells)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert lines[0] == f"error: --cells = {cells} is not allowed for wind; it must be an integer >= 16"
 
@@ -410,7 +423,7 @@ def test_run_refuses_a_cell_count_beyond_int32_indices(cells):
     """Before: `run sod --cells 100000000000000000000` was numpy's ValueError traceback
     ("Maximum allowed size exceeded"), exit status 1."""
     res = _invoke("run", "sod", "--cells", cells)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert lines[0] == (f"error: --cells = {cells} is not allowed; it must be an integer in "
                         "[4, 2147483647] (int32 cell indices)")
@@ -422,7 +435,7 @@ def test_run_sedov_before_the_blast_left_the_energy_cells_names_the_time():
     from astrograd.hydro import sedov_shock_radius
 
     res = _invoke("run", "sedov", "--cells", 32, "--t-end", 1e-12)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     radius = sedov_shock_radius(1.0, 1.0, 1e-12, 5.0 / 3.0)
     assert lines[0].startswith("error: no shock found: the density nowhere exceeds 1.5 × the ambient density: "
@@ -506,7 +519,7 @@ def test_the_library_checks_name_the_options_and_leave_no_out(tmp_path, args, me
     only when they write into it; the library's parameter names are reported as the options."""
     out = tmp_path / "new" / "out"
     res = _invoke(*args, "--out", out)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], res.output
     assert not (tmp_path / "new").exists()
 
@@ -552,7 +565,7 @@ def test_every_refused_option_is_named_as_typed(tmp_path, args, start):
     'unknown Riemann solver'), which are not options of the commands."""
     out = tmp_path / "new" / ("out.h5" if args[0] == "run" else "out")
     res = _invoke(*args, "--out", out)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {start}"), res.output
     assert not (tmp_path / "new").exists()
 
@@ -561,12 +574,9 @@ def test_every_refused_option_is_named_as_typed(tmp_path, args, start):
 def test_run_names_a_setting_of_an_init_snapshot_as_its_attribute_not_the_option(tmp_path, attribute, value):
     """--gamma and --geometry are named only when given: a value read from the --init snapshot
     keeps the library's name."""
-    init = tmp_path / "init.h5"
-    with h5py.File(init, "w") as f:
-        f["rho"], f["u"], f["p"] = np.ones(16), np.zeros(16), np.ones(16)
-        f.attrs[attribute] = value
+    init = _uniform_init(tmp_path / "init.h5", **{attribute: value})
     res = _invoke("run", "custom", "--init", init)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     assert attribute in lines[0] and f"--{attribute}" not in lines[0], res.output
 
@@ -581,7 +591,7 @@ def test_run_step_cap_advises_the_options_of_the_command(monkeypatch):
 
     monkeypatch.setattr(examples, "run", functools.partial(examples.run, max_steps=5))
     res = _invoke("run", "sod", "--cells", 16, "--t-end", 0.2)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and len(lines) == 1, res.output
     found = re.match(r"^error: the run reached the cap of 5 time steps at t = ([0-9.e-]+), short of --t-end = 0\.2; "
                      r"choose a smaller --t-end or fewer --cells \(the CFL time step shrinks with the cell width\)$",
@@ -594,7 +604,7 @@ def test_run_end_time_before_zero_names_no_snapshot_without_init():
     """Before: `run sod --t-end -1` said "... greater than the start time 0 (the time of the --init
     snapshot); give a later --t-end" although no --init was given."""
     res = _invoke("run", "sod", "--cells", 16, "--t-end", -1)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == ["error: --t-end = -1 is not allowed; it must be greater than the start "
                                             "time 0"], res.output
 
@@ -604,7 +614,7 @@ def test_wind_commands_refuse_too_many_cells_with_the_wind_range(command, tmp_pa
     """Before: `--cells 2147483648` said "it must be an integer in [4, 2147483647]", a range whose
     lower end the wind refuses (>= 16)."""
     res = _invoke(command, "--cells", 2**31, "--out", tmp_path / "new")
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == [f"error: --cells = {2**31} is not allowed for the wind problem; it must "
                                             "be an integer in [16, 2147483647] (int32 cell indices)"], res.output
     assert not (tmp_path / "new").exists()
@@ -613,7 +623,7 @@ def test_wind_commands_refuse_too_many_cells_with_the_wind_range(command, tmp_pa
 def test_loss_map_vmap_message_offers_no_python_none(tmp_path):
     """Before: "--vmap = 0 is not allowed; it must be an integer >= 1 (or None: automatic)"."""
     res = _invoke("loss-map", "--vmap", 0, "--out", tmp_path / "new")
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == ["error: --vmap = 0 is not allowed; it must be an integer >= 1 (or leave "
                                             "--vmap out: all of a device's share)"], res.output
 
@@ -647,14 +657,9 @@ def test_run_init_names_a_bad_attribute_of_the_file(tmp_path, problem, attrs, me
     """Before: a bad attribute of the --init file was reported as a library parameter ("gamma = -1
     is not allowed", "t_start = nan", "CFL number = 5") or as an option the user had not typed
     ("unknown --riemann 'foo'")."""
-    init = tmp_path / "init.h5"
-    with h5py.File(init, "w") as f:
-        for name, values in (("rho", np.ones(16)), ("u", np.zeros(16)), ("p", np.ones(16))):
-            f[name] = values
-        for key, value in attrs.items():
-            f.attrs[key] = value
+    init = _uniform_init(tmp_path / "init.h5", **attrs)
     res = _invoke("run", problem, "--init", init)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == ["error: " + message.format(f=init)], res.output
 
 
@@ -671,17 +676,12 @@ def test_run_custom_names_the_end_time_of_the_file_when_none_was_typed(tmp_path,
     """Before: "t_end = 0.1 is not allowed; ..." although the user had typed no t_end: it was the
     file's attribute 't_end' (or the default when the file has none). A typed --t-end is still
     named as the option."""
-    init = tmp_path / "init.h5"
-    with h5py.File(init, "w") as f:
-        for name, values in (("rho", np.ones(16)), ("u", np.zeros(16)), ("p", np.ones(16))):
-            f[name] = values
-        for key, value in attrs.items():
-            f.attrs[key] = value
+    init = _uniform_init(tmp_path / "init.h5", **attrs)
     res = _invoke("run", "custom", "--init", init)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == ["error: " + message.format(f=init)], res.output
     res = _invoke("run", "custom", "--init", init, "--t-end", 0.15)
-    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    lines = _error_lines(res)
     assert res.exit_code == 2 and lines == ["error: --t-end = 0.15 is not allowed; it must be greater than the start "
                                             "time 0.2 (the time of the --init snapshot); give a later --t-end"]
 
@@ -709,7 +709,7 @@ def test_run_wind_momentum_option_is_run_recorded_continued_and_refused_elsewher
         assert json.loads(res.output.strip().splitlines()[-1])["wind_momentum"] is expected
     for problem, flag in (("sod", "--wind-momentum"), ("sedov", "--no-wind-momentum")):
         res = _invoke("run", problem, flag)
-        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        lines = _error_lines(res)
         assert res.exit_code == 2 and lines == [f"error: {flag} is not allowed for {problem!r}; it is an option of "
                                                 "the wind problem only"], res.output
 

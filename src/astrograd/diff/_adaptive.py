@@ -20,7 +20,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from astrograd._errors import InputError, check_bool, check_choice, check_int, is_concrete, is_real_number
+from astrograd._errors import (
+    InputError,
+    check_bool,
+    check_choice,
+    check_int,
+    forward_mode_refused,
+    is_concrete,
+    is_real_number,
+)
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
@@ -245,32 +253,6 @@ def adaptive_loop(
             step, dt_fn, fail_fn, state, jnp.asarray(t0, dtype), jnp.asarray(t1, dtype), args,
             save_times, max_steps, adjoint, checkpoints, remat, stop_at_max_steps, check_at_run_time,
         )
-
-
-class ForwardModeError(InputError, TypeError):
-    """Forward-mode autodiff (jvp, jacfwd) of a computation that has reverse mode only (an
-    InputError, and a TypeError like JAX's own error that it replaces)."""
-
-
-def is_forward_mode_error(err: BaseException) -> bool:
-    """Whether ``err`` is :class:`ForwardModeError` or JAX's own TypeError for the forward mode of
-    a ``custom_vjp`` (raised where jvp meets one traced earlier, e.g. inside a user's jit)."""
-    return isinstance(err, ForwardModeError) or (
-        isinstance(err, TypeError) and "can't apply forward-mode autodiff (jvp) to a custom_vjp function" in str(err)
-    )
-
-
-@contextlib.contextmanager
-def forward_mode_refused(what: str, instead: str):
-    """JAX's TypeError for forward-mode autodiff (jvp, jacfwd, linearize) of a ``custom_vjp``
-    as a one-line ForwardModeError naming ``what`` has reverse mode only and what to use ``instead``."""
-    try:
-        yield
-    except TypeError as err:
-        if isinstance(err, ForwardModeError) or not is_forward_mode_error(err):
-            raise  # a ForwardModeError raised inside already names the right part
-        raise ForwardModeError(f"{what} has reverse mode only (grad, vjp, jacrev), not forward-mode autodiff "
-                               f"(jvp, jacfwd); {instead}") from None
 
 
 @eqx.filter_jit

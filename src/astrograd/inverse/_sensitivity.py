@@ -12,8 +12,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice, is_concrete, real_array
-from astrograd.diff._adaptive import ForwardModeError, is_forward_mode_error
+from astrograd._errors import ForwardModeError, InputError, check_choice, is_concrete, is_forward_mode_error, real_array
 
 __all__ = ["FiniteDifferenceLimit", "directional_derivative", "finite_difference_limit", "sensitivity"]
 

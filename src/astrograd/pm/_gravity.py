@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from astrograd._errors import forward_mode_refused
 from astrograd._xla import materialise
-from astrograd.diff._adaptive import forward_mode_refused
 from astrograd.pm._config import PMConfig, check_particles, check_shape
 from astrograd.pm._decomp import SINGLE, Decomposition
 from astrograd.pm._mesh import _CORNERS, as_float, cic_paint, cic_readout, cic_window, rfft_wavevectors

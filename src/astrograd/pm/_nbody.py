@@ -11,10 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from astrograd._errors import InputError, check_choice, check_finite_if_concrete, is_concrete
+from astrograd._errors import InputError, check_choice, check_finite_if_concrete, forward_mode_refused, is_concrete
 from astrograd.cosmo import Cosmology, E, GrowthTable, growth_table
 from astrograd.cosmo._growth import check_scale_factors
-from astrograd.diff._adaptive import forward_mode_refused
 from astrograd.pm._config import PMConfig, check_particles
 from astrograd.pm._decomp import SINGLE, Decomposition, device_mesh
 from astrograd.pm._gravity import _acceleration, acceleration_autodiff, acceleration_with_vjp
