@@ -11,6 +11,39 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``; anything else is a usage error (exit status 2)
+    rather than a traceback, a ZeroDivisionError or a timing of Infinity after the run."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def int_list_at_least(minimum: int):
+    """An argparse type: comma-separated integers, each >= ``minimum`` ("128,256")."""
+    import argparse
+
+    one = int_at_least(minimum)
+
+    def parse(text: str) -> list[int]:
+        try:
+            return [one(part) for part in text.split(",")]
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a comma-separated list of integers >= {minimum}") from None
+
+    return parse
+
+
 def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
     """(first call incl. compilation, best of ``repeats`` later calls) in seconds: the minimum is
     the least disturbed by other processes on a shared machine."""

@@ -17,7 +17,7 @@ import platform
 import jax
 import jax.numpy as jnp
 
-from _timing import input_errors_as_usage_errors, timed
+from _timing import input_errors_as_usage_errors, int_at_least, timed
 from astrograd.diff import adaptive_loop, fixed_loop
 
 
@@ -34,8 +34,9 @@ def cfl_dt(u, t, dx):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=3)
+    # --cells 0 was a ZeroDivisionError, --cells -5 a JAX traceback, --repeat 0 timings of Infinity
+    parser.add_argument("--cells", type=int_at_least(1), default=512, help="grid cells (default 512)")
+    parser.add_argument("--repeat", type=int_at_least(1), default=3, help="timed calls per case (default 3)")
     opts = parser.parse_args()
     jax.config.update("jax_enable_x64", True)
     n = opts.cells

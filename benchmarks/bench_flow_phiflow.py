@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-from _timing import input_errors_as_usage_errors
+from _timing import input_errors_as_usage_errors, int_at_least, int_list_at_least
 
 PHIFLOW_SCRIPT = r"""
 import json, sys, time
@@ -174,8 +174,10 @@ def failure_message(proc: subprocess.CompletedProcess) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="128,256")
-    parser.add_argument("--grad-steps", type=int, default=16)
+    # --sizes abc was a ValueError traceback, after JAX had started
+    parser.add_argument("--sizes", type=int_list_at_least(1), default="128,256",
+                        help="grid sizes n (n x n cells), comma-separated (default 128,256)")
+    parser.add_argument("--grad-steps", type=int_at_least(0), default=16)
     parser.add_argument("--tol", type=float, default=1e-3, help="astrograd CG tolerance")
     parser.add_argument("--no-phiflow", action="store_true")
     parser.add_argument("--phiflow-python", default=os.environ.get("PHIFLOW_PYTHON", "/tmp/peer-phiflow/bin/python"))
@@ -190,7 +192,7 @@ def main() -> None:
         "python": sys.version.split()[0],
     }
     failed = []
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n in args.sizes:
         grad_steps = args.grad_steps if n == 128 else 0
         rows = ours(n, grad_steps, args.tol)
         if not args.no_phiflow:

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -57,18 +58,32 @@ def _case(mode: str, cells: int, grid: int) -> dict:
             "cpus": os.cpu_count(), "machine": platform.machine(), "load_avg_1min": os.getloadavg()[0]}
 
 
+_MODE = re.compile(r"one|vmap[1-9][0-9]*|devices[1-9][0-9]*(_vmap[1-9][0-9]*)?")
+
+
+def _modes(text: str) -> list[str]:
+    """argparse type of --modes: an unknown mode ran in its subprocess and failed there (exit 1,
+    "1 mode(s) failed"), "vmapx" with a ValueError traceback."""
+    modes = text.split(",")
+    for mode in modes:
+        if not _MODE.fullmatch(mode):
+            raise argparse.ArgumentTypeError(
+                f"unknown mode {mode!r}; use one, vmapK, devicesN or devicesN_vmapK (K, N >= 1), comma-separated")
+    return modes
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--cells", type=int, default=401)
     p.add_argument("--grid", type=int, default=40)
-    p.add_argument("--modes", default="one,devices2")
+    p.add_argument("--modes", type=_modes, default="one,devices2")
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.case:
         print(json.dumps(_case(args.case, args.cells, args.grid)), flush=True)
         return
     failed = []
-    for mode in args.modes.split(","):
+    for mode in args.modes:
         cmd = [sys.executable, __file__, "--case", mode, "--cells", str(args.cells), "--grid", str(args.grid)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         exit_on_usage_error_of(out)

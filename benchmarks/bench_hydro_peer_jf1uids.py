@@ -3,7 +3,7 @@
 Run with the peer's own interpreter (a throwaway venv, never a dependency of astrograd):
     /tmp/peer-jf1uids/bin/python benchmarks/bench_hydro_peer_jf1uids.py [--quick]
 Prints one JSON object per measured case. Under an interpreter without jf1uids it prints one
-JSON object saying so and exits 0.
+JSON object saying so and exits 0 (``--help`` and a bad argument are answered first, anywhere).
 """
 
 from __future__ import annotations
@@ -18,6 +18,15 @@ import time
 def emit(obj):
     print(json.dumps(obj), flush=True)
 
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Sod at 200 and 1000 cells only")
+    return parser.parse_args(argv)
+
+
+# before importing jf1uids: without it, --help and a bad argument printed the "skipped" line, exit 0
+ARGS = parse_args() if __name__ == "__main__" else None
 
 try:
     import jax
@@ -138,10 +147,8 @@ def wind(n, grad=False):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="Sod at 200 and 1000 cells only")
-    quick = parser.parse_args().quick
+def main(args: argparse.Namespace):
+    quick = args.quick
     for n in ((200, 1000) if quick else (200, 400, 1000)):
         r = sod(n)
         emit({"peer": "jf1uids", "version": VERSION, "case": "sod", "cells": n, **r})
@@ -155,4 +162,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

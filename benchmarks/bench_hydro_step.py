@@ -24,7 +24,7 @@ import equinox as eqx  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from _timing import input_errors_as_usage_errors  # noqa: E402
+from _timing import input_errors_as_usage_errors, int_at_least  # noqa: E402
 from astrograd.hydro import primitive_to_conserved, wind_problem  # noqa: E402
 from astrograd.hydro._step import cfl_time_step, step  # noqa: E402
 from astrograd.hydro._wind import theta_from_physical, wind_loss, wind_model  # noqa: E402
@@ -96,7 +96,7 @@ def batching() -> dict:
 if __name__ == "__main__":
     with input_errors_as_usage_errors():
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--steps", type=int, default=2000)
+        parser.add_argument("--steps", type=int_at_least(1), default=2000)  # 0 was a ZeroDivisionError
         args = parser.parse_args()
         for lim in ("van_leer", "minmod", "mc"):
             print(json.dumps(step_costs(lim, args.steps)), flush=True)

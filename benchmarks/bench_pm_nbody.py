@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from _timing import exit_on_usage_error_of, input_errors_as_usage_errors
+from _timing import exit_on_usage_error_of, input_errors_as_usage_errors, int_at_least
 
 
 def _max_rss_mb() -> float:
@@ -95,7 +95,8 @@ def main() -> None:
     p.add_argument("--mesh-factor", type=int, default=2)
     p.add_argument("--steps", type=int, nargs="+", default=[63])
     p.add_argument("--case", choices=["forward", "grad", "all"], default="all")
-    p.add_argument("--repeats", type=int, default=2)
+    # --repeats 0 ran every case and then failed them all (min() of no timings)
+    p.add_argument("--repeats", type=int_at_least(1), default=2)
     p.add_argument("--devices", type=int, default=0,
                    help="split the N-body part over this many devices (0: the unsplit single-device code)")
     args = p.parse_args()

@@ -7,9 +7,11 @@ and the same initial data in spherical geometry.
 import argparse
 from pathlib import Path
 
+from _args import out_folder  # examples/_args.py
+
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Writes OUTDIR/sod_cartesian.png and OUTDIR/sod_spherical.png.")
-parser.add_argument("out", metavar="OUTDIR", type=Path, nargs="?", default=Path("outputs/hydro/examples"),
+parser.add_argument("out", metavar="OUTDIR", type=out_folder, nargs="?", default=Path("outputs/hydro/examples"),
                     help="folder for the two figures (default: %(default)s)")
 args = parser.parse_args()  # before importing JAX, so that --help answers at once
 

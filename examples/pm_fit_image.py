@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _args import int_at_least, positive_float  # examples/_args.py
+from _args import int_at_least, out_folder, positive_float  # examples/_args.py
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,7 +32,7 @@ def parse_args() -> argparse.Namespace:
                         help="Adam iterations (default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="Adam learning rate (default: 0.1 with one view, 0.02 with two)")
-    parser.add_argument("--out", type=Path, default=Path("outputs/pm_fit_image"),
+    parser.add_argument("--out", type=out_folder, default=Path("outputs/pm_fit_image"),
                         help="output folder (default: %(default)s)")
     return parser.parse_args()
 

@@ -65,6 +65,40 @@ def compilations():
     return collect
 
 
+@pytest.fixture(scope="session")
+def check_output_file():
+    """``check_output_file(path)``: see :func:`_check_output_file`. For figures, more than
+    ``path.exists()`` or a size: a blank figure passes those."""
+    return _check_output_file
+
+
+def _check_output_file(path) -> None:
+    """More than "a non-empty file": a PNG or GIF that is a picture with something drawn on it
+    (a blank figure passed before), an animated GIF with several frames, an HDF5 file that holds
+    finite numbers."""
+    import numpy as np
+
+    assert path.stat().st_size > 0, path
+    if path.suffix in (".png", ".gif"):
+        from PIL import Image, ImageSequence
+
+        with Image.open(path) as image:
+            assert image.format == path.suffix[1:].upper(), (path, image.format)
+            frames = [np.asarray(frame.convert("L")) for frame in ImageSequence.Iterator(image)]
+        assert min(frame.shape[0] for frame in frames) >= 100 and min(frame.shape[1] for frame in frames) >= 100
+        assert all(np.ptp(frame) > 0 for frame in frames), f"{path}: a blank frame"
+        if path.suffix == ".gif":
+            assert len(frames) > 1 and not all(np.array_equal(frames[0], f) for f in frames[1:]), path
+    elif path.suffix == ".h5":
+        import h5py
+
+        found = []
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: found.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        numeric = [np.asarray(a) for a in found if np.issubdtype(np.asarray(a).dtype, np.number)]
+        assert numeric and all(np.all(np.isfinite(a)) for a in numeric), path
+
+
 def pytest_sessionfinish(session):
     """On an xdist worker, free the compiled programs before the worker reports that it has
     finished. Freeing them later, while execnet shuts the worker down, could take more than its

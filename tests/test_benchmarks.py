@@ -54,6 +54,46 @@ def test_every_benchmark_answers_help_without_running(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.parametrize("name", sorted(PEER_ONLY))
+def test_a_peer_only_benchmark_answers_help_and_bad_arguments_without_the_peer(name, tmp_path):
+    """Without jf1uids, bench_hydro_peer_jf1uids.py printed its "skipped" line and exited 0 for
+    --help and for a bad argument alike (it parsed its command line after importing the peer)."""
+    def run(*args):
+        return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env=ENV)
+
+    helped, bad = run("--help"), run("--no-such-option")
+    assert helped.returncode == 0 and helped.stdout.startswith(f"usage: {name} "), helped
+    assert bad.returncode == 2 and bad.stdout == "", bad
+    assert bad.stderr.strip().splitlines()[-1] == f"{name}: error: unrecognized arguments: --no-such-option", bad
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("script", "args", "words"), [
+    ("bench_diff.py", ["--cells", "0"], "argument --cells: '0' is not an integer >= 1"),  # ZeroDivisionError
+    ("bench_diff.py", ["--repeat", "0"], "argument --repeat: '0' is not an integer >= 1"),  # ran; Infinity
+    ("bench_hydro_step.py", ["--steps", "0"], "argument --steps: '0' is not an integer >= 1"),  # ZeroDivisionError
+    # ran every case, then exit 1: "2 case(s) failed"
+    ("bench_pm_nbody.py", ["--repeats", "0", "--ptcl", "4", "--steps", "2"],
+     "argument --repeats: '0' is not an integer >= 1"),
+    ("bench_flow_phiflow.py", ["--sizes", "abc", "--no-phiflow"],  # a ValueError traceback
+     "argument --sizes: 'abc' is not a comma-separated list of integers >= 1"),
+    ("bench_hydro_loss_map.py", ["--modes", "bogus", "--cells", "16", "--grid", "1"],  # exit 1, "1 mode(s) failed"
+     "argument --modes: unknown mode 'bogus'; use one, vmapK, devicesN or devicesN_vmapK"),
+])
+def test_a_bad_benchmark_argument_is_a_usage_error_before_running(script, args, words, tmp_path):
+    try:
+        proc = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env=ENV)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{script} {' '.join(args)}: still running after 60 s instead of refusing its argument")
+    assert proc.returncode == 2 and proc.stdout == "", (script, proc.returncode, proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith(f"usage: {script} ") and lines[-1].startswith(f"{script}: error: {words}"), \
+        (script, proc.stderr)
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
 def test_too_few_steps_for_a_benchmark_probe_is_a_usage_error(tmp_path):
     """bench_karman_onset.py --steps 10 and bench_flow_strouhal.py with 400 steps or fewer ran
     the whole simulation and then died on an empty probe (max() of nothing)."""

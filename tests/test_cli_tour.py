@@ -15,8 +15,17 @@ from astrograd._tour import TourSection
 
 
 def test_version_and_help():
+    from importlib.metadata import version
+
     out = subprocess.run([sys.executable, "-m", "astrograd.cli", "--version"], capture_output=True, text=True)
-    assert out.returncode == 0 and out.stdout.strip() == "0.1.0"
+    assert out.returncode == 0 and out.stdout.strip() == version("astrograd")  # the installed package's
+    # "and help" was never run: `--help`, and no arguments at all, list every area and the tour
+    env = {**os.environ, "COLUMNS": "200"}
+    for args in (["--help"], []):
+        out = subprocess.run([sys.executable, "-m", "astrograd.cli", *args], capture_output=True, text=True, env=env)
+        assert out.returncode == 0 and out.stderr == "", (args, out.stderr)
+        listed = {line.strip("│ ").split()[0] for line in out.stdout.splitlines() if line.startswith("│ ")}
+        assert {"tour", "orbit", "hydro", "pm", "flow", "learn"} <= listed, (args, out.stdout)
 
 
 @pytest.mark.parametrize("area", ["orbit", "hydro", "pm", "flow", "learn"])
@@ -90,6 +99,33 @@ def test_tour_only_naming_no_area_is_refused(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "error: --only ' , ' names no area; give comma-separated areas from: " in result.output
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("only", [" ", ""])
+def test_tour_only_blank_is_refused(tmp_path, monkeypatch, only):
+    """`--only ' '` or `--only ''` (an unset shell variable) named no area and ran every one of
+    them, for minutes: only `--only ,` was refused."""
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    monkeypatch.setattr(tour, "run_tour", lambda *a, **k: pytest.fail("the tour ran"))
+    result = CliRunner().invoke(app, ["tour", "--out", str(tmp_path / "t"), "--only", only])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().startswith(f"error: --only {only!r} names no area; give comma-separated areas from: ")
+    assert not (tmp_path / "t").exists()
+
+
+def test_tour_without_only_runs_every_available_area(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from astrograd.cli import app
+
+    ran = []
+    monkeypatch.setattr(tour, "run_tour", lambda out, areas, quick: ran.append(areas) or Path(out) / "index.html")
+    result = CliRunner().invoke(app, ["tour", "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert ran == [["orbit", "hydro", "pm", "flow", "learn"]]
 
 
 _FAILING_CHECK = """

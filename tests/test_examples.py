@@ -45,7 +45,7 @@ def test_every_example_is_covered():
 @pytest.mark.parametrize(
     "name", [pytest.param(n, marks=() if fast else pytest.mark.slow) for n, (_, _, fast) in CASES.items()]
 )
-def test_example_runs_and_writes_its_files(name, tmp_path):
+def test_example_runs_and_writes_its_files(name, tmp_path, check_output_file):
     args, files, _ = CASES[name]
     env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=tmp_path, env=env,
@@ -53,7 +53,7 @@ def test_example_runs_and_writes_its_files(name, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and proc.stdout.strip()
     for f in files:
-        assert (tmp_path / f).stat().st_size > 0, f
+        check_output_file(tmp_path / f)  # a picture with something drawn, HDF5 with finite numbers
 
 
 # runs the script named after -c like `python SCRIPT ARGS...` (exit status and output unchanged),
@@ -109,3 +109,41 @@ def test_example_bad_value_is_a_usage_error(name, args, tmp_path):
     assert [line for line in lines if "error:" in line] == [lines[-2]], proc.stderr
     assert lines[-2].startswith(f"{name}: error: "), proc.stderr
     assert proc.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "option"), [("hydro_sod.py", []), ("pm_fit_image.py", ["--out"])])
+@pytest.mark.parametrize("below", [False, True])
+def test_example_output_folder_that_is_a_file_is_a_usage_error(name, option, below, tmp_path):
+    """An output folder that is a file (or lies below one) was found when the first figure was
+    written, after the whole run, as a NotADirectoryError/FileExistsError traceback (exit 1)."""
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    out = afile / "figs" if below else afile
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    proc = _run_command_line(name, [*option, str(out)], cwd)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    where = f"{str(afile)!r} is a file" if below else "it is a file"
+    assert lines[-2].startswith(f"{name}: error: argument "), proc.stderr
+    assert lines[-2].endswith(f"{str(out)!r}: {where}; give a folder"), proc.stderr
+    assert lines[-1] == "jax imported: False", proc.stderr
+    assert afile.read_text() == "keep" and list(cwd.iterdir()) == []
+
+
+def test_check_output_file_refuses_a_blank_figure_and_a_still_gif(tmp_path, check_output_file):
+    """The check that replaced `st_size > 0`: a blank figure or a GIF of one repeated frame fails it."""
+    from PIL import Image
+
+    from astrograd._plotting import pyplot, save_figure
+
+    plt = pyplot()
+    drawn, blank = plt.figure(figsize=(3, 2)), plt.figure(figsize=(3, 2))
+    drawn.add_subplot().plot([0, 1], [1, 0])
+    check_output_file(save_figure(drawn, tmp_path / "drawn.png"))
+    with pytest.raises(AssertionError, match="blank"):
+        check_output_file(save_figure(blank, tmp_path / "blank.png"))
+    frame = Image.open(tmp_path / "drawn.png").convert("P")
+    frame.save(tmp_path / "still.gif", save_all=True, append_images=[frame.copy()], duration=100)
+    with pytest.raises(AssertionError):
+        check_output_file(tmp_path / "still.gif")

@@ -38,6 +38,10 @@ def test_check_positive_refuses_bools():
         check_positive("drag", False, allow_zero=True)
     with pytest.raises(InputError, match="^dt = 'fast' is not a number; it must be a positive number$"):
         check_positive("dt", "fast")
+    # where 0 is allowed, text said "it must be a positive number", which 0 is not
+    for value in ("none", None):
+        with pytest.raises(InputError, match=rf"^noise = {value!r} is not a number; it must be a finite number >= 0$"):
+            check_positive("noise", value, allow_zero=True)
     assert check_positive("dt", "0.5") == 0.5  # numeric text is read as a number (ThrowConfig("0.05"))
     assert check_positive("dt", np.float32(0.5)) == 0.5 and check_positive("n", np.int64(3)) == 3.0
 

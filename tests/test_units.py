@@ -58,3 +58,31 @@ def test_from_code_takes_a_list_and_refuses_what_is_not_numbers():
     for value in ("1", None, [1.0, [2.0]], 1j, True):
         with pytest.raises(InputError, match=r"^cannot convert .* from code units; give a real number or an array"):
             CU.from_code(value, "km/s")
+
+
+@pytest.mark.parametrize("length", [1e-320 * u.pc, 1e308 * u.Mpc])
+def test_units_whose_derived_units_overflow_are_refused(length):
+    # each finite and > 0, but a length of 1e-320 pc gave a density unit of inf g/cm³ (and
+    # pressure inf dyn/cm²), 1e308 Mpc a time unit of inf s and a density of 0: every
+    # conversion through them was then inf, 0 or nan
+    with pytest.raises(InputError, match=r"^units length = .* give a (time|density|pressure) unit of (inf|0\.0) "):
+        CodeUnits(length, 1e-4 * u.Msun, 1 * u.km / u.s)
+
+
+def test_derived_units_and_cgs_attributes_against_astropy():
+    # density and pressure units were tested nowhere (any formula passed), and the cgs attributes
+    # only through a length: a wrong mass or velocity scale round-tripped unnoticed. abs=0: the
+    # units are ~1e-28 g/cm³ and ~1e-18 dyn/cm², inside approx's default abs tolerance of 1e-12
+    msun_g, pc_cm, km_s_cm_s = 1.988409870698051e33, 3.0856775814913673e18, 1e5  # IAU 2015 / exact
+    rho = 1e-4 * msun_g / (3 * pc_cm) ** 3
+    assert CU.density.unit == u.g / u.cm**3 and CU.density.value == pytest.approx(rho, rel=1e-12, abs=0)
+    assert CU.pressure.unit == u.dyn / u.cm**2
+    assert CU.pressure.value == pytest.approx(rho * km_s_cm_s**2, rel=1e-12, abs=0)
+    assert CU.time.to_value(u.s) == pytest.approx(3 * pc_cm / km_s_cm_s, rel=1e-12)
+    attrs = CU.cgs_attributes()
+    assert attrs == pytest.approx({"unit_length_cm": 3 * pc_cm, "unit_mass_g": 1e-4 * msun_g,
+                                   "unit_velocity_cm_s": km_s_cm_s}, rel=1e-12)
+    back = CodeUnits.from_cgs_attributes(attrs)
+    for quantity, code in ((2e-4 * u.Msun, 2.0), (3 * u.km / u.s, 3.0), (rho * u.g / u.cm**3, 1.0),
+                           (2 * rho * u.g / u.cm**3 * (km_s_cm_s * u.cm / u.s) ** 2, 2.0)):
+        assert back.to_code(quantity) == pytest.approx(code, rel=1e-12), quantity

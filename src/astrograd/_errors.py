@@ -64,7 +64,9 @@ def check_positive(name: str, value, *, allow_zero: bool = False, strict: bool =
     except OverflowError:  # an int beyond float (10**400): was an OverflowError traceback
         v = math.inf
     except (TypeError, ValueError):
-        raise InputError(f"{name} = {value!r} is not a number; it must be a positive number") from None
+        # with allow_zero, "a positive number" refused 0, which is allowed
+        raise InputError(f"{name} = {value!r} is not a number; it must be "
+                         f"{allowed if allow_zero else 'a positive number'}") from None
     ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
     if not ok:
         raise InputError(f"{name} = {_fmt(value)} is not allowed; it must be {allowed}")

@@ -71,18 +71,20 @@ def tour(
     # text, not a Path: typer read `--out ""` (an unset shell variable, say) as ".", and the tour
     # wrote index.html and its folders into the current directory
     out: str = typer.Option("outputs/tour", "--out", metavar="<path>", help="Directory for index.html and figures."),
-    only: str = typer.Option("", "--only", help="Comma-separated areas to run (default: all available)."),
+    only: str | None = typer.Option(None, "--only", help="Comma-separated areas to run (default: all available)."),
     full: bool = typer.Option(False, "--full", help="Larger, slower versions of the examples."),
 ) -> None:
     """Run every worked example at laptop size and write OUT/index.html with figures and numbers."""
     from astrograd._errors import InputError
     from astrograd.tour import available_areas, run_tour
 
-    areas = [a.strip() for a in only.split(",") if a.strip()]
-    if only.strip() and not areas:  # "--only ," ran every area, for minutes
+    areas = [a.strip() for a in (only or "").split(",") if a.strip()]
+    # "--only ," ran every area, for minutes, and so did "--only ' '" or "--only ''" (an unset
+    # shell variable): given at all, --only must name an area
+    if only is not None and not areas:
         raise InputError(f"--only {only!r} names no area; give comma-separated areas from: "
                          f"{', '.join(available_areas())}")
-    areas = areas or available_areas()
+    areas = areas if only is not None else available_areas()
     if not out:
         raise InputError(f"--out {out!r} is empty; give a folder for index.html and the figures")
     out = Path(out)

@@ -50,6 +50,16 @@ class CodeUnits:
         object.__setattr__(self, "length", _as_quantity("length unit", self.length, "length"))
         object.__setattr__(self, "mass", _as_quantity("mass unit", self.mass, "mass"))
         object.__setattr__(self, "velocity", _as_quantity("velocity unit", self.velocity, "speed"))
+        # each unit finite and > 0 on its own, their combinations overflowed in float64: a length
+        # of 1e-320 pc gave a density unit of inf g/cm³, 1e308 Mpc a time unit of inf s
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            derived = {"time": self.time, "density": self.density, "pressure": self.pressure}
+        for name, value in derived.items():
+            if not (np.isfinite(value.value) and value.value > 0):
+                raise InputError(
+                    f"units length = {self.length}, mass = {self.mass}, velocity = {self.velocity} give a "
+                    f"{name} unit of {value}; choose units whose time, density and pressure are finite and > 0 in cgs"
+                )
 
     @property
     def time(self) -> u.Quantity:
