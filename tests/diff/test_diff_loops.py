@@ -525,3 +525,81 @@ def test_fixed_loop_refuses_a_step_that_changes_a_leaf_in_one_line(x64, kwargs):
         fixed_loop(lambda s, i, k: s + "a", jnp.ones(3), 3, 1.0, **kwargs)
     final, _ = fixed_loop(lambda s, i, k: (s[0], s[1] + 0.5), (1.0, 0), 3, 1.0, **kwargs)
     assert float(final[1]) == 1.5
+
+
+# --- PRNG keys in the loop state (a stochastic step that splits its key each step) ----------------
+KEY_MAKERS = {"typed": jax.random.key, "legacy": jax.random.PRNGKey}
+
+
+def noisy_fixed_step(state, i, a):
+    x, key = state
+    key, sub = jax.random.split(key)
+    return x * a + 0.1 * jnp.sin(x) + 0.1 * jax.random.normal(sub, x.shape, x.dtype), key
+
+
+def noisy_adaptive_step(state, t, dt, a):
+    x, key = state
+    key, sub = jax.random.split(key)
+    return x + dt * (a * jnp.sin(x) + t) + 0.1 * dt * jax.random.normal(sub, x.shape, x.dtype), key
+
+
+@pytest.mark.parametrize("key_kind", sorted(KEY_MAKERS))
+def test_fixed_loop_carries_a_prng_key(x64, key_kind):
+    make_key = KEY_MAKERS[key_kind]
+    x0, a = jnp.array([0.3, -0.7, 1.1]), jnp.asarray(0.9)
+    ref_x, ref_key = x0, make_key(3)
+    for i in range(6):
+        ref_x, ref_key = noisy_fixed_step((ref_x, ref_key), jnp.int32(i), a)
+    for checkpoint in ("none", "step", "nested"):
+        (x, key), saved = fixed_loop(noisy_fixed_step, (x0, make_key(3)), 6, a, save_every=3, checkpoint=checkpoint)
+        np.testing.assert_allclose(x, ref_x, rtol=1e-14)
+        np.testing.assert_array_equal(jax.random.key_data(key), jax.random.key_data(ref_key))
+        assert saved[0].shape == (3, 3)
+
+        def loss(p, checkpoint=checkpoint):
+            return jnp.sum(fixed_loop(noisy_fixed_step, (p[0], make_key(3)), 6, p[1], checkpoint=checkpoint)[0][0] ** 2)
+
+        check_grad(loss, (x0, a), num_directions=1, modes=("reverse", "forward", "fd")).assert_close(rtol=1e-7)
+
+
+@pytest.mark.parametrize("key_kind", sorted(KEY_MAKERS))
+def test_adaptive_loop_carries_a_prng_key_in_every_adjoint(x64, key_kind):
+    """Was "TypeError: Cannot interpret 'key<fry>' as a data type" for jax.random.key keys."""
+    make_key = KEY_MAKERS[key_kind]
+    x0, a = jnp.array([0.3, -0.7, 1.1]), jnp.asarray(0.9)
+    ref_x, ref_key, ref_mid = x0, make_key(5), None
+    for n in range(8):  # dt = 1/8 lands exactly on the save time 0.5 and on t1 = 1
+        ref_x, ref_key = noisy_adaptive_step((ref_x, ref_key), 0.125 * n, 0.125, a)
+        ref_mid = ref_x if n == 3 else ref_mid
+
+    def dt_fn(state, t, a):
+        return 0.125
+
+    for adjoint in ("checkpointed", "direct", "forward"):
+        res = adaptive_loop(noisy_adaptive_step, dt_fn, (x0, make_key(5)), 0.0, 1.0, a, save_times=[0.5, 1.0],
+                            max_steps=16, adjoint=adjoint, fail_fn=lambda s: jnp.any(jnp.isnan(s[0])))
+        np.testing.assert_allclose(res.final[0], ref_x, rtol=1e-14)
+        assert res.final[1].dtype == ref_key.dtype and int(res.num_steps) == 8
+        np.testing.assert_array_equal(jax.random.key_data(res.final[1]), jax.random.key_data(ref_key))
+        np.testing.assert_array_equal(jax.random.key_data(res.saved[1][1]), jax.random.key_data(ref_key))
+        np.testing.assert_allclose(res.saved[0][0], ref_mid, rtol=1e-14)
+
+        def loss(p, adjoint=adjoint):
+            res = adaptive_loop(noisy_adaptive_step, dt_fn, (p[0], make_key(5)), 0.0, 1.0, p[1], max_steps=16,
+                                adjoint=adjoint)
+            return jnp.sum(res.final[0] ** 2)
+
+        modes = ("forward", "fd") if adjoint == "forward" else ("reverse", "fd")
+        check_grad(loss, (x0, a), num_directions=1, modes=modes).assert_close(rtol=1e-7)
+
+
+def test_a_step_that_replaces_a_prng_key_names_the_leaf():
+    """Was "TypeError: Cannot interpret 'key<fry>' as a data type" (the error's own description)."""
+    def step(state, i, args):
+        return state[0], jnp.zeros(2)
+
+    with pytest.raises(InputError, match=r"^step turned state leaf \[1\] from key<fry>\[\] into float32\[2\]"):
+        fixed_loop(step, (jnp.ones(3), jax.random.key(0)), 5)
+    with pytest.raises(InputError, match=r"^step turned state leaf \[1\] from key<fry>\[\] into float32\[2\]"):
+        adaptive_loop(lambda s, t, dt, a: step(s, 0, a), lambda s, t, a: 0.1, (jnp.ones(3), jax.random.key(0)),
+                      0.0, 1.0)

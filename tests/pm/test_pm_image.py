@@ -65,6 +65,84 @@ def test_text_is_drawn_as_typed_and_odd_pictures_are_one_line_errors(tmp_path, m
         image_target(tmp_path / "big.png")
 
 
+def test_sixteen_bit_transparent_and_glyphless_targets(tmp_path):
+    from PIL import Image
+
+    pattern = np.zeros((64, 108), dtype=np.uint8)
+    pattern[10:30, 20:90] = 255
+    pattern[40:50, 5:15] = 100
+    # 16 bits per pixel: convert("L") clipped every value above 255, so the picture came out white
+    Image.fromarray(pattern.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as im:
+        assert im.mode.startswith("I")
+    np.testing.assert_allclose(image_target(tmp_path / "deep.png"), pattern / 255.0, atol=1e-6)
+    # a drawing in the alpha channel (a logo on a transparent background): dropping alpha read it as
+    # uniform; dark ink on transparency and light ink on transparency both draw the shape
+    for ink in (0, 255):
+        rgba = np.zeros((64, 108, 4), dtype=np.uint8)
+        rgba[..., :3] = 255 - ink  # the colour under the transparent pixels must not matter
+        rgba[..., 3] = pattern
+        rgba[pattern > 0, :3] = ink
+        Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
+        np.testing.assert_allclose(image_target(tmp_path / "logo.png"), pattern / 255.0, atol=1e-6)
+    Image.new("RGBA", (108, 64), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    with pytest.raises(InputError, match="^image .*clear.png' is uniform; it has nothing to draw$"):
+        image_target(tmp_path / "clear.png")
+    # a zero-width space rendered nothing: an all-zero target, var(target) = 0 in the loss's denominator
+    with pytest.raises(InputError, match=r"^text = '\\u200b' draws nothing \(no visible glyph\)"):
+        text_target("\u200b")
+
+
+def _small_image_config(monkeypatch):
+    """The image fit on 4×6×4 particles and 2 steps (same box and pixels): fast to compile."""
+    import astrograd.pm._image as image
+    from astrograd.pm import PMConfig
+
+    small = dict(image.IMAGE_CONFIG, ptcl_grid=(4, 6, 4), mesh_shape=(8, 12, 8), num_steps=2)
+    monkeypatch.setattr(image, "image_config", lambda dtype="float32": PMConfig(**small, dtype=dtype))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_a_learning_rate_that_blows_up_the_noise_is_named(monkeypatch):
+    """lr = 1e300 (infinite in float32) made the noise infinite in the first update: the run returned a
+    final loss of NaN, and fit_image_to_dir "noise has a non-finite value" from the initial conditions."""
+    from astrograd._errors import SimulationError
+
+    _small_image_config(monkeypatch)
+    target = np.random.default_rng(0).random((64, 108))
+    with pytest.raises(SimulationError, match=r"^the white noise became non-finite in Adam update 1 \(learning_rate "
+                                              r"= 1e\+300\); use a smaller learning rate$"):
+        fit_image(target, iterations=1, learning_rate=1e300)
+
+
+def test_torn_or_foreign_checkpoints_are_one_line_errors(tmp_path, monkeypatch):
+    import zipfile
+
+    opt = optax.adam(0.1)
+    noise = jnp.zeros((4, 5, 6))
+    state = FitState(noise=np.asarray(noise), opt_state=opt.init(noise), iteration=2, losses=[1.0, 0.5])
+    meta = {"views": 1}
+    save_checkpoint(tmp_path / "c.npz", state, meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]  # no temporary left
+    whole = (tmp_path / "c.npz").read_bytes()
+    # a zip that breaks off (a file copied in part): zipfile.BadZipFile, a traceback
+    (tmp_path / "torn.npz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match=r"^cannot read checkpoint .*torn.npz' as an .npz archive \(BadZipFile\)"):
+        load_checkpoint(tmp_path / "torn.npz", opt.init(noise), meta)
+    # an .npz with the settings but not the state (another program's file): a KeyError traceback
+    np.savez(tmp_path / "other.npz", meta_views=np.asarray(1), noise=np.zeros(3))
+    # a checkpoint of another noise shape: its Adam state did not fit and failed inside the update
+    small = jnp.zeros((2, 2, 2))
+    save_checkpoint(tmp_path / "small.npz", FitState(noise=np.asarray(small), opt_state=opt.init(small), iteration=0),
+                    meta)
+    for name in ("other.npz", "small.npz"):
+        with pytest.raises(InputError, match=rf"^checkpoint .*{name}' is incomplete or of another fit"):
+            load_checkpoint(tmp_path / name, opt.init(noise), meta)
+    assert zipfile.is_zipfile(tmp_path / "c.npz")
+    back = load_checkpoint(tmp_path / "c.npz", opt.init(noise), meta)
+    assert back.iteration == 2 and back.losses == [1.0, 0.5]
+
+
 def test_fit_image_refuses_a_checkpoint_past_the_iterations(tmp_path, monkeypatch):
     import astrograd.pm._image as image
 

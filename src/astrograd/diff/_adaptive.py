@@ -265,9 +265,15 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
             bad = bad | jnp.any(save_times < t0) | jnp.any(save_times > t1) | jnp.any(jnp.diff(save_times) < 0)
         t0 = eqx.error_if(t0, bad, "adaptive_loop: t1 must be >= t0 and save_times must increase and lie in [t0, t1]")
 
+    state = jax.tree.map(jnp.asarray, state)
+    _check_functions(step, dt_fn, fail_fn, state, t0, args)
+    # typed PRNG keys travel through the loop as their uint32 key data (no cotangent, like legacy keys)
+    state, keys = _keys_as_data(state)
+
     def one_step(carry, t_end, args):
         s, t, n, failed = carry
-        proposed = jnp.asarray(dt_fn(s, t, args), dtype)
+        s_user = _keys_from_data(s, keys)
+        proposed = jnp.asarray(dt_fn(s_user, t, args), dtype)
         # A step that is not > 0 (zero, negative or NaN) would never reach t_end, or would
         # carry NaN time out of the loop unnoticed: it fails the run at the time it was proposed.
         bad_dt = jnp.logical_not(proposed > 0)
@@ -275,15 +281,14 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         last = proposed >= remaining
         dt = jnp.where(last, remaining, proposed)
         # a refused step is not applied: ``final`` stays the state at the time reached
-        s_new = jax.tree.map(lambda old, new: jnp.where(bad_dt, old, new), s, step(s, t, dt, args))
+        s_stepped = _keys_as_data(step(s_user, t, dt, args))[0]
+        s_new = jax.tree.map(lambda old, new: jnp.where(bad_dt, old, new), s, s_stepped)
         t_new = jnp.where(bad_dt, t, jnp.where(last, t_end, t + dt))
-        failed = jnp.asarray(fail_fn(s_new), bool) if fail_fn is not None else failed
+        failed = jnp.asarray(fail_fn(_keys_from_data(s_new, keys)), bool) if fail_fn is not None else failed
         return (s_new, t_new, n + 1, failed | bad_dt)
 
     if remat:
         one_step = jax.checkpoint(one_step)
-    state = jax.tree.map(jnp.asarray, state)
-    _check_functions(step, dt_fn, fail_fn, state, t0, args)
     carry0 = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     fn = eqx.filter_closure_convert(lambda c, te: one_step(c, te, args), carry0, t1)
     fn_arrays, fn_static = eqx.partition(fn, eqx.is_array)
@@ -316,11 +321,38 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         carry, saved = lax.scan(scan_body, carry, stops)
     carry = interval(carry, t1)
     final, t_reached, total, failed = carry
+    final = _keys_from_data(final, keys)
+    saved = None if saved is None else _keys_from_data(saved, keys)
     return AdaptiveResult(final=final, saved=saved, t=t_reached, num_steps=total, failed=failed)
 
 
 def _describe(x) -> str:
-    return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
+    name = str(x.dtype) if _is_key_dtype(x.dtype) else jnp.dtype(x.dtype).name  # np.dtype refuses key<fry>
+    return f"{name}{list(x.shape)}"
+
+
+def _is_key_dtype(dtype) -> bool:
+    return jnp.issubdtype(dtype, jax.dtypes.prng_key)
+
+
+def _keys_as_data(state):
+    """``state`` with each typed PRNG key leaf (``jax.random.key``) replaced by its raw uint32 key
+    data, and the per-leaf key implementations (None for other leaves) that undo it. The loop
+    machinery (buffers, ``jnp.where``, ``eqx.error_if``'s callback) needs numpy dtypes; a key
+    leaf was "TypeError: Cannot interpret 'key<fry>' as a data type"."""
+    leaves, treedef = jax.tree.flatten(state)
+    impls = [jax.random.key_impl(x) if _is_key_dtype(jnp.result_type(x)) else None for x in leaves]
+    raw = [x if impl is None else jax.random.key_data(x) for x, impl in zip(leaves, impls, strict=True)]
+    return treedef.unflatten(raw), (treedef, impls)
+
+
+def _keys_from_data(raw, keys):
+    """Inverse of :func:`_keys_as_data` (leaves may have extra leading axes, e.g. ``saved``)."""
+    treedef, impls = keys
+    leaves = treedef.flatten_up_to(raw)
+    wrapped = [x if impl is None else jax.random.wrap_key_data(x, impl=impl) for x, impl in zip(leaves, impls,
+                                                                                                   strict=True)]
+    return treedef.unflatten(wrapped)
 
 
 def check_state_kept(state, out, what: str = "step", weak_may_change_kind: bool = False) -> None:

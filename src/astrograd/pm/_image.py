@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from astrograd._errors import (
 )
 from astrograd.cosmo import Cosmology
 from astrograd.io._npz import sha256_of
-from astrograd.io._paths import file_to_read
+from astrograd.io._paths import atomic_replace, file_to_read
 from astrograd.pm._config import PMConfig, as_integer
 from astrograd.pm._nbody import positions
 from astrograd.pm._observables import projection
@@ -77,27 +78,64 @@ def text_target(text: str, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.nda
     _, bw, bh = render(size)
     size *= min(0.92 * w / max(bw, 1e-9), 0.8 * h / max(bh, 1e-9))
     img, _, _ = render(size)
-    return img[:h, :w]
+    img = img[:h, :w]
+    if img.max() <= 0:  # '\u200b' (zero width) drew nothing: var(target) = 0 divided the loss by zero
+        raise InputError(f"text = {text!r} draws nothing (no visible glyph); give at least one visible character")
+    return img
 
 
 def image_target(path: str | Path, shape: tuple[int, int] = IMAGE_SHAPE) -> Float[np.ndarray, "h w"]:
     """Read a picture (PNG, JPEG, …), convert to grey, resize to ``shape`` (rows, columns).
     Returns intensity in [0, 1] where 1 is where the matter should go: bright pixels, or dark
-    pixels if the picture is mostly bright (dark drawing on a light background)."""
+    pixels if the picture is mostly bright (dark drawing on a light background). Transparent
+    pixels take the background that contrasts with the opaque ones (a logo on a transparent
+    background); 16-bit and floating-point pictures keep their full range."""
     from PIL import Image, UnidentifiedImageError
 
     path = file_to_read(path, "image file", "a picture file (PNG, JPEG, ...)")
     try:
         with Image.open(path) as im:
-            grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
+            grey = _grey_of(im)
+            if grey is None:  # 8-bit, opaque
+                grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
+                arr = np.asarray(grey, dtype=np.float64) / 255.0
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
         raise InputError(f"cannot read {str(path)!r} as an image ({type(err).__name__})") from None
-    arr = np.asarray(grey, dtype=np.float64) / 255.0
+    if isinstance(grey, np.ndarray):
+        if not np.all(np.isfinite(grey)):
+            raise InputError(f"image {str(path)!r} has non-finite pixel values; it must hold finite numbers")
+        resized = Image.fromarray(grey.astype(np.float32), "F").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
+        arr = np.clip(np.asarray(resized, np.float64), 0.0, 1.0)  # as the 8-bit path's overshoot is clipped
     if arr.mean() > 0.5:
         arr = 1.0 - arr
     if arr.max() - arr.min() < 1e-6:
         raise InputError(f"image {str(path)!r} is uniform; it has nothing to draw")
     return (arr - arr.min()) / (arr.max() - arr.min())
+
+
+def _grey_of(im) -> np.ndarray | None:
+    """Grey level in [0, 1] of a PIL image at its own size, or None for an opaque 8-bit picture
+    (read through ``convert("L")``). ``convert("L")`` clipped 16-bit values at 255 (a 16-bit PNG
+    came out nearly white) and dropped the alpha channel (a black logo on a transparent
+    background was read as uniform)."""
+    if im.mode.startswith("I;16"):
+        return np.asarray(im, np.float64) / 65535.0
+    if im.mode in ("I", "F"):  # no fixed range: the picture's own
+        arr = np.asarray(im, np.float64)
+        if not np.all(np.isfinite(arr)):
+            return arr
+        span = arr.max() - arr.min()
+        return (arr - arr.min()) / span if span > 0 else np.zeros_like(arr)
+    if not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info):
+        return None
+    rgba = im.convert("RGBA")
+    alpha = np.asarray(rgba, np.float64)[..., 3] / 255.0
+    if alpha.min() >= 1.0:
+        return None
+    grey = np.asarray(rgba.convert("L"), np.float64) / 255.0
+    opaque_mean = (grey * alpha).sum() / max(alpha.sum(), 1e-12)
+    background = 1.0 if opaque_mean < 0.5 else 0.0
+    return alpha * grey + (1.0 - alpha) * background
 
 
 def normalise_target(ink: np.ndarray, num_ptcl: int) -> np.ndarray:
@@ -158,7 +196,8 @@ class FitState:
 
 
 def save_checkpoint(path: Path, state: FitState, meta: dict) -> None:
-    """Atomically write the fit state to an ``.npz`` file."""
+    """Write the fit state to an ``.npz`` file atomically: a temporary file in the same folder,
+    flushed to disk, then ``os.replace`` (a kill at any moment leaves the old or the new file)."""
     leaves = jax.tree.leaves(state.opt_state)
     data = {
         "noise": np.asarray(state.noise),
@@ -170,21 +209,22 @@ def save_checkpoint(path: Path, state: FitState, meta: dict) -> None:
         **{f"opt_{i}": np.asarray(x) for i, x in enumerate(leaves)},
         **{f"meta_{k}": np.asarray(v) for k, v in meta.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **data)
-    os.replace(tmp, path)
+    with atomic_replace(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
-    """Read a checkpoint written by :func:`save_checkpoint`; its settings must match ``meta``."""
+    """Read a checkpoint written by :func:`save_checkpoint`; its settings must match ``meta`` and
+    its Adam state the shapes and dtypes of ``opt_template``."""
     try:
         loaded = np.load(path)  # an empty file is an EOFError; a .npy file gives one array
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise ValueError("not an .npz archive")
         with loaded as f:
             data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # a torn zip: BadZipFile, was a traceback
         raise InputError(f"cannot read checkpoint {str(path)!r} as an .npz archive ({type(err).__name__}); delete "
                          "it or use another checkpoint file (--out)") from None
     for k, v in meta.items():
@@ -196,14 +236,23 @@ def load_checkpoint(path: Path, opt_template, meta: dict) -> FitState:
             raise InputError(
                 f"checkpoint {str(path)!r} was written {was}; use the same settings or another checkpoint file (--out)"
             )
-    treedef = jax.tree.structure(opt_template)
-    leaves = [jnp.asarray(data[f"opt_{i}"]) for i in range(int(data["num_opt_leaves"]))]
-    frames = list(data["frames"]) if data["frames"].ndim > 1 else []
-    return FitState(
-        noise=data["noise"], opt_state=jax.tree.unflatten(treedef, leaves), iteration=int(data["iteration"]),
-        losses=[float(x) for x in data["losses"]], frames=frames,
-        frame_iterations=[int(i) for i in data["frame_iterations"]],
-    )
+    template = jax.tree.leaves(opt_template)
+    try:
+        leaves = [jnp.asarray(data[f"opt_{i}"]) for i in range(int(data["num_opt_leaves"]))]
+        state = FitState(
+            noise=data["noise"], opt_state=jax.tree.unflatten(jax.tree.structure(opt_template), leaves),
+            iteration=int(data["iteration"]), losses=[float(x) for x in data["losses"]],
+            frames=list(data["frames"]) if data["frames"].ndim > 1 else [],
+            frame_iterations=[int(i) for i in data["frame_iterations"]],
+        )
+        fits = all(a.shape == jnp.shape(b) and a.dtype == jnp.result_type(b)
+                   for a, b in zip(leaves, template, strict=True))
+    except (KeyError, ValueError, TypeError):  # a member missing or of another kind: a KeyError traceback
+        fits = False
+    if not fits:
+        raise InputError(f"checkpoint {str(path)!r} is incomplete or of another fit (its arrays do not fit this "
+                         "one); delete it or use another checkpoint file (--out)")
+    return state
 
 
 def _check_fit_settings(views, iterations, learning_rate) -> int:
@@ -236,7 +285,7 @@ def fit_image(
     the loss of the final noise) and timing information.
     """
     iterations = _check_fit_settings(views, iterations, learning_rate)
-    check_int("checkpoint_every", as_integer(checkpoint_every), 1)
+    checkpoint_every = check_int("checkpoint_every", as_integer(checkpoint_every), 1)
     check_int("num_frames", as_integer(num_frames), 1)
     if key is not None:
         check_key("key", key)
@@ -255,12 +304,16 @@ def fit_image(
     def update(noise, opt_state):
         loss, grad = jax.value_and_grad(loss_fn)(noise)
         upd, opt_state = optimiser.update(grad, opt_state, noise)
-        return optax.apply_updates(noise, upd), opt_state, loss
+        noise = optax.apply_updates(noise, upd)
+        return noise, opt_state, loss, jnp.all(jnp.isfinite(noise))
 
     images_jit = jax.jit(images_fn)
     loss_jit = jax.jit(loss_fn)
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(Path(checkpoint), optimiser.init(noise0), meta)
+        if np.shape(state.noise) != noise0.shape:
+            raise InputError(f"checkpoint {str(checkpoint)!r} holds noise of shape {np.shape(state.noise)}, not "
+                             f"{noise0.shape}; delete it or use another checkpoint file (--out)")
         if state.iteration > iterations:  # it reported the later state as the result of `iterations`
             raise InputError(f"checkpoint {str(checkpoint)!r} is at iteration {state.iteration}, past iterations = "
                              f"{iterations}; ask for at least {state.iteration} or use another checkpoint")
@@ -281,10 +334,13 @@ def fit_image(
             if state.iteration % frame_every == 0 and state.iteration not in state.frame_iterations:
                 state.frames.append(np.asarray(images_jit(noise)))
                 state.frame_iterations.append(state.iteration)
-            noise, opt_state, loss = update(noise, opt_state)
+            noise, opt_state, loss, noise_finite = update(noise, opt_state)
             loss = float(loss)
             if not np.isfinite(loss):
                 raise SimulationError(f"the image loss became {loss} at iteration {state.iteration}")
+            if not noise_finite:  # was "noise has a non-finite value" from the ICs written after the run
+                raise SimulationError(f"the white noise became non-finite in Adam update {state.iteration + 1} "
+                                      f"(learning_rate = {learning_rate:g}); use a smaller learning rate")
             state.losses.append(loss)
             state.iteration += 1
             done_here += 1
@@ -295,6 +351,8 @@ def fit_image(
                 save_checkpoint(ckpt, state, meta)
     seconds = time.perf_counter() - t0
     final_loss = float(loss_jit(noise))
+    if not np.isfinite(final_loss):
+        raise SimulationError(f"the image loss became {final_loss} at iteration {state.iteration}")
     if not state.frame_iterations or state.frame_iterations[-1] != state.iteration:
         state.frames.append(np.asarray(images_jit(noise)))
         state.frame_iterations.append(state.iteration)
@@ -340,6 +398,7 @@ def fit_image_to_dir(
     learning_rate: float = 0.1,
     seed: int = 0,
     checkpoint: bool = False,
+    checkpoint_every: int = 100,
     progress: bool = True,
 ) -> dict:
     """Run :func:`fit_image` and write target/initial/final figures, the loss curve, a GIF,
@@ -355,6 +414,7 @@ def fit_image_to_dir(
     check_bool("progress", progress)
     key = jax.random.key(check_seed(seed))
     _check_fit_settings(views, iterations, learning_rate)  # before ``out`` is created
+    checkpoint_every = check_int("checkpoint_every", as_integer(checkpoint_every), 1)
     ink = image_target(image) if image is not None else text_target(text)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -370,7 +430,8 @@ def fit_image_to_dir(
             bar.advance(1, status=f"loss {loss:.4f}")
 
         state, info = fit_image(ink, views=views, iterations=iterations, learning_rate=learning_rate,
-                                key=key, checkpoint=ckpt, callback=callback)
+                                key=key, checkpoint=ckpt, checkpoint_every=checkpoint_every,
+                                callback=callback)
     history = state.losses + [info["final_loss"]]  # history[i]: loss after i updates
     tenths = [history[round(j * iterations / 10)] for j in range(1, 11)]
     target = info["target"]

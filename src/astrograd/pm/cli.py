@@ -14,12 +14,16 @@ app = typer.Typer(help="Particle-mesh cosmological N-body.", no_args_is_help=Tru
 def _parse_snapshots(text: str) -> list[float]:
     from astrograd._errors import InputError
 
+    entries = text.split(",")
+    if not any(s.strip() for s in entries):
+        raise InputError("--snapshots is empty; give at least one scale factor, e.g. 0.5,1")
+    if not all(s.strip() for s in entries):  # '0.5,,1' and '1,' were read as 0.5,1 and 1: a value left out?
+        raise InputError(f"--snapshots {text!r} has an empty entry; give scale factors separated by single commas, "
+                         "e.g. 0.5,1")
     try:
-        values = [float(s) for s in text.split(",") if s.strip()]
+        values = [float(s) for s in entries]
     except ValueError:
         raise InputError(f"--snapshots {text!r} is not a comma-separated list of scale factors") from None
-    if not values:
-        raise InputError("--snapshots is empty; give at least one scale factor, e.g. 0.5,1")
     repeated = sorted({s for s in values if values.count(s) > 1})
     if repeated:
         raise InputError(f"--snapshots {text!r} repeats the scale factor {repeated[0]:g}; give each one once")
@@ -162,7 +166,8 @@ def run(
 @app.command("fit-image")
 # fit_image_to_dir checks every setting before it creates --out; its errors name the options as typed
 @handle_errors(options={"views": "--views", "iterations": "--iterations", "learning_rate": "--lr",
-                        "seed": "--seed", "text": "--text", "image": "--image"})
+                        "seed": "--seed", "text": "--text", "image": "--image",
+                        "checkpoint_every": "--checkpoint-every"})
 def fit_image_cmd(
     text: str = typer.Option(None, "--text", help="Text to draw (default 'pmwd' when no --image)."),
     image: Path = typer.Option(None, "--image", help="A picture file (PNG, JPEG) to draw instead of text."),
@@ -172,6 +177,8 @@ def fit_image_cmd(
     seed: int = typer.Option(0, "--seed", help="PRNG seed of the starting white noise."),
     out: Path = typer.Option(Path("outputs/pm_fit_image"), "--out", help="Output directory."),
     checkpoint: bool = typer.Option(False, "--checkpoint", help="Save OUT/checkpoint.npz and resume from it."),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="With --checkpoint: save every this many "
+                                         "iterations (also at the end and on Ctrl-C)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
 ) -> None:
     """Optimise the initial white noise so that the particles at a = 1 draw a text or a picture
@@ -184,7 +191,7 @@ def fit_image_cmd(
     learning_rate = (0.1 if views == 1 else 0.02) if lr is None else lr
     summary = fit_image_to_dir(out, text="pmwd" if text is None else text, image=image, views=views,
                                iterations=iterations, learning_rate=learning_rate, seed=seed, checkpoint=checkpoint,
-                               progress=not json_out)
+                               checkpoint_every=checkpoint_every, progress=not json_out)
     if json_out:
         print_json(summary)
     else:
