@@ -783,7 +783,8 @@ def test_posterior_wind_momentum_reaches_the_library_and_a_checkpoint_of_the_oth
         tmp_path, monkeypatch):
     """`posterior --wind-momentum` hands wind_posterior the problem with the momentum source (the
     default, the problem without it); a checkpoint in --out of the other setting is refused
-    naming the option before anything runs (the full runs: the slow test below)."""
+    naming the option before anything runs: by the library, before the data's forward run (the
+    CLI's own pre-check is gone), its message in the options (the full runs: the slow test below)."""
     import astrograd.hydro._posterior as posterior_module
     from astrograd.io._npz import atomic_savez
 
@@ -793,17 +794,22 @@ def test_posterior_wind_momentum_reaches_the_library_and_a_checkpoint_of_the_oth
         seen.append((problem.config.wind_momentum, kwargs["checkpoint"]))
         raise KeyboardInterrupt  # no sampling: only what reached the library
 
-    monkeypatch.setattr(posterior_module, "wind_posterior", record)
-    for extra in (("--wind-momentum",), ("--no-wind-momentum",), ()):
-        _invoke("posterior", "--cells", 16, *extra, "--out", tmp_path / "new")
+    with monkeypatch.context() as patch:
+        patch.setattr(posterior_module, "wind_posterior", record)
+        for extra in (("--wind-momentum",), ("--no-wind-momentum",), ()):
+            _invoke("posterior", "--cells", 16, *extra, "--out", tmp_path / "new")
     checkpoint = tmp_path / "new" / "checkpoint-posterior-16-0.npz"
     assert seen == [(True, checkpoint), (False, checkpoint), (False, checkpoint)]
+
+    def no_run(*args):
+        raise AssertionError("a simulation was compiled before the checkpoint was checked")
+
+    monkeypatch.setattr(posterior_module, "_programs", no_run)
     atomic_savez(tmp_path / "checkpoint-posterior-16-0.npz", {"fingerprint": {"cells": 16, "wind_momentum": True}}, {})
     res = _invoke("posterior", "--cells", 16, "--out", tmp_path)
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
     assert "was written with --wind-momentum, this run has --no-wind-momentum; use the same setting or another " \
            "--out" in res.output
-    assert len(seen) == 3
 
 
 @pytest.mark.slow
@@ -832,3 +838,94 @@ def test_posterior_wind_momentum_runs_is_recorded_and_resumes_only_with_the_same
         res = _invoke(*common, *extra, "--out", tmp_path / folder)
         assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
         assert f"was written with {written}, this run has {this}" in res.output
+
+
+def test_loss_map_refuses_a_fit_file_of_other_cells_loss_or_truth_by_name_before_the_map(tmp_path, monkeypatch):
+    """Before, only the wind momentum of a --fit file was compared: the paths of a 64-cell
+    density fit were drawn on a 16-cell profile map without a word. Now --cells, --loss and the
+    truth fit-wind recorded are compared, one line naming the option and both values, exit 2,
+    before the map; a file of the same settings (or without the attributes) is drawn."""
+    import astrograd.hydro._wind as wind_module
+    from astrograd.hydro._problems import WindSetup
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("the loss map was computed before the --fit file was checked")
+
+    monkeypatch.setattr(wind_module, "wind_loss_map", no_map)
+    setup = WindSetup()
+    truth = {"v_inf_true_km_s": setup.v_inf_km_s, "mdot_true_msun_per_myr": setup.mdot_msun_per_myr}
+    common = ("loss-map", "--cells", 16, "--grid", 2, "--loss", "density", "--out", tmp_path / "map")
+    for attrs, message in (
+            ({"cells": 64, "loss": "density", **truth},
+             "was written by fit-wind --cells 64 (attribute 'cells' = 64), this map has --cells 16; use the same "
+             "setting or another --fit"),
+            ({"cells": 16, "loss": "profile", **truth}, "was written by fit-wind --loss profile (attribute 'loss' = "
+                                                        "'profile'), this map has --loss density; use the same"),
+            ({"cells": 16, "loss": "density", "v_inf_true_km_s": 1500.0, "mdot_true_msun_per_myr": 0.1},
+             "fitted the truth (v_inf, mdot) = (1500 km/s, 0.1 Msun/Myr), this map's is (2000 km/s, 0.1186 Msun/Myr)"),
+            ({"cells": "many"}, "attribute 'cells' = 'many' in ")):
+        res = _invoke(*common, "--fit", _fit_file(tmp_path / "fit.h5", **attrs))
+        lines = _error_lines(res)
+        assert res.exit_code == 2 and len(lines) == 1 and message in lines[0], (attrs, res.output)
+        assert not (tmp_path / "map").exists()
+    for attrs in ({"cells": 16, "loss": "density", "wind_momentum": 0, **truth}, {}):
+        res = _invoke(*common, "--fit", _fit_file(tmp_path / "fit.h5", **attrs))
+        assert "the loss map was computed" in str(res.exception), res.output
+
+
+def test_run_custom_refuses_cell_centres_that_are_not_finite_or_overflow(tmp_path):
+    """Before: an 'x' with a NaN passed the uniform-grid check (comparisons with NaN are false)
+    and ran on [0, 1]; an inf was reported as a domain [-inf, inf]; centres up to 1e308 ran with an
+    overflow warning and infinite outer centres. Now one line naming the dataset, index or domain."""
+    x = (np.arange(16) + 0.5) / 16
+    for name, centres, message in (
+            ("nan", np.where(np.arange(16) == 3, np.nan, x), "holds nan at index 3; it must hold finite cell "
+                                                             "centres"),
+            ("inf", np.where(np.arange(16) == 15, np.inf, x), "holds inf at index 15; it must hold finite cell "
+                                                              "centres"),
+            ("huge", x * 1e308, "domain [0, 1e+308] is not allowed in cartesian geometry: its cell centres, face areas "
+                                "or cell volumes are not finite")):
+        init = _uniform_init(tmp_path / f"{name}.h5")
+        with h5py.File(init, "a") as f:
+            f["x"] = centres
+        res = _invoke("run", "custom", "--init", init, "--t-end", 0.01, "--json")
+        lines = _error_lines(res)
+        assert res.exit_code == 2 and len(lines) == 1 and message in lines[0], (name, res.output)
+
+
+def test_fit_wind_refuses_a_learning_rate_beyond_any_physical_step_before_any_run(tmp_path, monkeypatch):
+    """Before: --learning-rate 1e308 ran the truth and a first iteration, then stopped with "loss or
+    gradient became non-finite ... after step 1", naming neither the option nor the value."""
+    import astrograd.hydro._wind as wind_module
+
+    def no_run(*args):
+        raise AssertionError("the truth was run before the learning rate was checked")
+
+    monkeypatch.setattr(wind_module, "_wind_target", no_run)
+    for value in ("1e308", "10.5"):
+        res = _invoke("fit-wind", "--cells", 16, "--iterations", 1, "--learning-rate", value, "--out", tmp_path / "fw")
+        lines = _error_lines(res)
+        assert res.exit_code == 2 and len(lines) == 1, res.output
+        assert lines[0].startswith(f"error: --learning-rate = {float(value):g} is not allowed; it must be a finite "
+                                   "number > 0 and <= 10"), res.output
+        assert not (tmp_path / "fw").exists()
+
+
+@pytest.mark.parametrize(("starts", "shown"), [("2000,1e308", "(2000 km/s, 1e+308 Msun/Myr)"),
+                                               ("1200,0.16;300000,0.1", "(300000 km/s, 0.1 Msun/Myr)")])
+def test_fit_wind_refuses_a_start_beyond_light_or_float64_before_any_run(tmp_path, monkeypatch, starts, shown):
+    """Before: a start of 1e308 Msun/Myr stopped with "params leaf 0 (shape (1, 2)) has non-finite
+    values" (its fit coordinate overflowed), one of 300000 km/s after the truth's run with "the loss
+    failed at step 0: adaptive_loop reached max_steps"; now one line naming the start, before any run."""
+    import astrograd.hydro._wind as wind_module
+
+    def no_run(*args):
+        raise AssertionError("the truth was run before the starts were checked")
+
+    monkeypatch.setattr(wind_module, "_wind_target", no_run)
+    res = _invoke("fit-wind", "--cells", 16, "--iterations", 1, "--starts", starts, "--out", tmp_path / "fw")
+    lines = _error_lines(res)
+    assert res.exit_code == 2 and lines == [f"error: --starts {shown} is not allowed; v_inf must be below the speed "
+                                            "of light (299792 km/s) and mdot / 0.1 Msun/Myr times (v_inf / 1000 "
+                                            "km/s)^2 finite in float64"], res.output
+    assert not (tmp_path / "fw").exists()

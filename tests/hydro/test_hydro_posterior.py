@@ -51,9 +51,11 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
         np.testing.assert_array_equal(f["v_inf_km_s"][:], v)
         np.testing.assert_array_equal(f["u"][:], u)
     # other data (noise level) with the same checkpoint file: refused, not silently reused, and
-    # before the maximum likelihood is searched
+    # before the maximum likelihood is searched; named as the option, with both values (before:
+    # "a different sampling run (fingerprint entries noise, data differ)")
     other = runner.invoke(app, [*args, "--noise", "0.1"])
-    assert other.exit_code == 2 and "different sampling run" in other.output, other.output
+    assert other.exit_code == 2 and "was written with --noise 0.05, this run has --noise 0.1; use the same setting " \
+        "or another --out" in other.output, other.output
 
 
 @pytest.mark.parametrize(
@@ -171,3 +173,89 @@ def test_draws_without_spread_get_a_grid_of_the_laplace_width(monkeypatch):
     # spacing: its sd is some fraction of the Laplace sd, not zero or larger than the grid
     laplace_sd = np.sqrt(np.diag(post.laplace_cov))
     assert np.all(sd_grid < 6 * 1.5**3 * laplace_sd)
+
+
+def _posterior_checkpoint(path, problem, key, *, noise=0.05, num_warmup=150, num_samples=300, map_iterations=150):
+    """A checkpoint header as wind_posterior and sample() write it for these settings (no run)."""
+    import dataclasses
+
+    from astrograd.hydro._posterior import _prior_box
+    from astrograd.hydro._wind import _problem_fingerprint
+    from astrograd.io._npz import atomic_savez, key_list
+
+    lo, hi = _prior_box(problem)
+    params = {f.name: np.asarray(getattr(problem.params, f.name), float).tolist()
+              for f in dataclasses.fields(problem.params)}
+    record = {**_problem_fingerprint(problem), "params": params, "t_end": float(problem.t_end),
+              "prior_box": [lo.tolist(), hi.tolist()]}
+    fingerprint = {"cells": problem.config.num_cells, "noise": noise, "map_iterations": map_iterations,
+                   "problem": record, "key": key_list(key)}
+    atomic_savez(path, {"num_warmup": num_warmup, "num_samples": num_samples, "fingerprint": fingerprint}, {})
+    return path
+
+
+def test_a_posterior_checkpoint_of_any_other_setting_is_refused_by_name_before_any_run(x64, tmp_path, monkeypatch):
+    """Before, only cells, noise, the data and map_iterations were in the fingerprint: another
+    limiter, CFL number, set-up or initial state was refused as "data differ" after the data's
+    forward run, other sampler settings only after it. Now each is named with both values before
+    anything is compiled; num_chains and grid_points may change on a resume."""
+    import dataclasses
+
+    import astrograd.hydro._posterior as posterior_module
+    from astrograd.hydro._problems import WindSetup
+
+    def no_run(*args):
+        raise AssertionError("a program was built before the checkpoint was checked")
+
+    monkeypatch.setattr(posterior_module, "_programs", no_run)
+    key, base = jax.random.key(0), wind_problem(16)
+    checkpoint = _posterior_checkpoint(tmp_path / "c.npz", base, key)
+    initial = np.array(base.initial)
+    initial[0, -1] *= 1.01
+    cases = [
+        ({}, wind_problem(16, limiter="mc"), "limiter='van_leer', this run has limiter='mc'"),
+        ({}, wind_problem(16, riemann="hll"), "riemann='hllc', this run has riemann='hll'"),
+        ({}, wind_problem(16, cfl=0.5), "cfl=0.8, this run has cfl=0.5"),
+        ({}, wind_problem(16, wind_cells=1), "wind_cells=2, this run has wind_cells=1"),
+        ({}, wind_problem(16, setup=WindSetup(star_mass_msun=41.0)), "setup.star_mass_msun=40.0, this run has "
+                                                                     "setup.star_mass_msun=41.0"),
+        ({}, dataclasses.replace(base, initial=initial), "initial_state_sha256="),
+        ({}, dataclasses.replace(base, t_end=base.t_end * 0.9), "t_end="),
+        ({"noise": 0.1}, base, "noise=0.05, this run has noise=0.1"),
+        ({"num_warmup": 5}, base, "num_warmup=150, this run has num_warmup=5"),
+        ({"num_samples": 7}, base, "num_samples=300, this run has num_samples=7"),
+        ({"map_iterations": 3}, base, "map_iterations=150, this run has map_iterations=3"),
+        ({"key": jax.random.key(1)}, base, "key=[0, 0], this run has key=[0, 1]"),
+    ]
+    for kwargs, problem, message in cases:
+        kwargs = {"key": key, **kwargs}
+        with pytest.raises(InputError, match=r"was written with .*; use the same setting or another checkpoint file$") \
+                as err:
+            wind_posterior(problem, kwargs.pop("key"), checkpoint=checkpoint, progress=False, **kwargs)
+        assert message in str(err.value) and len(str(err.value).splitlines()) == 1, (message, str(err.value))
+    for kwargs in ({}, {"num_chains": 5}, {"grid_points": 0}):  # the same settings: on to the run
+        with pytest.raises(AssertionError, match="a program was built"):
+            wind_posterior(base, key, checkpoint=checkpoint, progress=False, **kwargs)
+
+
+def test_cli_posterior_names_the_options_of_a_checkpoint_of_other_settings_before_any_run(tmp_path, monkeypatch):
+    """The library's refusal reported with the options as typed (--noise, --warmup, --samples,
+    --wind-momentum, another --out), one line, exit 2, nothing run (the CLI's own pre-check of
+    the wind momentum is gone: the library names it, before the data)."""
+    import astrograd.hydro._posterior as posterior_module
+
+    def no_run(*args):
+        raise AssertionError("a program was built before the checkpoint was checked")
+
+    monkeypatch.setattr(posterior_module, "_programs", no_run)
+    _posterior_checkpoint(tmp_path / "checkpoint-posterior-16-0.npz", wind_problem(16), jax.random.key(0))
+    for args, message in (
+            (("--noise", 0.1), "was written with --noise 0.05, this run has --noise 0.1; use the same setting or "
+                               "another --out"),
+            (("--warmup", 5), "was written with --warmup 150, this run has --warmup 5;"),
+            (("--samples", 4), "was written with --samples 300, this run has --samples 4;"),
+            (("--wind-momentum",), "was written with --no-wind-momentum, this run has --wind-momentum; use the same "
+                                   "setting or another --out")):
+        res = runner.invoke(app, ["posterior", "--cells", "16", "--out", str(tmp_path), *map(str, args)])
+        lines = [ln for ln in res.output.strip().splitlines() if ln]
+        assert res.exit_code == 2 and len(lines) == 1 and message in lines[0], res.output

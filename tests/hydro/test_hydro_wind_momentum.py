@@ -3,6 +3,7 @@ velocity profile against quadrature, the momentum of one step, exact mass and en
 closed box, the bubble against Weaver, the free wind against Ṁ/(4πr²v∞), gradients, snapshots."""
 
 from dataclasses import replace
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +46,27 @@ def test_velocity_profile_is_the_volume_average_of_r(geometry, r_min):
     expected = [_injected_fraction(geometry, r_min, grid.faces[:5], i) for i in range(4)]
     np.testing.assert_allclose(profile[:4], expected, rtol=1e-13)
     assert np.all(profile[4:] == 0)
+
+
+def _exact_fraction(alpha, r_min, lo, hi, edge):
+    """∫ (r − r_min) r^α dr / ∫ r^α dr / (edge − r_min) over [lo, hi] in exact rationals of the
+    float faces (``fractions``): no round-off at all."""
+    c, lo, hi, edge = (Fraction(v) for v in (r_min, lo, hi, edge))
+    moment = [(hi ** (k + 1) - lo ** (k + 1)) / (k + 1) for k in (alpha, alpha + 1)]  # ∫ r^α, ∫ r^(α+1)
+    return float((moment[1] / moment[0] - c) / (edge - c))
+
+
+@pytest.mark.parametrize("geometry", ["cartesian", "cylindrical", "spherical"])
+@pytest.mark.parametrize("r_min", [0.0, 1.0, 1e6, 3e12])
+def test_velocity_profile_keeps_its_digits_far_from_r_0(geometry, r_min):
+    """Against exact rational arithmetic on the grid's own faces, to a few ulp at any r_min
+    (before: the mean radius minus r_min lost 5e-10 relative at r_min = 1e6, 1e-3 at 3e12)."""
+    cfg = HydroConfig(num_cells=64, geometry=geometry, r_min=r_min, r_max=r_min + 3.0, wind_cells=8)
+    grid = cfg.grid
+    profile = wind_velocity_profile(grid, 8)
+    alpha = ("cartesian", "cylindrical", "spherical").index(geometry)
+    exact = [_exact_fraction(alpha, grid.faces[0], grid.faces[i], grid.faces[i + 1], grid.faces[8]) for i in range(8)]
+    np.testing.assert_allclose(profile[:8], exact, rtol=4e-16, atol=0)
 
 
 @pytest.mark.parametrize("integrator", ["muscl_hancock", "ssp_rk2"])

@@ -112,11 +112,14 @@ class HydroConfig(eqx.Module):
             raise InputError(f"wind momentum = {self.wind_momentum!r} is not allowed; it must be True or False")
         with np.errstate(all="ignore"):
             grid = Grid.build(self)
-            extent_ok = np.all(np.isfinite(grid.areas)) and np.all(np.isfinite(grid.volumes) & (grid.volumes > 0))
-        if not extent_ok:  # e.g. r_max = 1e300 in spherical geometry: r² overflows, the volumes are NaN
+            extent_ok = (np.all(np.isfinite(grid.areas)) and np.all(np.isfinite(grid.volumes) & (grid.volumes > 0))
+                         and np.all(np.isfinite(grid.centres)))
+        # e.g. r_max = 1e300 in spherical geometry: r² overflows, the volumes are NaN; [0, 1e308]:
+        # the centres (a + b)/2 of the outer cells overflowed to inf with a RuntimeWarning, and ran
+        if not extent_ok:
             raise InputError(
-                f"domain [{lo:g}, {hi:g}] is not allowed in {self.geometry} geometry: its face areas or cell "
-                "volumes are not finite positive numbers in float64 (rescale the length unit)"
+                f"domain [{lo:g}, {hi:g}] is not allowed in {self.geometry} geometry: its cell centres, face areas "
+                "or cell volumes are not finite positive numbers in float64 (rescale the length unit)"
             )
 
     @property

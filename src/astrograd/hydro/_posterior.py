@@ -12,7 +12,14 @@ import numpy as np
 
 from astrograd._errors import InputError, check_int, check_key, check_positive
 from astrograd.hydro._problems import Problem
-from astrograd.hydro._wind import _wind_setup, check_checkpoint_wind_momentum, wind_adam, wind_model
+from astrograd.hydro._wind import (
+    _problem_fingerprint,
+    _wind_setup,
+    refuse_other_settings,
+    stored_wind_momentum,
+    wind_adam,
+    wind_model,
+)
 
 __all__ = [
     "PRIOR_MASS_MSUN",
@@ -219,6 +226,61 @@ def check_settings(*, noise=0.05, num_warmup=150, num_samples=300, num_chains=2,
                          "(a relative noise on ln M(<r): beyond it the data say nothing about the wind)")
 
 
+def _params_record(params) -> dict:
+    """The fields of ``HydroParams`` as JSON-able values (a number, or a list for a state)."""
+    import dataclasses
+
+    return {f.name: np.asarray(getattr(params, f.name), float).tolist() for f in dataclasses.fields(params)}
+
+
+def _short(digest):
+    """The first 12 hex digits of a SHA-256 (None stays None), enough to tell two apart in a message."""
+    return None if digest is None else str(digest)[:12]
+
+
+def _check_resume(checkpoint, problem: Problem, key, problem_record: dict, *, noise, num_warmup, num_samples,
+                  map_iterations) -> dict | None:
+    """Refuse a ``checkpoint`` of :func:`wind_posterior` written with another setting, naming
+    it with both values (:func:`refuse_other_settings`): the wind momentum, cells, noise,
+    map_iterations, num_warmup, num_samples, and (for checkpoints that record them) the key, the
+    set-up, every field of the configuration and of the parameters, t_end, the prior box and the
+    initial state. ``num_chains`` may change (a run with more chains extends one with fewer, one
+    with fewer takes the first chains) and so may ``grid_points`` and ``progress`` (the grid
+    reference is computed from the draws after sampling). Returns the stored fingerprint, or
+    None without a checkpoint file."""
+    from pathlib import Path
+
+    from astrograd.io._npz import key_list, load_npz
+
+    if checkpoint is None or not Path(checkpoint).exists():
+        return None
+    meta, _ = load_npz(checkpoint, "checkpoint")
+    stored = meta.get("fingerprint")
+    if not isinstance(stored, dict):  # not one of wind_posterior: check_checkpoint refuses it
+        return None
+    config = problem.config
+    settings = [("wind_momentum", stored_wind_momentum(stored), bool(config.wind_momentum)),
+                ("cells", stored.get("cells"), config.num_cells), ("noise", stored.get("noise"), float(noise)),
+                ("map_iterations", stored.get("map_iterations"), map_iterations),
+                ("num_warmup", meta.get("num_warmup"), num_warmup),
+                ("num_samples", meta.get("num_samples"), num_samples), ("key", stored.get("key"), key_list(key))]
+    record = stored.get("problem")
+    if isinstance(record, dict):
+        for group, prefix in (("setup", "setup."), ("config", ""), ("params", "")):
+            stored_group, this = record.get(group), problem_record[group]
+            stored_group = stored_group if isinstance(stored_group, dict) else {}  # a damaged header: refused below
+            if group == "config":  # wind_momentum (recorded only when on) was compared above
+                stored_group = {k: v for k, v in stored_group.items() if k != "wind_momentum"}
+                this = {k: v for k, v in this.items() if k != "wind_momentum"}
+            settings += [(prefix + name, stored_group.get(name), value) for name, value in this.items()]
+        settings += [(name, record.get(name), problem_record[name]) for name in ("t_end", "prior_box")]
+        # the hash covers the parameters and t_end too, compared above: what differs is the initial state
+        settings.append(("initial_state_sha256", _short(record.get("problem_sha256")),
+                         _short(problem_record["problem_sha256"])))
+    refuse_other_settings(checkpoint, settings)
+    return stored
+
+
 def wind_posterior(
     problem: Problem,
     key,
@@ -251,10 +313,12 @@ def wind_posterior(
     ±6 sample standard deviations around the sample mean (enlarged until the density at its
     edge is below 1e-6 of the peak), and its moments by quadrature (0: skipped).
 
-    checkpoint: file for save/resume; one of another problem, noise, data or setting is refused
-    (one of the other ``problem.config.wind_momentum`` naming it, before the data's forward run).
+    checkpoint: file for save/resume; one of another problem, noise, data or setting is refused,
+    naming the setting and both values before the data's forward run (see :func:`_check_resume`;
+    ``num_chains`` and ``grid_points`` may change on a resume).
     """
     from astrograd.inverse import check_checkpoint, sample
+    from astrograd.io._npz import key_list
 
     check_settings(noise=noise, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                    map_iterations=map_iterations, grid_points=grid_points)
@@ -264,8 +328,13 @@ def wind_posterior(
     lo, hi = _prior_box(problem)
     if np.any(u_true <= lo) or np.any(u_true >= hi):
         raise InputError("the problem's (v_inf, mdot) lies outside the prior box; see PRIOR_V_KM_S, PRIOR_MASS_MSUN")
-    # named, before the forward run of the data (the fingerprint would refuse it as other data)
-    check_checkpoint_wind_momentum(checkpoint, problem.config.wind_momentum)
+    # every setting of a checkpoint that differs, named with both values before the forward run
+    # of the data (before, only cells, noise and map_iterations were compared by name, other
+    # numerics only as "data differ", the sampler's settings after the data's run)
+    problem_record = {**_problem_fingerprint(problem), "params": _params_record(problem.params),
+                      "t_end": float(problem.t_end), "prior_box": [lo.tolist(), hi.tolist()]}
+    stored_fingerprint = _check_resume(checkpoint, problem, key, problem_record, noise=noise, num_warmup=num_warmup,
+                                       num_samples=num_samples, map_iterations=map_iterations)
     k_data, k_sample = jax.random.split(key)
     programs, model = _programs(problem.config, problem.t_end), _model_args(problem)
     clean, _ = programs.predict(jnp.asarray(u_true), model)
@@ -276,6 +345,10 @@ def wind_posterior(
                    "data": np.asarray(data).tolist(), "map_iterations": map_iterations,
                    # only when on: a checkpoint written before the option existed still resumes
                    **({"wind_momentum": True} if problem.config.wind_momentum else {})}
+    if stored_fingerprint is None or "problem" in stored_fingerprint:
+        # left out for a checkpoint written before they were recorded, which still resumes: its
+        # data and the sampler's key and arguments still tie it to this problem
+        fingerprint.update(problem=problem_record, key=key_list(key))
     stored = check_checkpoint(checkpoint, fingerprint)
     if stored is not None and "u_map" in stored and "chol" in stored:
         # a resume: the maximum likelihood and whitening of this data and these settings, as the

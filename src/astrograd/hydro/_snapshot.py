@@ -68,6 +68,10 @@ def read_snapshot(path, num_cells: int | None = None):
         x = _numbers(path, "x", data["x"])
         if x.size != n:
             raise InputError(f"dataset 'x' in {str(path)!r} has {x.size} values but 'rho' has {n}")
+        bad = np.flatnonzero(~np.isfinite(x))
+        if bad.size:  # a NaN passed the uniform-grid check (comparisons with NaN are false) and ran
+            raise InputError(f"dataset 'x' in {str(path)!r} holds {x[bad[0]]} at index {bad[0]}; it must hold finite "
+                             "cell centres")
     return x, np.stack(arrays), attrs
 
 

@@ -140,17 +140,22 @@ def _update(q, flux, p_cell, dt, grid: Grid, extra=None):
 def wind_velocity_profile(grid: Grid, wind_cells: int) -> np.ndarray:
     """Velocity of the injected wind per cell as a fraction of v∞, (n,) numpy: the volume average
     of (r − r_min)/(R − r_min) over each of the ``wind_cells`` innermost cells (R the outer edge of
-    the last one), 0 outside. The factored forms of ∫r^(α+1) dr / ∫r^α dr stay exact far from r = 0."""
-    lo, hi = grid.faces[:wind_cells], grid.faces[1:wind_cells + 1]
-    if grid.alpha == 0:
-        mean_r = 0.5 * (lo + hi)
-    elif grid.alpha == 1:
-        mean_r = 2.0 / 3.0 * (hi * hi + hi * lo + lo * lo) / (hi + lo)
-    else:
-        mean_r = 0.75 * (hi + lo) * (hi * hi + lo * lo) / (hi * hi + hi * lo + lo * lo)
+    the last one), 0 outside. Written in offsets from r_min (exact differences of nearby faces):
+    the average of r − r_min over a cell [lo, hi] of width h is the midpoint offset plus a positive
+    correction, 0 (slab), h²/(6(lo + hi)) (disc), (lo + hi) h²/(4(lo² + lo hi + hi²)) (ball). The
+    mean of r minus r_min lost digits far from r = 0 (5e-10 relative at r_min = 1e6)."""
     r_min = grid.faces[0]
+    lo, hi = grid.faces[:wind_cells], grid.faces[1:wind_cells + 1]
+    width = hi - lo
+    if grid.alpha == 0:
+        correction = np.zeros_like(width)
+    elif grid.alpha == 1:
+        correction = width * width / (6.0 * (lo + hi))
+    else:
+        correction = (lo + hi) * width * width / (4.0 * (lo * lo + lo * hi + hi * hi))
+    mean_offset = 0.5 * ((lo - r_min) + (hi - r_min)) + correction
     profile = np.zeros(grid.centres.shape)
-    profile[:wind_cells] = np.clip((mean_r - r_min) / (grid.faces[wind_cells] - r_min), 0.0, 1.0)
+    profile[:wind_cells] = np.clip(mean_offset / (grid.faces[wind_cells] - r_min), 0.0, 1.0)
     return profile
 
 

@@ -259,11 +259,25 @@ def stored_wind_momentum(fingerprint) -> bool:
     return bool(fingerprint.get("wind_momentum") or (isinstance(config, dict) and config.get("wind_momentum")))
 
 
-def check_checkpoint_wind_momentum(checkpoint, wind_momentum: bool, *, on: str = "wind_momentum=True",
-                                   off: str = "wind_momentum=False", advice: str = "another checkpoint file") -> None:
+def refuse_other_settings(checkpoint, settings) -> None:
+    """Refuse a ``checkpoint`` written with another setting: ``settings`` are (name, stored
+    value, this run's value) triples, compared in order as a JSON header stores them (a stored
+    value of None, a setting the checkpoint does not record, is not compared). The InputError
+    names the first that differs with both values, "checkpoint 'F' was written with name=a, this
+    run has name=b; use the same setting or another checkpoint file", a form the CLI rewrites
+    into its options."""
+    from astrograd.io._npz import as_stored
+
+    for name, stored, value in settings:
+        if stored is not None and as_stored(stored) != as_stored(value):
+            raise InputError(f"checkpoint {str(checkpoint)!r} was written with {name}={as_stored(stored)!r}, this run "
+                             f"has {name}={as_stored(value)!r}; use the same setting or another checkpoint file")
+
+
+def check_checkpoint_wind_momentum(checkpoint, wind_momentum: bool) -> None:
     """Refuse, naming the option, an existing ``checkpoint`` written with the other wind
-    momentum setting (``on``/``off``: how to name the two settings); nothing without one. Its
-    fingerprint would refuse it too, later and as a difference of configuration or data."""
+    momentum setting (:func:`refuse_other_settings`); nothing without one. Its fingerprint
+    would refuse it too, later and as a difference of configuration or data."""
     from pathlib import Path
 
     from astrograd.io._npz import load_npz
@@ -271,10 +285,12 @@ def check_checkpoint_wind_momentum(checkpoint, wind_momentum: bool, *, on: str =
     if checkpoint is None or not Path(checkpoint).exists():
         return
     meta, _ = load_npz(checkpoint, "checkpoint")
-    stored = stored_wind_momentum(meta.get("fingerprint"))
-    if stored != bool(wind_momentum):
-        raise InputError(f"checkpoint {str(checkpoint)!r} was written with {on if stored else off}, this run has "
-                         f"{on if wind_momentum else off}; use the same setting or {advice}")
+    refuse_other_settings(checkpoint, [("wind_momentum", stored_wind_momentum(meta.get("fingerprint")),
+                                        bool(wind_momentum))])
+
+
+LEARNING_RATE_MAX = 10.0
+"""Largest initial Adam step of :func:`fit_wind`, in log-parameter space."""
 
 
 @dataclass
@@ -329,7 +345,14 @@ def fit_wind(
 
     check_choice("loss", loss, LOSSES)
     check_int("iterations", iterations, 1)
-    check_positive("learning_rate", learning_rate)
+    rate = check_positive("learning_rate", learning_rate)
+    # Adam's first step is about learning_rate in each log-parameter: beyond LEARNING_RATE_MAX it
+    # leaves any physical range (1e308 ran the truth, then stopped with "loss or gradient became
+    # non-finite ... after step 1", naming neither the option nor the value)
+    if rate > LEARNING_RATE_MAX:
+        raise InputError(f"learning_rate = {rate:g} is not allowed; it must be a finite number > 0 and <= "
+                         f"{LEARNING_RATE_MAX:g} (a step in log v_inf and log mdot: e^{LEARNING_RATE_MAX:g} = "
+                         f"{np.exp(LEARNING_RATE_MAX):.0f}-fold)")
     setup = _wind_setup(problem)
     truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
     starts = _real_values("starts", starts, positive=True)
@@ -337,10 +360,20 @@ def fit_wind(
     if starts.ndim != 2 or starts.shape[1] != 2 or starts.shape[0] == 0:
         raise InputError(f"starts has shape {starts.shape}; it must be (k, 2) positive (v_inf km/s, mdot Msun/Myr) "
                          "pairs")
+    light = 299792.458  # km/s
+    with np.errstate(over="ignore"):
+        theta0 = np.stack([theta_from_physical(*s) for s in starts])
+    for (v, m), theta in zip(starts, theta0, strict=True):
+        # 1e308 km/s stopped with "loss or gradient became non-finite ... at step 0" and an Ṁ of
+        # 1e308 M☉/Myr, whose θ overflows, with "params leaf 0 ... has non-finite values"
+        if not (v < light and np.all(np.isfinite(theta))):
+            raise InputError(f"starts ({v:g} km/s, {m:g} Msun/Myr) is not allowed; v_inf must be below the speed of "
+                             f"light ({light:g} km/s) and mdot / 0.1 Msun/Myr times (v_inf / 1000 km/s)^2 finite "
+                             "in float64")
     # before the forward run of the truth: a checkpoint of the other setting, named as such
     check_checkpoint_wind_momentum(checkpoint, problem.config.wind_momentum)
     args = _loss_args(problem, _wind_target(problem, setup))
-    theta0 = jnp.asarray(np.stack([theta_from_physical(*s) for s in starts]))
+    theta0 = jnp.asarray(theta0)
     result = fit(
         _summed_loss(problem.config, problem.t_end, loss),  # compiled once per grid: the problem's arrays are args
         theta0,

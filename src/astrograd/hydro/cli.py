@@ -3,6 +3,7 @@ loss landscape."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -154,12 +155,28 @@ def _wind_momentum_option():
                         "(as `run wind --wind-momentum`; default: off, only heat)")
 
 
-def _check_checkpoint(path: Path, wind_momentum: bool) -> None:
-    """A checkpoint in --out of the other --wind-momentum setting, refused naming the option."""
-    from astrograd.hydro._wind import check_checkpoint_wind_momentum
+# a checkpoint's settings as the library names them (``refuse_other_settings``), in the options
+# of fit-wind and posterior
+CHECKPOINT_OPTIONS = {" wind_momentum=True": " --wind-momentum", " wind_momentum=False": " --no-wind-momentum",
+                      " noise=": " --noise ", " num_warmup=": " --warmup ", " num_samples=": " --samples ",
+                      "another checkpoint file": "another --out"}
 
-    check_checkpoint_wind_momentum(path, wind_momentum, on="--wind-momentum", off="--no-wind-momentum",
-                                   advice="another --out")
+
+@contextlib.contextmanager
+def _checkpoint_named_as_options():
+    """The library's refusal of a checkpoint in --out written with another setting, reported
+    with the options as typed (the library reads the checkpoint before any run)."""
+    from astrograd._errors import InputError
+
+    try:
+        yield
+    except InputError as err:
+        message = str(err)
+        if not message.startswith("checkpoint "):
+            raise
+        for name, option in CHECKPOINT_OPTIONS.items():
+            message = message.replace(name, option)
+        raise InputError(message) from None
 
 
 # the library's checks name its parameters; the CLI reports them with the options as typed
@@ -167,14 +184,15 @@ WIND_CELLS = {"number of cells": "--cells", "unknown loss": "unknown --loss"}
 
 
 @app.command("fit-wind")
-@handle_errors(options={**WIND_CELLS, "iterations": "--iterations", "learning_rate": "--learning-rate"})
+@handle_errors(options={**WIND_CELLS, "iterations": "--iterations", "learning_rate": "--learning-rate",
+                        "starts": "--starts"})
 @with_float64
 def fit_wind_cmd(
     cells: int = typer.Option(64, "--cells", help="number of cells (>= 16)"),
     iterations: int = typer.Option(200, "--iterations", help="Adam iterations (>= 1)"),
     loss: str = typer.Option("density", "--loss", help="density | profile (rho, u and p)"),
     learning_rate: float = typer.Option(
-        0.1, "--learning-rate", help="initial Adam step in log-parameter space (decays 100x)"
+        0.1, "--learning-rate", help="initial Adam step in log-parameter space, > 0 and <= 10 (decays 100x)"
     ),
     starts: str = typer.Option(DEFAULT_STARTS, "--starts", help="initial guesses 'v_km_s,mdot_msun_myr;...'"),
     wind_momentum: bool = _wind_momentum_option(),
@@ -191,10 +209,9 @@ def fit_wind_cmd(
     check_out_folder(out)  # not created here: fit_wind checks its settings before it writes a checkpoint
     start_pairs = _starts(starts)
     problem = wind_problem(cells, wind_momentum=wind_momentum)
-    checkpoint = out / f"checkpoint-{loss}-{cells}.npz"
-    _check_checkpoint(checkpoint, wind_momentum)
-    res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
-                   checkpoint=checkpoint)
+    with _checkpoint_named_as_options():
+        res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
+                       checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
     from astrograd.io import write_h5
 
     write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
@@ -269,7 +286,7 @@ def loss_map_cmd(
     paths = None
     if fit_file is not None:  # read and checked before the map, which takes long
         data, attrs = read_h5(fit_file, required=("paths_theta",))
-        _check_fit_wind_momentum(fit_file, attrs, wind_momentum)
+        _check_fit_settings(fit_file, attrs, cells=cells, loss=loss, wind_momentum=wind_momentum, setup=setup)
         theta = data["paths_theta"]
         numeric = np.issubdtype(theta.dtype, np.integer) or np.issubdtype(theta.dtype, np.floating)
         if not (numeric and theta.ndim == 3 and theta.shape[2] == 2 and theta.size and np.all(np.isfinite(theta))):
@@ -296,18 +313,50 @@ def loss_map_cmd(
         print_json(summary)
 
 
-def _check_fit_wind_momentum(path: Path, attrs: dict, wind_momentum: bool) -> None:
-    """The paths of a --fit file drawn on a map of the same --wind-momentum setting: refused
-    otherwise, naming the option (a file without the attribute was written before the option
-    existed, without the momentum source)."""
-    from astrograd._errors import InputError
-    from astrograd.hydro._examples import _flag_attribute
+def _check_fit_settings(path: Path, attrs: dict, *, cells: int, loss: str, wind_momentum: bool, setup) -> None:
+    """The paths of a --fit file drawn only on a map of the problem it fitted: its --cells,
+    --loss and --wind-momentum (attributes of fit.h5) and its truth must be this map's, else a
+    one-line InputError naming the option and both values (before: only the wind momentum was
+    compared, and the paths of a 64-cell density fit were drawn on a 32-cell profile map without a
+    word). An attribute a file lacks is not compared (a fit.h5 written before it was recorded; one
+    without ``wind_momentum`` is of a fit without the momentum source)."""
+    import numpy as np
 
-    stored = _flag_attribute(path, attrs, "wind_momentum") if "wind_momentum" in attrs else False
-    if stored != wind_momentum:
+    from astrograd._errors import InputError
+    from astrograd.hydro._examples import _flag_attribute, _text_attribute
+
+    def refuse(written: str, attribute: str, stored, this: str):
+        raise InputError(f"--fit {str(path)!r} was written by fit-wind {written} (attribute {attribute!r} = {stored}), "
+                         f"this map has {this}; use the same setting or another --fit")
+
+    if "cells" in attrs:
+        stored = np.asarray(attrs["cells"])
+        if not (stored.size == 1 and np.issubdtype(stored.dtype, np.integer)):
+            raise InputError(f"attribute 'cells' = {attrs['cells']!r} in {str(path)!r} is not allowed; it must be the "
+                             "integer cell count fit-wind writes")
+        if int(stored.reshape(())) != cells:
+            refuse(f"--cells {int(stored.reshape(()))}", "cells", int(stored.reshape(())), f"--cells {cells}")
+    if "loss" in attrs:
+        stored_loss = _text_attribute(attrs["loss"])
+        if stored_loss != loss:
+            refuse(f"--loss {stored_loss}", "loss", repr(stored_loss), f"--loss {loss}")
+    stored_flag = _flag_attribute(path, attrs, "wind_momentum") if "wind_momentum" in attrs else False
+    if stored_flag != wind_momentum:
         flags = ("--no-wind-momentum", "--wind-momentum")
-        raise InputError(f"--fit {str(path)!r} was written by fit-wind {flags[stored]} (attribute 'wind_momentum' = "
-                         f"{int(stored)}), this map has {flags[wind_momentum]}; use the same setting or another --fit")
+        refuse(flags[stored_flag], "wind_momentum", int(stored_flag), flags[wind_momentum])
+    truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
+    keys = ("v_inf_true_km_s", "mdot_true_msun_per_myr")
+    if all(k in attrs for k in keys):
+        stored_truth = [np.asarray(attrs[k]) for k in keys]
+        if not all(a.size == 1 and (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating))
+                   for a in stored_truth):
+            raise InputError(f"attributes {', '.join(map(repr, keys))} in {str(path)!r} are not allowed; they must be "
+                             "numbers (the truth of the fit)")
+        stored_truth = tuple(float(a.reshape(())) for a in stored_truth)
+        if not np.allclose(stored_truth, truth, rtol=1e-12, atol=0.0):
+            raise InputError(f"--fit {str(path)!r} fitted the truth (v_inf, mdot) = ({stored_truth[0]:.6g} km/s, "
+                             f"{stored_truth[1]:.6g} Msun/Myr), this map's is ({truth[0]:.6g} km/s, {truth[1]:.6g} "
+                             "Msun/Myr); use a fit.h5 of fit-wind's wind problem or another --fit")
 
 
 @app.command("posterior")
@@ -340,10 +389,9 @@ def posterior_cmd(
     check_out_folder(out)  # not created here: wind_posterior checks its settings before it writes
     key = jax.random.key(check_seed(seed, "--seed"))
     problem = wind_problem(cells, wind_momentum=wind_momentum)
-    checkpoint = out / f"checkpoint-posterior-{cells}-{seed}.npz"
-    _check_checkpoint(checkpoint, wind_momentum)
-    post = wind_posterior(problem, key, noise=noise, num_warmup=warmup,
-                          num_samples=samples, num_chains=chains, checkpoint=checkpoint)
+    with _checkpoint_named_as_options():
+        post = wind_posterior(problem, key, noise=noise, num_warmup=warmup, num_samples=samples, num_chains=chains,
+                              checkpoint=out / f"checkpoint-posterior-{cells}-{seed}.npz")
     res = post.result
     diag = res.summary()
     write_h5(out / "posterior.h5",
