@@ -269,13 +269,26 @@ def test_fit_errors_name_the_options(tmp_path, command, args, message):
         (["karman", "--advection", "upwind"], "error: unknown --advection 'upwind'; choose one of:"),
         (["burgers", "--advection", "upwind"], "error: unknown --advection 'upwind'; choose one of:"),
         (["smoke", "--viscosity-scheme", "spectral"], "error: unknown --viscosity-scheme 'spectral'; choose one of:"),
+        # an empty name ran the default scheme
+        (["burgers", "--advection", ""], "error: unknown --advection ''; choose one of:"),
+        (["smoke", "--viscosity-scheme", ""], "error: unknown --viscosity-scheme ''; choose one of:"),
+        # a --re whose viscosity float32 cannot hold was refused as "viscosity = 0" or "= inf", values
+        # never given (karman: nu = U 2r / Re = 20 / Re; taylor-green: nu = 1 / Re)
+        (["karman", "--re", "1e308", "--res", "16x32"],
+         "error: --re = 1e+308 is not allowed; it gives the viscosity 2e-307, which float32 cannot hold (its "
+         "magnitude must lie in [1.18e-38, 3.4e+38])"),
+        (["taylor-green", "--re", "1e-300"], "error: --re = 1e-300 is not allowed; it gives the viscosity 1e+300, "
+         "which float32 cannot hold"),
+        # a --dt that float32 holds as 0 stopped the run with "non-finite velocity ... at t = 0"
+        (["smoke", "--dt", "1e-300"], "error: --dt = 1e-300 is not allowed; float32 (the state's precision) cannot "
+         "hold it: its magnitude must lie in [1.18e-38, 3.4e+38]"),
     ],
 )
 def test_run_errors_name_the_options(tmp_path, args, message):
     """Before: the library's names, 'unknown advection scheme' and 'unknown viscosity scheme'."""
     out = tmp_path / "new" / "run.h5"
-    r = runner.invoke(app, ["run", *args, "--res", "16" if args[0] == "burgers" else "8x8", "--steps", "1",
-                            "--out", str(out), "--quiet"])
+    res = [] if "--res" in args else ["--res", "16" if args[0] == "burgers" else "8x8"]
+    r = runner.invoke(app, ["run", *args, *res, "--steps", "1", "--out", str(out), "--quiet"])
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(message), r.output
     assert not (tmp_path / "new").exists()
@@ -318,3 +331,39 @@ def test_fit_marker_checkpoint_errors_name_the_option(tmp_path):
                             "--steps", "1", "--quiet"])
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: --checkpoint {str(tmp_path)!r}")
+
+
+@pytest.mark.slow  # three processes, each compiling the fit through the solver: ~90 s (2 busy cores)
+def test_fit_marker_sigkill_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
+    """Killed (no clean-up) after the checkpoint of iteration 5, fit-marker run again with the same
+    --checkpoint ends with the velocities, optimiser state, losses and summary of an uninterrupted run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from astrograd.io import load_npz
+
+    worker = Path(__file__).parents[1] / "learn" / "kill_worker.py"
+
+    def run(kill_after_saves, checkpoint):
+        args = ["fit-marker", "--res", "8", "--steps", "2", "--iterations", "12", "--quiet", "--json",
+                "--checkpoint", str(checkpoint)]
+        return subprocess.run([sys.executable, str(worker), "--every", "astrograd.flow._fit", "5", "os", "replace",
+                               str(kill_after_saves), "flow", *args], capture_output=True, text=True, timeout=600)
+
+    def summary(r):
+        assert r.returncode == 0, r.stderr
+        s = json.loads(r.stdout.splitlines()[-1])
+        del s["seconds"]
+        return s
+
+    ref, part = tmp_path / "ref.npz", tmp_path / "part.npz"
+    reference = summary(run(0, ref))
+    killed = run(1, part)
+    assert killed.returncode == -9, killed.stderr
+    assert load_npz(part, "checkpoint")[0]["step"] == 5
+    assert summary(run(0, part)) == reference
+    (meta_a, a), (meta_b, b) = load_npz(ref, "checkpoint"), load_npz(part, "checkpoint")
+    assert meta_a == meta_b and meta_b["step"] == 12 and sorted(a) == sorted(b) and "losses" in a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

@@ -1,5 +1,7 @@
 """Physics validation of the 2D incompressible solver (small grids; long runs are `slow`)."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -539,3 +541,18 @@ def test_scenes_with_viscosity_scheme_none_are_inviscid():
     assert float(flow.smoke(16, 16)[1].viscosity) == np.float32(0.01)
     with pytest.raises(InputError, match=r"^viscosity = 0.2 is not allowed with viscosity_scheme 'none'"):
         flow.taylor_green(8, 0.2, viscosity_scheme="none")
+
+
+def test_numbers_the_float32_parameters_cannot_hold_are_refused_as_given():
+    """A viscosity that float32 rounds to 0 or inf was refused as "viscosity = 0 ..." (or "= inf"),
+    a value the caller never gave; a dt it rounds to 0 ran and stopped with "non-finite velocity
+    ... at t = 0"."""
+    state, params, config = flow.taylor_green(8, 0.1)
+    for nu in (1e-300, 1e300):
+        with pytest.raises(InputError, match=rf"^viscosity = {re.escape(f'{nu:g}')} is not allowed; float32 "
+                           r"\(the parameters' precision\) cannot hold it: its magnitude must lie in "
+                           r"\[1.18e-38, 3.4e\+38\]$"):
+            flow.make_params(config, nu, dtype=jnp.float32)
+    with pytest.raises(InputError, match=r"^dt = 1e-300 is not allowed; float32 \(the state's precision\)"):
+        flow.FlowConfig(config.grid, config.boundaries, 1e-300)
+    assert float(flow.make_params(config, 1e-30, dtype=jnp.float32).viscosity) == np.float32(1e-30)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -329,3 +330,41 @@ def test_sol_eval_refuses_a_label_with_a_slash(tmp_path):
     assert r.exit_code == 2 and r.stderr.strip() == (
         f"error: --checkpoint {'a/b=' + path!r}: the label 'a/b' is not allowed; give a name without '/'"), r.output
     assert not out.exists()
+
+
+@pytest.mark.slow  # three tiny trainings in subprocesses, each compiling three stages: ~2.5 min (2 busy cores)
+def test_control_train_sigkill_in_stage_2_resumes_to_the_uninterrupted_model(tmp_path):
+    """Killed (no clean-up) right after stage 2's first checkpoint, control-train run again with the
+    same --checkpoint ends with the weights, losses and summary of an uninterrupted run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("kill_worker.py")
+    tiny = ["control-train", "--n", "16", "--num-steps", "2", "--channels", "4", "--levels", "1", "--train-pairs",
+            "4", "--test-pairs", "1", "--batch", "2", "--op-steps", "2", "--cfe-steps", "2", "--e2e-steps", "2",
+            "--checkpoint-every", "1", "--no-progress", "--json"]
+
+    def run(kill_after_saves, name):
+        args = [*tiny, "--out", str(tmp_path / f"{name}.npz"), "--checkpoint", str(tmp_path / name)]
+        return subprocess.run([sys.executable, str(worker), "os", "replace", str(kill_after_saves), "learn", *args],
+                              capture_output=True, text=True, timeout=600)
+
+    def summary(r, name):
+        assert r.returncode == 0, r.stderr
+        s = json.loads(r.stdout.splitlines()[-1])
+        assert s.pop("out") == str(tmp_path / f"{name}.npz")
+        del s["seconds"]
+        return s
+
+    reference = summary(run(0, "ref"), "ref")
+    # saves: stage 1 after update 1 and at its end, then stage 2 after update 1
+    killed = run(3, "part")
+    assert killed.returncode == -9, killed.stderr
+    assert sorted(p.name for p in tmp_path.glob("part*")) == ["part.stage1", "part.stage2"]
+    assert summary(run(0, "part"), "part") == reference
+    a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "part.npz")
+    assert sorted(a.files) == sorted(b.files) and len(a.files) > 1
+    for k in a.files:
+        if k != "__meta__":  # settings and the file names given
+            np.testing.assert_array_equal(a[k], b[k])

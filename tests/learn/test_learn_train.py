@@ -4,12 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from astrograd._errors import InputError
+from astrograd._errors import InputError, SimulationError
 from astrograd.learn import CorrectorResNet, load_weights, read_model_meta, save_model, train
 
 WORKER = Path(__file__).with_name("train_worker.py")
@@ -53,6 +54,20 @@ def test_resume_after_kill_is_bit_identical(tmp_path, how, uninterrupted_run):
 def _tiny_loss(model, batch):
     dvx, dvy = model(batch[0], batch[1], 50.0)
     return jnp.mean((dvx - 1.0) ** 2) + jnp.mean(dvy**2)
+
+
+def test_weights_made_non_finite_by_the_last_update_are_refused(tmp_path, key):
+    """The loss of an update is that of the weights before it, so non-finite weights after the last
+    update went unseen: sol-train --lr 1e308 wrote a model file of NaN weights and exited 0."""
+    model = CorrectorResNet(blocks=0, channels=2, key=key)
+    batch = (jnp.ones((4, 3)), jnp.ones((5, 2)))
+    with pytest.raises(SimulationError, match=r"^training weights became non-finite at update 0; lower the learning "
+                       r"rate$"):
+        train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate=1e308, key=key, progress=False,
+              checkpoint=tmp_path / "c.npz")
+    assert not (tmp_path / "c.npz").exists()
+    res = train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate=1e-3, key=key, progress=False)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(eqx.filter(res.model, eqx.is_array)))
 
 
 def test_bad_input_and_mismatched_checkpoint(tmp_path, key):

@@ -1,8 +1,12 @@
 """`astrograd orbit ...` through typer's CliRunner: summaries, JSON last line, PNGs, exit status 2."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -113,6 +117,11 @@ def test_fit_gravity_refuses_a_seed_without_noise():
         (["best-angle", "--angle-init", "0"], "error: --angle-init = 0 is outside the allowed range"),
         (["best-angle", "--angle-init", "nan"], "error: --angle-init = nan is outside the allowed range"),
         (["learn-drag", "--integrator", "verlet"], "error: unknown --integrator 'verlet'"),
+        # a noise whose variance is 0 or inf in float64: "noise_covariance contains np.float64(0.0)", and
+        # "loss or gradient became non-finite (loss=inf, |grad|=nan) at step 0"
+        (["fit-gravity", "--noise", "1e-300"], "error: --noise = 1e-300 is not allowed; its variance noise² is not "
+         "a finite number > 0 in float64: it must be 0 or lie in [1.49e-154, 1.34e+154] m"),
+        (["fit-gravity", "--noise", "1e308"], "error: --noise = 1e+308 is not allowed; its variance noise²"),
     ],
 )
 def test_library_errors_name_the_options(args, message):
@@ -155,3 +164,38 @@ def test_checkpoint_errors_name_the_option(tmp_path, command):
     r = runner.invoke(app, [command, "--checkpoint", str(tmp_path), "--no-progress"])
     assert r.exit_code == 2
     assert r.stderr.strip() == f"error: --checkpoint {str(tmp_path)!r} is a directory; give a .npz file"
+
+
+KILL_WORKER = Path(__file__).parents[1] / "learn" / "kill_worker.py"
+
+
+def _killable_run(kill_after_saves: int, *args: str) -> subprocess.CompletedProcess:
+    """``astrograd orbit ARGS`` in a subprocess that saves its checkpoint every 5 steps and SIGKILLs
+    itself right after its ``kill_after_saves``-th atomic file save (0: runs to the end)."""
+    command = [sys.executable, str(KILL_WORKER), "--every", "astrograd.orbit._problems", "5", "os", "replace",
+               str(kill_after_saves), "orbit", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow  # three processes per command, each compiling its fit: ~20 s (2 busy cores)
+@pytest.mark.parametrize("command", [["fit-gravity", "--steps", "12", "--tol", "0"],
+                                     ["learn-drag", "--steps", "12", "--width", "4", "--depth", "1"]])
+def test_sigkill_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path, command):
+    """Killed (no clean-up) after the checkpoint of step 5, the fit run again with the same
+    --checkpoint ends with the parameters, optimiser state and loss history of an uninterrupted run."""
+    from astrograd.io import load_npz
+
+    args = [*command, "--no-progress", "--json"]
+    ref = _killable_run(0, *args, "--checkpoint", str(tmp_path / "ref.npz"))
+    assert ref.returncode == 0, ref.stderr
+    part = tmp_path / "part.npz"
+    killed = _killable_run(1, *args, "--checkpoint", str(part))
+    assert killed.returncode == -9, killed.stderr
+    assert load_npz(part, "checkpoint")[0]["step"] == 5
+    resumed = _killable_run(0, *args, "--checkpoint", str(part))
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.splitlines()[-1] == ref.stdout.splitlines()[-1]
+    (meta_a, a), (meta_b, b) = load_npz(tmp_path / "ref.npz", "checkpoint"), load_npz(part, "checkpoint")
+    assert meta_a == meta_b and meta_b["step"] == 12 and sorted(a) == sorted(b) and "losses" in a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

@@ -14,6 +14,7 @@ from astrograd._errors import InputError, check_choice, check_finite_array, chec
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES
 from astrograd.flow._grid import static_float, static_int
+from astrograd.flow._viscosity import check_viscosity
 
 #: Semi-Lagrangian schemes of the 2D solver, and the conservative upwind finite-volume step.
 BURGERS_ADVECTION = (*ADVECTION_SCHEMES, "godunov")
@@ -123,27 +124,17 @@ def check_burgers(u0, viscosity, config: BurgersConfig) -> None:
                     f"Courant number dt*max|u0|/dx = {courant:.4g} is above the godunov limit 1; use a smaller dt"
                 )
     if is_concrete(viscosity):
-        if config.advection == "godunov":
-            nu = check_positive("viscosity", viscosity, allow_zero=True)
-        elif isinstance(viscosity, bool | np.bool_) or not _is_zero(viscosity):
-            nu = check_positive("viscosity", viscosity)
-        else:
-            raise InputError(
-                f"viscosity = 0 is not allowed with advection {config.advection!r}; it must be a finite number > 0 "
-                "(the inviscid equation needs the conservative advection 'godunov')"
-            )
+        nu = check_viscosity(
+            viscosity,
+            f"advection {config.advection!r}",
+            "non-negative" if config.advection == "godunov" else "positive",
+            "the inviscid equation needs the conservative advection 'godunov'",
+        )
         d = nu * config.dt * 2 / config.dx**2
         if d > 1:
             raise InputError(
                 f"diffusion number nu*dt*2/dx^2 = {d:.4g} is above the explicit viscosity limit 1; use a smaller dt"
             )
-
-
-def _is_zero(value) -> bool:
-    try:
-        return float(value) == 0.0
-    except (TypeError, ValueError, OverflowError):
-        return False
 
 
 def burgers_simulate(

@@ -31,6 +31,7 @@ from astrograd.flow._advect import ADVECTION_SCHEMES, advect
 from astrograd.flow._grid import Boundaries, Grid, as_pair, static_float, static_int
 from astrograd.flow._ops import cells_to_xfaces, cells_to_yfaces, complete, divergence, laplacian, unique
 from astrograd.flow._pressure import cg_solve, face_weights, project, solve_pressure_cg, solve_pressure_fft
+from astrograd.flow._viscosity import check_viscosity
 
 VISCOSITY_SCHEMES = ("explicit", "implicit", "none")
 PRESSURE_SOLVERS = ("cg", "fft")
@@ -70,6 +71,7 @@ class FlowConfig(eqx.Module):
         if not isinstance(self.boundaries, Boundaries):
             raise InputError(f"boundaries = {self.boundaries!r} is not allowed; it must be a Boundaries(...)")
         check_positive("dt", self.dt)  # a bool (True) was taken as 1.0
+        _check_held("dt", self.dt, jnp.result_type(float), "the state's precision")
         check_bool("warm_start", self.warm_start)  # "no" was truthy
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
         check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
@@ -131,6 +133,22 @@ class FlowState(eqx.Module):
     cg_steps: Int[Array, ""]
 
 
+def _check_held(name: str, value, dtype, what: str) -> None:
+    """InputError for a finite non-zero number that ``dtype`` holds as 0 or ±inf: it was refused
+    later as "viscosity = 0" (a value the caller never gave), or a ``dt`` of 1e-300 stopped the
+    run with "non-finite velocity ... at t = 0"."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return  # the checks of the value itself say what is wrong with it
+    finfo = np.finfo(dtype)
+    if math.isfinite(v) and v != 0 and not finfo.tiny <= abs(v) <= finfo.max:
+        raise InputError(
+            f"{name} = {v:.6g} is not allowed; {finfo.dtype} ({what}) cannot hold it: its magnitude must lie "
+            f"in [{finfo.tiny:.3g}, {finfo.max:.3g}]"
+        )
+
+
 def make_params(
     config: FlowConfig,
     viscosity,
@@ -161,6 +179,8 @@ def make_params(
             raise InputError(f"{name} has shape {a.shape}; it must be a single number")
         return a
 
+    if is_concrete(viscosity):
+        _check_held("viscosity", viscosity, dtype, "the parameters' precision")
     params = FlowParams(
         viscosity=_as_array("viscosity", viscosity, dtype),
         inflow_speed=scalar("inflow_speed", inflow_speed),
@@ -248,17 +268,12 @@ def diffusion_number(config: FlowConfig, viscosity: float) -> float:
 def check_params(params: FlowParams, config: FlowConfig) -> None:
     """Raise InputError on bad concrete parameters (skipped for traced values)."""
     if is_concrete(params.viscosity):
-        nu = check_positive("viscosity", params.viscosity, allow_zero=True)
-        if config.viscosity_scheme == "none" and nu != 0:  # it was accepted and ignored
-            raise InputError(
-                f"viscosity = {nu:.6g} is not allowed with viscosity_scheme 'none' (inviscid); it must be 0, "
-                "or use the explicit or implicit viscosity scheme"
-            )
-        if config.viscosity_scheme != "none" and nu == 0:  # it said "> 0" as if no scheme took 0
-            raise InputError(
-                f"viscosity = 0 is not allowed with viscosity_scheme {config.viscosity_scheme!r}; it must be a "
-                "finite number > 0 (viscosity_scheme 'none' runs inviscid flow)"
-            )
+        if config.viscosity_scheme == "none":
+            check_viscosity(params.viscosity, "viscosity_scheme 'none'", "zero",
+                            "or use the explicit or implicit viscosity scheme")
+        else:
+            check_viscosity(params.viscosity, f"viscosity_scheme {config.viscosity_scheme!r}", "positive",
+                            "viscosity_scheme 'none' runs inviscid flow")
         if config.viscosity_scheme == "explicit":
             d = diffusion_number(config, params.viscosity)
             if d > 1.0:

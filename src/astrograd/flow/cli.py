@@ -81,7 +81,7 @@ def _steps(steps: int) -> int:
 
 
 @app.command("run")
-@handle_errors(options={"unknown advection scheme": "unknown --advection",
+@handle_errors(options={"dt": "--dt", "unknown advection scheme": "unknown --advection",
                         "unknown viscosity scheme": "unknown --viscosity-scheme"})
 def run_cmd(
     scene: str = typer.Argument(..., help="karman | taylor-green | smoke | burgers"),
@@ -127,6 +127,7 @@ def run_cmd(
         raise InputError(f"--re is not available for {scene}; it sets the viscosity of karman and taylor-green")
     if re is not None and viscosity_scheme == "none":
         raise InputError("--re is not available with --viscosity-scheme none; it runs inviscid flow (viscosity 0)")
+    re_given = re is not None
     re = 100.0 if re is None else re
     nx, ny = parse_res(res or DEFAULT_RES[scene], scene)
     steps = _steps(steps if steps is not None else DEFAULT_STEPS[scene])
@@ -139,8 +140,14 @@ def run_cmd(
         raise InputError("--save-every needs --out (groups step_* of the HDF5 file) or --gif (its frames)")
     check_output(out, "--out", None, "out.h5")
     check_output(gif, "--gif", ".gif", "run.gif")
+    advice = RUN_ADVICE
+    if re_given:  # the viscosity is the option's: 1e308 read "viscosity = 2e-307 is not allowed; float32 ..."
+        advice = (*advice, (r"^viscosity = (\S+) is not allowed; (\S+) \(the parameters' precision\) cannot hold it: "
+                            r"its magnitude must lie in (.*)$",
+                            f"--re = {re:g} is not allowed; it gives the viscosity \\1, which \\2 cannot hold "
+                            "(its magnitude must lie in \\3)"))
     t0 = time.perf_counter()
-    with _advice_as_options(RUN_ADVICE):
+    with _advice_as_options(advice):
         if scene == "burgers":
             summary = _run_burgers(nx, steps, dt, save_every, out, advection)
         else:
@@ -160,7 +167,7 @@ def _run_burgers(n, steps, dt, save_every, out, advection):
     from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
     from astrograd.flow._io import write_burgers_snapshot
 
-    config = BurgersConfig(n=n, dt=dt or 1.0 / 32, advection=advection or "semi-lagrangian")
+    config = BurgersConfig(n=n, dt=dt or 1.0 / 32, advection="semi-lagrangian" if advection is None else advection)
     u, saved = burgers_simulate(burgers_initial(config), BOOK_VISCOSITY, config, steps, save_every=save_every)
     u = np.asarray(u)
     if not np.isfinite(u).all():
@@ -203,9 +210,9 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
     from astrograd.flow._io import write_flow_snapshot
 
     kw = {}
-    if advection:
+    if advection is not None:  # an empty --advection '' ran the default scheme
         kw["advection"] = advection
-    if viscosity_scheme:
+    if viscosity_scheme is not None:
         kw["viscosity_scheme"] = viscosity_scheme
     if scene == "karman":
         state, params, config = flow.karman(

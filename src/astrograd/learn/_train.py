@@ -156,6 +156,10 @@ def train(
         losses = [float(v) for v in arrays["losses"]]
 
     def save(step: int) -> None:
+        # the loss of an update is that of the weights before it: weights made non-finite by the
+        # last update were saved and returned (sol-train --lr 1e308 wrote NaN weights, exit 0)
+        if step > start and not all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(diff)):
+            raise SimulationError(f"training weights became non-finite at update {step - 1}; lower the learning rate")
         if path is None:
             return
         model_leaves = jax.tree.leaves(diff)

@@ -177,6 +177,15 @@ def fit_gravity(
     in_air = np.flatnonzero(np.asarray(observed.position[:, 1]) >= 0)
     data = observed.position[in_air]
     if noise > 0:
+        # a variance noise² of 0 or inf was refused later as "noise_covariance contains 0.0", or
+        # stopped the fit with "loss or gradient became non-finite"
+        finfo = np.finfo(data.dtype)
+        low, high = float(np.sqrt(finfo.tiny)), float(np.sqrt(finfo.max))
+        if not low <= noise <= high:
+            raise InputError(
+                f"noise = {noise:g} is not allowed; its variance noise² is not a finite number > 0 in {finfo.dtype}: "
+                f"it must be 0 or lie in [{low:.3g}, {high:.3g}] m"
+            )
         data = data + noise * jax.random.normal(key, data.shape, dtype=data.dtype)
 
     if joint:
