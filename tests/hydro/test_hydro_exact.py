@@ -78,8 +78,8 @@ def test_star_state_of_low_pressure_data_scales_with_the_units():
     p_ref, u_ref = riemann_star_state((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
     for s in (1e-10, 1e-3, 1e5):
         p, u = riemann_star_state((1.0, 0.0, s**2), (0.125, 0.0, 0.1 * s**2), 1.4)
-        # measured 3.1e-16 (was 1e-10)
-        assert p == pytest.approx(p_ref * s**2, rel=5e-14) and u == pytest.approx(u_ref * s, rel=5e-14)
+        # measured 3.1e-16 (was 1e-10); abs=0: approx's default abs = 1e-12 passed p* = 1e-14 for 3e-21
+        assert p == pytest.approx(p_ref * s**2, rel=5e-14, abs=0) and u == pytest.approx(u_ref * s, rel=5e-14, abs=0)
 
 
 SOD = ((1.0, 0.0, 1.0), (0.125, 0.0, 0.1), 1.4)
@@ -232,8 +232,9 @@ def test_exact_riemann_is_invariant_under_the_scaling_of_units(rho_scale, p_scal
     s_u = np.sqrt(p_scale) / np.sqrt(rho_scale)
     scale = lambda state: (state[0] * rho_scale, state[1] * s_u, state[2] * p_scale)  # noqa: E731
     p, u = riemann_star_state(scale(left), scale(right), 1.4)
-    # measured 2.2e-16 (was 1e-12)
-    assert p == pytest.approx(p_ref * p_scale, rel=2.5e-14) and u == pytest.approx(u_ref * s_u, rel=2.5e-14)
+    # measured 2.2e-16 (was 1e-12); abs=0: approx's default abs = 1e-12 passed p* ~ 1e-301 floored at 1e-14
+    assert p == pytest.approx(p_ref * p_scale, rel=2.5e-14, abs=0)
+    assert u == pytest.approx(u_ref * s_u, rel=2.5e-14, abs=0)
     rho, vel, prs = exact_riemann(scale(left), scale(right), 1.4, x * s_u, 0.2, x0=0.5 * s_u)
     # measured: 3.1e-16, 3.8e-15 (relative, where u is small) and 4.1e-16 (were rtol 1e-12)
     np.testing.assert_allclose(rho, ref[0] * rho_scale, rtol=2.5e-14)

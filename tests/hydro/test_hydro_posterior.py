@@ -17,7 +17,7 @@ from astrograd.hydro.cli import app
 runner = CliRunner()
 
 
-def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkeypatch):
+def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkeypatch, check_output_file):
     args = ["posterior", "--cells", "16", "--warmup", "30", "--samples", "40", "--chains", "2", "--out", str(tmp_path),
             "--json"]
     res = runner.invoke(app, args)
@@ -36,7 +36,8 @@ def test_cli_posterior_writes_draws_figure_and_json_and_resumes(tmp_path, monkey
     sd = np.sqrt(np.diag(grid_cov))
     assert np.all(np.abs(u.reshape(-1, 2).mean(axis=0) - grid_mean) < 5 * sd)
     assert summary["v_inf_km_s"]["true"] == pytest.approx(2000.0) and summary["divergences"] >= 0
-    assert (tmp_path / "posterior.png").stat().st_size > 1000
+    check_output_file(tmp_path / "posterior.png")  # a size > 1000 passed a blank figure
+    check_output_file(tmp_path / "posterior.h5")
     import astrograd.hydro._posterior as posterior_module
 
     def no_search(*a, **k):

@@ -1,6 +1,7 @@
 """Stellar wind: injected mass and energy exactly accounted for, the free wind against
 Ṁ/(4πr²v∞), code units against astropy, fit coordinates, and (slow) parameter recovery."""
 
+import re
 from pathlib import Path
 
 import astropy.constants as const
@@ -183,6 +184,35 @@ def test_fit_wind_refuses_a_checkpoint_of_another_wind_problem(x64, tmp_path):
     with pytest.raises(InputError, match=r"^checkpoint .* was written by a different fit \(.*\bdiffer\)"):
         fit_wind(wind_problem(16, setup=WindSetup(star_mass_msun=60.0)), [[1200.0, 0.16]], iterations=1,
                  checkpoint=path, progress=False)
+
+
+def test_fit_wind_names_another_setting_of_its_checkpoint_with_both_values_before_any_run(x64, tmp_path,
+                                                                                         monkeypatch):
+    """Before: another learning rate or iterations ran the truth, then was refused as "fingerprint
+    entries that differ: learning_rate; delete it or pass another path" (no values)."""
+    import astrograd.hydro._wind as wind_module
+
+    path = tmp_path / "c.npz"
+    fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, checkpoint=path, progress=False)
+
+    def no_run(*args):
+        raise AssertionError("the truth was run before the checkpoint's settings were checked")
+
+    monkeypatch.setattr(wind_module, "_wind_target", no_run)
+    head = f"^checkpoint {re.escape(repr(str(path)))} was written "
+    tail = "; use the same setting or another checkpoint file$"
+    for kwargs, what in (({"learning_rate": 0.2}, "with learning_rate=0.1, this run has learning_rate=0.2"),
+                         ({"iterations": 2}, "with iterations=1, this run has iterations=2"),
+                         ({"loss": "profile"}, "with loss='density', this run has loss='profile'"),
+                         ({"starts": [[1300.0, 0.16]]}, r"from other starts than this run's starts=\[\[1300\.0, "
+                                                         r"0\.16\]\] \(v_inf km/s, mdot Msun/Myr\)")):
+        settings = {"starts": [[1200.0, 0.16]], "iterations": 1, **kwargs}
+        with pytest.raises(InputError, match=head + what + tail):
+            fit_wind(wind_problem(16), checkpoint=path, progress=False, **settings)
+    with pytest.raises(InputError, match=head + "with cells=16, this run has cells=17" + tail):
+        fit_wind(wind_problem(17), [[1200.0, 0.16]], iterations=1, checkpoint=path, progress=False)
+    monkeypatch.undo()  # the same settings resume (the finished checkpoint: no further step)
+    fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, checkpoint=path, progress=False)
 
 
 def test_loss_map_batch_is_no_larger_than_the_grid(monkeypatch):

@@ -3,7 +3,9 @@ outer-shock radius, parameter recovery by Adam and the loss landscape."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from astrograd._errors import InputError, check_choice, check_int, check_positive, real_array
+from astrograd._errors import InputError, SimulationError, check_choice, check_int, check_positive, real_array
 from astrograd.hydro._numerics import conserved_to_primitive, primitive_to_conserved
 from astrograd.hydro._problems import Problem
 from astrograd.hydro._solve import simulate
@@ -274,19 +276,61 @@ def refuse_other_settings(checkpoint, settings) -> None:
                              f"has {name}={as_stored(value)!r}; use the same setting or another checkpoint file")
 
 
-def check_checkpoint_wind_momentum(checkpoint, wind_momentum: bool) -> None:
-    """Refuse, naming the option, an existing ``checkpoint`` written with the other wind
-    momentum setting (:func:`refuse_other_settings`); nothing without one. Its fingerprint
-    would refuse it too, later and as a difference of configuration or data."""
+def _check_fit_resume(checkpoint, problem: Problem, *, loss: str, iterations: int, learning_rate: float,
+                      starts, theta0) -> None:
+    """Refuse an existing ``checkpoint`` of :func:`fit_wind` written with another setting, naming
+    it with both values (:func:`refuse_other_settings`): the wind momentum, cells, loss,
+    iterations, learning rate; then the starts ((k, 2) (v∞ km/s, Ṁ M☉/Myr), fit coordinates
+    θ0), which the checkpoint records as a hash of θ0, so only this run's are named. Nothing
+    without one. ``fit``'s fingerprint would refuse it too, after the forward run of the truth and
+    as "fingerprint entries that differ: learning_rate" (no values)."""
     from pathlib import Path
 
-    from astrograd.io._npz import load_npz
+    from astrograd.io._npz import as_stored, load_npz, sha256_of
 
     if checkpoint is None or not Path(checkpoint).exists():
         return
     meta, _ = load_npz(checkpoint, "checkpoint")
-    refuse_other_settings(checkpoint, [("wind_momentum", stored_wind_momentum(meta.get("fingerprint")),
-                                        bool(wind_momentum))])
+    stored = meta.get("fingerprint")
+    extra = stored.get("extra") if isinstance(stored, dict) else None
+    if not (isinstance(extra, dict) and extra.get("problem") == "fit_wind"):  # not of fit_wind: fit refuses it
+        extra = {}
+    refuse_other_settings(checkpoint, [
+        ("wind_momentum", stored_wind_momentum(stored), bool(problem.config.wind_momentum)),
+        ("cells", extra.get("cells"), problem.config.num_cells), ("loss", extra.get("loss"), loss),
+        ("iterations", extra.get("iterations"), iterations),
+        ("learning_rate", extra.get("learning_rate"), learning_rate),
+    ])
+    if extra and stored.get("start_sha256") not in (None, sha256_of(theta0)):
+        raise InputError(f"checkpoint {str(checkpoint)!r} was written from other starts than this run's "
+                         f"starts={as_stored(starts)} (v_inf km/s, mdot Msun/Myr); use the same setting or another "
+                         "checkpoint file")
+
+
+@contextlib.contextmanager
+def _step_cap_named(starts, data_v_inf: float):
+    """``fit``'s "the loss failed at step K: adaptive_loop reached max_steps=N ...; increase
+    max_steps" (not a setting of :func:`fit_wind`: the cap is :func:`wind_model`'s default)
+    reworded as what the caller can change. The solver's CFL step falls as 1/v∞ (the free wind
+    and the hot bubble move at ~v∞), so the cap is met by too large a v∞: at step 0 a start's
+    (an InputError naming the start of largest v∞), later one Adam moved to. ``starts``: (k, 2)
+    (v∞ km/s, Ṁ M☉/Myr); ``data_v_inf``: the v∞ of the data fitted (km/s)."""
+    try:
+        yield
+    except SimulationError as err:
+        found = re.match(r"the loss failed at step (\d+): adaptive_loop reached max_steps=(\d+) ", str(err))
+        if found is None:
+            raise
+        step, cap = int(found[1]), int(found[2])
+        why = (f"the wind model needs more than its cap of {cap} solver steps (80 × cells + 2000) there: the time step "
+               "falls as 1/v_inf")
+        if step == 0:
+            v, m = starts[int(np.argmax(starts[:, 0]))]
+            raise InputError(f"starts ({v:g} km/s, {m:g} Msun/Myr) is not allowed; {why}; use starts with a smaller "
+                             f"v_inf (the data's is {data_v_inf:g} km/s)") from None
+        raise SimulationError(f"the loss failed at step {step}: Adam moved a start to a v_inf too large for the "
+                              f"solver; {why}; use starts nearer the data's v_inf ({data_v_inf:g} km/s) or a smaller "
+                              "learning_rate") from None
 
 
 LEARNING_RATE_MAX = 10.0
@@ -338,8 +382,8 @@ def fit_wind(
     at 64 cells and three starts one iteration took 2.0 s vmapped and 0.18 s mapped.
     checkpoint: file for save/resume (``astrograd.inverse.fit``); a checkpoint of other starts,
     cells, loss, iterations, learning rate or another problem (set-up, configuration, initial
-    state, parameters or t_end) is refused; one of the other ``wind_momentum`` setting is refused
-    naming it.
+    state, parameters or t_end) is refused; one of another ``wind_momentum``, cells, loss,
+    iterations, learning rate or starts before any run, naming the setting (with both values).
     """
     from astrograd.inverse import fit
 
@@ -370,23 +414,25 @@ def fit_wind(
             raise InputError(f"starts ({v:g} km/s, {m:g} Msun/Myr) is not allowed; v_inf must be below the speed of "
                              f"light ({light:g} km/s) and mdot / 0.1 Msun/Myr times (v_inf / 1000 km/s)^2 finite "
                              "in float64")
-    # before the forward run of the truth: a checkpoint of the other setting, named as such
-    check_checkpoint_wind_momentum(checkpoint, problem.config.wind_momentum)
-    args = _loss_args(problem, _wind_target(problem, setup))
     theta0 = jnp.asarray(theta0)
-    result = fit(
-        _summed_loss(problem.config, problem.t_end, loss),  # compiled once per grid: the problem's arrays are args
-        theta0,
-        args=args,
-        optimizer=wind_adam(iterations, learning_rate),
-        steps=iterations,
-        checkpoint=checkpoint,
-        progress=progress,
-        description=f"fit-wind ({loss})",
-        # the optimiser's schedule depends on iterations and learning_rate; the loss on the grid
-        fingerprint={"problem": "fit_wind", "cells": problem.config.num_cells, "loss": loss,
-                     "iterations": iterations, "learning_rate": learning_rate, **_problem_fingerprint(problem)},
-    )
+    # before the forward run of the truth: a checkpoint of another setting, named with both values
+    _check_fit_resume(checkpoint, problem, loss=loss, iterations=iterations, learning_rate=learning_rate,
+                      starts=starts, theta0=theta0)
+    args = _loss_args(problem, _wind_target(problem, setup))
+    with _step_cap_named(starts, setup.v_inf_km_s):
+        result = fit(
+            _summed_loss(problem.config, problem.t_end, loss),  # compiled once per grid: the problem's arrays are args
+            theta0,
+            args=args,
+            optimizer=wind_adam(iterations, learning_rate),
+            steps=iterations,
+            checkpoint=checkpoint,
+            progress=progress,
+            description=f"fit-wind ({loss})",
+            # the optimiser's schedule depends on iterations and learning_rate; the loss on the grid
+            fingerprint={"problem": "fit_wind", "cells": problem.config.num_cells, "loss": loss,
+                         "iterations": iterations, "learning_rate": learning_rate, **_problem_fingerprint(problem)},
+        )
     paths = np.asarray(result.params_history)  # (iterations+1, k, 2)
     final = np.asarray(result.params)
     v_rec, m_rec = physical_from_theta(final)

@@ -24,6 +24,37 @@ RUN_ADVICE = {"choose t_end <": "choose --t-end <", "choose a later t_end or mor
               "more --cells", "use more cells (32 or more)": "use --cells 32 or more"}
 
 
+# a run holds at least three float64 states of 3 values per cell at once: the initial primitive
+# state, the loop's state and the next one (measured: about 1.3 kB per cell, `run sod`)
+STATE_BYTES_PER_CELL = 3 * 3 * 8
+
+
+def _physical_memory_bytes() -> int | None:
+    """This machine's physical memory (bytes), or None where the OS does not say."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _refuse_cells_beyond_memory(cells: int | None) -> None:
+    """Refuse, as out of memory (exit status 1: a larger machine may run it), a --cells whose
+    states alone exceed this machine's physical memory: before, `run sod --cells 1000000000`
+    built arrays with no output until the memory ran out. A lower bound, so no run that could
+    fit is refused; a --cells that fits may still take more steps than the cap (checked as the
+    run goes: the CFL step shrinks with the cell width)."""
+    from astrograd.hydro._config import MAX_CELLS
+
+    memory = _physical_memory_bytes()
+    # beyond MAX_CELLS the library refuses the count itself (exit status 2), whatever the machine
+    if cells is None or cells > MAX_CELLS or memory is None or cells * STATE_BYTES_PER_CELL <= memory:
+        return
+    raise MemoryError(f"--cells = {cells} needs at least {cells * STATE_BYTES_PER_CELL / 1e9:.3g} GB (three states "
+                      f"of {STATE_BYTES_PER_CELL} bytes per cell), more than the {memory / 1e9:.3g} GB of this machine")
+
+
 @app.command("run")
 @handle_errors(options=RUN_CHOICES)
 @with_float64
@@ -73,6 +104,7 @@ def run_cmd(
     if wind_momentum is not None and problem in ("sod", "sedov", "custom"):  # no wind source
         flag = "--wind-momentum" if wind_momentum else "--no-wind-momentum"
         raise InputError(f"{flag} is not allowed for {problem!r}; it is an option of the wind problem only")
+    _refuse_cells_beyond_memory(cells)
     check_output(out, "--out", None, "out.h5")
     check_output(plot, "--plot", ".png", "profiles.png")
     # named as the options only when given: t_end, gamma and the geometry may also come from the
@@ -159,13 +191,18 @@ def _wind_momentum_option():
 # of fit-wind and posterior
 CHECKPOINT_OPTIONS = {" wind_momentum=True": " --wind-momentum", " wind_momentum=False": " --no-wind-momentum",
                       " noise=": " --noise ", " num_warmup=": " --warmup ", " num_samples=": " --samples ",
+                      " cells=": " --cells ", " loss=": " --loss ", " iterations=": " --iterations ",
+                      " learning_rate=": " --learning-rate ",
                       "another checkpoint file": "another --out"}
 
 
 @contextlib.contextmanager
-def _checkpoint_named_as_options():
+def _checkpoint_named_as_options(starts: str | None = None):
     """The library's refusal of a checkpoint in --out written with another setting, reported
-    with the options as typed (the library reads the checkpoint before any run)."""
+    with the options as typed (the library reads the checkpoint before any run); ``starts``:
+    fit-wind's --starts as typed, shown for the library's starts=[[v, mdot], ...] (units)."""
+    import re
+
     from astrograd._errors import InputError
 
     try:
@@ -176,6 +213,9 @@ def _checkpoint_named_as_options():
             raise
         for name, option in CHECKPOINT_OPTIONS.items():
             message = message.replace(name, option)
+        if starts is not None:
+            message = re.sub(r" starts=\[.*\] \(v_inf km/s, mdot Msun/Myr\)", lambda _: f" --starts {starts!r}",
+                             message)
         raise InputError(message) from None
 
 
@@ -208,10 +248,17 @@ def fit_wind_cmd(
 
     check_out_folder(out)  # not created here: fit_wind checks its settings before it writes a checkpoint
     start_pairs = _starts(starts)
+    _refuse_cells_beyond_memory(cells)
     problem = wind_problem(cells, wind_momentum=wind_momentum)
-    with _checkpoint_named_as_options():
-        res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
-                       checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
+    from astrograd._errors import SimulationError
+
+    try:
+        with _checkpoint_named_as_options(starts):
+            res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
+                           checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
+    except SimulationError as err:  # the step cap met where Adam took a start: the advice in the options
+        raise SimulationError(str(err).replace("use starts ", "use --starts ")
+                              .replace("smaller learning_rate", "smaller --learning-rate")) from None
     from astrograd.io import write_h5
 
     write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
@@ -281,6 +328,7 @@ def loss_map_cmd(
                          "a device's share)")
     if devices != 1:
         one_axis_mesh(devices, "runs")
+    _refuse_cells_beyond_memory(cells)
     pr = wind_problem(cells, wind_momentum=wind_momentum)
     setup = pr.info["setup"]
     paths = None
@@ -388,6 +436,7 @@ def posterior_cmd(
 
     check_out_folder(out)  # not created here: wind_posterior checks its settings before it writes
     key = jax.random.key(check_seed(seed, "--seed"))
+    _refuse_cells_beyond_memory(cells)
     problem = wind_problem(cells, wind_momentum=wind_momentum)
     with _checkpoint_named_as_options():
         post = wind_posterior(problem, key, noise=noise, num_warmup=warmup, num_samples=samples, num_chains=chains,
