@@ -160,6 +160,25 @@ def test_bad_input(kwargs, match):
         fit(quadratic, {"a": jnp.zeros(3), "b": jnp.array(0.0)}, progress=False, **kwargs)
 
 
+def test_non_finite_params_are_named_by_their_path():
+    """Named "params leaf 1" before: a place among the floating-point leaves, which skips the
+    integer ones, so it did not even count the entries the user sees."""
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: jax.Array
+        b: jax.Array
+
+    loss = lambda p: jnp.sum(p["w"][0] ** 2)  # noqa: E731
+    with pytest.raises(InputError, match=r"^params\['b'\] \(shape \(\)\) has non-finite values$"):
+        fit(loss, {"a": jnp.zeros(3), "b": jnp.array(jnp.nan)}, progress=False)
+    params = {"n": 3, "w": [jnp.zeros(2), Pair(jnp.array(0.0), jnp.array([1.0, -jnp.inf]))]}
+    with pytest.raises(InputError, match=r"^params\['w'\]\[1\]\.b \(shape \(2,\)\) has non-finite values$"):
+        fit(loss, params, progress=False)
+    with pytest.raises(InputError, match=r"^params \(shape \(2,\)\) has non-finite values$"):  # one array
+        fit(lambda p: jnp.sum(p**2), jnp.array([jnp.nan, 0.0]), progress=False)
+
+
 def test_bad_params_and_loss():
     with pytest.raises(InputError, match="non-finite"):
         fit(quadratic, {"a": jnp.array([0.0, jnp.nan, 0.0]), "b": jnp.array(0.0)}, progress=False)

@@ -98,14 +98,20 @@ def test_integer_parameters_directions_and_outputs():
     for call in (lambda: sensitivity(square, jnp.array([1, 2])),
                  lambda: directional_derivative(square, jnp.array([1, 2]), jnp.array([1.0, 0.0])),
                  lambda: finite_difference_limit(square, jnp.array([1, 2]), jnp.array([1.0, 0.0]))):
-        with pytest.raises(InputError, match="^theta leaf 0 has dtype int32; the parameters must be floating-point"):
+        with pytest.raises(InputError, match="^theta has dtype int32; the parameters must be floating-point"):
             call()
+    # a pytree's entry is named by its path (was "theta leaf 0": a place in the flattened order)
+    with pytest.raises(InputError, match=r"^theta\['k'\] has dtype int32; the parameters must be floating-point"):
+        sensitivity(lambda t: t["x"] * t["k"], {"x": jnp.ones(2), "k": jnp.array([1, 2])})
     # an integer direction of float parameters is a valid tangent (was a jvp dtype error)
     theta = jnp.array([1.0, 2.0])
     np.testing.assert_allclose(np.asarray(directional_derivative(square, theta, jnp.array([1, 0]))), [2.0, 0.0])
     np.testing.assert_allclose(finite_difference_limit(square, theta, jnp.array([0, 1]), hs=[1e-2]).jvp, [0.0, 4.0])
-    with pytest.raises(InputError, match="^direction v leaf 0 holds <U1 values"):
+    with pytest.raises(InputError, match="^direction v holds <U1 values"):
         directional_derivative(square, theta, np.array(["a", "b"]))
+    with pytest.raises(InputError, match=r"^direction v\['y'\] holds <U1 values"):  # was "direction v leaf 1"
+        directional_derivative(lambda t: t["x"] * t["y"], {"x": theta, "y": theta},
+                               {"x": theta, "y": np.array(["a", "b"])})
     with pytest.raises(InputError, match="^hs holds <U2 values"):  # was float()'s ValueError
         finite_difference_limit(square, theta, jnp.ones(2), hs="ab")
     with pytest.raises(InputError, match="^f must return floating-point values; it returned int32"):

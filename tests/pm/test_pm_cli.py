@@ -16,7 +16,7 @@ def _run(args):
     return runner.invoke(app, args, catch_exceptions=False)
 
 
-def test_pm_run_writes_gadget_snapshots(tmp_path):
+def test_pm_run_writes_gadget_snapshots(tmp_path, check_output_file):
     out = tmp_path / "run"
     res = _run(["run", "--ptcl-grid", "8", "--mesh-factor", "2", "--box", "64", "--a-start", "0.1",
                 "--steps", "4", "--snapshots", "0.5,1", "--out", str(out), "--json", "--plot"])
@@ -39,7 +39,10 @@ def test_pm_run_writes_gadget_snapshots(tmp_path):
             assert pos.shape == (512, 3) and pos.min() >= 0 and pos.max() < 64000  # kpc/h
             assert f["PartType1/Velocities"].shape == (512, 3)
             np.testing.assert_array_equal(f["PartType1/ParticleIDs"][:], np.arange(512))
-    assert (out / "projection.png").exists() and (out / "power_spectrum.png").exists()
+    # drawn, not just written (a blank figure passed `.exists()`)
+    assert summary["figures"] == [str(out / "projection.png"), str(out / "power_spectrum.png")]
+    for name in ("projection.png", "power_spectrum.png", "snapshot_000.h5", "snapshot_001.h5"):
+        check_output_file(out / name)
 
 
 @pytest.mark.parametrize(
@@ -80,6 +83,41 @@ def test_pm_run_bad_input(tmp_path, args, needle):
     err = res.stderr if hasattr(res, "stderr") else res.output
     lines = [ln for ln in err.strip().splitlines() if ln]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+
+
+@pytest.mark.parametrize(("a_start", "snapshots"), [(1 / 64, "1"), (1.5, "1.6,2"), (0.24, "0.26")])
+def test_pm_run_caps_steps_where_float32_scale_factors_repeat(tmp_path, monkeypatch, a_start, snapshots):
+    """--steps had no upper bound: --steps 100000000 was run, its scale factors rounded to float32
+    (the run's dtype), most steps of zero length. Checked against float32 itself: the largest
+    count allowed keeps every scale factor distinct; twice as many repeat some."""
+    import re
+
+    import astrograd.pm.cli
+    from astrograd._errors import InputError
+
+    def accepted(out):  # the next check after the options': the run would start
+        raise InputError("the options were accepted")
+
+    monkeypatch.setattr(astrograd.pm.cli, "check_out_folder", accepted)
+
+    def refusal(steps):
+        res = runner.invoke(app, ["run", "--ptcl-grid", "4", "--a-start", str(a_start), "--snapshots", snapshots,
+                                  "--steps", str(steps), "--out", str(tmp_path)])
+        assert res.exit_code == 2
+        lines = [ln for ln in (res.stderr if hasattr(res, "stderr") else res.output).strip().splitlines() if ln]
+        assert len(lines) == 1 and lines[0].startswith("error:"), lines
+        return lines[0]
+
+    line = refusal(100000000)
+    assert line.startswith("error: --steps = 100000000 is not allowed; it must be an integer in [1, ")
+    assert "float32" in line
+    largest = int(re.search(r"in \[1, (\d+)\]", line).group(1))
+    assert refusal(largest) == "error: the options were accepted"
+    assert refusal(largest + 1).startswith(f"error: --steps = {largest + 1} is not allowed")
+    a_stop = max(float(s) for s in snapshots.split(","))
+    for steps, distinct in ((largest, True), (2 * largest, False)):
+        a32 = np.linspace(a_start, a_stop, steps + 1).astype(np.float32)
+        assert bool(np.all(np.diff(a32) > 0)) is distinct, (steps, distinct)
 
 
 def test_pm_run_refuses_an_out_that_is_a_file_before_the_run(tmp_path, monkeypatch):
@@ -136,7 +174,7 @@ def test_fit_image_checks_every_option_before_creating_out(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_fit_image_resumes_from_checkpoint(tmp_path):
+def test_fit_image_resumes_from_checkpoint(tmp_path, check_output_file):
     out = tmp_path / "fit"
     res = _run(["fit-image", "--iterations", "4", "--out", str(out), "--checkpoint", "--json"])
     assert res.exit_code == 0, res.output
@@ -150,7 +188,7 @@ def test_fit_image_resumes_from_checkpoint(tmp_path):
     straight = json.loads(res.output.strip().splitlines()[-1])
     assert second["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-4)
     for name in ("target.png", "initial.png", "final.png", "loss.png", "fit.gif", "ics.h5"):
-        assert (out / name).exists()
+        check_output_file(out / name)  # drawn, not just written (a blank figure passed `.exists()`)
     # another --seed starts from other noise: its checkpoint is refused, not resumed
     res = runner.invoke(app, ["fit-image", "--iterations", "8", "--seed", "1", "--out", str(out), "--checkpoint"])
     assert res.exit_code == 2 and "written for another starting_noise;" in res.output

@@ -391,6 +391,26 @@ def test_cli_refuses_bad_sampler_counts_before_the_mock_data(monkeypatch, tmp_pa
                                                    f"integer >= {minimum}")
 
 
+def test_cli_reconstruct_float32_caps_steps_before_the_mock_data(monkeypatch, tmp_path):
+    """As in `pm run` (cli_config): --steps had no upper bound; in float32, steps of Δa below the
+    spacing of scale factors near --a-stop repeat a scale factor. The largest count allowed keeps
+    them distinct in float32 (checked here with numpy); twice as many do not."""
+    import re
+
+    import astrograd.pm._field as field
+
+    monkeypatch.setattr(field, "mock_data", lambda *a, **k: pytest.fail("the mock data were made"))
+    res = CliRunner().invoke(app, ["reconstruct", "--dtype", "float32", "--a-start", "0.5", "--steps", "100000000",
+                                   "--out", str(tmp_path / "new")])
+    assert res.exit_code == 2, res.output
+    line = res.output.strip().splitlines()[-1]
+    assert line.startswith("error: --steps = 100000000 is not allowed; it must be an integer in [1, ")
+    assert "float32" in line and not (tmp_path / "new").exists()
+    largest = int(re.search(r"in \[1, (\d+)\]", line).group(1))
+    for steps, distinct in ((largest, True), (2 * largest, False)):
+        assert bool(np.all(np.diff(np.linspace(0.5, 1.0, steps + 1).astype(np.float32)) > 0)) is distinct
+
+
 def _cli(args):
     res = CliRunner().invoke(app, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -401,12 +421,13 @@ _LINEAR_CLI = ["reconstruct", "--ptcl-grid", "8", "--box", "128", "--steps", "2"
                "0.002", "--warmup", "60", "--samples", "150", "--chains", "1", "--map-steps", "10", "--json"]
 
 
-def test_cli_reconstruct_in_the_linear_regime_matches_the_exact_posterior(tmp_path):
+def test_cli_reconstruct_in_the_linear_regime_matches_the_exact_posterior(tmp_path, check_output_file):
     """NUTS through the CLI, where the posterior is the linearised one: the per-cell posterior
     sd against linear theory, the Wiener filter's correlation with the truth, and coverage."""
     out = tmp_path / "rec"
     summary = _cli([*_LINEAR_CLI, "--out", str(out)])
-    assert (out / "reconstruct.png").exists()
+    check_output_file(out / "reconstruct.png")  # drawn, not just written (a blank figure passed `.exists()`)
+    check_output_file(out / "reconstruct.h5")
     with h5py.File(out / "reconstruct.h5") as f:
         assert f["samples"].shape == (1, 150, 8, 8, 8)
         for name in ("truth", "data", "wiener", "map", "mean", "std", "density_mean", "linear_mean"):

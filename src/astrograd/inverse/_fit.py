@@ -233,9 +233,11 @@ def fit(
     leaves0, treedef = jax.tree.flatten(diff0)
     if not leaves0:
         raise InputError("params has no floating-point array leaves to optimise")
-    for i, leaf in enumerate(leaves0):
+    # named by its path (params['a'], params[1].b), not by its place among the leaves
+    for where, leaf in jax.tree_util.tree_flatten_with_path(diff0)[0]:
         if not np.all(np.isfinite(np.asarray(leaf))):
-            raise InputError(f"params leaf {i} (shape {tuple(np.shape(leaf))}) has non-finite values")
+            raise InputError(f"params{jax.tree_util.keystr(where)} (shape {tuple(np.shape(leaf))}) has non-finite "
+                             "values")
 
     update, loss_of = _compiled_update(loss, static, opt, name, optimizer, learning_rate)
     value0 = jax.eval_shape(loss_of, diff0, args)

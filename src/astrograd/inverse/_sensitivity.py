@@ -20,11 +20,11 @@ __all__ = ["FiniteDifferenceLimit", "directional_derivative", "finite_difference
 def _check_floating(theta) -> None:
     """One line instead of JAX's "jacfwd requires real-valued inputs" / "primal and tangent
     arguments to jax.jvp do not match" for integer (or complex, text) parameters."""
-    for i, leaf in enumerate(jax.tree.leaves(theta)):
+    for where, leaf in jax.tree_util.tree_flatten_with_path(theta)[0]:
         dtype = jnp.result_type(leaf) if not isinstance(leaf, str | bytes) else np.dtype("U")
         if not jnp.issubdtype(dtype, jnp.floating):
-            raise InputError(f"theta leaf {i} has dtype {dtype}; the parameters must be floating-point arrays "
-                             "(e.g. jnp.asarray(x, float))")
+            raise InputError(f"theta{jax.tree_util.keystr(where)} has dtype {dtype}; the parameters must be "
+                             "floating-point arrays (e.g. jnp.asarray(x, float))")
 
 
 def _flat_function(f: Callable, theta: Any):
@@ -89,9 +89,9 @@ def directional_derivative(f: Callable[[Any], Any], theta: Any, v: Any) -> Any:
 def _tangent_like(theta, v):
     """``v`` as real numbers in the dtypes of ``theta``'s leaves (an integer direction such as
     [1, 0] is a valid tangent of float parameters)."""
-    for i, leaf in enumerate(jax.tree.leaves(v)):
+    for where, leaf in jax.tree_util.tree_flatten_with_path(v)[0]:
         if is_concrete(leaf):
-            real_array(f"direction v leaf {i}", leaf, "an array of real numbers")
+            real_array(f"direction v{jax.tree_util.keystr(where)}", leaf, "an array of real numbers")
     return jax.tree.map(lambda t, d: jnp.asarray(d, jnp.result_type(t)), theta, v)
 
 

@@ -275,5 +275,17 @@ def cli_config(ptcl_grid: int, mesh_factor: int, box: float, a_start: float, a_s
     check_in_range("--a-stop", a_stop, A_MIN, A_MAX)
     if not a_start < a_stop:
         raise InputError(f"--a-start = {a_start:g} is not allowed; it must be smaller than --a-stop = {a_stop:g}")
+    # the steps' scale factors are rounded to the run's float dtype (kdk_factors): with Δa below its
+    # spacing near a_stop, steps start to repeat a scale factor and have zero length, each still a
+    # force evaluation (`pm run --steps 100000000` was run, most of its steps doing nothing).
+    # Δa >= that spacing keeps every rounded scale factor distinct.
+    a_dtype = jnp.result_type(float)
+    spacing = float(np.spacing(np.nextafter(np.asarray(a_stop, a_dtype), np.asarray(0, a_dtype))))
+    max_steps = max(1, int((a_stop - a_start) // spacing))
+    if steps > max_steps:
+        raise InputError(f"--steps = {steps} is not allowed; it must be an integer in [1, {max_steps}]: its steps of "
+                         f"Δa = {(a_stop - a_start) / steps:.3g} are shorter than the spacing {spacing:.3g} of "
+                         f"{a_dtype} scale factors below {a_stop:g}, which the run cannot resolve (steps of zero "
+                         "length, each still a force evaluation)")
     return PMConfig(ptcl_grid=ptcl_grid, mesh_shape=ptcl_grid * int(mesh_factor), box_size=box, a_start=a_start,
                     a_stop=a_stop, num_steps=steps, **kwargs)
