@@ -507,6 +507,50 @@ def test_another_os_error_about_a_file_is_one_line_exit_2(capsys):
         command(BrokenPipeError(errno.EPIPE, "Broken pipe"))
 
 
+def test_a_file_that_cannot_be_written_is_named_as_given(tmp_path, capsys):
+    """An atomic write's temporary (".x.h5.tmp-PID") that could not be created was reported as
+    "file not found: [Errno 2] Unable to synchronously create file (... '.x.h5.tmp-123' ...)": a
+    file being read, by a name the user never gave. Now: "cannot write", the user's file, for
+    h5py and plain OS errors alike; a file that is read and missing is still "file not found"."""
+    import h5py
+
+    from astrograd._cli_util import handle_errors
+
+    @handle_errors
+    def command(write):
+        write()
+
+    missing = tmp_path / "gone"  # no such folder: the OS says "No such file or directory"
+    temporary = missing / f".x.h5.tmp-{os.getpid()}"
+    for write in (lambda: h5py.File(temporary, "w"), lambda: open(temporary, "wb")):
+        with pytest.raises(SystemExit) as exit_info:
+            command(write)
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == f"error: cannot write {str(missing / 'x.h5')!r}: No such file or directory\n"
+    with pytest.raises(SystemExit):  # h5py creating a file under its own name
+        command(lambda: h5py.File(missing / "y.h5", "w"))
+    assert capsys.readouterr().err == f"error: cannot write {str(missing / 'y.h5')!r}: No such file or directory\n"
+    for read in (lambda: h5py.File(missing / "z.h5", "r"), lambda: open(missing / "z.h5", "rb")):
+        with pytest.raises(SystemExit):
+            command(read)
+        assert capsys.readouterr().err == f"error: file not found: {str(missing / 'z.h5')}\n"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc (a folder that takes no new files)")
+def test_an_out_in_a_folder_that_takes_no_files_says_it_cannot_be_written():
+    # `--out /proc/x.h5`: "error: file not found: [Errno 2] Unable to synchronously create file
+    # (unable to open file: name = '/proc/.x.h5.tmp-29276', ...)"
+    from typer.testing import CliRunner
+
+    from astrograd.flow.cli import app
+
+    r = CliRunner().invoke(app, ["run", "burgers", "--steps", "2", "--out", "/proc/x.h5"])
+    if r.exit_code == 2 and "is not writable" in r.stderr:
+        pytest.skip("not run as root: the folder is refused before the run as not writable")
+    assert r.exit_code == 2 and r.stderr == (
+        "error: cannot write '/proc/x.h5': files cannot be created in '/proc' (No such file or directory)\n"), r.output
+
+
 def test_tour_out_empty_is_refused(tmp_path, monkeypatch):
     """`tour --out ""` (an unset shell variable) was read as "." and wrote index.html, summary.json
     and one folder per area into the current directory."""

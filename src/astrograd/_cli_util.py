@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
+import os
+import re
 import signal
 import sys
 import threading
@@ -154,6 +157,39 @@ def name_options(message: str, options: Mapping[str, str]) -> str:
     return message
 
 
+# the temporary file of io._paths.atomic_replace (".NAME.tmp-PID", beside NAME), and the file name
+# and the OS's reason inside an OSError of h5py (which sets no ``filename``)
+_ATOMIC_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-\d+$")
+_H5PY_FILE = re.compile(r"name = '(?P<name>[^']*)', errno = \d+, error message = '(?P<reason>[^']*)'")
+
+
+def _os_error_file(err: OSError) -> tuple[str | None, str | None, bool]:
+    """``(file, reason, writing)`` of an OSError: the file it is about (an atomic write's
+    temporary given as the file the user named), the OS's reason, and whether the file was being
+    written (an atomic write, or h5py creating a file), which a missing file does not say."""
+    text = str(err)
+    named = err.filename
+    filename = None if named is None else str(named) if isinstance(named, int) else os.fsdecode(named)
+    reason = err.strerror
+    writing = re.search(r"unable to (synchronously )?create file", text, re.IGNORECASE) is not None
+    found = _H5PY_FILE.search(text)
+    if filename is None and found:
+        filename, reason = found["name"], found["reason"]
+    if filename is not None:
+        temporary = _ATOMIC_TEMPORARY.match(os.path.basename(filename))
+        if temporary:
+            filename, writing = os.path.join(os.path.dirname(filename), temporary["name"]), True
+    return filename, reason, writing
+
+
+def _cannot_write(filename: str | None, reason: str | None, code: int | None) -> str:
+    """The one-line message for a file that could not be written."""
+    folder = os.path.dirname(filename or "") or "."
+    if code == errno.ENOENT and os.path.isdir(folder):  # the folder exists: it takes no new files (/proc)
+        return f"cannot write {filename!r}: files cannot be created in {folder!r} ({reason or 'no such file'})"
+    return f"cannot write {filename!r}: {reason or 'the operating system refused it'}"
+
+
 def handle_errors(fn: F | None = None, *, options: Mapping[str, str] | None = None):
     """Decorator for CLI commands: InputError/SimulationError, and checks that failed inside a
     compiled program, become one-line errors, exit 2. Running out of memory (MemoryError, or
@@ -176,17 +212,20 @@ def handle_errors(fn: F | None = None, *, options: Mapping[str, str] | None = No
         except (InputError, SimulationError) as err:
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             fail(name_options(message, options) if isinstance(err, InputError) else message)
-        except FileNotFoundError as err:
-            fail(f"file not found: {err.filename or err}")
-        except (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError) as err:
-            # e.g. an output below an existing file: the OS error in one line, not a traceback
-            fail(f"cannot use {str(err.filename)!r}: {err.strerror or type(err).__name__}")
         except OSError as err:
+            filename, reason, writing = _os_error_file(err)
+            if writing:  # was "file not found: [Errno 2] Unable to ... create file (... '.x.h5.tmp-123' ...)"
+                fail(_cannot_write(filename, reason, err.errno))
+            if isinstance(err, FileNotFoundError):
+                fail(f"file not found: {filename or err}")
+            if isinstance(err, NotADirectoryError | IsADirectoryError | FileExistsError | PermissionError):
+                # e.g. an output below an existing file: the OS error in one line, not a traceback
+                fail(f"cannot use {str(filename)!r}: {reason or type(err).__name__}")
             # another error of the OS about a named file (a name too long, a read-only or full
             # file system) was a traceback; one without a file name (a broken pipe) still is
-            if err.filename is None or err.strerror is None:
+            if filename is None or reason is None:
                 raise
-            fail(f"cannot use {str(err.filename)!r}: {err.strerror}")
+            fail(f"cannot use {str(filename)!r}: {reason}")
         except (MemoryError, RuntimeError) as err:
             message = _out_of_memory(err)
             if message is None:

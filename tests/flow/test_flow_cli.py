@@ -17,7 +17,7 @@ def _json(result):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_run_karman_writes_the_documented_layout(tmp_path):
+def test_run_karman_writes_the_documented_layout(tmp_path, check_output_file):
     out = tmp_path / "k.h5"
     gif = tmp_path / "k.gif"
     r = runner.invoke(
@@ -55,6 +55,7 @@ def test_run_karman_writes_the_documented_layout(tmp_path):
         assert np.array_equal(f["step_000004/vx"][()], f["vx"][()])
         assert float(np.abs(f["step_000000/vx"][()]).max()) < 0.1  # the initial state
     assert gif.stat().st_size > 0
+    check_output_file(gif)  # blank or repeated frames passed the size check
 
 
 def test_run_burgers_json_and_file(tmp_path):
@@ -86,11 +87,12 @@ def test_run_smoke_with_viscosity_scheme_none_is_inviscid():
     assert _json(r)["viscosity"] == 0.0 and _json(r)["reynolds"] is None
 
 
-def test_fit_burgers_json(tmp_path):
+def test_fit_burgers_json(tmp_path, check_output_file):
     r = runner.invoke(app, ["fit-burgers", "--iterations", "5", "--json", "--quiet", "--out", str(tmp_path / "fit.h5")])
     assert r.exit_code == 0, r.output
     s = _json(r)
     assert s["iterations"] == 5 and s["final_loss"] < s["initial_loss"]
+    check_output_file(tmp_path / "fit.h5")  # the file was not looked at
 
 
 @pytest.mark.parametrize(
@@ -164,7 +166,7 @@ def test_run_taylor_green_reports_its_reynolds_number(tmp_path):
 
 
 @pytest.mark.slow
-def test_fit_marker_cli_reduces_the_loss(tmp_path):
+def test_fit_marker_cli_reduces_the_loss(tmp_path, check_output_file):
     r = runner.invoke(
         app,
         [
@@ -184,6 +186,7 @@ def test_fit_marker_cli_reduces_the_loss(tmp_path):
     assert r.exit_code == 0, r.output
     s = _json(r)
     assert s["iterations"] == 30 and s["final_loss"] < 0.05 * s["initial_loss"]
+    check_output_file(tmp_path / "m.png")  # the figure was not looked at
 
 
 @pytest.mark.slow

@@ -556,3 +556,17 @@ def test_numbers_the_float32_parameters_cannot_hold_are_refused_as_given():
     with pytest.raises(InputError, match=r"^dt = 1e-300 is not allowed; float32 \(the state's precision\)"):
         flow.FlowConfig(config.grid, config.boundaries, 1e-300)
     assert float(flow.make_params(config, 1e-30, dtype=jnp.float32).viscosity) == np.float32(1e-30)
+
+
+def test_the_float32_check_is_silent():
+    # comparing 1e300 with float32's largest number cast it to float32 first: a RuntimeWarning
+    # "overflow encountered in cast" came with the refusal (an error under -W error)
+    import warnings
+
+    state, params, config = flow.taylor_green(8, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for nu in (1e-300, 1e300):
+            with pytest.raises(InputError, match=rf"^viscosity = {re.escape(f'{nu:g}')} is not allowed; float32"):
+                flow.make_params(config, nu, dtype=jnp.float32)
+        assert float(flow.make_params(config, 3e38, dtype=jnp.float32).viscosity) == np.float32(3e38)

@@ -54,7 +54,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
 
 
 @pytest.mark.slow
-def test_tiny_pipeline_through_the_cli(tmp_path):
+def test_tiny_pipeline_through_the_cli(tmp_path, check_output_file):
     data = tmp_path / "k.h5"
     r = runner.invoke(
         app,
@@ -121,6 +121,9 @@ def test_tiny_pipeline_through_the_cli(tmp_path):
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(summary["mean_relative_l1"]) == {"none", "supervised", "loop-2"}
     assert (tmp_path / "ev" / "errors.png").exists()
+    for path in (tmp_path / "ev").iterdir():  # errors.png, vorticity_re80.png, eval.h5 (exists() passed blank figures)
+        check_output_file(path)
+    assert len(list((tmp_path / "ev").iterdir())) == 3
     # a --start past the data was blamed on --steps ("--steps = 100 from frame 100 ... at most -95 steps")
     r = runner.invoke(app, ["sol-eval", "--data", str(data), "--start", "10", "--out", str(tmp_path / "ev2")])
     assert r.exit_code == 2 and r.output.strip().splitlines()[-1] == (
@@ -368,3 +371,75 @@ def test_control_train_sigkill_in_stage_2_resumes_to_the_uninterrupted_model(tmp
     for k in a.files:
         if k != "__meta__":  # settings and the file names given
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def _karman_file(path, splits=("train",), nx=10, ny=20, frames=3):
+    """A karman-data file by hand (the layout load_karman_data reads; zero velocities): the
+    commands' checks of it need no generated flow."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs.update({"nx": nx, "ny": ny, "dt": 1.0, "frames": frames, "factor": 1})
+        for reynolds, split in zip((150.0, 80.0), splits, strict=False):
+            g = f.create_group(f"runs/re{reynolds:g}")
+            g.attrs.update({"reynolds": reynolds, "split": split, "frames_done": frames})
+            g["vx"], g["vy"] = np.zeros((frames, ny, nx + 1), "f4"), np.zeros((frames, ny + 1, nx), "f4")
+    return path
+
+
+@pytest.mark.parametrize("kernel", ["2", "4"])
+def test_sol_train_refuses_an_even_kernel(kernel):
+    # an even kernel has no centre cell ("SAME" padding is one cell wider on one side): accepted before
+    _assert_one_line_exit_2(["sol-train", "--data", "/nonexistent/k.h5", "--mode", "supervised", "--kernel", kernel],
+                            f"error: --kernel = {kernel} is not allowed; it must be an odd integer >= 1 (an even kernel"
+                            " has no centre cell")
+
+
+def test_sol_train_refuses_a_kernel_wider_than_the_grid(tmp_path, monkeypatch):
+    # the blocks see the (ny+1, nx+1) = (21, 11) velocity image: offsets beyond +-10 cells never
+    # reach a cell, so 2*10 + 1 = 21 is the widest useful kernel; 23 (and 99) trained weights that
+    # could never act
+    import astrograd.learn._sol as sol
+
+    data = str(_karman_file(tmp_path / "k.h5"))
+    args = ["sol-train", "--data", data, "--mode", "supervised", "--steps", "1", "--channels", "2", "--blocks", "1",
+            "--no-progress", "--out", str(tmp_path / "m.npz")]
+    _assert_one_line_exit_2([*args, "--kernel", "23"],
+                            f"error: --kernel = 23 is not allowed for the 10x20 grid of {data!r}; it must be at "
+                            "most 2*10 + 1 = 21 (the weights of a wider kernel never reach a cell)")
+    assert not (tmp_path / "m.npz").exists()
+
+    class Trained(Exception):
+        pass
+
+    def make_corrector(hyper, key):  # the widest useful kernel gets its network (and is trained)
+        assert hyper["kernel"] == 21
+        raise Trained
+
+    monkeypatch.setattr(sol, "make_corrector", make_corrector)
+    assert isinstance(runner.invoke(app, [*args, "--kernel", "21"]).exception, Trained)
+
+
+def test_sol_train_out_of_any_suffix_is_an_npz_archive_that_reads_back(tmp_path):
+    """--out model.txt is accepted on purpose: the file is an .npz archive whatever its name (as
+    an --out HDF5 file is HDF5 whatever its name), and every command reads a model file by its
+    content, not by its suffix."""
+    from astrograd.learn._sol import load_corrector
+
+    out = tmp_path / "model.txt"
+    r = runner.invoke(app, ["sol-train", "--data", str(_karman_file(tmp_path / "k.h5")), "--mode", "none",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:2] == b"PK" and not (tmp_path / "model.txt.npz").exists()
+    model, meta = load_corrector(out)
+    assert model is None and meta["mode"] == "none" and (meta["nx"], meta["ny"]) == (10, 20)
+
+
+def test_sol_train_on_a_file_without_training_runs_says_so(tmp_path):
+    """karman-data --train-re '' is accepted on purpose: a file of test runs only is what sol-eval
+    needs, and training runs can be added to it later (each run's data depend only on its own
+    Reynolds number). sol-train on such a file says what is missing, in one line."""
+    data = str(_karman_file(tmp_path / "k.h5", splits=("test",)))
+    _assert_one_line_exit_2(["sol-train", "--data", data, "--mode", "supervised", "--out", str(tmp_path / "m.npz")],
+                            f"error: {data!r} has no complete train runs; generate them with `astrograd learn "
+                            "karman-data`")

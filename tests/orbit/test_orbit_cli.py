@@ -19,24 +19,26 @@ def _last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def test_fit_gravity_json_and_plot(tmp_path):
+def test_fit_gravity_json_and_plot(tmp_path, check_output_file):
     png = tmp_path / "g.png"
     r = runner.invoke(app, ["fit-gravity", "--dt", "0.1", "--json", "--plot", str(png), "--no-progress"])
     assert r.exit_code == 0, r.output
     out = _last_json(r.stdout)
     assert abs(out["g"] - 2.5) / 2.5 < 5e-9 and out["iterations"] > 0  # measured 1.6e-10
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    check_output_file(png)  # a blank figure passed the header check
     assert "g = 2.5" in r.stdout
     assert not jax.config.read("jax_enable_x64")  # the command restored the precision
 
 
-def test_best_angle_json(tmp_path):
+def test_best_angle_json(tmp_path, check_output_file):
     png = tmp_path / "a.png"
     r = runner.invoke(app, ["best-angle", "--dt", "0.05", "--json", "--plot", str(png), "--no-progress"])
     assert r.exit_code == 0, r.output
     out = _last_json(r.stdout)
     assert abs(out["angle_deg"] - 45.0) < 3e-7  # measured 1.1e-8
     assert png.stat().st_size > 1000
+    check_output_file(png)  # a blank figure passed the size check
 
 
 def test_learn_drag_runs_and_reports(tmp_path):
@@ -91,6 +93,44 @@ def test_bad_input_exits_2_with_one_line(args, message):
     assert message in r.stderr
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error: ")
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # both ended "loss or gradient became non-finite (loss=nan, |grad|=nan) at step 0" (or 1),
+        # naming neither option
+        (["--g-init", "1e308"], "error: --g-init = 1e+308 is not allowed for this throw; the loss or its gradient "
+         "is not a finite number there (loss = nan m²): the simulated positions overflow"),
+        (["--g-init", "1e200", "--joint"], "error: --g-init = 1e+200 is not allowed for this throw"),
+        (["--learning-rate", "1e308"], "error: --learning-rate = 1e+308 is not allowed for this fit; Adam's first "
+         "step moves g by the learning rate, from 15 to -1e+308 m/s², where the loss or its gradient is not a finite "
+         "number"),
+    ],
+)
+def test_fit_gravity_names_a_start_or_learning_rate_that_overflows(args, message):
+    r = runner.invoke(app, ["fit-gravity", "--dt", "0.1", *args, "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.startswith(message) and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_fit_gravity_overflow_check_refuses_only_what_overflows(x64):
+    """A large start whose loss is finite (positions ~ 1e100 m, squared 1e200 m²) still fits; the
+    refused 1e308 does overflow (the throw's closed form: g t²/2 at t = 1 s is 5e307 m, whose
+    square is not a float64)."""
+    from astrograd.orbit._problems import fit_gravity
+
+    r = fit_gravity(dt=0.1, g_init=1e100, learning_rate=1e10, steps=2)
+    assert np.all(np.isfinite(r.losses)) and r.iterations == 2 and r.g > 0
+    assert 1e308 * 1.0**2 / 2 > np.sqrt(np.finfo(np.float64).max)
+
+
+def test_fit_gravity_that_ends_below_zero_names_the_learning_rate():
+    # Adam with a step of 100 m/s² ended at g = -3.17: "--g = -3.16886 is not allowed; it must be a
+    # finite number > 0", naming best-angle's option --g, which fit-gravity does not have
+    r = runner.invoke(app, ["fit-gravity", "--learning-rate", "100", "--steps", "50", "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert r.stderr.startswith("error: --learning-rate = 100 is too large for this fit: Adam ended at g = -"), r.stderr
+    assert "m/s² after 50 steps, which is not a gravity > 0; give a smaller learning rate" in r.stderr
 
 
 def test_fit_gravity_refuses_a_seed_without_noise():

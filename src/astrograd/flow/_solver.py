@@ -142,7 +142,9 @@ def _check_held(name: str, value, dtype, what: str) -> None:
     except (TypeError, ValueError, OverflowError):
         return  # the checks of the value itself say what is wrong with it
     finfo = np.finfo(dtype)
-    if math.isfinite(v) and v != 0 and not finfo.tiny <= abs(v) <= finfo.max:
+    with np.errstate(over="ignore", under="ignore"):  # comparing with finfo.max cast v: "overflow in cast"
+        held = abs(finfo.dtype.type(v))
+    if math.isfinite(v) and v != 0 and not finfo.tiny <= held <= finfo.max:
         raise InputError(
             f"{name} = {v:.6g} is not allowed; {finfo.dtype} ({what}) cannot hold it: its magnitude must lie "
             f"in [{finfo.tiny:.3g}, {finfo.max:.3g}]"

@@ -34,6 +34,17 @@ from astrograd.learn._train import load_weights, read_model_meta, save_model, tr
 
 SOL_MODES = ("none", "supervised", "loop")
 
+
+def _check_kernel(kernel) -> int:
+    """The ResNet blocks' kernel size: an odd integer >= 1. An even kernel has no centre cell:
+    its "SAME" padding is one cell wider on one side, so the correction of a cell would be
+    computed from a neighbourhood shifted by half a cell (it used to be accepted)."""
+    kernel = check_int("kernel", kernel, 1)
+    if kernel % 2 == 0:
+        raise InputError(f"kernel = {kernel} is not allowed; it must be an odd integer >= 1 (an even kernel has "
+                         "no centre cell: the correction would be shifted by half a cell)")
+    return kernel
+
 #: ``train_sol``'s options: (name, default when None, check of the value). The defaults keep the
 #: stored fingerprints reading the same as before (``unroll`` too, in every mode); the checks
 #: return Python ints, not numpy ones, which made the model file's JSON header fail after all
@@ -45,7 +56,7 @@ TRAIN_SOL_DEFAULTS = (
     ("learning_rate", 1e-3, lambda v: check_positive("learning rate", v)),
     ("blocks", 3, lambda v: check_int("blocks", v, 0)),
     ("channels", 32, lambda v: check_int("channels", v, 1)),
-    ("kernel", 3, lambda v: check_int("kernel", v, 1)),
+    ("kernel", 3, _check_kernel),
     ("seed", 0, check_seed),
     ("checkpoint_every", 25, lambda v: check_int("checkpoint_every", v, 1)),
 )
@@ -313,6 +324,13 @@ def train_sol(
     progress = check_bool("progress", progress)  # "no" would be truthy
     out = file_to_write(out, "model.npz")  # before training, not when saving its result
     problem, attrs = make_problem(data, "train")
+    # the blocks see the (ny+1, nx+1) velocity image: a kernel wider than 2 min(nx, ny) + 1 holds
+    # weights that never reach a cell, at any output cell (99 on 32x64 was accepted)
+    widest = 2 * min(int(attrs["nx"]), int(attrs["ny"])) + 1
+    if kernel > widest:
+        raise InputError(f"kernel = {kernel} is not allowed for the {int(attrs['nx'])}x{int(attrs['ny'])} grid of "
+                         f"{str(data)!r}; it must be at most 2*{min(int(attrs['nx']), int(attrs['ny']))} + 1 = "
+                         f"{widest} (the weights of a wider kernel never reach a cell)")
     frames = problem.vx.shape[1]
     if mode == "loop" and unroll >= frames:
         raise InputError(f"unroll = {unroll} is not allowed; it must be smaller than the {frames} frames per run")

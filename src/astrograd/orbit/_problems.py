@@ -205,15 +205,28 @@ def fit_gravity(
         sim = model(p).position[in_air]
         return jnp.mean(jnp.sum((sim - data) ** 2, axis=-1))
 
-    res = fit(loss, params0, optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
-              checkpoint=checkpoint, progress=progress, description="fit g",
-              fingerprint={"problem": "fit_gravity", "data_sha256": sha256_of(data), "joint": joint,
-                           "dt": dt, "integrator": integrator})
+    try:
+        res = fit(loss, params0, optimizer=optimizer, learning_rate=learning_rate, steps=steps, tol=tol,
+                  checkpoint=checkpoint, progress=progress, description="fit g",
+                  fingerprint={"problem": "fit_gravity", "data_sha256": sha256_of(data), "joint": joint,
+                               "dt": dt, "integrator": integrator})
+    except SimulationError:
+        # "loss or gradient became non-finite ... at step 0" (or 1) named neither the starting guess
+        # nor the learning rate; checked here, where it failed, so that a fit that runs pays nothing
+        _check_fit_start(loss, params0, "g_init" if speed_init is None else "the starting guess",
+                         learning_rate if optimizer == "adam" else None)
+        raise
     g_hist = np.asarray(res.params_history["g"])
     rel_hist = np.abs(g_hist - g_true) / g_true
     bad = np.flatnonzero(rel_hist >= 1e-3)
     first_good = 0 if bad.size == 0 else int(bad[-1]) + 1
     g_fit = float(res.params["g"])
+    if not g_fit > 0:  # was "g = -3.16886 is not allowed" (the CLI: "--g", best-angle's option)
+        ended = f"ended at g = {g_fit:g} m/s² after {res.steps} steps, which is not a gravity > 0"
+        if optimizer == "adam":
+            raise InputError(f"learning_rate = {learning_rate:g} is too large for this fit: Adam {ended}; give a "
+                             "smaller learning rate")
+        raise InputError(f"the L-BFGS fit {ended}; give a starting guess g_init nearer the truth")
     fitted = model(res.params)
     check_trajectory(fitted)
     g_error = None
@@ -237,6 +250,35 @@ def fit_gravity(
         joint=joint,
         g_standard_error=g_error,
     )
+
+
+def _check_fit_start(loss, params0: dict, start_name: str, learning_rate: float | None) -> None:
+    """An InputError naming the starting guess (``start_name``, e.g. "g_init") if the loss (m²) or
+    its gradient is not finite there, or the Adam ``learning_rate`` if it is not finite after the
+    first step, which moves each parameter by the learning rate (Adam's first update is
+    ``learning_rate * grad / (|grad| + eps)``): the simulated positions overflow. Nothing if both
+    are finite."""
+
+    def finite(tree) -> bool:
+        return all(bool(np.all(np.isfinite(np.asarray(a)))) for a in jax.tree.leaves(tree))
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss))
+    value, grad = value_and_grad(params0)
+    g0 = float(params0["g"])
+    if not (finite(value) and finite(grad)):
+        shown = f"g_init = {g0:g}" if start_name == "g_init" else start_name + f" (g = {g0:g} m/s²)"
+        raise InputError(f"{shown} is not allowed for this throw; the loss or its gradient is not a finite number "
+                         f"there (loss = {float(value):g} m²): the simulated positions overflow. Give a starting "
+                         "guess nearer the observed trajectory")
+    if learning_rate is None:
+        return
+    params1 = jax.tree.map(lambda p, d: p - learning_rate * jnp.sign(d), params0, grad)
+    value1, grad1 = value_and_grad(params1)
+    if not (finite(params1) and finite(value1) and finite(grad1)):
+        raise InputError(f"learning_rate = {learning_rate:g} is not allowed for this fit; Adam's first step moves g "
+                         f"by the learning rate, from {g0:g} to {float(params1['g']):g} m/s², where the loss or its "
+                         "gradient is not a finite number (the simulated positions overflow). Give a smaller "
+                         "learning rate")
 
 
 # ---------------------------------------------------------------------------------------------
