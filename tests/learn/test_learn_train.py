@@ -56,6 +56,7 @@ def _tiny_loss(model, batch):
     return jnp.mean((dvx - 1.0) ** 2) + jnp.mean(dvy**2)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # 1e308 in float32: the point
 def test_weights_made_non_finite_by_the_last_update_are_refused(tmp_path, key):
     """The loss of an update is that of the weights before it, so non-finite weights after the last
     update went unseen: sol-train --lr 1e308 wrote a model file of NaN weights and exited 0."""
@@ -68,6 +69,24 @@ def test_weights_made_non_finite_by_the_last_update_are_refused(tmp_path, key):
     assert not (tmp_path / "c.npz").exists()
     res = train(_tiny_loss, model, lambda k: batch, steps=1, learning_rate=1e-3, key=key, progress=False)
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(eqx.filter(res.model, eqx.is_array)))
+
+
+class _Capped(eqx.Module):
+    w: jax.Array
+    cap: jax.Array  # inf, and no gradient reaches it (min(w, inf) = w)
+
+
+def test_a_weight_that_is_non_finite_from_the_start_is_not_blamed_on_training(key):
+    """Review: the check above refused a model whose weight was inf before any update and got
+    no gradient ("became non-finite at update 4"), where the old code trained it."""
+    model = _Capped(jnp.asarray(0.0), jnp.asarray(jnp.inf))
+
+    def loss(m, batch):
+        return (jnp.minimum(m.w, m.cap) - 1.0) ** 2
+
+    res = train(loss, model, lambda k: None, steps=5, learning_rate=0.1, key=key, progress=False)
+    assert np.isinf(res.model.cap) and 0.0 < float(res.model.w) < 1.0
+    assert res.losses[-1] < res.losses[0]
 
 
 def test_bad_input_and_mismatched_checkpoint(tmp_path, key):

@@ -155,10 +155,15 @@ def train(
         )
         losses = [float(v) for v in arrays["losses"]]
 
+    # which weights were finite at the start: a weight that is inf from the start and gets no
+    # gradient (a clamp, a mask) stays inf, and is not a weight that training made non-finite
+    finite_at_start = [np.isfinite(np.asarray(x)) for x in jax.tree.leaves(diff)]
+
     def save(step: int) -> None:
         # the loss of an update is that of the weights before it: weights made non-finite by the
         # last update were saved and returned (sol-train --lr 1e308 wrote NaN weights, exit 0)
-        if step > start and not all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(diff)):
+        if step > start and not all(np.all(np.isfinite(np.asarray(x)) | ~was)
+                                    for x, was in zip(jax.tree.leaves(diff), finite_at_start, strict=True)):
             raise SimulationError(f"training weights became non-finite at update {step - 1}; lower the learning rate")
         if path is None:
             return
