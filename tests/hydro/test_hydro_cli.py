@@ -619,8 +619,8 @@ def test_cells_whose_states_exceed_the_memory_are_refused_before_anything_is_bui
     monkeypatch.setattr(problems, "wind_problem", no_build)
     res = _invoke(*command, "--cells", 20_000_000, "--out", tmp_path / "out")
     assert res.exit_code == 1 and _error_lines(res) == [
-        "error: out of memory (--cells = 20000000 needs at least 1.44 GB (three states of 72 bytes per cell), more "
-        "than the 1 GB of this machine); try smaller sizes (grid, particles, steps, batch)"], res.output
+        "error: out of memory (--cells = 20000000 needs at least 1.44 GB (three float64 states, 72 bytes per cell in "
+        "all), more than the 1 GB of this machine); try smaller sizes (grid, particles, steps, batch)"], res.output
     assert not (tmp_path / "out").exists()
 
 

@@ -51,8 +51,9 @@ def _refuse_cells_beyond_memory(cells: int | None) -> None:
     # beyond MAX_CELLS the library refuses the count itself (exit status 2), whatever the machine
     if cells is None or cells > MAX_CELLS or memory is None or cells * STATE_BYTES_PER_CELL <= memory:
         return
-    raise MemoryError(f"--cells = {cells} needs at least {cells * STATE_BYTES_PER_CELL / 1e9:.3g} GB (three states "
-                      f"of {STATE_BYTES_PER_CELL} bytes per cell), more than the {memory / 1e9:.3g} GB of this machine")
+    raise MemoryError(f"--cells = {cells} needs at least {cells * STATE_BYTES_PER_CELL / 1e9:.3g} GB (three float64 "
+                      f"states, {STATE_BYTES_PER_CELL} bytes per cell in all), more than the {memory / 1e9:.3g} GB of "
+                      "this machine")
 
 
 @app.command("run")
