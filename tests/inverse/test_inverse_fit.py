@@ -378,3 +378,20 @@ def test_a_non_finite_gradient_at_the_final_parameters_is_an_error():
         fit(loss, jnp.ones(1), optimizer="sgd", learning_rate=2.0, steps=1, progress=False)
     with pytest.raises(SimulationError, match="at step 1"):  # one more step: the loop's own check
         fit(loss, jnp.ones(1), optimizer="sgd", learning_rate=2.0, steps=2, progress=False)
+
+
+def test_a_loss_that_becomes_non_finite_says_whether_the_start_or_the_steps_are_to_blame(x64):
+    """"loss or gradient became non-finite ... at step 1" named neither the learning rate nor the
+    starting point: the message now says which one to change."""
+    def blows_up(x):  # finite at 1; Adam's first step of 30 takes x to -29, where exp(x²) overflows
+        return jnp.sum(jnp.exp(x**2))
+
+    with pytest.raises(SimulationError, match=r"^loss or gradient became non-finite \(loss=inf, .*\) at step 1; the "
+                       r"parameters came from 1 adam updates with learning_rate = 30: a smaller learning rate may "
+                       r"help$"):
+        fit(blows_up, jnp.ones(2), learning_rate=30.0, steps=5, progress=False)
+    with pytest.raises(SimulationError, match=r"at step 0; the loss or its gradient is not finite at the starting "
+                       r"parameters: start elsewhere$"):
+        fit(lambda x: jnp.sum(jnp.log(x)), -jnp.ones(2), steps=5, progress=False)
+    res = fit(blows_up, jnp.ones(2), learning_rate=0.1, steps=5, progress=False)  # a small rate runs
+    assert np.all(np.isfinite(res.losses)) and res.losses[-1] < res.losses[0]

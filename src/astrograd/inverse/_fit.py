@@ -178,6 +178,23 @@ def _run_update(update, diff, opt_state, args, step: int):
         return new_diff, new_state, float(value), float(gnorm)
 
 
+def _non_finite_advice(step: int, start: int, name: str, learning_rate: float | None) -> str:
+    """What to change when the loss or gradient is not finite at ``step``: at the first step of a
+    fresh run, the starting parameters; later, the optimiser's steps ("at step 5" alone named
+    neither)."""
+    if step == 0:
+        return "; the loss or its gradient is not finite at the starting parameters: start elsewhere"
+    if step == start:  # resumed from a checkpoint: the parameters it holds
+        return "; the loss or its gradient is not finite at the checkpoint's parameters"
+    if name == "custom":
+        return f"; the parameters came from {step} optimiser updates: a smaller step size may help"
+    if name == "lbfgs" and learning_rate is None:
+        return f"; the parameters came from {step} lbfgs updates (line search): a starting point nearer the minimum " \
+               "may help"
+    rate = "its default learning_rate" if learning_rate is None else f"learning_rate = {learning_rate:g}"
+    return f"; the parameters came from {step} {name} updates with {rate}: a smaller learning rate may help"
+
+
 def fit(
     loss: Callable[[Any], jax.Array],
     params: Any,
@@ -322,6 +339,7 @@ def fit(
             if not (math.isfinite(value) and math.isfinite(gnorm)):
                 raise SimulationError(
                     f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
+                    f"{_non_finite_advice(step, start, name, learning_rate)}"
                 )
             losses.append(value)
             if value < best_loss:
@@ -343,7 +361,8 @@ def fit(
     _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, args, step)
     if not (math.isfinite(final_value) and math.isfinite(final_gnorm)):  # the loop refuses them at every step
         raise SimulationError(f"loss or gradient became non-finite (loss={final_value}, |grad|={final_gnorm}) at "
-                              f"the final parameters after step {step}")
+                              f"the final parameters after step {step}"
+                              f"{_non_finite_advice(step, start, name, learning_rate)}")
     if final_value < best_loss:
         best_loss, best_diff = final_value, diff
     params_history = None
