@@ -127,10 +127,7 @@ def run_cmd(
         )
         result = run_problem(pr)
     except InputError as err:
-        message = name_options(str(err), given)
-        for advice, option in RUN_ADVICE.items():
-            message = message.replace(advice, option)
-        raise InputError(message) from None
+        raise InputError(_in_options(name_options(str(err), given), RUN_ADVICE)) from None
     except StepCapError as err:  # the library's advice, "increase max_steps", is no option of `run`
         raise SimulationError(
             f"the run reached the cap of {err.max_steps} time steps at t = {err.t:.6g}, short of --t-end = "
@@ -188,6 +185,19 @@ def _wind_momentum_option():
                         "(as `run wind --wind-momentum`; default: off, only heat)")
 
 
+# fit_wind's advice when the step cap is met where Adam took a start, in fit-wind's options
+FIT_ADVICE = {"use starts ": "use --starts ", "smaller learning_rate": "smaller --learning-rate"}
+
+
+def _in_options(message: str, phrases: dict[str, str]) -> str:
+    """``message`` with each library phrase (a key of ``phrases``, e.g. "choose t_end <") replaced
+    by its wording in the command's options ("choose --t-end <"), wherever it stands; leading
+    parameter names are ``name_options``' job."""
+    for phrase, option in phrases.items():
+        message = message.replace(phrase, option)
+    return message
+
+
 # a checkpoint's settings as the library names them (``refuse_other_settings``), in the options
 # of fit-wind and posterior
 CHECKPOINT_OPTIONS = {" wind_momentum=True": " --wind-momentum", " wind_momentum=False": " --no-wind-momentum",
@@ -212,8 +222,7 @@ def _checkpoint_named_as_options(starts: str | None = None):
         message = str(err)
         if not message.startswith("checkpoint "):
             raise
-        for name, option in CHECKPOINT_OPTIONS.items():
-            message = message.replace(name, option)
+        message = _in_options(message, CHECKPOINT_OPTIONS)
         if starts is not None:
             message = re.sub(r" starts=\[.*\] \(v_inf km/s, mdot Msun/Myr\)", lambda _: f" --starts {starts!r}",
                              message)
@@ -258,8 +267,7 @@ def fit_wind_cmd(
             res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
                            checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
     except SimulationError as err:  # the step cap met where Adam took a start: the advice in the options
-        raise SimulationError(str(err).replace("use starts ", "use --starts ")
-                              .replace("smaller learning_rate", "smaller --learning-rate")) from None
+        raise SimulationError(_in_options(str(err), FIT_ADVICE)) from None
     from astrograd.io import write_h5
 
     write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
