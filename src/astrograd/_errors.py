@@ -11,6 +11,7 @@ from decimal import Decimal
 import numpy as np
 
 __all__ = [
+    "FitStepError",
     "InputError",
     "SimulationError",
     "check_choice",
@@ -38,6 +39,18 @@ class SimulationError(RuntimeError):
 
     The message names the time and place where it happened. The CLI exits with status 2.
     """
+
+
+class FitStepError(SimulationError):
+    """A check that failed inside the loss of ``astrograd.inverse.fit`` (``equinox.error_if``,
+    such as a solver's step cap). ``step``: the optimiser step whose loss failed; ``params``: the
+    parameters it was evaluated at (the pytree given to ``fit``); ``cause`` (also ``__cause__``):
+    the exception the compiled update raised. A caller rewords it by type and attributes, not by
+    its message."""
+
+    def __init__(self, message: str, step: int, cause: BaseException, params):
+        super().__init__(message)
+        self.step, self.cause, self.params = step, cause, params
 
 
 def _fmt(value) -> str:

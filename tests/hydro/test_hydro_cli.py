@@ -5,6 +5,7 @@ import re
 
 import astropy.units as u
 import h5py
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -801,20 +802,22 @@ def test_fit_wind_start_too_fast_for_the_step_cap_names_the_start_and_what_to_ch
     assert res.exit_code == 2 and "max_steps" not in res.output, res.output
     assert _error_lines(res)[-1] == (
         "error: --starts (200000 km/s, 0.1 Msun/Myr) is not allowed; the wind model needs more than its cap of 3280 "
-        "solver steps (80 × cells + 2000) there: the time step falls as 1/v_inf; use starts with a smaller v_inf "
+        "solver steps (80 × cells + 2000) there: the time step falls as 1/v_inf; use --starts with a smaller v_inf "
         "(the data's is 2000 km/s)"), res.output
 
 
 def test_fit_wind_step_cap_met_where_adam_moved_a_start_advises_the_options(tmp_path, monkeypatch):
     """The same cap met at a later step (Adam moved a start to a large v_inf, e.g. `--starts
     1200,0.16 --learning-rate 10`, measured at step 1): the advice names the options, not
-    max_steps. The failure is raised from a stand-in fit with the message fit gives."""
+    max_steps. The failure is raised from a stand-in fit with the error fit gives (its parameters:
+    a start moved to 200000 km/s, where the 16-cell model meets its cap)."""
     import astrograd.hydro._wind as wind_module
-    from astrograd._errors import SimulationError
+    from astrograd._errors import FitStepError
 
     def failing_fit(*args, **kwargs):
-        raise SimulationError("the loss failed at step 1: adaptive_loop reached max_steps=3280 before the next "
-                              "output/end time; increase max_steps or check the step size")
+        raise FitStepError("the loss failed at step 1: adaptive_loop reached max_steps=3280 before the next "
+                           "output/end time; increase max_steps or check the step size", 1, RuntimeError("JAX's"),
+                           wind_module.theta_from_physical([200000.0], [0.1]))
 
     monkeypatch.setattr(wind_module, "_wind_target", lambda problem, setup: np.ones((3, 16)))
     monkeypatch.setattr("astrograd.inverse.fit", failing_fit)
@@ -824,6 +827,80 @@ def test_fit_wind_step_cap_met_where_adam_moved_a_start_advises_the_options(tmp_
         "error: the loss failed at step 1: Adam moved a start to a v_inf too large for the solver; the wind model "
         "needs more than its cap of 3280 solver steps (80 × cells + 2000) there: the time step falls as 1/v_inf; use "
         "--starts nearer the data's v_inf (2000 km/s) or a smaller --learning-rate"], res.output
+
+
+def test_fit_wind_step_cap_at_step_0_names_the_start_that_met_it_and_the_option(tmp_path):
+    """Before: the refusal named the start of largest v_inf, whether or not it met the cap (here
+    (150000 km/s, 1e-09 Msun/Myr), whose faint wind runs within it), and advised "use starts", no
+    option. Now the start that met the cap, found by running each, and "--starts"."""
+    res = _invoke("fit-wind", "--cells", 16, "--iterations", 1, "--starts", "150000,1e-9;80000,0.1", "--out", tmp_path)
+    assert res.exit_code == 2 and _error_lines(res)[-1] == (
+        "error: --starts (80000 km/s, 0.1 Msun/Myr) is not allowed; the wind model needs more than its cap of "
+        f"{80 * 16 + 2000} solver steps (80 × cells + 2000) there: the time step falls as 1/v_inf; use --starts with "
+        "a smaller v_inf (the data's is 2000 km/s)"), res.output
+
+
+def test_fit_wind_non_finite_loss_after_updates_names_the_learning_rate_option(tmp_path, monkeypatch):
+    """inverse.fit's advice for a loss that became non-finite after some updates of fit-wind's
+    Adam (a custom optax one) was "the parameters came from 1 optimiser updates: a smaller step
+    size may help", which names no option; now "--learning-rate". The real fit runs, on a loss
+    (monkeypatched) that is finite at the starts only."""
+    import astrograd.hydro._wind as wind_module
+
+    theta0 = wind_module.theta_from_physical([1200.0], [0.16])  # numpy float64: a constant of the loss
+
+    def finite_at_the_start_only(config, t_end, loss):
+        return lambda theta, args: jnp.where(jnp.all(theta == theta0), jnp.sum(theta), jnp.nan)
+
+    monkeypatch.setattr(wind_module, "_wind_target", lambda problem, setup: jnp.ones((3, 16)))
+    monkeypatch.setattr(wind_module, "_summed_loss", finite_at_the_start_only)
+    res = _invoke("fit-wind", "--cells", 16, "--iterations", 3, "--starts", "1200,0.16", "--out", tmp_path)
+    assert res.exit_code == 2 and _error_lines(res) == [
+        "error: loss or gradient became non-finite (loss=nan, |grad|=0.0) at step 1; the parameters came from 1 Adam "
+        "updates: a smaller --learning-rate may help"], res.output
+
+
+def test_loss_map_compares_a_float32_truth_at_float32_precision_and_prints_differences(tmp_path, monkeypatch):
+    """Before: a fit.h5 whose truth another tool stored as float32 was refused (rtol 1e-12), with
+    two truths that printed alike ("(2000 km/s, 0.1186 Msun/Myr), this map's is (2000 km/s,
+    0.1186 Msun/Myr)"). Now it is compared at float32 precision, and a truth that differs at
+    that precision prints in the digits that tell the two apart."""
+    import astrograd.hydro._wind as wind_module
+    from astrograd.hydro._problems import WindSetup
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("the loss map was computed")
+
+    monkeypatch.setattr(wind_module, "wind_loss_map", no_map)
+    setup = WindSetup()
+    common = ("loss-map", "--cells", 16, "--grid", 2, "--loss", "density", "--out", tmp_path / "map")
+    res = _invoke(*common, "--fit", _fit_file(tmp_path / "fit.h5", v_inf_true_km_s=np.float32(setup.v_inf_km_s),
+                                              mdot_true_msun_per_myr=np.float32(setup.mdot_msun_per_myr)))
+    assert "the loss map was computed" in str(res.exception), res.output  # accepted: the map was reached
+    off = np.float32(setup.mdot_msun_per_myr * (1 + 1e-6))  # 8 float32 steps from the truth
+    res = _invoke(*common, "--fit", _fit_file(tmp_path / "fit.h5", v_inf_true_km_s=np.float32(setup.v_inf_km_s),
+                                              mdot_true_msun_per_myr=off))
+    lines = _error_lines(res)
+    found = re.search(r"fitted the truth \(v_inf, mdot\) = \(2000 km/s, ([0-9.]+) Msun/Myr\), this map's is \(2000 "
+                      r"km/s, ([0-9.]+) Msun/Myr\)", lines[-1])
+    assert res.exit_code == 2 and len(lines) == 1 and found, res.output
+    assert found[1] != found[2] and float(found[1]) == pytest.approx(float(off), rel=1e-6)  # 7 digits tell them apart
+    assert float(found[2]) == pytest.approx(setup.mdot_msun_per_myr, rel=1e-6)
+
+
+def test_fit_wind_refuses_a_checkpoint_of_another_fit_naming_out(tmp_path, x64):
+    """A file in --out written by another fit (inverse.fit's, of another loss) was refused with
+    fit's "delete it or pass another path", a path fit-wind takes from --out; now "use another
+    --out"."""
+    from astrograd.inverse import fit
+
+    path = tmp_path / "checkpoint-density-16.npz"
+    fit(lambda x: jnp.sum(x**2), jnp.ones(2), steps=1, checkpoint=path, progress=False)
+    res = _invoke("fit-wind", "--cells", 16, "--iterations", 1, "--starts", "1200,0.16", "--out", tmp_path)
+    lines = _error_lines(res)
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0].startswith(f"error: checkpoint {str(path)!r} was written by a different fit ("), res.output
+    assert lines[0].endswith("; delete it or use another --out"), res.output
 
 
 def _fit_file(path, **attrs):

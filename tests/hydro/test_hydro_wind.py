@@ -118,6 +118,50 @@ def test_fit_wind_checkpoint_is_tied_to_its_settings(x64, monkeypatch, tmp_path)
         fit_wind(wind_problem(16), [[1200.0, 0.16]], learning_rate=0.0)
 
 
+def test_fit_wind_rewords_the_step_cap_by_type_not_by_the_wording_of_fit_s_message(x64, monkeypatch):
+    """Before: the step cap was recognised by a regular expression on fit's message ("the loss
+    failed at step K: adaptive_loop reached max_steps=N "), so another wording of it left the
+    advice "increase max_steps", no setting of fit_wind. Now by type (fit's FitStepError, the
+    solver's StepCapError found by running the starts at the failed step's parameters): fit's
+    message reworded here (monkeypatched) is reworded all the same; a FitStepError where no start
+    meets the cap is raised unchanged."""
+    import astrograd.hydro._wind as wind_module
+    import astrograd.inverse
+    import astrograd.inverse._fit as fit_module
+    from astrograd._errors import SimulationError
+
+    original = fit_module._run_update
+
+    def reworded(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        except SimulationError as err:
+            err.args = (str(err).replace("adaptive_loop reached max_steps=", "the solver met its step cap of "),)
+            raise
+
+    monkeypatch.setattr(fit_module, "_run_update", reworded)
+    with pytest.raises(InputError) as caught:
+        fit_wind(wind_problem(16), [[200000.0, 0.1]], iterations=1, progress=False)
+    assert str(caught.value) == (
+        "starts (200000 km/s, 0.1 Msun/Myr) is not allowed; the wind model needs more than its cap of "
+        f"{80 * 16 + 2000} solver steps (80 × cells + 2000) there: the time step falls as 1/v_inf; use starts with a "
+        "smaller v_inf (the data's is 2000 km/s)")
+
+    from astrograd._errors import FitStepError
+
+    other = FitStepError("the loss failed at step 0: something else", 0, RuntimeError("JAX's"),
+                         theta_from_physical([1200.0], [0.16]))
+
+    def failing_fit(*args, **kwargs):
+        raise other
+
+    monkeypatch.setattr(wind_module, "_wind_target", lambda problem, setup: jnp.ones((3, 16)))
+    monkeypatch.setattr(astrograd.inverse, "fit", failing_fit)
+    with pytest.raises(FitStepError) as caught:
+        fit_wind(wind_problem(16), [[1200.0, 0.16]], iterations=1, progress=False)
+    assert caught.value is other
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [

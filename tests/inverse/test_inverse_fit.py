@@ -134,6 +134,27 @@ def test_a_check_failing_inside_the_loss_is_reported_with_the_step(x64):
         fit(loss, {"x": jnp.array(0.0)}, learning_rate=1.0, steps=5, progress=False)
 
 
+def test_a_check_failing_inside_the_loss_is_a_fit_step_error_with_step_params_and_cause(x64):
+    """A caller (fit_wind) rewords the failure by type and attributes, not by matching fit's
+    message: FitStepError (a SimulationError, exported by astrograd.inverse) carries the step, the
+    parameters whose loss failed (the pytree as given, static leaves too) and JAX's error as
+    ``cause`` and ``__cause__``; the message is unchanged."""
+    import equinox as eqx
+
+    from astrograd.inverse import FitStepError
+
+    def loss(p):  # Adam with learning rate 1 moves x by 1 per step: 0, 1, 2 (fails)
+        return -eqx.error_if(p["x"], p["x"] > 1.5, "x left its range") * p["scale"]
+
+    with pytest.raises(FitStepError, match="^the loss failed at step 2: x left its range$") as caught:
+        fit(loss, {"x": jnp.array(0.0), "scale": 1, "name": "unit"}, learning_rate=1.0, steps=5, progress=False)
+    err = caught.value
+    assert isinstance(err, SimulationError) and err.step == 2
+    assert err.params["x"] == pytest.approx(2.0, abs=1e-6) and (err.params["scale"], err.params["name"]) == (1, "unit")
+    assert err.cause is err.__cause__ and isinstance(err.cause, RuntimeError | ValueError)
+    assert "x left its range" in str(err.cause) and not isinstance(err.cause, FitStepError)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -239,3 +239,28 @@ def test_sigkill_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path
     assert meta_a == meta_b and meta_b["step"] == 12 and sorted(a) == sorted(b) and "losses" in a
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_fit_gravity_non_finite_loss_after_updates_names_the_learning_rate_option(monkeypatch):
+    """inverse.fit's advice for a loss that became non-finite after some Adam updates named the
+    library's "learning_rate = 1e+300"; the command names --learning-rate. Reached where the
+    library's own check of the first step (monkeypatched away here) lets the fit's error through."""
+    import astrograd.orbit._problems as problems
+
+    monkeypatch.setattr(problems, "_check_fit_start", lambda *args: None)
+    r = runner.invoke(app, ["fit-gravity", "--dt", "0.1", "--learning-rate", "1e300", "--steps", "3", "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert r.stderr.startswith("error: loss or gradient became non-finite ("), r.stderr
+    assert r.stderr.strip().endswith(") at step 1; the parameters came from 1 adam updates with --learning-rate = "
+                                     "1e+300: a smaller learning rate may help"), r.stderr
+
+
+def test_learn_drag_non_finite_loss_after_updates_names_the_learning_rate_option():
+    """learn-drag ended "... 1 adam updates with learning_rate = 1e+300: a smaller learning rate
+    may help", the library's name; now --learning-rate."""
+    r = runner.invoke(app, ["learn-drag", "--steps", "2", "--depth", "0", "--dt", "0.1",
+                            "--learning-rate", "1e300", "--no-progress"])
+    assert r.exit_code == 2 and r.stderr.strip().count("\n") == 0, r.stderr
+    assert r.stderr.startswith("error: loss or gradient became non-finite ("), r.stderr
+    assert r.stderr.strip().endswith(") at step 1; the parameters came from 1 adam updates with --learning-rate = "
+                                     "1e+300: a smaller learning rate may help"), r.stderr

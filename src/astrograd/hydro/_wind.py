@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -307,27 +306,50 @@ def _check_fit_resume(checkpoint, problem: Problem, *, loss: str, iterations: in
                          "checkpoint file")
 
 
+def _starts_at_the_step_cap(problem: Problem, theta) -> list:
+    """``(index, StepCapError)`` of each start whose forward run of the wind model meets its step
+    cap at fit coordinates ``theta`` (k, 2): run one at a time outside ``jit``, where
+    :func:`~astrograd.hydro._solve.simulate` raises the cap as a StepCapError (with the cap). For
+    ``fit``'s error path only: k forward runs."""
+    from astrograd.hydro._solve import StepCapError
+
+    f = wind_model(problem, adjoint="forward")
+    cu = problem.units
+    v_scale, m_scale = cu.to_code(V_SCALE), cu.to_code(MDOT_SCALE)
+    capped = []
+    for i, (a, b) in enumerate(np.asarray(theta)):
+        try:  # the loss's conversion of θ to code units
+            f(v_scale * jnp.exp(jnp.asarray(a)), m_scale * jnp.exp(jnp.asarray(b - 2.0 * a)))
+        except StepCapError as err:
+            capped.append((i, err))
+    return capped
+
+
 @contextlib.contextmanager
-def _step_cap_named(starts, data_v_inf: float):
-    """``fit``'s "the loss failed at step K: adaptive_loop reached max_steps=N ...; increase
-    max_steps" (not a setting of :func:`fit_wind`: the cap is :func:`wind_model`'s default)
-    reworded as what the caller can change. The solver's CFL step falls as 1/v∞ (the free wind
-    and the hot bubble move at ~v∞), so the cap is met by too large a v∞: at step 0 a start's
-    (an InputError naming the start of largest v∞), later one Adam moved to. ``starts``: (k, 2)
-    (v∞ km/s, Ṁ M☉/Myr); ``data_v_inf``: the v∞ of the data fitted (km/s)."""
+def _step_cap_named(problem: Problem, starts, data_v_inf: float):
+    """``fit``'s FitStepError for the solver's step cap ("the loss failed at step K: adaptive_loop
+    reached max_steps=N ...; increase max_steps", not a setting of :func:`fit_wind`: the cap is
+    :func:`wind_model`'s default) reworded as what the caller can change. Which starts met the
+    cap is found by running each at the failed step's parameters (a StepCapError; any other
+    failure is raised unchanged). The solver's CFL step falls as 1/v∞ (the free wind and the hot
+    bubble move at ~v∞), so the cap is met by too large a v∞: at step 0 a start's (an
+    InputError naming the starts that met it), later one Adam moved to. ``starts``: (k, 2) (v∞
+    km/s, Ṁ M☉/Myr); ``data_v_inf``: the v∞ of the data fitted (km/s)."""
+    from astrograd._errors import FitStepError
+
     try:
         yield
-    except SimulationError as err:
-        found = re.match(r"the loss failed at step (\d+): adaptive_loop reached max_steps=(\d+) ", str(err))
-        if found is None:
+    except FitStepError as err:
+        capped = _starts_at_the_step_cap(problem, err.params)
+        if not capped:
             raise
-        step, cap = int(found[1]), int(found[2])
+        step, cap = err.step, capped[0][1].max_steps
         why = (f"the wind model needs more than its cap of {cap} solver steps (80 × cells + 2000) there: the time step "
                "falls as 1/v_inf")
         if step == 0:
-            v, m = starts[int(np.argmax(starts[:, 0]))]
-            raise InputError(f"starts ({v:g} km/s, {m:g} Msun/Myr) is not allowed; {why}; use starts with a smaller "
-                             f"v_inf (the data's is {data_v_inf:g} km/s)") from None
+            named = ", ".join(f"({starts[i, 0]:g} km/s, {starts[i, 1]:g} Msun/Myr)" for i, _ in capped)
+            raise InputError(f"starts {named} {'is' if len(capped) == 1 else 'are'} not allowed; {why}; use starts "
+                             f"with a smaller v_inf (the data's is {data_v_inf:g} km/s)") from None
         raise SimulationError(f"the loss failed at step {step}: Adam moved a start to a v_inf too large for the "
                               f"solver; {why}; use starts nearer the data's v_inf ({data_v_inf:g} km/s) or a smaller "
                               "learning_rate") from None
@@ -419,7 +441,7 @@ def fit_wind(
     _check_fit_resume(checkpoint, problem, loss=loss, iterations=iterations, learning_rate=learning_rate,
                       starts=starts, theta0=theta0)
     args = _loss_args(problem, _wind_target(problem, setup))
-    with _step_cap_named(starts, setup.v_inf_km_s):
+    with _step_cap_named(problem, starts, setup.v_inf_km_s):
         result = fit(
             _summed_loss(problem.config, problem.t_end, loss),  # compiled once per grid: the problem's arrays are args
             theta0,

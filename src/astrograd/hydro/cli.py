@@ -185,8 +185,11 @@ def _wind_momentum_option():
                         "(as `run wind --wind-momentum`; default: off, only heat)")
 
 
-# fit_wind's advice when the step cap is met where Adam took a start, in fit-wind's options
-FIT_ADVICE = {"use starts ": "use --starts ", "smaller learning_rate": "smaller --learning-rate"}
+# fit_wind's advice when the step cap is met at a start or where Adam took one, and inverse.fit's
+# when the loss became non-finite after some updates (fit-wind's Adam is a custom optax one, whose
+# step size fit cannot name), in fit-wind's options
+FIT_ADVICE = {"use starts ": "use --starts ", "smaller learning_rate": "smaller --learning-rate",
+              "optimiser updates: a smaller step size may help": "Adam updates: a smaller --learning-rate may help"}
 
 
 def _in_options(message: str, phrases: dict[str, str]) -> str:
@@ -204,7 +207,9 @@ CHECKPOINT_OPTIONS = {" wind_momentum=True": " --wind-momentum", " wind_momentum
                       " noise=": " --noise ", " num_warmup=": " --warmup ", " num_samples=": " --samples ",
                       " cells=": " --cells ", " loss=": " --loss ", " iterations=": " --iterations ",
                       " learning_rate=": " --learning-rate ",
-                      "another checkpoint file": "another --out"}
+                      "another checkpoint file": "another --out",
+                      # inverse.fit's refusal of a checkpoint of another fit: the path is --out's
+                      "delete it or pass another path": "delete it or use another --out"}
 
 
 @contextlib.contextmanager
@@ -260,14 +265,15 @@ def fit_wind_cmd(
     start_pairs = _starts(starts)
     _refuse_cells_beyond_memory(cells)
     problem = wind_problem(cells, wind_momentum=wind_momentum)
-    from astrograd._errors import SimulationError
+    from astrograd._errors import InputError, SimulationError
 
     try:
         with _checkpoint_named_as_options(starts):
             res = fit_wind(problem, start_pairs, loss=loss, iterations=iterations, learning_rate=learning_rate,
                            checkpoint=out / f"checkpoint-{loss}-{cells}.npz")
-    except SimulationError as err:  # the step cap met where Adam took a start: the advice in the options
-        raise SimulationError(_in_options(str(err), FIT_ADVICE)) from None
+    except (InputError, SimulationError) as err:  # e.g. the step cap met at a start: the advice in the options
+        kind = InputError if isinstance(err, InputError) else SimulationError
+        raise kind(_in_options(str(err), FIT_ADVICE)) from None
     from astrograd.io import write_h5
 
     write_h5(out / "fit.h5", {"starts": res.starts, "recovered": res.recovered, "relative_error": res.relative_error,
@@ -404,16 +410,43 @@ def _check_fit_settings(path: Path, attrs: dict, *, cells: int, loss: str, wind_
     truth = (setup.v_inf_km_s, setup.mdot_msun_per_myr)
     keys = ("v_inf_true_km_s", "mdot_true_msun_per_myr")
     if all(k in attrs for k in keys):
-        stored_truth = [np.asarray(attrs[k]) for k in keys]
+        import h5py
+
+        with h5py.File(path, "r") as f:  # as stored: read_h5 gives a float32 attribute as a Python float
+            stored_truth = [np.asarray(f.attrs[k]) for k in keys]
         if not all(a.size == 1 and (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating))
                    for a in stored_truth):
             raise InputError(f"attributes {', '.join(map(repr, keys))} in {str(path)!r} are not allowed; they must be "
                              "numbers (the truth of the fit)")
-        stored_truth = tuple(float(a.reshape(())) for a in stored_truth)
-        if not np.allclose(stored_truth, truth, rtol=1e-12, atol=0.0):
-            raise InputError(f"--fit {str(path)!r} fitted the truth (v_inf, mdot) = ({stored_truth[0]:.6g} km/s, "
-                             f"{stored_truth[1]:.6g} Msun/Myr), this map's is ({truth[0]:.6g} km/s, {truth[1]:.6g} "
-                             "Msun/Myr); use a fit.h5 of fit-wind's wind problem or another --fit")
+        stored_truth = [a.reshape(())[()] for a in stored_truth]
+        # at the precision the file stored: another tool's float32 truth was refused (rtol 1e-12)
+        # as two values printed alike, "(2000 km/s, 0.1186 Msun/Myr), this map's is (2000 km/s, 0.1186 ...)"
+        same = [bool(np.isclose(float(a), b, rtol=_stored_rtol(a), atol=0.0))
+                for a, b in zip(stored_truth, truth, strict=True)]
+        if not all(same):
+            shown, this = zip(*(_told_apart(float(a), b, equal) for a, b, equal in zip(stored_truth, truth, same,
+                                                                                      strict=True)), strict=True)
+            raise InputError(f"--fit {str(path)!r} fitted the truth (v_inf, mdot) = ({shown[0]} km/s, {shown[1]} "
+                             f"Msun/Myr), this map's is ({this[0]} km/s, {this[1]} Msun/Myr); use a fit.h5 of "
+                             "fit-wind's wind problem or another --fit")
+
+
+def _stored_rtol(value) -> float:
+    """The relative tolerance of a number as a file stored it: its float type's epsilon (a float32
+    rounds the truth by up to half of it), 1e-12 for a float64 or an integer."""
+    import numpy as np
+
+    return max(float(np.finfo(value.dtype).eps), 1e-12) if np.issubdtype(value.dtype, np.floating) else 1e-12
+
+
+def _told_apart(a: float, b: float, equal: bool) -> tuple[str, str]:
+    """``a`` and ``b`` in 6 significant digits, or in as many more (up to 17) as they need to
+    print differently unless they are ``equal`` (within the stored precision)."""
+    for digits in range(6, 18):
+        pair = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if equal or pair[0] != pair[1]:
+            break
+    return pair
 
 
 @app.command("posterior")

@@ -1,6 +1,7 @@
 """Fitting and sensitivities: ``fit`` (optax, history, save/resume), Jacobians, JVPs, Fisher,
 posterior sampling with NUTS (``sample``)."""
 
+from astrograd._errors import FitStepError
 from astrograd.inverse._fisher import fisher
 from astrograd.inverse._fit import FitResult, fit
 from astrograd.inverse._sample import SampleResult, check_checkpoint, sample
@@ -13,6 +14,7 @@ from astrograd.inverse._sensitivity import (
 
 __all__ = [
     "FiniteDifferenceLimit",
+    "FitStepError",
     "FitResult",
     "SampleResult",
     "check_checkpoint",

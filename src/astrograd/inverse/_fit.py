@@ -19,11 +19,12 @@ import optax
 
 from astrograd._cli_util import ProgressBar, StopBetweenSteps
 from astrograd._errors import (
+    FitStepError,
     InputError,
     SimulationError,
     check_bool,
     check_positive,
-    runtime_checks_as_simulation_errors,
+    runtime_check_message,
 )
 from astrograd.io._npz import args_record, as_stored, atomic_savez, differing_keys, load_npz, sha256_of
 
@@ -170,12 +171,19 @@ def _fingerprint(name, learning_rate, tol, leaves, state_leaves, args, extra) ->
     })
 
 
-def _run_update(update, diff, opt_state, args, step: int):
+def _run_update(update, diff, static, opt_state, args, step: int):
     """One compiled update, with the loss value and gradient norm as floats. A check that fails
-    inside the loss (e.g. a solver's step cap) becomes a SimulationError naming the step."""
-    with runtime_checks_as_simulation_errors(f"the loss failed at step {step}: "):
+    inside the loss (e.g. a solver's step cap) becomes a one-line FitStepError naming the step,
+    with the parameters and JAX's error as attributes."""
+    try:
         new_diff, new_state, value, gnorm = update(diff, opt_state, args)
         return new_diff, new_state, float(value), float(gnorm)
+    except (RuntimeError, ValueError) as err:  # JAX raises a failed check as either, by where it surfaces
+        message = runtime_check_message(err)
+        if message is None:
+            raise
+        raise FitStepError(f"the loss failed at step {step}: {message}", step, err,
+                           eqx.combine(diff, static)) from err
 
 
 def _non_finite_advice(step: int, start: int, name: str, learning_rate: float | None) -> str:
@@ -235,8 +243,9 @@ def fit(
     progress: show a progress bar with the current loss on stderr.
 
     Each update is one ``jax.jit``-compiled function (compiled once). A non-finite loss or
-    gradient, or a check failing inside the loss (``equinox.error_if``, such as a solver's step
-    cap), raises SimulationError naming the step.
+    gradient raises SimulationError naming the step; a check failing inside the loss
+    (``equinox.error_if``, such as a solver's step cap) raises its subclass FitStepError with the
+    step, the parameters and JAX's error as attributes (``step``, ``params``, ``cause``).
     """
     for name, value in (("steps", steps), ("checkpoint_every", checkpoint_every)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
@@ -335,7 +344,7 @@ def fit(
         bar.advance(start)
         while step < steps and not converged:
             stop.check(save, step, path)  # Ctrl-C: keep every finished step
-            new_diff, new_state, value, gnorm = _run_update(update, diff, opt_state, args, step)
+            new_diff, new_state, value, gnorm = _run_update(update, diff, static, opt_state, args, step)
             if not (math.isfinite(value) and math.isfinite(gnorm)):
                 raise SimulationError(
                     f"loss or gradient became non-finite (loss={value}, |grad|={gnorm}) at step {step}"
@@ -358,7 +367,7 @@ def fit(
         save(step)
 
     # the loss and gradient at the final parameters, from the already compiled update
-    _, _, final_value, final_gnorm = _run_update(update, diff, opt_state, args, step)
+    _, _, final_value, final_gnorm = _run_update(update, diff, static, opt_state, args, step)
     if not (math.isfinite(final_value) and math.isfinite(final_gnorm)):  # the loop refuses them at every step
         raise SimulationError(f"loss or gradient became non-finite (loss={final_value}, |grad|={final_gnorm}) at "
                               f"the final parameters after step {step}"

@@ -11,7 +11,7 @@ import jax
 import typer
 
 from astrograd._cli_util import check_output, handle_errors, print_json
-from astrograd._errors import InputError, check_seed
+from astrograd._errors import InputError, SimulationError, check_seed
 from astrograd._precision import float64
 
 app = typer.Typer(
@@ -33,22 +33,25 @@ OPTIONS = {"g_true": "--g-true", "g_init": "--g-init", "speed": "--speed", "dt":
 
 @contextmanager
 def _advice_as_options(*rewrites: tuple[str, str]) -> Iterator[None]:
-    """An InputError of the library whose message matches a pattern of ``rewrites`` ((regular
-    expression, replacement), ...) is raised again with the replacement: the library's advice
-    names its parameters ("lower dt"), the command's user has options."""
+    """An InputError or SimulationError of the library whose message matches a pattern of
+    ``rewrites`` ((regular expression, replacement), ...) is raised again (as an InputError or a
+    SimulationError) with the replacement: the library's advice names its parameters ("lower
+    dt"), the command's user has options. Every command also gets :data:`LEARNING_RATE_NAMED`."""
     try:
         yield
-    except InputError as err:
+    except (InputError, SimulationError) as err:
         message = str(err)
-        for pattern, replacement in rewrites:
+        for pattern, replacement in (*rewrites, LEARNING_RATE_NAMED):
             message = re.sub(pattern, replacement, message)
         if message == str(err):
             raise
-        raise InputError(message) from None
+        raise (InputError if isinstance(err, InputError) else SimulationError)(message) from None
 
 
 # a dt as long as the flight (_problems._require_steps_in_air)
 LOWER_DT = (r"; lower dt$", "; lower --dt")
+# inverse.fit's advice when the loss or its gradient became non-finite after some updates
+LEARNING_RATE_NAMED = (r" updates with learning_rate = ", " updates with --learning-rate = ")
 
 
 def _too_many_steps(advice: str) -> tuple[str, str]:
