@@ -61,3 +61,22 @@ def test_check_in_range_refuses_bools():
     with pytest.raises(InputError, match="^omega_b = True is not a number$"):
         Cosmology(omega_b=True)
     assert check_in_range("theta", "0.5", 0.0, 2.0) == 0.5 and check_in_range("n", np.int64(1), 0.0, 2.0) == 1.0
+
+
+def test_errors_with_attributes_survive_pickling():
+    """Exceptions with extra __init__ arguments must pickle (a worker process sends them back):
+    without __reduce__ unpickling called __init__ with the message alone (a TypeError)."""
+    import pickle
+
+    import numpy as np
+
+    from astrograd.hydro._solve import StepCapError
+    from astrograd.inverse import FitStepError
+
+    err = pickle.loads(pickle.dumps(FitStepError("the loss failed at step 3: x", 3, RuntimeError("x"),
+                                                 {"a": np.arange(2.0)})))
+    assert (type(err), str(err), err.step, str(err.cause)) == (FitStepError, "the loss failed at step 3: x", 3, "x")
+    np.testing.assert_array_equal(err.params["a"], [0.0, 1.0])
+    cap = pickle.loads(pickle.dumps(StepCapError("cap met", 10, 0.5, 0.75, 1.0)))
+    assert (type(cap), str(cap), cap.max_steps, cap.t, cap.stop, cap.t_end) == (StepCapError, "cap met", 10, 0.5,
+                                                                              0.75, 1.0)

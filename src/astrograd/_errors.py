@@ -52,6 +52,9 @@ class FitStepError(SimulationError):
         super().__init__(message)
         self.step, self.cause, self.params = step, cause, params
 
+    def __reduce__(self):  # pickling (e.g. from a worker process) needs every argument of __init__
+        return type(self), (str(self), self.step, self.cause, self.params)
+
 
 def _fmt(value) -> str:
     try:

@@ -49,6 +49,9 @@ class StepCapError(SimulationError):
         super().__init__(message)
         self.max_steps, self.t, self.stop, self.t_end = max_steps, t, stop, t_end
 
+    def __reduce__(self):  # pickling (e.g. from a worker process) needs every argument of __init__
+        return type(self), (str(self), self.max_steps, self.t, self.stop, self.t_end)
+
 
 class HydroSolution(eqx.Module):
     """Result of :func:`simulate`.
