@@ -16,8 +16,10 @@ from astrograd._cli_util import check_out_folder, fail, handle_errors, quiet_cal
 
 AREAS = {
     "orbit": "The ballistic throw: fit gravity, best angle, learn a drag force.",
-    "hydro": "Radial compressible fluid solver: shock tubes, Sedov, stellar-wind bubbles, wind fits.",
-    "pm": "Particle-mesh cosmological N-body: runs, snapshots, initial conditions that draw an image.",
+    "hydro": "Radial compressible fluid solver: shock tubes, Sedov, stellar-wind bubbles; wind fits, loss maps and "
+             "posteriors.",
+    "pm": "Particle-mesh cosmological N-body: runs and snapshots, initial conditions that draw an image, and those "
+          "behind an observed density map (reconstruct).",
     "flow": "2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits through the solver.",
     "learn": "Networks trained with the solver in the loop.",
 }
@@ -32,7 +34,10 @@ app = typer.Typer(
 
 
 def _mount_areas() -> None:
+    mounted = {group.name for group in app.registered_groups}  # once, however often main() runs in a process
     for area, help_text in AREAS.items():
+        if area in mounted:
+            continue
         module = f"astrograd.{area}.cli"
         if importlib.util.find_spec(f"astrograd.{area}") is None or importlib.util.find_spec(module) is None:
             continue
@@ -103,6 +108,47 @@ def _click_exceptions():
     return exceptions
 
 
+# what a value of each type must be, by the validator's error type (typer 0.29 checks values with pydantic)
+_MUST_BE = {"int_parsing": "an integer", "int_from_float": "an integer", "int_type": "an integer",
+            "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false"}
+#: how close (difflib's ratio of the names without dashes) an option must be to an unknown one to be
+#: suggested: click compared the names with their dashes, so "--" alone made "--out" a match for "--bogus"
+SUGGESTION_CUTOFF = 0.7
+
+
+def _usage_message(err, errors) -> str:
+    """click's message for a usage error, with the value as typed and what it must be for a value
+    that is not of its option's type (pydantic's "Input should be a valid integer, unable to parse
+    string as an integer" named neither), and only close matches suggested for an unknown option."""
+    if isinstance(err, errors.NoSuchOption):
+        return _no_such_option(err)
+    cause = err.__cause__
+    if not isinstance(err, errors.BadParameter) or not callable(getattr(cause, "errors", None)):
+        return err.format_message()  # older typer: click's "'abc' is not a valid integer." names both
+    found = cause.errors()
+    if not found or "input" not in found[0]:
+        return err.format_message()
+    kind, value, said = found[0]["type"], found[0]["input"], str(found[0].get("msg", ""))
+    must_be = _MUST_BE.get(kind) or (said[len("Input should be "):] if said.startswith("Input should be ") else said)
+    message = err.format_message()
+    prefix = message[: -len(err.message)] if err.message and message.endswith(err.message) else "Invalid value: "
+    return f"{prefix}{value!r} is not allowed; it must be {must_be}"
+
+
+def _no_such_option(err) -> str:
+    """"No such option: --bogus", with the command's options that are close to it, if any."""
+    import difflib
+
+    names = set()
+    if err.ctx is not None:
+        for param in err.ctx.command.get_params(err.ctx):
+            names.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+    typed = err.option_name.split("=", 1)[0]
+    close = sorted(n for n in names if difflib.SequenceMatcher(None, typed.lstrip("-"), n.lstrip("-")).ratio()
+                   >= SUGGESTION_CUTOFF)
+    return err.message + (f"; did you mean {' or '.join(close)}?" if close else "")
+
+
 def main() -> None:
     try:
         _main()
@@ -134,7 +180,7 @@ def _main() -> None:
         # one line like every other refusal (`--cells abc`, an unknown option, a missing argument):
         # click's own report was a usage line, a hint and a five-line box
         where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
-        fail(err.format_message() + where, err.exit_code)
+        fail(_usage_message(err, errors) + where, err.exit_code)
     except errors.ClickException as err:  # e.g. a file option that cannot be opened
         fail(err.format_message(), err.exit_code)
     except typer.Abort:

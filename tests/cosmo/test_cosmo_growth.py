@@ -195,3 +195,14 @@ def test_growth_rates_are_the_log_derivatives_of_the_growth_factors(x64):
                                rtol=2e-6)
     early = jnp.array([2e-5, 1e-4])
     np.testing.assert_allclose(table.D2(early) / table.D1(early) ** 2, -3.0 / 7.0, rtol=1e-5)  # measured 5.3e-7
+
+
+@pytest.mark.parametrize("h", [1e3, 1e10, 5e-4, 0.0, -1.0, float("nan"), pytest.param(10**400, id="10**400")])
+def test_hubble_parameter_is_refused_with_one_range(h):
+    """Before: h = 1000 (or 0, negative, NaN) was refused as outside "(0, 10]", h = 0.0005 as
+    outside "[0.001, 10]", the range the docs state; and n_s = 10**400 was an OverflowError."""
+    with pytest.raises(InputError, match=r"^h = \S+ is outside the allowed range \[0\.001, 10\]$"):
+        Cosmology(h=h)
+    assert float(Cosmology(h=10.0).h) == 10.0 and float(Cosmology(h=1e-3).h) == pytest.approx(1e-3)
+    with pytest.raises(InputError, match="^n_s = inf is not allowed; it must be a finite number$"):
+        Cosmology(n_s=10**400)

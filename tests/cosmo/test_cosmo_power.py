@@ -228,8 +228,8 @@ def test_background_refuses_scale_factors_that_are_not_positive():
     ("kwargs", "message"),
     [
         # the transfer function overflowed: σ8 and P(k) NaN
-        ({"h": 1e10}, r"h = 1e\+10 is outside the allowed range \(0, 10\]"),
-        ({"h": 1e3}, r"h = 1000 is outside the allowed range \(0, 10\]"),
+        ({"h": 1e10}, r"h = 1e\+10 is outside the allowed range \[0\.001, 10\]"),
+        ({"h": 1e3}, r"h = 1000 is outside the allowed range \[0\.001, 10\]"),
         ({"sigma8": 1e30}, r"sigma8 = 1e\+30 is outside the allowed range \(0, 100\]"),  # P(k) = inf
         ({"sigma8": None, "A_s": 1e30}, r"A_s = 1e\+30 is outside the allowed range \(0, 0\.0001\]"),
         ({"n_s": 50.0}, r"n_s = 50 is outside the allowed range \[-5, 5\]"),  # σ8 NaN in float32

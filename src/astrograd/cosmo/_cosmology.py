@@ -98,7 +98,8 @@ class Cosmology(eqx.Module):
                     f"omega_b = {float(omega_b):g} is not allowed; it must be >= {OMEGA_B_MIN:g} (below it the "
                     "baryons change P(k) by less than 1e-18, and Ω_b h² underflows float32)"
                 )
-            _check_upper("h", h, H_MAX)
+            # one range in every message (0, negative and non-finite included): h = 1000 was refused
+            # as outside "(0, 10]", h = 0.0005 as outside "[0.001, 10]"
             check_in_range("h", h, H_MIN, H_MAX)
             if sigma8 is not None:
                 _check_upper("sigma8", sigma8, SIGMA8_MAX)
@@ -160,6 +161,8 @@ def _check_finite(name: str, value) -> None:
     """Raise unless ``value`` is one finite number (any sign)."""
     try:
         v = float(value)
+    except OverflowError:  # an int beyond float (10**400): was an OverflowError traceback
+        v = math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         raise InputError(f"{name} = {value!r} is not a number; it must be a finite number") from None
     if not math.isfinite(v):

@@ -56,41 +56,63 @@ def _refuse_cells_beyond_memory(cells: int | None) -> None:
                       "this machine")
 
 
+def _from_init(attribute: str) -> str:
+    """How the help of a `run` option says that an --init snapshot's ``attribute`` comes before its default."""
+    return f"the --init file's attribute {attribute!r} if it has one"
+
+
 @app.command("run")
 @handle_errors(options=RUN_CHOICES)
 @with_float64
 def run_cmd(
     problem: str = typer.Argument(..., help="sod | sedov | wind | custom (custom needs --init)"),
-    cells: int = typer.Option(None, "--cells", help="number of cells (default: sod 400, sedov 200, wind 401)"),
-    geometry: str = typer.Option(None, "--geometry", help="cartesian | cylindrical | spherical"),
-    t_end: float = typer.Option(None, "--t-end", help="end time in code units (default: the problem's)"),
-    gamma: float = typer.Option(None, "--gamma", help="adiabatic index > 1"),
-    riemann: str = typer.Option(None, "--riemann", help="hll | hllc (default hllc)"),
+    # the defaults depend on the problem (and on an --init file, whose attributes come first):
+    # each help says the problem's (test_run_help_states_each_problems_defaults checks them)
+    cells: int = typer.Option(None, "--cells", help="number of cells (default: sod 400, sedov 200, wind 401; "
+                              "with --init: the file's)"),
+    geometry: str = typer.Option(None, "--geometry", help="cartesian | cylindrical | spherical (default: the "
+                                 "problem's: sod cartesian, sedov spherical, wind spherical, custom cartesian; "
+                                 f"{_from_init('geometry')})"),
+    t_end: float = typer.Option(None, "--t-end", help="end time in code units (default: the problem's: sod 0.2, "
+                                "sedov 0.05, wind 0.00852 (25000 yr), custom 0.1 or the --init file's attribute "
+                                "'t_end' if it has one)"),
+    gamma: float = typer.Option(None, "--gamma", help="adiabatic index > 1 (default: the problem's: sod 1.4, "
+                                f"sedov 5/3, wind 5/3, custom 5/3; {_from_init('gamma')})"),
+    riemann: str = typer.Option(None, "--riemann", help=f"hll | hllc (default: hllc; {_from_init('riemann')})"),
     limiter: str = typer.Option(
-        None, "--limiter", help="first_order | minmod | mc | van_leer | superbee (default mc; wind: van_leer)"
+        None, "--limiter", help="first_order | minmod | mc | van_leer | superbee (default: the problem's: sod mc, "
+        f"sedov mc, wind van_leer, custom mc; {_from_init('limiter')})"
     ),
-    integrator: str = typer.Option(None, "--integrator", help="muscl_hancock | ssp_rk2"),
-    cfl: float = typer.Option(None, "--cfl", help="Courant number in (0, 1] (default 0.8)"),
+    integrator: str = typer.Option(None, "--integrator", help="muscl_hancock | ssp_rk2 (default: muscl_hancock; "
+                                   f"{_from_init('integrator')})"),
+    cfl: float = typer.Option(None, "--cfl", help=f"Courant number in (0, 1] (default: 0.8; {_from_init('cfl')})"),
     cfl_width: str = typer.Option(
-        None, "--cfl-width", help="cell width in the CFL condition: volume (V/max A, default) | coordinate (dx)"
+        None, "--cfl-width", help="cell width in the CFL condition: volume (V/max A) | coordinate (dx) (default: "
+        f"volume; {_from_init('cfl_width')})"
     ),
     left_boundary: str = typer.Option(
-        None, "--left-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
+        None, "--left-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1; "
+        "default: the problem's: sod open (cylindrical, spherical: reflective), sedov reflective, wind reflective, "
+        f"custom as sod; {_from_init('left_boundary')})"
     ),
     right_boundary: str = typer.Option(
-        None, "--right-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1)"
+        None, "--right-boundary", help="reflective | open | periodic | inflow (inflow: the state rho, u, p = 1, 0, 1; "
+        f"default: the problem's: sod open, sedov open, wind open, custom open; {_from_init('right_boundary')})"
     ),
     wind_momentum: bool = typer.Option(
         None, "--wind-momentum/--no-wind-momentum", help="wind only: the injected mass carries momentum (radial "
         "velocity v∞ (r/R) in the wind cells of outer edge R; the energy injected stays ½Ṁv∞²) instead of only heat "
         "(default: off, or the --init snapshot's setting)"),
     init: Path = typer.Option(None, "--init", help="HDF5 initial state (rho, u, p; optional x): any state for "
-                              "'custom'; a snapshot of `run sod|sedov|wind --out` continues that problem"),
-    out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5)"),
-    plot: Path = typer.Option(None, "--plot", help="write a PNG of the final profiles here"),
+                              "'custom'; a snapshot of `run sod|sedov|wind --out` continues that problem (default: "
+                              "none, the problem's own initial state)"),
+    out: Path = typer.Option(None, "--out", help="write the final snapshot here (HDF5; default: none, not written)"),
+    plot: Path = typer.Option(None, "--plot", help="write a PNG of the final profiles here (default: none, no "
+                              "figure)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
 ):
-    """Run PROBLEM to --t-end and compare with its exact reference."""
+    """Run PROBLEM to --t-end and compare with its reference (sod: exact Riemann, sedov: Sedov–Taylor,
+    wind: Weaver; custom: none)."""
     from astrograd._errors import InputError, SimulationError
     from astrograd.hydro._examples import build_problem, override, run_problem
     from astrograd.hydro._problems import MIN_WIND_CELLS
@@ -181,8 +203,10 @@ DEFAULT_STARTS = "1200,0.16;3000,0.07;1500,0.06"
 
 
 def _wind_momentum_option():
-    return typer.Option(False, "--wind-momentum/--no-wind-momentum", help="the wind's injected mass carries momentum "
-                        "(as `run wind --wind-momentum`; default: off, only heat)")
+    # the help states the default: typer's "[default: no-wind-momentum]" repeated it
+    return typer.Option(False, "--wind-momentum/--no-wind-momentum", show_default=False,
+                        help="the wind's injected mass carries momentum (as `run wind --wind-momentum`; default: off, "
+                        "only heat)")
 
 
 # fit_wind's advice when the step cap is met at a start or where Adam took one, and inverse.fit's
@@ -316,7 +340,7 @@ def loss_map_cmd(
         1, "--devices", help="split each call over this many devices (GPUs; on a CPU, host devices made with "
         "XLA_FLAGS=--xla_force_host_platform_device_count=N, which run in parallel on separate cores)"),
     fit_file: Path = typer.Option(None, "--fit", help="fit.h5 from fit-wind (of the same --wind-momentum setting): "
-                                  "draw its paths"),
+                                  "draw its paths (default: none, the map alone)"),
     wind_momentum: bool = _wind_momentum_option(),
     out: Path = typer.Option(Path("outputs/hydro/loss-map"), "--out", help="output directory"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),

@@ -170,7 +170,8 @@ def run(
                         "checkpoint_every": "--checkpoint-every"})
 def fit_image_cmd(
     text: str = typer.Option(None, "--text", help="Text to draw (default 'pmwd' when no --image)."),
-    image: Path = typer.Option(None, "--image", help="A picture file (PNG, JPEG) to draw instead of text."),
+    image: Path = typer.Option(None, "--image", help="A picture file (PNG, JPEG) to draw instead of text "
+                              "(default: none, the text)."),
     views: int = typer.Option(1, "--views", help="1: project along z; 2: along z and x at once."),
     iterations: int = typer.Option(100, "--iterations", help="Adam iterations."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default 0.1 for 1 view, 0.02 for 2)."),
