@@ -21,6 +21,25 @@ from astrograd._errors import InputError, SimulationError, runtime_checks_as_sim
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory (bytes), or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def refuse_beyond_memory(what: str, needed_bytes: float, detail: str) -> None:
+    """Raise MemoryError (the CLI's "out of memory", exit status 1: a larger machine may run it)
+    when ``needed_bytes`` (a lower bound of what ``what`` needs, e.g. "--pairs = 100000") exceeds
+    the physical memory; ``detail`` says what was counted."""
+    memory = physical_memory_bytes()
+    if memory is None or needed_bytes <= memory:
+        return
+    raise MemoryError(f"{what} needs at least {needed_bytes / 1e9:.3g} GB ({detail}), more than the "
+                      f"{memory / 1e9:.3g} GB of this machine")
+
+
 def check_output(path, option: str, suffix: str | None, example: str) -> None:
     """Before a command's work: an output ``path`` (of the CLI ``option``) that is a directory or
     lies below a file, or (``suffix``, e.g. ".png") names a file of another type, is an InputError

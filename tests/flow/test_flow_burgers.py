@@ -81,6 +81,26 @@ def test_burgers_bad_input():
         burgers.BurgersConfig(x_min=float("nan"))
 
 
+def test_burgers_dt_the_states_float_type_cannot_hold_is_refused():
+    """A dt of 1e-45 is 0 in float32: the run left u0 unchanged and was reported as a success."""
+    from astrograd._precision import float64
+
+    config = burgers.BurgersConfig(n=16, dt=1e-45)
+    refusal = (r"^dt = 1e-45 is not allowed; float32 \(the state's precision\) cannot hold it: its magnitude must "
+               r"lie in \[1.18e-38, 3.4e\+38\]$")
+    for u0 in (burgers.burgers_initial(config), np.zeros(16, int)):  # an integer state runs as float32
+        with pytest.raises(InputError, match=refusal):
+            burgers.burgers_simulate(u0, 0.01, config, 2)
+    with pytest.raises(InputError, match=refusal):
+        burgers.burgers_step(burgers.burgers_initial(config), 0.01, config)
+    with float64():  # float64 holds it (the change per step is below u's round-off)
+        u0 = burgers.burgers_initial(config)
+        u, _ = burgers.burgers_simulate(u0, 0.01, config, 1)
+        assert u.dtype == jnp.float64 and np.isfinite(np.asarray(u)).all()
+        with pytest.raises(InputError, match=refusal):
+            burgers.burgers_simulate(u0.astype(jnp.float32), 0.01, config, 2)
+
+
 def test_burgers_integer_start_and_numpy_iteration_counts():
     from astrograd.flow._fit import fit_burgers
 

@@ -285,6 +285,12 @@ def test_fit_errors_name_the_options(tmp_path, command, args, message):
         # a --dt that float32 holds as 0 stopped the run with "non-finite velocity ... at t = 0"
         (["smoke", "--dt", "1e-300"], "error: --dt = 1e-300 is not allowed; float32 (the state's precision) cannot "
          "hold it: its magnitude must lie in [1.18e-38, 3.4e+38]"),
+        # burgers ran, printing the unchanged initial state as its result
+        (["burgers", "--dt", "1e-45"], "error: --dt = 1e-45 is not allowed; float32 (the state's precision) cannot "
+         "hold it: its magnitude must lie in [1.18e-38, 3.4e+38]"),
+        (["burgers", "--dt", "0"], "error: --dt = 0 is not allowed; it must be a finite number > 0"),
+        (["burgers", "--dt", "nan"], "error: --dt = nan is not allowed; it must be a finite number > 0"),
+        (["burgers", "--dt", "-inf"], "error: --dt = -inf is not allowed; it must be a finite number > 0"),
     ],
 )
 def test_run_errors_name_the_options(tmp_path, args, message):
@@ -370,3 +376,55 @@ def test_fit_marker_sigkill_after_a_checkpoint_resumes_to_the_uninterrupted_resu
     assert meta_a == meta_b and meta_b["step"] == 12 and sorted(a) == sorted(b) and "losses" in a
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "karman", "--res", "12000x12000"], "--res 12000x12000 needs at least 4.03 GB (float32, 7 values per "
+         "cell)"),
+        (["run", "burgers", "--res", "200000000"], "--res 200000000 needs at least 1.6 GB (float32, 2 values per "
+         "cell)"),
+        (["run", "smoke", "--res", "500", "--steps", "400", "--save-every", "1"], "--res 500 with 401 saved states "
+         "(--steps 400, --save-every 1) needs at least 1.61 GB (float32, 7 values per cell and 4 per saved state "
+         "(vx, vy, marker, pressure))"),
+        (["fit-marker", "--res", "4000", "--steps", "20"], "--res 4000 with --steps 20 needs at least 4.03 GB "
+         "(float32 vx, vy and marker of every step, kept for the gradient)"),
+    ],
+)
+def test_sizes_beyond_the_memory_are_refused_before_anything_is_built(tmp_path, monkeypatch, args, message):
+    """Before: `run karman --res 100000x100000` (or a --save-every that keeps 100001 states) built
+    arrays with no output until the memory ran out. Now, where a lower bound of the arrays exceeds
+    the physical memory (made 1 GB here), one line, exit status 1 (a larger machine may run it)."""
+    import astrograd._cli_util as memory
+    import astrograd.flow as flow
+    import astrograd.flow._burgers as burgers
+    import astrograd.flow._fit as fit
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the run was started")
+
+    monkeypatch.setattr(memory, "physical_memory_bytes", lambda: 10**9)
+    for module, name in ((flow, "karman"), (flow, "smoke"), (burgers, "burgers_initial"), (fit, "fit_marker")):
+        monkeypatch.setattr(module, name, no_build)
+    out = ["--out", str(tmp_path / "new" / "o.h5")] if "--save-every" in args else []
+    r = runner.invoke(app, [*args, *out])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 1 and lines == [f"error: out of memory ({message}, more than the 1 GB of this machine); "
+                                          "try smaller sizes (grid, particles, steps, batch)"], r.output
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run", "burgers", "--steps", str(10**20)], ["run", "karman", "--steps", str(2**31)],
+     ["fit-marker", "--steps", str(2**31)]],
+)
+def test_step_counts_beyond_the_int32_loop_counter_are_refused(tmp_path, args):
+    """Before: `run burgers --steps 100000000000000000000` ended in an MLIR TypeError traceback
+    (the loop counts steps in int32)."""
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "new" / "o.h5"), "--quiet"])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 2 and lines == [f"error: --steps {args[-1]} is not allowed; it must be an integer in "
+                                          "[1, 2147483647]"], r.output
+    assert not (tmp_path / "new").exists()

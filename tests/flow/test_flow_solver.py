@@ -554,8 +554,30 @@ def test_numbers_the_float32_parameters_cannot_hold_are_refused_as_given():
                            r"\[1.18e-38, 3.4e\+38\]$"):
             flow.make_params(config, nu, dtype=jnp.float32)
     with pytest.raises(InputError, match=r"^dt = 1e-300 is not allowed; float32 \(the state's precision\)"):
-        flow.FlowConfig(config.grid, config.boundaries, 1e-300)
+        # checked with the state (FlowConfig itself cannot know the state's float type)
+        flow.simulate(state, params, flow.FlowConfig(config.grid, config.boundaries, 1e-300, pressure_solver="fft"), 1)
     assert float(flow.make_params(config, 1e-30, dtype=jnp.float32).viscosity) == np.float32(1e-30)
+
+
+def test_dt_is_checked_against_the_float_type_of_the_state():
+    """FlowConfig judged dt by the default float type when it was built: a config made without
+    x64 refused dt = 1e-40 for a float64 state, and one made with x64 accepted it for a float32
+    state, which holds it as 0."""
+    from astrograd._precision import float64
+
+    state32, params32, config = flow.taylor_green(8, 0.1)
+    small = flow.FlowConfig(config.grid, config.boundaries, 1e-40, pressure_solver="fft")
+    with float64():
+        state = flow.make_state(small, state32.vx, state32.vy)
+        final, _ = flow.simulate(state, flow.make_params(small, 0.1), small, 2)
+        assert final.time.dtype == jnp.float64 and float(final.time) == 2e-40
+        refusal = (r"^dt = 1e-40 is not allowed; float32 \(the state's precision\) cannot hold it: its magnitude "
+                   r"must lie in \[1.18e-38, 3.4e\+38\]$")
+        small64 = flow.FlowConfig(config.grid, config.boundaries, 1e-40, pressure_solver="fft")
+        with pytest.raises(InputError, match=refusal):
+            flow.make_state(small64, dtype=jnp.float32)
+        with pytest.raises(InputError, match=refusal):  # a float32 state made elsewhere
+            flow.step(state32, params32, small64)
 
 
 def test_the_float32_check_is_silent():

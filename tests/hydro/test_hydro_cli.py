@@ -608,14 +608,14 @@ def test_cells_whose_states_exceed_the_memory_are_refused_before_anything_is_bui
     out. Now, where three float64 states of the grid (72 bytes per cell) exceed the machine's
     physical memory (made 1 GB here), one line before anything is built, exit status 1 (out of
     memory: a larger machine may run it)."""
+    import astrograd._cli_util as cli_util
     import astrograd.hydro._examples as examples
     import astrograd.hydro._problems as problems
-    import astrograd.hydro.cli as cli
 
     def no_build(*args, **kwargs):
         raise AssertionError("the problem was built")
 
-    monkeypatch.setattr(cli, "_physical_memory_bytes", lambda: 10**9, raising=False)
+    monkeypatch.setattr(cli_util, "physical_memory_bytes", lambda: 10**9)
     monkeypatch.setattr(examples, "build_problem", no_build)
     monkeypatch.setattr(problems, "wind_problem", no_build)
     res = _invoke(*command, "--cells", 20_000_000, "--out", tmp_path / "out")

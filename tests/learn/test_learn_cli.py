@@ -443,3 +443,105 @@ def test_sol_train_on_a_file_without_training_runs_says_so(tmp_path):
     _assert_one_line_exit_2(["sol-train", "--data", data, "--mode", "supervised", "--out", str(tmp_path / "m.npz")],
                             f"error: {data!r} has no complete train runs; generate them with `astrograd learn "
                             "karman-data`")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["control-eval", "--pairs", "2000", "--direct-pairs", "0"], "--pairs = 2000 with --direct-pairs 0 needs at "
+         "least 1.8 GB (0.901 MB per pair at 64x64, 1.05 MB more per directly optimised pair)"),
+        (["control-eval", "--pairs", "1200"], "--pairs = 1200 needs at least 1.09 GB"),
+        (["control-train", "--n", "1024"], "--n = 1024 with --train-pairs 256, --batch 8, --num-steps 16, --channels "
+         "16 needs at least 31.7 GB (float32 markers of the training pairs and the network images of each batch pair "
+         "at every step the gradient goes back through)"),
+        (["control-train", "--channels", "10000"], "--n = 64 with --train-pairs 256, --batch 8, --num-steps 16, "
+         "--channels 10000 needs at least 84.5 GB"),
+        (["karman-data", "--nx", "32", "--ny", "32", "--factor", "200"], "--nx 32 --ny 32 --factor 200 with --chunk "
+         "25 needs at least 1.15 GB (float32, 7 values per cell of the 6400x6400 reference grid and 2 per coarse cell "
+         "of each frame of a chunk)"),
+    ],
+)
+def test_sizes_beyond_the_memory_are_refused_before_anything_is_built(tmp_path, monkeypatch, args, message):
+    """Before: `control-eval --pairs 100000` (one vmapped call over all pairs: 2 MB each at 64²,
+    measured) compiled for minutes and ran out of memory; so did a huge --n, --channels or
+    karman-data grid. Now, where a lower bound of the arrays exceeds the physical memory (made
+    1 GB here), one line naming the options, exit status 1 (a larger machine may run it)."""
+    from pathlib import Path
+
+    import astrograd._cli_util as memory
+    import astrograd.learn._control as control
+    import astrograd.learn._karman as karman
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the command started")
+
+    monkeypatch.setattr(memory, "physical_memory_bytes", lambda: 10**9)
+    for module, name in ((control, "evaluate_control"), (control, "train_control"), (karman, "generate_karman_data")):
+        monkeypatch.setattr(module, name, no_run)
+    model = Path(__file__).parents[2] / "benchmarks" / "models" / "control_64x16.npz"
+    out = tmp_path / "new" / ("eval" if args[0] == "control-eval" else "m.h5")
+    extra = ["--checkpoint", str(model)] if args[0] == "control-eval" else []
+    result = runner.invoke(app, [*args, *extra, "--out", str(out)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: out of memory ({message}") and lines[0].endswith(
+        ", more than the 1 GB of this machine); try smaller sizes (grid, particles, steps, batch)"), lines[0]
+    assert not (tmp_path / "new").exists()
+    # the model's 16 held-out pairs (and sizes that fit) pass the check
+    if args[0] == "control-eval":
+        result = runner.invoke(app, ["control-eval", *extra, "--out", str(out)])
+        assert "the command started" in repr(result.exception), result.output
+
+
+def test_sol_train_batch_beyond_the_memory_is_refused_before_training(tmp_path, monkeypatch):
+    """Before: `sol-train --batch 100000000` compiled the loss over all samples and ran out of
+    memory. The grid comes from the data file's attributes (32x64 here; physical memory 1 GB)."""
+    import h5py
+
+    import astrograd._cli_util as memory
+    import astrograd.learn._sol as sol
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the training started")
+
+    monkeypatch.setattr(memory, "physical_memory_bytes", lambda: 10**9)
+    monkeypatch.setattr(sol, "train_sol", no_run)
+    data = tmp_path / "k.h5"
+    with h5py.File(data, "w") as f:
+        f.attrs["nx"], f.attrs["ny"] = 32, 64
+    out = tmp_path / "new" / "m.npz"
+    # per sample: 4 unrolled steps x 33 x 65 float32 x (2 x 32 channels + 7 fields) = 2.44 MB
+    result = runner.invoke(app, ["sol-train", "--data", str(data), "--batch", "1000", "--out", str(out)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and lines == [
+        "error: out of memory (--batch 1000 with --unroll 4 and --channels 32 needs at least 2.44 GB (float32 images "
+        "of the 32x64 grid for each sample and step, and the weights of one block), more than the 1 GB of this "
+        "machine); try smaller sizes (grid, particles, steps, batch)"], result.output
+    assert not (tmp_path / "new").exists()
+    result = runner.invoke(app, ["sol-train", "--data", str(data), "--batch", "100", "--out", str(out)])
+    assert "the training started" in repr(result.exception), result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["karman-data", "--frames", str(10**20)], f"--frames = {10**20} is not allowed; it must be an integer in "
+         "[2, 2147483647]"),
+        (["karman-data", "--warmup", str(2**31)], f"--warmup = {2**31} is not allowed; it must be an integer in "
+         "[0, 2147483647]"),
+        (["control-eval", "--direct-iterations", str(10**20)], f"--direct-iterations = {10**20} is not allowed; it "
+         "must be an integer in [1, 2147483647]"),
+    ],
+)
+def test_counts_beyond_int32_are_refused(tmp_path, args, message):
+    """Before: `karman-data --frames 10**20` left a file without its attributes (every rerun then
+    refused it) and a TypeError traceback; `control-eval --direct-iterations 10**20` an MLIR one."""
+    from pathlib import Path
+
+    model = Path(__file__).parents[2] / "benchmarks" / "models" / "control_64x16.npz"
+    extra = ["--checkpoint", str(model)] if args[0] == "control-eval" else []
+    out = tmp_path / "new" / ("eval" if args[0] == "control-eval" else "k.h5")
+    result = runner.invoke(app, [*args, *extra, "--out", str(out)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and lines == [f"error: {message}"], result.output
+    assert not (tmp_path / "new").exists()

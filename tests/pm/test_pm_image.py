@@ -93,6 +93,30 @@ def test_sixteen_bit_transparent_and_glyphless_targets(tmp_path):
         text_target("\u200b")
 
 
+def test_palette_with_an_alpha_per_entry_is_read_without_a_warning(tmp_path):
+    """A palette PNG whose transparency is one alpha per entry (bytes), all opaque, went through
+    Pillow's convert("L"), which warned "Palette images with Transparency expressed in bytes should
+    be converted to RGBA images"; the picture reads as the same palette without transparency."""
+    import warnings
+
+    from PIL import Image
+
+    index = np.zeros((64, 108), dtype=np.uint8)
+    index[10:30, 20:90] = 1
+    index[40:50, 5:15] = 2
+    im = Image.fromarray(index, "P")
+    im.putpalette([10, 20, 30, 250, 240, 200, 90, 160, 40] + [0] * (253 * 3))
+    im.save(tmp_path / "plain.png")
+    im.save(tmp_path / "alpha.png", transparency=bytes([255] * 256))
+    with Image.open(tmp_path / "alpha.png") as read:
+        assert read.mode == "P" and isinstance(read.info["transparency"], bytes)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target = image_target(tmp_path / "alpha.png")
+    assert [str(w.message) for w in caught] == []
+    np.testing.assert_array_equal(target, image_target(tmp_path / "plain.png"))
+
+
 def _small_image_config(monkeypatch):
     """The image fit on 4×6×4 particles and 2 steps (same box and pixels): fast to compile."""
     import astrograd.pm._image as image

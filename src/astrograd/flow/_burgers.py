@@ -6,6 +6,7 @@ Physics-based Deep Learning book's example; or a conservative Godunov finite-vol
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -14,6 +15,7 @@ from astrograd._errors import InputError, check_choice, check_finite_array, chec
 from astrograd.diff import fixed_loop
 from astrograd.flow._advect import ADVECTION_SCHEMES
 from astrograd.flow._grid import static_float, static_int
+from astrograd.flow._solver import check_dt_held
 from astrograd.flow._viscosity import check_viscosity
 
 #: Semi-Lagrangian schemes of the 2D solver, and the conservative upwind finite-volume step.
@@ -103,9 +105,15 @@ def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Flo
 
 def _check_shape(u0, config: BurgersConfig, name: str = "u0") -> None:
     """InputError unless ``u0`` is ``(n,)`` (static: checked under jit too; another length was a
-    raw scan TypeError under jit, and a silently wrong-length result from :func:`burgers_step`)."""
+    raw scan TypeError under jit, and a silently wrong-length result from :func:`burgers_step`),
+    or if the float type the state is run in holds ``dt`` as 0 or inf (static too: a dt of 1e-45
+    left a float32 state unchanged and was reported as a successful run)."""
     if np.shape(u0) != (config.n,):
         raise InputError(f"{name} has shape {np.shape(u0)}; it must be (n,) = ({config.n},)")
+    dtype = getattr(u0, "dtype", None) or np.asarray(u0).dtype
+    # as JAX runs it: float64 is float32 without x64, an integer state becomes the default float
+    dtype = jax.dtypes.canonicalize_dtype(dtype) if jnp.issubdtype(dtype, jnp.inexact) else jnp.result_type(float)
+    check_dt_held(config.dt, dtype)
 
 
 def check_burgers(u0, viscosity, config: BurgersConfig) -> None:

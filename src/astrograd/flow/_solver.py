@@ -70,8 +70,10 @@ class FlowConfig(eqx.Module):
             raise InputError(f"grid = {self.grid!r} is not allowed; it must be a Grid(nx, ny, lx, ly)")
         if not isinstance(self.boundaries, Boundaries):
             raise InputError(f"boundaries = {self.boundaries!r} is not allowed; it must be a Boundaries(...)")
-        check_positive("dt", self.dt)  # a bool (True) was taken as 1.0
-        _check_held("dt", self.dt, jnp.result_type(float), "the state's precision")
+        # a bool (True) was taken as 1.0; whether the state's float type holds dt is checked with
+        # the state (make_state, step, simulate): the default float type when the config is built
+        # may not be the state's (x64 switched on or off later, a float32 state under x64)
+        check_positive("dt", self.dt)
         check_bool("warm_start", self.warm_start)  # "no" was truthy
         check_choice("advection scheme", self.advection, ADVECTION_SCHEMES)
         check_choice("viscosity scheme", self.viscosity_scheme, VISCOSITY_SCHEMES)
@@ -151,6 +153,12 @@ def _check_held(name: str, value, dtype, what: str) -> None:
         )
 
 
+def check_dt_held(dt: float, dtype) -> None:
+    """InputError for a time step that a state of float type ``dtype`` holds as 0 or inf."""
+    if jnp.issubdtype(dtype, jnp.floating):
+        _check_held("dt", dt, dtype, "the state's precision")
+
+
 def make_params(
     config: FlowConfig,
     viscosity,
@@ -199,6 +207,7 @@ def make_state(config: FlowConfig, vx=None, vy=None, marker=None, *, time=0.0, d
     """Initial ``FlowState`` (zero fields by default; pressure 0, status 0)."""
     g = config.grid
     dtype = dtype or jnp.result_type(float)
+    check_dt_held(config.dt, dtype)
 
     def field(name, a, shape):
         if a is None:
@@ -259,6 +268,7 @@ def check_inputs(state: FlowState, params: FlowParams, config: FlowConfig) -> No
     ):
         if jnp.shape(a) != shape:
             raise InputError(f"{name} has shape {jnp.shape(a)}; the grid of config needs {shape}")
+    check_dt_held(config.dt, jnp.result_type(state.vx))
 
 
 def diffusion_number(config: FlowConfig, viscosity: float) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json
+from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json, refuse_beyond_memory
 from astrograd._errors import InputError, SimulationError
 
 app = typer.Typer(
@@ -74,9 +74,15 @@ RUN_ADVICE = (
 )
 
 
+#: Largest --steps: the solver loop counts steps in int32 (10**20 was an MLIR TypeError traceback).
+MAX_STEPS = 2**31 - 1
+
+
 def _steps(steps: int) -> int:
     if steps < 1:
         raise InputError(f"--steps {steps} is not allowed; it must be an integer >= 1")
+    if steps > MAX_STEPS:
+        raise InputError(f"--steps {steps} is not allowed; it must be an integer in [1, {MAX_STEPS}]")
     return steps
 
 
@@ -140,6 +146,7 @@ def run_cmd(
         raise InputError("--save-every needs --out (groups step_* of the HDF5 file) or --gif (its frames)")
     check_output(out, "--out", None, "out.h5")
     check_output(gif, "--gif", ".gif", "run.gif")
+    _refuse_run_beyond_memory(scene, res, nx, ny, steps, save_every, gif is not None)
     advice = RUN_ADVICE
     if re_given:  # the viscosity is the option's: 1e308 read "viscosity = 2e-307 is not allowed; float32 ..."
         advice = (*advice, (r"^viscosity = (\S+) is not allowed; (\S+) \(the parameters' precision\) cannot hold it: "
@@ -159,6 +166,26 @@ def run_cmd(
             typer.echo(f"{k:>20}: {v:.6g}" if isinstance(v, float) else f"{k:>20}: {v}")
     if json_out:
         print_json({k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()})
+
+
+def _refuse_run_beyond_memory(scene, res, nx, ny, steps, save_every, gif) -> None:
+    """`run karman --res 100000x100000` built its arrays with no output until the memory ran out.
+    Counted: float32 values per cell of the state and parameters (burgers: u and u0; 2D: vx, vy,
+    marker, pressure, solid, forcing, marker source) and of each saved state."""
+    if scene == "burgers":
+        cells, per_cell, per_saved, what = nx, 2, 1, "u"
+    else:
+        cells, per_cell, per_saved, what = nx * ny, 7, 4, "vx, vy, marker, pressure"
+    saving = f"--save-every {save_every}"
+    if gif and save_every is None:
+        save_every, saving = max(1, steps // 50), "--gif"  # as _run_2d saves the frames of the GIF
+    saved = steps // save_every + 1 if save_every else 0
+    kept = f" with {saved} saved states (--steps {steps}, {saving})" if saved else ""
+    refuse_beyond_memory(
+        f"--res {res or DEFAULT_RES[scene]}{kept}",
+        4.0 * cells * (per_cell + per_saved * saved),
+        f"float32, {per_cell} values per cell" + (f" and {per_saved} per saved state ({what})" if saved else ""),
+    )
 
 
 def _run_burgers(n, steps, dt, save_every, out, advection):
@@ -321,6 +348,9 @@ def fit_marker_cmd(
     if res < 4:
         raise InputError(f"--res {res} is not allowed; it must be an integer >= 4")
     _steps(steps)
+    # reverse mode through the steps keeps each step's vx, vy and marker
+    refuse_beyond_memory(f"--res {res} with --steps {steps}", 4.0 * res * res * 3 * (steps + 1),
+                         "float32 vx, vy and marker of every step, kept for the gradient")
     if checkpoint is not None and iterations == 0:  # it used to be accepted and ignored
         raise InputError("--checkpoint is not available with --iterations 0; nothing is optimised or saved")
     lr = _fit_lr(lr, iterations, 0.05)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import check_out_folder, check_output, handle_errors, name_options, print_json
+from astrograd._cli_util import (
+    check_out_folder,
+    check_output,
+    handle_errors,
+    name_options,
+    print_json,
+    refuse_beyond_memory,
+)
 from astrograd._precision import with_float64
 
 app = typer.Typer(help="Radial compressible hydrodynamics: shock tubes, blasts, stellar-wind bubbles.",
@@ -29,16 +36,6 @@ RUN_ADVICE = {"choose t_end <": "choose --t-end <", "choose a later t_end or mor
 STATE_BYTES_PER_CELL = 3 * 3 * 8
 
 
-def _physical_memory_bytes() -> int | None:
-    """This machine's physical memory (bytes), or None where the OS does not say."""
-    import os
-
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _refuse_cells_beyond_memory(cells: int | None) -> None:
     """Refuse, as out of memory (exit status 1: a larger machine may run it), a --cells whose
     states alone exceed this machine's physical memory: before, `run sod --cells 1000000000`
@@ -47,13 +44,11 @@ def _refuse_cells_beyond_memory(cells: int | None) -> None:
     run goes: the CFL step shrinks with the cell width)."""
     from astrograd.hydro._config import MAX_CELLS
 
-    memory = _physical_memory_bytes()
     # beyond MAX_CELLS the library refuses the count itself (exit status 2), whatever the machine
-    if cells is None or cells > MAX_CELLS or memory is None or cells * STATE_BYTES_PER_CELL <= memory:
+    if cells is None or cells > MAX_CELLS:
         return
-    raise MemoryError(f"--cells = {cells} needs at least {cells * STATE_BYTES_PER_CELL / 1e9:.3g} GB (three float64 "
-                      f"states, {STATE_BYTES_PER_CELL} bytes per cell in all), more than the {memory / 1e9:.3g} GB of "
-                      "this machine")
+    refuse_beyond_memory(f"--cells = {cells}", cells * STATE_BYTES_PER_CELL,
+                         f"three float64 states, {STATE_BYTES_PER_CELL} bytes per cell in all")
 
 
 def _from_init(attribute: str) -> str:

@@ -72,6 +72,10 @@ def run_name(reynolds: float) -> str:
     return f"re_{reynolds:g}"
 
 
+#: Largest frame, warm-up step or chunk count (int32, the solver loop's step counter).
+MAX_COUNT = 2**31 - 1
+
+
 def generate_karman_data(
     path: str | Path,
     *,
@@ -102,7 +106,10 @@ def generate_karman_data(
         ("warmup", warmup, 0),
         ("chunk", chunk, 1),
     ):
-        check_int(name, v, low)
+        # the solver loop counts steps in int32 and the file stores the counts as integers: 10**20
+        # frames left a file without its attributes and a TypeError traceback
+        if check_int(name, v, low) > MAX_COUNT:
+            raise InputError(f"{name} = {v} is not allowed; it must be an integer in [{low}, {MAX_COUNT}]")
     dt = check_positive("dt", dt)
     check_positive("perturbation", perturbation, allow_zero=True)
     check_seed(seed)

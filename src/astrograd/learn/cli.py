@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from astrograd._cli_util import check_out_folder, handle_errors, print_json
+from astrograd._cli_util import check_out_folder, handle_errors, print_json, refuse_beyond_memory
 from astrograd._errors import InputError, check_int, check_positive
 
 app = typer.Typer(
@@ -102,6 +102,15 @@ def karman_data_cmd(
     from astrograd.learn._karman import generate_karman_data, load_karman_data
 
     train_reynolds, test_reynolds = _reynolds(train_re, test_re)
+    if min(nx, ny, factor, chunk, frames) >= 1:  # other values are refused by generate_karman_data
+        # the fine FlowState and parameters (7 float32 values per cell) and a chunk of frames
+        fine_cells = factor * nx * factor * ny
+        refuse_beyond_memory(
+            f"--nx {nx} --ny {ny} --factor {factor} with --chunk {chunk}",
+            4.0 * (7 * fine_cells + min(chunk, frames) * 2 * (nx + 1) * (ny + 1)),
+            f"float32, 7 values per cell of the {factor * nx}x{factor * ny} reference grid and 2 per coarse cell "
+            "of each frame of a chunk",
+        )
     t0 = time.perf_counter()
     try:
         path = generate_karman_data(
@@ -201,6 +210,7 @@ def sol_train_cmd(
         kernel = 3 if kernel is None else kernel
         seed = 0 if seed is None else seed
         checkpoint_every = 25 if checkpoint_every is None else checkpoint_every
+        _refuse_sol_train_beyond_memory(data, mode, 4 if unroll is None else unroll, batch, blocks, channels, kernel)
     summary = train_sol(
         data,
         out,
@@ -224,6 +234,31 @@ def sol_train_cmd(
     typer.echo(f"sol-train {mode}: {summary['parameters']} parameters{loss}; wrote {out}")
     if json_out:
         print_json(summary)
+
+
+def _refuse_sol_train_beyond_memory(data, mode, unroll, batch, blocks, channels, kernel) -> None:
+    """`--batch 100000000` (or a huge --channels) compiled a loss over all of them and ran out of
+    memory. Counted, for each sample of a batch and each step the gradient goes back through: the
+    ResNet's input and output images of ``channels`` channels and 7 float32 fields of the coarse
+    state on the (ny+1) × (nx+1) velocity image; and one block's convolutions with Adam's moments.
+    Values train_sol refuses, and a data file it cannot read, are left to it."""
+    import h5py
+
+    if min(unroll, batch, channels, kernel) < 1 or blocks < 0:
+        return
+    try:
+        with h5py.File(data, "r") as f:
+            nx, ny = int(f.attrs["nx"]), int(f.attrs["ny"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return
+    span = unroll if mode == "loop" else 1
+    image = 4 * (nx + 1) * (ny + 1)
+    weights = 3 * 2 * kernel * kernel * channels * channels * 4
+    refuse_beyond_memory(
+        f"--batch {batch}" + (f" with --unroll {unroll}" if mode == "loop" else "") + f" and --channels {channels}",
+        batch * span * image * (2 * channels + 7) + weights,
+        f"float32 images of the {nx}x{ny} grid for each sample and step, and the weights of one block",
+    )
 
 
 def _parse_models(models: list[str]) -> dict[str, Path]:
@@ -342,7 +377,7 @@ def control_train_cmd(
     show_progress: bool = PROGRESS,
 ) -> None:
     """Staged training of the observation predictor and control-force estimator U-Nets."""
-    from astrograd.learn._control import ControlSettings, train_control
+    from astrograd.learn._control import ControlSettings, train_control, training_bytes
 
     _check_checkpoint_every(checkpoint_every, checkpoint)
     # the library's "resolution n = 64 must be divisible by 2**levels" named --levels as levels;
@@ -375,12 +410,36 @@ def control_train_cmd(
         e2e_final_learning_rate=e2e_final_lr,
         clip_norm=clip_norm,
     )
+    settings.check()  # bad values first, named by the options map
+    refuse_beyond_memory(
+        f"--n = {n} with --train-pairs {train_pairs}, --batch {batch}, --num-steps {num_steps}, --channels {channels}",
+        training_bytes(settings), "float32 markers of the training pairs and the network images of each batch "
+        "pair at every step the gradient goes back through")
     summary = train_control(
         settings, out, checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=show_progress
     )
     typer.echo(f"control-train: {summary['parameters']} parameters; end-to-end loss {summary['e2e_loss']}; wrote {out}")
     if json_out:
         print_json(summary)
+
+
+def _refuse_control_eval_beyond_memory(checkpoint: Path, pairs: int | None, direct_pairs: int | None) -> None:
+    """All held-out pairs run as one vmapped call: `--pairs 100000` (2 MB each at 64²) ran out of
+    memory after minutes of compiling. Counts that evaluate_control refuses are left to it."""
+    from astrograd.learn._control import evaluation_bytes_per_pair, read_control_settings
+
+    if (pairs is not None and pairs < 1) or (direct_pairs is not None and direct_pairs < 0):
+        return
+    s = read_control_settings(checkpoint)
+    held_out = s.test_pairs if pairs is None else pairs
+    direct = min(held_out, 4) if direct_pairs is None else min(direct_pairs, held_out)
+    per_pair, per_direct = evaluation_bytes_per_pair(s)
+    what = f"--pairs = {held_out}" if pairs is not None else f"the model's {held_out} held-out pairs (--pairs)"
+    refuse_beyond_memory(
+        what + (f" with --direct-pairs {direct}" if direct_pairs is not None else ""),
+        held_out * per_pair + direct * per_direct,
+        f"{per_pair / 1e6:.3g} MB per pair at {s.n}x{s.n}, {per_direct / 1e6:.3g} MB more per directly optimised pair",
+    )
 
 
 @app.command("control-eval")
@@ -417,6 +476,7 @@ def control_eval_cmd(
     direct_iterations = 100 if direct_iterations is None else direct_iterations
     direct_lr = 0.05 if direct_lr is None else direct_lr
     check_out_folder(out, "--out", "eval.h5 and the figure")
+    _refuse_control_eval_beyond_memory(checkpoint, pairs, direct_pairs)
     r = evaluate_control(
         checkpoint,
         pairs=pairs,

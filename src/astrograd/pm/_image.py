@@ -95,6 +95,11 @@ def image_target(path: str | Path, shape: tuple[int, int] = IMAGE_SHAPE) -> Floa
     path = file_to_read(path, "image file", "a picture file (PNG, JPEG, ...)")
     try:
         with Image.open(path) as im:
+            if im.mode == "P" and isinstance(im.info.get("transparency"), bytes):
+                # a palette with one alpha per entry: converting it to "L" warned (twice from the
+                # CLI) that it should be converted to RGBA first, which is what happens here; the
+                # grey levels are the same (one luminance formula)
+                im = im.convert("RGBA")
             grey = _grey_of(im)
             if grey is None:  # 8-bit, opaque
                 grey = im.convert("L").resize((shape[1], shape[0]), Image.Resampling.LANCZOS)
