@@ -12,8 +12,8 @@ from astrograd._errors import InputError, SimulationError
 from astrograd.flow._pressure import solve_pressure_cg, solve_pressure_fft
 
 
-def _tg_energy_error(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implicit"):
-    """Relative error of E(t_end)/E(0) against the exact exp(-4 nu k^2 t) (k = 1)."""
+def _tg_decay_run(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implicit"):
+    """Taylor–Green state, params, config (FFT projection) and the step count that reach t_end."""
     state, params, config = flow.taylor_green(n, nu, advection=advection)
     steps = int(round(t_end / config.dt))
     config = flow.FlowConfig(
@@ -25,6 +25,12 @@ def _tg_energy_error(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implici
         pressure_solver="fft",
         tol=1e-10,
     )
+    return state, params, config, steps
+
+
+def _tg_energy_error(n, advection, nu=0.05, t_end=1.0, viscosity_scheme="implicit"):
+    """Relative error of E(t_end)/E(0) against the exact exp(-4 nu k^2 t) (k = 1)."""
+    state, params, config, steps = _tg_decay_run(n, advection, nu, t_end, viscosity_scheme)
     final, _ = flow.simulate(state, params, config, steps)
     ratio = float(flow.kinetic_energy(final, config) / flow.kinetic_energy(state, config))
     exact = np.exp(-4 * nu * t_end)
@@ -57,15 +63,21 @@ def test_cg_and_fft_pressure_agree(x64):
     vy = jax.random.normal(key2, (17, 24))
     vx = vx.at[:, -1].set(vx[:, 0])
     vy = vy.at[-1].set(vy[0])
-    phi_cg, ok, steps, _ = solve_pressure_cg(vx, vy, jnp.zeros((16, 24)), g, flow.PERIODIC, 1e-12, 2000)
-    phi_fft = solve_pressure_fft(vx, vy, g)
+    # one compiled program (eagerly, each small op of the CG setup compiled on its own)
+    phi_cg, ok, steps, _ = jax.jit(solve_pressure_cg, static_argnums=(3, 4, 5, 6))(
+        vx, vy, jnp.zeros((16, 24)), g, flow.PERIODIC, 1e-12, 2000
+    )
+    phi_fft = jax.jit(solve_pressure_fft, static_argnums=2)(vx, vy, g)
     assert bool(ok)
     phi_cg = phi_cg - phi_cg.mean()
     # measured: max |phi_cg - phi_fft| = 1.1e-12 max |phi_fft|
     np.testing.assert_allclose(phi_cg, phi_fft, atol=3e-11 * float(jnp.abs(phi_fft).max()))
 
 
+@jax.jit
 def _divergence_after_one_projection(state, params, config):
+    """One compiled program (config is static: an equinox module of static fields); eagerly each
+    small op was compiled on its own. Returns (converged, max |div| before, after, vx, vy)."""
     from astrograd.flow._pressure import project
 
     vx, vy = flow.enforce_boundaries(state.vx, state.vy, params, config)
@@ -74,7 +86,7 @@ def _divergence_after_one_projection(state, params, config):
     before = jnp.abs(flow.divergence(vx, vy, g)) * (1 - params.solid)
     vx, vy = project(vx, vy, phi, w, g, bc)
     after = jnp.abs(flow.divergence(vx, vy, g)) * (1 - params.solid)
-    return bool(ok), float(before.max()), float(after.max()), vx, vy
+    return ok, before.max(), after.max(), vx, vy
 
 
 @pytest.mark.parametrize("obstacle", [False, True])
@@ -90,6 +102,7 @@ def test_divergence_after_projection_below_tolerance(obstacle):
     kx, ky = jax.random.split(jax.random.key(2))
     state = flow.make_state(config, jax.random.normal(kx, (20, 25)), jax.random.normal(ky, (21, 24)))
     ok, before, after, vx, vy = _divergence_after_one_projection(state, params, config)
+    ok, before, after = bool(ok), float(before), float(after)
     assert ok
     assert after <= 2 * tol * before
     assert before > 1.0  # the random field was far from solenoidal
@@ -372,7 +385,9 @@ def test_array_valued_static_numbers_are_python_floats():
 def test_a_probe_on_the_top_edge_reads_the_nearest_face():
     # y = ly lies in the domain [0, ly] but was refused "outside the domain" (the nearest face
     # row rounded to ny); it is the top row of x-faces, as for y just below ly
-    state, params, config = flow.taylor_green(8)
+    # inviscid: the probe's face does not depend on the scheme, and each shedding_probe call
+    # compiles its run anew, without the implicit viscosity's CG solves in it (seconds each)
+    state, params, config = flow.taylor_green(8, viscosity_scheme="none")
     g = config.grid
     _, _, top = flow.shedding_probe(state, params, config, 2, (g.dx, g.ly))
     _, _, below = flow.shedding_probe(state, params, config, 2, (g.dx, g.ly - 0.3 * g.dy))
@@ -495,13 +510,20 @@ def test_advection_by_whole_cells_is_an_exact_shift(x64):
         np.testing.assert_allclose(np.asarray(q), np.roll(np.asarray(q0), (-1, 2), axis=(0, 1)), atol=1e-13)
 
 
-def test_same_run_twice_is_bit_identical(x64):
-    """Determinism: a Kármán run (CG solves) and a Taylor–Green run (FFT) repeated give the same
-    bits."""
-    for state, params, config in (flow.karman(16, 32, reynolds=100.0), flow.taylor_green(8, 0.05)):
-        a, b = (flow.simulate(state, params, config, 4)[0] for _ in range(2))
+def test_same_run_twice_is_bit_identical():
+    """Determinism: a Kármán run (CG solves) and a Taylor–Green run (FFT, float64) repeated give
+    the same bits. They are the runs of the Kármán and Taylor–Green decay tests above (the same
+    configurations, step counts and float types), so their compiled programs are reused."""
+    from astrograd._precision import float64
+
+    def assert_bit_identical(state, params, config, num_steps):
+        a, b = (flow.simulate(state, params, config, num_steps)[0] for _ in range(2))
         for field in ("vx", "vy", "marker", "pressure"):
             assert np.asarray(getattr(a, field)).tobytes() == np.asarray(getattr(b, field)).tobytes()
+
+    assert_bit_identical(*flow.karman(16, 32, reynolds=100, tol=1e-4), 20)
+    with float64():
+        assert_bit_identical(*_tg_decay_run(16, "maccormack", viscosity_scheme="explicit"))
 
 
 def test_viscosity_and_viscosity_scheme_must_agree():
