@@ -79,10 +79,14 @@ def _commands(area: str):
     return group, [c.name or c.callback.__name__.replace("_", "-") for c in group.registered_commands]
 
 
-@pytest.mark.parametrize("area", ["hydro", "pm"])
+@pytest.mark.parametrize("area", ["hydro", "pm", "flow", "orbit", "learn"])
 def test_every_option_that_takes_a_value_states_its_default(area):
     """Before: `hydro run --help` gave --geometry, --gamma, --integrator, --left-boundary and
-    --right-boundary no default, `loss-map --fit` and `pm fit-image --image` none either."""
+    --right-boundary no default, `loss-map --fit` and `pm fit-image --image` none either; `flow run`
+    none of --steps, --save-every, --out, --gif, --advection, --viscosity-scheme (and "Defaults:"
+    for --res), flow's fits none of --out, --plot, --checkpoint, orbit none of --plot and
+    --checkpoint, `learn sol-train` none of --checkpoint and --init, control-train none of
+    --checkpoint."""
     group, commands = _commands(area)
     unstated = []
     for command in commands:
@@ -154,3 +158,151 @@ def test_pm_group_help_describes_every_command():
                           ("reconstruct", "behind an observed density map (reconstruct)")):
         assert said in description, (command, description)
     assert cli.AREAS["pm"] == description  # the area's line in `astrograd --help`
+
+
+def test_a_missing_option_value_points_to_the_commands_help(monkeypatch, capsys):
+    """An option given last without its value: "Option '--cells' requires an argument." with no
+    pointer to the help, which every other usage error has (click raises it without a context)."""
+    assert _error(monkeypatch, capsys, "hydro", "run", "sod", "--cells") == (
+        "error: Option '--cells' requires an argument.")
+    assert _error(monkeypatch, capsys, "orbit", "best-angle", "--drag") == (
+        "error: Option '--drag' requires an argument.")
+    assert _error(monkeypatch, capsys, "learn", "sol-train", "--mode", "loop", "--lr") == (
+        "error: Option '--lr' requires an argument.")
+    assert cli._command_path(["flow", "run", "--steps"], cli._click_exceptions()).endswith(" flow run")
+    assert cli._command_path(["nosuch", "--out"], cli._click_exceptions()) is None
+
+
+class _Stop(Exception):
+    """Raised by a stub once a command has built what the test looks at."""
+
+
+def _defaults_by_scene(text: str) -> dict[str, str]:
+    """{scene: value} of "default by scene: karman 32x64, taylor-green 32x32, ..." in a help text."""
+    listed = re.search(r"default by scene: ([^)]*)", text)[1]
+    return dict(item.split(" ", 1) for item in listed.split(", "))
+
+
+def test_flow_run_help_states_each_scenes_defaults(monkeypatch):
+    """`flow run --help` gave --steps (200, 50, 100 or 32 by scene), --advection and
+    --viscosity-scheme (by scene) no default. Checked against what `flow run SCENE` builds."""
+    import astrograd.flow
+    import astrograd.flow._burgers
+    from astrograd.flow import cli as flow_cli
+
+    built = {}
+
+    class Bar:  # the progress bar of a run: its total is the number of steps
+        def __init__(self, total, *args, **kwargs):
+            built["steps"] = total
+
+        def __enter__(self):
+            if built.get("burgers"):  # burgers runs its steps in chunks under the bar: stop before them
+                raise _Stop
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def simulate_2d(state, params, config, steps):
+        built.update(config=config, params=params)
+        raise _Stop
+
+    def check_burgers(u0, viscosity, config):
+        built.update(config=config, burgers=True)
+
+    monkeypatch.setattr(flow_cli, "ProgressBar", Bar)
+    monkeypatch.setattr(astrograd.flow, "simulate", simulate_2d)
+    monkeypatch.setattr(astrograd.flow._burgers, "check_burgers", check_burgers)
+    _, options = _help(flow_cli.app, "run")
+    stated = {option: _defaults_by_scene(options[option]) for option in ("--res", "--steps", "--advection")}
+    schemes = _defaults_by_scene(options["--viscosity-scheme"])
+    assert "default 100" in options["--re"]
+    for scene in flow_cli.SCENES:
+        built.clear()
+        result = CliRunner().invoke(flow_cli.app, ["run", scene])
+        assert isinstance(result.exception, _Stop), result.output
+        config = built["config"]
+        res = str(config.n) if scene == "burgers" else f"{config.grid.nx}x{config.grid.ny}"
+        assert (stated["--res"][scene], stated["--steps"][scene]) == (res, str(built["steps"])), scene
+        assert stated["--advection"][scene] == config.advection, scene
+        if scene == "burgers":
+            assert scene not in schemes and config.dt == pytest.approx(1 / 32)
+            assert "burgers 1/32" in options["--dt"]
+        else:
+            assert schemes[scene] == config.viscosity_scheme, scene
+        if scene in ("karman", "smoke"):
+            assert f"{scene} {config.dt:g}" in options["--dt"], scene
+        if scene == "taylor-green":  # --re 100 is its viscosity 1/100
+            assert float(built["params"].viscosity) == pytest.approx(1 / 100)
+    assert set(stated["--res"]) == set(stated["--steps"]) == set(stated["--advection"]) == set(flow_cli.SCENES)
+
+
+@pytest.mark.parametrize("command", ["run", "fit-burgers", "fit-marker"])
+def test_flow_progress_options_and_the_hidden_quiet(monkeypatch, command):
+    """flow used --quiet where every other area has --progress/--no-progress; both now, --quiet
+    kept (hidden from --help) for scripts that use it."""
+    import astrograd.flow._fit
+    from astrograd.flow import cli as flow_cli
+
+    shown = []
+
+    def bar(total, description, enabled=True):
+        shown.append(enabled)
+        raise _Stop
+
+    def fit_marker(*args, progress=True, **kwargs):
+        shown.append(progress)
+        raise _Stop
+
+    monkeypatch.setattr(flow_cli, "ProgressBar", bar)
+    monkeypatch.setattr(astrograd.flow._fit, "fit_marker", fit_marker)
+    args = ["run", "taylor-green", "--res", "8"] if command == "run" else [command]
+    for flags, progress in (([], True), (["--progress"], True), (["--no-progress"], False), (["--quiet"], False),
+                            (["--quiet", "--progress"], False), (["--progress", "--quiet"], False)):
+        shown.clear()
+        result = CliRunner().invoke(flow_cli.app, [*args, *flags])
+        assert isinstance(result.exception, _Stop) and shown == [progress], (flags, result.output)
+    _, options = _help(flow_cli.app, command)
+    assert "--progress" in options and "[default: progress]" in options["--progress"]
+    assert "--quiet" not in CliRunner().invoke(flow_cli.app, [command, "--help"]).output
+
+
+def test_sol_train_help_states_the_defaults_it_trains_with(monkeypatch):
+    """The defaults `learn sol-train --help` states are those the command trains with (supervised
+    and loop; --unroll loop only), and --mode none passes none of them."""
+    import astrograd.learn._sol
+    from astrograd.learn import cli as learn_cli
+
+    given = {}
+
+    def train_sol(data, out, **kwargs):
+        given.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr(astrograd.learn._sol, "train_sol", train_sol)
+    monkeypatch.setattr(learn_cli, "_refuse_sol_train_beyond_memory", lambda *args: None)
+    _, options = _help(learn_cli.app, "sol-train")
+    keys = {"--steps": "steps", "--batch": "batch", "--lr": "learning_rate", "--blocks": "blocks",
+            "--channels": "channels", "--kernel": "kernel", "--seed": "seed", "--checkpoint-every": "checkpoint_every"}
+    library = {name: default for name, default, _ in astrograd.learn._sol.TRAIN_SOL_DEFAULTS}
+    for mode in ("supervised", "loop", "none"):
+        given.clear()
+        result = CliRunner().invoke(learn_cli.app, ["sol-train", "--mode", mode, "--data", "none.h5"])
+        assert isinstance(result.exception, _Stop), result.output
+        for option, key in keys.items():
+            stated = re.search(r"\bdefault (\d[^;)]*)", options[option])[1]
+            assert given[key] == (None if mode == "none" else float(stated)), (mode, option)
+        assert given["unroll"] is None and given["checkpoint"] is None and given["init"] is None
+    assert re.search(r"--mode loop only; default (\d+)\)", options["--unroll"])[1] == str(library["unroll"])
+
+
+def test_a_progress_bar_on_a_stderr_that_is_not_a_terminal_writes_nothing(capfd):
+    """rich draws no bar on a log file or pipe, but wrote a blank line when the bar stopped: a
+    command's error in `2> log` (or under a test runner) read "\\nerror: ..."."""
+    from astrograd._cli_util import ProgressBar
+
+    with ProgressBar(3, "steps") as bar:
+        bar.advance()
+        bar.reach(3)
+    assert capfd.readouterr().err == ""

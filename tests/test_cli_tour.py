@@ -14,65 +14,85 @@ from astrograd._errors import InputError, SimulationError
 from astrograd._tour import TourSection
 
 
-def test_version_and_help():
+def _astrograd(monkeypatch, capsys, *args, columns=200):
+    """``astrograd ARGS`` run in this process through the console script's entry point (a fresh
+    process took 2-5 s to import): (exit status, stdout, stderr) on a terminal ``columns`` wide."""
+    from astrograd import cli
+
+    monkeypatch.setattr(sys, "argv", ["astrograd", *args])
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("MPLBACKEND", os.environ.get("MPLBACKEND", "Agg"))  # main() sets it if unset
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    out = capsys.readouterr()
+    return exit_.value.code, out.out, out.err
+
+
+def _installed_command() -> str:
+    """The installed ``astrograd`` console script of this Python."""
+    import shutil
+
+    found = shutil.which("astrograd", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    assert found is not None, "the astrograd command is not installed"
+    return found
+
+
+def test_version_and_help(monkeypatch, capsys):
     from importlib.metadata import version
 
-    out = subprocess.run([sys.executable, "-m", "astrograd.cli", "--version"], capture_output=True, text=True)
+    # the installed command itself, in its own process: its exit status and output
+    out = subprocess.run([_installed_command(), "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == version("astrograd")  # the installed package's
+    assert out.stderr == "", out.stderr
     # "and help" was never run: `--help`, and no arguments at all, list every area and the tour
-    env = {**os.environ, "COLUMNS": "200"}
     for args in (["--help"], []):
-        out = subprocess.run([sys.executable, "-m", "astrograd.cli", *args], capture_output=True, text=True, env=env)
-        assert out.returncode == 0 and out.stderr == "", (args, out.stderr)
-        listed = {line.strip("│ ").split()[0] for line in out.stdout.splitlines() if line.startswith("│ ")}
-        assert {"tour", "orbit", "hydro", "pm", "flow", "learn"} <= listed, (args, out.stdout)
+        code, stdout, stderr = _astrograd(monkeypatch, capsys, *args)
+        assert code == 0 and stderr == "", (args, stderr)
+        listed = {line.strip("│ ").split()[0] for line in stdout.splitlines() if line.startswith("│ ")}
+        assert {"tour", "orbit", "hydro", "pm", "flow", "learn"} <= listed, (args, stdout)
 
 
 @pytest.mark.parametrize("area", ["orbit", "hydro", "pm", "flow", "learn"])
-def test_group_help_lists_each_command_summary_on_one_line(area):
+def test_group_help_lists_each_command_summary_on_one_line(monkeypatch, capsys, area):
     """The command listing of `astrograd AREA --help` shows each docstring's first paragraph as
     one line on a wide terminal (typer kept the source's line breaks there)."""
     import importlib
     import inspect
-    import os
 
     group = importlib.import_module(f"astrograd.{area}.cli").app
-    env = {**os.environ, "COLUMNS": "1000"}
-    out = subprocess.run([sys.executable, "-m", "astrograd.cli", area, "--help"], capture_output=True, text=True,
-                         env=env)
-    assert out.returncode == 0, out.stderr
-    rows = [" ".join(line.strip("│ ").split()) for line in out.stdout.splitlines()]
+    code, stdout, stderr = _astrograd(monkeypatch, capsys, area, "--help", columns=1000)
+    assert code == 0, stderr
+    rows = [" ".join(line.strip("│ ").split()) for line in stdout.splitlines()]
     for command in group.registered_commands:
         summary = " ".join(inspect.cleandoc(inspect.getdoc(command.callback)).split("\n\n")[0].split())
         name = command.name or command.callback.__name__.replace("_", "-")
         assert f"{name} {summary}" in rows, (name, summary)
 
 
-def test_usage_errors_are_one_line_exit_2_and_help_is_unchanged():
+def test_usage_errors_are_one_line_exit_2_and_help_is_unchanged(monkeypatch, capsys):
     """Text where a number is expected, an unknown option, a missing argument or command: one
     `error:` line naming the option, exit 2, like every other refusal (click printed a usage line,
     a hint and a five-line box). A group without a command still prints its help (`--help`:
     test_group_help_lists_each_command_summary_on_one_line)."""
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "astrograd.cli", *args], capture_output=True, text=True,
-                              env={**os.environ, "COLUMNS": "100"})
+        return _astrograd(monkeypatch, capsys, *args, columns=100)
 
     for args, needle in ((["hydro", "run", "sod", "--cells", "abc"], "Invalid value for '--cells'"),
                          (["nosuch"], "No such command 'nosuch'")):
-        out = cli(*args)
-        assert out.returncode == 2 and out.stdout == "", (args, out)
-        lines = out.stderr.splitlines()
+        code, stdout, stderr = cli(*args)
+        assert code == 2 and stdout == "", (args, stdout, stderr)
+        lines = stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {needle}") and "--help')" in lines[0], (args, lines)
-    out = cli("hydro")
-    assert out.returncode == 2 and "Usage:" in out.stdout and "fit-wind" in out.stdout, out
+    code, stdout, stderr = cli("hydro")
+    assert code == 2 and "Usage:" in stdout and "fit-wind" in stdout, (stdout, stderr)
 
 
-def test_unknown_tour_area_exits_2_with_one_line():
-    out = subprocess.run([sys.executable, "-m", "astrograd.cli", "tour", "--only", "nosuch"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2
-    assert out.stderr.strip().startswith("error: unknown --only area 'nosuch'")
-    assert "Traceback" not in out.stderr
+def test_unknown_tour_area_exits_2_with_one_line(monkeypatch, capsys):
+    code, _, stderr = _astrograd(monkeypatch, capsys, "tour", "--only", "nosuch")
+    assert code == 2
+    assert stderr.strip().startswith("error: unknown --only area 'nosuch'")
+    assert "Traceback" not in stderr
 
 
 def test_tour_unknown_area_names_the_option_and_leaves_no_out(tmp_path, monkeypatch):

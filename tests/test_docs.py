@@ -189,7 +189,8 @@ def _wrong_defaults(block, commands):
     """``--option VALUE`` pairs of ``block`` whose VALUE is neither the parser's default nor the
     default its help text names ("default 0.1")."""
     wrong = []
-    for m in re.finditer(r"astrograd ([a-z]+) ([a-z][a-z-]*)([^\n]*)", block):
+    # a command's options run on to its continuation lines, up to the next `astrograd` line
+    for m in re.finditer(r"astrograd ([a-z]+) ([a-z][a-z-]*)((?:[^\n]|\n(?!astrograd ))*)", block):
         area, name, rest = m.groups()
         params = {o: p for p in commands[(area, name)].params for o in p.opts}
         for flag, value in re.findall(r"(--[a-z][a-z0-9-]*)[ =]([0-9][0-9.e+-]*|[a-z][a-z0-9_]*)(?=[\s\]|]|$)", rest):
@@ -214,6 +215,10 @@ def test_cli_listings_of_defaults_show_the_defaults():
         assert len(blocks) == 1, (f, start)
         assert not _wrong_defaults(blocks[0], commands), (f, _wrong_defaults(blocks[0], commands))
         assert _wrong_defaults(blocks[0].replace(" 0.", " 0.01", 1), commands)  # the check can fail
+    # on a command's continuation line too (only each command's first line was read)
+    orbit = next(b for b in _cli_blocks((ROOT / "docs/orbit.md").read_text()) if b.startswith("astrograd orbit"))
+    assert _wrong_defaults(orbit.replace("--learning-rate 0.15 --steps 500", "--learning-rate 0.2 --steps 500"),
+                           commands) == ["astrograd orbit best-angle --learning-rate 0.2: the default is 0.15"]
 
 
 def _signature_sketches(text):

@@ -278,8 +278,14 @@ class ProgressBar:
                 float(total)
             except OverflowError:  # --steps 10**400: rich's time-remaining column raised it mid-run
                 total = None
+        console = None
         if enabled:
             from rich.console import Console
+
+            console = Console(stderr=True)
+        # stderr not a terminal (a log file, a pipe): rich draws nothing there but a blank line when
+        # the bar stops ("\nerror: ..." in `2> log`), so there is no bar
+        if console is not None and console.is_terminal:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -296,7 +302,7 @@ class ProgressBar:
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
-                console=Console(stderr=True),
+                console=console,
                 transient=True,
             )
             self._task = self._bar.add_task(description, total=total, status="")

@@ -149,6 +149,28 @@ def _no_such_option(err) -> str:
     return err.message + (f"; did you mean {' or '.join(close)}?" if close else "")
 
 
+def _command_path(args: list[str], errors) -> str | None:
+    """The command path (``astrograd hydro run``) that ``args`` name, as click writes it, or None
+    if they name no command. For a usage error click raises without its context: an option given
+    last without its value (`hydro run sod --cells`) was reported with no pointer to the help."""
+    from importlib import import_module
+
+    utils = import_module(errors.__name__.rsplit(".", 1)[0] + ".utils")  # click's, or typer's copy of it
+    command = typer.main.get_command(app)
+    path = [utils._detect_program_name()]
+    for arg in args:
+        commands = getattr(command, "commands", None)
+        if commands is None:  # a command, not a group: its options and arguments follow
+            break
+        if arg.startswith("-"):  # a group's own option (`--version`): none of them takes a value
+            continue
+        if arg not in commands:
+            return None
+        command = commands[arg]
+        path.append(arg)
+    return " ".join(path)
+
+
 def main() -> None:
     try:
         _main()
@@ -179,7 +201,8 @@ def _main() -> None:
             raise SystemExit(err.exit_code) from None
         # one line like every other refusal (`--cells abc`, an unknown option, a missing argument):
         # click's own report was a usage line, a hint and a five-line box
-        where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+        path = err.ctx.command_path if err.ctx is not None else _command_path(sys.argv[1:], errors)
+        where = f" (see '{path} --help')" if path is not None else ""
         fail(_usage_message(err, errors) + where, err.exit_code)
     except errors.ClickException as err:  # e.g. a file option that cannot be opened
         fail(err.format_message(), err.exit_code)

@@ -204,5 +204,5 @@ def test_hubble_parameter_is_refused_with_one_range(h):
     with pytest.raises(InputError, match=r"^h = \S+ is outside the allowed range \[0\.001, 10\]$"):
         Cosmology(h=h)
     assert float(Cosmology(h=10.0).h) == 10.0 and float(Cosmology(h=1e-3).h) == pytest.approx(1e-3)
-    with pytest.raises(InputError, match="^n_s = inf is not allowed; it must be a finite number$"):
+    with pytest.raises(InputError, match=r"^n_s = 1\.00000e\+400 is not allowed; it must be a finite number$"):
         Cosmology(n_s=10**400)

@@ -603,3 +603,49 @@ def test_a_step_that_replaces_a_prng_key_names_the_leaf():
     with pytest.raises(InputError, match=r"^step turned state leaf \[1\] from key<fry>\[\] into float32\[2\]"):
         adaptive_loop(lambda s, t, dt, a: step(s, 0, a), lambda s, t, a: 0.1, (jnp.ones(3), jax.random.key(0)),
                       0.0, 1.0)
+
+
+class _StepTraced(Exception):
+    """Raised by a step that must not be traced: a refusal has to come before the loop is built."""
+
+
+def _untraceable_step(state, i, args=None, *rest):
+    raise _StepTraced
+
+
+@pytest.mark.parametrize(
+    "kwargs, refusal",
+    [
+        ({"num_steps": 2**31, "checkpoint": "nested"}, r"^num_steps = 2147483648 is not allowed; "),
+        ({"num_steps": np.int64(2**31), "save_every": 2**31}, r"^num_steps = 2147483648 is not allowed; "),
+        ({"num_steps": 5, "save_every": 2**40}, r"^save_every = 1099511627776 is not allowed; "),
+    ],
+)
+def test_step_counts_beyond_the_int32_step_index_are_refused(kwargs, refusal):
+    """The step index is int32: beyond 2**31 - 1 steps it wrapped around silently (or a save_every
+    beyond it was an OverflowError traceback). Refused before the loop is traced."""
+    message = refusal + r"it must be an integer in \[[01], 2147483647\] \(the loop counts steps in int32\)$"
+    with pytest.raises(InputError, match=message):
+        fixed_loop(_untraceable_step, jnp.zeros(()), **kwargs)
+
+
+def test_adaptive_max_steps_beyond_int32_is_refused_and_the_largest_runs():
+    """max_steps = 2**31 was JAX's OverflowError "while parsing an argument to a jitted
+    computation"; 2**31 - 1, what the int32 counter holds, runs."""
+    with pytest.raises(InputError, match=r"^max_steps = 2147483648 is not allowed; it must be an integer in "
+                                         r"\[1, 2147483647\] \(the loop counts steps in int32\)$"):
+        adaptive_loop(_untraceable_step, lambda s, t, a: 0.1, jnp.zeros(()), 0.0, 1.0, max_steps=2**31)
+    result = adaptive_loop(lambda s, t, dt, a: s + dt, lambda s, t, a: 0.25, jnp.zeros(()), 0.0, 1.0,
+                           max_steps=2**31 - 1, adjoint="forward")
+    assert int(result.num_steps) == 4 and float(result.final) == 1.0
+
+
+def test_adaptive_step_total_saturates_instead_of_wrapping():
+    """The total over the output intervals (each up to max_steps) is int32: it stops at 2**31 - 1."""
+    from astrograd.diff._adaptive import MAX_STEP_COUNT, add_step_counts
+
+    big = jnp.asarray(MAX_STEP_COUNT - 5, jnp.int32)
+    assert int(add_step_counts(big, jnp.asarray(10, jnp.int32))) == MAX_STEP_COUNT == 2**31 - 1
+    assert int(add_step_counts(big, jnp.asarray(5, jnp.int32))) == MAX_STEP_COUNT
+    assert int(add_step_counts(big, jnp.asarray(4, jnp.int32))) == MAX_STEP_COUNT - 1
+    assert int(add_step_counts(jnp.asarray(3, jnp.int32), jnp.asarray(4, jnp.int32))) == 7

@@ -428,3 +428,75 @@ def test_step_counts_beyond_the_int32_loop_counter_are_refused(tmp_path, args):
     assert r.exit_code == 2 and lines == [f"error: --steps {args[-1]} is not allowed; it must be an integer in "
                                           "[1, 2147483647]"], r.output
     assert not (tmp_path / "new").exists()
+
+
+def test_run_burgers_has_a_progress_bar_that_does_not_change_the_result(tmp_path, monkeypatch):
+    """`run burgers` ran with no progress bar (the 2D scenes have one): it now runs in chunks under
+    one; the file holds what one burgers_simulate over all the steps gives, with or without it."""
+    import astrograd.flow.cli as flow_cli
+    from astrograd._cli_util import ProgressBar
+    from astrograd.flow import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
+
+    bars = []
+
+    class RecordingBar(ProgressBar):
+        def __init__(self, total, description="", enabled=True):
+            super().__init__(total, description, enabled)
+            bars.append({"total": total, "enabled": enabled, "advanced": 0})
+
+        def advance(self, n=1, status=None):
+            bars[-1]["advanced"] += n
+            super().advance(n, status)
+
+    monkeypatch.setattr(flow_cli, "ProgressBar", RecordingBar)
+    files = {}
+    for flags in ((), ("--quiet",)):  # the bar is on by default
+        files[flags] = tmp_path / f"b{len(flags)}.h5"
+        r = runner.invoke(app, ["run", "burgers", "--res", "16", "--steps", "7", "--save-every", "3",
+                                "--out", str(files[flags]), *flags])
+        assert r.exit_code == 0, r.output
+    assert [(b["total"], b["enabled"], b["advanced"]) for b in bars] == [(7, True, 7), (7, False, 7)]
+    config = BurgersConfig(n=16)
+    u, saved = burgers_simulate(burgers_initial(config), BOOK_VISCOSITY, config, 7, save_every=3)
+    for path in files.values():
+        with h5py.File(path) as f:
+            assert np.array_equal(f["u"][()], np.asarray(u))
+            assert sorted(k for k in f if k.startswith("step_")) == ["step_000000", "step_000003", "step_000006"]
+            for k, step in enumerate((0, 3, 6)):
+                assert np.array_equal(f[f"step_{step:06d}/u"][()], np.asarray(saved[k]))
+
+
+@pytest.mark.parametrize("scene", ["smoke", "karman"])
+def test_a_dt_the_state_cannot_hold_is_refused_before_the_viscosity_limit(scene):
+    """Review: `run smoke --dt 1e39` advised "use --viscosity-scheme implicit or a smaller --dt",
+    and with that scheme the run was then refused because float32 cannot hold the dt: the dt
+    refusal comes first, as before the dt check moved to the state."""
+    res = runner.invoke(app, ["run", scene, "--res", "32x64", "--steps", "1", "--dt", "1e39"])
+    assert res.exit_code == 2 and "--dt = 1e+39 is not allowed; float32 (the state's precision) cannot hold it" in \
+        res.output, res.output
+
+
+def test_rewording_advice_keeps_errors_that_take_more_than_a_message():
+    """Review: the advice rewriter re-raised with type(err)(message), a TypeError for a
+    FitStepError (which also takes step, cause and params)."""
+    from astrograd._errors import SimulationError
+    from astrograd.flow.cli import FIT_ADVICE, _advice_as_options
+    from astrograd.inverse import FitStepError
+
+    with pytest.raises(SimulationError, match="^the loss failed at step 3: x; lower --lr$") as info:
+        with _advice_as_options(FIT_ADVICE):
+            raise FitStepError("the loss failed at step 3: x; lower the learning rate", 3, RuntimeError("x"), {})
+    assert type(info.value) is SimulationError
+
+
+def test_fit_marker_non_finite_advice_names_the_lr_option():
+    """inverse.fit's "... 2 adam updates with learning_rate = 1e+30: a smaller learning rate may
+    help" named the library's argument; fit-marker's option is --lr."""
+    from astrograd._errors import SimulationError
+    from astrograd.flow.cli import FIT_ADVICE, _advice_as_options
+
+    message = ("loss or gradient became non-finite (loss=nan, |grad|=nan) at step 2; the parameters came from 2 adam "
+               "updates with learning_rate = 1e+30: a smaller learning rate may help")
+    with pytest.raises(SimulationError, match=r"2 adam updates with --lr = 1e\+30: a smaller"):
+        with _advice_as_options(FIT_ADVICE):
+            raise SimulationError(message)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from astrograd._errors import InputError, check_choice, check_in_range, check_positive, is_concrete
+from astrograd._errors import InputError, _fmt, check_choice, check_in_range, check_positive, is_concrete
 
 TRANSFER_CHOICES = ("eisenstein_hu", "eisenstein_hu_nowiggle")
 
@@ -166,7 +166,7 @@ def _check_finite(name: str, value) -> None:
     except (TypeError, ValueError):
         raise InputError(f"{name} = {value!r} is not a number; it must be a finite number") from None
     if not math.isfinite(v):
-        raise InputError(f"{name} = {v:g} is not allowed; it must be a finite number")
+        raise InputError(f"{name} = {_fmt(value)} is not allowed; it must be a finite number")  # as given: 1e+400
 
 
 def _de_density(cosmo: Cosmology, a):

@@ -32,6 +32,9 @@ from astrograd._errors import (
 
 ADJOINTS = ("checkpointed", "forward", "direct")
 
+#: Most steps a loop counts: its step index and counters are int32.
+MAX_STEP_COUNT = 2**31 - 1
+
 PyTree = Any
 
 
@@ -40,8 +43,8 @@ class AdaptiveResult(eqx.Module):
 
     final: state at ``t`` (``t1`` unless the run failed). saved: states at the save times,
     stacked on a leading axis (None if none requested). t: time reached. num_steps: total steps
-    taken (int32). failed: ``fail_fn`` became true, or ``dt_fn`` proposed a step that is not
-    > 0 (not applied), and the loop stopped there.
+    taken (int32; it stays at 2**31 - 1 beyond that). failed: ``fail_fn`` became true, or
+    ``dt_fn`` proposed a step that is not > 0 (not applied), and the loop stopped there.
     """
 
     final: PyTree
@@ -174,6 +177,21 @@ def _make_interval_runners(fn_static: PyTree, max_steps: int, checkpoints: int):
     return {"forward": run_forward, "direct": run_direct, "checkpointed": run_checkpointed}
 
 
+def check_step_count(name: str, value, minimum: int) -> int:
+    """``int(value)`` for an integer in [minimum, MAX_STEP_COUNT], else a one-line InputError: the
+    int32 step index or counter of a longer loop silently wrapped around."""
+    value = check_int(name, value, minimum)
+    if value > MAX_STEP_COUNT:
+        raise InputError(f"{name} = {value} is not allowed; it must be an integer in [{minimum}, {MAX_STEP_COUNT}] "
+                         "(the loop counts steps in int32)")
+    return value
+
+
+def add_step_counts(total, n):
+    """``total + n`` for int32 step counts ≥ 0, saturating at MAX_STEP_COUNT instead of wrapping."""
+    return jnp.where(total > MAX_STEP_COUNT - n, MAX_STEP_COUNT, total + n).astype(jnp.int32)
+
+
 def default_checkpoints(max_steps: int) -> int:
     """States stored by the checkpointed adjoint when ``checkpoints`` is not given: ⌈√max_steps⌉."""
     return max(1, math.isqrt(max_steps - 1) + 1)
@@ -205,8 +223,8 @@ def adaptive_loop(
         t0, t1: start and end time (t1 > t0).
         args: parameters (pytree); gradients flow to them and to ``state``.
         save_times: increasing times in (t0, t1] at which the state is returned.
-        max_steps: cap on the number of steps between two consecutive stops; reaching it
-            raises an error at run time.
+        max_steps: cap on the number of steps between two consecutive stops, at most
+            2**31 - 1 (int32 counters); reaching it raises an error at run time.
         adjoint: ``"checkpointed"`` (reverse mode at bounded memory), ``"forward"``
             (``lax.while_loop``: ``jvp``/``jacfwd``), ``"direct"`` (masked ``lax.scan`` of
             ``max_steps`` steps: reverse mode storing every step; a reference).
@@ -225,7 +243,7 @@ def adaptive_loop(
         :class:`AdaptiveResult`.
     """
     check_choice("adjoint", adjoint, ADJOINTS)
-    max_steps = check_int("max_steps", max_steps, 1)  # numpy integers too (a static Python int after)
+    max_steps = check_step_count("max_steps", max_steps, 1)  # numpy integers too (a static Python int after)
     if checkpoints is None:
         checkpoints = default_checkpoints(max_steps)
     whole = isinstance(checkpoints, int | np.integer) and not isinstance(checkpoints, bool)
@@ -300,14 +318,14 @@ def _adaptive_jit(step, dt_fn, fail_fn, state, t0, t1, args, save_times, max_ste
         s_end, t_reached, n, failed = out
         stuck = (t_reached < t_end) & jnp.logical_not(failed)
         if stop_at_max_steps:  # the later intervals do not run: failed
-            return (s_end, t_reached, total + n, failed | stuck)
+            return (s_end, t_reached, add_step_counts(total, n), failed | stuck)
         s_end = eqx.error_if(
             s_end,
             stuck,
             f"adaptive_loop reached max_steps={max_steps} before the next output/end time; "
             "increase max_steps or check the step size",
         )
-        return (s_end, t_reached, total + n, failed)
+        return (s_end, t_reached, add_step_counts(total, n), failed)
 
     carry = (state, t0, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     saved = None

@@ -12,7 +12,7 @@ import numpy as np
 from jax import lax
 
 from astrograd._errors import InputError, check_choice, check_int, is_concrete
-from astrograd.diff._adaptive import check_state_kept
+from astrograd.diff._adaptive import check_state_kept, check_step_count
 
 CHECKPOINTS = ("none", "step", "nested")
 
@@ -71,11 +71,11 @@ def fixed_loop(
     Args:
         step: one step; ``i`` is the int32 step index, 0 … num_steps-1.
         state: initial state (a pytree of arrays).
-        num_steps: number of steps (static Python int ≥ 0).
+        num_steps: number of steps (static Python int in [0, 2**31 - 1]: ``i`` is int32).
         args: parameters passed to every step (differentiable).
         save_steps: step counts in [0, num_steps] after which the state is returned
             (0 = the initial state).
-        save_every: alternatively, save the initial state and every ``save_every`` steps
+        save_every: alternatively, save the initial state and every ``save_every`` steps (≤ 2**31 - 1)
             (one nested scan: compile time does not grow with the number of saves).
         checkpoint: ``"none"``, ``"step"`` (rematerialise each step) or ``"nested"`` (√N
             segments; reverse-mode memory O(√N) states).
@@ -85,7 +85,8 @@ def fixed_loop(
         or is None when none were requested.
     """
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
-    num_steps = check_int("num_steps", num_steps, 0)  # numpy integers too (a static Python int after)
+    # numpy integers too (a static Python int after); beyond int32 the step index wrapped silently
+    num_steps = check_step_count("num_steps", num_steps, 0)
     try:
         return _fixed_loop(step, state, num_steps, args, save_steps, save_every, checkpoint)
     except TypeError as err:
@@ -105,7 +106,7 @@ def _fixed_loop(step, state, num_steps: int, args, save_steps, save_every, check
         raise InputError("give save_steps or save_every, not both")
 
     if save_every is not None:
-        save_every = check_int("save_every", save_every, 1)
+        save_every = check_step_count("save_every", save_every, 1)
         n_chunks, rem = divmod(num_steps, save_every)
 
         def chunk(carry, chunk_index):

@@ -35,7 +35,8 @@ def advect(q, kind: str, vx, vy, dt, grid: Grid, bc: Boundaries, scheme: str):
     """
     check_choice("node kind", kind, ("x", "y", "c"))
     check_choice("advection scheme", scheme, ADVECTION_SCHEMES)
-    x, y = nodes(kind, grid)
+    # the nodes in the fields' float type: default-float nodes made a float32 state float64 under x64
+    x, y = nodes(kind, grid, jnp.result_type(q, vx, vy, float))
     xb, yb = _trace(x, y, vx, vy, dt, grid, bc)
     if scheme == "semi-lagrangian":
         return sample(q, kind, xb, yb, grid, bc)

@@ -55,8 +55,9 @@ class BurgersConfig(eqx.Module):
     def dx(self) -> float:
         return self.length / self.n
 
-    def cell_centres(self) -> Float[Array, " n"]:
-        return self.x_min + (jnp.arange(self.n) + 0.5) * self.dx
+    def cell_centres(self, dtype=None) -> Float[Array, " n"]:
+        """Cell-centre positions (length units), in ``dtype`` (default: the default float type)."""
+        return self.x_min + (jnp.arange(self.n, dtype=dtype) + 0.5) * self.dx
 
 
 def _sample(q, x, config: BurgersConfig, with_bounds=False):
@@ -72,7 +73,8 @@ def _sample(q, x, config: BurgersConfig, with_bounds=False):
 
 
 def _advect(q, u, dt, config: BurgersConfig):
-    x = config.cell_centres()
+    # the positions in the fields' float type (default-float ones were float64 under x64)
+    x = config.cell_centres(jnp.result_type(q, u, float))
 
     def trace(dt):
         xm = x - 0.5 * dt * _sample(u, x, config)
@@ -96,6 +98,8 @@ def _godunov(u, dt, config: BurgersConfig):
 def burgers_step(u: Float[Array, " n"], viscosity, config: BurgersConfig) -> Float[Array, " n"]:
     """One step: explicit viscosity (forward Euler, ν in length²/time) then advection."""
     _check_shape(u, config, "u")
+    if jnp.issubdtype(jnp.result_type(u), jnp.inexact):  # a float64 ν made a float32 state float64 under x64
+        viscosity = jnp.asarray(viscosity, jnp.result_type(u))
     lap = (jnp.roll(u, -1) - 2 * u + jnp.roll(u, 1)) / config.dx**2
     u = u + config.dt * viscosity * lap
     if config.advection == "godunov":

@@ -44,12 +44,12 @@ def static_int(value):
     return int(value) if isinstance(value, np.integer) else value
 
 
-def _mesh(x, y):
+def _mesh(x, y, dtype=None):
     # Node coordinates are built with numpy and enter traced code as constants: computed from
     # iota inside jit, XLA rewrites (i*dx)/dx and may round a node onto the other side of a
     # cell edge in the forward and transposed programs differently (inconsistent derivatives).
     xx, yy = np.meshgrid(x, y, indexing="xy")
-    dtype = jnp.result_type(float)
+    dtype = dtype or jnp.result_type(float)
     return jnp.asarray(xx, dtype), jnp.asarray(yy, dtype)
 
 
@@ -76,23 +76,24 @@ class Grid(eqx.Module):
     def dy(self) -> float:
         return self.ly / self.ny
 
-    def cell_centres(self):
-        """``(x, y)``, each ``(ny, nx)``: coordinates of the cell centres (length units)."""
+    def cell_centres(self, dtype=None):
+        """``(x, y)``, each ``(ny, nx)``: coordinates of the cell centres (length units),
+        in ``dtype`` (default: the default float type)."""
         x = (np.arange(self.nx) + 0.5) * self.dx
         y = (np.arange(self.ny) + 0.5) * self.dy
-        return _mesh(x, y)
+        return _mesh(x, y, dtype)
 
-    def x_faces(self):
-        """``(x, y)``, each ``(ny, nx+1)``: positions of the ``vx`` nodes."""
+    def x_faces(self, dtype=None):
+        """``(x, y)``, each ``(ny, nx+1)``: positions of the ``vx`` nodes (in ``dtype``)."""
         x = np.arange(self.nx + 1) * self.dx
         y = (np.arange(self.ny) + 0.5) * self.dy
-        return _mesh(x, y)
+        return _mesh(x, y, dtype)
 
-    def y_faces(self):
-        """``(x, y)``, each ``(ny+1, nx)``: positions of the ``vy`` nodes."""
+    def y_faces(self, dtype=None):
+        """``(x, y)``, each ``(ny+1, nx)``: positions of the ``vy`` nodes (in ``dtype``)."""
         x = (np.arange(self.nx) + 0.5) * self.dx
         y = np.arange(self.ny + 1) * self.dy
-        return _mesh(x, y)
+        return _mesh(x, y, dtype)
 
 
 class Boundaries(eqx.Module):

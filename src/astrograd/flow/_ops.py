@@ -72,9 +72,10 @@ def sample(q, kind: str, x, y, grid: Grid, bc: Boundaries, with_bounds: bool = F
     return value, lo, hi
 
 
-def nodes(kind: str, grid: Grid):
-    """``(x, y)`` positions of the nodes of ``kind`` (full staggered shapes)."""
-    return {"x": grid.x_faces, "y": grid.y_faces, "c": grid.cell_centres}[kind]()
+def nodes(kind: str, grid: Grid, dtype=None):
+    """``(x, y)`` positions of the nodes of ``kind`` (full staggered shapes), in ``dtype``
+    (default: the default float type)."""
+    return {"x": grid.x_faces, "y": grid.y_faces, "c": grid.cell_centres}[kind](dtype)
 
 
 def _ghost_mode(side: str, normal: bool) -> str:

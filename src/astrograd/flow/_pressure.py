@@ -136,8 +136,9 @@ def solve_pressure_fft(vx, vy, grid: Grid):
     """Exact solution of the discrete Poisson equation on a doubly periodic domain without
     obstacles (eigenvalues of the five-point Laplacian). Returns φ ``(ny, nx)`` with zero mean."""
     rhs = -divergence(vx, vy, grid)
-    kx = 2 * jnp.pi * jnp.fft.fftfreq(grid.nx)
-    ky = 2 * jnp.pi * jnp.fft.fftfreq(grid.ny)
+    # the eigenvalues in the field's float type (default-float ones made a float32 state float64 under x64)
+    kx = 2 * jnp.pi * jnp.fft.fftfreq(grid.nx, dtype=rhs.dtype)
+    ky = 2 * jnp.pi * jnp.fft.fftfreq(grid.ny, dtype=rhs.dtype)
     lam = (2 - 2 * jnp.cos(kx))[None, :] / grid.dx**2 + (2 - 2 * jnp.cos(ky))[:, None] / grid.dy**2
     lam = lam.at[0, 0].set(1.0)
     phi_hat = jnp.fft.fft2(rhs) / lam

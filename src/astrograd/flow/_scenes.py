@@ -20,7 +20,7 @@ from astrograd._errors import (
 from astrograd.flow._grid import PERIODIC, Boundaries, Grid, as_pair
 from astrograd.flow._obstacles import box_mask, cylinder_mask
 from astrograd.flow._ops import _check_faces
-from astrograd.flow._solver import FlowConfig, make_params, make_state
+from astrograd.flow._solver import FlowConfig, check_dt_held, make_params, make_state
 
 
 def _check_finite_number(name: str, value) -> None:
@@ -108,6 +108,9 @@ def karman(
     # viscosity_scheme "none" runs the inviscid flow (viscosity 0; reynolds sets nothing then): the
     # viscosity of Re was refused with it, as if the user had asked for both
     viscosity = 0.0 if viscosity_scheme == "none" else inflow_speed * 2 * radius / reynolds
+    # the scene's state is of the default float type: a dt it cannot hold is refused before the
+    # parameters' checks (an explicit-viscosity limit would advise a smaller dt it also refuses)
+    check_dt_held(config.dt, jnp.result_type(float))
     params = make_params(
         config, viscosity, inflow_speed=inflow_speed, solid=solid, forcing=forcing, marker_source=source
     )
@@ -156,6 +159,9 @@ def taylor_green(
         pressure_solver=pressure_solver,
         tol=1e-8,
     )
+    # the scene's state is of the default float type: a dt it cannot hold is refused before the
+    # parameters' checks (an explicit-viscosity limit would advise a smaller dt it also refuses)
+    check_dt_held(config.dt, jnp.result_type(float))
     params = make_params(config, _scene_viscosity(viscosity, 0.05, viscosity_scheme))
     x, y = grid.x_faces()
     vx = amplitude * jnp.sin(k * x) * jnp.cos(k * y)
@@ -208,6 +214,9 @@ def smoke(
             f"resolution {nx}x{ny} is too coarse for the smoke source (a disc of radius "
             f"{0.1 * min(lx, ly):g} covering no cell centre at dx = {grid.dx:g}, dy = {grid.dy:g}); use more cells"
         )
+    # the scene's state is of the default float type: a dt it cannot hold is refused before the
+    # parameters' checks (an explicit-viscosity limit would advise a smaller dt it also refuses)
+    check_dt_held(config.dt, jnp.result_type(float))
     params = make_params(config, _scene_viscosity(viscosity, 0.01, viscosity_scheme), buoyancy=buoyancy,
                          marker_source=source)
     return make_state(config), params, config

@@ -364,6 +364,10 @@ def step(state: FlowState, params: FlowParams, config: FlowConfig) -> FlowState:
     check_inputs(state, params, config)
     g, bc, dt = config.grid, config.boundaries, config.dt
     vx, vy = state.vx, state.vy
+    # the step runs in the state's float type: float64 parameters (make_params' default under x64)
+    # made a float32 state float64, which the loop refused
+    params = jax.tree.map(lambda a: jnp.asarray(a, vx.dtype) if jnp.issubdtype(jnp.result_type(a), jnp.floating)
+                          else a, params)
     ok = jnp.asarray(True)
     if config.viscosity_scheme == "explicit":
         vx = vx + dt * params.viscosity * laplacian(vx, "x", g, bc)

@@ -23,6 +23,17 @@ DEFAULT_DT = {"karman": 1.0, "taylor-green": None, "smoke": 1.0, "burgers": 1.0 
 DEFAULT_STEPS = {"karman": 200, "taylor-green": 50, "smoke": 100, "burgers": 32}
 
 
+def _quiet(ctx: typer.Context, progress: bool) -> bool:
+    """The commands' ``quiet``: no progress bar with --no-progress, or with --quiet (read first)."""
+    return not progress or bool(ctx.params.get("quiet_alias"))
+
+
+# --progress/--no-progress as in the other areas, given to the commands as `quiet`, its opposite;
+# --quiet, this area's flag before, still works (hidden; eager, so that _quiet sees it)
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr", callback=_quiet)
+QUIET = typer.Option(False, "--quiet", hidden=True, is_eager=True, help="the same as --no-progress")
+
+
 def parse_res(res: str, scene: str) -> tuple[int, int]:
     """``NXxNY`` (or ``N`` for a square) -> (nx, ny), each an integer >= 2; for Burgers (1D) one
     count ``N >= 4`` -> (N, N)."""
@@ -60,7 +71,9 @@ def _advice_as_options(rewrites: tuple[tuple[str, str], ...]) -> Iterator[None]:
             message = re.sub(pattern, replacement, message)
         if message == str(err):
             raise
-        raise type(err)(message) from None
+        # a plain InputError or SimulationError: a subclass (FitStepError, StepCapError) takes more
+        # arguments than the message
+        raise (InputError if isinstance(err, InputError) else SimulationError)(message) from None
 
 
 # the advice of flow's explicit viscosity limit, in the library's terms
@@ -94,28 +107,38 @@ def run_cmd(
     res: str = typer.Option(
         None,
         "--res",
-        help="NXxNY cells (burgers: N). Defaults: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128",
+        help="NXxNY cells (burgers: N); default by scene: karman 32x64, taylor-green 32x32, smoke 64x64, burgers 128",
     ),
     re: float = typer.Option(
         None, "--re", help="Reynolds number, default 100 (karman: U·2r/ν; taylor-green: A/(kν); not for smoke, burgers)"
     ),
-    steps: int = typer.Option(None, "--steps", help="number of time steps"),
+    steps: int = typer.Option(
+        None, "--steps", help="number of time steps (default by scene: karman 200, taylor-green 50, smoke 100, "
+        "burgers 32)"
+    ),
     dt: float = typer.Option(
         None, "--dt", help="time step (defaults: karman 1, smoke 1, burgers 1/32, taylor-green CFL 0.5)"
     ),
     save_every: int = typer.Option(
-        None, "--save-every", help="also save every K-th state (initial included) as groups step_000000, …"
+        None, "--save-every", help="also save every K-th state (initial included) as groups step_000000, … "
+        "(default: none, the final state only)"
     ),
-    out: Path = typer.Option(None, "--out", help="HDF5 output file"),
-    gif: Path = typer.Option(None, "--gif", help="animated GIF of vorticity and marker (2D scenes)"),
+    out: Path = typer.Option(None, "--out", help="HDF5 output file (default: none, not written)"),
+    gif: Path = typer.Option(
+        None, "--gif", help="animated GIF of vorticity and marker (2D scenes; default: none, no GIF)"
+    ),
     advection: str = typer.Option(
-        None, "--advection", help="semi-lagrangian | maccormack, or godunov (burgers only: conservative finite volumes)"
+        None, "--advection", help="semi-lagrangian | maccormack, or godunov (burgers only: conservative finite "
+        "volumes) (default by scene: karman semi-lagrangian, taylor-green maccormack, smoke maccormack, burgers "
+        "semi-lagrangian)"
     ),
     viscosity_scheme: str = typer.Option(
-        None, "--viscosity-scheme", help="explicit | implicit | none (inviscid) (2D scenes)"
+        None, "--viscosity-scheme", help="explicit | implicit | none (inviscid), 2D scenes (default by scene: "
+        "karman explicit, taylor-green implicit, smoke explicit)"
     ),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = PROGRESS,
+    quiet_alias: bool = QUIET,
 ):
     """Run SCENE and write its fields (HDF5), optionally a GIF."""
     import jax
@@ -156,7 +179,7 @@ def run_cmd(
     t0 = time.perf_counter()
     with _advice_as_options(advice):
         if scene == "burgers":
-            summary = _run_burgers(nx, steps, dt, save_every, out, advection)
+            summary = _run_burgers(nx, steps, dt, save_every, out, advection, quiet)
         else:
             summary = _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, viscosity_scheme, quiet)
     summary["seconds"] = round(time.perf_counter() - t0, 3)
@@ -188,14 +211,40 @@ def _refuse_run_beyond_memory(scene, res, nx, ny, steps, save_every, gif) -> Non
     )
 
 
-def _run_burgers(n, steps, dt, save_every, out, advection):
+def _run_burgers(n, steps, dt, save_every, out, advection, quiet):
+    import functools
+
+    import jax
+    import jax.numpy as jnp
     import numpy as np
 
-    from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_simulate
+    from astrograd.diff import fixed_loop
+    from astrograd.flow._burgers import BOOK_VISCOSITY, BurgersConfig, burgers_initial, burgers_step, check_burgers
     from astrograd.flow._io import write_burgers_snapshot
 
     config = BurgersConfig(n=n, dt=dt or 1.0 / 32, advection="semi-lagrangian" if advection is None else advection)
-    u, saved = burgers_simulate(burgers_initial(config), BOOK_VISCOSITY, config, steps, save_every=save_every)
+    u = burgers_initial(config)
+    viscosity = jnp.asarray(BOOK_VISCOSITY)
+    check_burgers(u, viscosity, config)
+
+    # in chunks, as the 2D scenes, for a progress bar (a long run printed nothing until its end); the
+    # step does not depend on its index: the result of burgers_simulate over all the steps at once
+    @functools.partial(jax.jit, static_argnums=2)
+    def run(u, viscosity, k):
+        return fixed_loop(lambda u, i, nu: burgers_step(u, nu, config), u, k, viscosity)[0]
+
+    chunk = save_every or max(1, steps // 20)
+    saved_list = [u] if save_every else []
+    with ProgressBar(steps, "flow burgers", enabled=not quiet) as bar:
+        done = 0
+        while done < steps:
+            k = min(chunk, steps - done)
+            u = run(u, viscosity, k)
+            done += k
+            if save_every and done % save_every == 0:
+                saved_list.append(u)
+            bar.advance(k, status=f"t = {done * config.dt:.4g}")
+    saved = np.stack([np.asarray(s) for s in saved_list]) if save_every else None
     u = np.asarray(u)
     if not np.isfinite(u).all():
         from astrograd._errors import SimulationError
@@ -301,7 +350,9 @@ def _run_2d(scene, nx, ny, re, steps, dt, save_every, out, gif, advection, visco
 
 # the library's checks name its parameters; reported with the options as typed
 FIT_OPTIONS = {"learning rate": "--lr", "iterations": "--iterations", "checkpoint": "--checkpoint"}
-FIT_ADVICE = ((r"; lower the learning rate$", "; lower --lr"),)
+FIT_ADVICE = ((r"; lower the learning rate$", "; lower --lr"),
+              # inverse.fit's, when the loss became non-finite after some Adam updates
+              (r" updates with learning_rate = ", " updates with --lr = "))
 # fit-marker's time step is fixed: a finer grid is what crosses the explicit viscosity limit
 FIT_MARKER_ADVICE = (*FIT_ADVICE, (re.escape(_VISCOSITY_LIMIT), "use a smaller --res"))
 
@@ -311,10 +362,11 @@ FIT_MARKER_ADVICE = (*FIT_ADVICE, (re.escape(_VISCOSITY_LIMIT), "use a smaller -
 def fit_burgers_cmd(
     iterations: int = typer.Option(50, "--iterations", help="gradient-descent iterations"),
     lr: float = typer.Option(None, "--lr", help="learning rate on the mean squared loss (default 128)"),
-    out: Path = typer.Option(None, "--out", help="HDF5 with u0_fit, target, losses"),
-    plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
+    out: Path = typer.Option(None, "--out", help="HDF5 with u0_fit, target, losses (default: none, not written)"),
+    plot: Path = typer.Option(None, "--plot", help="PNG of the fit (default: none, no figure)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = PROGRESS,
+    quiet_alias: bool = QUIET,
 ):
     """Optimise the Burgers initial state (from 0) to match step 16 of the run from -sin(pi x)."""
     from astrograd.flow._fit import fit_burgers
@@ -335,12 +387,15 @@ def fit_marker_cmd(
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default 0.05)"),
     res: int = typer.Option(32, "--res", help="cells per side of the unit box"),
     steps: int = typer.Option(20, "--steps", help="solver steps between initial and target marker"),
-    out: Path = typer.Option(None, "--out", help="HDF5 with the fitted initial velocity, markers, losses"),
-    plot: Path = typer.Option(None, "--plot", help="PNG of the fit"),
+    out: Path = typer.Option(
+        None, "--out", help="HDF5 with the fitted initial velocity, markers, losses (default: none, not written)"),
+    plot: Path = typer.Option(None, "--plot", help="PNG of the fit (default: none, no figure)"),
     checkpoint: Path = typer.Option(
-        None, "--checkpoint", help="save the optimisation to this file and resume from it when rerun"),
+        None, "--checkpoint", help="save the optimisation to this file and resume from it when rerun (default: "
+        "none, not saved)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = PROGRESS,
+    quiet_alias: bool = QUIET,
 ):
     """Optimise the initial velocity so that the marker after STEPS steps matches a target."""
     from astrograd.flow._fit import fit_marker

@@ -164,13 +164,15 @@ def sol_train_cmd(
     kernel: int = typer.Option(None, help="kernel size inside the blocks (default 3)"),
     seed: int = typer.Option(None, help="PRNG seed (initial weights, batches; default 0)"),
     checkpoint: Path = typer.Option(
-        None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed)"
+        None, "--checkpoint", help="training state file (saved every --checkpoint-every; resumed; default: none, "
+        "not saved)"
     ),
     checkpoint_every: int = typer.Option(
         None, help="updates between checkpoints (default 25; needs --checkpoint)"
     ),
     init: Path = typer.Option(
-        None, "--init", help="start from this model file (same architecture, e.g. a supervised network)"
+        None, "--init", help="start from this model file (same architecture, e.g. a supervised network; default: "
+        "none, random weights)"
     ),
     json_out: bool = JSON,
     show_progress: bool = PROGRESS,
@@ -369,7 +371,9 @@ def control_train_cmd(
         "path", help="stage 1 OP targets: path (markers along a translate-and-morph path) or blend (cross-fade)"
     ),
     seed: int = typer.Option(0, help="PRNG seed (pairs, weights, batches)"),
-    checkpoint: Path = typer.Option(None, "--checkpoint", help="training state prefix (<prefix>.stage1..3; resumed)"),
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="training state prefix (<prefix>.stage1..3; resumed; default: none, not saved)"
+    ),
     checkpoint_every: int = typer.Option(
         None, help="updates between checkpoints (default 25; needs --checkpoint)"
     ),

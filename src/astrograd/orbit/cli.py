@@ -20,7 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-PLOT = typer.Option(None, "--plot", help="write a PNG figure to this file")
+PLOT = typer.Option(None, "--plot", help="write a PNG figure to this file (default: none, no figure)")
 JSON = typer.Option(False, "--json", help="print one JSON object as the last line of stdout")
 INTEGRATOR = typer.Option("rk4", "--integrator", help="euler, leapfrog or rk4")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
@@ -77,7 +77,7 @@ def fit_gravity_cmd(
     ),
     steps: int = typer.Option(2000, help="maximum number of optimiser steps"),
     tol: float = typer.Option(1e-7, help="stop when the gradient norm is below this"),
-    checkpoint: Path = typer.Option(None, help="save/resume the fit from this file"),
+    checkpoint: Path = typer.Option(None, help="save/resume the fit from this file (default: none, not saved)"),
     plot: Path = PLOT,
     json_out: bool = JSON,
     progress: bool = PROGRESS,
@@ -175,7 +175,9 @@ def learn_drag_cmd(
     depth: int = typer.Option(2, help="hidden layers of the MLP (0: a linear model, --width unused)"),
     learning_rate: float = typer.Option(3e-3, help="Adam learning rate"),
     seed: int = typer.Option(0, help="PRNG seed for the network weights"),
-    checkpoint: Path = typer.Option(None, help="save/resume the training from this file"),
+    checkpoint: Path = typer.Option(
+        None, help="save/resume the training from this file (default: none, not saved)"
+    ),
     plot: Path = PLOT,
     json_out: bool = JSON,
     progress: bool = PROGRESS,
