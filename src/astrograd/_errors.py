@@ -89,10 +89,17 @@ def check_positive(name: str, value, *, allow_zero: bool = False, strict: bool =
     return v
 
 
-def check_int(name: str, value, minimum: int) -> int:
-    """Return ``int(value)`` if it is an integer (not a bool) >= ``minimum``, else raise."""
+#: The largest int32: the most steps a loop's int32 counter holds, the most cells an int32 index reaches.
+INT32_MAX = 2**31 - 1
+
+
+def check_int(name: str, value, minimum: int, maximum: int | None = None) -> int:
+    """Return ``int(value)`` if it is an integer (not a bool) >= ``minimum`` (and <= ``maximum``,
+    e.g. the largest int32 count a loop holds), else raise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise InputError(f"{name} = {value!r} is not allowed; it must be an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise InputError(f"{name} = {value!r} is not allowed; it must be an integer in [{minimum}, {maximum}]")
     return int(value)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from jax import lax
 
 from astrograd._errors import (
+    INT32_MAX,
     InputError,
     check_bool,
     check_choice,
@@ -33,7 +34,7 @@ from astrograd._errors import (
 ADJOINTS = ("checkpointed", "forward", "direct")
 
 #: Most steps a loop counts: its step index and counters are int32.
-MAX_STEP_COUNT = 2**31 - 1
+MAX_STEP_COUNT = INT32_MAX
 
 PyTree = Any
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json, refuse_beyond_memory
-from astrograd._errors import InputError, SimulationError
+from astrograd._errors import INT32_MAX, InputError, SimulationError
 
 app = typer.Typer(
     help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True
@@ -88,7 +88,7 @@ RUN_ADVICE = (
 
 
 #: Largest --steps: the solver loop counts steps in int32 (10**20 was an MLIR TypeError traceback).
-MAX_STEPS = 2**31 - 1
+MAX_STEPS = INT32_MAX
 
 
 def _steps(steps: int) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from astrograd._errors import (
+    INT32_MAX,
     InputError,
     check_bool,
     check_choice,
@@ -600,9 +601,7 @@ def evaluate_control(
     first of them also solved by (c) (default: up to 4; at most ``pairs``)."""
     nets, s = load_control(model)
     # lax.scan's length: 10**20 was an MLIR TypeError traceback
-    if check_int("direct iterations", direct_iterations, 1) > 2**31 - 1:
-        raise InputError(f"direct iterations = {direct_iterations} is not allowed; it must be an integer in "
-                         f"[1, {2**31 - 1}]")
+    check_int("direct iterations", direct_iterations, 1, INT32_MAX)
     check_positive("direct learning rate", direct_learning_rate)
     if seed is not None:
         check_seed(seed)

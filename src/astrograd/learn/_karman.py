@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from astrograd._cli_util import ProgressBar
-from astrograd._errors import InputError, check_bool, check_choice, check_int, check_positive, check_seed
+from astrograd._errors import INT32_MAX, InputError, check_bool, check_choice, check_int, check_positive, check_seed
 from astrograd.flow import FlowState, karman, simulate
 from astrograd.io._paths import file_to_read, file_to_write
 
@@ -73,7 +73,7 @@ def run_name(reynolds: float) -> str:
 
 
 #: Largest frame, warm-up step or chunk count (int32, the solver loop's step counter).
-MAX_COUNT = 2**31 - 1
+MAX_COUNT = INT32_MAX
 
 
 def generate_karman_data(
@@ -108,8 +108,7 @@ def generate_karman_data(
     ):
         # the solver loop counts steps in int32 and the file stores the counts as integers: 10**20
         # frames left a file without its attributes and a TypeError traceback
-        if check_int(name, v, low) > MAX_COUNT:
-            raise InputError(f"{name} = {v} is not allowed; it must be an integer in [{low}, {MAX_COUNT}]")
+        check_int(name, v, low, MAX_COUNT)
     dt = check_positive("dt", dt)
     check_positive("perturbation", perturbation, allow_zero=True)
     check_seed(seed)
