@@ -11,7 +11,8 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
@@ -19,6 +20,23 @@ import numpy as np
 from astrograd._errors import InputError, SimulationError, runtime_checks_as_simulation_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def advice_as_options(*rewrites: tuple[str, str]) -> Iterator[None]:
+    """An InputError or SimulationError of the library whose message matches a pattern of
+    ``rewrites`` ((regular expression, replacement), ...) is raised again, as a plain InputError
+    or SimulationError (a subclass may take more than a message), with the replacement: the
+    library's advice names its parameters ("lower dt"), the command's user has options."""
+    try:
+        yield
+    except (InputError, SimulationError) as err:
+        message = str(err)
+        for pattern, replacement in rewrites:
+            message = re.sub(pattern, replacement, message)
+        if message == str(err):
+            raise
+        raise (InputError if isinstance(err, InputError) else SimulationError)(message) from None
 
 
 def physical_memory_bytes() -> int | None:

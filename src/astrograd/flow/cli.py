@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from astrograd._cli_util import ProgressBar, check_output, handle_errors, print_json, refuse_beyond_memory
-from astrograd._errors import INT32_MAX, InputError, SimulationError
+from astrograd._cli_util import (
+    ProgressBar,
+    advice_as_options,
+    check_output,
+    handle_errors,
+    print_json,
+    refuse_beyond_memory,
+)
+from astrograd._errors import INT32_MAX, InputError
 
 app = typer.Typer(
     help="2D incompressible flow: Kármán street, Taylor–Green, smoke, Burgers; fits.", no_args_is_help=True
@@ -58,22 +63,9 @@ def parse_res(res: str, scene: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
-@contextmanager
-def _advice_as_options(rewrites: tuple[tuple[str, str], ...]) -> Iterator[None]:
-    """An InputError or SimulationError of the library whose message matches a pattern of
-    ``rewrites`` ((regular expression, replacement), ...) is raised again with the replacement:
-    the library's advice names its parameters ("a smaller dt"), the command's user has options."""
-    try:
-        yield
-    except (InputError, SimulationError) as err:
-        message = str(err)
-        for pattern, replacement in rewrites:
-            message = re.sub(pattern, replacement, message)
-        if message == str(err):
-            raise
-        # a plain InputError or SimulationError: a subclass (FitStepError, StepCapError) takes more
-        # arguments than the message
-        raise (InputError if isinstance(err, InputError) else SimulationError)(message) from None
+def _advice_as_options(rewrites: tuple[tuple[str, str], ...]):
+    """:func:`~astrograd._cli_util.advice_as_options` with the (pattern, replacement) pairs ``rewrites``."""
+    return advice_as_options(*rewrites)
 
 
 # the advice of flow's explicit viscosity limit, in the library's terms

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import jax
 import typer
 
-from astrograd._cli_util import check_output, handle_errors, print_json
-from astrograd._errors import InputError, SimulationError, check_seed
+from astrograd._cli_util import advice_as_options, check_output, handle_errors, print_json
+from astrograd._errors import InputError, check_seed
 from astrograd._precision import float64
 
 app = typer.Typer(
@@ -31,21 +28,10 @@ OPTIONS = {"g_true": "--g-true", "g_init": "--g-init", "speed": "--speed", "dt":
            "unknown optimizer": "unknown --optimizer", "checkpoint": "--checkpoint"}
 
 
-@contextmanager
-def _advice_as_options(*rewrites: tuple[str, str]) -> Iterator[None]:
-    """An InputError or SimulationError of the library whose message matches a pattern of
-    ``rewrites`` ((regular expression, replacement), ...) is raised again (as an InputError or a
-    SimulationError) with the replacement: the library's advice names its parameters ("lower
-    dt"), the command's user has options. Every command also gets :data:`LEARNING_RATE_NAMED`."""
-    try:
-        yield
-    except (InputError, SimulationError) as err:
-        message = str(err)
-        for pattern, replacement in (*rewrites, LEARNING_RATE_NAMED):
-            message = re.sub(pattern, replacement, message)
-        if message == str(err):
-            raise
-        raise (InputError if isinstance(err, InputError) else SimulationError)(message) from None
+def _advice_as_options(*rewrites: tuple[str, str]):
+    """:func:`~astrograd._cli_util.advice_as_options` with ``rewrites``; every command also gets
+    :data:`LEARNING_RATE_NAMED`."""
+    return advice_as_options(*rewrites, LEARNING_RATE_NAMED)
 
 
 # a dt as long as the flight (_problems._require_steps_in_air)
